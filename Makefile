@@ -1,0 +1,120 @@
+# attnzoo — every entry point of the project.
+#
+#   make            install missing Debian packages, build everything (library, lessons, CLI, tests, benches)
+#   make run        build, run every lesson, write out/ and print a summary
+#   make test       build and run the doctest suite
+#   make sanitize   the suite under AddressSanitizer + UndefinedBehaviorSanitizer (build/asan/)
+#   make bench      op throughput benchmark (bench/ops.cpp) -> out/bench/
+#   make deps       install missing Debian packages only (scripts/install-deps.sh)
+#   make reference  regenerate tests/reference/*.npy with PyTorch (needs python3-torch: make deps-torch)
+#   make clean      remove build/ and out/
+#
+# Top-level targets first make sure the packages are there, then call this Makefile again with -j so that
+# pkg-config (evaluated when the Makefile is read) sees the installed libraries.
+
+SHELL   := /bin/bash
+CXX     ?= g++
+PYTHON  ?= /usr/bin/python3
+BUILD   ?= build
+OUT     ?= out
+JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
+SANITIZE ?= 0
+
+PKG_CFLAGS = $(shell pkg-config --cflags openblas stb 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs openblas stb 2>/dev/null || echo -lopenblas -lstb)
+
+# No -ffast-math anywhere: it breaks exp/erf edge cases and -inf masks.
+ifeq ($(SANITIZE),1)
+  OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+else
+  OPT := -O3 -march=native -g1
+endif
+CXXFLAGS ?=
+CXXFLAGS += -std=c++17 $(OPT) -fopenmp -Wall -Wextra -Wno-unused-parameter -I. $(PKG_CFLAGS) -MMD -MP
+LDFLAGS  += $(OPT) -fopenmp
+LDLIBS   += $(PKG_LIBS) -lm
+# --whole-archive: schemes register themselves from static objects that nothing else references.
+LIB_LINK  = -Wl,--whole-archive $(LIB) -Wl,--no-whole-archive
+
+CORE_SRC   := $(wildcard core/*.cpp)
+ATTN_SRC   := $(wildcard attention/*.cpp)
+LIB_OBJ    := $(patsubst %.cpp,$(BUILD)/obj/%.o,$(CORE_SRC) $(ATTN_SRC))
+LIB        := $(BUILD)/libattnzoo.a
+
+LESSON_SRC := $(sort $(wildcard lessons/[0-9]*.cpp))
+LESSONS    := $(patsubst lessons/%.cpp,$(BUILD)/lessons/%,$(LESSON_SRC))
+TEST_SRC   := $(wildcard tests/*.cpp)
+TEST_OBJ   := $(patsubst %.cpp,$(BUILD)/obj/%.o,$(TEST_SRC))
+TEST_BIN   := $(BUILD)/tests/run_tests
+CLI        := $(BUILD)/attnzoo
+BENCH_SRC  := $(wildcard bench/*.cpp)
+BENCHES    := $(patsubst bench/%.cpp,$(BUILD)/bench/%,$(BENCH_SRC))
+
+.PHONY: all build run test sanitize bench deps deps-torch reference clean help
+.DEFAULT_GOAL := all
+
+all: deps
+	@$(MAKE) --no-print-directory -j$(JOBS) build
+
+build: $(LIB) $(LESSONS) $(CLI) $(TEST_BIN) $(BENCHES)
+
+run: all
+	@bash scripts/run-lessons.sh $(BUILD)/lessons $(OUT)
+
+test: deps
+	@$(MAKE) --no-print-directory -j$(JOBS) $(TEST_BIN) $(LESSONS) $(CLI)
+	$(TEST_BIN)
+
+sanitize: deps
+	@$(MAKE) --no-print-directory -j$(JOBS) BUILD=build/asan SANITIZE=1 build/asan/tests/run_tests \
+	  $(patsubst $(BUILD)/%,build/asan/%,$(LESSONS) $(CLI))
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 build/asan/tests/run_tests
+
+bench: all
+	@mkdir -p $(OUT)/bench
+	$(BUILD)/bench/ops --out $(OUT)/bench
+
+deps:
+	@sh scripts/install-deps.sh
+
+deps-torch:
+	@sh scripts/install-deps.sh --torch
+
+reference: deps-torch
+	$(PYTHON) tests/reference/make_reference.py
+
+clean:
+	rm -rf build $(OUT)
+
+help:
+	@sed -n '3,12p' Makefile
+
+# ---- rules ------------------------------------------------------------------------------------------------
+$(BUILD)/obj/%.o: %.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -c $< -o $@
+
+$(BUILD)/obj/tests/%.o: CXXFLAGS += -DATTNZOO_SOURCE_DIR='"$(CURDIR)"'
+
+$(LIB): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/lessons/%: $(BUILD)/obj/lessons/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CXX) $(LDFLAGS) $< $(LIB_LINK) $(LDLIBS) -o $@
+
+$(CLI): $(BUILD)/obj/cli/attnzoo.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CXX) $(LDFLAGS) $< $(LIB_LINK) $(LDLIBS) -o $@
+
+$(TEST_BIN): $(TEST_OBJ) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CXX) $(LDFLAGS) $(TEST_OBJ) $(LIB_LINK) $(LDLIBS) -o $@
+
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CXX) $(LDFLAGS) $< $(LIB_LINK) $(LDLIBS) -o $@
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,30 @@
+// attention/dense.h — the reference every scheme is tested against: materialised scaled dot-product attention
+// (Vaswani et al. 2017, Attention Is All You Need), registered as the scheme "full".
+//
+//   A = softmax(q kᵀ / sqrt(d) + mask)     (B, H, n, m)   m = number of keys
+//   out = A v                              (B, H, n, d)
+//
+// The mask blocks j > i when causal, and padding keys (key_padding_mask == 0). A row with every key blocked
+// attends to nothing: its probabilities and output are 0, not NaN. This costs O(n·m) memory: the point of the
+// course is the schemes that avoid it.
+#pragma once
+
+#include "attention/scheme.h"
+
+namespace attention {
+
+struct DenseOptions {
+  bool causal = false;
+  Tensor key_padding_mask;  // (B, m): 1 = real token, 0 = padding; undefined = none
+};
+
+// 1 where query i may NOT look at key j: (B or 1, 1, n, m), broadcastable to the scores.
+Tensor blocked_mask(int64_t batch, int64_t n, int64_t m, const DenseOptions& options);
+// q kᵀ / sqrt(d): (B, H, n, m), unmasked.
+Tensor dense_scores(const Tensor& q, const Tensor& k);
+// softmax of the masked scores: (B, H, n, m).
+Tensor dense_probabilities(const Tensor& q, const Tensor& k, const DenseOptions& options = {});
+// A v: (B, H, n, d).
+Tensor dense_attention(const Tensor& q, const Tensor& k, const Tensor& v, const DenseOptions& options = {});
+
+}  // namespace attention

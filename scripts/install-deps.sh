@@ -1,0 +1,42 @@
+#!/bin/sh
+# Installs the Debian packages attnzoo needs, and only those that are missing.
+# Called by `make deps` (and so by `make`, `make run`, `make test`); safe to run again: it prints nothing
+# and exits at once when everything is present. Uses sudo when not root.
+#
+#   sh scripts/install-deps.sh            # build, run and test needs
+#   sh scripts/install-deps.sh --torch    # also python3-torch + python3-numpy (only to regenerate golden files)
+set -eu
+
+PACKAGES="g++ make pkg-config libopenblas-dev doctest-dev libstb-dev nlohmann-json3-dev"
+if [ "${1:-}" = "--torch" ]; then
+  PACKAGES="$PACKAGES python3-torch python3-numpy"
+fi
+
+missing=""
+for p in $PACKAGES; do
+  # dpkg-query prints "install ok installed" only for a fully installed package.
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  case "$status" in
+    "install ok installed") ;;
+    *) missing="$missing $p" ;;
+  esac
+done
+
+[ -z "$missing" ] && exit 0
+
+echo "install-deps: installing missing Debian packages:$missing"
+if [ "$(id -u)" -eq 0 ]; then
+  SUDO=""
+elif command -v sudo >/dev/null 2>&1; then
+  SUDO="sudo"
+else
+  echo "install-deps: not root and no sudo; install these packages by hand:$missing" >&2
+  exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+# A fresh machine may have empty package lists: update once, then install.
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing
+echo "install-deps: done"

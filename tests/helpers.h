@@ -1,0 +1,97 @@
+// tests/helpers.h — small helpers shared by the test files: random inputs, closeness checks, paths.
+#pragma once
+
+#include <doctest/doctest.h>
+
+#include <unistd.h>
+
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <string>
+
+#include "core/core.h"
+
+namespace testing {
+
+using core::Shape;
+using core::Tensor;
+
+inline std::string source_dir() { return ATTNZOO_SOURCE_DIR; }
+
+// The build directory that holds this test binary (build/ or build/asan/): lessons and the CLI sit beside it.
+inline std::string build_dir() {
+  return std::filesystem::canonical("/proc/self/exe").parent_path().parent_path().string();
+}
+
+// A fresh empty directory under the system temp dir, unique per call.
+inline std::string temp_dir(const std::string& tag) {
+  static int counter = 0;
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("attnzoo_test_" + tag + "_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir.string();
+}
+
+// Uniform in [lo, hi), seeded.
+inline Tensor rand_tensor(const Shape& shape, uint64_t seed, float lo = -2.0f, float hi = 2.0f) {
+  core::Rng rng(seed);
+  return core::rand_uniform(shape, rng, lo, hi);
+}
+
+// Uniform in ±[0.2, 2]: keeps inputs away from kinks (relu, abs, max ties) in finite-difference checks.
+inline Tensor rand_away_from_zero(const Shape& shape, uint64_t seed) {
+  Tensor t = rand_tensor(shape, seed, -1.8f, 1.8f);
+  for (int64_t i = 0; i < t.numel(); ++i) t.data()[i] += t.data()[i] >= 0 ? 0.2f : -0.2f;
+  return t;
+}
+
+// The largest |a - b| relative to (atol + rtol |b|); <= 1 means close. Shapes must match.
+struct Closeness {
+  bool ok;
+  std::string detail;
+};
+inline Closeness close(const Tensor& a, const Tensor& b, double rtol, double atol) {
+  if (a.shape() != b.shape()) return {false, "shape " + core::shape_str(a.shape()) + " vs " + core::shape_str(b.shape())};
+  double worst = 0.0;
+  int64_t where = -1;
+  for (int64_t i = 0; i < a.numel(); ++i) {
+    const double x = a.data()[i], y = b.data()[i];
+    if (std::isnan(x) != std::isnan(y)) return {false, "NaN mismatch at flat index " + std::to_string(i)};
+    if (std::isinf(y) && x == y) continue;
+    const double ratio = std::fabs(x - y) / (atol + rtol * std::fabs(y));
+    if (ratio > worst) {
+      worst = ratio;
+      where = i;
+    }
+  }
+  if (worst <= 1.0) return {true, ""};
+  return {false, "flat index " + std::to_string(where) + ": got " + std::to_string(a.data()[where]) + ", want " +
+                     std::to_string(b.data()[where]) + " (" + std::to_string(worst) + "x the tolerance)"};
+}
+
+inline float max_abs(const Tensor& t) {
+  float m = 0.0f;
+  for (int64_t i = 0; i < t.numel(); ++i) m = std::max(m, std::fabs(t.data()[i]));
+  return m;
+}
+
+inline bool all_finite(const Tensor& t) {
+  for (int64_t i = 0; i < t.numel(); ++i)
+    if (!std::isfinite(t.data()[i])) return false;
+  return true;
+}
+
+inline bool bit_equal(const Tensor& a, const Tensor& b) {
+  return a.shape() == b.shape() && std::memcmp(a.data(), b.data(), sizeof(float) * a.numel()) == 0;
+}
+
+}  // namespace testing
+
+#define CHECK_CLOSE(a, b, rtol, atol)                         \
+  do {                                                        \
+    const auto _c = ::testing::close((a), (b), (rtol), (atol)); \
+    INFO(_c.detail);                                          \
+    CHECK(_c.ok);                                             \
+  } while (0)

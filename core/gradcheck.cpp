@@ -30,17 +30,16 @@ std::string index_str(const Shape& shape, int64_t flat) {
 }
 }  // namespace
 
-GradcheckResult gradcheck(const std::function<Tensor(const std::vector<Tensor>&)>& f,
-                          const std::vector<Tensor>& inputs, const GradcheckOptions& opt) {
+GradcheckResult gradcheck_leaves(const std::function<Tensor()>& f, const std::vector<Tensor>& leaves,
+                                 const GradcheckOptions& opt) {
   GradcheckResult result;
-  std::vector<Tensor> xs;
-  for (const Tensor& t : inputs) {
-    Tensor c = t.detach().clone();
-    c.set_requires_grad(true);
-    xs.push_back(c);
-  }
-  // Analytic: one backward pass of L = sum(w * f(x)).
-  Tensor out = f(xs);
+  for (const Tensor& t : leaves)
+    AZ_CHECK(t.defined() && t.requires_grad() && t.is_leaf(), "gradcheck ", opt.name,
+             ": every tensor to check must be a leaf with requires_grad set");
+  std::vector<Tensor> xs = leaves;
+  for (Tensor& x : xs) x.zero_grad();
+  // Analytic: one backward pass of L = sum(w * f()).
+  Tensor out = f();
   Rng rng(opt.seed);
   const Tensor w = rand_uniform(out.shape(), rng, 0.5f, 1.5f);
   sum(mul(out, w)).backward();
@@ -52,9 +51,9 @@ GradcheckResult gradcheck(const std::function<Tensor(const std::vector<Tensor>&)
     for (int64_t j = 0; j < xs[a].numel(); ++j) {
       const float saved = x[j];
       x[j] = saved + opt.eps;
-      const double plus = weighted_sum(f(xs), w);
+      const double plus = weighted_sum(f(), w);
       x[j] = saved - opt.eps;
-      const double minus = weighted_sum(f(xs), w);
+      const double minus = weighted_sum(f(), w);
       x[j] = saved;
       const double numeric = (plus - minus) / (2.0 * static_cast<double>(opt.eps));
       const double got = analytic.defined() ? analytic.data()[j] : 0.0;
@@ -72,6 +71,17 @@ GradcheckResult gradcheck(const std::function<Tensor(const std::vector<Tensor>&)
     }
   }
   return result;
+}
+
+GradcheckResult gradcheck(const std::function<Tensor(const std::vector<Tensor>&)>& f,
+                          const std::vector<Tensor>& inputs, const GradcheckOptions& opt) {
+  std::vector<Tensor> xs;
+  for (const Tensor& t : inputs) {
+    Tensor c = t.detach().clone();
+    c.set_requires_grad(true);
+    xs.push_back(c);
+  }
+  return gradcheck_leaves([&] { return f(xs); }, xs, opt);
 }
 
 }  // namespace core

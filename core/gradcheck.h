@@ -36,4 +36,10 @@ struct GradcheckResult {
 GradcheckResult gradcheck(const std::function<Tensor(const std::vector<Tensor>&)>& f,
                           const std::vector<Tensor>& inputs, const GradcheckOptions& options = {});
 
+// For layers: f() reads `leaves` itself (e.g. a module's parameters() plus an input tensor). Each leaf must
+// require grad; its data is perturbed in place and restored, and its grad() is reset first and left holding
+// the analytic gradient.
+GradcheckResult gradcheck_leaves(const std::function<Tensor()>& f, const std::vector<Tensor>& leaves,
+                                 const GradcheckOptions& options = {});
+
 }  // namespace core

@@ -2,7 +2,8 @@
 //
 // Writing is atomic: the file appears complete or not at all (written to a temporary name, then renamed).
 // Reading checks everything (magic, version, header, dtype, order, shape, size) and throws core::Error naming
-// the file and what is wrong, e.g.  npy: q.npy: dtype '<f8' is not supported (save float32: a.astype(np.float32))
+// the file and what is wrong, e.g.
+//   npy: q.npy: dtype '<f8' (float64) is not supported; expected float32 '<f4' (save float32: a.astype(np.float32))
 #pragma once
 
 #include <string>

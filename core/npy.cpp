@@ -1,0 +1,454 @@
+// core/npy.cpp — .npy reader and writer (see npy.h).
+//
+// The format (https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html):
+//
+//   "\x93NUMPY"  major minor  header_len  header                                              data
+//    6 bytes     1     1      2 bytes LE (v1.0) or 4 bytes LE (v2.0, v3.0)
+//   header = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }" + spaces + "\n"
+//
+// The header is a Python dict literal, padded so that the data starts at a multiple of 64 bytes. We write
+// version 1.0 (2.0 only if the header would not fit in 65535 bytes) and read 1.0, 2.0 and 3.0 (3.0 only
+// differs by allowing UTF-8 in the header, which never appears in the three keys we accept).
+//
+// The reader treats the bytes as untrusted: every length is checked against the bytes actually present before
+// it is used, the shape's product is computed with overflow checks and capped, and the tensor is allocated only
+// after the data size has been checked against the file — so a malformed file costs at most its own size.
+#include "core/npy.h"
+
+#include <unistd.h>  // getpid
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+#include <string_view>
+
+namespace core::npy {
+
+namespace {
+
+constexpr char kMagic[] = "\x93NUMPY";
+constexpr size_t kMagicLen = 6;
+constexpr size_t kAlign = 64;
+constexpr int64_t kMaxElements = int64_t(1) << 40;  // 4 TiB of float32: any larger shape is a corrupt header
+constexpr size_t kMaxRank = 64;                     // NumPy 2 allows 64 dimensions (NumPy 1: 32)
+
+bool host_is_little_endian() {
+  const uint32_t one = 1;
+  unsigned char first;
+  std::memcpy(&first, &one, 1);
+  return first == 1;
+}
+
+// ---- writing -----------------------------------------------------------------------------------------------
+
+// "()", "(5,)", "(2, 3)" — Python's repr of a tuple, as NumPy writes it.
+std::string shape_repr(const Shape& shape) {
+  std::string s = "(";
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (i > 0) s += ", ";
+    s += std::to_string(shape[i]);
+  }
+  if (shape.size() == 1) s += ",";
+  return s + ")";
+}
+
+// Magic, version, header length and the padded header: everything before the data.
+std::string make_preamble(const char* descr, const Shape& shape) {
+  std::string dict =
+      std::string("{'descr': '") + descr + "', 'fortran_order': False, 'shape': " + shape_repr(shape) + ", }";
+  for (int version = 1; version <= 2; ++version) {
+    const size_t len_size = version == 1 ? 2 : 4;
+    const size_t fixed = kMagicLen + 2 + len_size;
+    // Pad with spaces so that fixed + header (ending in '\n') is a multiple of 64.
+    const size_t unpadded = fixed + dict.size() + 1;
+    const size_t header_len = dict.size() + (kAlign - unpadded % kAlign) % kAlign + 1;
+    if (version == 1 && header_len > 0xFFFF) continue;
+    std::string out(kMagic, kMagicLen);
+    out += static_cast<char>(version);
+    out += static_cast<char>(0);
+    for (size_t b = 0; b < len_size; ++b) out += static_cast<char>((header_len >> (8 * b)) & 0xFF);
+    out += dict;
+    out.append(header_len - dict.size() - 1, ' ');
+    out += '\n';
+    return out;
+  }
+  AZ_FAIL("npy: header too long");  // unreachable: a 4 GiB header would need billions of dimensions
+}
+
+// Element bytes in little-endian order.
+template <class T>
+void append_le(std::string& out, const T* values, int64_t n) {
+  const size_t bytes = static_cast<size_t>(n) * sizeof(T);
+  const size_t start = out.size();
+  out.resize(start + bytes);
+  if (bytes == 0) return;
+  std::memcpy(&out[start], values, bytes);
+  if (!host_is_little_endian()) {
+    for (size_t i = start; i < out.size(); i += sizeof(T)) {
+      for (size_t a = 0, b = sizeof(T) - 1; a < b; ++a, --b) std::swap(out[i + a], out[i + b]);
+    }
+  }
+}
+
+// Writes `bytes` to `path` atomically: to `path.tmp.<pid>` in the same directory (so that rename stays within
+// one filesystem), then rename over `path`. A reader sees the old file or the complete new one, never a prefix.
+//
+// Missing parent directories are NOT created: numpy.save does not create them either, and a typo in an output
+// path should fail loudly rather than scatter directories. Programs that own an output folder (the CLI's
+// --grads DIR, lessons' out/) create it themselves.
+void write_atomically(const std::string& path, const std::string& bytes) {
+  const std::string tmp = path + ".tmp." + std::to_string(static_cast<long long>(::getpid()));
+  std::FILE* f = std::fopen(tmp.c_str(), "wb");
+  if (f == nullptr) AZ_FAIL("npy: cannot write ", path, ": ", std::strerror(errno));
+  const size_t written = bytes.empty() ? 0 : std::fwrite(bytes.data(), 1, bytes.size(), f);
+  int err = written == bytes.size() ? 0 : (errno != 0 ? errno : EIO);
+  if (std::fflush(f) != 0 && err == 0) err = errno != 0 ? errno : EIO;
+  if (std::fclose(f) != 0 && err == 0) err = errno != 0 ? errno : EIO;
+  if (err == 0 && std::rename(tmp.c_str(), path.c_str()) != 0) err = errno;
+  if (err != 0) {
+    std::remove(tmp.c_str());
+    AZ_FAIL("npy: cannot write ", path, ": ", std::strerror(err));
+  }
+}
+
+// ---- reading: the header dict ------------------------------------------------------------------------------
+
+// What the header says, before it is checked against what the caller wants.
+struct Header {
+  std::string descr;
+  bool fortran_order = false;
+  Shape shape;
+  int64_t numel = 0;
+  size_t data_offset = 0;
+};
+
+// A recursive-descent parser for the one dict shape NumPy writes:
+//   {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }
+// in any key order, with any whitespace and optional trailing commas. Values are strings, True/False, or
+// tuples of integers; anything else (lists = structured dtypes, nested dicts, floats) is rejected with a
+// message. The grammar has no recursion, so no input can exhaust the stack.
+class DictParser {
+ public:
+  DictParser(std::string_view text, const std::string& prefix) : s_(text), prefix_(prefix) {}
+
+  Header parse() {
+    Header h;
+    bool seen_descr = false, seen_order = false, seen_shape = false;
+    skip_ws();
+    expect('{', "the header must be a Python dict literal starting with '{'");
+    skip_ws();
+    while (!at('}')) {
+      const std::string key = parse_string("a dict key");
+      skip_ws();
+      expect(':', "expected ':' after key '" + key + "'");
+      skip_ws();
+      if (key == "descr") {
+        fail_if(seen_descr, "duplicate key 'descr'");
+        seen_descr = true;
+        if (at('[')) fail("structured dtypes (a list in 'descr') are not supported; save a plain float32 array");
+        h.descr = parse_string("the value of 'descr'");
+      } else if (key == "fortran_order") {
+        fail_if(seen_order, "duplicate key 'fortran_order'");
+        seen_order = true;
+        h.fortran_order = parse_bool("fortran_order");
+      } else if (key == "shape") {
+        fail_if(seen_shape, "duplicate key 'shape'");
+        seen_shape = true;
+        h.shape = parse_shape();
+      } else {
+        fail("unexpected key '" + printable(key) + "' (expected exactly descr, fortran_order, shape)");
+      }
+      skip_ws();
+      if (at(',')) {
+        ++pos_;
+        skip_ws();
+      } else if (!at('}')) {
+        fail("expected ',' or '}' after the value of '" + key + "'");
+      }
+    }
+    ++pos_;  // '}'
+    // NumPy pads the header with spaces and ends it with '\n'; nothing else may follow the dict.
+    skip_ws();
+    fail_if(pos_ != s_.size(), "unexpected text after the header dict");
+    fail_if(!seen_descr, "header is missing the key 'descr'");
+    fail_if(!seen_order, "header is missing the key 'fortran_order'");
+    fail_if(!seen_shape, "header is missing the key 'shape'");
+    return h;
+  }
+
+ private:
+  [[noreturn]] void fail(const std::string& what) const { AZ_FAIL(prefix_, "malformed header: ", what); }
+  void fail_if(bool cond, const std::string& what) const {
+    if (cond) fail(what);
+  }
+
+  bool at(char c) const { return pos_ < s_.size() && s_[pos_] == c; }
+  void skip_ws() {
+    while (pos_ < s_.size() && (s_[pos_] == ' ' || s_[pos_] == '\t' || s_[pos_] == '\n' || s_[pos_] == '\r')) {
+      ++pos_;
+    }
+  }
+  void expect(char c, const std::string& what) {
+    if (!at(c)) fail(what);
+    ++pos_;
+  }
+
+  // Keys and descr are short ASCII; escapes never occur in what NumPy writes, so they are refused.
+  std::string parse_string(const std::string& what) {
+    if (!at('\'') && !at('"')) fail("expected a quoted string for " + what);
+    const char quote = s_[pos_++];
+    std::string out;
+    while (pos_ < s_.size() && s_[pos_] != quote) {
+      const char c = s_[pos_++];
+      if (c == '\\' || c == '\n') fail("unsupported character in a string in " + what);
+      if (out.size() >= 64) fail("string too long in " + what);
+      out += c;
+    }
+    if (pos_ >= s_.size()) fail("unterminated string in " + what);
+    ++pos_;  // closing quote
+    return out;
+  }
+
+  bool parse_bool(const std::string& key) {
+    if (s_.compare(pos_, 4, "True") == 0) {
+      pos_ += 4;
+      return true;
+    }
+    if (s_.compare(pos_, 5, "False") == 0) {
+      pos_ += 5;
+      return false;
+    }
+    fail("the value of '" + key + "' must be True or False");
+  }
+
+  // A tuple of non-negative integers: (), (5,), (2, 3), (2, 3,). "(5)" is the integer 5 in Python, not a tuple,
+  // and NumPy rejects it too. Python 2 wrote long integers as 5L; accepted for old files.
+  Shape parse_shape() {
+    expect('(', "the value of 'shape' must be a tuple like (2, 3)");
+    Shape shape;
+    bool trailing_comma = false;
+    skip_ws();
+    while (!at(')')) {
+      if (pos_ >= s_.size()) fail("unbalanced parenthesis in 'shape'");
+      if (at('-')) fail("negative dimension in 'shape'");
+      if (pos_ >= s_.size() || s_[pos_] < '0' || s_[pos_] > '9') fail("'shape' must contain only integers");
+      int64_t d = 0;
+      while (pos_ < s_.size() && s_[pos_] >= '0' && s_[pos_] <= '9') {
+        d = d * 10 + (s_[pos_++] - '0');
+        if (d > kMaxElements) fail("dimension in 'shape' is absurdly large (more than 2^40)");
+      }
+      if (at('L')) ++pos_;
+      fail_if(shape.size() >= kMaxRank, "'shape' has more than " + std::to_string(kMaxRank) + " dimensions");
+      shape.push_back(d);
+      skip_ws();
+      trailing_comma = false;
+      if (at(',')) {
+        ++pos_;
+        trailing_comma = true;
+        skip_ws();
+      } else if (!at(')')) {
+        fail(pos_ >= s_.size() ? "unbalanced parenthesis in 'shape'" : "expected ',' or ')' in 'shape'");
+      }
+    }
+    ++pos_;  // ')'
+    if (shape.size() == 1 && !trailing_comma) fail("'shape' (n) is not a tuple; a 1-D shape is written (n,)");
+    return shape;
+  }
+
+  // Keys come from the file: keep the message one printable line.
+  static std::string printable(const std::string& s) {
+    std::string out;
+    for (char c : s) out += (c >= 0x20 && c < 0x7F) ? c : '?';
+    return out;
+  }
+
+  std::string_view s_;
+  size_t pos_ = 0;
+  const std::string& prefix_;
+};
+
+uint64_t read_le(const std::string& bytes, size_t offset, size_t n) {
+  uint64_t v = 0;
+  for (size_t b = 0; b < n; ++b) v |= static_cast<uint64_t>(static_cast<unsigned char>(bytes[offset + b])) << (8 * b);
+  return v;
+}
+
+// Magic, version, header; shape checked and numel computed. The dtype is checked by the caller.
+Header parse_preamble(const std::string& bytes, const std::string& prefix) {
+  AZ_CHECK(bytes.size() >= kMagicLen + 2 && bytes.compare(0, kMagicLen, kMagic, kMagicLen) == 0, prefix,
+           "not a .npy file (it does not start with the magic string \\x93NUMPY)");
+  const int major = static_cast<unsigned char>(bytes[6]);
+  const int minor = static_cast<unsigned char>(bytes[7]);
+  AZ_CHECK(minor == 0 && major >= 1 && major <= 3, prefix, "unsupported .npy format version ", major, ".", minor,
+           " (supported: 1.0, 2.0, 3.0)");
+  const size_t len_size = major == 1 ? 2 : 4;
+  const size_t header_start = kMagicLen + 2 + len_size;
+  AZ_CHECK(bytes.size() >= header_start, prefix, "truncated: the file ends inside the header length");
+  const uint64_t header_len = read_le(bytes, kMagicLen + 2, len_size);
+  AZ_CHECK(header_len <= bytes.size() - header_start, prefix, "truncated: header length ", header_len, " exceeds the ",
+           bytes.size() - header_start, " bytes left in the file");
+
+  Header h = DictParser(std::string_view(bytes).substr(header_start, header_len), prefix).parse();
+  h.data_offset = header_start + header_len;
+
+  // numel with overflow checks: each dimension is <= 2^40 (parser), and the product must stay <= 2^40.
+  bool has_zero = false;
+  for (int64_t d : h.shape) has_zero = has_zero || d == 0;
+  h.numel = 1;
+  if (has_zero) {
+    h.numel = 0;
+  } else {
+    for (int64_t d : h.shape) {
+      AZ_CHECK(d <= kMaxElements / h.numel, prefix, "shape ", shape_str(h.shape),
+               " has more than 2^40 elements; the header is corrupt");
+      h.numel *= d;
+    }
+  }
+  AZ_CHECK(!h.fortran_order || h.shape.size() < 2, prefix,
+           "fortran_order=True (column-major) is not supported; save a C-ordered array (np.ascontiguousarray(a))");
+  return h;
+}
+
+// "float64" for "<f8" etc., or "" when the descr is not a simple numeric type.
+std::string dtype_name(const std::string& descr) {
+  if (descr.size() < 3) return "";
+  const char kind = descr[1];
+  const std::string size = descr.substr(2);
+  int bytes = 0;
+  for (char c : size) {
+    if (c < '0' || c > '9' || bytes > 1000) return "";
+    bytes = bytes * 10 + (c - '0');
+  }
+  const std::string bits = std::to_string(bytes * 8);
+  switch (kind) {
+    case 'f':
+      return "float" + bits;
+    case 'i':
+      return "int" + bits;
+    case 'u':
+      return "uint" + bits;
+    case 'c':
+      return "complex" + bits;
+    case 'b':
+      return bytes == 1 ? "bool" : "";
+    default:
+      return "";
+  }
+}
+
+// A message for a descr the caller cannot take. `wanted` is e.g. "float32 '<f4'"; `fix` the NumPy call.
+// `target` is the little-endian descr a big-endian file should be converted to.
+[[noreturn]] void reject_dtype(const std::string& prefix, const std::string& descr, const std::string& wanted,
+                               const std::string& target, const std::string& fix) {
+  std::string shown;
+  for (char c : descr) shown += (c >= 0x20 && c < 0x7F) ? c : '?';
+  const std::string name = dtype_name(descr);
+  if (!descr.empty() && descr[0] == '>' && !name.empty()) {
+    AZ_FAIL(prefix, "dtype '", shown, "' (", name, ") is big-endian; only little-endian is supported (save ",
+            "a.astype('", target, "'))");
+  }
+  AZ_FAIL(prefix, "dtype '", shown, "'", name.empty() ? "" : " (" + name + ")", " is not supported; expected ", wanted,
+          " (", fix, ")");
+}
+
+// The data must be exactly numel * itemsize bytes: fewer means a truncated file, more means a header that
+// does not describe the data.
+void check_data_size(const std::string& bytes, const Header& h, size_t itemsize, const std::string& prefix) {
+  const uint64_t expected = static_cast<uint64_t>(h.numel) * itemsize;  // <= 2^43, no overflow
+  const uint64_t found = bytes.size() - h.data_offset;
+  AZ_CHECK(found >= expected, prefix, "truncated: expected ", expected, " bytes of data for shape ", shape_str(h.shape),
+           ", found ", found);
+  AZ_CHECK(found == expected, prefix, found - expected, " unexpected bytes after the data (expected ", expected,
+           " bytes of data for shape ", shape_str(h.shape), ", found ", found, ")");
+}
+
+template <class T>
+T load_le(const char* p) {
+  unsigned char b[sizeof(T)];
+  std::memcpy(b, p, sizeof(T));
+  if (!host_is_little_endian()) {
+    for (size_t i = 0, j = sizeof(T) - 1; i < j; ++i, --j) std::swap(b[i], b[j]);
+  }
+  T v;
+  std::memcpy(&v, b, sizeof(T));
+  return v;
+}
+
+std::string read_file(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) AZ_FAIL("npy: cannot open ", path, ": ", std::strerror(errno));
+  std::string bytes;
+  char buf[1 << 16];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) bytes.append(buf, n);
+  const bool failed = std::ferror(f) != 0;
+  const int err = errno;
+  std::fclose(f);
+  // fopen succeeds on a directory on Linux; the read then fails with EISDIR.
+  if (failed) AZ_FAIL("npy: cannot read ", path, ": ", std::strerror(err != 0 ? err : EIO));
+  return bytes;
+}
+
+}  // namespace
+
+// ---- public API --------------------------------------------------------------------------------------------
+
+void save(const std::string& path, const Tensor& t) {
+  AZ_CHECK(t.defined(), "npy: cannot write ", path, ": the tensor is undefined");
+  std::string bytes = make_preamble("<f4", t.shape());
+  append_le(bytes, t.data(), t.numel());
+  write_atomically(path, bytes);
+}
+
+void save(const std::string& path, const IntTensor& t) {
+  AZ_CHECK(t.numel() == numel_of(t.shape), "npy: cannot write ", path, ": IntTensor of shape ", t.shape, " holds ",
+           t.numel(), " values");
+  std::string bytes = make_preamble("<i8", t.shape);
+  append_le(bytes, t.data.data(), t.numel());
+  write_atomically(path, bytes);
+}
+
+Tensor load_from_bytes(const std::string& bytes, const std::string& name) {
+  const std::string prefix = "npy: " + name + ": ";
+  const Header h = parse_preamble(bytes, prefix);
+  if (h.descr != "<f4") {
+    reject_dtype(prefix, h.descr, "float32 '<f4'", "<f4",
+                 h.descr.size() >= 2 && (h.descr[1] == 'i' || h.descr[1] == 'u')
+                     ? "integer arrays load with load_int; or save float32: a.astype(np.float32)"
+                     : "save float32: a.astype(np.float32)");
+  }
+  check_data_size(bytes, h, 4, prefix);
+  Tensor t = Tensor::empty(h.shape);
+  float* out = t.data();
+  const char* in = bytes.data() + h.data_offset;
+  for (int64_t i = 0; i < h.numel; ++i) out[i] = load_le<float>(in + 4 * i);
+  return t;
+}
+
+IntTensor load_int_from_bytes(const std::string& bytes, const std::string& name) {
+  const std::string prefix = "npy: " + name + ": ";
+  const Header h = parse_preamble(bytes, prefix);
+  size_t itemsize = 0;
+  if (h.descr == "<i8") {
+    itemsize = 8;
+  } else if (h.descr == "<i4") {
+    itemsize = 4;
+  } else {
+    reject_dtype(prefix, h.descr, "int64 '<i8' or int32 '<i4'", h.descr == ">i4" ? "<i4" : "<i8",
+                 "save a.astype(np.int64)");
+  }
+  check_data_size(bytes, h, itemsize, prefix);
+  IntTensor t(h.shape);
+  const char* in = bytes.data() + h.data_offset;
+  for (int64_t i = 0; i < h.numel; ++i) {
+    t.data[static_cast<size_t>(i)] = itemsize == 8 ? load_le<int64_t>(in + 8 * i) : load_le<int32_t>(in + 4 * i);
+  }
+  return t;
+}
+
+Tensor load(const std::string& path) { return load_from_bytes(read_file(path), path); }
+
+IntTensor load_int(const std::string& path) { return load_int_from_bytes(read_file(path), path); }
+
+}  // namespace core::npy

@@ -1,0 +1,168 @@
+// tests/test_attention.cpp — the dense reference and the scheme interface: masks, fully masked rows,
+// out == A @ v, causal no-leak, the registry, settings parsing, and the projected layer's gradients.
+#include "attention/dense.h"
+#include "tests/helpers.h"
+
+using namespace core;
+using attention::DenseOptions;
+
+namespace {
+// Naive triple loop: softmax(q kᵀ/√d + mask) v for one (b, h), written independently of the ops.
+Tensor naive_attention(const Tensor& q, const Tensor& k, const Tensor& v, bool causal, const Tensor& pad) {
+  const int64_t B = q.size(0), H = q.size(1), n = q.size(2), m = k.size(2), d = q.size(3);
+  Tensor out = Tensor::zeros(q.shape());
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t h = 0; h < H; ++h)
+      for (int64_t i = 0; i < n; ++i) {
+        std::vector<double> s(static_cast<size_t>(m));
+        double mx = -1e300;
+        bool any = false;
+        for (int64_t j = 0; j < m; ++j) {
+          const bool blocked = (causal && j > i) || (pad.defined() && pad.at({b, j}) == 0.0f);
+          if (blocked) {
+            s[j] = -1e300;
+            continue;
+          }
+          double dot = 0;
+          for (int64_t t = 0; t < d; ++t) dot += q.at({b, h, i, t}) * k.at({b, h, j, t});
+          s[j] = dot / std::sqrt(static_cast<double>(d));
+          mx = std::max(mx, s[j]);
+          any = true;
+        }
+        if (!any) continue;  // fully masked row: zeros
+        double z = 0;
+        for (int64_t j = 0; j < m; ++j) z += s[j] > -1e299 ? std::exp(s[j] - mx) : 0.0;
+        for (int64_t j = 0; j < m; ++j) {
+          const double p = s[j] > -1e299 ? std::exp(s[j] - mx) / z : 0.0;
+          for (int64_t t = 0; t < d; ++t) out.at({b, h, i, t}) += static_cast<float>(p * v.at({b, h, j, t}));
+        }
+      }
+  return out;
+}
+}  // namespace
+
+TEST_CASE("dense: matches a naive loop, with causal and padding masks") {
+  const Tensor q = testing::rand_tensor({2, 3, 7, 5}, 1), k = testing::rand_tensor({2, 3, 7, 5}, 2),
+               v = testing::rand_tensor({2, 3, 7, 5}, 3);
+  const Tensor pad = Tensor::from_vector({2, 7}, {1, 1, 1, 1, 1, 0, 0, 1, 0, 1, 1, 1, 1, 1});
+  for (bool causal : {false, true})
+    for (bool padded : {false, true}) {
+      CAPTURE(causal);
+      CAPTURE(padded);
+      const Tensor p = padded ? pad : Tensor();
+      CHECK_CLOSE(attention::dense_attention(q, k, v, {causal, p}), naive_attention(q, k, v, causal, p), 1e-5, 1e-6);
+    }
+}
+
+TEST_CASE("dense: a fully masked row gives zeros and zero gradients, never NaN") {
+  Tensor q = testing::rand_tensor({1, 1, 3, 4}, 4), k = testing::rand_tensor({1, 1, 3, 4}, 5),
+         v = testing::rand_tensor({1, 1, 3, 4}, 6);
+  for (Tensor* t : {&q, &k, &v}) t->set_requires_grad();
+  const Tensor pad = Tensor::from_vector({1, 3}, {0, 1, 1});  // causal: row 0 may only see key 0, padded away
+  const Tensor out = attention::dense_attention(q, k, v, {true, pad});
+  for (int t = 0; t < 4; ++t) CHECK(out.at({0, 0, 0, t}) == 0.0f);
+  CHECK(testing::all_finite(out));
+  sum(out).backward();
+  for (Tensor* t : {&q, &k, &v}) CHECK(testing::all_finite(t->grad()));
+  CHECK(q.grad().at({0, 0, 0, 0}) == 0.0f);
+}
+
+TEST_CASE("dense: out == A @ v, gradients vs gradcheck") {
+  const Tensor q = testing::rand_tensor({1, 2, 5, 3}, 7), k = testing::rand_tensor({1, 2, 5, 3}, 8),
+               v = testing::rand_tensor({1, 2, 5, 3}, 9);
+  const Tensor A = attention::dense_probabilities(q, k, {true, Tensor()});
+  CHECK_CLOSE(attention::dense_attention(q, k, v, {true, Tensor()}), matmul(A, v), 1e-6, 1e-7);
+  for (bool causal : {false, true}) {
+    auto f = [causal](const std::vector<Tensor>& x) { return attention::dense_attention(x[0], x[1], x[2], {causal, Tensor()}); };
+    const auto r = gradcheck(f, {q, k, v});
+    INFO(r.message);
+    CHECK(r.ok);
+  }
+}
+
+TEST_CASE("dense: causal outputs up to t are bit-identical when later tokens change") {
+  const Tensor q = testing::rand_tensor({1, 2, 10, 4}, 10), k = testing::rand_tensor({1, 2, 10, 4}, 11),
+               v = testing::rand_tensor({1, 2, 10, 4}, 12);
+  const Tensor out = attention::dense_attention(q, k, v, {true, Tensor()});
+  const int64_t t = 5;
+  Tensor q2 = q.clone(), k2 = k.clone(), v2 = v.clone();
+  for (Tensor* x : {&q2, &k2, &v2})
+    for (int64_t h = 0; h < 2; ++h)
+      for (int64_t i = t + 1; i < 10; ++i)
+        for (int64_t c = 0; c < 4; ++c) x->at({0, h, i, c}) += 3.0f;
+  const Tensor out2 = attention::dense_attention(q2, k2, v2, {true, Tensor()});
+  CHECK(testing::bit_equal(slice(out, 2, 0, t + 1), slice(out2, 2, 0, t + 1)));
+  CHECK_FALSE(testing::bit_equal(slice(out, 2, t + 1, 10), slice(out2, 2, t + 1, 10)));
+}
+
+TEST_CASE("dense: errors name the shapes") {
+  const Tensor q = Tensor::zeros({1, 2, 4, 3});
+  CHECK_THROWS_WITH_AS(attention::dense_attention(Tensor::zeros({2, 4, 3}), q, q), doctest::Contains("q must be (B, H, n, d), got (2,4,3)"),
+                       core::Error);
+  CHECK_THROWS_WITH_AS(attention::dense_attention(q, q, Tensor::zeros({1, 2, 5, 3})),
+                       doctest::Contains("must have the same shape"), core::Error);
+  CHECK_THROWS_WITH_AS(attention::dense_attention(q, q, q, {false, Tensor::ones({1, 5})}),
+                       doctest::Contains("key_padding_mask must be (B, m) = (1,4), got (1,5)"), core::Error);
+}
+
+TEST_CASE("registry: full is registered; unknown names and keys are clear errors") {
+  const auto& full = attention::find_scheme("full");
+  CHECK(full.supports_causal());
+  CHECK(full.has_pattern());
+  CHECK(full.run_refusal().empty());
+  bool listed = false;
+  for (const auto* s : attention::all_schemes()) listed = listed || s->name() == "full";
+  CHECK(listed);
+  CHECK_THROWS_WITH_AS(attention::find_scheme("nope"), doctest::Contains("unknown scheme 'nope' (known: full"), core::Error);
+  CHECK_THROWS_WITH_AS(full.configure({"window=3"}), doctest::Contains("full: unknown setting 'window'"), core::Error);
+  CHECK_THROWS_WITH_AS(full.configure({"oops"}), doctest::Contains("not of the form key=value"), core::Error);
+
+  const attention::Config cfg = full.configure({}, true);
+  const Tensor q = testing::rand_tensor({1, 1, 4, 2}, 13);
+  const Tensor pat = full.pattern(q.shape(), cfg);
+  CHECK(pat.shape() == Shape{1, 1, 4, 4});
+  CHECK(pat.at({0, 0, 1, 0}) == 1.0f);
+  CHECK(pat.at({0, 0, 1, 2}) == 0.0f);
+  const Tensor A = full.effective_attention(q, q, q, cfg);
+  CHECK_CLOSE(full.kernel(q, q, q, cfg), matmul(A, q), 1e-6, 1e-7);
+}
+
+TEST_CASE("settings: defaults, typed getters and their errors") {
+  const std::vector<attention::HyperParam> spec = {{"window", "32", ""}, {"global", "0,1", ""}, {"tau", "0.5", ""},
+                                                   {"shared", "true", ""}};
+  const attention::Settings s("demo", spec, {"window=8", "global="});
+  CHECK(s.get_int("window") == 8);
+  CHECK(s.get_int_list("global").empty());
+  CHECK(s.get_float("tau") == 0.5);
+  CHECK(s.get_bool("shared"));
+  const attention::Settings bad("demo", spec, {"window=eight", "tau=x", "global=1,,2", "shared=maybe"});
+  CHECK_THROWS_WITH_AS(bad.get_int("window"), "demo: setting window='eight' is not an integer", core::Error);
+  CHECK_THROWS_WITH_AS(bad.get_float("tau"), doctest::Contains("is not a number"), core::Error);
+  CHECK_THROWS_WITH_AS(bad.get_int_list("global"), doctest::Contains("comma-separated"), core::Error);
+  CHECK_THROWS_WITH_AS(bad.get_bool("shared"), doctest::Contains("true/false"), core::Error);
+}
+
+TEST_CASE("layer: the projected full-attention layer gradchecks through x and its parameters") {
+  Rng rng(14);
+  attention::LayerConfig lc;
+  lc.d_model = 6;
+  lc.n_heads = 2;
+  lc.causal = true;
+  auto layer = attention::find_scheme("full").make_layer(lc, rng);
+  const auto params = layer->parameters();
+  CHECK(params.size() == 8);  // w_q, w_k, w_v, w_o: weight + bias each
+  const Tensor x = testing::rand_tensor({2, 4, 6}, 15);
+  CHECK(layer->forward(x).shape() == Shape{2, 4, 6});
+
+  // Differentiate w.r.t. x and every parameter of the layer at once.
+  Tensor xr = x.clone().detach();
+  xr.set_requires_grad();
+  std::vector<Tensor> leaves = {xr};
+  for (const Tensor& p : params) leaves.push_back(p);
+  auto* raw = layer.get();
+  const auto r = gradcheck_leaves([&] { return raw->forward(xr); }, leaves);
+  INFO(r.message);
+  CHECK(r.ok);
+  CHECK(r.checked == x.numel() + layer->num_parameters());
+  CHECK_THROWS_WITH_AS(raw->forward(Tensor::zeros({2, 4, 5})), doctest::Contains("x must be (B, n, 6)"), core::Error);
+}

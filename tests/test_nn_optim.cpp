@@ -81,7 +81,7 @@ TEST_CASE("optim: clip_grad_norm scales to max_norm and returns the norm before"
   Tensor a = Tensor::zeros({2}), b = Tensor::zeros({1});
   a.set_requires_grad();
   b.set_requires_grad();
-  sum(a * Tensor::from_vector({2}, {3.0f, 0.0f}) + b * 4.0f).backward();  // grads (3,0) and (4): norm 5
+  (sum(a * Tensor::from_vector({2}, {3.0f, 0.0f})) + sum(b * 4.0f)).backward();  // grads (3,0) and (4): norm 5
   CHECK(optim::clip_grad_norm({a, b}, 1.0f) == doctest::Approx(5.0f));
   CHECK(a.grad().data()[0] == doctest::Approx(0.6f).epsilon(1e-4));
   CHECK(b.grad().data()[0] == doctest::Approx(0.8f).epsilon(1e-4));

@@ -1,0 +1,562 @@
+// cli/attnzoo.cpp — the command-line tool over the scheme registry (attention/scheme.h).
+//
+// It lets you use every attention scheme of the course without writing C++:
+//   attnzoo list                       what schemes exist, their hyperparameters, what each supports
+//   attnzoo show SCHEME ...            draw the attention matrix a scheme applies (and its sparsity pattern)
+//   attnzoo run SCHEME --q --k --v ... apply a scheme's kernel to your own .npy tensors (e.g. to cross-check
+//                                      against NumPy/PyTorch), optionally with gradients
+//
+// Legend: B = batch, H = heads, n = number of queries, m = number of keys, d = head size.
+//   q: (B, H, n, d)   k, v: (B, H, m, d)   out: (B, H, n, d)   A: (B, H, n, m) with out == A @ v
+//
+// Error handling is part of the contract: bad input (a missing or malformed file, wrong shapes, an unknown
+// scheme, option or setting) prints ONE line "attnzoo: <what is wrong>" to stderr and exits with status 2.
+// Nothing is written in that case: every command computes all its results first and writes files last.
+#include <unistd.h>  // getpid, for temporary file names
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "attention/scheme.h"
+#include "core/core.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+using attention::Scheme;
+using core::Shape;
+using core::Tensor;
+
+constexpr int kExitOk = 0;
+constexpr int kExitBadInput = 2;
+
+// Limits of `show`: the effective attention is n×n per head, and every head becomes a panel of the figure.
+constexpr int64_t kShowMaxN = 4096;
+constexpr int64_t kShowMaxHeads = 16;
+constexpr int64_t kShowMaxD = 4096;
+// Limit of `run --save-attn/--save-mask`: an n×m matrix per head is materialised (2^28 floats = 1 GiB).
+constexpr int64_t kMaxMatrixElements = int64_t(1) << 28;
+
+const char* const kUsage = R"(attnzoo - efficient attention schemes from the command line
+
+usage:
+  attnzoo list
+      every scheme: name, summary, paper, hyperparameters with defaults, and whether it
+      supports causal masking, `run` and a sparsity pattern
+
+  attnzoo show SCHEME [--n N] [--d D] [--heads H] [--causal] [--seed S] [--set key=value]... [--out FILE.png]
+      draw the effective attention A of each head for random q, k, v ~ N(0,1) of shape (1, H, n, d),
+      plus the 0/1 sparsity pattern where the scheme has one; prints the path of the PNG
+      --n N            sequence length (default 64, at most 4096)
+      --d D            head size (default 16)
+      --heads H        number of heads (default 2, at most 16)
+      --causal         query i may only look at keys j <= i
+      --seed S         seed of q, k, v and of the scheme's random parts (default 0)
+      --set key=value  a hyperparameter of the scheme (repeatable; see `attnzoo list`)
+      --out FILE.png   where to write the figure (default out/show/SCHEME.png)
+
+  attnzoo run SCHEME --q Q.npy --k K.npy --v V.npy --out O.npy [options]
+      apply the scheme's kernel alone (no projections) to float32 C-order tensors
+      q (B, H, n, d) and k, v (B, H, m, d); writes out (B, H, n, d)
+      --causal            query i may only look at keys j <= i
+      --seed S            seed of the scheme's random parts (default 0)
+      --set key=value     a hyperparameter of the scheme (repeatable)
+      --grad-out G.npy    backpropagate G (the shape of out) through the kernel, i.e. the gradients of
+      --grads DIR           sum(out * G); writes DIR/dq.npy, DIR/dk.npy, DIR/dv.npy (both options together)
+      --save-attn A.npy   the effective attention A (B, H, n, m): out == A @ v
+      --save-mask M.npy   the 0/1 sparsity pattern (B, H, n, m), for schemes that have one
+
+  attnzoo bench ...     not implemented yet
+  attnzoo lra ...       not implemented yet
+  attnzoo help          this text (also: attnzoo --help, attnzoo COMMAND --help)
+
+examples:
+  attnzoo show full --n 32 --causal --out full.png
+  attnzoo run full --q q.npy --k k.npy --v v.npy --causal --out o.npy --save-attn a.npy
+
+Bad input prints one line starting with "attnzoo: " to stderr and exits with status 2;
+no output file is written then.
+)";
+
+// Thrown for `attnzoo COMMAND --help`: main prints the usage and exits 0.
+struct HelpRequested {};
+
+// ---- command-line parsing -----------------------------------------------------------------------------------
+
+struct OptionSpec {
+  std::string name;  // without the leading "--"
+  bool takes_value;  // --n 64 (or --n=64) versus a flag like --causal
+  bool repeatable;   // --set key=value may be given many times
+};
+
+// The parsed arguments of one command: positional words, option values, flags.
+struct Args {
+  std::string command;
+  std::vector<std::string> positional;
+  std::map<std::string, std::vector<std::string>> values;  // option -> its values, in order
+  std::set<std::string> flags;
+
+  bool has(const std::string& option) const { return values.count(option) || flags.count(option); }
+  std::string get(const std::string& option, const std::string& fallback = "") const {
+    auto it = values.find(option);
+    return it == values.end() ? fallback : it->second.back();
+  }
+  std::vector<std::string> all(const std::string& option) const {
+    auto it = values.find(option);
+    return it == values.end() ? std::vector<std::string>{} : it->second;
+  }
+};
+
+Args parse_args(const std::string& command, const std::vector<std::string>& words,
+                const std::vector<OptionSpec>& spec) {
+  Args args;
+  args.command = command;
+  for (size_t i = 0; i < words.size(); ++i) {
+    const std::string& w = words[i];
+    if (w == "--help" || w == "-h") throw HelpRequested{};
+    if (w.size() < 2 || w.compare(0, 2, "--") != 0 || w == "--") {
+      AZ_CHECK(w.empty() || w[0] != '-' || w == "-", command, ": unknown option ", w, " (see attnzoo help)");
+      args.positional.push_back(w);
+      continue;
+    }
+    // --name value, or --name=value
+    std::string name = w.substr(2), value;
+    const size_t eq = name.find('=');
+    const bool inline_value = eq != std::string::npos;
+    if (inline_value) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+    }
+    auto it = std::find_if(spec.begin(), spec.end(), [&](const OptionSpec& s) { return s.name == name; });
+    AZ_CHECK(it != spec.end(), command, ": unknown option --", name, " (see attnzoo help)");
+    AZ_CHECK(it->repeatable || !args.has(name), command, ": option --", name, " is given twice");
+    if (!it->takes_value) {
+      AZ_CHECK(!inline_value, command, ": option --", name, " takes no value");
+      args.flags.insert(name);
+      continue;
+    }
+    if (!inline_value) {
+      // A following "--word" is the next option, not this one's value: `--out --causal` lacks the file name.
+      AZ_CHECK(i + 1 < words.size() && words[i + 1].compare(0, 2, "--") != 0, command, ": option --", name,
+               " needs a value");
+      value = words[++i];
+    }
+    AZ_CHECK(!value.empty(), command, ": option --", name, " needs a non-empty value");
+    args.values[name].push_back(value);
+  }
+  return args;
+}
+
+// "--n 64" -> 64, checked to lie in [lo, hi]; `why_limit` explains the upper limit in the error.
+int64_t parse_int(const Args& args, const std::string& option, int64_t fallback, int64_t lo, int64_t hi,
+                  const std::string& why_limit = "") {
+  if (!args.has(option)) return fallback;
+  const std::string s = args.get(option);
+  char* end = nullptr;
+  errno = 0;
+  const long long v = std::strtoll(s.c_str(), &end, 10);
+  AZ_CHECK(end && *end == '\0' && errno == 0, args.command, ": --", option, " '", s, "' is not an integer");
+  AZ_CHECK(v >= lo, args.command, ": --", option, " ", v, " is too small (at least ", lo, ")");
+  AZ_CHECK(v <= hi, args.command, ": --", option, " ", v, " is too large (at most ", hi, why_limit, ")");
+  return v;
+}
+
+uint64_t parse_seed(const Args& args) {
+  if (!args.has("seed")) return 0;
+  const std::string s = args.get("seed");
+  char* end = nullptr;
+  errno = 0;
+  const unsigned long long v = std::strtoull(s.c_str(), &end, 10);
+  AZ_CHECK(!s.empty() && s[0] != '-' && end && *end == '\0' && errno == 0, args.command, ": --seed '", s,
+           "' is not a non-negative integer");
+  return v;
+}
+
+// The one SCHEME word after `show`/`run`.
+std::string scheme_name(const Args& args) {
+  AZ_CHECK(!args.positional.empty(), args.command, ": which scheme? (usage: attnzoo ", args.command,
+           " SCHEME ...; `attnzoo list` shows them)");
+  AZ_CHECK(args.positional.size() == 1, args.command, ": unexpected argument '", args.positional[1],
+           "' (only one scheme name is expected)");
+  return args.positional[0];
+}
+
+// ---- tensors in and out -------------------------------------------------------------------------------------
+
+// "(0,1,2,3)" for flat index i of a tensor of this shape.
+std::string index_str(const Shape& shape, int64_t flat) {
+  std::vector<int64_t> idx(shape.size());
+  for (size_t a = shape.size(); a-- > 0;) {
+    idx[a] = flat % shape[a];
+    flat /= shape[a];
+  }
+  std::string s = "(";
+  for (size_t a = 0; a < idx.size(); ++a) s += (a ? "," : "") + std::to_string(idx[a]);
+  return s + ")";
+}
+
+// Throws unless every value is finite; `what` names the tensor in the message.
+void check_finite(const Tensor& t, const std::string& what) {
+  const float* p = t.data();
+  for (int64_t i = 0; i < t.numel(); ++i)
+    AZ_CHECK(std::isfinite(p[i]), what, " has a non-finite value (", p[i], ") at ", index_str(t.shape(), i));
+}
+
+// A (B, H, n, d) float32 tensor from `path`; `role` ("q", "k", ...) names it in errors.
+Tensor load_bhnd(const std::string& path, const std::string& role) {
+  Tensor t = core::npy::load(path);
+  AZ_CHECK(t.dim() == 4, "--", role, " ", path, ": ", role, " must be (B, H, n, d), got shape ", t.shape());
+  AZ_CHECK(t.numel() > 0, "--", role, " ", path, ": ", role, " is empty, shape ", t.shape());
+  check_finite(t, "--" + role + " " + path);
+  return t;
+}
+
+// An output file must go into an existing directory and must not be a directory itself. Checked before any
+// work is done, so that a typo in a path fails at once rather than after a long computation.
+void check_output_path(const std::string& path, const std::string& option) {
+  const fs::path p(path);
+  const fs::path parent = p.parent_path().empty() ? fs::path(".") : p.parent_path();
+  std::error_code ec;
+  AZ_CHECK(fs::is_directory(parent, ec), "--", option, " ", path, ": directory ", parent.string(),
+           " does not exist");
+  AZ_CHECK(!fs::is_directory(p, ec), "--", option, " ", path, " is a directory, expected a file name");
+}
+
+// All files a command will write, collected while computing and written together at the end: each one first to
+// a temporary name beside it, then renamed into place once every file is written. If anything fails, the
+// temporaries (and a directory made for them) are removed, so the user never finds half of the outputs.
+class PendingFiles {
+ public:
+  void add(const std::string& path, const Tensor& t) { files_.push_back({path, t}); }
+  void make_directory(const std::string& dir) { dir_ = dir; }
+
+  void write_all() {
+    bool made_dir = false;
+    std::vector<std::string> temps;
+    try {
+      if (!dir_.empty() && !fs::is_directory(dir_)) made_dir = fs::create_directories(dir_);
+      for (const auto& [path, tensor] : files_) {
+        temps.push_back(path + ".partial." + std::to_string(static_cast<long long>(::getpid())) + ".npy");
+        try {
+          core::npy::save(temps.back(), tensor);
+        } catch (const core::Error& e) {
+          AZ_FAIL("cannot write ", path, ", so no output was written (", e.what(), ")");
+        }
+      }
+      for (size_t i = 0; i < files_.size(); ++i) fs::rename(temps[i], files_[i].first);
+    } catch (...) {
+      std::error_code ec;
+      for (const std::string& t : temps) fs::remove(t, ec);
+      if (made_dir) fs::remove(dir_, ec);  // only removes it if empty
+      throw;
+    }
+  }
+
+ private:
+  std::vector<std::pair<std::string, Tensor>> files_;
+  std::string dir_;
+};
+
+std::string yes_no(bool b) { return b ? "yes" : "no"; }
+
+// ---- attnzoo list -------------------------------------------------------------------------------------------
+
+int cmd_list(const std::vector<std::string>& words) {
+  const Args args = parse_args("list", words, {});
+  AZ_CHECK(args.positional.empty(), "list: unexpected argument '", args.positional.empty() ? "" : args.positional[0],
+           "'");
+  const std::vector<const Scheme*> schemes = attention::all_schemes();
+
+  // An overview table, then one block per scheme with everything `show` and `run` accept.
+  size_t name_w = 6;
+  for (const Scheme* s : schemes) name_w = std::max(name_w, s->name().size());
+  auto pad = [](const std::string& s, size_t w) { return s + std::string(w > s.size() ? w - s.size() : 1, ' '); };
+
+  std::cout << schemes.size() << " attention scheme" << (schemes.size() == 1 ? "" : "s")
+            << " (attnzoo show SCHEME / attnzoo run SCHEME)\n\n";
+  std::cout << pad("scheme", name_w + 2) << "lecture  causal  run  pattern\n";
+  for (const Scheme* s : schemes)
+    std::cout << pad(s->name(), name_w + 2) << pad(std::to_string(s->lecture()), 9)
+              << pad(yes_no(s->supports_causal()), 8) << pad(yes_no(s->run_refusal().empty()), 5)
+              << yes_no(s->has_pattern()) << "\n";
+
+  for (const Scheme* s : schemes) {
+    std::cout << "\n" << s->name() << "  (lecture " << s->lecture() << ")\n";
+    std::cout << "  " << s->summary() << "\n";
+    std::cout << "  paper:    " << s->paper() << "\n";
+    const std::vector<attention::HyperParam> hps = s->hyperparams();
+    if (hps.empty()) {
+      std::cout << "  settings: none\n";
+    } else {
+      std::cout << "  settings: (--set key=value; default shown)\n";
+      size_t kv_w = 0;
+      for (const auto& hp : hps) kv_w = std::max(kv_w, hp.key.size() + 1 + hp.default_value.size());
+      for (const auto& hp : hps)
+        std::cout << "    " << pad(hp.key + "=" + hp.default_value, kv_w + 2) << hp.help << "\n";
+    }
+    const std::string refusal = s->run_refusal();
+    std::cout << "  causal: " << yes_no(s->supports_causal())
+              << "   run: " << (refusal.empty() ? "yes" : "no (" + refusal + ")")
+              << "   pattern: " << yes_no(s->has_pattern()) << "\n";
+  }
+  return kExitOk;
+}
+
+// ---- attnzoo show -------------------------------------------------------------------------------------------
+
+// One (n, m) matrix of a (B, H, n, m) tensor, for a heatmap.
+Tensor head_matrix(const Tensor& t, int64_t b, int64_t h) {
+  const int64_t H = t.size(1), n = t.size(2), m = t.size(3);
+  Tensor out = Tensor::empty({n, m});
+  std::copy_n(t.data() + (b * H + h) * n * m, n * m, out.data());
+  return out;
+}
+
+bool same_values(const Tensor& a, const Tensor& b) {
+  return a.shape() == b.shape() && std::equal(a.data(), a.data() + a.numel(), b.data());
+}
+
+int cmd_show(const std::vector<std::string>& words) {
+  const Args args = parse_args("show", words,
+                               {{"n", true, false}, {"d", true, false}, {"heads", true, false},
+                                {"causal", false, false}, {"seed", true, false}, {"set", true, true},
+                                {"out", true, false}});
+  const std::string name = scheme_name(args);
+  const Scheme& scheme = attention::find_scheme(name);
+  const int64_t n = parse_int(args, "n", 64, 1, kShowMaxN, ": the effective attention is an n x n matrix per head");
+  const int64_t d = parse_int(args, "d", 16, 1, kShowMaxD);
+  const int64_t H = parse_int(args, "heads", 2, 1, kShowMaxHeads, ": every head is a panel of the figure");
+  const uint64_t seed = parse_seed(args);
+  const bool causal = args.has("causal");
+  const std::vector<std::string> sets = args.all("set");
+  const attention::Config cfg = scheme.configure(sets, causal, seed);
+  const std::string out_path = args.get("out", "out/show/" + name + ".png");
+
+  // q, k, v ~ N(0, 1): (1, H, n, d), drawn in this order from one generator.
+  core::Rng rng(seed);
+  const Tensor q = core::randn({1, H, n, d}, rng);
+  const Tensor k = core::randn({1, H, n, d}, rng);
+  const Tensor v = core::randn({1, H, n, d}, rng);
+
+  core::NoGradGuard no_grad;
+  const Tensor A = scheme.effective_attention(q, k, v, cfg);  // (1, H, n, n)
+  AZ_CHECK(A.shape() == Shape({1, H, n, n}), name, ": effective_attention returned shape ", A.shape(),
+           ", expected ", Shape({1, H, n, n}));
+
+  // One colour scale for all heads, so that panels can be compared. Probabilities start at 0; a scheme whose
+  // effective attention has negative weights (some approximations do) gets the signed blue-white-red map.
+  float lo = 0.0f, hi = 0.0f;
+  for (int64_t i = 0; i < A.numel(); ++i)
+    if (std::isfinite(A.data()[i])) lo = std::min(lo, A.data()[i]), hi = std::max(hi, A.data()[i]);
+
+  std::string subtitle = "d=" + std::to_string(d) + " seed=" + std::to_string(seed);
+  for (const std::string& s : sets) subtitle += " " + s;
+  const std::string shape_note = "n=" + std::to_string(n) + (causal ? " causal" : "");
+
+  // Text in figures is ASCII only (core/image.h), hence " - " rather than a middle dot.
+  std::vector<core::image::Image> panels;
+  for (int64_t h = 0; h < H; ++h) {
+    core::image::HeatmapOptions o;
+    o.title = name + " - head " + std::to_string(h) + " - " + shape_note;
+    o.subtitle = subtitle;
+    o.xlabel = "key position j";
+    o.ylabel = "query position i";
+    o.value_label = "weight A[i,j]";
+    o.target_px = 384;
+    o.diverging = lo < 0.0f;
+    if (hi > lo) o.vmin = lo, o.vmax = hi;
+    panels.push_back(core::image::heatmap(head_matrix(A, 0, h), o));
+  }
+  if (scheme.has_pattern()) {
+    const Tensor P = scheme.pattern(q.shape(), cfg);  // (1, H, n, n), 1 = may attend
+    AZ_CHECK(P.shape() == A.shape(), name, ": pattern returned shape ", P.shape(), ", expected ", A.shape());
+    bool all_heads_equal = true;
+    for (int64_t h = 1; h < H && all_heads_equal; ++h)
+      all_heads_equal = same_values(head_matrix(P, 0, h), head_matrix(P, 0, 0));
+    for (int64_t h = 0; h < (all_heads_equal ? 1 : H); ++h) {
+      core::image::HeatmapOptions o;
+      o.title = name + " - pattern - " + (all_heads_equal ? std::string("all heads") : "head " + std::to_string(h));
+      o.subtitle = shape_note + " " + subtitle;
+      o.xlabel = "key position j";
+      o.ylabel = "query position i";
+      o.value_label = "1 = may attend";
+      o.target_px = 384;
+      o.vmin = 0.0f;
+      o.vmax = 1.0f;
+      panels.push_back(core::image::heatmap(head_matrix(P, 0, h), o));
+    }
+  }
+  const int cols = static_cast<int>(std::min<size_t>(panels.size(), 4));
+  const core::image::Image figure = core::image::with_title(
+      core::image::grid(panels, cols), name + ": effective attention A (out = A @ v) for random q, k, v ~ N(0,1)");
+
+  core::image::save_png(figure, out_path);  // the one output, written last (atomically)
+  std::cout << out_path << "\n";
+  if (!std::all_of(A.data(), A.data() + A.numel(), [](float x) { return std::isfinite(x); }))
+    std::cerr << "attnzoo: warning: " << name << ": the effective attention has non-finite values (magenta cells)\n";
+  return kExitOk;
+}
+
+// ---- attnzoo run --------------------------------------------------------------------------------------------
+
+int cmd_run(const std::vector<std::string>& words) {
+  const Args args = parse_args("run", words,
+                               {{"q", true, false}, {"k", true, false}, {"v", true, false}, {"out", true, false},
+                                {"causal", false, false}, {"seed", true, false}, {"set", true, true},
+                                {"grad-out", true, false}, {"grads", true, false}, {"save-attn", true, false},
+                                {"save-mask", true, false}});
+
+  // 1. Everything that can be checked without reading a tensor: the scheme, its settings, the options.
+  const std::string name = scheme_name(args);
+  const Scheme& scheme = attention::find_scheme(name);
+  const std::string refusal = scheme.run_refusal();
+  AZ_CHECK(refusal.empty(), "run ", name, ": ", refusal);
+  const attention::Config cfg = scheme.configure(args.all("set"), args.has("causal"), parse_seed(args));
+
+  for (const char* required : {"q", "k", "v", "out"})
+    AZ_CHECK(args.has(required), "run: missing --", required,
+             " (usage: attnzoo run SCHEME --q Q.npy --k K.npy --v V.npy --out O.npy)");
+  AZ_CHECK(args.has("grad-out") == args.has("grads"), "run: --grad-out G.npy and --grads DIR go together (",
+           args.has("grads") ? "--grad-out" : "--grads", " is missing)");
+  AZ_CHECK(!args.has("save-mask") || scheme.has_pattern(), "run ", name,
+           ": --save-mask: this scheme has no sparsity pattern (see `attnzoo list`)");
+
+  // Output paths: existing directories, and no file named twice (the second write would clobber the first).
+  std::vector<std::pair<std::string, std::string>> outputs = {{"out", args.get("out")}};
+  for (const char* opt : {"save-attn", "save-mask"})
+    if (args.has(opt)) outputs.push_back({opt, args.get(opt)});
+  for (const auto& [opt, path] : outputs) check_output_path(path, opt);
+  if (args.has("grads")) {
+    const fs::path dir(args.get("grads"));
+    std::error_code ec;
+    AZ_CHECK(!fs::exists(dir, ec) || fs::is_directory(dir, ec), "--grads ", dir.string(),
+             " exists and is not a directory");
+    for (const char* f : {"dq.npy", "dk.npy", "dv.npy"}) outputs.push_back({"grads", (dir / f).string()});
+  }
+  for (size_t i = 0; i < outputs.size(); ++i)
+    for (size_t j = 0; j < i; ++j)
+      AZ_CHECK(fs::absolute(outputs[i].second).lexically_normal() != fs::absolute(outputs[j].second).lexically_normal(),
+               "run: --", outputs[j].first, " and --", outputs[i].first, " name the same file ", outputs[i].second);
+
+  // 2. Read and check the inputs.
+  Tensor q = load_bhnd(args.get("q"), "q");  // (B, H, n, d)
+  Tensor k = load_bhnd(args.get("k"), "k");  // (B, H, m, d)
+  Tensor v = load_bhnd(args.get("v"), "v");  // (B, H, m, d)
+  Scheme::check_qkv(q, k, v, "run " + name);
+  const int64_t B = q.size(0), H = q.size(1), n = q.size(2), m = k.size(2);
+  const Shape attn_shape = {B, H, n, m};
+  if (args.has("save-attn") || args.has("save-mask"))
+    AZ_CHECK(core::numel_of(attn_shape) <= kMaxMatrixElements, "run ", name, ": --save-attn/--save-mask would write ",
+             attn_shape, " = ", core::numel_of(attn_shape), " floats; the limit is ", kMaxMatrixElements);
+  Tensor grad_out;
+  if (args.has("grad-out")) {
+    grad_out = core::npy::load(args.get("grad-out"));
+    AZ_CHECK(grad_out.shape() == q.shape(), "--grad-out ", args.get("grad-out"), ": shape ", grad_out.shape(),
+             " must equal the output shape ", q.shape(), " (B, H, n, d)");
+    check_finite(grad_out, "--grad-out " + args.get("grad-out"));
+  }
+
+  // 3. Compute everything.
+  PendingFiles files;
+  const bool want_grads = grad_out.defined();
+  if (want_grads)
+    for (Tensor* t : {&q, &k, &v}) t->set_requires_grad(true);
+  Tensor out = scheme.kernel(q, k, v, cfg);  // (B, H, n, d)
+  AZ_CHECK(out.shape() == q.shape(), name, ": the kernel returned shape ", out.shape(), ", expected ", q.shape());
+  check_finite(out, name + ": the output");
+  files.add(args.get("out"), out.detach());
+
+  if (want_grads) {
+    // d sum(out * G) / d(q, k, v): backward seeded with G.
+    AZ_CHECK(out.requires_grad(), name, ": the kernel recorded no graph, so it cannot be differentiated");
+    out.backward(grad_out);
+    const std::vector<std::pair<const char*, const Tensor*>> leaves = {{"dq", &q}, {"dk", &k}, {"dv", &v}};
+    for (const auto& [label, leaf] : leaves) {
+      Tensor g = leaf->grad();
+      if (!g.defined()) g = Tensor::zeros(leaf->shape());  // the output does not depend on this input
+      check_finite(g, name + ": gradient " + label);
+      files.add((fs::path(args.get("grads")) / (std::string(label) + ".npy")).string(), g);
+    }
+    files.make_directory(args.get("grads"));
+  }
+
+  core::NoGradGuard no_grad;
+  const Tensor q0 = q.detach(), k0 = k.detach(), v0 = v.detach();
+  if (args.has("save-attn")) {
+    const Tensor A = scheme.effective_attention(q0, k0, v0, cfg);  // (B, H, n, m)
+    AZ_CHECK(A.shape() == attn_shape, name, ": effective_attention returned shape ", A.shape(), ", expected ",
+             attn_shape);
+    check_finite(A, name + ": the effective attention");
+    files.add(args.get("save-attn"), A);
+  }
+  if (args.has("save-mask")) {
+    const Tensor P = scheme.pattern(q0.shape(), cfg);  // (B, H, n, m), 1 = may attend
+    AZ_CHECK(P.shape() == attn_shape, name, ": pattern has shape ", P.shape(), ", expected ", attn_shape,
+             m != n ? " (--save-mask needs as many keys as queries)" : "");
+    files.add(args.get("save-mask"), P);
+  }
+
+  // 4. Write all files, or none.
+  files.write_all();
+  return kExitOk;
+}
+
+// ---- commands still to come ---------------------------------------------------------------------------------
+
+int cmd_not_yet(const std::string& command) {
+  std::cerr << "attnzoo: " << command << " is not implemented yet\n";
+  return kExitBadInput;
+}
+
+// One line, whatever the message holds.
+std::string one_line(std::string s) {
+  std::replace(s.begin(), s.end(), '\n', ' ');
+  std::replace(s.begin(), s.end(), '\r', ' ');
+  return s;
+}
+
+int dispatch(const std::vector<std::string>& argv) {
+  if (argv.empty() || argv[0] == "help" || argv[0] == "--help" || argv[0] == "-h") {
+    std::cout << kUsage;
+    return kExitOk;
+  }
+  const std::string command = argv[0];
+  const std::vector<std::string> rest(argv.begin() + 1, argv.end());
+  try {
+    if (command == "list") return cmd_list(rest);
+    if (command == "show") return cmd_show(rest);
+    if (command == "run") return cmd_run(rest);
+  } catch (const HelpRequested&) {
+    std::cout << kUsage;
+    return kExitOk;
+  }
+  if (command == "bench" || command == "lra") return cmd_not_yet(command);
+  AZ_FAIL("unknown command '", command, "' (commands: list, show, run, bench, lra, help)");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return dispatch(std::vector<std::string>(argv + 1, argv + argc));
+  } catch (const core::Error& e) {
+    std::cerr << "attnzoo: " << one_line(e.what()) << "\n";
+  } catch (const std::bad_alloc&) {
+    std::cerr << "attnzoo: out of memory (try a smaller n or batch)\n";
+  } catch (const std::exception& e) {
+    std::cerr << "attnzoo: " << one_line(e.what()) << "\n";
+  }
+  return kExitBadInput;
+}

@@ -1,0 +1,397 @@
+// tests/test_cli.cpp — the attnzoo command-line tool (cli/attnzoo.cpp), run as a separate process.
+//
+// What is checked is the contract of DESIGN.md: `run` gives the same numbers as the in-process reference
+// (outputs, gradients, effective attention, mask); `show` writes a PNG that decodes; and every kind of bad input
+// exits with status 2, prints exactly one line "attnzoo: ..." on stderr that names the problem, and leaves no
+// output file behind.
+#include <doctest/doctest.h>
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <limits>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "attention/dense.h"
+#include "core/core.h"
+#include "tests/helpers.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+using core::Shape;
+using core::Tensor;
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+// 'it''s' -> a single-quoted shell word.
+std::string shell_quote(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+struct Result {
+  int status = -1;  // exit status of the process
+  std::string out, err;
+};
+
+// Runs build/attnzoo (or build/asan/attnzoo, beside this test binary) with `args`, capturing both streams.
+Result run_cli(const std::vector<std::string>& args) {
+  const std::string dir = testing::temp_dir("cli_io");
+  std::string cmd = shell_quote(testing::build_dir() + "/attnzoo");
+  for (const std::string& a : args) cmd += " " + shell_quote(a);
+  cmd += " >" + shell_quote(dir + "/stdout") + " 2>" + shell_quote(dir + "/stderr") + " </dev/null";
+  const int raw = std::system(cmd.c_str());
+  Result r;
+  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + (WIFSIGNALED(raw) ? WTERMSIG(raw) : 0);
+  r.out = read_text(dir + "/stdout");
+  r.err = read_text(dir + "/stderr");
+  fs::remove_all(dir);
+  return r;
+}
+
+// Inputs for `run`: q (B, H, n, d), k and v (B, H, m, d), written as .npy files into a fresh directory.
+struct Inputs {
+  std::string dir;
+  Tensor q, k, v;
+  std::string file(const std::string& name) const { return dir + "/" + name; }
+};
+
+Inputs make_inputs(const std::string& tag, Shape q_shape, Shape kv_shape, uint64_t seed) {
+  Inputs in;
+  in.dir = testing::temp_dir(tag);
+  in.q = testing::rand_tensor(q_shape, seed);
+  in.k = testing::rand_tensor(kv_shape, seed + 1);
+  in.v = testing::rand_tensor(kv_shape, seed + 2);
+  core::npy::save(in.file("q.npy"), in.q);
+  core::npy::save(in.file("k.npy"), in.k);
+  core::npy::save(in.file("v.npy"), in.v);
+  return in;
+}
+
+std::vector<std::string> run_args(const Inputs& in, std::vector<std::string> extra) {
+  std::vector<std::string> args = {"run",          "full", "--q", in.file("q.npy"), "--k", in.file("k.npy"),
+                                   "--v",          in.file("v.npy"), "--out", in.file("out.npy")};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return args;
+}
+
+// A successful run prints nothing on stderr.
+void check_ok(const Result& r) {
+  INFO("stderr: ", r.err);
+  CHECK(r.status == 0);
+  CHECK(r.err.empty());
+}
+
+}  // namespace
+
+TEST_CASE("cli: help, no arguments and --help print the usage and exit 0") {
+  const std::vector<std::vector<std::string>> invocations = {{}, {"--help"}, {"help"}, {"run", "--help"}};
+  for (const std::vector<std::string>& args : invocations) {
+    const Result r = run_cli(args);
+    CAPTURE(args.size());
+    check_ok(r);
+    CHECK(r.out.find("usage:") != std::string::npos);
+    CHECK(r.out.find("attnzoo run SCHEME") != std::string::npos);
+  }
+}
+
+TEST_CASE("cli: list shows every registered scheme with its properties") {
+  const Result r = run_cli({"list"});
+  check_ok(r);
+  for (const attention::Scheme* s : attention::all_schemes()) {
+    CAPTURE(s->name());
+    CHECK(r.out.find("\n" + s->name() + " ") != std::string::npos);
+    CHECK(r.out.find(s->paper()) != std::string::npos);
+    for (const attention::HyperParam& hp : s->hyperparams())
+      CHECK(r.out.find(hp.key + "=" + hp.default_value) != std::string::npos);
+  }
+  CHECK(r.out.find("full") != std::string::npos);
+  CHECK(r.out.find("causal") != std::string::npos);
+  CHECK(r.out.find("pattern") != std::string::npos);
+}
+
+TEST_CASE("cli: run full equals dense_attention computed in-process") {
+  struct Case {
+    const char* what;
+    Shape q_shape, kv_shape;
+    bool causal;
+  };
+  const std::vector<Case> cases = {
+      {"square", {2, 3, 7, 5}, {2, 3, 7, 5}, false},
+      {"square causal", {2, 3, 7, 5}, {2, 3, 7, 5}, true},
+      {"more keys than queries", {1, 2, 4, 3}, {1, 2, 9, 3}, false},
+      {"one token", {1, 1, 1, 4}, {1, 1, 1, 4}, true},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.what);
+    const Inputs in = make_inputs("cli_run", c.q_shape, c.kv_shape, 10);
+    const std::vector<std::string> extra = c.causal ? std::vector<std::string>{"--causal"} : std::vector<std::string>{};
+    const Result r = run_cli(run_args(in, extra));
+    check_ok(r);
+    const Tensor got = core::npy::load(in.file("out.npy"));
+    const Tensor want = attention::dense_attention(in.q, in.k, in.v, {c.causal, Tensor()});
+    CHECK_CLOSE(got, want, 1e-5, 1e-5);
+    fs::remove_all(in.dir);
+  }
+}
+
+TEST_CASE("cli: run --grad-out --grads writes the autograd gradients of sum(out * G)") {
+  for (bool causal : {false, true}) {
+    CAPTURE(causal);
+    const Inputs in = make_inputs("cli_grad", {2, 2, 6, 4}, {2, 2, 6, 4}, 20);
+    const Tensor G = testing::rand_tensor({2, 2, 6, 4}, 23);
+    core::npy::save(in.file("g.npy"), G);
+    std::vector<std::string> extra = {"--grad-out", in.file("g.npy"), "--grads", in.file("grads")};
+    if (causal) extra.push_back("--causal");
+    check_ok(run_cli(run_args(in, extra)));
+
+    Tensor q = in.q.clone().detach(), k = in.k.clone().detach(), v = in.v.clone().detach();
+    for (Tensor* t : {&q, &k, &v}) t->set_requires_grad(true);
+    core::sum(attention::dense_attention(q, k, v, {causal, Tensor()}) * G).backward();
+
+    CHECK_CLOSE(core::npy::load(in.file("grads/dq.npy")), q.grad(), 1e-4, 1e-5);
+    CHECK_CLOSE(core::npy::load(in.file("grads/dk.npy")), k.grad(), 1e-4, 1e-5);
+    CHECK_CLOSE(core::npy::load(in.file("grads/dv.npy")), v.grad(), 1e-4, 1e-5);
+    CHECK_CLOSE(core::npy::load(in.file("out.npy")), attention::dense_attention(in.q, in.k, in.v, {causal, Tensor()}),
+                1e-5, 1e-5);
+    fs::remove_all(in.dir);
+  }
+}
+
+TEST_CASE("cli: run --save-attn writes A with out == A @ v, and --save-mask the causal pattern") {
+  for (bool causal : {false, true}) {
+    CAPTURE(causal);
+    const int64_t B = 2, H = 2, n = 8, d = 4;
+    const Inputs in = make_inputs("cli_attn", {B, H, n, d}, {B, H, n, d}, 30);
+    std::vector<std::string> extra = {"--save-attn", in.file("a.npy"), "--save-mask", in.file("m.npy")};
+    if (causal) extra.push_back("--causal");
+    check_ok(run_cli(run_args(in, extra)));
+
+    const Tensor out = core::npy::load(in.file("out.npy"));
+    const Tensor A = core::npy::load(in.file("a.npy"));
+    const Tensor M = core::npy::load(in.file("m.npy"));
+    REQUIRE(A.shape() == Shape({B, H, n, n}));
+    REQUIRE(M.shape() == Shape({B, H, n, n}));
+    CHECK_CLOSE(core::matmul(A, in.v), out, 1e-5, 1e-5);
+    CHECK_CLOSE(A, attention::dense_probabilities(in.q, in.k, {causal, Tensor()}), 1e-5, 1e-6);
+
+    // The mask: ones on and below the diagonal when causal, ones everywhere otherwise; A is 0 where it is 0.
+    int wrong = 0;
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t h = 0; h < H; ++h)
+        for (int64_t i = 0; i < n; ++i)
+          for (int64_t j = 0; j < n; ++j) {
+            const float want = (!causal || j <= i) ? 1.0f : 0.0f;
+            wrong += M.at({b, h, i, j}) != want;
+            if (want == 0.0f) wrong += A.at({b, h, i, j}) != 0.0f;
+          }
+    CHECK(wrong == 0);
+    fs::remove_all(in.dir);
+  }
+}
+
+// Table-driven over the registry, so that every scheme added later is checked through the CLI too: at its
+// default settings `run` gives what the kernel gives in-process, its --save-attn A satisfies out == A @ v, its
+// --save-mask is 0/1, and `show` draws it. What a scheme does not support is refused with exit 2.
+TEST_CASE("cli: every registered scheme runs and shows at its defaults, or is refused with a reason") {
+  const int64_t B = 1, H = 2, n = 64, d = 8;
+  for (const attention::Scheme* s : attention::all_schemes()) {
+    const std::string name = s->name();
+    CAPTURE(name);
+    const Inputs in = make_inputs("cli_scheme", {B, H, n, d}, {B, H, n, d}, 60);
+    std::vector<std::string> args = {"run",   name, "--q", in.file("q.npy"), "--k", in.file("k.npy"),
+                                     "--v",   in.file("v.npy"), "--out", in.file("out.npy"), "--save-attn",
+                                     in.file("a.npy")};
+    if (s->has_pattern()) args.insert(args.end(), {"--save-mask", in.file("m.npy")});
+    const Result r = run_cli(args);
+    if (!s->run_refusal().empty()) {
+      CHECK(r.status == 2);
+      REQUIRE(lines_of(r.err).size() == 1);
+      CHECK(r.err.find(s->run_refusal()) != std::string::npos);
+      CHECK_FALSE(fs::exists(in.file("out.npy")));
+    } else {
+      check_ok(r);
+      const Tensor out = core::npy::load(in.file("out.npy"));
+      const Tensor want = s->kernel(in.q, in.k, in.v, s->configure({}, false, 0));
+      CHECK_CLOSE(out, want, 1e-5, 1e-6);
+      const Tensor A = core::npy::load(in.file("a.npy"));
+      CHECK_CLOSE(core::matmul(A, in.v), out, 1e-3, 1e-4);
+      if (s->has_pattern()) {
+        const Tensor M = core::npy::load(in.file("m.npy"));
+        CHECK(M.shape() == Shape({B, H, n, n}));
+        int not_binary = 0;
+        for (float x : M.to_vector()) not_binary += x != 0.0f && x != 1.0f;
+        CHECK(not_binary == 0);
+      }
+    }
+    // Refusals: exit 2, one line naming the reason, no file.
+    auto check_refused = [&](std::vector<std::string> a, const std::string& word, const std::string& file) {
+      CAPTURE(word);
+      fs::remove(file);
+      const Result rr = run_cli(a);
+      CHECK(rr.status == 2);
+      REQUIRE(lines_of(rr.err).size() == 1);
+      CHECK(rr.err.find(word) != std::string::npos);
+      CHECK_FALSE(fs::exists(file));
+    };
+    std::vector<std::string> plain = run_args(in, {});
+    plain[1] = name;
+    if (s->run_refusal().empty() && !s->has_pattern()) {
+      std::vector<std::string> a = plain;
+      a.insert(a.end(), {"--save-mask", in.file("m2.npy")});
+      check_refused(a, "pattern", in.file("out.npy"));
+    }
+    if (!s->supports_causal()) {
+      check_refused({"show", name, "--causal", "--out", in.file("c.png")}, "causal", in.file("c.png"));
+      if (s->run_refusal().empty()) {
+        std::vector<std::string> a = plain;
+        a.push_back("--causal");
+        check_refused(a, "causal", in.file("out.npy"));
+      }
+    }
+    const Result shown = run_cli({"show", name, "--out", in.file("show.png")});
+    check_ok(shown);
+    CHECK(core::image::load_png(in.file("show.png")).width > 0);
+    fs::remove_all(in.dir);
+  }
+}
+
+TEST_CASE("cli: bad input exits 2 with one line on stderr and writes no output") {
+  const Inputs in = make_inputs("cli_err", {1, 2, 5, 4}, {1, 2, 5, 4}, 40);
+  {
+    std::ofstream garbage(in.file("garbage.npy"), std::ios::binary);
+    garbage << "this is not a numpy file\x01\x02\x03";
+  }
+  core::npy::save(in.file("rank3.npy"), testing::rand_tensor({2, 5, 4}, 41));
+  core::npy::save(in.file("v_other.npy"), testing::rand_tensor({1, 2, 6, 4}, 42));
+  core::npy::save(in.file("g_wrong.npy"), testing::rand_tensor({1, 2, 5, 3}, 43));
+  core::npy::save(in.file("g.npy"), testing::rand_tensor({1, 2, 5, 4}, 44));
+  const std::string q = in.file("q.npy"), k = in.file("k.npy"), v = in.file("v.npy");
+  const std::string out = in.file("out.npy"), attn = in.file("a.npy"), grads = in.file("grads");
+
+  struct Case {
+    const char* what;
+    std::vector<std::string> args;
+    std::vector<std::string> words;  // each must appear in the error line
+  };
+  auto run = [&](std::vector<std::string> extra) {
+    std::vector<std::string> a = {"run", "full", "--q", q, "--k", k, "--v", v, "--out", out, "--save-attn", attn};
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  };
+  auto with = [&](const std::string& option, const std::string& file) {
+    std::vector<std::string> a = {"run", "full", "--q", q, "--k", k, "--v", v, "--out", out};
+    for (size_t i = 2; i + 1 < a.size(); i += 2)
+      if (a[i] == option) a[i + 1] = file;
+    return a;
+  };
+  const std::vector<Case> cases = {
+      {"missing file", with("--k", in.file("nope.npy")), {"nope.npy"}},
+      {"malformed .npy", with("--q", in.file("garbage.npy")), {"garbage.npy"}},
+      {"rank-3 q", with("--q", in.file("rank3.npy")), {"rank3.npy", "(B, H, n, d)", "(2,5,4)"}},
+      {"k and v disagree", with("--v", in.file("v_other.npy")), {"same shape", "(1,2,5,4)", "(1,2,6,4)"}},
+      {"unknown scheme", {"run", "nosuch", "--q", q, "--k", k, "--v", v, "--out", out}, {"nosuch", "full"}},
+      {"unknown --set key", run({"--set", "window=4"}), {"window"}},
+      {"--set without =", run({"--set", "window"}), {"key=value"}},
+      {"unknown option", run({"--frobnicate", "3"}), {"--frobnicate"}},
+      {"missing option value", run({"--seed"}), {"--seed", "value"}},
+      {"bad seed", run({"--seed", "abc"}), {"--seed", "abc"}},
+      {"missing --q", {"run", "full", "--k", k, "--v", v, "--out", out}, {"--q"}},
+      {"missing scheme", {"run"}, {"scheme"}},
+      {"grad-out of the wrong shape", run({"--grad-out", in.file("g_wrong.npy"), "--grads", grads}),
+       {"grad-out", "(1,2,5,3)", "(1,2,5,4)"}},
+      {"--grad-out without --grads", run({"--grad-out", in.file("g.npy")}), {"--grads"}},
+      {"--grads without --grad-out", run({"--grads", grads}), {"--grad-out"}},
+      {"output into a missing directory", run({"--save-mask", in.file("no/such/dir/m.npy")}), {"no/such/dir"}},
+      {"same file twice", run({"--save-mask", out}), {"same file"}},
+      {"an output that cannot be written (the others are rolled back)", run({"--save-mask", "/proc/attnzoo_m.npy"}),
+       {"/proc/attnzoo_m.npy", "no output was written"}},
+      {"show: unknown scheme", {"show", "nosuch", "--out", out}, {"nosuch", "full"}},
+      {"show: n too large", {"show", "full", "--n", "100000", "--out", out}, {"--n", "100000"}},
+      {"show: n not a number", {"show", "full", "--n", "12x", "--out", out}, {"--n", "12x"}},
+      {"unknown command", {"frobnicate"}, {"frobnicate"}},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.what);
+    const Result r = run_cli(c.args);
+    INFO("stderr: ", r.err);
+    CHECK(r.status == 2);
+    const std::vector<std::string> lines = lines_of(r.err);
+    REQUIRE(lines.size() == 1);
+    CHECK(lines[0].rfind("attnzoo: ", 0) == 0);
+    for (const std::string& w : c.words) {
+      CAPTURE(w);
+      CHECK(lines[0].find(w) != std::string::npos);
+    }
+    CHECK(r.out.empty());
+    CHECK_FALSE(fs::exists(out));
+    CHECK_FALSE(fs::exists(attn));
+    CHECK_FALSE(fs::exists(grads));
+  }
+  // Nothing but the inputs is left in the directory (no temporary files either).
+  int files = 0;
+  for (const auto& e : fs::directory_iterator(in.dir)) files += e.is_regular_file();
+  CHECK(files == 8);
+  fs::remove_all(in.dir);
+}
+
+TEST_CASE("cli: inputs with NaN are refused, not propagated") {
+  const Inputs in = make_inputs("cli_nan", {1, 1, 3, 2}, {1, 1, 3, 2}, 50);
+  Tensor bad = in.q.clone();
+  bad.at({0, 0, 1, 1}) = std::numeric_limits<float>::quiet_NaN();
+  core::npy::save(in.file("q.npy"), bad);
+  const Result r = run_cli(run_args(in, {}));
+  CHECK(r.status == 2);
+  REQUIRE(lines_of(r.err).size() == 1);
+  CHECK(r.err.find("(0,0,1,1)") != std::string::npos);
+  CHECK_FALSE(fs::exists(in.file("out.npy")));
+  fs::remove_all(in.dir);
+}
+
+TEST_CASE("cli: show writes a PNG that decodes and prints its path") {
+  const std::string dir = testing::temp_dir("cli_show");
+  const std::string png = dir + "/sub/full.png";  // show creates missing parent directories
+  for (bool causal : {false, true}) {
+    CAPTURE(causal);
+    std::vector<std::string> args = {"show", "full", "--n", "16", "--out", png};
+    if (causal) args.push_back("--causal");
+    const Result r = run_cli(args);
+    check_ok(r);
+    CHECK(r.out == png + "\n");
+    const core::image::Image img = core::image::load_png(png);
+    // Two heads and the pattern panel, side by side: much wider than tall.
+    CHECK(img.width > 2 * img.height);
+    CHECK(img.height > 100);
+    fs::remove(png);
+  }
+  fs::remove_all(dir);
+}
+
+TEST_CASE("cli: bench and lra say they are not implemented yet") {
+  for (const char* command : {"bench", "lra"}) {
+    CAPTURE(command);
+    const Result r = run_cli({command});
+    CHECK(r.status == 2);
+    const std::vector<std::string> lines = lines_of(r.err);
+    REQUIRE(lines.size() == 1);
+    CHECK(lines[0].rfind("attnzoo: ", 0) == 0);
+    CHECK(lines[0].find("not implemented") != std::string::npos);
+  }
+}

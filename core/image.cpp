@@ -142,13 +142,36 @@ void Image::blit(const Image& src, int x, int y) {
 namespace {
 
 // stb_easy_font looks glyphs up with (char - 32): any byte outside printable ASCII would read outside its
-// table, so such bytes (including UTF-8) become '?'.
+// table. The few symbols the course writes in titles (·, ᵀ, √, ×, ², ≤, →, …) are spelled in ASCII; any other
+// non-ASCII character becomes '?'.
 std::string printable(const std::string& text) {
+  static const std::pair<const char*, const char*> kSpelled[] = {
+      {"\u00b7", "-"},  {"\u1d40", "^T"}, {"\u221a", "sqrt"}, {"\u00d7", "x"},  {"\u00b2", "^2"}, {"\u00b3", "^3"},
+      {"\u2264", "<="}, {"\u2265", ">="}, {"\u2192", "->"},   {"\u2190", "<-"}, {"\u2212", "-"},  {"\u2013", "-"},
+      {"\u2014", "-"},  {"\u2026", "..."}, {"\u03b1", "alpha"}, {"\u03c6", "phi"}, {"\u03c4", "tau"},
+      {"\u2248", "~"},  {"\u00b1", "+-"}, {"\u2211", "sum"},  {"\u221e", "inf"}};
   std::string s;
   s.reserve(text.size());
-  for (char ch : text) {
-    const unsigned char u = static_cast<unsigned char>(ch);
-    s += (u == '\n' || (u >= 32 && u < 127)) ? ch : '?';
+  for (size_t i = 0; i < text.size();) {
+    const unsigned char u = static_cast<unsigned char>(text[i]);
+    if (u == '\n' || (u >= 32 && u < 127)) {
+      s += text[i++];
+      continue;
+    }
+    bool matched = false;
+    for (const auto& [utf8, ascii] : kSpelled) {
+      const size_t len = std::strlen(utf8);
+      if (text.compare(i, len, utf8) == 0) {
+        s += ascii;
+        i += len;
+        matched = true;
+        break;
+      }
+    }
+    if (matched) continue;
+    s += '?';
+    ++i;
+    while (i < text.size() && (static_cast<unsigned char>(text[i]) & 0xC0) == 0x80) ++i;  // rest of the character
   }
   return s;
 }

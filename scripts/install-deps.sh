@@ -7,7 +7,9 @@
 #   sh scripts/install-deps.sh --torch    # also python3-torch + python3-numpy (only to regenerate golden files)
 set -eu
 
-PACKAGES="g++ make pkg-config libopenblas-dev doctest-dev libstb-dev nlohmann-json3-dev"
+# libopenblas-openmp-dev, not the default libopenblas-dev (pthread build): see the BLAS note in the Makefile.
+
+PACKAGES="g++ make pkg-config libopenblas-openmp-dev doctest-dev libstb-dev nlohmann-json3-dev"
 if [ "${1:-}" = "--torch" ]; then
   PACKAGES="$PACKAGES python3-torch python3-numpy"
 fi

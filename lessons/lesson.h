@@ -1,0 +1,459 @@
+// lessons/lesson.h — what every lesson program shares: command-line flags, narration, aligned tables,
+// self-checks, figures with a manifest, timing and peak memory. Header-only (every function is inline), so a
+// lesson is one .cpp file linked with the library and nothing else.
+//
+//   int main(int argc, char** argv) try {
+//     lesson::Lesson L(argc, argv, "01_attention_is_quadratic");  // --quick --seed N --out DIR --help
+//     L.step("Step 1 · the scores");                              // a section header
+//     L.say("q kᵀ has shape ", q.shape(), ".");                    // prose; shapes print as (1,2,64,64)
+//     L.check("output equals the reference", diff < 1e-5, "max |diff| = 3e-7");   // PASS/FAIL, recorded
+//     L.show(img, "full.png", "full attention: look for ...");     // writes out/01_.../full.png + manifest.tsv
+//     lesson::Cost c = lesson::measure([&] { run(n); });           // median seconds + peak bytes
+//     return L.finish();                          // "RESULT 01_... checks=7/7 files=3 status=PASS"; exit 0 or 1
+//   } catch (const std::exception& e) {
+//     return lesson::report_error(e);             // "error: ..." on stderr, exit status 2
+//   }
+//
+// The `try` right after main's signature is a function-try-block: the whole body of main is inside it, so a
+// core::Error thrown anywhere (a wrong shape, a bad flag) ends the program with one readable line.
+//
+// Output contract (scripts/run-lessons.sh, tests/test_lessons.cpp and the notebook runner rely on it):
+//   - narration goes to stdout, flushed after every step, check, figure and table row;
+//   - each figure is announced as "[figure] DIR/NAME/file.png — caption" and listed in DIR/NAME/manifest.tsv,
+//     a tab-separated file with the header "file<TAB>kind<TAB>caption"; kind is "deterministic" (same seed,
+//     same PNG bytes) or "timing" (contains measured times, so it differs from run to run);
+//   - the last line is "RESULT <name> checks=<passed>/<total> files=<count> status=PASS|FAIL";
+//   - exit status 0 when every check passed, 1 when one failed, 2 on an error (bad flag, core::Error).
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "core/core.h"
+
+namespace lesson {
+
+using core::Shape;
+using core::Tensor;
+
+// ---- formatting ------------------------------------------------------------------------------------------
+
+namespace detail {
+inline void append(std::ostringstream&) {}
+template <class T, class... Rest>
+void append(std::ostringstream& os, const T& first, const Rest&... rest) {
+  if constexpr (std::is_same_v<T, Shape>) {
+    os << core::shape_str(first);
+  } else {
+    os << first;
+  }
+  append(os, rest...);
+}
+}  // namespace detail
+
+// Concatenate anything printable into one string; a Shape prints as (2,3).
+template <class... Parts>
+std::string str(const Parts&... parts) {
+  std::ostringstream os;
+  detail::append(os, parts...);
+  return os.str();
+}
+
+// A number with `digits` digits after the decimal point: fixed(3.14159, 2) == "3.14".
+inline std::string fixed(double value, int digits = 2) {
+  std::ostringstream os;
+  os << std::fixed << std::setprecision(digits) << value;
+  return os.str();
+}
+
+// A number with `digits` significant digits, switching to 1.2e-07 style when it is tiny or huge.
+inline std::string sig(double value, int digits = 3) {
+  std::ostringstream os;
+  os << std::setprecision(digits) << value;
+  return os.str();
+}
+
+// Bytes in mebibytes (1 MiB = 2^20 bytes).
+inline double mib(std::size_t bytes) { return static_cast<double>(bytes) / (1024.0 * 1024.0); }
+
+// Characters on screen, not bytes: "×" and "·" are two bytes of UTF-8 but one column wide.
+inline int display_width(const std::string& s) {
+  int w = 0;
+  for (unsigned char c : s) w += (c & 0xC0) != 0x80;
+  return w;
+}
+
+// The largest |a - b| over all elements (throws when the shapes differ).
+inline float max_abs_diff(const Tensor& a, const Tensor& b) {
+  AZ_CHECK(a.shape() == b.shape(), "max_abs_diff: shapes differ: ", a.shape(), " vs ", b.shape());
+  float worst = 0.0f;
+  for (int64_t i = 0; i < a.numel(); ++i) worst = std::max(worst, std::fabs(a.data()[i] - b.data()[i]));
+  return worst;
+}
+
+// ---- tables ----------------------------------------------------------------------------------------------
+
+// An aligned text table whose headers carry the units ("time (ms)", "peak (MiB)"). Two ways to fill it:
+//   row(cells)  prints the row the moment it is added (and flushes), so a table of slow measurements doubles
+//               as a progress display; columns are as wide as their header or `min_width`;
+//   add(cells) + print()  collects the rows first and fits every column to its widest cell.
+// The first column is left-aligned (a name or a size), the others right-aligned (numbers).
+class Table {
+ public:
+  explicit Table(std::vector<std::string> headers, int min_width = 10, std::ostream& os = std::cout)
+      : headers_(std::move(headers)), os_(os) {
+    for (const auto& h : headers_) widths_.push_back(std::max(min_width, display_width(h)));
+  }
+
+  void row(const std::vector<std::string>& cells) {
+    add(cells);
+    if (!header_printed_) print_header();
+    print_line(cells);
+    os_.flush();
+  }
+
+  void add(const std::vector<std::string>& cells) {
+    AZ_CHECK(cells.size() == headers_.size(), "Table: ", cells.size(), " cells for ", headers_.size(), " columns");
+    rows_.push_back(cells);
+  }
+
+  void print() {
+    for (const auto& r : rows_)
+      for (size_t c = 0; c < r.size(); ++c) widths_[c] = std::max(widths_[c], display_width(r[c]));
+    print_header();
+    for (const auto& r : rows_) print_line(r);
+    os_.flush();
+  }
+
+  const std::vector<std::vector<std::string>>& rows() const { return rows_; }
+
+ private:
+  void print_header() {
+    print_line(headers_);
+    int total = 0;
+    for (size_t c = 0; c < widths_.size(); ++c) total += widths_[c] + (c ? 2 : 0);
+    os_ << "  " << std::string(static_cast<size_t>(total), '-') << "\n";
+    header_printed_ = true;
+  }
+
+  void print_line(const std::vector<std::string>& cells) {
+    os_ << "  ";
+    for (size_t c = 0; c < cells.size(); ++c) {
+      const int pad = std::max(0, widths_[c] - display_width(cells[c]));
+      if (c == 0) {
+        os_ << cells[c] << std::string(static_cast<size_t>(pad), ' ');
+      } else {
+        os_ << "  " << std::string(static_cast<size_t>(pad), ' ') << cells[c];
+      }
+    }
+    os_ << "\n";
+  }
+
+  std::vector<std::string> headers_;
+  std::vector<int> widths_;
+  std::vector<std::vector<std::string>> rows_;
+  bool header_printed_ = false;
+  std::ostream& os_;
+};
+
+// Small tensors as a learner wants to read them: the shape, then the values in aligned columns,
+//   (2,3)
+//   [[ 1,  2,  3],
+//    [ 4,  5,  6]]
+// Rank 0-2 with at most `max_per_dim` entries per axis; anything else falls back to Tensor::str().
+inline std::string tensor_str(const Tensor& t, int max_per_dim = 8, const std::string& indent = "  ") {
+  const int64_t rank = t.dim();
+  if (rank > 2 || (rank >= 1 && t.size(-1) > max_per_dim) || (rank == 2 && t.size(0) > max_per_dim))
+    return indent + t.str();
+  const int64_t rows = rank == 2 ? t.size(0) : 1, cols = rank == 0 ? 1 : t.size(-1);
+  std::vector<std::string> cells;
+  int width = 0;
+  for (int64_t i = 0; i < rows * cols; ++i) {
+    cells.push_back(sig(t.data()[i], 4));
+    width = std::max(width, display_width(cells.back()));
+  }
+  std::ostringstream os;
+  os << indent << core::shape_str(t.shape()) << "\n" << indent;
+  if (rank == 0) return os.str() + cells[0];
+  os << (rank == 2 ? "[[" : "[");
+  for (int64_t r = 0; r < rows; ++r) {
+    if (r > 0) os << ",\n" << indent << " [";
+    for (int64_t c = 0; c < cols; ++c) {
+      const std::string& cell = cells[static_cast<size_t>(r * cols + c)];
+      os << (c ? ", " : "") << std::string(static_cast<size_t>(width - display_width(cell)), ' ') << cell;
+    }
+    os << "]";
+  }
+  if (rank == 2) os << "]";
+  return os.str();
+}
+
+// ---- timing and memory -----------------------------------------------------------------------------------
+
+// Seconds since it was made (steady clock).
+class Stopwatch {
+ public:
+  Stopwatch() : start_(std::chrono::steady_clock::now()) {}
+  double seconds() const {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  }
+
+ private:
+  std::chrono::steady_clock::time_point start_;
+};
+
+struct Cost {
+  double seconds = 0.0;       // median wall time of one call
+  int runs = 0;               // how many timed calls the median is over
+  std::size_t peak_bytes = 0;  // most bytes the call allocated on top of what was live before (core::memory)
+};
+
+// Time f() and measure its peak memory. One warm-up call first (it pays for first-touch page faults and
+// OpenBLAS start-up), then up to `max_runs` timed calls, stopping early once they have taken `budget_seconds`
+// in total; the result is their median. A call slower than the whole budget is timed once: its warm-up is the
+// measurement. f must drop what it computes before it returns, so that every call starts from the same memory.
+// Peak bytes count only tensors (core::memory), and are the same on every run and every machine.
+template <class F>
+Cost measure(F&& f, int max_runs = 5, double budget_seconds = 1.0) {
+  core::memory::PeakScope scope;
+  Cost cost;
+  std::vector<double> times;
+  Stopwatch warmup;
+  f();
+  const double first = warmup.seconds();
+  if (first >= budget_seconds) {
+    times.push_back(first);
+  } else {
+    double total = 0.0;
+    while (static_cast<int>(times.size()) < max_runs && (times.empty() || total < budget_seconds)) {
+      Stopwatch sw;
+      f();
+      times.push_back(sw.seconds());
+      total += times.back();
+    }
+  }
+  std::sort(times.begin(), times.end());
+  const size_t m = times.size();
+  cost.seconds = m % 2 ? times[m / 2] : 0.5 * (times[m / 2 - 1] + times[m / 2]);
+  cost.runs = static_cast<int>(m);
+  cost.peak_bytes = scope.peak_above_start();
+  return cost;
+}
+
+// ---- errors ----------------------------------------------------------------------------------------------
+
+// What main's catch clause calls: one line "error: ..." on stderr, and the exit status 2.
+inline int report_error(const std::exception& e) {
+  std::cout.flush();
+  std::cerr << "error: " << e.what() << std::endl;
+  return 2;
+}
+
+// ---- the lesson ------------------------------------------------------------------------------------------
+
+enum class Figure {
+  deterministic,  // the same seed gives the same PNG bytes (heatmaps, training curves)
+  timing,         // shows measured times: differs between runs
+};
+
+inline const char* figure_kind_name(Figure kind) {
+  return kind == Figure::timing ? "timing" : "deterministic";
+}
+
+class Lesson {
+ public:
+  // Parses --quick, --seed N (or --seed=N), --out DIR (or --out=DIR), --help. Prints the usage and exits 0 on
+  // --help; throws core::Error on anything else it does not know. Creates DIR/NAME/ and an empty manifest.
+  Lesson(int argc, char** argv, std::string name, uint64_t default_seed = 0)
+      : name_(std::move(name)), seed_(default_seed) {
+    const std::string program = argc > 0 ? argv[0] : name_;
+    for (int i = 1; i < argc; ++i) {
+      std::string arg = argv[i];
+      std::string value;
+      bool has_value = false;
+      const auto eq = arg.find('=');
+      if (arg.rfind("--", 0) == 0 && eq != std::string::npos) {
+        value = arg.substr(eq + 1);
+        arg = arg.substr(0, eq);
+        has_value = true;
+      }
+      auto take_value = [&]() -> std::string {
+        if (has_value) return value;
+        AZ_CHECK(i + 1 < argc, name_, ": ", arg, " needs a value (see --help)");
+        return argv[++i];
+      };
+      if (arg == "--help" || arg == "-h") {
+        std::cout << usage(program);
+        std::exit(0);
+      } else if (arg == "--quick") {
+        AZ_CHECK(!has_value, name_, ": --quick takes no value");
+        quick_ = true;
+      } else if (arg == "--seed") {
+        const std::string s = take_value();
+        char* end = nullptr;
+        const unsigned long long v = std::strtoull(s.c_str(), &end, 10);
+        AZ_CHECK(!s.empty() && s[0] != '-' && end && *end == '\0', name_, ": --seed wants a non-negative integer, got '",
+                 s, "'");
+        seed_ = static_cast<uint64_t>(v);
+      } else if (arg == "--out") {
+        out_ = take_value();
+        AZ_CHECK(!out_.empty(), name_, ": --out wants a directory");
+      } else {
+        AZ_FAIL(name_, ": unknown option '", argv[i], "' (options: --quick --seed N --out DIR --help)");
+      }
+    }
+    dir_ = (std::filesystem::path(out_) / name_).string();
+    std::error_code ec;
+    std::filesystem::create_directories(dir_, ec);
+    AZ_CHECK(!ec, name_, ": cannot create the output directory ", dir_, ": ", ec.message());
+    write_manifest();
+    std::cout << "# " << name_ << "   (seed " << seed_ << (quick_ ? ", quick" : "") << ", figures in " << dir_
+              << "/)\n";
+    std::cout.flush();
+  }
+
+  const std::string& name() const { return name_; }
+  bool quick() const { return quick_; }
+  uint64_t seed() const { return seed_; }
+  const std::string& dir() const { return dir_; }  // DIR/NAME
+  double elapsed() const { return clock_.seconds(); }
+  // A generator for one purpose of the lesson: rng(0) for the data, rng(1) for the weights, ... Different
+  // streams give unrelated numbers; the same (seed, stream) always gives the same ones.
+  core::Rng rng(uint64_t stream = 0) const { return core::Rng(seed_ * 1000003ULL + stream); }
+
+  // A section header: a blank line, then "## title".
+  void step(const std::string& title) {
+    std::cout << "\n## " << title << "\n";
+    std::cout.flush();
+  }
+
+  // A line of narration; the parts are concatenated like str(...).
+  template <class... Parts>
+  void say(const Parts&... parts) {
+    std::cout << str(parts...) << "\n";
+    std::cout.flush();
+  }
+
+  // "label", then the shape and the values in aligned columns (see tensor_str).
+  void print(const std::string& label, const Tensor& t) {
+    std::cout << label << ":\n" << tensor_str(t) << "\n";
+    std::cout.flush();
+  }
+
+  // A self-check: prints "PASS  what  (detail)" or "FAIL  ...", remembers it for finish(), returns ok.
+  bool check(const std::string& what, bool ok, const std::string& detail = "") {
+    std::cout << (ok ? "PASS  " : "FAIL  ") << what;
+    if (!detail.empty()) std::cout << "  (" << detail << ")";
+    std::cout << "\n";
+    std::cout.flush();
+    ++checks_;
+    if (ok) {
+      ++passed_;
+    } else {
+      failed_.push_back(what);
+    }
+    return ok;
+  }
+
+  // check() that two tensors agree: max |a - b| <= tol (shapes must match).
+  bool check_close(const std::string& what, const Tensor& a, const Tensor& b, float tol) {
+    if (a.shape() != b.shape())
+      return check(what, false, "shapes differ: " + core::shape_str(a.shape()) + " vs " + core::shape_str(b.shape()));
+    const float diff = max_abs_diff(a, b);
+    return check(what, diff <= tol, "max |diff| = " + sig(diff, 2) + ", tolerance " + sig(tol, 2));
+  }
+
+  // Write img to DIR/NAME/file, announce it, and list it in the manifest. `caption` says what the picture
+  // shows and what to look for in it.
+  std::string show(const core::image::Image& img, const std::string& file, const std::string& caption,
+                   Figure kind = Figure::deterministic) {
+    AZ_CHECK(file.find('/') == std::string::npos && file.find('\t') == std::string::npos, name_,
+             ": show wants a plain file name, got '", file, "'");
+    const std::string path = (std::filesystem::path(dir_) / file).string();
+    core::image::save_png(img, path);
+    bool replaced = false;
+    for (auto& f : figures_) {
+      if (f.file == file) {
+        f = {file, kind, caption};
+        replaced = true;
+      }
+    }
+    if (!replaced) figures_.push_back({file, kind, caption});
+    write_manifest();
+    std::cout << "[figure] " << path << " — " << caption << "\n";
+    std::cout.flush();
+    return path;
+  }
+
+  // The closing summary and the machine-readable RESULT line. Returns the exit status: 0 if every check
+  // passed (and there was at least one), 1 otherwise.
+  int finish() {
+    const bool ok = checks_ > 0 && passed_ == checks_;
+    std::cout << "\n## Summary\n";
+    std::cout << passed_ << " of " << checks_ << " checks passed, " << figures_.size() << " figures in " << dir_
+              << "/, " << fixed(elapsed(), 1) << " s\n";
+    for (const auto& f : failed_) std::cout << "FAILED: " << f << "\n";
+    if (checks_ == 0) std::cout << "FAILED: the lesson made no checks\n";
+    std::cout << "RESULT " << name_ << " checks=" << passed_ << "/" << checks_ << " files=" << figures_.size()
+              << " status=" << (ok ? "PASS" : "FAIL") << std::endl;
+    return ok ? 0 : 1;
+  }
+
+ private:
+  struct FigureEntry {
+    std::string file;
+    Figure kind;
+    std::string caption;
+  };
+
+  static std::string usage(const std::string& program) {
+    return "usage: " + program +
+           " [--quick] [--seed N] [--out DIR]\n"
+           "  --quick     smaller sizes and fewer repetitions (for tests): a few seconds\n"
+           "  --seed N    seed of every random number in the lesson (default 0)\n"
+           "  --out DIR   where the figures go: DIR/<lesson name>/*.png and manifest.tsv (default out)\n"
+           "  --help      this text\n"
+           "Exit status: 0 all self-checks passed, 1 a check failed, 2 an error.\n";
+  }
+
+  // Rewritten after every figure, so that a lesson that stops half-way still leaves a correct manifest.
+  void write_manifest() const {
+    const std::string path = (std::filesystem::path(dir_) / "manifest.tsv").string();
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    AZ_CHECK(out.good(), name_, ": cannot write ", path);
+    out << "file\tkind\tcaption\n";
+    for (const auto& f : figures_) {
+      std::string caption = f.caption;
+      std::replace(caption.begin(), caption.end(), '\t', ' ');
+      std::replace(caption.begin(), caption.end(), '\n', ' ');
+      out << f.file << "\t" << figure_kind_name(f.kind) << "\t" << caption << "\n";
+    }
+    AZ_CHECK(out.good(), name_, ": cannot write ", path);
+  }
+
+  std::string name_;
+  bool quick_ = false;
+  uint64_t seed_ = 0;
+  std::string out_ = "out";
+  std::string dir_;
+  int checks_ = 0, passed_ = 0;
+  std::vector<std::string> failed_;
+  std::vector<FigureEntry> figures_;
+  Stopwatch clock_;
+};
+
+}  // namespace lesson

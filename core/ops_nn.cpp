@@ -30,6 +30,13 @@ Lines lines_of(const Shape& s, int64_t axis) {
   const auto sp = split_at(s, axis);
   return {sp.outer * sp.inner, sp.len, sp.inner};
 }
+
+// The largest of len values `stride` apart (-inf when all are -inf: a fully masked line).
+float line_max(const float* x, int64_t len, int64_t stride) {
+  float m = kNegInf;
+  for (int64_t j = 0; j < len; ++j) m = x[j * stride] > m ? x[j * stride] : m;
+  return m;
+}
 }  // namespace
 
 // ---- softmax --------------------------------------------------------------------------------------------
@@ -43,8 +50,7 @@ Tensor softmax(const Tensor& x, int64_t axis) {
     const float* xr = px + L.base(r);
     float* yr = py + L.base(r);
     const int64_t s = L.stride;
-    float m = kNegInf;
-    for (int64_t j = 0; j < L.len; ++j) m = xr[j * s] > m ? xr[j * s] : m;
+    const float m = line_max(xr, L.len, s);
     if (m == kNegInf) {  // every entry masked: the row attends to nothing -> zeros, not NaN
       for (int64_t j = 0; j < L.len; ++j) yr[j * s] = 0.0f;
       return;
@@ -86,8 +92,7 @@ Tensor log_softmax(const Tensor& x, int64_t axis) {
     const float* xr = px + L.base(r);
     float* yr = py + L.base(r);
     const int64_t s = L.stride;
-    float m = kNegInf;
-    for (int64_t j = 0; j < L.len; ++j) m = xr[j * s] > m ? xr[j * s] : m;
+    const float m = line_max(xr, L.len, s);
     if (m == kNegInf) {  // every entry masked: log-probabilities are all -inf
       for (int64_t j = 0; j < L.len; ++j) yr[j * s] = kNegInf;
       return;
@@ -230,8 +235,7 @@ Tensor cross_entropy(const Tensor& logits, const IntTensor& targets, int64_t ign
     const int64_t t = targets.data[static_cast<size_t>(i)];
     if (t == ignore_index) continue;
     const float* row = px + i * C;
-    float m = kNegInf;
-    for (int64_t j = 0; j < C; ++j) m = row[j] > m ? row[j] : m;
+    const float m = line_max(row, C, 1);
     double s = 0.0;
     for (int64_t j = 0; j < C; ++j) s += std::exp(static_cast<double>(row[j] - m));
     total += m + std::log(s) - row[t];  // -log softmax(row)[t] = logsumexp(row) - row[t]
@@ -253,8 +257,7 @@ Tensor cross_entropy(const Tensor& logits, const IntTensor& targets, int64_t ign
       const int64_t t = targets.data[static_cast<size_t>(i)];
       if (t == ignore_index) return;
       const float* row = px + i * C;
-      float m = kNegInf;
-      for (int64_t j = 0; j < C; ++j) m = row[j] > m ? row[j] : m;
+      const float m = line_max(row, C, 1);
       double s = 0.0;
       for (int64_t j = 0; j < C; ++j) s += std::exp(static_cast<double>(row[j] - m));
       for (int64_t j = 0; j < C; ++j)

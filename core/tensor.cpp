@@ -95,18 +95,20 @@ float Tensor::item() const {
   return data()[0];
 }
 
-float& Tensor::at(std::initializer_list<int64_t> idx) const {
-  const Shape& s = shape();
-  AZ_CHECK(idx.size() == s.size(), "at: ", idx.size(), " indices for a tensor of shape ", s);
+// Row-major offset of a multi-index, bounds-checked; `what` names the caller in errors.
+static int64_t flat_offset(const Shape& s, std::initializer_list<int64_t> idx, const char* what) {
+  AZ_CHECK(idx.size() == s.size(), what, ": ", idx.size(), " indices for a tensor of shape ", s);
   int64_t offset = 0;
   size_t d = 0;
   for (int64_t i : idx) {
-    AZ_CHECK(i >= 0 && i < s[d], "at: index ", i, " out of range for axis ", d, " of shape ", s);
+    AZ_CHECK(i >= 0 && i < s[d], what, ": index ", i, " out of range for axis ", d, " of shape ", s);
     offset = offset * s[d] + i;
     ++d;
   }
-  return data()[offset];
+  return offset;
 }
+
+float& Tensor::at(std::initializer_list<int64_t> idx) const { return data()[flat_offset(shape(), idx, "at")]; }
 
 std::vector<float> Tensor::to_vector() const {
   const float* p = data();
@@ -218,19 +220,7 @@ IntTensor IntTensor::from_vector(const Shape& s, const std::vector<int64_t>& val
   return t;
 }
 
-static int64_t int_offset(const Shape& s, std::initializer_list<int64_t> idx) {
-  AZ_CHECK(idx.size() == s.size(), "IntTensor::at: ", idx.size(), " indices for shape ", s);
-  int64_t offset = 0;
-  size_t d = 0;
-  for (int64_t i : idx) {
-    AZ_CHECK(i >= 0 && i < s[d], "IntTensor::at: index ", i, " out of range for axis ", d, " of shape ", s);
-    offset = offset * s[d] + i;
-    ++d;
-  }
-  return offset;
-}
-
-int64_t& IntTensor::at(std::initializer_list<int64_t> idx) { return data[int_offset(shape, idx)]; }
-int64_t IntTensor::at(std::initializer_list<int64_t> idx) const { return data[int_offset(shape, idx)]; }
+int64_t& IntTensor::at(std::initializer_list<int64_t> idx) { return data[flat_offset(shape, idx, "IntTensor::at")]; }
+int64_t IntTensor::at(std::initializer_list<int64_t> idx) const { return data[flat_offset(shape, idx, "IntTensor::at")]; }
 
 }  // namespace core

@@ -12,6 +12,7 @@
 // properties) live in tests/test_<scheme>.cpp.
 #include <cstring>
 
+#include "attention/scheme.h"
 #include "tests/helpers.h"
 
 using namespace core;

@@ -4,7 +4,7 @@
 #   make run        build, run every lesson, write out/ and print a summary
 #   make test       build and run the doctest suite
 #   make sanitize   the suite under AddressSanitizer + UndefinedBehaviorSanitizer (build/asan/)
-#   make bench      op throughput benchmark (bench/ops.cpp) -> out/bench/
+#   make bench      op throughput (bench/ops.cpp) and every scheme's time/memory vs n (attnzoo bench) -> out/bench/
 #   make deps       install missing Debian packages only (scripts/install-deps.sh)
 #   make reference  regenerate tests/reference/*.npy with PyTorch (needs python3-torch: make deps-torch)
 #   make clean      remove build/ and out/
@@ -80,6 +80,7 @@ sanitize: deps
 bench: all
 	@mkdir -p $(OUT)/bench
 	$(BUILD)/bench/ops --out $(OUT)/bench
+	$(CLI) bench --n 1024,2048,4096,8192 --out $(OUT)/bench
 
 deps:
 	@sh scripts/install-deps.sh

@@ -28,6 +28,7 @@
 #include <utility>
 #include <vector>
 
+#include "attention/benchmark.h"
 #include "attention/scheme.h"
 #include "core/core.h"
 
@@ -78,7 +79,18 @@ usage:
       --save-attn A.npy   the effective attention A (B, H, n, m): out == A @ v
       --save-mask M.npy   the 0/1 sparsity pattern (B, H, n, m), for schemes that have one
 
-  attnzoo bench ...     not implemented yet
+  attnzoo bench [--schemes a,b] [--n 1024,2048,4096] [--out DIR] [options]
+      time and peak activation memory of each scheme's kernel, forward + backward, on random q, k, v
+      of shape (B, H, n, d); one progress line per configuration; writes DIR/attention.csv, .md
+      (with the fitted growth exponents) and .png (log-log time and memory vs n)
+      --schemes a,b    which schemes (default: every scheme `run` accepts)
+      --n 1024,2048    sequence lengths (default 1024,2048,4096)
+      --out DIR        where to write (default out/bench)
+      --batch B --heads H --d D   shape (default 1, 4, 64)
+      --causal         measure the causal variants (schemes without one are skipped)
+      --repeats R      timed runs per point, median taken (default 3)
+      --seed S         seed of q, k, v and of the schemes' random parts (default 0)
+
   attnzoo lra ...       not implemented yet
   attnzoo help          this text (also: attnzoo --help, attnzoo COMMAND --help)
 
@@ -513,6 +525,58 @@ int cmd_run(const std::vector<std::string>& words) {
   return kExitOk;
 }
 
+// ---- bench -------------------------------------------------------------------------------------------------
+
+// "1024,2048" -> {1024, 2048}, each in [lo, hi].
+std::vector<int64_t> parse_int_list(const Args& args, const std::string& option, std::vector<int64_t> fallback,
+                                    int64_t lo, int64_t hi) {
+  if (!args.has(option)) return fallback;
+  std::vector<int64_t> out;
+  std::stringstream ss(args.get(option));
+  for (std::string item; std::getline(ss, item, ',');) {
+    char* end = nullptr;
+    errno = 0;
+    const long long v = std::strtoll(item.c_str(), &end, 10);
+    AZ_CHECK(!item.empty() && end && *end == '\0' && errno == 0, args.command, ": --", option, " '", args.get(option),
+             "' is not a comma-separated list of integers");
+    AZ_CHECK(v >= lo && v <= hi, args.command, ": --", option, " value ", v, " is outside [", lo, ", ", hi, "]");
+    out.push_back(v);
+  }
+  AZ_CHECK(!out.empty(), args.command, ": --", option, " is empty");
+  return out;
+}
+
+int cmd_bench(const std::vector<std::string>& words) {
+  const Args args = parse_args("bench", words,
+                               {{"schemes", true, false}, {"n", true, false}, {"out", true, false},
+                                {"batch", true, false}, {"heads", true, false}, {"d", true, false},
+                                {"causal", false, false}, {"repeats", true, false}, {"seed", true, false}});
+  AZ_CHECK(args.positional.empty(), "bench: unexpected argument '", args.positional.empty() ? "" : args.positional[0],
+           "' (use --schemes a,b)");
+  attention::BenchOptions o;
+  if (args.has("schemes")) {
+    std::stringstream ss(args.get("schemes"));
+    for (std::string name; std::getline(ss, name, ',');) {
+      const attention::Scheme& s = attention::find_scheme(name);  // unknown names fail here, before any work
+      AZ_CHECK(s.run_refusal().empty(), "bench: ", name, " has no kernel on q, k, v to time: ", s.run_refusal());
+      o.schemes.push_back(name);
+    }
+  }
+  o.ns = parse_int_list(args, "n", o.ns, 1, 1 << 17);
+  o.batch = parse_int(args, "batch", 1, 1, 64);
+  o.heads = parse_int(args, "heads", 4, 1, 64);
+  o.d_head = parse_int(args, "d", 64, 1, 1024);
+  o.repeats = static_cast<int>(parse_int(args, "repeats", 3, 1, 100));
+  o.causal = args.flags.count("causal") > 0;
+  o.seed = parse_seed(args);
+  const std::string dir = args.get("out", "out/bench");
+  o.progress = [](const std::string& line) { std::cout << line << std::endl; };
+  const auto points = attention::run_benchmark(o);
+  const std::string md = attention::write_benchmark_report(points, o, dir);
+  std::cout << "\n" << md << "\nwrote " << dir << "/attention.csv, attention.md, attention.png\n";
+  return kExitOk;
+}
+
 // ---- commands still to come ---------------------------------------------------------------------------------
 
 int cmd_not_yet(const std::string& command) {
@@ -538,11 +602,12 @@ int dispatch(const std::vector<std::string>& argv) {
     if (command == "list") return cmd_list(rest);
     if (command == "show") return cmd_show(rest);
     if (command == "run") return cmd_run(rest);
+    if (command == "bench") return cmd_bench(rest);
   } catch (const HelpRequested&) {
     std::cout << kUsage;
     return kExitOk;
   }
-  if (command == "bench" || command == "lra") return cmd_not_yet(command);
+  if (command == "lra") return cmd_not_yet(command);
   AZ_FAIL("unknown command '", command, "' (commands: list, show, run, bench, lra, help)");
 }
 

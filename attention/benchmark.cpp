@@ -1,0 +1,191 @@
+// attention/benchmark.cpp — the efficiency table: time and activation memory of each scheme's kernel.
+#include "attention/benchmark.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <sstream>
+
+#include "core/image.h"
+#include "core/memory.h"
+#include "core/ops_elementwise.h"
+#include "core/ops_reduce.h"
+
+namespace attention {
+
+using namespace core;
+
+namespace {
+double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+
+std::string fmt(const char* f, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, v);
+  return buf;
+}
+}  // namespace
+
+double fit_exponent(const std::vector<double>& x, const std::vector<double>& y) {
+  double sx = 0, sy = 0, sxx = 0, sxy = 0;
+  int m = 0;
+  for (size_t i = 0; i < x.size() && i < y.size(); ++i) {
+    if (!(x[i] > 0) || !(y[i] > 0)) continue;
+    const double lx = std::log(x[i]), ly = std::log(y[i]);
+    sx += lx;
+    sy += ly;
+    sxx += lx * lx;
+    sxy += lx * ly;
+    ++m;
+  }
+  if (m < 2) return std::numeric_limits<double>::quiet_NaN();
+  return (m * sxy - sx * sy) / (m * sxx - sx * sx);
+}
+
+std::vector<BenchPoint> run_benchmark(const BenchOptions& o) {
+  std::vector<const Scheme*> schemes;
+  if (o.schemes.empty()) {
+    for (const Scheme* s : all_schemes())
+      if (s->run_refusal().empty()) schemes.push_back(s);
+  } else {
+    for (const std::string& name : o.schemes) schemes.push_back(&find_scheme(name));
+  }
+  AZ_CHECK(!o.ns.empty(), "bench: no sequence lengths given");
+  for (int64_t n : o.ns) AZ_CHECK(n >= 1, "bench: n must be >= 1, got ", n);
+  std::vector<BenchPoint> points;
+  const size_t total = schemes.size() * o.ns.size();
+  size_t done = 0;
+  for (const Scheme* s : schemes) {
+    for (int64_t n : o.ns) {
+      ++done;
+      BenchPoint p;
+      p.scheme = s->name();
+      p.n = n;
+      const std::string where = "[" + std::to_string(done) + "/" + std::to_string(total) + "] " + s->name() +
+                                " n=" + std::to_string(n);
+      if (!s->run_refusal().empty()) p.skipped = "no kernel on q, k, v: " + s->run_refusal();
+      else if (o.causal && !s->supports_causal()) p.skipped = "not causal";
+      if (!p.skipped.empty()) {
+        if (o.progress) o.progress(where + " skipped (" + p.skipped + ")");
+        points.push_back(p);
+        continue;
+      }
+      try {
+        const Config cfg = s->configure({}, o.causal, o.seed);
+        Rng rng(o.seed + static_cast<uint64_t>(n));
+        const Shape shape{o.batch, o.heads, n, o.d_head};
+        Tensor q = randn(shape, rng), k = randn(shape, rng), v = randn(shape, rng);
+        const Tensor g = randn(shape, rng);
+        for (Tensor* t : {&q, &k, &v}) t->set_requires_grad();
+        auto once = [&]() {
+          for (Tensor* t : {&q, &k, &v}) t->zero_grad();
+          memory::PeakScope scope;
+          const double t0 = now();
+          {
+            Tensor out = s->kernel(q, k, v, cfg);
+            sum(out * g).backward();
+          }
+          const double dt = now() - t0;
+          // the gradients of q, k, v are outputs, not activations: count what else was alive at the peak
+          return std::make_pair(dt, scope.peak_above_start());
+        };
+        const auto warm = once();
+        std::vector<double> times;
+        size_t peak = warm.second;
+        if (warm.first < o.max_seconds_per_point) {
+          for (int r = 0; r < o.repeats; ++r) {
+            const auto m = once();
+            times.push_back(m.first);
+            peak = std::max(peak, m.second);
+          }
+        } else {
+          times.push_back(warm.first);
+        }
+        std::sort(times.begin(), times.end());
+        p.seconds = times[times.size() / 2];
+        p.peak_mib = static_cast<double>(peak) / (1024.0 * 1024.0);
+        if (o.progress)
+          o.progress(where + "  " + fmt("%.2f", p.seconds * 1e3) + " ms  " + fmt("%.1f", p.peak_mib) + " MiB");
+      } catch (const core::Error& e) {
+        p.skipped = e.what();
+        if (o.progress) o.progress(where + " failed: " + p.skipped);
+      }
+      points.push_back(p);
+    }
+  }
+  return points;
+}
+
+std::string write_benchmark_report(const std::vector<BenchPoint>& points, const BenchOptions& o,
+                                   const std::string& dir) {
+  std::filesystem::create_directories(dir);
+  std::ostringstream csv;
+  csv << "scheme,n,batch,heads,d_head,causal,fwd_bwd_ms,peak_mib,skipped\n";
+  for (const BenchPoint& p : points)
+    csv << p.scheme << "," << p.n << "," << o.batch << "," << o.heads << "," << o.d_head << "," << o.causal << ","
+        << (p.skipped.empty() ? fmt("%.4f", p.seconds * 1e3) : "") << ","
+        << (p.skipped.empty() ? fmt("%.3f", p.peak_mib) : "") << ",\"" << p.skipped << "\"\n";
+
+  // One row per scheme: time and memory at each n, then the fitted exponents and the ratio to full.
+  std::vector<std::string> order;
+  std::map<std::string, std::vector<const BenchPoint*>> by_scheme;
+  for (const BenchPoint& p : points) {
+    if (!by_scheme.count(p.scheme)) order.push_back(p.scheme);
+    by_scheme[p.scheme].push_back(&p);
+  }
+  std::ostringstream md;
+  md << "Forward + backward of the kernel alone, B=" << o.batch << ", H=" << o.heads << ", d=" << o.d_head
+     << (o.causal ? ", causal" : "") << "; time in ms (median), activation memory in MiB; "
+     << "exponents fitted on log-log over the measured n.\n\n";
+  md << "| scheme |";
+  for (int64_t n : o.ns) md << " n=" << n << " |";
+  md << " time exponent | memory exponent |\n|---|";
+  for (size_t i = 0; i < o.ns.size(); ++i) md << "---|";
+  md << "---|---|\n";
+  std::vector<image::Series> time_series, mem_series;
+  for (const std::string& name : order) {
+    md << "| " << name << " |";
+    std::vector<double> xs, ts, ms;
+    for (const BenchPoint* p : by_scheme[name]) {
+      if (!p->skipped.empty()) {
+        md << " – |";
+        continue;
+      }
+      md << " " << fmt("%.1f", p->seconds * 1e3) << " ms, " << fmt("%.1f", p->peak_mib) << " MiB |";
+      xs.push_back(static_cast<double>(p->n));
+      ts.push_back(p->seconds * 1e3);
+      ms.push_back(p->peak_mib);
+    }
+    const double et = fit_exponent(xs, ts), em = fit_exponent(xs, ms);
+    md << " " << (std::isnan(et) ? "–" : fmt("%.2f", et)) << " | " << (std::isnan(em) ? "–" : fmt("%.2f", em))
+       << " |\n";
+    if (!xs.empty()) {
+      time_series.push_back({name, xs, ts});
+      mem_series.push_back({name, xs, ms});
+    }
+  }
+  std::ofstream(dir + "/attention.csv") << csv.str();
+  std::ofstream(dir + "/attention.md") << md.str();
+
+  image::PlotOptions pt;
+  pt.title = "kernel forward+backward time";
+  pt.xlabel = "sequence length n";
+  pt.ylabel = "time (ms)";
+  pt.log_x = pt.log_y = true;
+  image::PlotOptions pm = pt;
+  pm.title = "kernel activation memory (peak)";
+  pm.ylabel = "memory (MiB)";
+  const std::string subtitle = "B=" + std::to_string(o.batch) + " H=" + std::to_string(o.heads) +
+                               " d=" + std::to_string(o.d_head) + (o.causal ? " causal" : "") +
+                               ", measured on this machine";
+  image::save_png(image::with_title(image::hstack({image::line_plot(time_series, pt), image::line_plot(mem_series, pm)}),
+                                    "attention schemes: cost vs n (" + subtitle + ")"),
+                  dir + "/attention.png");
+  return md.str();
+}
+
+}  // namespace attention

@@ -1,0 +1,47 @@
+// attention/benchmark.h — time and peak memory of any registered scheme's kernel, forward + backward, at
+// growing n: the efficiency table of the course (`attnzoo bench`, `make bench`, the comparison lesson).
+//
+// One measurement = q, k, v of shape (B, H, n, d) drawn once; then out = kernel(q, k, v);
+// sum(out * G).backward(); timed as the median of a few runs after a warm-up, with the peak bytes the
+// counting allocator saw above what was live before (q, k, v and G excluded: activation memory only).
+// Growth is summarised by the exponent of a least-squares fit of log(cost) against log(n).
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "attention/scheme.h"
+
+namespace attention {
+
+struct BenchOptions {
+  std::vector<std::string> schemes;  // names; empty = every scheme that accepts q, k, v (run_refusal empty)
+  std::vector<int64_t> ns = {1024, 2048, 4096};
+  int64_t batch = 1, heads = 4, d_head = 64;
+  bool causal = false;
+  uint64_t seed = 0;
+  int repeats = 3;                   // timed runs per point (median), after one warm-up
+  double max_seconds_per_point = 20; // a point slower than this (warm-up) is not repeated
+  std::function<void(const std::string&)> progress;  // called with one line per configuration
+};
+
+struct BenchPoint {
+  std::string scheme;
+  int64_t n = 0;
+  double seconds = 0;      // forward + backward, median
+  double peak_mib = 0;     // activation memory, MiB
+  std::string skipped;     // non-empty: why this point was not measured (e.g. causal unsupported)
+};
+
+std::vector<BenchPoint> run_benchmark(const BenchOptions& options);
+
+// Slope of log(y) against log(x) by least squares (the empirical complexity exponent); NaN if < 2 points.
+double fit_exponent(const std::vector<double>& x, const std::vector<double>& y);
+
+// Writes DIR/attention.csv, DIR/attention.md (table + fitted exponents) and DIR/attention.png (log-log time
+// and memory vs n, one line per scheme). Returns the markdown text.
+std::string write_benchmark_report(const std::vector<BenchPoint>& points, const BenchOptions& options,
+                                   const std::string& dir);
+
+}  // namespace attention

@@ -9,6 +9,7 @@
 #include <limits>
 
 #include "core/autograd.h"
+#include "core/fast_exp.h"
 #include "core/parallel.h"
 #include "core/random.h"
 
@@ -55,12 +56,15 @@ Tensor softmax(const Tensor& x, int64_t axis) {
       for (int64_t j = 0; j < L.len; ++j) yr[j * s] = 0.0f;
       return;
     }
-    double total = 0.0;
-    for (int64_t j = 0; j < L.len; ++j) {
-      const float e = std::exp(xr[j * s] - m);  // <= 1: subtracting the max keeps exp from overflowing
-      yr[j * s] = e;
-      total += e;
+    // exp(x - m) <= 1: subtracting the max keeps exp from overflowing. Two passes (exp, then the sum) so
+    // that the first one vectorises when the line is contiguous.
+    if (s == 1) {
+      for (int64_t j = 0; j < L.len; ++j) yr[j] = fast_exp(xr[j] - m);
+    } else {
+      for (int64_t j = 0; j < L.len; ++j) yr[j * s] = fast_exp(xr[j * s] - m);
     }
+    double total = 0.0;
+    for (int64_t j = 0; j < L.len; ++j) total += yr[j * s];
     const float inv = static_cast<float>(1.0 / total);
     for (int64_t j = 0; j < L.len; ++j) yr[j * s] *= inv;
   });
@@ -98,7 +102,7 @@ Tensor log_softmax(const Tensor& x, int64_t axis) {
       return;
     }
     double total = 0.0;
-    for (int64_t j = 0; j < L.len; ++j) total += std::exp(static_cast<double>(xr[j * s] - m));
+    for (int64_t j = 0; j < L.len; ++j) total += fast_exp(xr[j * s] - m);
     const float lse = m + static_cast<float>(std::log(total));
     for (int64_t j = 0; j < L.len; ++j) yr[j * s] = xr[j * s] - lse;
   });
@@ -237,7 +241,7 @@ Tensor cross_entropy(const Tensor& logits, const IntTensor& targets, int64_t ign
     const float* row = px + i * C;
     const float m = line_max(row, C, 1);
     double s = 0.0;
-    for (int64_t j = 0; j < C; ++j) s += std::exp(static_cast<double>(row[j] - m));
+    for (int64_t j = 0; j < C; ++j) s += fast_exp(row[j] - m);
     total += m + std::log(s) - row[t];  // -log softmax(row)[t] = logsumexp(row) - row[t]
   }
   Tensor out = Tensor::full({}, valid ? static_cast<float>(total / static_cast<double>(valid)) : 0.0f);
@@ -259,9 +263,9 @@ Tensor cross_entropy(const Tensor& logits, const IntTensor& targets, int64_t ign
       const float* row = px + i * C;
       const float m = line_max(row, C, 1);
       double s = 0.0;
-      for (int64_t j = 0; j < C; ++j) s += std::exp(static_cast<double>(row[j] - m));
+      for (int64_t j = 0; j < C; ++j) s += fast_exp(row[j] - m);
       for (int64_t j = 0; j < C; ++j)
-        pgx[i * C + j] = scale * static_cast<float>(std::exp(static_cast<double>(row[j] - m)) / s);
+        pgx[i * C + j] = scale * static_cast<float>(fast_exp(row[j] - m) / s);
       pgx[i * C + t] -= scale;
     });
     c.add_grad(0, gx);

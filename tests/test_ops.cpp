@@ -5,6 +5,7 @@
 #include <functional>
 #include <limits>
 
+#include "core/fast_exp.h"
 #include "tests/helpers.h"
 
 using namespace core;
@@ -260,4 +261,19 @@ TEST_CASE("parallel: large ops give identical results with 1 and 2 threads") {
   const auto two = run();
   omp_set_num_threads(threads);
   for (size_t i = 0; i < one.size(); ++i) CHECK(testing::bit_equal(one[i], two[i]));
+}
+
+TEST_CASE("fast_exp: within 2 ulp of std::exp over its range, and the special values") {
+  double worst = 0.0;
+  for (float x = -87.0f; x < 88.5f; x += 0.0013f) {
+    const double want = std::exp(static_cast<double>(x));
+    worst = std::max(worst, std::fabs(core::fast_exp(x) - want) / want);
+  }
+  CHECK(worst < 2.5 * 5.97e-8);  // 2.5 ulp of float at worst
+  CHECK(core::fast_exp(0.0f) == 1.0f);
+  CHECK(core::fast_exp(-std::numeric_limits<float>::infinity()) == 0.0f);
+  CHECK(std::isinf(core::fast_exp(std::numeric_limits<float>::infinity())));
+  CHECK(std::isinf(core::fast_exp(100.0f)));
+  CHECK(core::fast_exp(-100.0f) == 0.0f);
+  CHECK(std::isnan(core::fast_exp(std::numeric_limits<float>::quiet_NaN())));
 }

@@ -5,6 +5,7 @@
 #   make test       build and run the doctest suite
 #   make sanitize   the suite under AddressSanitizer + UndefinedBehaviorSanitizer (build/asan/)
 #   make bench      op throughput (bench/ops.cpp) and every scheme's time/memory vs n (attnzoo bench) -> out/bench/
+#   make bench-torch  the same attention and training-step timings in PyTorch, as ratios (needs python3-torch)
 #   make deps       install missing Debian packages only (scripts/install-deps.sh)
 #   make reference  regenerate tests/reference/*.npy with PyTorch (needs python3-torch: make deps-torch)
 #   make clean      remove build/ and out/
@@ -57,7 +58,7 @@ CLI        := $(BUILD)/attnzoo
 BENCH_SRC  := $(wildcard bench/*.cpp)
 BENCHES    := $(patsubst bench/%.cpp,$(BUILD)/bench/%,$(BENCH_SRC))
 
-.PHONY: all build run test sanitize bench deps deps-torch reference clean help
+.PHONY: all build run test sanitize bench bench-torch deps deps-torch reference clean help
 .DEFAULT_GOAL := all
 
 all: deps
@@ -82,6 +83,9 @@ bench: all
 	$(BUILD)/bench/ops --out $(OUT)/bench
 	$(CLI) bench --n 1024,2048,4096,8192 --out $(OUT)/bench
 
+bench-torch: all deps-torch
+	$(PYTHON) bench/torch/compare.py $(BUILD) $(OUT)/bench
+
 deps:
 	@sh scripts/install-deps.sh
 
@@ -95,7 +99,7 @@ clean:
 	rm -rf build $(OUT)
 
 help:
-	@sed -n '3,12p' Makefile
+	@sed -n '3,13p' Makefile
 
 # ---- rules ------------------------------------------------------------------------------------------------
 $(BUILD)/obj/%.o: %.cpp

@@ -99,6 +99,19 @@ class Scheme {
   virtual Tensor kernel(const Tensor& q, const Tensor& k, const Tensor& v, const Config& cfg) const = 0;
   virtual Tensor effective_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Config& cfg) const = 0;
   virtual Tensor pattern(const Shape& q_shape, const Config& cfg) const;  // throws unless has_pattern()
+  // The pattern for these particular q and k. Schemes whose pattern depends on the data (routing's clusters,
+  // sinkhorn's sorted blocks) override this; by default it is pattern(q.shape(), cfg).
+  virtual Tensor data_pattern(const Tensor& q, const Tensor& k, const Config& cfg) const {
+    return pattern(q.shape(), cfg);
+  }
+  // A picture that says more than the n×n matrix, for `attnzoo show` (e.g. star's (n+1)×(n+2) connectivity of
+  // satellites, relay and embeddings): a 2-D tensor to draw as a heatmap, its title and axis names.
+  // Undefined (the default) when the scheme has none.
+  struct Figure {
+    Tensor matrix;
+    std::string title, xlabel, ylabel, value_label;
+  };
+  virtual Figure extra_figure(int64_t n, const Config& cfg) const { return {}; }
   virtual std::unique_ptr<AttentionLayer> make_layer(const LayerConfig& cfg, core::Rng& rng) const;
 
   // ---- helpers for callers ----

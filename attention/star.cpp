@@ -368,6 +368,10 @@ class StarScheme : public Scheme {
              "cycle with its own weights); the kernel (run/show) is one satellite update"}};
   }
   bool supports_causal() const override { return false; }
+  Figure extra_figure(int64_t n, const Config&) const override {
+    return {star_connectivity(n), "star - one cycle's connectivity", "satellite j | embedding e_i | relay",
+            "satellite i | relay", "1 = attends"};
+  }
 
   Tensor kernel(const Tensor& q, const Tensor& k, const Tensor& v, const Config& cfg) const override {
     AZ_CHECK(!cfg.causal, "star: causal attention is not supported (the relay summarises the whole sequence)");

@@ -392,7 +392,7 @@ int cmd_show(const std::vector<std::string>& words) {
     panels.push_back(core::image::heatmap(head_matrix(A, 0, h), o));
   }
   if (scheme.has_pattern()) {
-    const Tensor P = scheme.pattern(q.shape(), cfg);  // (1, H, n, n), 1 = may attend
+    const Tensor P = scheme.data_pattern(q, k, cfg);  // (1, H, n, n), 1 = may attend
     AZ_CHECK(P.shape() == A.shape(), name, ": pattern returned shape ", P.shape(), ", expected ", A.shape());
     bool all_heads_equal = true;
     for (int64_t h = 1; h < H && all_heads_equal; ++h)
@@ -409,6 +409,17 @@ int cmd_show(const std::vector<std::string>& words) {
       o.vmax = 1.0f;
       panels.push_back(core::image::heatmap(head_matrix(P, 0, h), o));
     }
+  }
+  const Scheme::Figure extra = scheme.extra_figure(n, cfg);
+  if (extra.matrix.defined()) {
+    core::image::HeatmapOptions o;
+    o.title = extra.title;
+    o.subtitle = shape_note;
+    o.xlabel = extra.xlabel;
+    o.ylabel = extra.ylabel;
+    o.value_label = extra.value_label;
+    o.target_px = 384;
+    panels.push_back(core::image::heatmap(extra.matrix, o));
   }
   const int cols = static_cast<int>(std::min<size_t>(panels.size(), 4));
   const core::image::Image figure = core::image::with_title(
@@ -514,7 +525,7 @@ int cmd_run(const std::vector<std::string>& words) {
     files.add(args.get("save-attn"), A);
   }
   if (args.has("save-mask")) {
-    const Tensor P = scheme.pattern(q0.shape(), cfg);  // (B, H, n, m), 1 = may attend
+    const Tensor P = scheme.data_pattern(q0, k0, cfg);  // (B, H, n, m), 1 = may attend
     AZ_CHECK(P.shape() == attn_shape, name, ": pattern has shape ", P.shape(), ", expected ", attn_shape,
              m != n ? " (--save-mask needs as many keys as queries)" : "");
     files.add(args.get("save-mask"), P);

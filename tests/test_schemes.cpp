@@ -88,7 +88,7 @@ TEST_CASE("schemes: out == effective_attention @ v, deterministic, inside the pa
         CHECK(testing::bit_equal(out, again));
 
         if (s->has_pattern()) {
-          const Tensor P = s->pattern(x.q.shape(), cfg);
+          const Tensor P = s->data_pattern(x.q, x.k, cfg);
           REQUIRE(P.shape() == Shape{2, 2, n, n});
           int64_t outside = 0, non_binary = 0;
           for (int64_t i = 0; i < P.numel(); ++i) {

@@ -271,6 +271,9 @@ class LinformerScheme : public Scheme {
   int lecture() const override { return 6; }
   std::vector<HyperParam> hyperparams() const override { return linformer_hyperparams(); }
   bool supports_causal() const override { return false; }
+  std::string causal_refusal() const override {
+    return "E and F mix every position, future ones included, into each projected key and value";
+  }
 
   Tensor kernel(const Tensor& q, const Tensor& k, const Tensor& v, const Config& cfg) const override {
     check_qkv(q, k, v, "linformer");

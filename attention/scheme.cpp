@@ -87,7 +87,7 @@ Tensor Scheme::pattern(const Shape&, const Config&) const {
 }
 
 Config Scheme::configure(const std::vector<std::string>& set, bool causal, uint64_t seed) const {
-  AZ_CHECK(!causal || supports_causal(), name(), ": causal attention is not supported by this scheme");
+  AZ_CHECK(!causal || supports_causal(), name(), ": causal attention is not supported: ", causal_refusal());
   Config cfg;
   cfg.causal = causal;
   cfg.seed = seed;

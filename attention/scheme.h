@@ -91,6 +91,8 @@ class Scheme {
   virtual int lecture() const = 0;          // the course lecture (and lesson number) that introduces it
   virtual std::vector<HyperParam> hyperparams() const { return {}; }
   virtual bool supports_causal() const = 0;
+  // Why causal attention is refused, for the error message (when !supports_causal()).
+  virtual std::string causal_refusal() const { return "this scheme has no causal variant"; }
   virtual bool has_pattern() const { return false; }
   // Non-empty: why `attnzoo run` (kernel on given q, k, v) does not apply to this scheme.
   virtual std::string run_refusal() const { return ""; }

@@ -368,6 +368,9 @@ class StarScheme : public Scheme {
              "cycle with its own weights); the kernel (run/show) is one satellite update"}};
   }
   bool supports_causal() const override { return false; }
+  std::string causal_refusal() const override {
+    return "the relay summarises the whole sequence, future tokens included, for every satellite";
+  }
   Figure extra_figure(int64_t n, const Config&) const override {
     return {star_connectivity(n), "star - one cycle's connectivity", "satellite j | embedding e_i | relay",
             "satellite i | relay", "1 = attends"};

@@ -25,8 +25,15 @@ void Module::collect(const std::string& prefix, std::vector<std::pair<std::strin
 }
 
 std::vector<std::pair<std::string, Tensor>> Module::named_parameters() const {
-  std::vector<std::pair<std::string, Tensor>> out;
-  collect("", out);
+  std::vector<std::pair<std::string, Tensor>> all, out;
+  collect("", all);
+  // A tensor shared by several modules (tied weights, a projection shared across layers) is listed once,
+  // under its first name, so that an optimiser updates it once per step.
+  for (auto& entry : all) {
+    bool seen = false;
+    for (const auto& kept : out) seen = seen || kept.second.impl() == entry.second.impl();
+    if (!seen) out.push_back(std::move(entry));
+  }
   return out;
 }
 

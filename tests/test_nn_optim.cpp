@@ -23,6 +23,19 @@ TEST_CASE("nn: Linear computes x Wᵀ + b and gradchecks through its parameters"
   CHECK_THROWS_WITH_AS(lin.forward(Tensor::zeros({2, 5})), doctest::Contains("does not end in 4"), core::Error);
 }
 
+TEST_CASE("nn: a tensor shared by two modules (tied weights) is listed once") {
+  struct Shared : nn::Module {
+    Shared() {
+      w = register_parameter("w", Tensor::ones({2}));
+      register_parameter("w_again", w);  // the same tensor under a second name
+    }
+    Tensor w;
+  } s;
+  REQUIRE(s.named_parameters().size() == 1);
+  CHECK(s.named_parameters()[0].first == "w");
+  CHECK(s.num_parameters() == 2);
+}
+
 TEST_CASE("nn: MLP, LayerNorm and Embedding list their parameters by name") {
   Rng rng(3);
   nn::MLP mlp(4, 8, 2, rng);

@@ -1,0 +1,146 @@
+// attention/linear.cpp — elu+1 kernel attention, its RNN form, and the registered scheme "linear".
+#include "attention/linear.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "attention/feature_attention.h"
+#include "core/autograd.h"
+#include "core/ops_elementwise.h"
+#include "core/ops_shape.h"
+#include "core/parallel.h"
+
+namespace attention {
+
+using namespace core;
+
+// One fused op (elu then + 1 would keep two tensors alive for backward; this keeps its output only).
+Tensor elu_feature_map(const Tensor& x) {
+  Tensor out = Tensor::empty(x.shape());
+  const float* px = x.data();
+  float* po = out.data();
+  detail::parallel_chunks(x.numel(), [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) po[i] = px[i] > 0.0f ? px[i] + 1.0f : std::exp(px[i]);
+  });
+  return record(out, "elu_feature_map", {x}, [](BackwardContext& c) {
+    // forward: phi = x + 1 (x > 0), e^x (x <= 0)  =>  dphi/dx = 1 (x > 0), e^x = phi (x <= 0)
+    Tensor g = Tensor::empty(c.out.shape());
+    const float *pg = c.grad_out.data(), *px = c.inputs[0].data(), *po = c.out.data();
+    float* pd = g.data();
+    detail::parallel_chunks(g.numel(), [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) pd[i] = px[i] > 0.0f ? pg[i] : pg[i] * po[i];
+    });
+    c.add_grad(0, g);
+  });
+}
+
+namespace {
+
+// phi(k) with padding keys zeroed: (B, H, n, d).
+Tensor key_features(const Tensor& k, const Tensor& key_padding_mask) {
+  Tensor phi_k = elu_feature_map(k);
+  if (!key_padding_mask.defined()) return phi_k;
+  const int64_t B = k.size(0), n = k.size(2);
+  AZ_CHECK(key_padding_mask.shape() == Shape({B, n}), "linear: key_padding_mask must be (B, n) = ", Shape({B, n}),
+           ", got ", key_padding_mask.shape());
+  Tensor keep = Tensor::empty({B, 1, n, 1});  // 1 = token, 0 = padding (any nonzero counts as a token)
+  for (int64_t i = 0; i < B * n; ++i) keep.data()[i] = key_padding_mask.data()[i] != 0.0f ? 1.0f : 0.0f;
+  return phi_k * keep;
+}
+
+}  // namespace
+
+Tensor linear_attention(const Tensor& q, const Tensor& k, const Tensor& v, bool causal, float eps,
+                        const Tensor& key_padding_mask) {
+  Scheme::check_qkv(q, k, v, "linear");
+  AZ_CHECK(!causal || q.size(2) == k.size(2), "linear: causal attention needs as many queries as keys, got q ",
+           q.shape(), " and k ", k.shape());
+  const Tensor phi_q = elu_feature_map(q);                   // (B,H,n,d)
+  const Tensor phi_k = key_features(k, key_padding_mask);    // (B,H,n,d)
+  return feature_attention(phi_q, phi_k, v, {causal, eps, Tensor()});  // (B,H,n,d)
+}
+
+Tensor linear_attention_matrix(const Tensor& q, const Tensor& k, bool causal, float eps,
+                               const Tensor& key_padding_mask) {
+  AZ_CHECK(q.dim() == 4 && k.dim() == 4, "linear: q ", q.shape(), " and k ", k.shape(), " must be (B, H, n, d)");
+  return feature_attention_matrix(elu_feature_map(q), key_features(k, key_padding_mask), {causal, eps, Tensor()});
+}
+
+// ---- the RNN form -----------------------------------------------------------------------------------------
+LinearAttentionState::LinearAttentionState(int64_t batch, int64_t heads, int64_t d_k, int64_t d_v, float eps)
+    : B_(batch), H_(heads), dk_(d_k), dv_(d_v), eps_(eps) {
+  AZ_CHECK(batch >= 1 && heads >= 1 && d_k >= 1 && d_v >= 1, "LinearAttentionState: sizes must be >= 1, got B=",
+           batch, " H=", heads, " d_k=", d_k, " d_v=", d_v);
+  AZ_CHECK(eps > 0.0f && std::isfinite(eps), "LinearAttentionState: eps must be a positive number, got ", eps);
+  S_ = Tensor::zeros({B_, H_, dk_, dv_});
+  z_ = Tensor::zeros({B_, H_, dk_});
+}
+
+void LinearAttentionState::reset() {
+  std::memset(S_.data(), 0, sizeof(float) * S_.numel());
+  std::memset(z_.data(), 0, sizeof(float) * z_.numel());
+  position_ = 0;
+}
+
+std::size_t LinearAttentionState::state_bytes() const { return sizeof(float) * (S_.numel() + z_.numel()); }
+
+Tensor LinearAttentionState::step(const Tensor& q, const Tensor& k, const Tensor& v) {
+  AZ_CHECK(q.shape() == Shape({B_, H_, dk_}) && k.shape() == Shape({B_, H_, dk_}), "LinearAttentionState: q ",
+           q.shape(), " and k ", k.shape(), " must be (B, H, d_k) = ", Shape({B_, H_, dk_}));
+  AZ_CHECK(v.shape() == Shape({B_, H_, dv_}), "LinearAttentionState: v must be (B, H, d_v) = ", Shape({B_, H_, dv_}),
+           ", got ", v.shape());
+  NoGradGuard no_grad;
+  const Tensor phi_q = elu_feature_map(q), phi_k = elu_feature_map(k);  // (B,H,d_k): the kernel's elementwise ops
+  Tensor out = Tensor::empty({B_, H_, dv_});                             // (B,H,d_v)
+  for (int64_t r = 0; r < B_ * H_; ++r)
+    feature_attention_step(S_.data() + r * dk_ * dv_, z_.data() + r * dk_, phi_q.data() + r * dk_,
+                           phi_k.data() + r * dk_, v.data() + r * dv_, dk_, dv_, eps_, out.data() + r * dv_);
+  ++position_;
+  return out;
+}
+
+// ---- the registered scheme "linear" ----------------------------------------------------------------------
+namespace {
+
+float eps_setting(const Config& cfg) {
+  const double eps = cfg.settings.get_float("eps");
+  AZ_CHECK(std::isfinite(eps) && eps > 0.0 && eps <= 1.0, "linear: eps must be in (0, 1], got ",
+           cfg.settings.get("eps"));
+  return static_cast<float>(eps);
+}
+
+class LinearScheme : public Scheme {
+ public:
+  std::string name() const override { return "linear"; }
+  std::string summary() const override {
+    return "kernel attention phi(q)ᵀ(Σ phi(k) vᵀ) with phi = elu+1: O(n·d²) time, O(n·d) memory; causal = an RNN";
+  }
+  std::string paper() const override {
+    return "Katharopoulos et al. 2020, Transformers are RNNs: Fast Autoregressive Transformers with Linear Attention";
+  }
+  int lecture() const override { return 10; }
+  std::vector<HyperParam> hyperparams() const override {
+    return {{"eps", "1e-6", "added to the normaliser phi(q)ᵀΣphi(k); keeps a row with no visible key at 0"}};
+  }
+  bool supports_causal() const override { return true; }
+
+  Tensor kernel(const Tensor& q, const Tensor& k, const Tensor& v, const Config& cfg) const override {
+    return linear_attention(q, k, v, cfg.causal, eps_setting(cfg), cfg.key_padding_mask);
+  }
+  Tensor effective_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Config& cfg) const override {
+    check_qkv(q, k, v, "linear");
+    AZ_CHECK(!cfg.causal || q.size(2) == k.size(2), "linear: causal attention needs as many queries as keys, got q ",
+             q.shape(), " and k ", k.shape());
+    return linear_attention_matrix(q, k, cfg.causal, eps_setting(cfg), cfg.key_padding_mask);
+  }
+  std::unique_ptr<AttentionLayer> make_layer(const LayerConfig& cfg, core::Rng& rng) const override {
+    eps_setting(configure(cfg.set, cfg.causal, cfg.seed));  // a bad eps fails here, not at the first forward
+    return std::make_unique<ProjectedAttention>(*this, cfg, rng);
+  }
+};
+
+Registrar registrar(std::make_unique<LinearScheme>());
+
+}  // namespace
+
+}  // namespace attention

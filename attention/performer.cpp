@@ -1,0 +1,272 @@
+// attention/performer.cpp — FAVOR+ random features, the stabilised kernel, and the registered scheme "performer".
+#include "attention/performer.h"
+
+#include <cmath>
+#include <limits>
+
+#include "attention/feature_attention.h"
+#include "core/autograd.h"
+#include "core/ops_elementwise.h"
+#include "core/ops_linalg.h"
+#include "core/ops_reduce.h"
+#include "core/ops_shape.h"
+#include "core/parallel.h"
+#include "core/random.h"
+
+namespace attention {
+
+using namespace core;
+
+// ---- random features --------------------------------------------------------------------------------------
+uint64_t feature_seed(uint64_t seed, uint64_t draw) {
+  return seed + draw * 0x9E3779B97F4A7C15ULL;  // draw 0 is the seed itself; wraps around modulo 2^64
+}
+
+Tensor draw_random_features(int64_t m, int64_t d, bool orthogonal_rows, uint64_t seed) {
+  AZ_CHECK(m >= 1 && d >= 1, "performer: features (", m, ") and head size (", d, ") must be >= 1");
+  Rng rng(seed);
+  if (!orthogonal_rows) return randn({m, d}, rng);  // (m, d) iid N(0, 1)
+  Tensor W = Tensor::empty({m, d});                 // (m, d)
+  for (int64_t start = 0; start < m; start += d) {
+    const Tensor Q = orthogonal(d, d, rng);  // (d, d), orthonormal rows
+    for (int64_t row = 0; row < d; ++row) {
+      // the norm of a fresh N(0, I_d) vector: chi with d degrees of freedom, like an iid Gaussian row's norm
+      double norm2 = 0.0;
+      for (int64_t t = 0; t < d; ++t) {
+        const double g = rng.normal();
+        norm2 += g * g;
+      }
+      if (start + row >= m) continue;  // the last block is cut to m rows (its draws are still consumed)
+      const float norm = static_cast<float>(std::sqrt(norm2));
+      for (int64_t t = 0; t < d; ++t) W.data()[(start + row) * d + t] = Q.data()[row * d + t] * norm;
+    }
+  }
+  return W;
+}
+
+namespace {
+
+void check_features(const Tensor& x, const Tensor& W, const char* what) {
+  AZ_CHECK(x.dim() == 4, "performer: ", what, " must be (B, H, n, d), got ", x.shape());
+  AZ_CHECK(W.dim() == 2 && W.size(1) == x.size(3), "performer: random features W must be (m, d) with d = ", x.size(3),
+           ", got ", W.shape());
+}
+
+// The exponents W x' - ‖x'‖²/2 with x' = x d^(-1/4): (B, H, n, m).
+Tensor exponents(const Tensor& x, const Tensor& W) {
+  const float scale = 1.0f / std::pow(static_cast<float>(x.size(3)), 0.25f);
+  const Tensor xs = x * scale;                               // (B,H,n,d)  x' = x / d^(1/4)
+  const Tensor proj = matmul(xs, W, false, true);            // (B,H,n,d) @ (d,m) -> (B,H,n,m)
+  return proj - sum(square(xs), -1, true) * 0.5f;            // (B,H,n,m) - (B,H,n,1)
+}
+
+float inv_sqrt_m(const Tensor& W) { return 1.0f / std::sqrt(static_cast<float>(W.size(0))); }
+
+// The stabilised features, one fused op: (B, H, n, d) -> phi (B, H, n, m) and c (B, H, n), with
+//   e_l = w_l·x' - ‖x'‖²/2,  c = max_l e_l,  phi_l = exp(e_l - c) / √m      (x' = s x, s = d^(-1/4))
+// c is a constant for autograd (it cancels: see the header). Only phi is kept for backward — composing the
+// same from core ops would keep five (n, m) intermediates alive.
+struct Stabilised {
+  Tensor phi, c;
+};
+Stabilised stabilised_features(const Tensor& x, const Tensor& W) {
+  const int64_t d = x.size(3), m = W.size(0), rows = x.numel() / d;
+  const float s = 1.0f / std::pow(static_cast<float>(d), 0.25f), inv = inv_sqrt_m(W);
+  Tensor proj;
+  {
+    NoGradGuard no_grad;
+    proj = matmul(x.detach(), W, false, true);  // (B,H,n,d) @ (d,m) -> (B,H,n,m): w_l·x (unscaled)
+  }
+  Shape c_shape = x.shape();
+  c_shape.pop_back();
+  Tensor phi = Tensor::empty(proj.shape());  // (B,H,n,m)
+  Tensor c = Tensor::empty(c_shape);          // (B,H,n)
+  const float *px = x.data(), *pp = proj.data();
+  float *pphi = phi.data(), *pc = c.data();
+  detail::parallel_rows(rows, m + d, [&](int64_t r) {
+    float half_norm2 = 0.0f;  // ‖x'‖²/2
+    for (int64_t t = 0; t < d; ++t) half_norm2 += (s * px[r * d + t]) * (s * px[r * d + t]);
+    half_norm2 *= 0.5f;
+    float* e = pphi + r * m;  // the exponents first, in place
+    float mx = -std::numeric_limits<float>::infinity();
+    for (int64_t l = 0; l < m; ++l) {
+      e[l] = s * pp[r * m + l] - half_norm2;
+      mx = e[l] > mx ? e[l] : mx;
+    }
+    for (int64_t l = 0; l < m; ++l) e[l] = std::exp(e[l] - mx) * inv;
+    pc[r] = mx;
+  });
+  phi = record(phi, "favor_features", {x}, [W, s, d, m](BackwardContext& ctx) {
+    // forward: phi_l = exp(e_l - c) / √m, e_l = s w_l·x - s² ‖x‖²/2
+    //   =>  de_l = dphi_l phi_l,  dx = s Σ_l de_l w_l - s² (Σ_l de_l) x
+    const Tensor de = ctx.grad_out * ctx.out;  // (B,H,n,m)
+    Tensor dx = matmul(de, W) * s;             // (B,H,n,m) @ (m,d) -> (B,H,n,d)
+    const int64_t rows = dx.numel() / d;
+    const float *pde = de.data(), *px = ctx.inputs[0].data();
+    float* pdx = dx.data();
+    detail::parallel_rows(rows, m + d, [&](int64_t r) {
+      float total = 0.0f;
+      for (int64_t l = 0; l < m; ++l) total += pde[r * m + l];
+      for (int64_t t = 0; t < d; ++t) pdx[r * d + t] -= s * s * total * px[r * d + t];
+    });
+    ctx.add_grad(0, dx);
+  });
+  return {phi, c};
+}
+
+}  // namespace
+
+Tensor positive_random_features(const Tensor& x, const Tensor& W) {
+  check_features(x, W, "x");
+  return exp(exponents(x, W)) * inv_sqrt_m(W);  // (B,H,n,m)
+}
+
+Tensor trig_random_features(const Tensor& x, const Tensor& W) {
+  check_features(x, W, "x");
+  NoGradGuard no_grad;
+  const int64_t m = W.size(0), d = x.size(3), rows = x.numel() / d;
+  const float scale = 1.0f / std::pow(static_cast<float>(d), 0.25f), norm = inv_sqrt_m(W);
+  const Tensor proj = matmul(x * scale, W, false, true);  // (B,H,n,m)  W x'
+  Shape shape = x.shape();
+  shape.back() = 2 * m;
+  Tensor out = Tensor::empty(shape);  // (B,H,n,2m)
+  for (int64_t r = 0; r < rows; ++r) {
+    double half_norm2 = 0.0;
+    for (int64_t t = 0; t < d; ++t) half_norm2 += 0.5 * double(x.data()[r * d + t] * scale) * (x.data()[r * d + t] * scale);
+    const float amp = static_cast<float>(std::exp(half_norm2)) * norm;  // exp(‖x'‖²/2) / √m
+    for (int64_t l = 0; l < m; ++l) {
+      const float a = proj.data()[r * m + l];
+      out.data()[r * 2 * m + l] = amp * std::sin(a);
+      out.data()[r * 2 * m + m + l] = amp * std::cos(a);
+    }
+  }
+  return out;
+}
+
+Tensor favor_query_features(const Tensor& q, const Tensor& W) {
+  check_features(q, W, "q");
+  return stabilised_features(q, W).phi;  // (B,H,n,m): each row divided by exp(its own max exponent)
+}
+
+KeyFeatures favor_key_features(const Tensor& k, const Tensor& W, const Tensor& key_padding_mask) {
+  check_features(k, W, "k");
+  const int64_t B = k.size(0), H = k.size(1), n = k.size(2);
+  Stabilised f = stabilised_features(k, W);  // phi (B,H,n,m) / exp(c_j), c_j = key j's own max exponent
+  Tensor phi = f.phi, log_scale = f.c;       // log_scale (B,H,n): its own storage
+  if (key_padding_mask.defined()) {
+    AZ_CHECK(key_padding_mask.shape() == Shape({B, n}), "performer: key_padding_mask must be (B, n) = ", Shape({B, n}),
+             ", got ", key_padding_mask.shape());
+    Tensor keep = Tensor::empty({B, 1, n, 1});
+    for (int64_t i = 0; i < B * n; ++i) keep.data()[i] = key_padding_mask.data()[i] != 0.0f ? 1.0f : 0.0f;
+    phi = phi * keep;
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t h = 0; h < H; ++h)
+        for (int64_t j = 0; j < n; ++j)
+          if (keep.data()[b * n + j] == 0.0f) log_scale.data()[(b * H + h) * n + j] = -std::numeric_limits<float>::infinity();
+  }
+  return {phi, log_scale};
+}
+
+Tensor performer_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& W, bool causal, float eps,
+                           const Tensor& key_padding_mask) {
+  Scheme::check_qkv(q, k, v, "performer");
+  AZ_CHECK(!causal || q.size(2) == k.size(2), "performer: causal attention needs as many queries as keys, got q ",
+           q.shape(), " and k ", k.shape());
+  const Tensor phi_q = favor_query_features(q, W);                   // (B,H,n,m)
+  const KeyFeatures phi_k = favor_key_features(k, W, key_padding_mask);  // (B,H,n,m), (B,H,n)
+  return feature_attention(phi_q, phi_k.phi, v, {causal, eps, phi_k.log_scale});  // (B,H,n,d)
+}
+
+Tensor performer_attention_matrix(const Tensor& q, const Tensor& k, const Tensor& W, bool causal, float eps,
+                                  const Tensor& key_padding_mask) {
+  AZ_CHECK(!causal || q.size(2) == k.size(2), "performer: causal attention needs as many queries as keys, got q ",
+           q.shape(), " and k ", k.shape());
+  const Tensor phi_q = favor_query_features(q, W);
+  const KeyFeatures phi_k = favor_key_features(k, W, key_padding_mask);
+  return feature_attention_matrix(phi_q, phi_k.phi, {causal, eps, phi_k.log_scale});  // (B,H,n,n)
+}
+
+// ---- the registered scheme "performer" -------------------------------------------------------------------
+namespace {
+
+struct PerformerSettings {
+  int64_t features;
+  bool orthogonal;
+  int64_t redraw;
+  float eps;
+};
+
+PerformerSettings parse(const Settings& s) {
+  PerformerSettings p;
+  p.features = s.get_int("features");
+  AZ_CHECK(p.features >= 1 && p.features <= 65536, "performer: features must be in [1, 65536], got ", p.features);
+  p.orthogonal = s.get_bool("orthogonal");
+  p.redraw = s.get_int("redraw");
+  AZ_CHECK(p.redraw >= 0, "performer: redraw must be >= 0 (0 = never), got ", p.redraw);
+  const double eps = s.get_float("eps");
+  AZ_CHECK(std::isfinite(eps) && eps > 0.0 && eps <= 1.0, "performer: eps must be in (0, 1], got ", s.get("eps"));
+  p.eps = static_cast<float>(eps);
+  return p;
+}
+
+class PerformerScheme : public Scheme {
+ public:
+  std::string name() const override { return "performer"; }
+  std::string summary() const override {
+    return "FAVOR+: positive orthogonal random features estimate softmax attention, O(n·m·d), causal by prefix sums";
+  }
+  std::string paper() const override { return "Choromanski et al. 2021, Rethinking Attention with Performers"; }
+  int lecture() const override { return 11; }
+  std::vector<HyperParam> hyperparams() const override {
+    return {{"features", "128", "m, the number of random features (more = closer to softmax, cost ~ m)"},
+            {"orthogonal", "true", "draw W in orthogonal blocks (FAVOR+); false = iid Gaussian rows"},
+            {"redraw", "0", "the layer redraws W every N training forward passes (0 = never)"},
+            {"eps", "1e-12", "added to the (stabilised) normaliser: guards rows that see no key"}};
+  }
+  bool supports_causal() const override { return true; }
+
+  Tensor kernel(const Tensor& q, const Tensor& k, const Tensor& v, const Config& cfg) const override {
+    check_qkv(q, k, v, "performer");
+    const PerformerSettings p = parse(cfg.settings);
+    const Tensor W = draw_random_features(p.features, q.size(3), p.orthogonal, cfg.seed);  // (m, d)
+    return performer_attention(q, k, v, W, cfg.causal, p.eps, cfg.key_padding_mask);
+  }
+  Tensor effective_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Config& cfg) const override {
+    check_qkv(q, k, v, "performer");
+    const PerformerSettings p = parse(cfg.settings);
+    const Tensor W = draw_random_features(p.features, q.size(3), p.orthogonal, cfg.seed);
+    return performer_attention_matrix(q, k, W, cfg.causal, p.eps, cfg.key_padding_mask);
+  }
+  std::unique_ptr<AttentionLayer> make_layer(const LayerConfig& cfg, core::Rng& rng) const override {
+    parse(configure(cfg.set, cfg.causal, cfg.seed).settings);  // bad values fail here, not at the first forward
+    return std::make_unique<PerformerLayer>(*this, cfg, rng);
+  }
+};
+
+Registrar registrar(std::make_unique<PerformerScheme>());
+
+}  // namespace
+
+// ---- the layer ---------------------------------------------------------------------------------------------
+PerformerLayer::PerformerLayer(const Scheme& scheme, const LayerConfig& cfg, core::Rng& rng)
+    : ProjectedAttention(scheme, cfg, rng), base_seed_(cfg.seed), redraw_every_(parse(config.settings).redraw) {}
+
+void PerformerLayer::redraw() {
+  ++draw_;
+  config.seed = feature_seed(base_seed_, draw_);
+}
+
+Tensor PerformerLayer::features(int64_t d_head) const {
+  const PerformerSettings p = parse(config.settings);
+  return draw_random_features(p.features, d_head, p.orthogonal, config.seed);
+}
+
+Tensor PerformerLayer::forward(const Tensor& x, const Tensor& key_padding_mask) {
+  if (training() && redraw_every_ > 0) {
+    if (training_calls_ > 0 && training_calls_ % redraw_every_ == 0) redraw();
+    ++training_calls_;
+  }
+  return ProjectedAttention::forward(x, key_padding_mask);
+}
+
+}  // namespace attention

@@ -1,0 +1,516 @@
+// %% [markdown]
+// # 10 · Linear Transformer: attention as an RNN
+//
+// Softmax attention weighs key j for query i by exp(q_i·k_j/√d), normalised over j. Because the exponential
+// of a dot product does not split into "something of q_i" times "something of k_j", every pair (i, j) has to
+// be computed: the n × n matrix of lesson 01.
+//
+// Katharopoulos, Vyas, Pappas and Fleuret (2020, Transformers are RNNs: Fast Autoregressive Transformers
+// with Linear Attention, ICML) replace the similarity by a kernel that does split, sim(q, k) = phi(q)·phi(k),
+// with the feature map phi(x) = elu(x) + 1 (positive, so every weight is positive, like softmax's). Then
+//
+//     out_i = Σ_j phi(q_i)·phi(k_j) v_j / Σ_j phi(q_i)·phi(k_j)
+//           = phi(q_i)ᵀ (Σ_j phi(k_j) v_jᵀ) / (phi(q_i)ᵀ Σ_j phi(k_j))
+//
+// and the bracket, a d × d matrix S and a d-vector z, is the same for every query: compute it once, and
+// attention costs O(n·d²) time and O(n·d) memory. With a causal mask the sums run over j ≤ i — prefix sums
+// S_i = S_{i-1} + phi(k_i) v_iᵀ, z_i = z_{i-1} + phi(k_i) — and that is a recurrent network whose state
+// (S_i, z_i) has a fixed size: a Transformer that generates text one token at a time in constant memory.
+//
+// We build it step by step, check it against the dense n × n matrix it is equivalent to, watch it
+// generate token by token, compare its attention with softmax's, and measure it up to n = 16K.
+//
+// Legend: B = batch, H = heads, n = sequence length, d = head size. q, k, v are (B, H, n, d).
+// %%
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "attention/dense.h"
+#include "attention/feature_attention.h"
+#include "attention/linear.h"
+#include "lessons/lesson.h"
+
+using core::IntTensor;
+using core::Tensor;
+namespace img = core::image;
+
+// 1 on and below the diagonal: (1, 1, n, n).
+Tensor lower_triangle(int64_t n) {
+  Tensor lower = Tensor::zeros({1, 1, n, n});
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j <= i; ++j) lower.at({0, 0, i, j}) = 1.0f;
+  return lower;
+}
+
+// The dense matrix linear attention is equivalent to: A = D⁻¹ (phi(Q) phi(K)ᵀ [lower triangle]), n × n.
+Tensor dense_normalised(const Tensor& phi_q, const Tensor& phi_k, bool causal, float eps) {
+  Tensor scores = core::matmul(phi_q, phi_k, false, true);  // (B,H,n,d) @ (B,H,d,n) -> (B,H,n,n)
+  if (causal) scores = scores * lower_triangle(phi_q.size(2));
+  return scores / (core::sum(scores, -1, true) + eps);  // rows sum to 1 (up to eps)
+}
+
+// Causal linear attention the memory-hungry way: every prefix sum S_i is kept, n matrices of d × d.
+Tensor causal_with_stored_states(const Tensor& phi_q, const Tensor& phi_k, const Tensor& v, float eps) {
+  const Tensor outer = core::unsqueeze(phi_k, -1) * core::unsqueeze(v, -2);  // (B,H,n,d,1)*(B,H,n,1,d) -> (B,H,n,d,d)
+  const Tensor S = core::cumsum(outer, 2);                                  // (B,H,n,d,d): S_i for every i
+  const Tensor z = core::cumsum(phi_k, 2);                                  // (B,H,n,d)
+  const Tensor num = core::squeeze(core::matmul(core::unsqueeze(phi_q, -2), S), -2);  // (B,H,n,1,d)@(B,H,n,d,d) -> (B,H,n,d)
+  return num / (core::sum(phi_q * z, -1, true) + eps);                      // (B,H,n,d) / (B,H,n,1)
+}
+
+// (1, 1, n, n) -> an (n, n) heatmap with the course's axis names.
+img::Image attention_map(const Tensor& probs, const std::string& title, const std::string& subtitle, int grid,
+                         float vmax) {
+  const int64_t n = probs.size(-1);
+  img::HeatmapOptions o;
+  o.title = title;
+  o.subtitle = subtitle;
+  o.xlabel = "key position j";
+  o.ylabel = "query position i";
+  o.value_label = "attention weight";
+  o.grid_every = grid;
+  o.vmin = 0.0f;
+  o.vmax = vmax;
+  o.target_px = 384;
+  return img::heatmap(core::reshape(probs, {probs.size(-2), n}), o);
+}
+
+// Mean over rows of the largest weight in the row: 1 = every query looks at one key, 1/n = uniform.
+double mean_row_max(const Tensor& A) {
+  const int64_t n = A.size(-1), rows = A.numel() / n;
+  double total = 0.0;
+  for (int64_t r = 0; r < rows; ++r) total += *std::max_element(A.data() + r * n, A.data() + (r + 1) * n);
+  return total / double(rows);
+}
+
+Tensor leaf(const Tensor& t) { return t.detach().clone().set_requires_grad(); }
+
+float max_abs(const Tensor& t) {
+  float m = 0.0f;
+  for (int64_t i = 0; i < t.numel(); ++i) m = std::max(m, std::fabs(t.data()[i]));
+  return m;  // NaN entries are skipped by max: check finiteness separately
+}
+
+bool all_finite(const Tensor& t) {
+  return std::all_of(t.data(), t.data() + t.numel(), [](float x) { return std::isfinite(x); });
+}
+
+// %%
+int main(int argc, char** argv) try {
+  lesson::Lesson L(argc, argv, "10_linear_transformer");
+  const float eps = attention::kLinearEps;
+
+  // %% [markdown]
+  // ## Step 1 · the feature map and the shared sums
+  // phi(x) = elu(x) + 1 is x + 1 for x > 0 and exp(x) for x ≤ 0: smooth and always positive. We take a
+  // sequence of n = 6 tokens with d = 4, apply phi to q and k, and form the two sums every query shares:
+  // S = phi(K)ᵀ V (d × d) and z = phi(K)ᵀ 1 (d). Note: no 1/√d — the paper has none.
+  // %%
+  L.step("Step 1 · phi(x) = elu(x) + 1, and the sums S and z");
+  core::Rng rng = L.rng(0);
+  const int64_t n0 = 6, d0 = 4;
+  const Tensor q0 = core::randn({1, 1, n0, d0}, rng), k0 = core::randn({1, 1, n0, d0}, rng),
+               v0 = core::randn({1, 1, n0, d0}, rng);
+  const Tensor phi_q0 = attention::elu_feature_map(q0), phi_k0 = attention::elu_feature_map(k0);  // (1,1,6,4)
+  L.print("q[0, 0]", core::reshape(q0, {n0, d0}));
+  L.print("phi(q)[0, 0] = elu(q) + 1   (every entry > 0)", core::reshape(phi_q0, {n0, d0}));
+  const Tensor S0 = core::matmul(phi_k0, v0, true, false);  // (1,1,4,6) @ (1,1,6,4) -> (1,1,4,4)
+  const Tensor z0 = core::sum(phi_k0, 2, true);             // (1,1,1,4)
+  L.say("S = phi(K)ᵀ V: ", phi_k0.shape(), "ᵀ @ ", v0.shape(), " -> ", S0.shape(), "   z = Σ_j phi(k_j): ", z0.shape());
+  const Tensor out0 = core::matmul(phi_q0, S0) / core::matmul(phi_q0, z0, false, true);  // (1,1,6,4) / (1,1,6,1)
+  L.say("out = phi(Q) S / (phi(Q) z): ", out0.shape(), " — no 6 x 6 matrix anywhere");
+  const Tensor A0 = dense_normalised(phi_q0, phi_k0, false, 0.0f);  // (1,1,6,6)
+  L.print("the 6 x 6 matrix it is equivalent to, D⁻¹ phi(Q) phi(K)ᵀ (rows sum to 1)", core::reshape(A0, {n0, n0}));
+  L.check_close("phi(Q) (phi(K)ᵀ V) / phi(Q) z equals (D⁻¹ phi(Q) phi(K)ᵀ) V", out0, core::matmul(A0, v0), 1e-5f);
+  L.check_close("attention::linear_attention gives the same (eps = 1e-6)", attention::linear_attention(q0, k0, v0, false),
+                out0, 1e-5f);
+
+  // %% [markdown]
+  // ## Step 2 · causal: prefix sums
+  // A language model's query i may only look at keys j ≤ i, so S and z become prefix sums S_i and z_i. The
+  // obvious implementation keeps all of them: n matrices of d × d, O(n·d²) memory — more than the n × n matrix
+  // whenever d² > n. The kernel instead runs through the sequence once, adding phi(k_i) v_iᵀ to one running
+  // S: O(d²) state. Its backward runs two scans (forward for dq, backward for dk and dv) instead of
+  // storing the states.
+  // %%
+  L.step("Step 2 · causal attention by prefix sums");
+  const Tensor outer0 = core::unsqueeze(phi_k0, -1) * core::unsqueeze(v0, -2);  // (1,1,6,4,1)*(1,1,6,1,4)
+  L.say("phi(k_i) v_iᵀ for every i: ", outer0.shape(), "; cumsum over positions gives all S_i, ",
+        core::cumsum(outer0, 2).shape());
+  const Tensor stored0 = causal_with_stored_states(phi_q0, phi_k0, v0, eps);
+  const Tensor scan0 = attention::linear_attention(q0, k0, v0, true);
+  const Tensor tri0 = core::matmul(dense_normalised(phi_q0, phi_k0, true, eps), v0);
+  L.check_close("causal: the scan kernel equals the stored-states version", scan0, stored0, 1e-5f);
+  L.check_close("causal: the scan kernel equals the dense lower-triangular matrix @ v", scan0, tri0, 1e-5f);
+  L.say("row 0 sees only key 0, so out_0 = v_0 exactly: out_0 = [", scan0.at({0, 0, 0, 0}), ", ",
+        scan0.at({0, 0, 0, 1}), ", ...], v_0 = [", v0.at({0, 0, 0, 0}), ", ", v0.at({0, 0, 0, 1}), ", ...]");
+
+  // %% [markdown]
+  // ## Step 3 · the RNN form
+  // The causal recurrence is an RNN: state (S, z), input (q_t, k_t, v_t), output out_t. `LinearAttentionState`
+  // keeps that state and takes one token per step — this is how a Linear Transformer generates. It runs the
+  // kernel's own step function, so it reproduces the parallel form bit for bit.
+  // %%
+  L.step("Step 3 · the RNN form: one token at a time");
+  {
+    const int64_t B = 2, H = 2, n = 40, d = 8;
+    core::Rng r = L.rng(1);
+    const Tensor q = core::randn({B, H, n, d}, r), k = core::randn({B, H, n, d}, r), v = core::randn({B, H, n, d}, r);
+    const Tensor parallel = attention::linear_attention(q, k, v, true);  // (2,2,40,8)
+    attention::LinearAttentionState state(B, H, d, d);
+    Tensor rnn = Tensor::empty({B, H, n, d});
+    for (int64_t t = 0; t < n; ++t) {
+      auto at_t = [&](const Tensor& x) { return core::reshape(core::slice(x, 2, t, t + 1), {B, H, d}); };  // (B,H,d)
+      const Tensor out_t = state.step(at_t(q), at_t(k), at_t(v));                                      // (B,H,d)
+      for (int64_t bh = 0; bh < B * H; ++bh)
+        for (int64_t c = 0; c < d; ++c) rnn.data()[(bh * n + t) * d + c] = out_t.data()[bh * d + c];
+    }
+    L.say("state: S ", Tensor::zeros({B, H, d, d}).shape(), " + z ", Tensor::zeros({B, H, d}).shape(), " = ",
+          state.state_bytes(), " bytes, whatever the position; ", n, " steps of (B, H, d) -> (B, H, d)");
+    L.check("RNN form == parallel form, bit for bit (40 steps, B = H = 2)", lesson::max_abs_diff(rnn, parallel) == 0.0f,
+            "max |diff| = " + lesson::sig(lesson::max_abs_diff(rnn, parallel), 2));
+  }
+
+  // %% [markdown]
+  // ## Step 4 · gradients
+  // The kernel's backward is hand-written (attention/feature_attention.cpp). We check dq, dk and dv against
+  // autograd through the dense normalised matrix, causal and not, and with finite differences.
+  // %%
+  L.step("Step 4 · gradients against the dense normalised matrix");
+  {
+    core::Rng r = L.rng(2);
+    const int64_t n = 40, d = 8;
+    const Tensor q = core::randn({1, 2, n, d}, r), k = core::randn({1, 2, n, d}, r), v = core::randn({1, 2, n, d}, r),
+                 g = core::randn({1, 2, n, d}, r);
+    for (const bool causal : {false, true}) {
+      std::vector<Tensor> mine = {leaf(q), leaf(k), leaf(v)}, ref = {leaf(q), leaf(k), leaf(v)};
+      attention::linear_attention(mine[0], mine[1], mine[2], causal).backward(g);
+      const Tensor A = dense_normalised(attention::elu_feature_map(ref[0]), attention::elu_feature_map(ref[1]), causal, eps);
+      core::matmul(A, ref[2]).backward(g);
+      const std::string what = causal ? "causal" : "non-causal";
+      const char* names[] = {"dq", "dk", "dv"};
+      for (int a = 0; a < 3; ++a)
+        L.check_close(what + ": " + names[a] + " equals autograd through the n x n matrix", mine[a].grad(), ref[a].grad(),
+                      1e-4f);
+      const auto gc = core::gradcheck(
+          [causal](const std::vector<Tensor>& x) { return attention::linear_attention(x[0], x[1], x[2], causal); },
+          {core::slice(q, 2, 0, 6), core::slice(k, 2, 0, 6), core::slice(v, 2, 0, 6)});
+      L.check(what + ": gradcheck (finite differences) of the kernel", gc.ok, gc.ok ? "" : gc.message);
+    }
+  }
+
+  // %% [markdown]
+  // ## Step 5 · what the attention looks like
+  // Same input as lesson 01: a motif of 8 tokens repeated 6 times, random embeddings of size d = 64 used
+  // directly as q = k = v. Softmax puts almost all of a query's weight on the copies of its own token. The
+  // elu+1 kernel cannot be that selective: phi(q)·phi(k) is a sum of positive products, large for every pair
+  // of vectors with many positive coordinates in common, and it grows only linearly with the match (no
+  // exponential to sharpen it). Expect a washed-out picture with faint stripes.
+  // %%
+  L.step("Step 5 · linear attention beside softmax attention");
+  const int64_t motif = 8, repeats = 6, n_pic = motif * repeats, d_pic = 64;
+  core::Rng pic_rng = L.rng(3);
+  const Tensor embedding = core::randn({motif, d_pic}, pic_rng);  // (8, 64)
+  IntTensor tokens({n_pic});
+  for (int64_t i = 0; i < n_pic; ++i) tokens.data[i] = i % motif;
+  const Tensor x = core::reshape(core::embedding(embedding, tokens), {1, 1, n_pic, d_pic});  // (1,1,48,64)
+  double copies_softmax = 0.0, copies_linear = 0.0;
+  for (const bool causal : {false, true}) {
+    const Tensor soft = attention::dense_probabilities(x, x, {causal, Tensor()});  // (1,1,48,48)
+    const Tensor lin = attention::linear_attention_matrix(x, x, causal);         // (1,1,48,48)
+    L.check_close(std::string(causal ? "causal" : "non-causal") + ": the drawn matrix is the kernel's (A @ v)",
+                  core::matmul(lin, x), attention::linear_attention(x, x, x, causal), 1e-4f);
+    const double max_soft = mean_row_max(soft), max_lin = mean_row_max(lin);
+    L.say(causal ? "causal" : "non-causal", ": mean largest weight per row — softmax ", lesson::fixed(max_soft, 3),
+          ", linear ", lesson::fixed(max_lin, 3), " (uniform would be ", lesson::fixed(1.0 / n_pic, 3), ")");
+    if (!causal) {
+      for (int64_t j = 20 % motif; j < n_pic; j += motif) {
+        copies_softmax += soft.at({0, 0, 20, j});
+        copies_linear += lin.at({0, 0, 20, j});
+      }
+      L.say("query 20 (token 4) puts ", lesson::fixed(100 * copies_softmax, 1), " % of its weight on the 6 copies of its token "
+            "with softmax, ", lesson::fixed(100 * copies_linear, 1), " % with linear attention (6/48 = 12.5 % if uniform)");
+      L.check("linear attention is flatter than softmax (smaller largest weight per row)", max_lin < 0.5 * max_soft,
+              lesson::fixed(max_lin, 3) + " vs " + lesson::fixed(max_soft, 3));
+      L.check("but still prefers the copies of a query's own token (more than uniform)", copies_linear > 0.125,
+              lesson::fixed(100 * copies_linear, 1) + " % > 12.5 %");
+    }
+    const std::string sub = std::string("n = 48: a motif of 8 tokens, 6 times") + (causal ? ", causal" : "");
+    // each panel on its own colour scale, 0 .. its largest weight: the two differ by a factor of ~4-6
+    L.show(img::hstack({attention_map(soft, "softmax(q kT / sqrt(d))", sub + ", own scale", static_cast<int>(motif),
+                                      max_abs(soft)),
+                        attention_map(lin, "linear: D^-1 phi(Q) phi(K)T", sub + ", own scale", static_cast<int>(motif),
+                                      max_abs(lin))}),
+           causal ? "linear_vs_softmax_causal.png" : "linear_vs_softmax.png",
+           std::string(causal ? "causal: " : "") +
+               "left softmax attention, right linear attention (elu+1) for the same q = k = v — softmax is nearly "
+               "one-hot on the copies of each token; linear attention spreads its weight over every key (compare "
+               "the colour scales: its largest weight is several times smaller) with stripes that barely stand out "
+               "from the background" +
+               (causal ? "; both are zero above the diagonal, and early rows (few keys) are brighter" : ""));
+  }
+
+  // %% [markdown]
+  // ## Step 6 · the causal backward without stored states
+  // Peak memory of forward + backward (d = 64, one head) for the version that stores every S_i and for the
+  // kernel. The stored version holds n·d² floats (and autograd keeps more of them for backward); the
+  // kernel keeps O(n·d): its inputs' features, the output, one denominator per row, and d × d scratch.
+  // %%
+  L.step("Step 6 · memory of the causal backward: stored states vs scans");
+  {
+    const int64_t d = 64, n_max = L.quick() ? 512 : 1024;
+    lesson::Table t({"n", "stored S_i: peak (MiB)", "/ n·d²·4B", "scans: peak (MiB)", "/ n·d·4B", "ratio"}, 8);
+    core::Rng r = L.rng(4);
+    double last_ratio = 0.0, scan_units_first = 0.0, scan_units_last = 0.0;
+    for (int64_t n = 128; n <= n_max; n *= 2) {
+      const Tensor q = core::randn({1, 1, n, d}, r), k = core::randn({1, 1, n, d}, r), v = core::randn({1, 1, n, d}, r),
+                   g = core::randn({1, 1, n, d}, r);
+      std::vector<Tensor> a = {leaf(q), leaf(k), leaf(v)}, b = {leaf(q), leaf(k), leaf(v)};
+      core::memory::PeakScope stored_scope;
+      causal_with_stored_states(attention::elu_feature_map(a[0]), attention::elu_feature_map(a[1]), a[2], eps).backward(g);
+      const std::size_t stored = stored_scope.peak_above_start();
+      core::memory::PeakScope scan_scope;
+      attention::linear_attention(b[0], b[1], b[2], true).backward(g);
+      const std::size_t scan = scan_scope.peak_above_start();
+      const double nd2 = 4.0 * n * d * d, nd = 4.0 * n * d;
+      last_ratio = double(stored) / double(scan);
+      scan_units_last = double(scan) / nd;
+      if (n == 128) scan_units_first = scan_units_last;
+      t.row({std::to_string(n), lesson::fixed(lesson::mib(stored), 2), lesson::fixed(stored / nd2, 2),
+             lesson::fixed(lesson::mib(scan), 3), lesson::fixed(scan / nd, 1), lesson::fixed(last_ratio, 1) + "x"});
+    }
+    L.check("the scans need far less memory than stored states (> 10x at the largest n)", last_ratio > 10.0,
+            lesson::fixed(last_ratio, 1) + "x");
+    L.check("the scans' peak is a constant number of (n, d) tensors: O(n·d), not O(n·d²)",
+            scan_units_last < 16.0 && scan_units_last < scan_units_first * 1.05 + 0.1,
+            lesson::fixed(scan_units_first, 1) + " -> " + lesson::fixed(scan_units_last, 1) + " tensors of n·d floats");
+  }
+
+  // %% [markdown]
+  // ## Step 7 · generating: constant memory per token
+  // Softmax attention generates token t by attending over a cache of all t previous keys and values: the cache
+  // grows by 2·d floats per token, and each step's work and scratch memory grow with t. The RNN form keeps
+  // (S, z), d² + d floats, and each step costs the same. We generate with one head, d = 64, and measure the
+  // memory every step allocates (core::memory's counters) at several positions.
+  // %%
+  L.step("Step 7 · generation: memory per token");
+  {
+    const int64_t d = 64, T = L.quick() ? 512 : 4096;
+    core::Rng r = L.rng(5);
+    const Tensor q = core::randn({1, 1, T, d}, r), k = core::randn({1, 1, T, d}, r), v = core::randn({1, 1, T, d}, r);
+    attention::LinearAttentionState state(1, 1, d, d);
+    Tensor k_cache = Tensor::zeros({1, 1, T, d}), v_cache = Tensor::zeros({1, 1, T, d});  // softmax's KV cache
+    lesson::Table t({"token t", "linear: state (KiB)", "linear: step peak (KiB)", "linear: step (µs)",
+                     "softmax: KV cache (KiB)", "softmax: step peak (KiB)", "softmax: step (µs)"},
+                    8);
+    std::vector<std::size_t> linear_peaks, softmax_peaks;
+    core::NoGradGuard no_grad;
+    for (int64_t pos = 0; pos < T; ++pos) {
+      auto at = [&](const Tensor& x) { return core::reshape(core::slice(x, 2, pos, pos + 1), {1, 1, d}); };  // (1,1,d)
+      const Tensor qt = at(q), kt = at(k), vt = at(v);
+      const bool report = pos + 1 == 1 || pos + 1 == 16 || pos + 1 == 256 || pos + 1 == T;
+      lesson::Stopwatch lin_clock;
+      core::memory::PeakScope lin_scope;
+      state.step(qt, kt, vt);
+      const std::size_t lin_peak = lin_scope.peak_above_start();
+      const double lin_us = 1e6 * lin_clock.seconds();
+      // softmax: append k_t, v_t to the cache, attend over the first t + 1 entries
+      std::copy_n(kt.data(), d, k_cache.data() + pos * d);
+      std::copy_n(vt.data(), d, v_cache.data() + pos * d);
+      lesson::Stopwatch soft_clock;
+      core::memory::PeakScope soft_scope;
+      attention::dense_attention(core::reshape(qt, {1, 1, 1, d}), core::slice(k_cache, 2, 0, pos + 1),
+                                 core::slice(v_cache, 2, 0, pos + 1));
+      const std::size_t soft_peak = soft_scope.peak_above_start();
+      const double soft_us = 1e6 * soft_clock.seconds();
+      if (report) {
+        linear_peaks.push_back(lin_peak);
+        softmax_peaks.push_back(soft_peak);
+        t.row({std::to_string(pos + 1), lesson::fixed(state.state_bytes() / 1024.0, 2), lesson::fixed(lin_peak / 1024.0, 2),
+               lesson::fixed(lin_us, 1), lesson::fixed(2.0 * (pos + 1) * d * 4 / 1024.0, 1),
+               lesson::fixed(soft_peak / 1024.0, 1), lesson::fixed(soft_us, 1)});
+      }
+    }
+    L.check("linear: every step allocates the same bytes, at token 1 and at token " + std::to_string(T),
+            std::all_of(linear_peaks.begin(), linear_peaks.end(), [&](std::size_t b) { return b == linear_peaks[0]; }),
+            std::to_string(linear_peaks[0]) + " bytes per step; state " + std::to_string(state.state_bytes()) + " bytes");
+    L.check("softmax: a step's memory grows with t (cache slices, scores over t keys)",
+            softmax_peaks.back() > 20 * softmax_peaks.front(),
+            std::to_string(softmax_peaks.front()) + " -> " + std::to_string(softmax_peaks.back()) + " bytes");
+    L.say("Times are measured (they vary); the linear step's time does not depend on t, softmax's grows with t.");
+  }
+
+  // %% [markdown]
+  // ## Step 8 · cost against n
+  // Forward + backward, one head, d = 64, up to n = 16K (dense attention only up to 4K: beyond that its
+  // n × n matrices take gigabytes). Linear attention is O(n·d²) in time and O(n·d) in memory: doubling n
+  // doubles both. Dense attention quadruples.
+  // %%
+  L.step("Step 8 · time and peak memory of forward + backward vs n");
+  {
+    const int64_t d = 64, n_max = L.quick() ? 1024 : 16384, n_dense = L.quick() ? 1024 : 4096;
+    const int max_runs = L.quick() ? 2 : 3;
+    const double budget = L.quick() ? 0.1 : 0.5;
+    lesson::Table t({"n", "linear (ms)", "linear (MiB)", "causal (ms)", "causal (MiB)", "full (ms)", "full (MiB)",
+                     "full / linear (MiB)"},
+                    8);
+    core::Rng r = L.rng(6);
+    std::vector<double> ns, lin_ms, lin_mib, cau_ms, cau_mib, full_ns, full_ms, full_mib;
+    auto fwd_bwd = [&](const std::function<Tensor(const Tensor&, const Tensor&, const Tensor&)>& f, const Tensor& q,
+                       const Tensor& k, const Tensor& v, const Tensor& g) {
+      std::vector<Tensor> leaves = {leaf(q), leaf(k), leaf(v)};
+      return lesson::measure(
+          [&] {
+            f(leaves[0], leaves[1], leaves[2]).backward(g);
+            for (Tensor& l : leaves) l.zero_grad();
+          },
+          max_runs, budget);
+    };
+    for (int64_t n = 256; n <= n_max; n *= 2) {
+      const Tensor q = core::randn({1, 1, n, d}, r), k = core::randn({1, 1, n, d}, r), v = core::randn({1, 1, n, d}, r),
+                   g = core::randn({1, 1, n, d}, r);
+      const lesson::Cost lin = fwd_bwd(
+          [](const Tensor& a, const Tensor& b, const Tensor& c) { return attention::linear_attention(a, b, c, false); }, q, k, v, g);
+      const lesson::Cost cau = fwd_bwd(
+          [](const Tensor& a, const Tensor& b, const Tensor& c) { return attention::linear_attention(a, b, c, true); }, q, k, v, g);
+      ns.push_back(double(n));
+      lin_ms.push_back(1e3 * lin.seconds);
+      lin_mib.push_back(lesson::mib(lin.peak_bytes));
+      cau_ms.push_back(1e3 * cau.seconds);
+      cau_mib.push_back(lesson::mib(cau.peak_bytes));
+      std::string f_ms = "-", f_mib = "-", ratio = "-";
+      if (n <= n_dense) {
+        const lesson::Cost full = fwd_bwd(
+            [](const Tensor& a, const Tensor& b, const Tensor& c) { return attention::dense_attention(a, b, c); }, q, k, v, g);
+        full_ns.push_back(double(n));
+        full_ms.push_back(1e3 * full.seconds);
+        full_mib.push_back(lesson::mib(full.peak_bytes));
+        f_ms = lesson::fixed(full_ms.back(), 2);
+        f_mib = lesson::fixed(full_mib.back(), 1);
+        ratio = lesson::fixed(full_mib.back() / lin_mib.back(), 1) + "x";
+      }
+      t.row({std::to_string(n), lesson::fixed(lin_ms.back(), 2), lesson::fixed(lin_mib.back(), 2),
+             lesson::fixed(cau_ms.back(), 2), lesson::fixed(cau_mib.back(), 2), f_ms, f_mib, ratio});
+    }
+    const size_t m = ns.size();
+    const double lin_growth = lin_mib[m - 1] / lin_mib[m - 2], cau_growth = cau_mib[m - 1] / cau_mib[m - 2];
+    L.check("linear attention's memory doubles when n doubles (1.8x - 2.2x)", lin_growth > 1.8 && lin_growth < 2.2 &&
+                                                                                 cau_growth > 1.8 && cau_growth < 2.2,
+            "non-causal " + lesson::fixed(lin_growth, 2) + "x, causal " + lesson::fixed(cau_growth, 2) + "x");
+    // full / linear memory at each n where both ran: O(n²) / O(n) should double per doubling of n
+    const size_t fm = full_mib.size();
+    const double ratio_last = full_mib[fm - 1] / lin_mib[fm - 1], ratio_prev = full_mib[fm - 2] / lin_mib[fm - 2];
+    L.check("dense / linear memory doubles per doubling of n (1.7x - 2.3x): O(n²) against O(n)",
+            ratio_last / ratio_prev > 1.7 && ratio_last / ratio_prev < 2.3,
+            lesson::fixed(ratio_prev, 1) + "x -> " + lesson::fixed(ratio_last, 1) + "x at n = " +
+                std::to_string(int64_t(full_ns.back())));
+    img::PlotOptions po;
+    po.title = "forward + backward: time";
+    po.xlabel = "sequence length n";
+    po.ylabel = "time (ms)";
+    po.log_x = po.log_y = true;
+    img::PlotOptions mo = po;
+    mo.title = "forward + backward: peak memory";
+    mo.ylabel = "peak memory (MiB)";
+    L.show(img::hstack({img::line_plot({{"linear", ns, lin_ms}, {"linear causal", ns, cau_ms}, {"full (softmax)", full_ns, full_ms}}, po),
+                        img::line_plot({{"linear", ns, lin_mib}, {"linear causal", ns, cau_mib}, {"full (softmax)", full_ns, full_mib}}, mo)}),
+           "cost.png",
+           "time and peak memory vs n on log-log axes — the linear curves have slope 1 (doubling n doubles the "
+           "cost), the full-attention curves slope 2; at 4K dense attention already needs tens of times the memory",
+           lesson::Figure::timing);
+  }
+
+  // %% [markdown]
+  // ## Step 9 · what the paper reported
+  // Numbers from Katharopoulos et al. 2020 (the paper's, on a GPU; not measured here):
+  // - Autoregressive image generation, MNIST: 0.644 bits/dim for linear vs 0.621 for softmax attention, while
+  //   generating about 317x faster (142.8 vs 0.45 images/s).
+  // - CIFAR-10: 3.40 bits/dim vs 3.47 for softmax, about 4,462x faster generation (17.85 vs 0.004 images/s):
+  //   the RNN form's constant cost per pixel against softmax's growing cache over 3,072 pixels.
+  // - Speech recognition (WSJ): phoneme error rate 8.08 vs 5.12 for softmax — faster per epoch, but less
+  //   accurate: the flat attention of step 5 is the price.
+  // Long Range Arena (Tay et al. 2021) later measured the Linear Transformer at 50.55 average accuracy vs
+  // 54.39 for the Transformer, at about 5.5x the speed and a tenth of the memory at 4K tokens.
+  // %%
+  L.step("Step 9 · the paper's results (reported, not measured here)");
+  L.say("Katharopoulos et al. 2020 (paper's numbers): MNIST image generation 0.644 bits/dim (softmax 0.621), ~317x faster;");
+  L.say("  CIFAR-10 3.40 bits/dim (softmax 3.47), ~4,462x faster generation; WSJ speech PER 8.08 (softmax 5.12).");
+  L.say("Long Range Arena (Tay et al. 2021, reported): average 50.55 vs 54.39 for the Transformer.");
+  L.say("Measured here: the RNN form's constant bytes per token (step 7) and the ~n growth (step 8).");
+
+  // %% [markdown]
+  // ## Step 10 · your own feature map
+  // Any phi with non-negative values gives a valid linear attention (the weights stay >= 0); phi decides how
+  // selective the attention can be. Change `my_feature_map` below, rebuild, rerun: the self-check verifies the
+  // kernel with your phi against the dense matrix (outputs and gradients, causal) and that phi is
+  // non-negative, and custom.png shows your attention beside softmax for the motif input of step 5.
+  // %%
+  L.step("Step 10 · your own feature map");
+  // EXERCISE ---------------------------------------------------------------------------------------------------
+  // phi(x) for every coordinate. The paper's choice is elu(x) + 1. Try:
+  //   core::relu(x)                     (weights can be exactly 0; a query with no positive coordinate sees nothing)
+  //   core::exp(x)                      (sharper: large coordinates dominate)
+  //   core::square(x)                   (symmetric: x and -x look alike)
+  //   core::exp(x * 4.0f)               (sharper still — does the picture get closer to softmax?)
+  auto my_feature_map = [](const Tensor& x) { return core::elu(x) + 1.0f; };
+  // END EXERCISE -----------------------------------------------------------------------------------------------
+  {
+    core::Rng r = L.rng(7);
+    const int64_t n = 24, d = 8;
+    const Tensor q = core::randn({1, 2, n, d}, r), k = core::randn({1, 2, n, d}, r), v = core::randn({1, 2, n, d}, r),
+                 g = core::randn({1, 2, n, d}, r);
+    const Tensor phi_test = my_feature_map(q);
+    double min_phi = 1e30;
+    for (int64_t i = 0; i < phi_test.numel(); ++i) min_phi = std::min(min_phi, double(phi_test.data()[i]));
+    L.check("your phi is non-negative (so every attention weight is)", min_phi >= 0.0 && all_finite(phi_test),
+            "smallest value " + lesson::sig(min_phi, 3));
+    std::vector<Tensor> mine = {leaf(q), leaf(k), leaf(v)}, ref = {leaf(q), leaf(k), leaf(v)};
+    const Tensor out = attention::feature_attention(my_feature_map(mine[0]), my_feature_map(mine[1]), mine[2], {true, eps, Tensor()});
+    out.backward(g);
+    core::matmul(dense_normalised(my_feature_map(ref[0]), my_feature_map(ref[1]), true, eps), ref[2]).backward(g);
+    float worst = 0.0f;
+    const char* names[] = {"dq", "dk", "dv"};
+    std::string detail;
+    for (int a = 0; a < 3; ++a) {
+      const float scale = std::max(1.0f, max_abs(ref[a].grad()));  // relative to the gradient's size
+      const float diff = all_finite(mine[a].grad()) ? lesson::max_abs_diff(mine[a].grad(), ref[a].grad()) / scale : 1e30f;
+      worst = std::max(worst, diff);
+      detail += std::string(a ? ", " : "") + names[a] + " " + lesson::sig(diff, 2);
+    }
+    const Tensor out_ref = core::matmul(dense_normalised(my_feature_map(q), my_feature_map(k), true, eps), v);
+    L.check_close("your phi: causal kernel output equals the dense normalised matrix @ v", out.detach(), out_ref, 1e-4f);
+    L.check("your phi: gradients equal autograd through the dense matrix (relative)", worst < 1e-4f, detail);
+    const Tensor mine_A = dense_normalised(my_feature_map(x), my_feature_map(x), false, eps);  // (1,1,48,48)
+    const Tensor soft = attention::dense_probabilities(x, x);
+    L.say("your phi on the motif input: mean largest weight per row ", lesson::fixed(mean_row_max(mine_A), 3),
+          " (elu+1: ", lesson::fixed(mean_row_max(attention::linear_attention_matrix(x, x, false)), 3), ", softmax ",
+          lesson::fixed(mean_row_max(soft), 3), ")");
+    L.show(img::hstack({attention_map(soft, "softmax(q kT / sqrt(d))", "n = 48 motif input, own scale",
+                                      static_cast<int>(motif), max_abs(soft)),
+                        attention_map(mine_A, "your phi: D^-1 phi(Q) phi(K)T", "n = 48 motif input, own scale",
+                                      static_cast<int>(motif), std::max(max_abs(mine_A), 1e-6f))}),
+           "custom.png",
+           "left softmax, right linear attention with your EXERCISE feature map on the motif input of step 5 — "
+           "with elu+1 it is the washed-out picture of step 5; sharper feature maps bring the stripes out");
+  }
+
+  // %% [markdown]
+  // ## Exercises
+  // 1. In the EXERCISE block try exp(4x): how close does the mean largest weight get to softmax's? What
+  //    happens to the numbers for larger inputs (hint: float overflows at exp(88))?
+  // 2. From step 6's table: at what n does the stored-states version need more memory than the n x n
+  //    matrix of dense attention (d = 64)? And for d = 16?
+  // 3. Step 7 measures memory per generated token. Write down the cost (flops) of one step for both forms at
+  //    token t and find the t at which linear attention's step becomes cheaper (d = 64).
+  // 4. Make linear attention causal by masking the n x n matrix (dense_normalised with causal = true) and time
+  //    it at n = 4096 against the kernel: what did associativity buy?
+  // Next lesson: the Performer, a feature map whose kernel *is* softmax's, on average.
+  // %%
+  return L.finish();
+} catch (const std::exception& e) {
+  return lesson::report_error(e);
+}

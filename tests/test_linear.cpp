@@ -1,0 +1,251 @@
+// tests/test_linear.cpp — the Linear Transformer (attention/linear.h) and the shared kernel-attention code
+// (attention/feature_attention.h): outputs and gradients against the dense normalised matrix
+// A = D⁻¹ phi(Q) phi(K)ᵀ (lower-triangular when causal) built here from core ops, RNN form == parallel form,
+// gradchecks, padding, no-leak, the causal backward's memory, bad settings, determinism.
+#include "attention/feature_attention.h"
+#include "attention/linear.h"
+#include "tests/helpers.h"
+
+using namespace core;
+
+namespace {
+
+// The reference, written without attention/feature_attention: phi(x) = elu(x) + 1 as max(x,0) + exp(min(x,0)),
+// scores phi(Q) phi(K)ᵀ times a 0/1 causal mask, divided by row sums + eps.
+Tensor reference_linear(const Tensor& q, const Tensor& k, const Tensor& v, bool causal, float eps = 1e-6f) {
+  auto phi = [](const Tensor& x) { return elu(x) + 1.0f; };
+  Tensor scores = matmul(phi(q), phi(k), false, true);  // (B,H,n,n)
+  if (causal) {
+    const int64_t n = q.size(2);
+    Tensor lower = Tensor::zeros({1, 1, n, n});
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t j = 0; j <= i; ++j) lower.at({0, 0, i, j}) = 1.0f;
+    scores = scores * lower;
+  }
+  return matmul(scores / (sum(scores, -1, true) + eps), v);
+}
+
+struct Grads {
+  Tensor out, dq, dk, dv;
+};
+
+// out = f(q, k, v) and the gradients of sum(out * g).
+template <class F>
+Grads run_with_grads(F f, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& g) {
+  Tensor lq = q.clone().detach(), lk = k.clone().detach(), lv = v.clone().detach();
+  for (Tensor* t : {&lq, &lk, &lv}) t->set_requires_grad();
+  const Tensor out = f(lq, lk, lv);
+  sum(out * g).backward();
+  return {out.detach(), lq.grad(), lk.grad(), lv.grad()};
+}
+
+void check_grads_close(const Grads& a, const Grads& b, double rtol, double atol) {
+  CHECK_CLOSE(a.out, b.out, rtol, atol);
+  CHECK_CLOSE(a.dq, b.dq, rtol, atol);
+  CHECK_CLOSE(a.dk, b.dk, rtol, atol);
+  CHECK_CLOSE(a.dv, b.dv, rtol, atol);
+}
+
+}  // namespace
+
+TEST_CASE("linear: outputs and gradients equal the dense normalised matrix, causal and not") {
+  const Tensor q = testing::rand_tensor({2, 3, 29, 8}, 1), k = testing::rand_tensor({2, 3, 29, 8}, 2),
+               v = testing::rand_tensor({2, 3, 29, 8}, 3), g = testing::rand_tensor({2, 3, 29, 8}, 4);
+  for (bool causal : {false, true}) {
+    CAPTURE(causal);
+    const Grads mine = run_with_grads(
+        [&](const Tensor& a, const Tensor& b, const Tensor& c) { return attention::linear_attention(a, b, c, causal); },
+        q, k, v, g);
+    const Grads ref = run_with_grads(
+        [&](const Tensor& a, const Tensor& b, const Tensor& c) { return reference_linear(a, b, c, causal); }, q, k, v,
+        g);
+    check_grads_close(mine, ref, 1e-4, 1e-5);
+    // and the effective matrix is the reference's matrix
+    const Tensor A = attention::linear_attention_matrix(q, k, causal);
+    CHECK_CLOSE(matmul(A, v), ref.out, 1e-4, 1e-5);
+  }
+}
+
+TEST_CASE("linear: the causal kernel at a long n (the scans) still equals the dense reference") {
+  const Tensor q = testing::rand_tensor({1, 2, 300, 16}, 5), k = testing::rand_tensor({1, 2, 300, 16}, 6),
+               v = testing::rand_tensor({1, 2, 300, 12}, 7), g = testing::rand_tensor({1, 2, 300, 12}, 8);
+  // d_v != d_k exercises the (m, dv) state shapes
+  auto kernel = [](const Tensor& a, const Tensor& b, const Tensor& c) {
+    return attention::feature_attention(attention::elu_feature_map(a), attention::elu_feature_map(b), c, {true, 1e-6f, Tensor()});
+  };
+  auto ref = [](const Tensor& a, const Tensor& b, const Tensor& c) { return reference_linear(a, b, c, true); };
+  check_grads_close(run_with_grads(kernel, q, k, v, g), run_with_grads(ref, q, k, v, g), 1e-4, 1e-5);
+}
+
+TEST_CASE("linear: non-causal with fewer keys than queries") {
+  const Tensor q = testing::rand_tensor({1, 2, 9, 4}, 9), k = testing::rand_tensor({1, 2, 5, 4}, 10),
+               v = testing::rand_tensor({1, 2, 5, 4}, 11);
+  const Tensor A = attention::linear_attention_matrix(q, k, false);
+  CHECK(A.shape() == Shape{1, 2, 9, 5});
+  CHECK_CLOSE(attention::linear_attention(q, k, v, false), matmul(A, v), 1e-5, 1e-6);
+  CHECK_THROWS_WITH_AS(attention::linear_attention(q, k, v, true),
+                       doctest::Contains("linear: causal attention needs as many queries as keys"), core::Error);
+}
+
+TEST_CASE("linear: gradcheck of the kernel, causal and not") {
+  const Tensor q = testing::rand_tensor({1, 2, 6, 3}, 12), k = testing::rand_tensor({1, 2, 6, 3}, 13),
+               v = testing::rand_tensor({1, 2, 6, 3}, 14);
+  for (bool causal : {false, true}) {
+    CAPTURE(causal);
+    auto f = [causal](const std::vector<Tensor>& x) { return attention::linear_attention(x[0], x[1], x[2], causal); };
+    const auto r = gradcheck(f, {q, k, v});
+    INFO(r.message);
+    CHECK(r.ok);
+  }
+}
+
+TEST_CASE("linear: gradcheck of the layer through x and every parameter") {
+  const auto& scheme = attention::find_scheme("linear");
+  for (bool causal : {false, true}) {
+    CAPTURE(causal);
+    Rng rng(15);
+    attention::LayerConfig lc;
+    lc.d_model = 6;
+    lc.n_heads = 2;
+    lc.causal = causal;
+    auto layer = scheme.make_layer(lc, rng);
+    Tensor x = testing::rand_tensor({2, 5, 6}, 16);
+    x.set_requires_grad();
+    std::vector<Tensor> leaves = {x};
+    for (const Tensor& p : layer->parameters()) leaves.push_back(p);
+    auto* raw = layer.get();
+    const auto r = gradcheck_leaves([&] { return raw->forward(x); }, leaves);
+    INFO(r.message);
+    CHECK(r.ok);
+    CHECK(r.checked == x.numel() + layer->num_parameters());
+  }
+}
+
+TEST_CASE("linear: the RNN form generates the causal kernel's rows, in constant memory") {
+  const int64_t B = 2, H = 2, n = 40, d = 8;
+  const Tensor q = testing::rand_tensor({B, H, n, d}, 17), k = testing::rand_tensor({B, H, n, d}, 18),
+               v = testing::rand_tensor({B, H, n, d}, 19);
+  const Tensor parallel = attention::linear_attention(q, k, v, true);
+  attention::LinearAttentionState state(B, H, d, d);
+  Tensor rnn = Tensor::empty({B, H, n, d});
+  std::size_t first_peak = 0, last_peak = 0;
+  for (int64_t t = 0; t < n; ++t) {
+    const Tensor qt = reshape(slice(q, 2, t, t + 1), {B, H, d}), kt = reshape(slice(k, 2, t, t + 1), {B, H, d}),
+                 vt = reshape(slice(v, 2, t, t + 1), {B, H, d});
+    memory::PeakScope scope;
+    const Tensor out = state.step(qt, kt, vt);  // (B, H, d)
+    (t == 0 ? first_peak : last_peak) = scope.peak_above_start();
+    for (int64_t r = 0; r < B * H; ++r)
+      for (int64_t c = 0; c < d; ++c) rnn.data()[(r * n + t) * d + c] = out.data()[r * d + c];
+  }
+  CHECK(state.position() == n);
+  CHECK(testing::bit_equal(rnn, parallel));  // the same step function, the same arithmetic
+  CHECK(first_peak == last_peak);            // memory per generated token does not grow with t
+  CHECK(state.state_bytes() == sizeof(float) * B * H * (d * d + d));
+  state.reset();
+  CHECK(state.position() == 0);
+  const Tensor again = state.step(reshape(slice(q, 2, 0, 1), {B, H, d}), reshape(slice(k, 2, 0, 1), {B, H, d}),
+                                  reshape(slice(v, 2, 0, 1), {B, H, d}));
+  CHECK_CLOSE(again, reshape(slice(parallel, 2, 0, 1), {B, H, d}), 0.0, 0.0);
+  CHECK_THROWS_WITH_AS(state.step(Tensor::zeros({B, H, d + 1}), Tensor::zeros({B, H, d}), Tensor::zeros({B, H, d})),
+                       doctest::Contains("LinearAttentionState: q (2,2,9)"), core::Error);
+}
+
+TEST_CASE("linear: the causal backward does not store n outer products") {
+  // Activation memory of forward + backward, in units of one (B, H, n, d) tensor. Storing the n states
+  // S_i (d x d each) would cost n·d² floats = d = 64 such units; the scans need a few (phi_q, phi_k, their
+  // gradients, out, dq, dk, dv) whatever n.
+  const int64_t B = 1, H = 2, d = 64;
+  std::vector<double> units;
+  for (int64_t n : {256, 1024}) {
+    const Tensor q = testing::rand_tensor({B, H, n, d}, 20), k = testing::rand_tensor({B, H, n, d}, 21),
+                 v = testing::rand_tensor({B, H, n, d}, 22), g = testing::rand_tensor({B, H, n, d}, 23);
+    Tensor lq = q.clone(), lk = k.clone(), lv = v.clone();
+    for (Tensor* t : {&lq, &lk, &lv}) t->set_requires_grad();
+    memory::PeakScope scope;
+    attention::linear_attention(lq, lk, lv, true).backward(g);
+    const double one = double(sizeof(float) * B * H * n * d);
+    units.push_back(double(scope.peak_above_start()) / one);
+  }
+  INFO("peak / (B·H·n·d floats): n=256 -> " << units[0] << ", n=1024 -> " << units[1]);
+  CHECK(units[1] < 16.0);                       // far below the d = 64 units of n stored d x d states
+  CHECK(units[1] <= units[0] * 1.05 + 0.1);     // and the same multiple at 4x the length: O(n·d)
+}
+
+TEST_CASE("linear: padding keys are ignored; a row with no visible key gives 0, not NaN") {
+  const Tensor q = testing::rand_tensor({2, 2, 7, 4}, 24), k = testing::rand_tensor({2, 2, 7, 4}, 25),
+               v = testing::rand_tensor({2, 2, 7, 4}, 26);
+  const Tensor pad = Tensor::from_vector({2, 7}, {1, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1, 1, 1, 1});
+  // batch 0: the output equals attention over its first 5 keys only
+  const Tensor out = attention::linear_attention(q, k, v, false, 1e-6f, pad);
+  const Tensor q0 = slice(q, 0, 0, 1), k0 = slice(slice(k, 0, 0, 1), 2, 0, 5), v0 = slice(slice(v, 0, 0, 1), 2, 0, 5);
+  CHECK_CLOSE(slice(out, 0, 0, 1), attention::linear_attention(q0, k0, v0, false), 1e-5, 1e-6);
+  // batch 1, causal: row 0 sees only key 0, which is padding
+  const Tensor out_c = attention::linear_attention(q, k, v, true, 1e-6f, pad);
+  CHECK(testing::all_finite(out_c));
+  for (int64_t h = 0; h < 2; ++h)
+    for (int64_t c = 0; c < 4; ++c) CHECK(out_c.at({1, h, 0, c}) == 0.0f);
+  const Tensor A = attention::linear_attention_matrix(q, k, true, 1e-6f, pad);
+  CHECK_CLOSE(out_c, matmul(A, v), 1e-5, 1e-6);
+  for (int64_t i = 0; i < 7; ++i) CHECK(A.at({1, 0, i, 0}) == 0.0f);
+}
+
+TEST_CASE("linear: causal rows up to t ignore later tokens, also in their gradients") {
+  const int64_t n = 12, t = 6;
+  Tensor q = testing::rand_tensor({1, 1, n, 4}, 27), k = testing::rand_tensor({1, 1, n, 4}, 28),
+         v = testing::rand_tensor({1, 1, n, 4}, 29);
+  for (Tensor* x : {&q, &k, &v}) x->set_requires_grad();
+  sum(slice(attention::linear_attention(q, k, v, true), 2, 0, t + 1)).backward();
+  for (Tensor* x : {&q, &k, &v})
+    for (int64_t j = t + 1; j < n; ++j)
+      for (int64_t c = 0; c < 4; ++c) CHECK(x->grad().at({0, 0, j, c}) == 0.0f);
+  CHECK(testing::max_abs(k.grad()) > 0.0f);
+}
+
+TEST_CASE("linear: the scheme's settings, errors and determinism") {
+  const auto& s = attention::find_scheme("linear");
+  CHECK(s.supports_causal());
+  CHECK_FALSE(s.has_pattern());
+  const Tensor q = testing::rand_tensor({1, 2, 10, 4}, 30);
+  CHECK_THROWS_WITH_AS(s.kernel(q, q, q, s.configure({"eps=0"})), doctest::Contains("linear: eps must be in (0, 1], got 0"),
+                       core::Error);
+  CHECK_THROWS_WITH_AS(s.kernel(q, q, q, s.configure({"eps=-1"})), doctest::Contains("eps"), core::Error);
+  CHECK_THROWS_WITH_AS(s.kernel(q, q, q, s.configure({"eps=abc"})), doctest::Contains("eps='abc' is not a number"),
+                       core::Error);
+  Rng rng(1);
+  attention::LayerConfig lc;
+  lc.d_model = 8;
+  lc.n_heads = 2;
+  lc.set = {"eps=nan"};
+  CHECK_THROWS_WITH_AS(s.make_layer(lc, rng), doctest::Contains("linear: eps"), core::Error);
+  // a larger eps is used: it pulls the outputs towards 0
+  const Tensor small = s.kernel(q, q, q, s.configure({}));
+  const Tensor big = s.kernel(q, q, q, s.configure({"eps=1"}));
+  CHECK(testing::max_abs(big) < testing::max_abs(small));
+  CHECK(testing::bit_equal(small, s.kernel(q, q, q, s.configure({}, false, 99))));  // no randomness at all
+  CHECK_THROWS_WITH_AS(attention::feature_attention(q, q, q, {false, 0.0f, Tensor()}),
+                       doctest::Contains("feature_attention: eps must be a positive number"), core::Error);
+  CHECK_THROWS_WITH_AS(attention::feature_attention(q, q, Tensor::zeros({1, 2, 9, 4})),
+                       doctest::Contains("feature_attention: v must be (B, H, nk, dv)"), core::Error);
+}
+
+TEST_CASE("feature_attention: key log-scales equal the unscaled features, causal and not, with gradients") {
+  // phi_k / exp(c) with log-scales c must act exactly like phi_k (the Performer's stabiliser relies on it).
+  const Tensor pq = exp(testing::rand_tensor({1, 2, 11, 5}, 31)), pk_raw = exp(testing::rand_tensor({1, 2, 11, 5}, 32));
+  const Tensor v = testing::rand_tensor({1, 2, 11, 3}, 33), g = testing::rand_tensor({1, 2, 11, 3}, 34);
+  const Tensor c = testing::rand_tensor({1, 2, 11}, 35, -3.0f, 3.0f);
+  for (bool causal : {false, true}) {
+    CAPTURE(causal);
+    // plain: features pk_raw. scaled: features pk_raw / exp(c) and log-scales c. eps scales along, so use a
+    // tiny eps for the comparison.
+    auto plain = [&](const Tensor& a, const Tensor& b, const Tensor& vv) {
+      return attention::feature_attention(a, b, vv, {causal, 1e-12f, Tensor()});
+    };
+    auto scaled = [&](const Tensor& a, const Tensor& b, const Tensor& vv) {
+      return attention::feature_attention(a, b / exp(unsqueeze(c, -1)), vv, {causal, 1e-12f, c});
+    };
+    check_grads_close(run_with_grads(scaled, pq, pk_raw, v, g), run_with_grads(plain, pq, pk_raw, v, g), 1e-4, 1e-5);
+    const Tensor A = attention::feature_attention_matrix(pq, pk_raw / exp(unsqueeze(c, -1)), {causal, 1e-12f, c});
+    CHECK_CLOSE(matmul(A, v), plain(pq, pk_raw, v), 1e-4, 1e-5);
+  }
+}

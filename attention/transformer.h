@@ -19,7 +19,7 @@
 namespace attention {
 
 struct ModelConfig {
-  std::string scheme = "full";
+  std::string scheme = "flash";  // exact softmax attention in O(n) memory; "full" materialises the n×n matrix
   std::vector<std::string> set;  // the scheme's key=value settings
   int64_t vocab = 16;            // token ids are in [0, vocab)
   int64_t max_len = 128;         // longest sequence (learned positional embeddings)

@@ -1,0 +1,287 @@
+// attention/longformer.cpp — Longformer's band + global key lists, the kernel (index_attention for local rows,
+// a small dense block for the global rows), its effective attention and pattern, the layer with separate
+// global projections, and the registered scheme "longformer".
+//
+// Legend: B = batch, H = heads, n = sequence length, d = head size, w = window, G = global tokens,
+//         W = band width (2w+1, causal w+1), K = W + G.
+#include "attention/longformer.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "core/autograd.h"
+#include "core/ops_elementwise.h"
+#include "core/ops_index.h"
+#include "core/ops_linalg.h"
+#include "core/ops_nn.h"
+#include "core/ops_shape.h"
+
+namespace attention {
+
+using namespace core;
+
+namespace {
+constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+
+// is_global[j] for j in [0, n).
+std::vector<char> global_flags(const LongformerOptions& o, int64_t n) {
+  std::vector<char> flags(static_cast<size_t>(n), 0);
+  for (int64_t g : o.global) flags[static_cast<size_t>(g)] = 1;
+  return flags;
+}
+
+IntTensor global_positions(const LongformerOptions& o) {
+  return IntTensor::from_vector({static_cast<int64_t>(o.global.size())}, o.global);
+}
+
+// Whether every head uses the same dilation (then one index serves all heads).
+bool one_dilation(const LongformerOptions& o) {
+  return std::all_of(o.dilation.begin(), o.dilation.end(), [&](int64_t x) { return x == o.dilation[0]; });
+}
+
+// 1 where global token g (row) may not see key j: (B or 1, 1, G, n).
+Tensor global_blocked(const LongformerOptions& o, int64_t B, int64_t n, const Tensor& pad) {
+  const int64_t G = static_cast<int64_t>(o.global.size()), Bb = pad.defined() ? B : 1;
+  Tensor blocked = Tensor::zeros({Bb, 1, G, n});
+  float* p = blocked.data();
+  for (int64_t b = 0; b < Bb; ++b)
+    for (int64_t r = 0; r < G; ++r)
+      for (int64_t j = 0; j < n; ++j) {
+        const bool future = o.causal && j > o.global[static_cast<size_t>(r)];
+        const bool padding = pad.defined() && pad.data()[b * n + j] == 0.0f;
+        p[(b * G + r) * n + j] = (future || padding) ? 1.0f : 0.0f;
+      }
+  return blocked;
+}
+
+void check_pad(const Tensor& pad, int64_t B, int64_t n) {
+  if (pad.defined())
+    AZ_CHECK(pad.shape() == Shape({B, n}), "longformer: key_padding_mask must be (B, n) = ", Shape({B, n}), ", got ",
+             pad.shape());
+}
+}  // namespace
+
+// ---- options ----------------------------------------------------------------------------------------------
+LongformerOptions longformer_options(const Config& cfg) {
+  const Settings& s = cfg.settings;
+  LongformerOptions o;
+  o.window = s.get_int("window");
+  AZ_CHECK(o.window >= 1, "longformer: window must be >= 1, got ", o.window);
+  o.dilation = s.get_int_list("dilation");
+  AZ_CHECK(!o.dilation.empty(), "longformer: dilation must list at least one value per head cycle (e.g. dilation=1,2)");
+  for (int64_t x : o.dilation) AZ_CHECK(x >= 1, "longformer: dilation values must be >= 1, got ", x);
+  o.global = s.get_int_list("global");
+  std::sort(o.global.begin(), o.global.end());  // the order of the list does not matter
+  for (size_t g = 0; g < o.global.size(); ++g) {
+    AZ_CHECK(o.global[g] >= 0, "longformer: global positions must be >= 0, got ", o.global[g]);
+    AZ_CHECK(g == 0 || o.global[g] != o.global[g - 1], "longformer: global lists position ", o.global[g], " twice");
+  }
+  o.causal = cfg.causal;
+  return o;
+}
+
+void longformer_check_length(const LongformerOptions& o, int64_t n) {
+  for (int64_t g : o.global)
+    AZ_CHECK(g < n, "longformer: global position ", g, " is outside the sequence (n = ", n, ")");
+}
+
+int64_t longformer_dilation(const LongformerOptions& o, int64_t h) {
+  return o.dilation[static_cast<size_t>(h % static_cast<int64_t>(o.dilation.size()))];
+}
+
+int64_t longformer_band_width(const LongformerOptions& o) { return o.causal ? o.window + 1 : 2 * o.window + 1; }
+
+// ---- key lists --------------------------------------------------------------------------------------------
+IntTensor longformer_index(const LongformerOptions& o, int64_t n, int64_t H) {
+  longformer_check_length(o, n);
+  const int64_t w = o.window, W = longformer_band_width(o), G = static_cast<int64_t>(o.global.size()), K = W + G;
+  const int64_t Hi = one_dilation(o) ? 1 : H;
+  const std::vector<char> is_global = global_flags(o, n);
+  IntTensor index({1, Hi, n, K}, -1);  // (1, Hi, n, W + G)
+  for (int64_t h = 0; h < Hi; ++h) {
+    const int64_t delta = longformer_dilation(o, h);
+    for (int64_t i = 0; i < n; ++i) {
+      if (is_global[static_cast<size_t>(i)]) continue;  // global rows: computed densely
+      int64_t* row = index.data.data() + (h * n + i) * K;
+      for (int64_t slot = 0; slot < W; ++slot) {
+        const int64_t j = i + delta * (slot - w);  // slot w is the query itself
+        if (j >= 0 && j < n && !is_global[static_cast<size_t>(j)]) row[slot] = j;  // globals: only in their column
+      }
+      for (int64_t g = 0; g < G; ++g) {
+        const int64_t j = o.global[static_cast<size_t>(g)];
+        if (!o.causal || j <= i) row[W + g] = j;
+      }
+    }
+  }
+  return index;
+}
+
+Tensor longformer_pattern(const LongformerOptions& o, int64_t B, int64_t H, int64_t n, const Tensor& pad) {
+  check_pad(pad, B, n);
+  Tensor P = index_pattern(longformer_index(o, n, H), B, H, n, pad);  // (B, H, n, n): local rows
+  const Tensor blocked = global_blocked(o, B, n, pad);                // (B or 1, 1, G, n)
+  const int64_t G = static_cast<int64_t>(o.global.size()), Bb = blocked.size(0);
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t h = 0; h < H; ++h)
+      for (int64_t r = 0; r < G; ++r)
+        for (int64_t j = 0; j < n; ++j)
+          P.at({b, h, o.global[static_cast<size_t>(r)], j}) = 1.0f - blocked.at({Bb == 1 ? 0 : b, 0, r, j});
+  return P;
+}
+
+// ---- kernel -----------------------------------------------------------------------------------------------
+Tensor longformer_attention(const Tensor& q, const Tensor& k, const Tensor& v, const LongformerOptions& o,
+                            const Tensor& pad, const Tensor& q_global, const Tensor& k_global, const Tensor& v_global) {
+  Scheme::check_qkv(q, k, v, "longformer");
+  const int64_t B = q.size(0), H = q.size(1), n = q.size(2), d = q.size(3);
+  AZ_CHECK(k.size(2) == n, "longformer: the window is self-attention, so k and v need as many positions as q: q ",
+           q.shape(), ", k ", k.shape());
+  check_pad(pad, B, n);
+  const int64_t G = static_cast<int64_t>(o.global.size());
+
+  // Local rows: band + global columns under one softmax, through the shared kernel.
+  auto index = std::make_shared<const IntTensor>(longformer_index(o, n, H));  // (1, Hi, n, W + G)
+  IndexAttentionOptions io;
+  io.key_padding_mask = pad;
+  Tensor out = index_attention(q, k, v, index, io);  // (B, H, n, d); rows of global tokens are 0
+  if (G == 0) return out;
+
+  // Global rows: softmax(Q_g K_gᵀ / √d) V_g over every key (causal: j <= g), a (B, H, G, n) block.
+  const IntTensor positions = global_positions(o);
+  const Tensor qg = q_global.defined() ? q_global : index_select(q, 2, positions);  // (B, H, G, d)
+  const Tensor kg = k_global.defined() ? k_global : k;                               // (B, H, n, d)
+  const Tensor vg = v_global.defined() ? v_global : v;                               // (B, H, n, d)
+  AZ_CHECK(qg.shape() == Shape({B, H, G, d}), "longformer: q_global must be (B, H, G, d) = ", Shape({B, H, G, d}),
+           ", got ", qg.shape());
+  AZ_CHECK(kg.shape() == q.shape() && vg.shape() == q.shape(), "longformer: k_global and v_global must be ", q.shape(),
+           ", got ", kg.shape(), " and ", vg.shape());
+  const Tensor scores = matmul(qg, kg, false, true) / std::sqrt(static_cast<float>(d));  // (B, H, G, n)
+  const Tensor probs = softmax(masked_fill(scores, global_blocked(o, B, n, pad), kNegInf), -1);
+  const Tensor out_global = matmul(probs, vg);  // (B, H, G, d)
+  // Put row r of out_global at position global[r] (those rows of `out` are exactly 0).
+  IntTensor where({B, H, G, d});
+  for (int64_t e = 0; e < where.numel(); ++e) where.data[e] = o.global[static_cast<size_t>((e / d) % G)];
+  return scatter_add(out, 2, where, out_global);  // (B, H, n, d)
+}
+
+LongformerProbabilities longformer_probabilities(const Tensor& q, const Tensor& k, const Tensor& v,
+                                                 const LongformerOptions& o, const Tensor& pad) {
+  NoGradGuard no_grad;
+  Scheme::check_qkv(q, k, v, "longformer");
+  const int64_t B = q.size(0), H = q.size(1), n = q.size(2), G = static_cast<int64_t>(o.global.size());
+  AZ_CHECK(k.size(2) == n, "longformer: the window is self-attention, so k and v need as many positions as q: q ",
+           q.shape(), ", k ", k.shape());
+  check_pad(pad, B, n);
+  const IntTensor index = longformer_index(o, n, H);
+  IndexAttentionOptions io;
+  io.key_padding_mask = pad;
+  LongformerProbabilities r;
+  r.band = index_attention_forward(q, k, v, index, io).probs;  // (B, H, n, W + G)
+  r.dense = index_to_dense(r.band, index, n);                  // (B, H, n, n)
+  r.global = Tensor::zeros({B, H, G, n});
+  if (G > 0) {
+    const Tensor scores = matmul(index_select(q, 2, global_positions(o)), k, false, true) /
+                          std::sqrt(static_cast<float>(q.size(3)));  // (B, H, G, n)
+    r.global = softmax(masked_fill(scores, global_blocked(o, B, n, pad), kNegInf), -1);
+    for (int64_t bh = 0; bh < B * H; ++bh)
+      for (int64_t g = 0; g < G; ++g)
+        std::copy(r.global.data() + (bh * G + g) * n, r.global.data() + (bh * G + g + 1) * n,
+                  r.dense.data() + (bh * n + o.global[static_cast<size_t>(g)]) * n);
+  }
+  return r;
+}
+
+// ---- the layer: local projections plus the paper's separate global projections -------------------------------
+namespace {
+
+class LongformerLayer : public AttentionLayer {
+ public:
+  LongformerLayer(const Scheme& s, const LayerConfig& cfg, core::Rng& rng)
+      : options(longformer_options(s.configure(cfg.set, cfg.causal, cfg.seed))),
+        d_model(cfg.d_model),
+        n_heads(cfg.n_heads),
+        w_q(cfg.d_model, cfg.d_model, rng),
+        w_k(cfg.d_model, cfg.d_model, rng),
+        w_v(cfg.d_model, cfg.d_model, rng),
+        w_o(cfg.d_model, cfg.d_model, rng) {
+    AZ_CHECK(cfg.n_heads > 0 && cfg.d_model % cfg.n_heads == 0, "longformer layer: d_model ", cfg.d_model,
+             " is not divisible by n_heads ", cfg.n_heads);
+    register_module("w_q", w_q);
+    register_module("w_k", w_k);
+    register_module("w_v", w_v);
+    register_module("w_o", w_o);
+    if (!options.global.empty()) {  // Q_g, K_g, V_g exist only when there are global tokens to use them
+      w_qg = std::make_unique<core::nn::Linear>(cfg.d_model, cfg.d_model, rng);
+      w_kg = std::make_unique<core::nn::Linear>(cfg.d_model, cfg.d_model, rng);
+      w_vg = std::make_unique<core::nn::Linear>(cfg.d_model, cfg.d_model, rng);
+      register_module("w_q_global", *w_qg);
+      register_module("w_k_global", *w_kg);
+      register_module("w_v_global", *w_vg);
+    }
+  }
+
+  Tensor forward(const Tensor& x, const Tensor& key_padding_mask = Tensor()) override {
+    AZ_CHECK(x.dim() == 3 && x.size(2) == d_model, "longformer layer: x must be (B, n, ", d_model, "), got ", x.shape());
+    const Tensor q = split_heads(w_q.forward(x), n_heads);  // (B, H, n, d)
+    const Tensor k = split_heads(w_k.forward(x), n_heads);
+    const Tensor v = split_heads(w_v.forward(x), n_heads);
+    Tensor out;
+    if (options.global.empty()) {
+      out = longformer_attention(q, k, v, options, key_padding_mask);
+    } else {
+      longformer_check_length(options, x.size(1));
+      const Tensor x_global = index_select(x, 1, global_positions(options));  // (B, G, d_model)
+      const Tensor qg = split_heads(w_qg->forward(x_global), n_heads);        // (B, H, G, d)
+      const Tensor kg = split_heads(w_kg->forward(x), n_heads);               // (B, H, n, d)
+      const Tensor vg = split_heads(w_vg->forward(x), n_heads);               // (B, H, n, d)
+      out = longformer_attention(q, k, v, options, key_padding_mask, qg, kg, vg);
+    }
+    return w_o.forward(merge_heads(out));  // (B, n, d_model)
+  }
+
+  LongformerOptions options;
+  int64_t d_model, n_heads;
+  core::nn::Linear w_q, w_k, w_v, w_o;
+  std::unique_ptr<core::nn::Linear> w_qg, w_kg, w_vg;
+};
+
+class LongformerScheme : public Scheme {
+ public:
+  std::string name() const override { return "longformer"; }
+  std::string summary() const override {
+    return "Longformer: sliding window |i-j| <= w with per-head dilation, plus symmetric global tokens with their "
+           "own projections; band storage (n, 2w+1+G), O(n·w·d)";
+  }
+  std::string paper() const override {
+    return "Beltagy, Peters, Cohan 2020, Longformer: The Long-Document Transformer";
+  }
+  int lecture() const override { return 5; }
+  bool supports_causal() const override { return true; }
+  bool has_pattern() const override { return true; }
+  std::vector<HyperParam> hyperparams() const override {
+    return {{"window", "8", "w: each token sees the w keys on either side (causal: the w keys before it) and itself"},
+            {"dilation", "1", "gap between window keys, per head, cycling over heads (e.g. 1,2: odd heads skip every other key)"},
+            {"global", "", "positions of global tokens (e.g. 0 or 0,5): they see everything and everything sees them"}};
+  }
+
+  Tensor kernel(const Tensor& q, const Tensor& k, const Tensor& v, const Config& cfg) const override {
+    return longformer_attention(q, k, v, longformer_options(cfg), cfg.key_padding_mask);
+  }
+  Tensor effective_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Config& cfg) const override {
+    return longformer_probabilities(q, k, v, longformer_options(cfg), cfg.key_padding_mask).dense;
+  }
+  Tensor pattern(const Shape& q_shape, const Config& cfg) const override {
+    AZ_CHECK(q_shape.size() == 4, "longformer: pattern needs a (B, H, n, d) shape, got ", q_shape);
+    return longformer_pattern(longformer_options(cfg), q_shape[0], q_shape[1], q_shape[2], cfg.key_padding_mask);
+  }
+  std::unique_ptr<AttentionLayer> make_layer(const LayerConfig& lc, core::Rng& rng) const override {
+    return std::make_unique<LongformerLayer>(*this, lc, rng);
+  }
+};
+
+Registrar registrar(std::make_unique<LongformerScheme>());
+
+}  // namespace
+
+}  // namespace attention

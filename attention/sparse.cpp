@@ -1,0 +1,238 @@
+// attention/sparse.cpp — Sparse Transformer patterns (strided, fixed), their key lists, the kernel through
+// index_attention, the dense-mask version, and the registered scheme "sparse".
+//
+// Legend: B = batch, H = heads, n = sequence length, d = head size, l = stride, c = summary width, K = keys per
+// query.
+#include "attention/sparse.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "core/ops_elementwise.h"
+#include "core/ops_index.h"
+#include "core/ops_linalg.h"
+#include "core/ops_nn.h"
+#include "core/ops_shape.h"
+
+namespace attention {
+
+using namespace core;
+
+// ---- options ----------------------------------------------------------------------------------------------
+SparseOptions sparse_options(const Config& cfg) {
+  const Settings& s = cfg.settings;
+  SparseOptions o;
+  const std::string mode = s.get("mode");
+  if (mode == "strided") o.mode = SparseMode::strided;
+  else if (mode == "fixed") o.mode = SparseMode::fixed;
+  else AZ_FAIL("sparse: mode must be strided or fixed, got '", mode, "'");
+  o.stride = s.get_int("stride");
+  AZ_CHECK(o.stride >= 0, "sparse: stride must be >= 0 (0 = auto, about sqrt(n)), got ", o.stride);
+  o.summary = s.get_int("summary");
+  AZ_CHECK(o.summary >= 1, "sparse: summary must be >= 1, got ", o.summary);
+  AZ_CHECK(o.mode != SparseMode::fixed || o.stride == 0 || o.summary <= o.stride, "sparse: summary (c = ", o.summary,
+           ") must be <= stride (l = ", o.stride, ")");
+  const std::string heads = s.get("heads");
+  if (heads == "union") o.heads = SparseHeads::merged;
+  else if (heads == "split") o.heads = SparseHeads::split;
+  else AZ_FAIL("sparse: heads must be union or split, got '", heads, "'");
+  o.causal = cfg.causal;
+  return o;
+}
+
+int64_t sparse_stride(const SparseOptions& o, int64_t n) {
+  AZ_CHECK(n >= 1, "sparse: sequence length must be >= 1, got ", n);
+  if (o.stride > 0) {
+    AZ_CHECK(o.mode != SparseMode::fixed || o.summary <= o.stride, "sparse: summary (c = ", o.summary,
+             ") must be <= stride (l = ", o.stride, ")");
+    return o.stride;
+  }
+  int64_t l = static_cast<int64_t>(std::ceil(std::sqrt(static_cast<double>(n))));
+  while (l > 1 && (l - 1) * (l - 1) >= n) --l;  // exact ceil(sqrt(n)) despite rounding
+  while (l * l < n) ++l;
+  return o.mode == SparseMode::fixed ? std::max(l, o.summary) : l;
+}
+
+int sparse_head_parts(const SparseOptions& o, int64_t h) {
+  if (o.heads == SparseHeads::merged) return kSparseBoth;
+  return h % 2 == 0 ? kSparseA1 : kSparseA2;
+}
+
+// ---- membership, straight from the equations --------------------------------------------------------------
+bool sparse_in_a1(const SparseOptions& o, int64_t l, int64_t i, int64_t j) {
+  if (o.causal && j > i) return false;
+  if (o.mode == SparseMode::strided) return std::abs(i - j) < l;  // causal: i-l < j <= i
+  return j / l == i / l;                                          // same block
+}
+
+bool sparse_in_a2(const SparseOptions& o, int64_t l, int64_t i, int64_t j) {
+  if (o.causal && j > i) return false;
+  if (o.mode == SparseMode::strided) return std::abs(i - j) % l == 0;
+  return j % l >= l - o.summary;  // a summary cell of its block
+}
+
+// ---- key lists --------------------------------------------------------------------------------------------
+void sparse_row_keys(const SparseOptions& o, int64_t l, int64_t n, int parts, int64_t i, std::vector<int64_t>& out) {
+  out.clear();
+  const int64_t last = o.causal ? i : n - 1;  // the largest key i may see
+  std::vector<int64_t> a1, a2;
+  if (parts & kSparseA1) {
+    int64_t lo, hi;
+    if (o.mode == SparseMode::strided) {
+      lo = std::max<int64_t>(0, i - l + 1);
+      hi = std::min(last, i + l - 1);
+    } else {
+      lo = (i / l) * l;
+      hi = std::min(last, lo + l - 1);
+    }
+    for (int64_t j = lo; j <= hi; ++j) a1.push_back(j);
+  }
+  if (parts & kSparseA2) {
+    if (o.mode == SparseMode::strided) {
+      for (int64_t j = i % l; j <= last; j += l) a2.push_back(j);
+    } else {
+      for (int64_t block = 0; block * l <= last; ++block)
+        for (int64_t j = block * l + l - o.summary; j < block * l + l && j <= last; ++j) a2.push_back(j);
+    }
+  }
+  std::set_union(a1.begin(), a1.end(), a2.begin(), a2.end(), std::back_inserter(out));  // sorted, each key once
+}
+
+IntTensor sparse_index(const SparseOptions& o, int64_t n, int64_t H, int parts) {
+  const int64_t l = sparse_stride(o, n);
+  // One index per head only when heads differ (split); otherwise one shared by all heads.
+  const int64_t Hi = (parts == 0 && o.heads == SparseHeads::split) ? H : 1;
+  std::vector<int64_t> keys;
+  int64_t K = 0;
+  for (int64_t h = 0; h < Hi; ++h)
+    for (int64_t i = 0; i < n; ++i) {
+      sparse_row_keys(o, l, n, parts ? parts : sparse_head_parts(o, h), i, keys);
+      K = std::max<int64_t>(K, static_cast<int64_t>(keys.size()));
+    }
+  IntTensor index({1, Hi, n, std::max<int64_t>(K, 1)}, -1);  // (1, Hi, n, K)
+  K = index.shape[3];
+  for (int64_t h = 0; h < Hi; ++h)
+    for (int64_t i = 0; i < n; ++i) {
+      sparse_row_keys(o, l, n, parts ? parts : sparse_head_parts(o, h), i, keys);
+      std::copy(keys.begin(), keys.end(), index.data.begin() + (h * n + i) * K);
+    }
+  return index;
+}
+
+Tensor sparse_pattern(const SparseOptions& o, int64_t n, int64_t H, int parts) {
+  const int64_t l = sparse_stride(o, n);
+  Tensor P = Tensor::zeros({1, H, n, n});  // (1, H, n, n)
+  float* p = P.data();
+  for (int64_t h = 0; h < H; ++h) {
+    const int use = parts ? parts : sparse_head_parts(o, h);
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t j = 0; j < n; ++j) {
+        const bool yes = ((use & kSparseA1) && sparse_in_a1(o, l, i, j)) || ((use & kSparseA2) && sparse_in_a2(o, l, i, j));
+        p[(h * n + i) * n + j] = yes ? 1.0f : 0.0f;
+      }
+  }
+  return P;
+}
+
+// ---- kernels ----------------------------------------------------------------------------------------------
+namespace {
+void check_self_attention(const Tensor& q, const Tensor& k, const Tensor& v) {
+  Scheme::check_qkv(q, k, v, "sparse");
+  AZ_CHECK(k.size(2) == q.size(2), "sparse: the pattern is self-attention, so k and v need as many positions as q: ",
+           "q ", q.shape(), ", k ", k.shape());
+}
+}  // namespace
+
+Tensor sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v, const SparseOptions& o,
+                        const Tensor& key_padding_mask) {
+  check_self_attention(q, k, v);
+  auto index = std::make_shared<const IntTensor>(sparse_index(o, q.size(2), q.size(1)));  // (1, 1|H, n, K)
+  IndexAttentionOptions io;
+  io.key_padding_mask = key_padding_mask;
+  return index_attention(q, k, v, index, io);  // (B, H, n, d)
+}
+
+Tensor sparse_dense_mask_attention(const Tensor& q, const Tensor& k, const Tensor& v, const SparseOptions& o,
+                                   const Tensor& key_padding_mask) {
+  check_self_attention(q, k, v);
+  const int64_t B = q.size(0), H = q.size(1), n = q.size(2);
+  // blocked = 1 where query i may not see key j: (1 or B, 1 or H, n, n), filled from the key lists.
+  const IntTensor index = sparse_index(o, n, H);  // (1, Hi, n, K)
+  const int64_t Hi = index.shape[1], K = index.shape[3], Bb = key_padding_mask.defined() ? B : 1;
+  if (key_padding_mask.defined())
+    AZ_CHECK(key_padding_mask.shape() == Shape({B, n}), "sparse: key_padding_mask must be (B, n) = ", Shape({B, n}),
+             ", got ", key_padding_mask.shape());
+  Tensor blocked = Tensor::ones({Bb, Hi, n, n});
+  float* m = blocked.data();
+  for (int64_t b = 0; b < Bb; ++b)
+    for (int64_t h = 0; h < Hi; ++h)
+      for (int64_t i = 0; i < n; ++i)
+        for (int64_t t = 0; t < K; ++t) {
+          const int64_t j = index.data[(h * n + i) * K + t];
+          const bool padded = key_padding_mask.defined() && key_padding_mask.data()[b * n + j] == 0.0f;
+          if (j >= 0 && !padded) m[((b * Hi + h) * n + i) * n + j] = 0.0f;
+        }
+  const Tensor scores = matmul(q, k, false, true) / std::sqrt(static_cast<float>(q.size(3)));  // (B, H, n, n)
+  const Tensor probs = softmax(masked_fill(scores, blocked, -std::numeric_limits<float>::infinity()), -1);
+  return matmul(probs, v);  // (B, H, n, d)
+}
+
+Tensor sparse_effective_attention(const Tensor& q, const Tensor& k, const Tensor& v, const SparseOptions& o,
+                                  const Tensor& key_padding_mask) {
+  check_self_attention(q, k, v);
+  const IntTensor index = sparse_index(o, q.size(2), q.size(1));
+  IndexAttentionOptions io;
+  io.key_padding_mask = key_padding_mask;
+  const Tensor probs = index_attention_forward(q.detach(), k.detach(), v.detach(), index, io).probs;  // (B,H,n,K)
+  return index_to_dense(probs, index, q.size(2));                                                   // (B,H,n,n)
+}
+
+// ---- the registered scheme "sparse" ------------------------------------------------------------------------
+namespace {
+
+class SparseScheme : public Scheme {
+ public:
+  std::string name() const override { return "sparse"; }
+  std::string summary() const override {
+    return "Sparse Transformer: factorised strided/fixed patterns A1 ∪ A2 on per-query key lists, exact, "
+           "O(n·√n·d) with stride ≈ √n";
+  }
+  std::string paper() const override {
+    return "Child, Gray, Radford, Sutskever 2019, Generating Long Sequences with Sparse Transformers";
+  }
+  int lecture() const override { return 3; }
+  bool supports_causal() const override { return true; }
+  bool has_pattern() const override { return true; }
+  std::vector<HyperParam> hyperparams() const override {
+    return {{"mode", "strided", "strided (A1 = last l positions, A2 = every l-th) or fixed (A1 = own block, A2 = "
+                                "last c cells of every block)"},
+            {"stride", "0", "l, the block/stride length; 0 = auto: ceil(sqrt(n)) (at least summary), for O(n sqrt n)"},
+            {"summary", "2", "c, summary cells per block in fixed mode (1 <= c <= l)"},
+            {"heads", "union", "union: every head uses A1 and A2; split: even heads A1, odd heads A2"}};
+  }
+
+  Tensor kernel(const Tensor& q, const Tensor& k, const Tensor& v, const Config& cfg) const override {
+    return sparse_attention(q, k, v, sparse_options(cfg), cfg.key_padding_mask);
+  }
+  Tensor effective_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Config& cfg) const override {
+    return sparse_effective_attention(q, k, v, sparse_options(cfg), cfg.key_padding_mask);
+  }
+  Tensor pattern(const Shape& q_shape, const Config& cfg) const override {
+    AZ_CHECK(q_shape.size() == 4, "sparse: pattern needs a (B, H, n, d) shape, got ", q_shape);
+    const int64_t B = q_shape[0], H = q_shape[1], n = q_shape[2];
+    const SparseOptions o = sparse_options(cfg);
+    const IntTensor index = sparse_index(o, n, H);
+    return index_pattern(index, B, H, n, cfg.key_padding_mask);  // (B, H, n, n)
+  }
+  std::unique_ptr<AttentionLayer> make_layer(const LayerConfig& lc, core::Rng& rng) const override {
+    sparse_options(configure(lc.set, lc.causal, lc.seed));  // reject bad settings when the layer is made
+    return Scheme::make_layer(lc, rng);
+  }
+};
+
+Registrar registrar(std::make_unique<SparseScheme>());
+
+}  // namespace
+
+}  // namespace attention

@@ -1,0 +1,263 @@
+// tests/test_sparse.cpp — the Sparse Transformer scheme: the paper's sets A1, A2 on worked examples, key lists
+// equal to the membership rules, kernel vs dense attention with the pattern as mask (outputs and gradients),
+// the dense-mask version, out == A @ v, gradcheck of kernel and layer, causal no-leak, n not a multiple of the
+// stride, two-hop connectivity, K ~ √n, bad settings, determinism.
+#include <set>
+
+#include "attention/dense.h"
+#include "attention/sparse.h"
+#include "tests/helpers.h"
+
+using namespace core;
+using attention::SparseMode;
+using attention::SparseOptions;
+
+namespace {
+
+SparseOptions options(SparseMode mode, int64_t stride, int64_t summary, bool causal, bool split = false) {
+  SparseOptions o;
+  o.mode = mode;
+  o.stride = stride;
+  o.summary = summary;
+  o.causal = causal;
+  o.heads = split ? attention::SparseHeads::split : attention::SparseHeads::merged;
+  return o;
+}
+
+std::set<int64_t> keys_of(const SparseOptions& o, int64_t n, int parts, int64_t i) {
+  std::vector<int64_t> keys;
+  attention::sparse_row_keys(o, attention::sparse_stride(o, n), n, parts, i, keys);
+  return {keys.begin(), keys.end()};
+}
+
+// The dense reference of the course with the pattern as a mask: softmax(q kᵀ/√d, pattern == 0 -> -inf) v.
+Tensor masked_dense(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& pattern) {
+  const Tensor scores = attention::dense_scores(q, k);  // (B, H, n, n)
+  return matmul(softmax(masked_fill(scores, 1.0f - pattern, -std::numeric_limits<float>::infinity()), -1), v);
+}
+
+struct Grads {
+  Tensor out, dq, dk, dv;
+};
+template <class F>
+Grads with_grads(F f, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& g) {
+  Tensor a = q.clone().detach().set_requires_grad(), b = k.clone().detach().set_requires_grad(),
+         c = v.clone().detach().set_requires_grad();
+  const Tensor out = f(a, b, c);
+  out.backward(g);
+  return {out.detach(), a.grad(), b.grad(), c.grad()};
+}
+
+}  // namespace
+
+TEST_CASE("sparse: A1 and A2 follow the paper's equations on worked examples") {
+  // strided, l = 4, causal, query 9: A1 = {6,7,8,9}, A2 = {1,5,9}.
+  const SparseOptions s = options(SparseMode::strided, 4, 1, true);
+  CHECK(keys_of(s, 16, attention::kSparseA1, 9) == std::set<int64_t>{6, 7, 8, 9});
+  CHECK(keys_of(s, 16, attention::kSparseA2, 9) == std::set<int64_t>{1, 5, 9});
+  CHECK(keys_of(s, 16, attention::kSparseBoth, 9) == std::set<int64_t>{1, 5, 6, 7, 8, 9});
+  // non-causal strided: symmetric window |i-j| < 4 and every 4th position both ways.
+  const SparseOptions sn = options(SparseMode::strided, 4, 1, false);
+  CHECK(keys_of(sn, 16, attention::kSparseA1, 9) == std::set<int64_t>{6, 7, 8, 9, 10, 11, 12});
+  CHECK(keys_of(sn, 16, attention::kSparseA2, 9) == std::set<int64_t>{1, 5, 9, 13});
+  // fixed, l = 4, c = 1, causal, query 9 (block 8..11): A1 = {8, 9}, A2 = {3, 7} (cells with j mod 4 = 3, j <= 9).
+  const SparseOptions f = options(SparseMode::fixed, 4, 1, true);
+  CHECK(keys_of(f, 16, attention::kSparseA1, 9) == std::set<int64_t>{8, 9});
+  CHECK(keys_of(f, 16, attention::kSparseA2, 9) == std::set<int64_t>{3, 7});
+  // fixed, c = 2, non-causal: the whole block and every block's last two cells.
+  const SparseOptions fn = options(SparseMode::fixed, 4, 2, false);
+  CHECK(keys_of(fn, 14, attention::kSparseA1, 9) == std::set<int64_t>{8, 9, 10, 11});
+  CHECK(keys_of(fn, 14, attention::kSparseA2, 9) == std::set<int64_t>{2, 3, 6, 7, 10, 11});  // 14, 15 do not exist
+  // auto stride: ceil(sqrt(n)), at least c in fixed mode.
+  CHECK(attention::sparse_stride(options(SparseMode::strided, 0, 2, true), 64) == 8);
+  CHECK(attention::sparse_stride(options(SparseMode::strided, 0, 2, true), 65) == 9);
+  CHECK(attention::sparse_stride(options(SparseMode::strided, 0, 2, true), 37) == 7);
+  CHECK(attention::sparse_stride(options(SparseMode::fixed, 0, 5, true), 9) == 5);
+  CHECK(attention::sparse_stride(options(SparseMode::strided, 0, 2, true), 1) == 1);
+}
+
+TEST_CASE("sparse: the key lists are exactly the membership rules, each key once") {
+  for (SparseMode mode : {SparseMode::strided, SparseMode::fixed})
+    for (bool causal : {false, true})
+      for (bool split : {false, true})
+        for (int64_t stride : {0, 5}) {
+          CAPTURE(static_cast<int>(mode));
+          CAPTURE(causal);
+          CAPTURE(split);
+          CAPTURE(stride);
+          const SparseOptions o = options(mode, stride, 2, causal, split);
+          const int64_t n = 37, H = 3;
+          const IntTensor index = attention::sparse_index(o, n, H);
+          CHECK(index.shape[1] == (split ? H : 1));
+          const Tensor from_index = attention::index_pattern(index, 1, H, n);  // checks: no key twice
+          const Tensor from_rules = attention::sparse_pattern(o, n, H);
+          CHECK(testing::bit_equal(from_index, from_rules));
+          if (causal) {
+            int64_t above = 0;
+            for (int64_t h = 0; h < H; ++h)
+              for (int64_t i = 0; i < n; ++i)
+                for (int64_t j = i + 1; j < n; ++j) above += from_rules.at({0, h, i, j}) != 0.0f;
+            CHECK(above == 0);
+          }
+        }
+}
+
+TEST_CASE("sparse: kernel equals dense attention with the pattern as mask, outputs and gradients") {
+  const int64_t B = 2, H = 2, d = 8;
+  for (int64_t n : {37, 64})
+    for (SparseMode mode : {SparseMode::strided, SparseMode::fixed})
+      for (bool causal : {false, true})
+        for (bool split : {false, true}) {
+          CAPTURE(n);
+          CAPTURE(static_cast<int>(mode));
+          CAPTURE(causal);
+          CAPTURE(split);
+          const SparseOptions o = options(mode, 0, 2, causal, split);
+          const Tensor q = testing::rand_tensor({B, H, n, d}, 1 + n), k = testing::rand_tensor({B, H, n, d}, 2 + n),
+                       v = testing::rand_tensor({B, H, n, d}, 3 + n), g = testing::rand_tensor({B, H, n, d}, 4 + n);
+          const Tensor pattern = attention::sparse_pattern(o, n, H);
+          const Grads mine = with_grads(
+              [&](const Tensor& a, const Tensor& b, const Tensor& c) { return attention::sparse_attention(a, b, c, o); }, q,
+              k, v, g);
+          const Grads ref = with_grads(
+              [&](const Tensor& a, const Tensor& b, const Tensor& c) { return masked_dense(a, b, c, pattern); }, q, k, v, g);
+          const Grads dense_mask = with_grads(
+              [&](const Tensor& a, const Tensor& b, const Tensor& c) {
+                return attention::sparse_dense_mask_attention(a, b, c, o);
+              },
+              q, k, v, g);
+          CHECK_CLOSE(mine.out, ref.out, 1e-4, 1e-5);
+          CHECK_CLOSE(mine.dq, ref.dq, 1e-4, 1e-5);
+          CHECK_CLOSE(mine.dk, ref.dk, 1e-4, 1e-5);
+          CHECK_CLOSE(mine.dv, ref.dv, 1e-4, 1e-5);
+          CHECK_CLOSE(dense_mask.out, ref.out, 1e-5, 1e-6);
+          CHECK_CLOSE(dense_mask.dk, ref.dk, 1e-5, 1e-6);
+          const Tensor A = attention::sparse_effective_attention(q, k, v, o);
+          CHECK_CLOSE(matmul(A, v), mine.out, 1e-4, 1e-5);
+        }
+}
+
+TEST_CASE("sparse: padding keys are never attended, through the scheme interface") {
+  const auto& s = attention::find_scheme("sparse");
+  attention::Config cfg = s.configure({"mode=fixed", "stride=6"}, true);
+  const int64_t n = 20;
+  cfg.key_padding_mask = Tensor::ones({2, n});
+  for (int64_t j : {5, 11, 17}) cfg.key_padding_mask.at({1, j}) = 0.0f;
+  const Tensor q = testing::rand_tensor({2, 2, n, 4}, 30), k = testing::rand_tensor({2, 2, n, 4}, 31),
+               v = testing::rand_tensor({2, 2, n, 4}, 32);
+  const Tensor A = s.effective_attention(q, k, v, cfg);
+  const Tensor P = s.pattern(q.shape(), cfg);
+  CHECK_CLOSE(s.kernel(q, k, v, cfg), matmul(A, v), 1e-4, 1e-5);
+  CHECK_CLOSE(s.kernel(q, k, v, cfg), masked_dense(q, k, v, P), 1e-4, 1e-5);
+  for (int64_t h = 0; h < 2; ++h)
+    for (int64_t i = 0; i < n; ++i) CHECK(A.at({1, h, i, 11}) == 0.0f);
+}
+
+TEST_CASE("sparse: gradcheck of the kernel and of the layer with its parameters") {
+  const SparseOptions o = options(SparseMode::strided, 3, 1, true);
+  const Tensor q = testing::rand_tensor({1, 2, 7, 3}, 40), k = testing::rand_tensor({1, 2, 7, 3}, 41),
+               v = testing::rand_tensor({1, 2, 7, 3}, 42);
+  const auto r = gradcheck([&](const std::vector<Tensor>& x) { return attention::sparse_attention(x[0], x[1], x[2], o); },
+                           {q, k, v});
+  INFO(r.message);
+  CHECK(r.ok);
+
+  Rng rng(43);
+  attention::LayerConfig lc;
+  lc.d_model = 6;
+  lc.n_heads = 2;
+  lc.causal = false;
+  lc.set = {"mode=fixed", "stride=3", "summary=1", "heads=split"};
+  auto layer = attention::find_scheme("sparse").make_layer(lc, rng);
+  Tensor x = testing::rand_tensor({2, 7, 6}, 44).clone().detach().set_requires_grad();
+  std::vector<Tensor> leaves = {x};
+  for (const Tensor& p : layer->parameters()) leaves.push_back(p);
+  auto* raw = layer.get();
+  const auto lr = gradcheck_leaves([&] { return raw->forward(x); }, leaves);
+  INFO(lr.message);
+  CHECK(lr.ok);
+  CHECK(lr.checked == x.numel() + layer->num_parameters());
+}
+
+TEST_CASE("sparse: causal outputs up to t ignore every token after t (bit-identical)") {
+  for (SparseMode mode : {SparseMode::strided, SparseMode::fixed}) {
+    const SparseOptions o = options(mode, 0, 2, true);
+    const int64_t n = 45, t = 20;
+    const Tensor q = testing::rand_tensor({1, 2, n, 8}, 50), k = testing::rand_tensor({1, 2, n, 8}, 51),
+                 v = testing::rand_tensor({1, 2, n, 8}, 52);
+    Tensor q2 = q.clone(), k2 = k.clone(), v2 = v.clone();
+    for (Tensor* m : {&q2, &k2, &v2})
+      for (int64_t h = 0; h < 2; ++h)
+        for (int64_t i = t + 1; i < n; ++i)
+          for (int64_t c = 0; c < 8; ++c) m->at({0, h, i, c}) = 3.0f * m->at({0, h, i, c}) - 1.0f;
+    const Tensor a = attention::sparse_attention(q, k, v, o), b = attention::sparse_attention(q2, k2, v2, o);
+    CHECK(testing::bit_equal(slice(a, 2, 0, t + 1), slice(b, 2, 0, t + 1)));
+    CHECK(!testing::bit_equal(slice(a, 2, t + 1, n), slice(b, 2, t + 1, n)));
+  }
+}
+
+TEST_CASE("sparse: every key j <= i is reachable from query i in two hops (the factorisation property)") {
+  for (SparseMode mode : {SparseMode::strided, SparseMode::fixed})
+    for (int64_t n : {37, 64}) {
+      CAPTURE(static_cast<int>(mode));
+      CAPTURE(n);
+      const SparseOptions o = options(mode, 0, 1, true);
+      const Tensor P = reshape(attention::sparse_pattern(o, n, 1), {n, n});
+      const Tensor two_hops = matmul(P, P);  // (n, n): number of paths i -> k -> j
+      int64_t missing = 0, direct_missing = 0;
+      for (int64_t i = 0; i < n; ++i)
+        for (int64_t j = 0; j <= i; ++j) {
+          missing += two_hops.at({i, j}) == 0.0f;
+          direct_missing += P.at({i, j}) == 0.0f;
+        }
+      CHECK(missing == 0);
+      CHECK(direct_missing > 0);  // one hop is not enough: the pattern really is sparse
+    }
+}
+
+TEST_CASE("sparse: with the automatic stride, keys per query grow like sqrt(n)") {
+  for (SparseMode mode : {SparseMode::strided, SparseMode::fixed})
+    for (bool causal : {false, true}) {
+      const SparseOptions o = options(mode, 0, 2, causal);
+      const int64_t k1 = attention::sparse_index(o, 1024, 1).shape[3], k4 = attention::sparse_index(o, 4096, 1).shape[3];
+      CAPTURE(k1);
+      CAPTURE(k4);
+      CHECK(k1 <= 4 * 32);
+      CHECK(static_cast<double>(k4) / k1 > 1.8);
+      CHECK(static_cast<double>(k4) / k1 < 2.2);
+    }
+}
+
+TEST_CASE("sparse: bad settings are rejected naming the key") {
+  const auto& s = attention::find_scheme("sparse");
+  const Tensor q = testing::rand_tensor({1, 1, 16, 4}, 60);
+  auto run = [&](const std::vector<std::string>& set) { return s.kernel(q, q, q, s.configure(set)); };
+  CHECK_THROWS_WITH_AS(run({"mode=diagonal"}), doctest::Contains("sparse: mode must be strided or fixed"), core::Error);
+  CHECK_THROWS_WITH_AS(run({"stride=-1"}), doctest::Contains("sparse: stride must be >= 0"), core::Error);
+  CHECK_THROWS_WITH_AS(run({"stride=abc"}), doctest::Contains("stride='abc' is not an integer"), core::Error);
+  CHECK_THROWS_WITH_AS(run({"summary=0"}), doctest::Contains("sparse: summary must be >= 1"), core::Error);
+  CHECK_THROWS_WITH_AS(run({"mode=fixed", "stride=4", "summary=5"}), doctest::Contains("summary (c = 5) must be <= stride"),
+                       core::Error);
+  CHECK_THROWS_WITH_AS(run({"heads=both"}), doctest::Contains("sparse: heads must be union or split"), core::Error);
+  Rng rng(1);
+  attention::LayerConfig lc;
+  lc.d_model = 8;
+  lc.n_heads = 2;
+  lc.set = {"heads=all"};
+  CHECK_THROWS_WITH_AS(s.make_layer(lc, rng), doctest::Contains("heads"), core::Error);
+  CHECK_THROWS_WITH_AS(s.kernel(q, testing::rand_tensor({1, 1, 8, 4}, 61), testing::rand_tensor({1, 1, 8, 4}, 62), s.configure({})),
+                       doctest::Contains("as many positions as q"), core::Error);
+}
+
+TEST_CASE("sparse: deterministic, and the layer is deterministic under a seed") {
+  const auto& s = attention::find_scheme("sparse");
+  const Tensor q = testing::rand_tensor({2, 2, 50, 8}, 70), k = testing::rand_tensor({2, 2, 50, 8}, 71),
+               v = testing::rand_tensor({2, 2, 50, 8}, 72);
+  CHECK(testing::bit_equal(s.kernel(q, k, v, s.configure({"mode=fixed"}, true)), s.kernel(q, k, v, s.configure({"mode=fixed"}, true))));
+  attention::LayerConfig lc;
+  lc.d_model = 8;
+  lc.n_heads = 2;
+  Rng r1(9), r2(9);
+  const Tensor x = testing::rand_tensor({1, 30, 8}, 73);
+  CHECK(testing::bit_equal(s.make_layer(lc, r1)->forward(x), s.make_layer(lc, r2)->forward(x)));
+}

@@ -70,6 +70,20 @@ class NoGradGuard {
   bool previous_;
 };
 
+// RAII: graph recording ON while it lives (this thread only), even inside a backward function, where the engine
+// has turned it off. For backward passes that must rebuild and differentiate a piece of the forward graph,
+// e.g. reversible layers recomputing F and G. Nests; restores the previous state.
+class EnableGradGuard {
+ public:
+  EnableGradGuard();
+  ~EnableGradGuard();
+  EnableGradGuard(const EnableGradGuard&) = delete;
+  EnableGradGuard& operator=(const EnableGradGuard&) = delete;
+
+ private:
+  bool previous_;
+};
+
 // The engine behind Tensor::backward (exposed for tests).
 void run_backward(const Tensor& root, const Tensor& grad_output, bool retain_graph);
 

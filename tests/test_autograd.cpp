@@ -160,3 +160,21 @@ TEST_CASE("tensor: handles are shallow, reshape is a view, errors name the probl
   CHECK(Tensor::scalar(2.5f).item() == 2.5f);
   CHECK(Tensor::from_vector({2}, {1, 2}).str().find("[1, 2]") != std::string::npos);
 }
+
+TEST_CASE("autograd: EnableGradGuard records again inside a backward function") {
+  // A backward that rebuilds a small graph and differentiates it (what reversible layers do).
+  Tensor x = Tensor::from_vector({2}, {1.0f, 2.0f});
+  x.set_requires_grad();
+  Tensor y = record(x.detach() * 3.0f, "rebuild", {x}, [](BackwardContext& c) {
+    CHECK_FALSE(grad_enabled());
+    EnableGradGuard recording;
+    Tensor x2 = c.inputs[0].detach();
+    x2.set_requires_grad();
+    Tensor again = square(x2) * 1.5f;  // recorded: d/dx = 3x
+    again.backward(c.grad_out);
+    c.add_grad(0, x2.grad());
+  });
+  sum(y).backward();
+  CHECK(x.grad().to_vector() == std::vector<float>{3.0f, 6.0f});
+  CHECK(grad_enabled());
+}

@@ -1,9 +1,11 @@
 # attnzoo — every entry point of the project.
 #
 #   make            install missing Debian packages, build everything (library, lessons, CLI, tests, benches)
-#   make run        build, run every lesson, write out/ and print a summary
+#   make run        build, run every lesson, write out/ (and the gallery out/index.html), print a summary
 #   make test       build and run the doctest suite
 #   make sanitize   the suite under AddressSanitizer + UndefinedBehaviorSanitizer (build/asan/)
+#   make notebooks  every lesson and companion notebook as out/notebooks/NAME.ipynb, plus out/index.html
+#   make gallery-check  open out/index.html in headless Chromium: screenshot, fail on a missing/broken image
 #   make bench      op throughput (bench/ops.cpp) and every scheme's time/memory vs n (attnzoo bench) -> out/bench/
 #   make bench-torch  the same attention and training-step timings in PyTorch, as ratios (needs python3-torch)
 #   make deps       install missing Debian packages only (scripts/install-deps.sh)
@@ -57,30 +59,49 @@ TEST_BIN   := $(BUILD)/tests/run_tests
 CLI        := $(BUILD)/attnzoo
 BENCH_SRC  := $(wildcard bench/*.cpp)
 BENCHES    := $(patsubst bench/%.cpp,$(BUILD)/bench/%,$(BENCH_SRC))
+# notebooks_cpp/: the companion notebooks (percent-format programs, built like lessons), the notebook runner
+# and the gallery generator (tools that need neither the engine nor BLAS).
+NB_TOOL_SRC   := notebooks_cpp/runner.cpp notebooks_cpp/gallery.cpp
+COMPANION_SRC := $(sort $(filter-out $(NB_TOOL_SRC),$(wildcard notebooks_cpp/*.cpp)))
+COMPANIONS    := $(patsubst notebooks_cpp/%.cpp,$(BUILD)/notebooks/%,$(COMPANION_SRC))
+NB_RUNNER     := $(BUILD)/tools/nbrun
+GALLERY       := $(BUILD)/tools/gallery
+# nbrun compiles each notebook's instrumented copy exactly as a lesson is built.
+NB_BUILD_FLAGS = --cxx "$(CXX)" --cxxflags "$(CXXFLAGS)" --ldflags "$(LDFLAGS)" --ldlibs "$(LIB_LINK) $(LDLIBS)"
 
-.PHONY: all build run test sanitize bench bench-torch deps deps-torch reference clean help
+.PHONY: all build run test sanitize bench notebooks gallery-check deps-gallery bench-torch deps deps-torch reference clean help
 .DEFAULT_GOAL := all
 
 # Idle OpenMP threads sleep instead of spinning while the suite and the lessons run: on a busy machine (CI, a
 # shared box) spinning threads steal the cores the work needs (seen here: a lesson's --quick run took 33 s with
 # spinning threads under load, 2.7 s with passive ones). `make bench` keeps the default, for the best numbers.
-run test sanitize: export OMP_WAIT_POLICY = passive
+run test sanitize notebooks: export OMP_WAIT_POLICY = passive
 
 all: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) build
 
-build: $(LIB) $(LESSONS) $(CLI) $(TEST_BIN) $(BENCHES)
+build: $(LIB) $(LESSONS) $(COMPANIONS) $(CLI) $(TEST_BIN) $(BENCHES) $(NB_RUNNER) $(GALLERY)
 
 run: all
-	@bash scripts/run-lessons.sh $(BUILD)/lessons $(OUT)
+	@status=0; bash scripts/run-lessons.sh $(BUILD)/lessons $(OUT) || status=$$?; \
+	  $(GALLERY) --out $(OUT) || status=1; exit $$status
+
+# NB_ARGS: extra arguments for every notebook program, e.g. `make notebooks NB_ARGS=--quick` (CI does this).
+NB_ARGS ?=
+notebooks: all
+	@status=0; $(NB_RUNNER) $(NB_BUILD_FLAGS) --out-dir $(OUT)/notebooks $(LESSON_SRC) $(COMPANION_SRC) \
+	  -- --out $(OUT) $(NB_ARGS) || status=$$?; $(GALLERY) --out $(OUT) || status=1; exit $$status
+
+gallery-check: deps-gallery
+	bash scripts/check-gallery.sh $(OUT)
 
 test: deps
-	@$(MAKE) --no-print-directory -j$(JOBS) $(TEST_BIN) $(LESSONS) $(CLI)
+	@$(MAKE) --no-print-directory -j$(JOBS) $(TEST_BIN) $(LESSONS) $(COMPANIONS) $(CLI) $(NB_RUNNER) $(GALLERY)
 	$(TEST_BIN)
 
 sanitize: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) BUILD=build/asan SANITIZE=1 build/asan/tests/run_tests \
-	  $(patsubst $(BUILD)/%,build/asan/%,$(LESSONS) $(CLI))
+	  $(patsubst $(BUILD)/%,build/asan/%,$(LESSONS) $(COMPANIONS) $(CLI) $(NB_RUNNER) $(GALLERY))
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 build/asan/tests/run_tests
 
 bench: all
@@ -97,6 +118,9 @@ deps:
 deps-torch:
 	@sh scripts/install-deps.sh --torch
 
+deps-gallery:
+	@sh scripts/install-deps.sh --gallery
+
 reference: deps-torch
 	$(PYTHON) tests/reference/make_reference.py
 
@@ -104,7 +128,7 @@ clean:
 	rm -rf build $(OUT)
 
 help:
-	@sed -n '3,13p' Makefile
+	@sed -n '3,15p' Makefile
 
 # ---- rules ------------------------------------------------------------------------------------------------
 $(BUILD)/obj/%.o: %.cpp
@@ -129,6 +153,18 @@ $(CLI): $(BUILD)/obj/cli/attnzoo.o $(LIB)
 $(TEST_BIN): $(TEST_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) $(TEST_OBJ) $(LIB_LINK) $(LDLIBS) -o $@
+
+$(BUILD)/notebooks/%: $(BUILD)/obj/notebooks_cpp/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CXX) $(LDFLAGS) $< $(LIB_LINK) $(LDLIBS) -o $@
+
+$(NB_RUNNER): $(BUILD)/obj/notebooks_cpp/runner.o
+	@mkdir -p $(dir $@)
+	$(CXX) $(LDFLAGS) $< -o $@
+
+$(GALLERY): $(BUILD)/obj/notebooks_cpp/gallery.o
+	@mkdir -p $(dir $@)
+	$(CXX) $(LDFLAGS) $< -o $@
 
 $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIB)
 	@mkdir -p $(dir $@)

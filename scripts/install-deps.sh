@@ -5,14 +5,17 @@
 #
 #   sh scripts/install-deps.sh            # build, run and test needs
 #   sh scripts/install-deps.sh --torch    # also python3-torch + python3-numpy (only to regenerate golden files)
+#   sh scripts/install-deps.sh --gallery  # also chromium, the headless browser of scripts/check-gallery.sh (large)
 set -eu
 
 # libopenblas-openmp-dev, not the default libopenblas-dev (pthread build): see the BLAS note in the Makefile.
 
-PACKAGES="g++ make pkg-config libopenblas-openmp-dev doctest-dev libstb-dev nlohmann-json3-dev"
-if [ "${1:-}" = "--torch" ]; then
-  PACKAGES="$PACKAGES python3-torch python3-numpy"
-fi
+# python3-nbformat: tests/test_notebooks.cpp validates the notebooks the runner writes against the nbformat schema.
+PACKAGES="g++ make pkg-config libopenblas-openmp-dev doctest-dev libstb-dev nlohmann-json3-dev python3-nbformat"
+case "${1:-}" in
+  --torch) PACKAGES="$PACKAGES python3-torch python3-numpy" ;;
+  --gallery) PACKAGES="$PACKAGES chromium fonts-dejavu-core" ;;
+esac
 
 missing=""
 for p in $PACKAGES; do

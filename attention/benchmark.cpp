@@ -108,8 +108,10 @@ std::vector<BenchPoint> run_benchmark(const BenchOptions& o) {
         std::sort(times.begin(), times.end());
         p.seconds = times[times.size() / 2];
         p.peak_mib = static_cast<double>(peak) / (1024.0 * 1024.0);
+        p.gflop = s->flops(shape, cfg) / 1e9;
         if (o.progress)
-          o.progress(where + "  " + fmt("%.2f", p.seconds * 1e3) + " ms  " + fmt("%.1f", p.peak_mib) + " MiB");
+          o.progress(where + "  " + fmt("%.2f", p.seconds * 1e3) + " ms  " + fmt("%.1f", p.peak_mib) + " MiB" +
+                     (std::isnan(p.gflop) ? "" : "  " + fmt("%.1f", p.gflop / p.seconds) + " GFLOP/s"));
       } catch (const core::Error& e) {
         p.skipped = e.what();
         if (o.progress) o.progress(where + " failed: " + p.skipped);
@@ -124,11 +126,14 @@ std::string write_benchmark_report(const std::vector<BenchPoint>& points, const 
                                    const std::string& dir) {
   std::filesystem::create_directories(dir);
   std::ostringstream csv;
-  csv << "scheme,n,batch,heads,d_head,causal,fwd_bwd_ms,peak_mib,skipped\n";
-  for (const BenchPoint& p : points)
+  csv << "scheme,n,batch,heads,d_head,causal,fwd_bwd_ms,peak_mib,useful_gflop,gflops,skipped\n";
+  for (const BenchPoint& p : points) {
+    const bool ok = p.skipped.empty(), rate = ok && !std::isnan(p.gflop);
     csv << p.scheme << "," << p.n << "," << o.batch << "," << o.heads << "," << o.d_head << "," << o.causal << ","
-        << (p.skipped.empty() ? fmt("%.4f", p.seconds * 1e3) : "") << ","
-        << (p.skipped.empty() ? fmt("%.3f", p.peak_mib) : "") << ",\"" << p.skipped << "\"\n";
+        << (ok ? fmt("%.4f", p.seconds * 1e3) : "") << "," << (ok ? fmt("%.3f", p.peak_mib) : "") << ","
+        << (rate ? fmt("%.4f", p.gflop) : "") << "," << (rate ? fmt("%.2f", p.gflop / p.seconds) : "") << ",\""
+        << p.skipped << "\"\n";
+  }
 
   // One row per scheme: time and memory at each n, then the fitted exponents and the ratio to full.
   std::vector<std::string> order;
@@ -139,8 +144,8 @@ std::string write_benchmark_report(const std::vector<BenchPoint>& points, const 
   }
   std::ostringstream md;
   md << "Forward + backward of the kernel alone, B=" << o.batch << ", H=" << o.heads << ", d=" << o.d_head
-     << (o.causal ? ", causal" : "") << "; time in ms (median), activation memory in MiB; "
-     << "exponents fitted on log-log over the measured n.\n\n";
+     << (o.causal ? ", causal" : "") << "; per n: time in ms (median), activation memory in MiB, and GFLOP/s of "
+     << "the scheme's own useful work; exponents fitted on log-log over the measured n.\n\n";
   md << "| scheme |";
   for (int64_t n : o.ns) md << " n=" << n << " |";
   md << " time exponent | memory exponent |\n|---|";
@@ -155,7 +160,8 @@ std::string write_benchmark_report(const std::vector<BenchPoint>& points, const 
         md << " – |";
         continue;
       }
-      md << " " << fmt("%.1f", p->seconds * 1e3) << " ms, " << fmt("%.1f", p->peak_mib) << " MiB |";
+      md << " " << fmt("%.1f", p->seconds * 1e3) << " ms, " << fmt("%.1f", p->peak_mib) << " MiB"
+         << (std::isnan(p->gflop) ? "" : ", " + fmt("%.1f", p->gflop / p->seconds) + " GFLOP/s") << " |";
       xs.push_back(static_cast<double>(p->n));
       ts.push_back(p->seconds * 1e3);
       ms.push_back(p->peak_mib);

@@ -4,7 +4,9 @@
 // One measurement = q, k, v of shape (B, H, n, d) drawn once; then out = kernel(q, k, v);
 // sum(out * G).backward(); timed as the median of a few runs after a warm-up, with the peak bytes the
 // counting allocator saw above what was live before (q, k, v and G excluded: activation memory only).
-// Growth is summarised by the exponent of a least-squares fit of log(cost) against log(n).
+// Growth is summarised by the exponent of a least-squares fit of log(cost) against log(n), and speed by the
+// achieved GFLOP/s of the scheme's own useful work (Scheme::flops), so that a slow kernel cannot hide behind a
+// good exponent.
 #pragma once
 
 #include <functional>
@@ -31,6 +33,7 @@ struct BenchPoint {
   int64_t n = 0;
   double seconds = 0;      // forward + backward, median
   double peak_mib = 0;     // activation memory, MiB
+  double gflop = 0;        // the scheme's useful work (Scheme::flops), GFLOP; NaN if unknown
   std::string skipped;     // non-empty: why this point was not measured (e.g. causal unsupported)
 };
 

@@ -63,6 +63,10 @@ class FullScheme : public Scheme {
   int lecture() const override { return 1; }
   bool supports_causal() const override { return true; }
   bool has_pattern() const override { return true; }
+  double flops(const Shape& q, const Config& cfg) const override {
+    const int64_t n = q[2];
+    return attention_flops(q, cfg.causal ? causal_pairs(n) : static_cast<double>(n) * n);
+  }
 
   Tensor kernel(const Tensor& q, const Tensor& k, const Tensor& v, const Config& cfg) const override {
     return dense_attention(q, k, v, {cfg.causal, cfg.key_padding_mask});

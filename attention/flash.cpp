@@ -218,6 +218,8 @@ class FlashScheme : public Scheme {
   }
   bool supports_causal() const override { return true; }
   bool has_pattern() const override { return true; }
+  // The same useful work as full attention (the recomputation in the backward is flash's own extra cost).
+  double flops(const Shape& q, const Config& cfg) const override { return find_scheme("full").flops(q, cfg); }
 
   FlashOptions options(const Config& cfg) const {
     FlashOptions o;

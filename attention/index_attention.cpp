@@ -305,4 +305,11 @@ Tensor index_attention_dense_reference(const Tensor& q, const Tensor& k, const T
   return matmul(probs, v);                                                         // (B,H,n,d)
 }
 
+double index_pairs_per_head(const IntTensor& index) {
+  AZ_CHECK(index.dim() == 4, "index_pairs_per_head: index must be (B, H, n, K), got ", index.shape);
+  double valid = 0;
+  for (int64_t v : index.data) valid += v >= 0;
+  return valid / static_cast<double>(index.shape[0] * index.shape[1]);
+}
+
 }  // namespace attention

@@ -63,6 +63,9 @@ IndexAttentionResult index_attention_forward(const Tensor& q, const Tensor& k, c
 
 // Slot form -> dense: dense[b, h, i, index[.., i, s]] = slot_values[b, h, i, s]; 0 where no slot points.
 // slot_values (B, H, n, K) -> (B, H, n, m). For effective attention and pictures at small n only.
+// (query, key) pairs per head the index holds: its non-negative slots divided by its heads dimension.
+double index_pairs_per_head(const IntTensor& index);
+
 Tensor index_to_dense(const Tensor& slot_values, const IntTensor& index, int64_t m);
 
 // The 0/1 pattern (B, H, n, m) of an index: 1 where query i lists key j (and j is not padding).

@@ -124,6 +124,10 @@ class LinearScheme : public Scheme {
   }
   bool supports_causal() const override { return true; }
 
+  // φ(K)ᵀV and φ(Q)S (2·n·d² each) plus the normaliser forward, about twice that backward: 12·n·d².
+  double flops(const Shape& q, const Config&) const override {
+    return attention_flops(q, static_cast<double>(q[2]) * q[3]);
+  }
   Tensor kernel(const Tensor& q, const Tensor& k, const Tensor& v, const Config& cfg) const override {
     return linear_attention(q, k, v, cfg.causal, eps_setting(cfg), cfg.key_padding_mask);
   }

@@ -275,6 +275,11 @@ class LinformerScheme : public Scheme {
     return "E and F mix every position, future ones included, into each projected key and value";
   }
 
+  // Projections EK, FV (2·2·n·k·d), scores and output (2·2·n·k·d) forward, twice that backward: 24·n·k·d.
+  double flops(const Shape& q, const Config& cfg) const override {
+    const double k = static_cast<double>(std::min<int64_t>(cfg.settings.get_int("k"), q[2]));
+    return 24.0 * static_cast<double>(q[0] * q[1] * q[2] * q[3]) * k;
+  }
   Tensor kernel(const Tensor& q, const Tensor& k, const Tensor& v, const Config& cfg) const override {
     check_qkv(q, k, v, "linformer");
     const LinformerProjections p = projections(q, k, cfg);

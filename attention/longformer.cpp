@@ -265,6 +265,13 @@ class LongformerScheme : public Scheme {
             {"global", "", "positions of global tokens (e.g. 0 or 0,5): they see everything and everything sees them"}};
   }
 
+  double flops(const Shape& q, const Config& cfg) const override {
+    const LongformerOptions o = longformer_options(cfg);
+    // the band and global columns from the index, plus the global tokens' own dense rows
+    double global_rows = 0;
+    for (int64_t g : o.global) global_rows += o.causal ? static_cast<double>(g + 1) : static_cast<double>(q[2]);
+    return attention_flops(q, index_pairs_per_head(longformer_index(o, q[2], q[1])) + global_rows);
+  }
   Tensor kernel(const Tensor& q, const Tensor& k, const Tensor& v, const Config& cfg) const override {
     return longformer_attention(q, k, v, longformer_options(cfg), cfg.key_padding_mask);
   }

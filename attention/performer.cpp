@@ -225,6 +225,11 @@ class PerformerScheme : public Scheme {
   }
   bool supports_causal() const override { return true; }
 
+  // Features φ(Q), φ(K) (2·n·m·d each) and the linear attention over m features (4·n·m·d) forward, twice that
+  // backward: 24·n·m·d.
+  double flops(const Shape& q, const Config& cfg) const override {
+    return attention_flops(q, 2.0 * static_cast<double>(q[2]) * static_cast<double>(cfg.settings.get_int("features")));
+  }
   Tensor kernel(const Tensor& q, const Tensor& k, const Tensor& v, const Config& cfg) const override {
     check_qkv(q, k, v, "performer");
     const PerformerSettings p = parse(cfg.settings);

@@ -565,6 +565,12 @@ class ReformerScheme : public Scheme {
     return lsh_pattern(q.detach(), lsh_options(cfg));  // k is ignored: shared QK
   }
 
+  // Each round: every query scores its own and the previous chunk (2m keys); causal: about half of them.
+  double flops(const Shape& q, const Config& cfg) const override {
+    const LSHOptions o = lsh_options(cfg);
+    const double m = static_cast<double>(std::min<int64_t>(o.chunk, q[2]));
+    return attention_flops(q, static_cast<double>(o.n_hashes) * q[2] * (cfg.causal ? m : 2.0 * m));
+  }
   Tensor kernel(const Tensor& q, const Tensor& k, const Tensor& v, const Config& cfg) const override {
     check_qkv(q, k, v, "reformer");
     return lsh_attention(q, v, lsh_options(cfg));  // k is ignored: shared QK

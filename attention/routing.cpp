@@ -672,6 +672,14 @@ class RoutingScheme : public Scheme {
   std::vector<HyperParam> hyperparams() const override { return routing_hyperparams(); }
   bool supports_causal() const override { return true; }
 
+  // C clusters of w queries × w keys = n·w pairs when balanced (causal: about half).
+  double flops(const Shape& q, const Config& cfg) const override {
+    const RoutingOptions o = routing_options(cfg, q[2]);
+    const double n = static_cast<double>(q[2]);
+    const double C = o.clusters > 0 ? static_cast<double>(o.clusters) : std::max(1.0, std::round(std::sqrt(n)));
+    const double w = o.window > 0 ? static_cast<double>(o.window) : std::ceil(n / C);
+    return attention_flops(q, (cfg.causal ? 0.5 : 1.0) * C * w * w);
+  }
   Tensor kernel(const Tensor& q, const Tensor& k, const Tensor& v, const Config& cfg) const override {
     check_qkv(q, k, v, "routing");
     return routing_kernel(q, k, v, routing_options(cfg, q.size(2)));

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
+#include <limits>
 
 #include "core/ops_elementwise.h"
 #include "core/ops_shape.h"
@@ -104,6 +105,15 @@ void Scheme::check_qkv(const Tensor& q, const Tensor& k, const Tensor& v, const 
            " and k ", k.shape(), " must agree on B, H and d");
   AZ_CHECK(q.size(2) > 0 && q.size(3) > 0, op, ": empty q of shape ", q.shape());
 }
+
+double Scheme::flops(const Shape&, const Config&) const { return std::numeric_limits<double>::quiet_NaN(); }
+
+double attention_flops(const Shape& q, double pairs_per_head) {
+  AZ_CHECK(q.size() == 4, "attention_flops: q must be (B, H, n, d), got ", q);
+  return 12.0 * pairs_per_head * static_cast<double>(q[3]) * static_cast<double>(q[0] * q[1]);
+}
+
+double causal_pairs(int64_t n) { return 0.5 * static_cast<double>(n) * static_cast<double>(n + 1); }
 
 std::unique_ptr<AttentionLayer> Scheme::make_layer(const LayerConfig& cfg, core::Rng& rng) const {
   return std::make_unique<ProjectedAttention>(*this, cfg, rng);

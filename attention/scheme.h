@@ -115,6 +115,12 @@ class Scheme {
   };
   virtual Figure extra_figure(int64_t n, const Config& cfg) const { return {}; }
   virtual std::unique_ptr<AttentionLayer> make_layer(const LayerConfig& cfg, core::Rng& rng) const;
+  // Useful floating-point operations of the kernel's forward + backward for q of this shape, counting a
+  // multiply-add as 2 — the work the scheme's algorithm needs, not what an implementation happens to spend.
+  // Softmax attention over P (query, key) pairs per head costs 12·P·d (QKᵀ and PV forward: 4·P·d; their
+  // four gradients: 8·P·d). Shown as GFLOP/s in the efficiency table, so that a slow kernel cannot hide behind a
+  // good exponent. NaN when not worked out.
+  virtual double flops(const Shape& q_shape, const Config& cfg) const;
 
   // ---- helpers for callers ----
   // Validates the settings and the causal flag against this scheme (one-line errors naming what is wrong).
@@ -134,6 +140,11 @@ class ProjectedAttention : public AttentionLayer {
   int64_t d_model, n_heads;
   core::nn::Linear w_q, w_k, w_v, w_o;
 };
+
+// 12·pairs·d·B·H: softmax attention over `pairs` (query, key) pairs per head, forward + backward.
+double attention_flops(const Shape& q_shape, double pairs_per_head);
+// The number of (i, j) pairs with j <= i among n queries and keys: n(n+1)/2.
+double causal_pairs(int64_t n);
 
 // (B, n, H*d) -> (B, H, n, d) and back.
 Tensor split_heads(const Tensor& x, int64_t n_heads);

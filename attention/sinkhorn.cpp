@@ -537,6 +537,14 @@ class SinkhornScheme : public Scheme {
   std::vector<HyperParam> hyperparams() const override { return sinkhorn_hyperparams(); }
   bool supports_causal() const override { return true; }
 
+  // Every query attends to 2b keys (own block + sorted block); building the sorted keys and values mixes nb
+  // blocks of b·d for each of nb blocks (2·2·nb²·b·d forward, twice that backward).
+  double flops(const Shape& q, const Config& cfg) const override {
+    const double b = static_cast<double>(sinkhorn_options(cfg, q[2]).block);
+    const double nb = std::ceil(static_cast<double>(q[2]) / b);
+    return attention_flops(q, static_cast<double>(q[2]) * 2.0 * b) +
+           12.0 * nb * nb * b * static_cast<double>(q[3]) * static_cast<double>(q[0] * q[1]);
+  }
   Tensor kernel(const Tensor& q, const Tensor& k, const Tensor& v, const Config& cfg) const override {
     return sinkhorn_attention(q, k, v, sinkhorn_options(cfg, q.dim() == 4 ? q.size(2) : 0));
   }

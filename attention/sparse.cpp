@@ -212,6 +212,9 @@ class SparseScheme : public Scheme {
             {"heads", "union", "union: every head uses A1 and A2; split: even heads A1, odd heads A2"}};
   }
 
+  double flops(const Shape& q, const Config& cfg) const override {
+    return attention_flops(q, index_pairs_per_head(sparse_index(sparse_options(cfg), q[2], q[1])));
+  }
   Tensor kernel(const Tensor& q, const Tensor& k, const Tensor& v, const Config& cfg) const override {
     return sparse_attention(q, k, v, sparse_options(cfg), cfg.key_padding_mask);
   }

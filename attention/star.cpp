@@ -376,6 +376,8 @@ class StarScheme : public Scheme {
             "satellite i | relay", "1 = attends"};
   }
 
+  // Each satellite scores 5 keys: its ring neighbours, itself, its embedding and the relay.
+  double flops(const Shape& q, const Config&) const override { return attention_flops(q, 5.0 * q[2]); }
   Tensor kernel(const Tensor& q, const Tensor& k, const Tensor& v, const Config& cfg) const override {
     AZ_CHECK(!cfg.causal, "star: causal attention is not supported (the relay summarises the whole sequence)");
     star_cycles(cfg.settings);  // validated here too, so that `run --set cycles=0` is an error

@@ -307,6 +307,12 @@ class SynthesizerScheme : public Scheme {
   }
   bool supports_causal() const override { return true; }
 
+  // The n×n weights are applied to V either way (R V forward, Rᵀ dO backward: 4·n²·d); mixture also pays for
+  // QKᵀ and its gradients, i.e. full attention's 12·n²·d.
+  double flops(const Shape& q, const Config& cfg) const override {
+    const double pairs = static_cast<double>(q[2]) * q[2];
+    return cfg.settings.get("mode") == "mixture" ? attention_flops(q, pairs) : attention_flops(q, pairs) / 3.0;
+  }
   Tensor kernel(const Tensor& q, const Tensor& k, const Tensor& v, const Config& cfg) const override {
     return synthesizer_attention(q, k, v, cfg);
   }

@@ -110,6 +110,22 @@ TEST_CASE("schemes: out == effective_attention @ v, deterministic, inside the pa
   }
 }
 
+TEST_CASE("schemes: every runnable scheme counts its useful work (for the GFLOP/s column)") {
+  for (const auto* s : runnable()) {
+    CAPTURE(s->name());
+    const double f1 = s->flops({1, 4, 1024, 64}, s->configure({}));
+    const double f2 = s->flops({2, 4, 1024, 64}, s->configure({}));
+    CHECK(std::isfinite(f1));
+    CHECK(f1 > 0);
+    CHECK(f2 == doctest::Approx(2 * f1));  // proportional to the batch
+    // no scheme does more useful work than dense attention
+    CHECK(f1 <= 12.0 * 1024 * 1024 * 64 * 4 * 1.0001);
+  }
+  const auto& full = attention::find_scheme("full");
+  CHECK(full.flops({2, 3, 10, 4}, full.configure({})) == doctest::Approx(12.0 * 10 * 10 * 4 * 6));
+  CHECK(full.flops({2, 3, 10, 4}, full.configure({}, true)) == doctest::Approx(12.0 * 55 * 4 * 6));
+}
+
 TEST_CASE("schemes: causal outputs up to t do not depend on tokens after t") {
   for (const auto* s : runnable()) {
     if (!s->supports_causal()) continue;

@@ -17,6 +17,7 @@
 #include "core/fast_exp.h"
 #include "core/ops_elementwise.h"
 #include "core/ops_shape.h"
+#include "core/memory.h"
 #include "core/parallel.h"
 
 namespace attention {
@@ -41,19 +42,100 @@ void gemm(bool ta, bool tb, int64_t rows, int64_t cols, int64_t inner, float alp
 }
 
 // Sets S[r][c] = -inf where query i0+r may not see key j0+c (the future, when causal; padding keys).
+// Most tiles need nothing: no padding, and (causal) entirely on or below the diagonal.
 void mask_tile(float* S, int64_t br, int64_t bc, int64_t i0, int64_t j0, bool causal, const float* pad_row) {
+  const bool crosses_diagonal = causal && j0 + bc - 1 > i0;
+  if (!pad_row && !crosses_diagonal) return;
   for (int64_t r = 0; r < br; ++r) {
     float* row = S + r * bc;
-    for (int64_t c = 0; c < bc; ++c) {
-      const bool future = causal && j0 + c > i0 + r;
-      const bool padding = pad_row && pad_row[j0 + c] == 0.0f;
-      if (future || padding) row[c] = kNegInf;
-    }
+    if (crosses_diagonal)
+      for (int64_t c = std::max<int64_t>(0, i0 + r - j0 + 1); c < bc; ++c) row[c] = kNegInf;  // j > i
+    if (pad_row)
+      for (int64_t c = 0; c < bc; ++c)
+        if (pad_row[j0 + c] == 0.0f) row[c] = kNegInf;
   }
 }
 
 // The last key (exclusive) that query rows [i0, i0+br) may look at.
 int64_t key_end(int64_t i0, int64_t br, int64_t m, bool causal) { return causal ? std::min(m, i0 + br) : m; }
+
+// Per-task buffers of the backward: one tile of probabilities and of their gradients, one tile of dK and dV.
+// Counted by core/memory like every tensor, so the lesson's memory table includes them.
+struct TileScratch {
+  TileScratch(int64_t bq, int64_t bk, int64_t d)
+      : P(static_cast<size_t>(bq * bk)), dP(static_cast<size_t>(bq * bk)), dK(static_cast<size_t>(bk * d)),
+        dV(static_cast<size_t>(bk * d)) {}
+  std::vector<float, memory::CountingAllocator<float>> P, dP, dK, dV;
+};
+
+// The backward's tile step: recompute P = e^(S − L) for (query tile, key tile), then the four gradient products.
+struct BackwardTiles {
+  Dims D;
+  float scale;
+  int64_t bq, bk;
+  bool causal;
+  const float *q, *k, *v, *O, *dO, *L, *pad;
+
+  // P (br, bc) and dS (br, bc) for query rows [i0, i0+br) and keys [j0, j0+bc) of head bh.
+  void probabilities_and_dS(int64_t bh, int64_t i0, int64_t br, int64_t j0, int64_t bc, const float* Drow,
+                            TileScratch& w) const {
+    const float* Q = q + (bh * D.n + i0) * D.d;    // (br, d)
+    const float* K = k + (bh * D.m + j0) * D.d;    // (bc, d)
+    const float* V = v + (bh * D.m + j0) * D.d;    // (bc, d)
+    const float* G = dO + (bh * D.n + i0) * D.d;   // (br, d)
+    gemm(false, true, br, bc, D.d, scale, Q, D.d, K, D.d, 0.0f, w.P.data(), bc);  // S = Q Kᵀ/√d
+    mask_tile(w.P.data(), br, bc, i0, j0, causal, pad ? pad + (bh / D.H) * D.m : nullptr);
+    for (int64_t r = 0; r < br; ++r) {
+      const float Li = L[bh * D.n + i0 + r];
+      float* p = w.P.data() + r * bc;
+      if (Li == kNegInf) std::fill(p, p + bc, 0.0f);
+      else
+        for (int64_t c = 0; c < bc; ++c) p[c] = fast_exp(p[c] - Li);  // P = e^(S − L)
+    }
+    // dP = dO Vᵀ (br, bc);  forward: P = softmax(S)  =>  dS = P ∘ (dP − D)
+    gemm(false, true, br, bc, D.d, 1.0f, G, D.d, V, D.d, 0.0f, w.dP.data(), bc);
+    for (int64_t r = 0; r < br; ++r) {
+      const float Di = Drow[bh * D.n + i0 + r];
+      float* ds = w.dP.data() + r * bc;
+      const float* p = w.P.data() + r * bc;
+      for (int64_t c = 0; c < bc; ++c) ds[c] = p[c] * (ds[c] - Di);
+    }
+  }
+
+  // Key tile kb of head bh: dK, dV of its rows (written), and dQ += dS K/√d for every query tile if dq != null.
+  void key_tile(int64_t bh, int64_t kb, const float* Drow, TileScratch& w, float* dq, float* dk, float* dv) const {
+    const int64_t j0 = kb * bk, bc = std::min(bk, D.m - j0);
+    const float* K = k + (bh * D.m + j0) * D.d;
+    std::fill(w.dK.begin(), w.dK.end(), 0.0f);
+    std::fill(w.dV.begin(), w.dV.end(), 0.0f);
+    // causal: only query rows i >= j0 can see this tile's keys
+    for (int64_t i0 = causal ? (j0 / bq) * bq : 0; i0 < D.n; i0 += bq) {
+      const int64_t br = std::min(bq, D.n - i0);
+      probabilities_and_dS(bh, i0, br, j0, bc, Drow, w);
+      const float* Q = q + (bh * D.n + i0) * D.d;
+      const float* G = dO + (bh * D.n + i0) * D.d;
+      // forward: out = P V  =>  dV += Pᵀ dO  (bc, d)
+      gemm(true, false, bc, D.d, br, 1.0f, w.P.data(), bc, G, D.d, 1.0f, w.dV.data(), D.d);
+      // forward: S = Q Kᵀ/√d  =>  dK += dSᵀ Q/√d,  dQ += dS K/√d
+      gemm(true, false, bc, D.d, br, scale, w.dP.data(), bc, Q, D.d, 1.0f, w.dK.data(), D.d);
+      if (dq) gemm(false, false, br, D.d, bc, scale, w.dP.data(), bc, K, D.d, 1.0f, dq + (bh * D.n + i0) * D.d, D.d);
+    }
+    std::memcpy(dk + (bh * D.m + j0) * D.d, w.dK.data(), static_cast<size_t>(bc * D.d) * sizeof(float));
+    std::memcpy(dv + (bh * D.m + j0) * D.d, w.dV.data(), static_cast<size_t>(bc * D.d) * sizeof(float));
+  }
+
+  // Query tile qb of head bh: dQ of its rows, over every key tile it can see.
+  void query_tile_dq(int64_t bh, int64_t qb, const float* Drow, TileScratch& w, float* dq) const {
+    const int64_t i0 = qb * bq, br = std::min(bq, D.n - i0);
+    const int64_t j_end = key_end(i0, br, D.m, causal);
+    for (int64_t j0 = 0; j0 < j_end; j0 += bk) {
+      const int64_t bc = std::min(bk, j_end - j0);
+      probabilities_and_dS(bh, i0, br, j0, bc, Drow, w);
+      const float* K = k + (bh * D.m + j0) * D.d;
+      gemm(false, false, br, D.d, bc, scale, w.dP.data(), bc, K, D.d, 1.0f, dq + (bh * D.n + i0) * D.d, D.d);
+    }
+  }
+};
 
 }  // namespace
 
@@ -82,9 +164,10 @@ Tensor flash_attention(const Tensor& q, const Tensor& k, const Tensor& v, const 
     const int64_t bh = task / q_blocks, i0 = (task % q_blocks) * bq, b = bh / D.H;
     const int64_t br = std::min(bq, D.n - i0);
     const float* Q = pq + (bh * D.n + i0) * D.d;  // (br, d)
-    std::vector<float> S(static_cast<size_t>(br * bk));          // scores, then probabilities of one tile
-    std::vector<float> acc(static_cast<size_t>(br * D.d), 0.0f);  // unnormalised output o
-    std::vector<float> row_max(static_cast<size_t>(br), kNegInf), row_sum(static_cast<size_t>(br), 0.0f);
+    using Buffer = std::vector<float, memory::CountingAllocator<float>>;  // counted like every tensor
+    Buffer S(static_cast<size_t>(br * bk));          // scores, then probabilities of one tile
+    Buffer acc(static_cast<size_t>(br * D.d), 0.0f);  // unnormalised output o
+    Buffer row_max(static_cast<size_t>(br), kNegInf), row_sum(static_cast<size_t>(br), 0.0f);
     const int64_t j_end = key_end(i0, br, D.m, causal);
     for (int64_t j0 = 0; j0 < j_end; j0 += bk) {
       const int64_t bc = std::min(bk, j_end - j0);
@@ -133,66 +216,50 @@ Tensor flash_attention(const Tensor& q, const Tensor& k, const Tensor& v, const 
   return record(
       out, "flash_attention", {q, k, v},
       [D, scale, bq, bk, causal](BackwardContext& c) {
-        const float *pq = c.inputs[0].data(), *pk = c.inputs[1].data(), *pv = c.inputs[2].data();
-        const float *pO = c.out.data(), *pdO = c.grad_out.data(), *pL = c.saved[0].data();
-        const float* ppad = c.saved.size() > 1 ? c.saved[1].data() : nullptr;
+        const BackwardTiles t{D,
+                              scale,
+                              bq,
+                              bk,
+                              causal,
+                              c.inputs[0].data(),
+                              c.inputs[1].data(),
+                              c.inputs[2].data(),
+                              c.out.data(),
+                              c.grad_out.data(),
+                              c.saved[0].data(),
+                              c.saved.size() > 1 ? c.saved[1].data() : nullptr};
         Tensor dq = Tensor::zeros(c.inputs[0].shape()), dk = Tensor::zeros(c.inputs[1].shape()),
                dv = Tensor::zeros(c.inputs[2].shape());
-        float *pdq = dq.data(), *pdk = dk.data(), *pdv = dv.data();
-        // Each (b, h) is one task, walked key tile by key tile: dK, dV of a tile are finished before the next,
-        // and dQ rows are accumulated by this task only — so the result does not depend on the thread count.
-        detail::parallel_rows(D.B * D.H, D.n * D.m * D.d, [&](int64_t bh) {
-          const int64_t b = bh / D.H;
-          // Dᵢ = Σ_c dOᵢc Oᵢc  (= Σⱼ Pᵢⱼ dPᵢⱼ, the softmax backward's row term)
-          std::vector<float> Drow(static_cast<size_t>(D.n));
-          for (int64_t i = 0; i < D.n; ++i) {
-            const float* o = pO + (bh * D.n + i) * D.d;
-            const float* g = pdO + (bh * D.n + i) * D.d;
-            double s = 0.0;
-            for (int64_t t = 0; t < D.d; ++t) s += static_cast<double>(o[t]) * g[t];
-            Drow[static_cast<size_t>(i)] = static_cast<float>(s);
-          }
-          std::vector<float> P(static_cast<size_t>(bq * bk)), dP(static_cast<size_t>(bq * bk));
-          std::vector<float> dK(static_cast<size_t>(bk * D.d)), dV(static_cast<size_t>(bk * D.d));
-          for (int64_t j0 = 0; j0 < D.m; j0 += bk) {
-            const int64_t bc = std::min(bk, D.m - j0);
-            const float* K = pk + (bh * D.m + j0) * D.d;  // (bc, d)
-            const float* V = pv + (bh * D.m + j0) * D.d;
-            std::fill(dK.begin(), dK.end(), 0.0f);
-            std::fill(dV.begin(), dV.end(), 0.0f);
-            // causal: only query rows i >= j0 can see this tile's keys
-            for (int64_t i0 = causal ? (j0 / bq) * bq : 0; i0 < D.n; i0 += bq) {
-              const int64_t br = std::min(bq, D.n - i0);
-              const float* Q = pq + (bh * D.n + i0) * D.d;    // (br, d)
-              const float* dO = pdO + (bh * D.n + i0) * D.d;  // (br, d)
-              // recompute P = e^(S − L) for the tile
-              gemm(false, true, br, bc, D.d, scale, Q, D.d, K, D.d, 0.0f, P.data(), bc);
-              mask_tile(P.data(), br, bc, i0, j0, causal, ppad ? ppad + b * D.m : nullptr);
-              for (int64_t r = 0; r < br; ++r) {
-                const float L = pL[bh * D.n + i0 + r];
-                float* p = P.data() + r * bc;
-                if (L == kNegInf) std::fill(p, p + bc, 0.0f);
-                else
-                  for (int64_t cc = 0; cc < bc; ++cc) p[cc] = fast_exp(p[cc] - L);
-              }
-              // forward: out = P V  =>  dV += Pᵀ dO  (bc, d)
-              gemm(true, false, bc, D.d, br, 1.0f, P.data(), bc, dO, D.d, 1.0f, dV.data(), D.d);
-              // dP = dO Vᵀ  (br, bc);  forward: P = softmax(S)  =>  dS = P ∘ (dP − D)
-              gemm(false, true, br, bc, D.d, 1.0f, dO, D.d, V, D.d, 0.0f, dP.data(), bc);
-              for (int64_t r = 0; r < br; ++r) {
-                const float Di = Drow[static_cast<size_t>(i0 + r)];
-                float* ds = dP.data() + r * bc;
-                const float* p = P.data() + r * bc;
-                for (int64_t cc = 0; cc < bc; ++cc) ds[cc] = p[cc] * (ds[cc] - Di);
-              }
-              // forward: S = Q Kᵀ/√d  =>  dQ += dS K/√d,  dK += dSᵀ Q/√d
-              gemm(false, false, br, D.d, bc, scale, dP.data(), bc, K, D.d, 1.0f, pdq + (bh * D.n + i0) * D.d, D.d);
-              gemm(true, false, bc, D.d, br, scale, dP.data(), bc, Q, D.d, 1.0f, dK.data(), D.d);
-            }
-            std::memcpy(pdk + (bh * D.m + j0) * D.d, dK.data(), static_cast<size_t>(bc * D.d) * sizeof(float));
-            std::memcpy(pdv + (bh * D.m + j0) * D.d, dV.data(), static_cast<size_t>(bc * D.d) * sizeof(float));
-          }
+        Tensor Drow = Tensor::empty({D.B, D.H, D.n});  // Dᵢ = Σ_c dOᵢc Oᵢc  (= Σⱼ Pᵢⱼ dPᵢⱼ)
+        detail::parallel_rows(D.B * D.H * D.n, D.d, [&](int64_t row) {
+          const float* o = t.O + row * D.d;
+          const float* g = t.dO + row * D.d;
+          double acc = 0.0;
+          for (int64_t e = 0; e < D.d; ++e) acc += static_cast<double>(o[e]) * g[e];
+          Drow.data()[row] = static_cast<float>(acc);
         });
+        const int64_t k_blocks = (D.m + bk - 1) / bk, q_blocks = (D.n + bq - 1) / bq;
+        if (D.B * D.H >= omp_get_max_threads()) {
+          // Enough heads to keep every core busy: one task per (b, h) walks key tile by key tile, finishing dK, dV
+          // of each tile before the next and accumulating dQ itself — no work is done twice.
+          detail::parallel_rows(D.B * D.H, D.n * D.m * D.d, [&](int64_t bh) {
+            TileScratch w(bq, bk, D.d);
+            for (int64_t kb = 0; kb < k_blocks; ++kb) t.key_tile(bh, kb, Drow.data(), w, dq.data(), dk.data(), dv.data());
+          });
+        } else {
+          // Few heads (B·H below the thread count): split the sequence instead. Pass 1, one task per key tile,
+          // computes dK, dV; pass 2, one task per query tile, recomputes the tiles and accumulates dQ. Each output
+          // row has one owner, so the result does not depend on the thread count; the price is computing Q Kᵀ and
+          // dO Vᵀ twice.
+          detail::parallel_rows(D.B * D.H * k_blocks, bq * D.n * D.d, [&](int64_t task) {
+            TileScratch w(bq, bk, D.d);
+            t.key_tile(task / k_blocks, task % k_blocks, Drow.data(), w, nullptr, dk.data(), dv.data());
+          });
+          detail::parallel_rows(D.B * D.H * q_blocks, bk * D.m * D.d, [&](int64_t task) {
+            TileScratch w(bq, bk, D.d);
+            t.query_tile_dq(task / q_blocks, task % q_blocks, Drow.data(), w, dq.data());
+          });
+        }
         c.add_grad(0, dq);
         c.add_grad(1, dk);
         c.add_grad(2, dv);

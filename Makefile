@@ -48,7 +48,8 @@ LIB_LINK  = -Wl,--whole-archive $(LIB) -Wl,--no-whole-archive
 
 CORE_SRC   := $(wildcard core/*.cpp)
 ATTN_SRC   := $(wildcard attention/*.cpp)
-LIB_OBJ    := $(patsubst %.cpp,$(BUILD)/obj/%.o,$(CORE_SRC) $(ATTN_SRC))
+LRA_SRC    := $(wildcard bench/lra/*.cpp)   # the Long Range Arena tasks and trainer: part of the library (the CLI uses them)
+LIB_OBJ    := $(patsubst %.cpp,$(BUILD)/obj/%.o,$(CORE_SRC) $(ATTN_SRC) $(LRA_SRC))
 LIB        := $(BUILD)/libattnzoo.a
 
 LESSON_SRC := $(sort $(wildcard lessons/[0-9]*.cpp))

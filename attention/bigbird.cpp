@@ -283,6 +283,12 @@ class BigBirdScheme : public Scheme {
             {"random_blocks", "2", "r: random key blocks per query block, per head, drawn once from the seed (fixed)"}};
   }
 
+  double flops(const Shape& q, const Config& cfg) const override {
+    const BigBirdOptions o = bigbird_options(cfg);
+    // the listed keys of the ordinary rows, plus the dense rows of the global blocks (n keys each)
+    const double dense_rows = static_cast<double>(bigbird_dense_rows(o, q[2]).size()) * static_cast<double>(q[2]);
+    return attention_flops(q, index_pairs_per_head(bigbird_index(o, q[2], q[1])) + dense_rows);
+  }
   Tensor kernel(const Tensor& q, const Tensor& k, const Tensor& v, const Config& cfg) const override {
     return bigbird_attention(q, k, v, bigbird_options(cfg), cfg.key_padding_mask);
   }

@@ -347,6 +347,13 @@ class EtcScheme : public Scheme {
             {"shared_qkv", "false", "layer: one Q/K/V projection for global and long tokens (default: separate ones)"}};
   }
 
+  double flops(const Shape& q, const Config& cfg) const override {
+    const EtcOptions o = etc_options(cfg);
+    // the long rows' band and global keys, plus the global rows (n keys each; causal: the globals up to g)
+    double global_rows = 0;
+    for (int64_t g = 0; g < o.globals; ++g) global_rows += o.causal ? static_cast<double>(g + 1) : static_cast<double>(q[2]);
+    return attention_flops(q, index_pairs_per_head(etc_long_index(o, q[2])) + global_rows);
+  }
   Tensor kernel(const Tensor& q, const Tensor& k, const Tensor& v, const Config& cfg) const override {
     const EtcOptions o = etc_options(cfg);
     return etc_attention(q, k, v, o, etc_seeded_bias(o, q.size(1), cfg.seed), cfg.key_padding_mask);

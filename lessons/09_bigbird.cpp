@@ -1,0 +1,529 @@
+// %% [markdown]
+// # 09 · BigBird: window, global and random blocks
+//
+// Zaheer et al. (2020), *Big Bird: Transformers for Longer Sequences* (NeurIPS), make attention linear in n by
+// letting every query look at three kinds of keys, all under one softmax:
+//
+// 1. a **window**: its neighbours (locality: most of what a token needs is near it);
+// 2. a few **global** tokens that see everything and are seen by everything (the paper's ITC variant makes
+//    existing tokens global — here the first and the last block);
+// 3. a few **random** keys, different for every head (the paper's graph argument: a random graph has short paths
+//    between any two nodes — logarithmic in the number of nodes — so information mixes in few layers).
+//
+// To run fast on accelerators everything is done in **blocks** of b tokens: query block i attends to key blocks
+// {i-1, i, i+1}, the global blocks, and r random blocks. The paper proves that this sparse attention keeps the
+// theoretical power of full attention (a universal approximator of sequence functions, Turing complete) thanks
+// to the global tokens — at O(n) cost. We build the block graph, turn it into key lists for the shared
+// index_attention kernel, check it against dense attention with the same mask, see why the random blocks must
+// stay fixed, measure the graph's shortest paths, and the linear cost.
+//
+// Legend: B = batch, H = heads, n = sequence length, d = head size, b = block size, nb = number of blocks,
+// w = window blocks, g = global blocks at each end, r = random blocks. q, k, v are (B, H, n, d).
+// %%
+#include <algorithm>
+#include <cmath>
+#include <deque>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "attention/bigbird.h"
+#include "attention/dense.h"
+#include "lessons/lesson.h"
+
+using core::IntTensor;
+using core::Tensor;
+namespace img = core::image;
+using attention::BigBirdOptions;
+
+BigBirdOptions make_options(int64_t block, int64_t window, int64_t global, int64_t random, bool causal, uint64_t seed) {
+  BigBirdOptions o;
+  o.block = block;
+  o.window_blocks = window;
+  o.global_blocks = global;
+  o.random_blocks = random;
+  o.causal = causal;
+  o.seed = seed;
+  return o;
+}
+
+std::string list_str(const std::vector<int64_t>& xs) {
+  std::string s = "{";
+  for (size_t t = 0; t < xs.size(); ++t) s += (t ? ", " : "") + std::to_string(xs[t]);
+  return s + "}";
+}
+
+// The key blocks of query block i in head h, with their kinds spelled out.
+std::string row_str(const attention::BigBirdBlocks& bb, int64_t h, int64_t i) {
+  static const char* names[] = {"-", "window", "global", "random"};
+  std::string s;
+  for (const auto& key : bb.row(h, i)) s += (s.empty() ? "" : ", ") + std::to_string(key.block) + " " + names[key.kind];
+  return s;
+}
+
+// One head of the (H, nb, nb) block layout as a categorical picture.
+img::Image layout_panel(const IntTensor& layout, int64_t h, const std::string& title, const std::string& subtitle) {
+  const int64_t nb = layout.shape[1];
+  IntTensor one({nb, nb});
+  std::copy(layout.data.begin() + h * nb * nb, layout.data.begin() + (h + 1) * nb * nb, one.data.begin());
+  img::HeatmapOptions p;
+  p.title = title;
+  p.subtitle = subtitle;
+  p.xlabel = "key block";
+  p.ylabel = "query block";
+  p.target_px = 320;
+  p.colors = {img::Color{235, 235, 235}, img::categorical(0), img::categorical(1), img::categorical(2)};
+  return img::categorical_heatmap(one, {"not attended", "window", "global", "random"}, p);
+}
+
+// vmax > 0 caps the colour range (the first causal rows put weight 1/1, 1/2, ... on few keys and would
+// otherwise wash out the rest).
+img::Image matrix_map(const Tensor& m, const std::string& title, const std::string& subtitle, const std::string& xlabel,
+                      int grid, float vmax = 0.0f) {
+  img::HeatmapOptions o;
+  o.title = title;
+  o.subtitle = subtitle;
+  o.xlabel = xlabel;
+  o.ylabel = "query position i";
+  o.value_label = "attention weight";
+  o.target_px = 384;
+  o.grid_every = grid;
+  if (vmax > 0.0f) o.vmin = 0.0f, o.vmax = vmax;
+  return img::heatmap(m, o);
+}
+
+// The (rows, cols) matrix of head h of a (1, H, rows, cols) tensor.
+Tensor head(const Tensor& t, int64_t h) {
+  return core::reshape(core::slice(core::slice(t, 0, 0, 1), 1, h, h + 1), {t.size(2), t.size(3)});
+}
+
+double fitted_slope(const std::vector<double>& x, const std::vector<double>& y) {
+  double mx = 0, my = 0;
+  for (size_t t = 0; t < x.size(); ++t) mx += std::log(x[t]) / x.size(), my += std::log(y[t]) / y.size();
+  double sxy = 0, sxx = 0;
+  for (size_t t = 0; t < x.size(); ++t) {
+    sxy += (std::log(x[t]) - mx) * (std::log(y[t]) - my);
+    sxx += (std::log(x[t]) - mx) * (std::log(x[t]) - mx);
+  }
+  return sxy / sxx;
+}
+
+// Masked dense attention with the pattern, the O(n²) way: outputs and the gradients of q, k, v for upstream g,
+// against the kernel's. Returns the largest difference.
+float kernel_vs_dense(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& g, const BigBirdOptions& o,
+                      const Tensor& pad) {
+  auto leaves = [&] {
+    return std::vector<Tensor>{q.clone().detach().set_requires_grad(), k.clone().detach().set_requires_grad(),
+                               v.clone().detach().set_requires_grad()};
+  };
+  std::vector<Tensor> a = leaves(), b = leaves();
+  const Tensor pattern = attention::bigbird_pattern(o, q.size(0), q.size(1), q.size(2), pad);  // (B, H, n, n)
+  const Tensor out = attention::bigbird_attention(a[0], a[1], a[2], o, pad);
+  const Tensor ref = core::matmul(core::softmax(core::masked_fill(attention::dense_scores(b[0], b[1]), 1.0f - pattern,
+                                                                  -std::numeric_limits<float>::infinity()),
+                                                -1),
+                                  b[2]);
+  out.backward(g);
+  ref.backward(g);
+  float worst = lesson::max_abs_diff(out.detach(), ref.detach());
+  for (int t = 0; t < 3; ++t) worst = std::max(worst, lesson::max_abs_diff(a[t].grad(), b[t].grad()));
+  return worst;
+}
+
+// The graph view. Query block A reads key block B in one layer when B is in A's list: an edge A -> B. The
+// shortest path from A to B is the number of layers before the output at A can depend on the input at B. Two
+// tokens of one block are 1 apart (every block reads itself); tokens of blocks A != B are dist(A, B) apart. The
+// average over all ordered pairs of distinct tokens (one head, n = nb·b) — infinite if some pair is unreachable.
+double average_token_path(const BigBirdOptions& o, int64_t nb) {
+  const int64_t b = o.block, n = nb * b;
+  const attention::BigBirdBlocks bb = attention::bigbird_blocks(o, n, 1);
+  double total = static_cast<double>(nb) * b * (b - 1);  // pairs inside one block: distance 1
+  std::vector<int64_t> dist(static_cast<size_t>(nb));
+  for (int64_t from = 0; from < nb; ++from) {
+    std::fill(dist.begin(), dist.end(), -1);
+    std::deque<int64_t> queue = {from};
+    dist[static_cast<size_t>(from)] = 0;
+    while (!queue.empty()) {
+      const int64_t a = queue.front();
+      queue.pop_front();
+      for (const auto& key : bb.row(0, a))
+        if (dist[static_cast<size_t>(key.block)] < 0) {
+          dist[static_cast<size_t>(key.block)] = dist[static_cast<size_t>(a)] + 1;
+          queue.push_back(key.block);
+        }
+    }
+    for (int64_t to = 0; to < nb; ++to) {
+      if (to == from) continue;
+      if (dist[static_cast<size_t>(to)] < 0) return std::numeric_limits<double>::infinity();
+      total += static_cast<double>(dist[static_cast<size_t>(to)]) * b * b;
+    }
+  }
+  return total / (static_cast<double>(n) * (n - 1));
+}
+
+// %%
+int main(int argc, char** argv) try {
+  lesson::Lesson L(argc, argv, "09_bigbird");
+
+  // %% [markdown]
+  // ## Step 1 · the block graph, per head
+  // Cut n = 128 tokens into nb = 16 blocks of b = 8. For every query block, `bigbird_blocks` lists its key
+  // blocks: the window (i-1, i, i+1), the global blocks (0 and 15), and r = 2 random blocks drawn from the
+  // blocks that are neither — a different draw in every head. The two global blocks are also global *queries*:
+  // their rows attend to every block. As an (nb, nb) picture: a band of width 3, a full first/last row and
+  // column, and two random cells per row.
+  // %%
+  L.step("Step 1 · the block graph, per head");
+  const int64_t n = 128, b = 8, H = 2;
+  const BigBirdOptions o = make_options(b, 3, 1, 2, false, L.seed() + 1);
+  const attention::BigBirdBlocks bb = attention::bigbird_blocks(o, n, H);
+  const IntTensor layout = attention::bigbird_block_layout(o, n, H);  // (H, nb, nb)
+  L.say("n = ", n, ", b = ", b, ": nb = ", bb.nb, " blocks; block layout ", layout.shape, "   (H, nb, nb)");
+  L.say("head 0, query block 5 reads: ", row_str(bb, 0, 5));
+  L.say("head 1, query block 5 reads: ", row_str(bb, 1, 5), "   — same window and globals, other random blocks");
+  L.say("query block 0 (global) reads all ", bb.row(0, 0).size(), " blocks");
+  L.say("query block 1 reads ", row_str(bb, 0, 1), "   — block 0 is in its window: listed once, as a window block");
+  L.check("query blocks 2..13 read w + 2g + r = 7 distinct blocks, their own among them", [&] {
+    for (int64_t h = 0; h < H; ++h)
+      for (int64_t i = 2; i + 2 < bb.nb; ++i) {  // blocks 1 and 14 have a global block inside their window
+        const auto& row = bb.row(h, i);
+        if (row.size() != 7 || std::none_of(row.begin(), row.end(), [&](const auto& key) { return key.block == i; }))
+          return false;
+      }
+    return true;
+  }());
+  const std::string sub = "n = 128, b = 8, w = 3, g = 1, r = 2";
+  L.show(img::hstack({layout_panel(layout, 0, "head 0: block layout", sub),
+                      layout_panel(layout, 1, "head 1: block layout", sub)}),
+         "layout.png",
+         "the (nb, nb) block layout of two heads, coloured by kind — blue the window band around the diagonal, "
+         "orange the global first/last blocks (a full row: they see everything; a full column: everyone sees "
+         "them), green the random blocks: two per row, at different places in the two heads");
+
+  // %% [markdown]
+  // ## Step 2 · from blocks to key lists
+  // The kernel needs, for every query token i, the token positions it may see: all tokens of i's key blocks.
+  // `bigbird_index` writes them block by block — slot t·b + u holds token u of the row's t-th key block — into
+  // (1, H, n, K) with K = b · 7 = 56. The rows of the global blocks are left empty (-1): they see all n keys, so
+  // the kernel computes them as a small dense block (2 blocks × b rows × n keys). When n is not a multiple of b
+  // the last block is simply shorter: its missing tokens are -1 in every list — nothing is padded.
+  // %%
+  L.step("Step 2 · from blocks to key lists");
+  const IntTensor index = attention::bigbird_index(o, n, H);  // (1, H, n, K)
+  const int64_t K = index.shape[3];
+  L.say("bigbird_index: ", index.shape, "   (1, H, n, K = b·(w + 2g + r))");
+  std::vector<int64_t> row42(index.data.begin() + 42 * K, index.data.begin() + 42 * K + 24);
+  L.say("head 0, query 42 (block 5), first 3 key blocks: ", list_str(row42));
+  {
+    const BigBirdOptions odd = make_options(16, 3, 1, 2, false, 1);
+    const IntTensor odd_index = attention::bigbird_index(odd, 37, 1);  // blocks of 16, 16 and 5
+    const int64_t most = *std::max_element(odd_index.data.begin(), odd_index.data.end());
+    L.say("n = 37, b = 16: blocks of 16, 16 and 5 tokens; index ", odd_index.shape, ", largest key listed ", most);
+    L.check("n = 37: no key outside the sequence is listed (the short last block is not padded)", most <= 36);
+  }
+
+  // %% [markdown]
+  // ## Step 3 · check it against dense attention with the same mask
+  // `bigbird_pattern` writes the mask as an n × n 0/1 matrix (the block layout expanded to tokens); dense softmax
+  // attention with -inf outside it must give the same output and the same gradients for q, k and v — at n = 37
+  // and n = 100 (not multiples of b), with two padding keys, causal or not.
+  // %%
+  L.step("Step 3 · the kernel equals masked dense attention");
+  {
+    core::Rng crng = L.rng(1);
+    for (int64_t cn : {37, 100})
+      for (bool causal : {false, true}) {
+        const Tensor q0 = core::randn({2, 2, cn, 16}, crng), k0 = core::randn({2, 2, cn, 16}, crng),
+                     v0 = core::randn({2, 2, cn, 16}, crng), g = core::randn({2, 2, cn, 16}, crng);
+        Tensor pad = Tensor::ones({2, cn});
+        pad.at({1, cn - 1}) = pad.at({1, 3}) = 0.0f;
+        const float worst = kernel_vs_dense(q0, k0, v0, g, make_options(8, 3, 1, 2, causal, 3), pad);
+        L.check("n = " + std::to_string(cn) + (causal ? ", causal" : "") + ": output, dq, dk, dv equal masked dense attention",
+                worst < 1e-4f, "max |diff| = " + lesson::sig(worst, 2));
+      }
+  }
+
+  // %% [markdown]
+  // ## Step 4 · what the kernel applied: the expanded probabilities
+  // `bigbird_probabilities` returns the weights in slot form (B, H, n, K) — what the kernel stores — and scattered
+  // into the n × n matrix they stand for, so that out == A @ v. Blocks show up as squares: the block grid is
+  // drawn every b = 8 tokens.
+  // %%
+  L.step("Step 4 · the expanded probabilities");
+  core::Rng rng = L.rng(0);
+  // q is scaled down so that the weights spread over the attended blocks (sharp random scores would light up
+  // a few cells only, and the block structure would be hard to see).
+  const Tensor q = core::randn({1, H, n, 16}, rng) * 0.3f, k = core::randn({1, H, n, 16}, rng),
+               v = core::randn({1, H, n, 16}, rng);
+  const auto probs = attention::bigbird_probabilities(q, k, v, o);
+  L.say("slot form ", probs.slots.shape(), " stands for the effective matrix ", probs.dense.shape());
+  L.check_close("out == A @ v: the drawn matrix is the one the kernel applied", attention::bigbird_attention(q, k, v, o),
+                core::matmul(probs.dense, v), 1e-5f);
+  L.show(img::hstack({matrix_map(head(probs.dense, 0), "head 0: A (n x n)", sub, "key position j", static_cast<int>(b)),
+                      matrix_map(head(probs.dense, 1), "head 1: A (n x n)", sub, "key position j", static_cast<int>(b)),
+                      matrix_map(head(probs.slots, 0), "head 0: stored slots (n, K)", sub, "slot (7 blocks of b)",
+                                 static_cast<int>(b))}),
+         "probabilities.png",
+         "the effective attention of two heads for random q, k, v, with the block grid every b = 8 tokens — the "
+         "blocks of the layout (Step 1) filled with weights, exactly zero everywhere else; rows 0-7 and 120-127 "
+         "are full (global queries), columns 0-7 and 120-127 too (global keys). Right: what the kernel actually "
+         "stores, 56 slots per query (the global rows are kept separately, so they are empty here)");
+
+  // %% [markdown]
+  // ## Step 5 · the random blocks are fixed
+  // The random blocks are part of the model, not noise: they are drawn once from a seed and stay the same in every
+  // call, in training and in evaluation. A layer draws its own seed when it is built, so the layers of a model
+  // have different random graphs (more paths overall). A public implementation draws all-zero "random" blocks
+  // in evaluation mode — the evaluated model is then not the trained one. Here: the pattern and the output of a
+  // layer are bit-identical in train and eval mode.
+  // %%
+  L.step("Step 5 · fixed random blocks: same in training and evaluation");
+  {
+    core::Rng lrng = L.rng(2);
+    attention::LayerConfig lc;
+    lc.d_model = 16;
+    lc.n_heads = 2;
+    lc.set = {"block=8"};
+    auto layer1 = attention::find_scheme("bigbird").make_layer(lc, lrng);
+    auto layer2 = attention::find_scheme("bigbird").make_layer(lc, lrng);
+    auto* l1 = dynamic_cast<attention::BigBirdLayer*>(layer1.get());
+    auto* l2 = dynamic_cast<attention::BigBirdLayer*>(layer2.get());
+    const Tensor x = core::randn({1, 96, 16}, lrng);
+    const Tensor pattern_train = l1->pattern(96), y_train = l1->forward(x);
+    l1->eval();
+    const Tensor pattern_eval = l1->pattern(96), y_eval = l1->forward(x);
+    L.say("layer 1 random-block seed ", l1->random_seed(), ", layer 2 seed ", l2->random_seed());
+    L.check("train and eval use the same random blocks and give bit-identical outputs",
+            lesson::max_abs_diff(pattern_train, pattern_eval) == 0.0f && lesson::max_abs_diff(y_train, y_eval) == 0.0f);
+    L.check("two layers of one model have different random graphs", lesson::max_abs_diff(l1->pattern(96), l2->pattern(96)) > 0.0f);
+  }
+
+  // %% [markdown]
+  // ## Step 6 · the causal variant
+  // For a decoder, query block i may only use blocks <= i: the window is {i-1, i}, the global blocks are the
+  // first g only (the last block would be the future), the random blocks are drawn from blocks before the window,
+  // and inside the diagonal block the usual triangle masks j > i. Changing tokens after t must leave every
+  // output up to t bit-identical.
+  // %%
+  L.step("Step 6 · the causal variant");
+  {
+    const BigBirdOptions co = make_options(b, 3, 1, 2, true, L.seed() + 1);
+    const IntTensor clayout = attention::bigbird_block_layout(co, n, 1);
+    core::Rng crng = L.rng(3);
+    const Tensor cq = core::randn({1, 1, n, 16}, crng) * 0.3f, ck = core::randn({1, 1, n, 16}, crng),
+                 cv = core::randn({1, 1, n, 16}, crng);
+    Tensor cq2 = cq.clone(), ck2 = ck.clone(), cv2 = cv.clone();
+    const int64_t t = 70;
+    for (Tensor* m : {&cq2, &ck2, &cv2})
+      for (int64_t i = t + 1; i < n; ++i)
+        for (int64_t c = 0; c < 16; ++c) m->at({0, 0, i, c}) += 1.0f;
+    const Tensor a = attention::bigbird_attention(cq, ck, cv, co), a2 = attention::bigbird_attention(cq2, ck2, cv2, co);
+    L.check("causal: outputs up to t = 70 are bit-identical when every token after t changes",
+            lesson::max_abs_diff(core::slice(a, 2, 0, t + 1), core::slice(a2, 2, 0, t + 1)) == 0.0f);
+    const auto cp = attention::bigbird_probabilities(cq, ck, cv, co);
+    L.show(img::hstack({layout_panel(clayout, 0, "causal: block layout", "n = 128, b = 8, w = 3 (i-1, i), g = 1, r = 2"),
+                        matrix_map(head(cp.dense, 0), "causal: A (n x n)", "head 0, colours capped at 0.1",
+                                   "key position j", static_cast<int>(b), 0.1f)}),
+           "causal.png",
+           "the causal block graph: everything above the diagonal is empty; each row keeps its block and the one "
+           "before (blue), the first block (orange) and up to two random earlier blocks (green); right, the "
+           "probabilities (colours capped at 0.1: the first rows spread weight 1 over very few keys) with the "
+           "triangle inside each diagonal block");
+  }
+
+  // %% [markdown]
+  // ## Step 7 · the graph view: how many layers between two tokens?
+  // Think of the attention pattern as a graph: query block A has an edge to every block it reads. After L layers
+  // the output at A can depend on every block within L hops. The paper's argument in numbers — the average
+  // shortest path between two tokens (breadth-first search, one head, b = 16):
+  // - window only: about nb/3 hops — it grows linearly with n;
+  // - window + random: a random graph has short paths, about logarithmic in nb;
+  // - window + global: at most 2 hops (through a global block), but every long-range path squeezes through the
+  //   same 2g blocks; random blocks add many short paths that avoid that bottleneck.
+  // %%
+  L.step("Step 7 · average shortest path between tokens");
+  std::vector<int64_t> graph_blocks = L.quick() ? std::vector<int64_t>{16, 64, 256} : std::vector<int64_t>{16, 64, 256, 1024};
+  struct Variant {
+    std::string name;
+    int64_t g, r;
+  };
+  const std::vector<Variant> variants = {
+      {"window", 0, 0}, {"window+random", 0, 2}, {"window+global", 1, 0}, {"window+global+random", 1, 2}};
+  std::vector<std::vector<double>> paths(variants.size());
+  std::vector<double> graph_n;
+  {
+    std::vector<std::string> headers = {"n"};
+    for (const auto& var : variants) headers.push_back(var.name + " (hops)");
+    lesson::Table t(headers, 8);
+    for (int64_t nb : graph_blocks) {
+      graph_n.push_back(static_cast<double>(nb * 16));
+      std::vector<std::string> cells = {std::to_string(nb * 16)};
+      for (size_t vi = 0; vi < variants.size(); ++vi) {
+        paths[vi].push_back(average_token_path(make_options(16, 3, variants[vi].g, variants[vi].r, false, L.seed() + 7), nb));
+        cells.push_back(lesson::fixed(paths[vi].back(), 2));
+      }
+      t.row(cells);
+    }
+  }
+  const double window_growth = paths[0].back() / paths[0].front(), random_growth = paths[1].back() / paths[1].front();
+  const double nb_growth = static_cast<double>(graph_blocks.back()) / graph_blocks.front();
+  L.check("window only: the average path grows about linearly with n",
+          window_growth > 0.5 * nb_growth, "x" + lesson::fixed(window_growth, 1) + " for x" + lesson::fixed(nb_growth, 0) + " more tokens");
+  L.check("window + random: the average path grows far slower (random graphs have short paths)",
+          random_growth < 0.25 * window_growth && paths[1].back() < 2.0 * std::log2(static_cast<double>(graph_blocks.back())),
+          "x" + lesson::fixed(random_growth, 2) + ", " + lesson::fixed(paths[1].back(), 2) + " hops at n = " +
+              std::to_string(graph_blocks.back() * 16));
+  L.check("with global blocks every pair is at most 2 hops apart", paths[2].back() <= 2.0 && paths[3].back() <= 2.0);
+  {
+    img::PlotOptions p;
+    p.title = "average shortest path between tokens";
+    p.xlabel = "sequence length n (b = 16)";
+    p.ylabel = "layers (hops)";
+    p.log_x = p.log_y = true;
+    std::vector<img::Series> series;
+    for (size_t vi = 0; vi < variants.size(); ++vi) series.push_back({variants[vi].name, graph_n, paths[vi]});
+    L.show(img::line_plot(series, p), "graph.png",
+           "average number of layers between two tokens vs n on log-log axes — window only climbs with slope ~1 "
+           "(linear), window + random stays low and nearly flat (logarithmic), anything with global blocks stays "
+           "below 2");
+  }
+
+  // %% [markdown]
+  // ## Step 8 · the cost grows linearly
+  // Forward + backward time and peak memory of the BigBird kernel at its defaults (b = 16, w = 3, g = 1, r = 2:
+  // K = 112 keys per query) and of full attention, B = 1, H = 1, d = 64, at n = 1K, 2K, 4K (with --quick:
+  // 256 ... 1K). Memory is exact (the engine's counting allocator); times vary between runs.
+  // %%
+  L.step("Step 8 · time and memory vs n");
+  const std::vector<int64_t> sizes = L.quick() ? std::vector<int64_t>{256, 512, 1024} : std::vector<int64_t>{1024, 2048, 4096};
+  const int max_runs = L.quick() ? 1 : 3;
+  const double budget = L.quick() ? 0.05 : 0.5;
+  const BigBirdOptions cost_options = make_options(16, 3, 1, 2, false, 1);
+  core::Rng cost_rng = L.rng(4);
+  std::vector<double> ns, bb_ms, bb_mib, full_ms, full_mib;
+  lesson::Table cost({"n", "bigbird fwd+bwd (ms)", "peak (MiB)", "full fwd+bwd (ms)", "peak (MiB)", "full / bigbird memory"}, 6);
+  for (int64_t m : sizes) {
+    const Tensor g = core::randn({1, 1, m, 64}, cost_rng);
+    std::vector<Tensor> leaves;
+    for (int t = 0; t < 3; ++t) leaves.push_back(core::randn({1, 1, m, 64}, cost_rng).set_requires_grad());
+    auto fwd_bwd = [&](bool sparse) {
+      return lesson::measure(
+          [&] {
+            (sparse ? attention::bigbird_attention(leaves[0], leaves[1], leaves[2], cost_options)
+                    : attention::dense_attention(leaves[0], leaves[1], leaves[2]))
+                .backward(g);
+            for (Tensor& t : leaves) t.zero_grad();
+          },
+          max_runs, budget);
+    };
+    const lesson::Cost sp = fwd_bwd(true), fu = fwd_bwd(false);
+    ns.push_back(static_cast<double>(m));
+    bb_ms.push_back(1e3 * sp.seconds), bb_mib.push_back(lesson::mib(sp.peak_bytes));
+    full_ms.push_back(1e3 * fu.seconds), full_mib.push_back(lesson::mib(fu.peak_bytes));
+    cost.row({std::to_string(m), lesson::fixed(bb_ms.back(), 2), lesson::fixed(bb_mib.back(), 2),
+              lesson::fixed(full_ms.back(), 1), lesson::fixed(full_mib.back(), 1),
+              lesson::fixed(full_mib.back() / bb_mib.back(), 1) + "x"});
+  }
+  const double s_bt = fitted_slope(ns, bb_ms), s_bm = fitted_slope(ns, bb_mib), s_ft = fitted_slope(ns, full_ms),
+               s_fm = fitted_slope(ns, full_mib);
+  L.say("fitted exponents (y ~ n^a): bigbird time ", lesson::fixed(s_bt, 2), ", memory ", lesson::fixed(s_bm, 2),
+        " | full time ", lesson::fixed(s_ft, 2), ", memory ", lesson::fixed(s_fm, 2));
+  L.check("BigBird memory grows linearly (fitted exponent 0.9 - 1.1)", s_bm > 0.9 && s_bm < 1.1, "exponent " + lesson::fixed(s_bm, 2));
+  L.check("full attention memory grows quadratically (fitted exponent 1.8 - 2.1)", s_fm > 1.8 && s_fm < 2.1,
+          "exponent " + lesson::fixed(s_fm, 2));
+  {
+    img::PlotOptions t;
+    t.title = "forward + backward time vs n";
+    t.xlabel = "sequence length n";
+    t.ylabel = "time (ms)";
+    t.log_x = t.log_y = true;
+    img::PlotOptions mo = t;
+    mo.title = "peak memory vs n";
+    mo.ylabel = "peak memory (MiB)";
+    auto name = [](const std::string& s, double slope) { return s + " (n^" + lesson::fixed(slope, 2) + ")"; };
+    L.show(img::hstack({img::line_plot({{name("bigbird", s_bt), ns, bb_ms}, {name("full", s_ft), ns, full_ms}}, t),
+                        img::line_plot({{name("bigbird", s_bm), ns, bb_mib}, {name("full", s_fm), ns, full_mib}}, mo)}),
+           "cost.png",
+           "time and peak memory of forward + backward on log-log axes, fitted exponents in the legend — BigBird "
+           "rises with slope about 1, full attention with slope about 2",
+           lesson::Figure::timing);
+  }
+
+  // %% [markdown]
+  // ## Step 9 · what the paper reported
+  // Zaheer et al. (2020) report (the paper's results, not measured here):
+  // - with the same hardware, BigBird handles sequences up to 8 times longer than a full-attention BERT (4,096
+  //   instead of 512 tokens), using blocks of 64 tokens;
+  // - theory: with global tokens, this sparse attention is a universal approximator of sequence-to-sequence
+  //   functions and Turing complete, like full attention — but some tasks need many more layers with sparse
+  //   attention than with full attention (there is no free lunch);
+  // - pretrained with masked language modelling from a RoBERTa checkpoint, BigBird improved on long-document
+  //   question answering (HotpotQA, Natural Questions, TriviaQA, WikiHop), with state-of-the-art results on
+  //   several of them at the time, and on long-document summarisation (arXiv, PubMed, BigPatent) as the encoder
+  //   of an encoder-decoder model;
+  // - genomics: pretrained on DNA, it reached an F1 of 99.9 on promoter-region prediction and improved
+  //   chromatin-profile prediction.
+  // %%
+  L.step("Step 9 · what the paper reported (Zaheer et al. 2020)");
+  L.say("paper: sequences 8x longer than BERT's on the same hardware (4096 vs 512 tokens), blocks of 64 tokens");
+  L.say("paper: with global tokens, sparse attention is a universal approximator and Turing complete");
+  L.say("paper: better long-document QA (HotpotQA, Natural Questions, TriviaQA, WikiHop) and summarisation; "
+        "genomics: promoter-region prediction F1 99.9");
+  L.say("this lesson: exact equality with masked dense attention; memory exponent ", lesson::fixed(s_bm, 2), " vs full ",
+        lesson::fixed(s_fm, 2), "; at n = ", sizes.back(), " BigBird (K = 112) needs ", lesson::fixed(bb_mib.back(), 2),
+        " MiB for forward + backward, full attention ", lesson::fixed(full_mib.back(), 1), " MiB; average path ",
+        lesson::fixed(paths[0].back(), 1), " hops (window only) vs ", lesson::fixed(paths[1].back(), 2),
+        " (window + random) at n = ", graph_blocks.back() * 16);
+
+  // %% [markdown]
+  // ## Step 10 · your own configuration
+  // Change the settings below, rebuild, rerun. The self-check verifies that the kernel still equals dense
+  // attention with the same mask (outputs and gradients) at a length that is not a multiple of your block, and
+  // prints how many hops your graph needs on average.
+  // %%
+  L.step("Step 10 · your own configuration");
+  // EXERCISE ---------------------------------------------------------------------------------------------------
+  // Try: random_blocks = 0 (no random graph), window_blocks = 1 (only the own block), global_blocks = 0, a block
+  // of 4, causal = true. Which settings make some tokens unreachable (an infinite average path)?
+  BigBirdOptions mine;
+  mine.block = 6;
+  mine.window_blocks = 3;
+  mine.global_blocks = 1;
+  mine.random_blocks = 3;
+  mine.causal = false;
+  mine.seed = 42;
+  // END EXERCISE -----------------------------------------------------------------------------------------------
+  {
+    const int64_t en = 77, eH = 3;
+    core::Rng erng = L.rng(5);
+    const Tensor q0 = core::randn({1, eH, en, 8}, erng), k0 = core::randn({1, eH, en, 8}, erng),
+                 v0 = core::randn({1, eH, en, 8}, erng), g = core::randn({1, eH, en, 8}, erng);
+    const IntTensor eindex = attention::bigbird_index(mine, en, eH);
+    L.say("your configuration at n = ", en, ": ", attention::bigbird_num_blocks(mine, en), " blocks, key lists ",
+          eindex.shape, " -> ", eindex.shape[3], " slots per query");
+    const float worst = kernel_vs_dense(q0, k0, v0, g, mine, Tensor());
+    L.check("your configuration: output and gradients equal masked dense attention", worst < 1e-4f,
+            "max |diff| = " + lesson::sig(worst, 2));
+    BigBirdOptions acyclic = mine;
+    acyclic.causal = false;
+    const double hops = average_token_path(acyclic, 64);
+    L.say("average path between tokens of your (non-causal) graph at nb = 64 blocks: ",
+          std::isinf(hops) ? std::string("infinite (some tokens never reach each other)") : lesson::fixed(hops, 2) + " hops");
+  }
+
+  // %% [markdown]
+  // ## Exercises
+  // 1. Step 7: add a variant with r = 1 and one with r = 4. How does the average path change? Which r is enough
+  //    to keep it under 3 hops at n = 16K?
+  // 2. In the EXERCISE block, set window_blocks = 1 and global_blocks = 0. Why does the average path become
+  //    infinite — and what does that mean for a deep stack of such layers?
+  // 3. Step 8: at which n does BigBird (K = 112) need less memory than full attention? Predict it from K and
+  //    check with the table.
+  // 4. Step 5: make the layer redraw its random blocks in eval mode (a copy of the public bug) and measure how
+  //    much the output changes.
+  // Next lesson: the Linear Transformer, which drops the softmax instead of choosing keys.
+  // %%
+  return L.finish();
+} catch (const std::exception& e) {
+  return lesson::report_error(e);
+}

@@ -1,0 +1,321 @@
+// tests/test_bigbird.cpp — the BigBird scheme: the block graph (window, global, random blocks per head, causal
+// variant), the token pattern is the block layout expanded and cropped at n, kernel vs dense attention with the
+// pattern as mask (outputs and gradients, odd n, padding), out == A @ v, gradcheck of the kernel and the layer,
+// random blocks fixed (same seed, same blocks; train == eval; every layer its own), causal no-leak, linear
+// memory, bad settings, determinism.
+#include <algorithm>
+#include <limits>
+#include <set>
+
+#include "attention/bigbird.h"
+#include "attention/dense.h"
+#include "tests/helpers.h"
+
+using namespace core;
+using attention::BigBirdOptions;
+
+namespace {
+
+BigBirdOptions options(int64_t block, int64_t window, int64_t global, int64_t random, bool causal, uint64_t seed = 1) {
+  BigBirdOptions o;
+  o.block = block;
+  o.window_blocks = window;
+  o.global_blocks = global;
+  o.random_blocks = random;
+  o.causal = causal;
+  o.seed = seed;
+  return o;
+}
+
+Tensor masked_dense(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& pattern) {
+  const Tensor scores = attention::dense_scores(q, k);  // (B, H, n, n)
+  return matmul(softmax(masked_fill(scores, 1.0f - pattern, -std::numeric_limits<float>::infinity()), -1), v);
+}
+
+struct Grads {
+  Tensor out, dq, dk, dv;
+};
+template <class F>
+Grads with_grads(F f, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& g) {
+  Tensor a = q.clone().detach().set_requires_grad(), b = k.clone().detach().set_requires_grad(),
+         c = v.clone().detach().set_requires_grad();
+  const Tensor out = f(a, b, c);
+  out.backward(g);
+  return {out.detach(), a.grad(), b.grad(), c.grad()};
+}
+
+int kind(const IntTensor& layout, int64_t h, int64_t i, int64_t j) {
+  const int64_t nb = layout.shape[1];
+  return static_cast<int>(layout.data[static_cast<size_t>((h * nb + i) * nb + j)]);
+}
+
+}  // namespace
+
+TEST_CASE("bigbird: the block graph has window, global and r random blocks, different per head") {
+  const int64_t b = 8, n = 96, nb = 12, H = 3;  // blocks 0 and 11 are global
+  const BigBirdOptions o = options(b, 3, 1, 2, false, 5);
+  const IntTensor layout = attention::bigbird_block_layout(o, n, H);
+  REQUIRE(layout.shape == Shape{H, nb, nb});
+  bool heads_differ = false;
+  for (int64_t h = 0; h < H; ++h)
+    for (int64_t i = 0; i < nb; ++i) {
+      CAPTURE(h);
+      CAPTURE(i);
+      if (i == 0 || i == nb - 1) {  // global query blocks see everything
+        for (int64_t j = 0; j < nb; ++j) CHECK(kind(layout, h, i, j) == attention::kBlockGlobal);
+        continue;
+      }
+      int random = 0;
+      for (int64_t j = 0; j < nb; ++j) {
+        const int want_fixed = std::abs(i - j) <= 1 ? attention::kBlockWindow
+                               : (j == 0 || j == nb - 1) ? attention::kBlockGlobal
+                                                         : -1;
+        const int got = kind(layout, h, i, j);
+        if (want_fixed >= 0) {
+          CHECK(got == want_fixed);
+        } else {
+          CHECK((got == attention::kBlockNone || got == attention::kBlockRandom));
+          random += got == attention::kBlockRandom;
+        }
+        if (h > 0) heads_differ |= got != kind(layout, 0, i, j);
+      }
+      CHECK(random == 2);  // 12 blocks - 3 window - 2 global leave at least 7 candidates
+    }
+  CHECK(heads_differ);
+
+  SUBCASE("fewer candidates than r: take all of them") {
+    const IntTensor small = attention::bigbird_block_layout(options(8, 3, 1, 5, false), 40, 1);  // nb = 5
+    // block 2: window 1,2,3, global 0,4: nothing left for random blocks
+    for (int64_t j = 0; j < 5; ++j) CHECK(kind(small, 0, 2, j) != attention::kBlockRandom);
+    const IntTensor wide = attention::bigbird_block_layout(options(8, 1, 0, 5, false), 40, 1);  // window = own block
+    for (int64_t i = 0; i < 5; ++i) {
+      int r = 0;
+      for (int64_t j = 0; j < 5; ++j) r += kind(wide, 0, i, j) == attention::kBlockRandom;
+      CHECK(r == 4);  // the 4 other blocks, all of them
+    }
+  }
+}
+
+TEST_CASE("bigbird: the causal block graph looks back only: window i-1, i; globals at the start; random from earlier") {
+  const int64_t b = 4, n = 64, nb = 16, H = 2;
+  const BigBirdOptions o = options(b, 3, 1, 2, true, 9);
+  const IntTensor layout = attention::bigbird_block_layout(o, n, H);
+  for (int64_t h = 0; h < H; ++h)
+    for (int64_t i = 0; i < nb; ++i) {
+      CAPTURE(h);
+      CAPTURE(i);
+      int random = 0;
+      for (int64_t j = 0; j < nb; ++j) {
+        const int got = kind(layout, h, i, j);
+        if (j > i) CHECK(got == attention::kBlockNone);
+        if (i == 0) continue;
+        if (j == i || j == i - 1) CHECK(got == attention::kBlockWindow);
+        else if (j == 0) CHECK(got == attention::kBlockGlobal);
+        random += got == attention::kBlockRandom;
+      }
+      if (i > 0) CHECK(random == std::min<int64_t>(2, std::max<int64_t>(0, i - 2)));  // candidates: 1 .. i-2
+    }
+  CHECK(attention::bigbird_dense_rows(o, n).empty());  // no dense rows when causal
+}
+
+TEST_CASE("bigbird: the token pattern is the block layout expanded, cropped at n, causal inside the diagonal block") {
+  for (bool causal : {false, true})
+    for (int64_t n : {37, 64, 80}) {
+      CAPTURE(causal);
+      CAPTURE(n);
+      const BigBirdOptions o = options(8, 3, 1, 1, causal, 3);
+      const int64_t H = 2;
+      const IntTensor layout = attention::bigbird_block_layout(o, n, H);
+      const Tensor P = attention::bigbird_pattern(o, 1, H, n);
+      int64_t wrong = 0;
+      for (int64_t h = 0; h < H; ++h)
+        for (int64_t i = 0; i < n; ++i)
+          for (int64_t j = 0; j < n; ++j) {
+            const bool want = kind(layout, h, i / 8, j / 8) != attention::kBlockNone && (!causal || j <= i);
+            wrong += P.at({0, h, i, j}) != (want ? 1.0f : 0.0f);
+          }
+      CHECK(wrong == 0);
+    }
+}
+
+TEST_CASE("bigbird: kernel equals dense attention with the pattern as mask, outputs and gradients") {
+  const int64_t B = 2, H = 2, d = 8;
+  for (int64_t n : {37, 64, 100})
+    for (bool causal : {false, true}) {
+      CAPTURE(n);
+      CAPTURE(causal);
+      const BigBirdOptions o = options(8, 3, 1, 2, causal, 17);
+      Tensor pad = Tensor::ones({B, n});
+      for (int64_t j : {2, 20, 33}) pad.at({1, j}) = 0.0f;
+      const Tensor q = testing::rand_tensor({B, H, n, d}, 1 + n), k = testing::rand_tensor({B, H, n, d}, 2 + n),
+                   v = testing::rand_tensor({B, H, n, d}, 3 + n), g = testing::rand_tensor({B, H, n, d}, 4 + n);
+      const Tensor pattern = attention::bigbird_pattern(o, B, H, n, pad);
+      const Grads mine = with_grads(
+          [&](const Tensor& a, const Tensor& b, const Tensor& c) { return attention::bigbird_attention(a, b, c, o, pad); },
+          q, k, v, g);
+      const Grads ref = with_grads(
+          [&](const Tensor& a, const Tensor& b, const Tensor& c) { return masked_dense(a, b, c, pattern); }, q, k, v, g);
+      CHECK_CLOSE(mine.out, ref.out, 1e-4, 1e-5);
+      CHECK_CLOSE(mine.dq, ref.dq, 1e-4, 1e-5);
+      CHECK_CLOSE(mine.dk, ref.dk, 1e-4, 1e-5);
+      CHECK_CLOSE(mine.dv, ref.dv, 1e-4, 1e-5);
+      const auto P = attention::bigbird_probabilities(q, k, v, o, pad);
+      CHECK_CLOSE(matmul(P.dense, v), mine.out, 1e-4, 1e-5);
+      int64_t outside = 0;
+      for (int64_t e = 0; e < P.dense.numel(); ++e) outside += pattern.data()[e] == 0.0f && P.dense.data()[e] != 0.0f;
+      CHECK(outside == 0);
+    }
+}
+
+TEST_CASE("bigbird: slot storage is (1, H, n, b(w+2g+r)), never n x n; without random blocks one index for all heads") {
+  const IntTensor index = attention::bigbird_index(options(16, 3, 1, 2, false), 1024, 4);
+  CHECK(index.shape == Shape{1, 4, 1024, 16 * (3 + 2 + 2)});
+  const IntTensor shared = attention::bigbird_index(options(16, 3, 1, 0, false), 1024, 4);
+  CHECK(shared.shape == Shape{1, 1, 1024, 16 * (3 + 2)});
+  // Rows of global blocks are computed densely: all -1 in the index.
+  const int64_t K = index.shape[3];
+  for (int64_t i : {0, 15, 1008, 1023})
+    for (int64_t s = 0; s < K; ++s) CHECK(index.data[static_cast<size_t>(i * K + s)] == -1);
+  const std::vector<int64_t> rows = attention::bigbird_dense_rows(options(16, 3, 1, 2, false), 1000);
+  CHECK(rows.size() == 16 + 8);  // block 0 and the short last block 62 (tokens 992..999)
+  CHECK(rows.back() == 999);
+}
+
+TEST_CASE("bigbird: gradcheck of the kernel and of the layer") {
+  for (bool causal : {false, true}) {
+    CAPTURE(causal);
+    const BigBirdOptions o = options(2, 3, 1, 1, causal, 4);
+    const Tensor q = testing::rand_tensor({1, 2, 11, 3}, 20), k = testing::rand_tensor({1, 2, 11, 3}, 21),
+                 v = testing::rand_tensor({1, 2, 11, 3}, 22);
+    const auto r = gradcheck(
+        [&](const std::vector<Tensor>& x) { return attention::bigbird_attention(x[0], x[1], x[2], o); }, {q, k, v});
+    INFO(r.message);
+    CHECK(r.ok);
+
+    Rng rng(23);
+    attention::LayerConfig lc;
+    lc.d_model = 4;
+    lc.n_heads = 2;
+    lc.causal = causal;
+    lc.set = {"block=2", "random_blocks=1"};
+    auto layer = attention::find_scheme("bigbird").make_layer(lc, rng);
+    CHECK(layer->parameters().size() == 8);
+    Tensor x = testing::rand_tensor({2, 9, 4}, 24).clone().detach().set_requires_grad();
+    std::vector<Tensor> leaves = {x};
+    for (const Tensor& p : layer->parameters()) leaves.push_back(p);
+    auto* raw = layer.get();
+    const auto lr = gradcheck_leaves([&] { return raw->forward(x); }, leaves);
+    INFO(lr.message);
+    CHECK(lr.ok);
+    CHECK(lr.checked == x.numel() + layer->num_parameters());
+  }
+}
+
+TEST_CASE("bigbird: random blocks are fixed by the seed: per call, in eval, per head; each layer has its own") {
+  const BigBirdOptions a = options(4, 3, 1, 2, false, 100), b = options(4, 3, 1, 2, false, 101);
+  const IntTensor la = attention::bigbird_block_layout(a, 128, 4);
+  CHECK(la.data == attention::bigbird_block_layout(a, 128, 4).data);  // same seed, same blocks
+  CHECK(la.data != attention::bigbird_block_layout(b, 128, 4).data);  // another seed, other blocks
+  // head h's blocks do not depend on how many heads there are
+  const IntTensor two = attention::bigbird_block_layout(a, 128, 2);
+  CHECK(std::equal(two.data.begin(), two.data.end(), la.data.begin()));
+
+  Rng rng(7);
+  attention::LayerConfig lc;
+  lc.d_model = 8;
+  lc.n_heads = 2;
+  lc.set = {"block=4"};
+  auto first = attention::find_scheme("bigbird").make_layer(lc, rng);
+  auto second = attention::find_scheme("bigbird").make_layer(lc, rng);
+  auto* l1 = dynamic_cast<attention::BigBirdLayer*>(first.get());
+  auto* l2 = dynamic_cast<attention::BigBirdLayer*>(second.get());
+  REQUIRE(l1 != nullptr);
+  REQUIRE(l2 != nullptr);
+  CHECK(l1->random_seed() != l2->random_seed());
+  CHECK(!testing::bit_equal(l1->pattern(64), l2->pattern(64)));  // two layers, two random graphs
+
+  const Tensor x = testing::rand_tensor({2, 64, 8}, 8);
+  const Tensor pattern_train = l1->pattern(64);
+  const Tensor y_train = l1->forward(x);
+  CHECK(testing::bit_equal(y_train, l1->forward(x)));  // not redrawn per call
+  l1->eval();
+  CHECK(!l1->training());
+  CHECK(testing::bit_equal(l1->pattern(64), pattern_train));  // eval == train: no all-zero or redrawn blocks
+  CHECK(testing::bit_equal(l1->forward(x), y_train));
+}
+
+TEST_CASE("bigbird: causal outputs up to t ignore every token after t") {
+  const auto& s = attention::find_scheme("bigbird");
+  const attention::Config cfg = s.configure({"block=4", "random_blocks=3", "global_blocks=2"}, true, 5);
+  const int64_t n = 50, t = 22;  // t in the middle of block 5
+  const Tensor q = testing::rand_tensor({1, 2, n, 8}, 40), k = testing::rand_tensor({1, 2, n, 8}, 41),
+               v = testing::rand_tensor({1, 2, n, 8}, 42);
+  Tensor q2 = q.clone(), k2 = k.clone(), v2 = v.clone();
+  for (Tensor* m : {&q2, &k2, &v2})
+    for (int64_t h = 0; h < 2; ++h)
+      for (int64_t i = t + 1; i < n; ++i)
+        for (int64_t c = 0; c < 8; ++c) m->at({0, h, i, c}) = -2.0f * m->at({0, h, i, c}) + 0.3f;
+  const Tensor a = s.kernel(q, k, v, cfg), b = s.kernel(q2, k2, v2, cfg);
+  CHECK(testing::bit_equal(slice(a, 2, 0, t + 1), slice(b, 2, 0, t + 1)));
+  CHECK(!testing::bit_equal(slice(a, 2, t + 1, n), slice(b, 2, t + 1, n)));
+  const Tensor A = s.effective_attention(q, k, v, cfg);
+  int64_t above = 0;
+  for (int64_t h = 0; h < 2; ++h)
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t j = i + 1; j < n; ++j) above += A.at({0, h, i, j}) != 0.0f;
+  CHECK(above == 0);
+}
+
+TEST_CASE("bigbird: memory grows linearly in n (slot storage, no n x n matrix)") {
+  const BigBirdOptions o = options(16, 3, 1, 2, false);
+  auto peak_at = [&](int64_t n) {
+    const Tensor q = testing::rand_tensor({1, 1, n, 8}, 50), k = testing::rand_tensor({1, 1, n, 8}, 51),
+                 v = testing::rand_tensor({1, 1, n, 8}, 52);
+    Tensor lq = q.clone().detach().set_requires_grad();
+    memory::PeakScope scope;
+    attention::bigbird_attention(lq, k, v, o).backward(Tensor::ones(q.shape()));
+    return static_cast<double>(scope.peak_above_start());
+  };
+  const double p1 = peak_at(2048), p2 = peak_at(4096);
+  CHECK(p2 / p1 > 1.8);
+  CHECK(p2 / p1 < 2.2);
+  CHECK(p2 < 4.0 * 4096 * 4096 / 4);  // a quarter of one n x n float matrix, with the backward's scratch
+}
+
+TEST_CASE("bigbird: bad settings are rejected naming the key") {
+  const auto& s = attention::find_scheme("bigbird");
+  const Tensor q = testing::rand_tensor({1, 1, 16, 4}, 60);
+  auto run = [&](const std::vector<std::string>& set) { return s.kernel(q, q, q, s.configure(set)); };
+  CHECK_THROWS_WITH_AS(run({"block=0"}), doctest::Contains("bigbird: block must be >= 1, got 0"), core::Error);
+  CHECK_THROWS_WITH_AS(run({"block=x"}), doctest::Contains("block='x' is not an integer"), core::Error);
+  CHECK_THROWS_WITH_AS(run({"window_blocks=2"}), doctest::Contains("bigbird: window_blocks must be odd"), core::Error);
+  CHECK_THROWS_WITH_AS(run({"window_blocks=0"}), doctest::Contains("window_blocks"), core::Error);
+  CHECK_THROWS_WITH_AS(run({"global_blocks=-1"}), doctest::Contains("bigbird: global_blocks must be >= 0, got -1"),
+                       core::Error);
+  CHECK_THROWS_WITH_AS(run({"random_blocks=-2"}), doctest::Contains("bigbird: random_blocks must be >= 0, got -2"),
+                       core::Error);
+  CHECK_THROWS_WITH_AS(s.kernel(q, testing::rand_tensor({1, 1, 20, 4}, 61), testing::rand_tensor({1, 1, 20, 4}, 62),
+                                s.configure({})),
+                       doctest::Contains("bigbird: blocks are cut from one sequence"), core::Error);
+  Rng rng(1);
+  attention::LayerConfig lc;
+  lc.d_model = 8;
+  lc.n_heads = 2;
+  lc.set = {"random_blocks=-1"};
+  CHECK_THROWS_WITH_AS(s.make_layer(lc, rng), doctest::Contains("random_blocks"), core::Error);
+}
+
+TEST_CASE("bigbird: deterministic kernel and layer; the seed picks the random blocks") {
+  const auto& s = attention::find_scheme("bigbird");
+  const Tensor q = testing::rand_tensor({2, 2, 70, 8}, 70), k = testing::rand_tensor({2, 2, 70, 8}, 71),
+               v = testing::rand_tensor({2, 2, 70, 8}, 72);
+  const attention::Config cfg = s.configure({"block=4"}, false, 3);
+  CHECK(testing::bit_equal(s.kernel(q, k, v, cfg), s.kernel(q, k, v, s.configure({"block=4"}, false, 3))));
+  CHECK(!testing::bit_equal(s.kernel(q, k, v, cfg), s.kernel(q, k, v, s.configure({"block=4"}, false, 4))));
+  attention::LayerConfig lc;
+  lc.d_model = 8;
+  lc.n_heads = 2;
+  Rng r1(4), r2(4);
+  const Tensor x = testing::rand_tensor({1, 40, 8}, 73);
+  CHECK(testing::bit_equal(s.make_layer(lc, r1)->forward(x), s.make_layer(lc, r2)->forward(x)));
+}

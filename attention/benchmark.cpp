@@ -60,6 +60,8 @@ std::vector<BenchPoint> run_benchmark(const BenchOptions& o) {
   const size_t total = schemes.size() * o.ns.size();
   size_t done = 0;
   for (const Scheme* s : schemes) {
+    double last_mib = 0;
+    int64_t last_n = 0;
     for (int64_t n : o.ns) {
       ++done;
       BenchPoint p;
@@ -69,6 +71,12 @@ std::vector<BenchPoint> run_benchmark(const BenchOptions& o) {
                                 " n=" + std::to_string(n);
       if (!s->run_refusal().empty()) p.skipped = "no kernel on q, k, v: " + s->run_refusal();
       else if (o.causal && !s->supports_causal()) p.skipped = "not causal";
+      else if (last_n > 0) {
+        // The worst case the course meets is quadratic: predict with n², refuse before allocating.
+        const double predicted = last_mib * (static_cast<double>(n) / last_n) * (static_cast<double>(n) / last_n);
+        if (predicted > o.max_mib)
+          p.skipped = "would need ~" + fmt("%.0f", predicted) + " MiB (limit " + fmt("%.0f", o.max_mib) + ")";
+      }
       if (!p.skipped.empty()) {
         if (o.progress) o.progress(where + " skipped (" + p.skipped + ")");
         points.push_back(p);
@@ -109,6 +117,8 @@ std::vector<BenchPoint> run_benchmark(const BenchOptions& o) {
         p.seconds = times[times.size() / 2];
         p.peak_mib = static_cast<double>(peak) / (1024.0 * 1024.0);
         p.gflop = s->flops(shape, cfg) / 1e9;
+        last_mib = p.peak_mib;
+        last_n = n;
         if (o.progress)
           o.progress(where + "  " + fmt("%.2f", p.seconds * 1e3) + " ms  " + fmt("%.1f", p.peak_mib) + " MiB" +
                      (std::isnan(p.gflop) ? "" : "  " + fmt("%.1f", p.gflop / p.seconds) + " GFLOP/s"));

@@ -25,6 +25,8 @@ struct BenchOptions {
   uint64_t seed = 0;
   int repeats = 3;                   // timed runs per point (median), after one warm-up
   double max_seconds_per_point = 20; // a point slower than this (warm-up) is not repeated
+  double max_mib = 6144;             // skip a point whose memory, extrapolated as n² from the scheme's last
+                                     // measured point, would exceed this (e.g. dense attention at 16K)
   std::function<void(const std::string&)> progress;  // called with one line per configuration
 };
 

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "attention/scheme.h"
+#include "core/fast_exp.h"
 #include "core/autograd.h"
 #include "core/ops_elementwise.h"
 #include "core/ops_linalg.h"
@@ -69,7 +70,7 @@ Tensor key_weights(const Tensor& log_scale) {
   for (int64_t r = 0; r < rows; ++r) {
     float M = kNegInf;
     for (int64_t j = 0; j < nk; ++j) M = c[r * nk + j] > M ? c[r * nk + j] : M;
-    for (int64_t j = 0; j < nk; ++j) pw[r * nk + j] = c[r * nk + j] == kNegInf ? 0.0f : std::exp(c[r * nk + j] - M);
+    for (int64_t j = 0; j < nk; ++j) pw[r * nk + j] = c[r * nk + j] == kNegInf ? 0.0f : core::fast_exp(c[r * nk + j] - M);
   }
   return w;
 }

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <limits>
 
+#include "core/fast_exp.h"
 #include "core/autograd.h"
 #include "core/ops_elementwise.h"
 #include "core/ops_index.h"
@@ -97,7 +98,7 @@ void forward_rows(const Dims& s, const float* q, const float* k, const float* v,
     // p = softmax(score) over the row's slots (exp(score - top) <= 1 cannot overflow).
     double total = 0.0;
     for (int64_t t = 0; t < s.K; ++t) {
-      const float e = p[t] == kNegInf ? 0.0f : std::exp(p[t] - top);
+      const float e = p[t] == kNegInf ? 0.0f : core::fast_exp(p[t] - top);
       p[t] = e;
       total += e;
     }

@@ -10,6 +10,7 @@
 #include <limits>
 #include <utility>
 
+#include "core/fast_exp.h"
 #include "core/autograd.h"
 #include "core/ops_elementwise.h"
 #include "core/ops_reduce.h"
@@ -315,7 +316,7 @@ struct Forward {
 };
 
 // P_ij = exp(s_ij - L_i) from the stats of row i.
-inline float prob(const float* st, float s) { return std::exp((s - st[0]) - st[1]); }
+inline float prob(const float* st, float s) { return core::fast_exp((s - st[0]) - st[1]); }
 
 // The keys, the layout and the context of one call, built in place (ctx points into layout and k: no copies).
 struct Prepared {
@@ -359,7 +360,7 @@ Forward lsh_forward(const Prepared& p, const Tensor& v) {
     double total = 0.0;
     // forward: out_i = Σ_(r,j) exp(s_ij - L_i) v_j,  L_i = top + log Σ exp(s_ij - top)
     for (const auto& c : cand) {
-      const float e = std::exp(c.second - top);
+      const float e = core::fast_exp(c.second - top);
       total += e;
       const float* vj = pv + (bh * n + c.first) * d;
       for (int64_t t = 0; t < d; ++t) o[t] += e * vj[t];

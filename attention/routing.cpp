@@ -12,6 +12,7 @@
 #include <limits>
 #include <numeric>
 
+#include "core/fast_exp.h"
 #include "core/autograd.h"
 #include "core/ops_linalg.h"
 #include "core/ops_shape.h"
@@ -408,7 +409,7 @@ void forward_one(const Routing& r, int64_t bh, bool causal, const float* q, cons
         m = std::max(m, s[u]);
       }
       double total = 0.0;
-      for (int64_t u = 0; u < lim; ++u) total += (p[u] = std::exp(s[u] - m));
+      for (int64_t u = 0; u < lim; ++u) total += (p[u] = core::fast_exp(s[u] - m));
       const float inv = static_cast<float>(1.0 / total);
       for (int64_t u = 0; u < lim; ++u) p[u] *= inv;
       const float share = 1.0f / static_cast<float>(count[i]);

@@ -97,17 +97,7 @@ img::Image probability_map(const Tensor& A, const std::string& title, const std:
   return img::heatmap(core::reshape(core::slice(core::slice(A, 0, 0, 1), 1, 0, 1), {n, n}), o);
 }
 
-// Least-squares slope of log(y) against log(x): the exponent a of y ~ x^a.
-double fitted_slope(const std::vector<double>& x, const std::vector<double>& y) {
-  double mx = 0, my = 0;
-  for (size_t t = 0; t < x.size(); ++t) mx += std::log(x[t]) / x.size(), my += std::log(y[t]) / y.size();
-  double sxy = 0, sxx = 0;
-  for (size_t t = 0; t < x.size(); ++t) {
-    sxy += (std::log(x[t]) - mx) * (std::log(y[t]) - my);
-    sxx += (std::log(x[t]) - mx) * (std::log(x[t]) - mx);
-  }
-  return sxy / sxx;
-}
+using lesson::fitted_slope;  // the exponent a of y ~ n^a (lessons/lesson.h)
 
 // 1 where j <= i cannot be reached from i in at most two hops through the pattern P (n, n).
 int64_t unreachable_in_two_hops(const Tensor& P) {

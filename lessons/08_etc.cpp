@@ -95,16 +95,7 @@ Tensor head(const Tensor& t, int64_t h) {
   return core::reshape(core::slice(core::slice(t, 0, 0, 1), 1, h, h + 1), {t.size(2), t.size(3)});
 }
 
-double fitted_slope(const std::vector<double>& x, const std::vector<double>& y) {
-  double mx = 0, my = 0;
-  for (size_t t = 0; t < x.size(); ++t) mx += std::log(x[t]) / x.size(), my += std::log(y[t]) / y.size();
-  double sxy = 0, sxx = 0;
-  for (size_t t = 0; t < x.size(); ++t) {
-    sxy += (std::log(x[t]) - mx) * (std::log(y[t]) - my);
-    sxx += (std::log(x[t]) - mx) * (std::log(x[t]) - mx);
-  }
-  return sxy / sxx;
-}
+using lesson::fitted_slope;  // the exponent a of y ~ n^a (lessons/lesson.h)
 
 // The kernel against the dense reference (scores + the (H, n, n) bias matrix, -inf outside the pattern):
 // outputs and the gradients of q, k, v and the biases for upstream g. Returns the largest difference.

@@ -50,6 +50,21 @@ namespace lesson {
 using core::Shape;
 using core::Tensor;
 
+// ---- scaling ---------------------------------------------------------------------------------------------
+
+// The exponent a of y ~ n^a: the least-squares slope of log y against log x (the slope on a log-log plot).
+// Lessons use it to check "linear" (a ≈ 1), "n·√n" (a ≈ 1.5) and "quadratic" (a ≈ 2) from measurements.
+inline double fitted_slope(const std::vector<double>& x, const std::vector<double>& y) {
+  double mx = 0, my = 0;
+  for (size_t t = 0; t < x.size(); ++t) mx += std::log(x[t]) / x.size(), my += std::log(y[t]) / y.size();
+  double sxy = 0, sxx = 0;
+  for (size_t t = 0; t < x.size(); ++t) {
+    sxy += (std::log(x[t]) - mx) * (std::log(y[t]) - my);
+    sxx += (std::log(x[t]) - mx) * (std::log(x[t]) - mx);
+  }
+  return sxy / sxx;
+}
+
 // ---- formatting ------------------------------------------------------------------------------------------
 
 namespace detail {

@@ -8,8 +8,10 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <limits>
 #include <string>
 
+#include "attention/dense.h"
 #include "core/core.h"
 
 namespace testing {
@@ -85,6 +87,28 @@ inline bool all_finite(const Tensor& t) {
 
 inline bool bit_equal(const Tensor& a, const Tensor& b) {
   return a.shape() == b.shape() && std::memcmp(a.data(), b.data(), sizeof(float) * a.numel()) == 0;
+}
+
+// softmax(q kᵀ/√d) v with every pair where pattern == 0 blocked: the dense reference for a sparse scheme.
+// pattern broadcasts to (B, H, n, m).
+inline Tensor masked_dense(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& pattern) {
+  const Tensor scores = attention::dense_scores(q, k);  // (B, H, n, m)
+  return core::matmul(
+      core::softmax(core::masked_fill(scores, 1.0f - pattern, -std::numeric_limits<float>::infinity()), -1), v);
+}
+
+// The output of f(q, k, v) and the gradients of sum(out * g) with respect to fresh copies of q, k, v.
+struct Grads {
+  Tensor out, dq, dk, dv;
+};
+template <class F>
+Grads with_grads(F f, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& g) {
+  Tensor a = q.clone().detach().set_requires_grad(), b = k.clone().detach().set_requires_grad(),
+         c = v.clone().detach().set_requires_grad();
+  const Tensor out = f(a, b, c);
+  out.backward(g);
+  auto grad_or_zero = [](const Tensor& t) { return t.grad().defined() ? t.grad() : Tensor::zeros(t.shape()); };
+  return {out.detach(), grad_or_zero(a), grad_or_zero(b), grad_or_zero(c)};
 }
 
 }  // namespace testing

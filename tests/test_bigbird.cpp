@@ -14,6 +14,10 @@
 using namespace core;
 using attention::BigBirdOptions;
 
+using testing::Grads;
+using testing::masked_dense;
+using testing::with_grads;
+
 namespace {
 
 BigBirdOptions options(int64_t block, int64_t window, int64_t global, int64_t random, bool causal, uint64_t seed = 1) {
@@ -25,23 +29,6 @@ BigBirdOptions options(int64_t block, int64_t window, int64_t global, int64_t ra
   o.causal = causal;
   o.seed = seed;
   return o;
-}
-
-Tensor masked_dense(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& pattern) {
-  const Tensor scores = attention::dense_scores(q, k);  // (B, H, n, n)
-  return matmul(softmax(masked_fill(scores, 1.0f - pattern, -std::numeric_limits<float>::infinity()), -1), v);
-}
-
-struct Grads {
-  Tensor out, dq, dk, dv;
-};
-template <class F>
-Grads with_grads(F f, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& g) {
-  Tensor a = q.clone().detach().set_requires_grad(), b = k.clone().detach().set_requires_grad(),
-         c = v.clone().detach().set_requires_grad();
-  const Tensor out = f(a, b, c);
-  out.backward(g);
-  return {out.detach(), a.grad(), b.grad(), c.grad()};
 }
 
 int kind(const IntTensor& layout, int64_t h, int64_t i, int64_t j) {

@@ -12,6 +12,10 @@
 using namespace core;
 using attention::LongformerOptions;
 
+using testing::Grads;
+using testing::masked_dense;
+using testing::with_grads;
+
 namespace {
 
 LongformerOptions options(int64_t window, std::vector<int64_t> dilation, std::vector<int64_t> global, bool causal) {
@@ -21,23 +25,6 @@ LongformerOptions options(int64_t window, std::vector<int64_t> dilation, std::ve
   o.global = std::move(global);
   o.causal = causal;
   return o;
-}
-
-Tensor masked_dense(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& pattern) {
-  const Tensor scores = attention::dense_scores(q, k);  // (B, H, n, n)
-  return matmul(softmax(masked_fill(scores, 1.0f - pattern, -std::numeric_limits<float>::infinity()), -1), v);
-}
-
-struct Grads {
-  Tensor out, dq, dk, dv;
-};
-template <class F>
-Grads with_grads(F f, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& g) {
-  Tensor a = q.clone().detach().set_requires_grad(), b = k.clone().detach().set_requires_grad(),
-         c = v.clone().detach().set_requires_grad();
-  const Tensor out = f(a, b, c);
-  out.backward(g);
-  return {out.detach(), a.grad(), b.grad(), c.grad()};
 }
 
 std::vector<int64_t> row(const IntTensor& index, int64_t h, int64_t i) {

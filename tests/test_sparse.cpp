@@ -12,6 +12,10 @@ using namespace core;
 using attention::SparseMode;
 using attention::SparseOptions;
 
+using testing::Grads;
+using testing::masked_dense;
+using testing::with_grads;
+
 namespace {
 
 SparseOptions options(SparseMode mode, int64_t stride, int64_t summary, bool causal, bool split = false) {
@@ -31,23 +35,6 @@ std::set<int64_t> keys_of(const SparseOptions& o, int64_t n, int parts, int64_t 
 }
 
 // The dense reference of the course with the pattern as a mask: softmax(q kᵀ/√d, pattern == 0 -> -inf) v.
-Tensor masked_dense(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& pattern) {
-  const Tensor scores = attention::dense_scores(q, k);  // (B, H, n, n)
-  return matmul(softmax(masked_fill(scores, 1.0f - pattern, -std::numeric_limits<float>::infinity()), -1), v);
-}
-
-struct Grads {
-  Tensor out, dq, dk, dv;
-};
-template <class F>
-Grads with_grads(F f, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& g) {
-  Tensor a = q.clone().detach().set_requires_grad(), b = k.clone().detach().set_requires_grad(),
-         c = v.clone().detach().set_requires_grad();
-  const Tensor out = f(a, b, c);
-  out.backward(g);
-  return {out.detach(), a.grad(), b.grad(), c.grad()};
-}
-
 }  // namespace
 
 TEST_CASE("sparse: A1 and A2 follow the paper's equations on worked examples") {

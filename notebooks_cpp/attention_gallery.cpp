@@ -11,6 +11,7 @@
 // pattern; here you compare them. Legend: B = batch, H = heads, n = sequence length, d = head size.
 // %%
 #include <algorithm>
+#include <map>
 #include <cmath>
 #include <cstdlib>
 #include <string>
@@ -167,6 +168,14 @@ MatrixStats stats_of(const Tensor& A) {
   return st;
 }
 
+// The setting each lecture is about, changed in the gallery's second row.
+const std::map<std::string, std::string> kKeySetting = {
+    {"sparse", "mode=fixed"},     {"reformer", "n_hashes=4"},        {"longformer", "dilation=2"},
+    {"linformer", "k=8"},         {"synthesizer", "mode=dense"},     {"etc", "radius=3"},
+    {"bigbird", "block=8"},       {"performer", "features=16"},      {"sinkhorn", "block=32"},
+    {"routing", "clusters=4"},    {"flash", "block_q=16"},
+};
+
 // %%
 int main(int argc, char** argv) try {
   lesson::Lesson L(argc, argv, "attention_gallery");
@@ -174,8 +183,9 @@ int main(int argc, char** argv) try {
   // %% [markdown]
   // ## Step 1 · the registry
   // Every scheme registers itself by name (`attention/scheme.h`); `attention::all_schemes()` lists them in
-  // course order. Each one documents its settings (`key=value`, with defaults) — the first setting that is a
-  // number or a yes/no is the one this notebook varies in the second row.
+  // course order. Each one documents its settings (`key=value`, with defaults). The second row of the gallery
+  // changes each scheme's key setting — the one its lecture is about (`kKeySetting` below); a scheme not listed
+  // there gets its first numeric setting doubled.
   // %%
   L.step("Step 1 · the registry");
   const std::vector<const attention::Scheme*> schemes = attention::all_schemes();
@@ -192,12 +202,13 @@ int main(int argc, char** argv) try {
 
   // %% [markdown]
   // ## Step 2 · one input for every scheme
-  // The same random q, k, v ~ N(0, 1) of shape (B, H, n, d) = (1, 1, 64, 16) go into every scheme, with the
-  // same seed for schemes with random parts (features, hashes, projections). n = 64 is a multiple of every
-  // block size in the course, and small enough that an n × n picture shows single cells.
+  // The same random q, k, v ~ N(0, 1) of shape (B, H, n, d) = (1, 1, 128, 16) go into every scheme, with the
+  // same seed for schemes with random parts (features, hashes, projections). n = 128 is a multiple of every
+  // block size in the course, long enough for block schemes to show their blocks (BigBird's 16-token blocks
+  // would cover all of a 64-token sequence), and small enough that an n × n picture shows single cells.
   // %%
   L.step("Step 2 · one input for every scheme");
-  const int64_t n = 64, d = 16, H = 1;
+  const int64_t n = 128, d = 16, H = 1;
   core::Rng rng = L.rng(0);
   const Tensor q = core::randn({1, H, n, d}, rng), k = core::randn({1, H, n, d}, rng), v = core::randn({1, H, n, d}, rng);
   L.say("q, k, v: ", q.shape(), "   (B, H, n, d)");
@@ -206,8 +217,8 @@ int main(int argc, char** argv) try {
   // ## Step 3 · the matrix each scheme applies, with defaults and with its key setting changed
   // For every scheme: A = effective_attention(q, k, v), the (n, n) matrix with kernel(q, k, v) = A v. We check
   // that identity (where the scheme's kernel runs on given q, k, v), and measure how much of A is nonzero and
-  // whether its rows sum to 1 (softmax rows do; some approximations only roughly). Then the first numeric
-  // setting is doubled (or halved, if the scheme refuses the double at n = 64), and A is drawn again.
+  // whether its rows sum to 1 (softmax rows do; some approximations only roughly). Then the key setting is
+  // changed and A is drawn again.
   // %%
   L.step("Step 3 · every scheme's effective attention");
   struct Column {
@@ -221,7 +232,10 @@ int main(int argc, char** argv) try {
   for (const attention::Scheme* s : schemes) {
     Column c{s, draw_one(*s, {}, L.seed(), q, k, v), Drawn()};
     c.varied.problem = "no numeric setting to vary";
+    const auto key = kKeySetting.find(s->name());
+    if (key != kKeySetting.end()) c.varied = draw_one(*s, {key->second}, L.seed(), q, k, v);
     for (const attention::HyperParam& p : s->hyperparams()) {
+      if (key != kKeySetting.end()) break;
       const std::vector<std::string> values = other_values(p.default_value);
       if (values.empty()) continue;
       for (const std::string& value : values) {
@@ -257,7 +271,7 @@ int main(int argc, char** argv) try {
   table.print();
   for (const Column& c : columns)
     if (c.base.ok && !c.varied.ok) L.say("note: ", c.scheme->name(), ", second row: ", c.varied.problem);
-  L.check("at least two schemes drew their effective attention at n = 64", [&] {
+  L.check("at least two schemes drew their effective attention at n = 128", [&] {
     int ok = 0;
     for (const Column& c : columns) ok += c.base.ok;
     return ok >= 2;
@@ -282,7 +296,7 @@ int main(int argc, char** argv) try {
     }
     const int per_row = static_cast<int>(std::min<size_t>(blocks.size(), 6));
     L.show(img::with_title(img::grid(blocks, per_row, 24),
-                           "effective attention A (out = A v) of every scheme, n = 64, same q, k, v"),
+                           "effective attention A (out = A v) of every scheme, n = 128, same q, k, v"),
            "gallery.png",
            "each scheme in a column: on top its effective attention A with default settings, below it with its "
            "first numeric setting changed (named under the panel) — look for the exact softmax of full, the "
@@ -301,7 +315,7 @@ int main(int argc, char** argv) try {
   for (const Column& c : columns) {
     if (!c.scheme->has_pattern() || !c.base.ok) continue;
     try {
-      const Tensor P = c.scheme->pattern(q.shape(), c.scheme->configure({}, false, L.seed()));  // (1, H, n, n)
+      const Tensor P = c.scheme->data_pattern(q, k, c.scheme->configure({}, false, L.seed()));  // (1, H, n, n)
       const Tensor M = head_matrix(P, 0, 0), A = head_matrix(c.base.A, 0, 0);
       int64_t allowed = 0;
       bool inside = true;  // A is zero wherever the pattern says 0
@@ -330,7 +344,7 @@ int main(int argc, char** argv) try {
   if (!patterns.empty()) {
     L.check("every scheme's effective attention is zero outside its pattern", pattern_ok == pattern_checked,
             std::to_string(pattern_ok) + " of " + std::to_string(pattern_checked));
-    L.show(img::with_title(img::hstack(patterns, 24), "sparsity patterns at n = 64 (defaults)"), "patterns.png",
+    L.show(img::with_title(img::hstack(patterns, 24), "sparsity patterns at n = 128 (defaults)"), "patterns.png",
            "the 0/1 patterns of the schemes that have one — yellow pairs may attend, purple pairs are never "
            "computed; compare how much of the square each one keeps");
   }

@@ -399,6 +399,16 @@ TEST_CASE("lra data: listops generate_splits gives disjoint splits of the reques
     all.insert(d->inputs.begin(), d->inputs.end());
   }
   CHECK(all.size() == 60);
+
+  // With balanced labels every split still holds every class (the stream is shuffled before it is cut; the
+  // generator fills the classes in order, so cutting it as generated left the test split without 0s and 9s).
+  listops::Options bal = small_listops();
+  bal.balance_labels = true;
+  const lra::Splits b = listops::generate_splits(400, 100, 100, bal, 5, 64);
+  for (const lra::Dataset* d : {&b.train, &b.val, &b.test}) {
+    std::set<int64_t> classes(d->labels.begin(), d->labels.end());
+    CHECK(classes.size() == 10);
+  }
 }
 
 // ---- Pathfinder ------------------------------------------------------------------------------------------------

@@ -312,7 +312,12 @@ Dataset to_dataset(const std::vector<Example>& examples, int64_t max_len) {
 Splits generate_splits(int64_t n_train, int64_t n_val, int64_t n_test, const Options& opts, uint64_t seed,
                        int64_t max_len) {
   AZ_CHECK(n_train >= 0 && n_val >= 0 && n_test >= 0, "listops: split sizes must be >= 0");
-  const std::vector<Example> all = generate(n_train + n_val + n_test, opts, seed);
+  std::vector<Example> all = generate(n_train + n_val + n_test, opts, seed);
+  // Shuffle before cutting: with balance_labels the generator fills the classes in order (the common labels
+  // reach their cap first), so the tail of the stream — the test split — would miss whole classes.
+  core::Rng shuffle(seed ^ 0x5eed5011ULL);
+  for (int64_t i = static_cast<int64_t>(all.size()) - 1; i > 0; --i)
+    std::swap(all[static_cast<size_t>(i)], all[static_cast<size_t>(shuffle.randint(0, i + 1))]);
   auto part = [&](int64_t a, int64_t b) {
     return to_dataset(std::vector<Example>(all.begin() + a, all.begin() + b), max_len);
   };

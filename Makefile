@@ -8,6 +8,8 @@
 #   make gallery-check  open out/index.html in headless Chromium: screenshot, fail on a missing/broken image
 #   make bench      op throughput (bench/ops.cpp) and every scheme's time/memory vs n (attnzoo bench) -> out/bench/
 #   make bench-torch  the same attention and training-step timings in PyTorch, as ratios (needs python3-torch)
+#   make lra        the mini Long Range Arena suite: every scheme on ListOps and Pathfinder, efficiency at 1K-4K
+#                   tokens -> out/lra/ (results.md, efficiency.md, bubbles.png, ...); ~35 min on 2 cores
 #   make deps       install missing Debian packages only (scripts/install-deps.sh)
 #   make reference  regenerate tests/reference/*.npy with PyTorch (needs python3-torch: make deps-torch)
 #   make clean      remove build/ and out/
@@ -70,7 +72,7 @@ GALLERY       := $(BUILD)/tools/gallery
 # nbrun compiles each notebook's instrumented copy exactly as a lesson is built.
 NB_BUILD_FLAGS = --cxx "$(CXX)" --cxxflags "$(CXXFLAGS)" --ldflags "$(LDFLAGS)" --ldlibs "$(LIB_LINK) $(LDLIBS)"
 
-.PHONY: all build run test sanitize bench notebooks gallery-check deps-gallery bench-torch deps deps-torch reference clean help
+.PHONY: all build run test sanitize bench lra notebooks gallery-check deps-gallery bench-torch deps deps-torch reference clean help
 .DEFAULT_GOAL := all
 
 # Idle OpenMP threads sleep instead of spinning, for everything run from here: on a busy machine (CI, a shared
@@ -111,6 +113,11 @@ bench: all
 	$(BUILD)/bench/ops --out $(OUT)/bench
 	$(CLI) bench --n 1024,2048,4096,8192,16384 --out $(OUT)/bench
 
+# LRA_ARGS: extra arguments for the suite, e.g. `make lra LRA_ARGS="--schemes full,linear --no-efficiency"`.
+LRA_ARGS ?=
+lra: all
+	$(CLI) lra suite --out $(OUT)/lra $(LRA_ARGS)
+
 bench-torch: all deps-torch
 	$(PYTHON) bench/torch/compare.py $(BUILD) $(OUT)/bench
 
@@ -130,7 +137,7 @@ clean:
 	rm -rf build $(OUT)
 
 help:
-	@sed -n '3,15p' Makefile
+	@sed -n '3,17p' Makefile
 
 # ---- rules ------------------------------------------------------------------------------------------------
 $(BUILD)/obj/%.o: %.cpp

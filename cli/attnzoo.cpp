@@ -5,6 +5,8 @@
 //   attnzoo show SCHEME ...            draw the attention matrix a scheme applies (and its sparsity pattern)
 //   attnzoo run SCHEME --q --k --v ... apply a scheme's kernel to your own .npy tensors (e.g. to cross-check
 //                                      against NumPy/PyTorch), optionally with gradients
+//   attnzoo lra TASK --scheme S ...    train a Transformer classifier with any scheme on a Long Range Arena task
+//                                      (bench/lra/train.h); `lra suite` is `make lra` (bench/lra/suite.h)
 //
 // Legend: B = batch, H = heads, n = number of queries, m = number of keys, d = head size.
 //   q: (B, H, n, d)   k, v: (B, H, m, d)   out: (B, H, n, d)   A: (B, H, n, m) with out == A @ v
@@ -20,7 +22,9 @@
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
+#include <iomanip>
 #include <iostream>
+#include <limits>
 #include <map>
 #include <set>
 #include <sstream>
@@ -30,6 +34,9 @@
 
 #include "attention/benchmark.h"
 #include "attention/scheme.h"
+#include "bench/lra/lra.h"
+#include "bench/lra/suite.h"
+#include "bench/lra/train.h"
 #include "core/core.h"
 
 namespace fs = std::filesystem;
@@ -91,7 +98,38 @@ usage:
       --repeats R      timed runs per point, median taken (default 3)
       --seed S         seed of q, k, v and of the schemes' random parts (default 0)
 
-  attnzoo lra ...       not implemented yet
+  attnzoo lra TASK --scheme S [--steps N] [--seq-len L] [--seed S] [--data PATH] [--out DIR] [options]
+      train the Transformer classifier with attention scheme S on a Long Range Arena task; prints a
+      progress line (step, loss, accuracy, steps/s, ETA); the score is the test accuracy of the
+      checkpoint with the best validation accuracy; writes DIR/log.csv, curves.png, result.json, result.md
+      TASK             listops, pathfinder (--size 16/32/64/128), pathfinder16..pathfinder128, pathx
+                       (generated), text, retrieval, image (downloaded data: --data PATH)
+      --scheme S       any scheme of `attnzoo list`; --set key=value for its settings (repeatable)
+      --steps N        optimiser steps (default: the mini suite's, listops 1000, pathfinder 600)
+      --seq-len L      listops: longest expression (L/4 < length <= L; default 100); text, retrieval:
+                       bytes kept per document
+      --seed S         parameters, batch order, the scheme's random parts (default 0)
+      --data PATH      the downloaded data (text: aclImdb, retrieval: the tsv directory, image:
+                       cifar-10-batches-bin; listops: optional directory of basic_*.tsv)
+      --out DIR        default out/lra/runs/TASK/SCHEME
+      --batch B --eval-every K --lr LR --warmup W --d-model D --heads H --layers L --d-ff F
+      --train N --val N --test N    sizes of generated splits; --data-seed S their seed (default 1)
+      --size S         pathfinder image side (16, 32, 64, 128; default 16)
+      --time-limit SEC stop training after SEC seconds (then evaluate)
+      --progress MODE  bar (one line rewritten in place), lines, quiet (default: bar on a terminal)
+
+  attnzoo lra listops --generate N --out FILE.tsv [--seq-len L] [--seed S] [--no-parens]
+      N generated examples in the official layout: header Source<TAB>Target, one line per expression.
+      Default: the benchmark's 500 < length < 2000 and the original generator's printed form with
+      parentheses, "( ( [MAX 2 ) 9 ) ]"; --no-parens prints "[MAX 2 9 ]" (both read back the same)
+  attnzoo lra pathfinder --generate N [--size S] --out DIR [--seed S]
+      N images DIR/0000.png ... (S x S gray, default 32) and DIR/labels.csv (file,label)
+
+  attnzoo lra suite [--out DIR] [--schemes a,b] [--time-limit SEC] [--no-efficiency] [--lengths 1024,2048]
+      the mini suite of `make lra`: every scheme on ListOps (<= 100 tokens) and Pathfinder 16x16,
+      then one training step per scheme at 1K..4K tokens; writes DIR/results.md, results.csv,
+      results.json, efficiency.md, efficiency.csv, bubbles.png (default DIR out/lra); a run that
+      takes longer than --time-limit (default 420 s, 0 = none) stops there and says so
   attnzoo help          this text (also: attnzoo --help, attnzoo COMMAND --help)
 
 examples:
@@ -588,11 +626,243 @@ int cmd_bench(const std::vector<std::string>& words) {
   return kExitOk;
 }
 
-// ---- commands still to come ---------------------------------------------------------------------------------
+// ---- lra ----------------------------------------------------------------------------------------------------
 
-int cmd_not_yet(const std::string& command) {
-  std::cerr << "attnzoo: " << command << " is not implemented yet\n";
-  return kExitBadInput;
+// "--lr 2e-3" -> 0.002, checked to lie in [lo, hi].
+double parse_float(const Args& args, const std::string& option, double fallback, double lo, double hi) {
+  if (!args.has(option)) return fallback;
+  const std::string s = args.get(option);
+  char* end = nullptr;
+  errno = 0;
+  const double v = std::strtod(s.c_str(), &end);
+  AZ_CHECK(end && *end == '\0' && errno == 0 && std::isfinite(v), args.command, ": --", option, " '", s,
+           "' is not a number");
+  AZ_CHECK(v >= lo && v <= hi, args.command, ": --", option, " ", s, " is outside [", lo, ", ", hi, "]");
+  return v;
+}
+
+// Every option of every lra mode; each mode then says which of them it takes.
+const std::vector<OptionSpec> kLraOptions = {
+    {"scheme", true, false},     {"set", true, true},         {"steps", true, false},    {"seq-len", true, false},
+    {"seed", true, false},       {"data", true, false},       {"out", true, false},      {"batch", true, false},
+    {"eval-every", true, false}, {"lr", true, false},         {"warmup", true, false},   {"d-model", true, false},
+    {"heads", true, false},      {"layers", true, false},     {"d-ff", true, false},     {"train", true, false},
+    {"val", true, false},        {"test", true, false},       {"data-seed", true, false}, {"size", true, false},
+    {"time-limit", true, false}, {"progress", true, false},   {"generate", true, false}, {"parens", false, false},
+    {"no-parens", false, false}, {"schemes", true, false},    {"no-efficiency", false, false},
+    {"lengths", true, false}};
+
+void only_options(const Args& args, const std::set<std::string>& allowed, const std::string& mode) {
+  std::vector<std::string> given;
+  for (const auto& kv : args.values) given.push_back(kv.first);
+  for (const std::string& f : args.flags) given.push_back(f);
+  for (const std::string& name : given)
+    AZ_CHECK(allowed.count(name), "lra ", mode, ": option --", name, " does not apply here (see attnzoo help)");
+}
+
+lra::ProgressMode parse_progress(const Args& args) {
+  const std::string m = args.get("progress", "auto");
+  if (m == "auto") return lra::ProgressMode::Auto;
+  if (m == "bar") return lra::ProgressMode::Bar;
+  if (m == "lines") return lra::ProgressMode::Lines;
+  if (m == "quiet") return lra::ProgressMode::Quiet;
+  AZ_FAIL("lra: --progress '", m, "': expected bar, lines, quiet or auto");
+}
+
+// A directory the command will create or fill: it must not be an existing file.
+void check_output_dir(const std::string& dir) {
+  std::error_code ec;
+  AZ_CHECK(!fs::exists(dir, ec) || fs::is_directory(dir, ec), "lra: --out ", dir,
+           " exists and is not a directory");
+}
+
+// attnzoo lra listops --generate N --out FILE.tsv
+int lra_generate_listops(const Args& args) {
+  only_options(args, {"generate", "out", "seq-len", "seed", "parens", "no-parens"}, "listops --generate");
+  const int64_t n = parse_int(args, "generate", 0, 1, 10000000);
+  AZ_CHECK(args.has("out"), "lra listops --generate: missing --out FILE.tsv");
+  AZ_CHECK(!(args.has("parens") && args.has("no-parens")), "lra listops: --parens and --no-parens contradict each other");
+  const std::string out = args.get("out");
+  std::error_code ec;
+  AZ_CHECK(!fs::is_directory(out, ec), "lra listops --generate: --out ", out, " is a directory, expected a file name");
+  lra::listops::Options o;
+  const int64_t L = parse_int(args, "seq-len", 2000, 3, 1000000);
+  if (L != 2000) {  // as lra::load_task: L/4 < length <= L
+    o.max_length = L + 1;
+    o.min_length = L / 4;
+  }
+  const bool parens = !args.has("no-parens");  // the original generator's printed form is the default
+  const std::vector<lra::listops::Example> examples = lra::listops::generate(n, o, parse_seed(args), parens);
+  lra::listops::write_tsv(out, examples);
+  int64_t shortest = std::numeric_limits<int64_t>::max(), longest = 0;
+  std::vector<int64_t> counts(10, 0);
+  for (const auto& e : examples) {
+    const int64_t len = static_cast<int64_t>(lra::listops::tokenize(e.text).size());
+    shortest = std::min(shortest, len);
+    longest = std::max(longest, len);
+    ++counts[static_cast<size_t>(e.label)];
+  }
+  std::cout << "wrote " << n << " ListOps example" << (n == 1 ? "" : "s") << " to " << out << " (Source<TAB>Target; "
+            << (parens ? "with parentheses, as the original generator prints them" : "without parentheses")
+            << "); lengths " << shortest << ".." << longest << " tokens; how many of each label 0..9:";
+  for (int64_t c : counts) std::cout << " " << c;
+  std::cout << "\n";
+  return kExitOk;
+}
+
+// attnzoo lra pathfinder --generate N --size S --out DIR
+int lra_generate_pathfinder(const Args& args) {
+  only_options(args, {"generate", "out", "size", "seed"}, "pathfinder --generate");
+  const int64_t n = parse_int(args, "generate", 0, 1, 1000000);
+  const int64_t size = parse_int(args, "size", 32, 16, 128);
+  AZ_CHECK(size == 16 || size == 32 || size == 64 || size == 128, "lra pathfinder: --size ", size,
+           " is not one of 16, 32, 64, 128");
+  AZ_CHECK(args.has("out"), "lra pathfinder --generate: missing --out DIR");
+  const std::string dir = args.get("out");
+  check_output_dir(dir);
+  const auto samples = lra::pathfinder::write_samples(dir, n, static_cast<int>(size), parse_seed(args));
+  int64_t positives = 0;
+  for (const auto& s : samples) positives += s.label;
+  std::cout << "wrote " << n << " Pathfinder image" << (n == 1 ? "" : "s") << " (" << size << "x" << size << ", "
+            << positives << " joined, " << n - positives << " apart) and labels.csv to " << dir << "\n";
+  return kExitOk;
+}
+
+// attnzoo lra suite ...
+int lra_suite(const Args& args) {
+  only_options(args, {"out", "schemes", "time-limit", "no-efficiency", "progress", "lengths"}, "suite");
+  AZ_CHECK(args.positional.size() == 1, "lra suite: unexpected argument '",
+           args.positional.size() > 1 ? args.positional[1] : "", "'");
+  lra::SuiteOptions o;
+  if (args.has("schemes")) {
+    std::stringstream ss(args.get("schemes"));
+    for (std::string name; std::getline(ss, name, ',');) o.schemes.push_back(attention::find_scheme(name).name());
+  }
+  o.out_dir = args.get("out", "out/lra");
+  check_output_dir(o.out_dir);
+  o.time_limit_per_run = parse_float(args, "time-limit", 420, 0, 1e7);  // a safety net: 0 = none
+  o.run_efficiency = !args.has("no-efficiency");
+  o.efficiency.lengths = parse_int_list(args, "lengths", o.efficiency.lengths, 1, 1 << 16);
+  o.efficiency.model = o.tasks[0].train.model;
+  o.progress = parse_progress(args);
+  const lra::SuiteResult r = lra::run_suite(o);
+  std::cout << "\n" << lra::results_markdown(r);
+  if (!r.efficiency.empty()) std::cout << "\n" << lra::efficiency_markdown(r.efficiency, o.efficiency);
+  std::cout << "\nwrote " << o.out_dir << "/results.md, results.csv, results.json"
+            << (r.efficiency.empty() ? "" : ", efficiency.md, efficiency.csv, bubbles.png") << " and " << o.out_dir
+            << "/runs/TASK/SCHEME/\n";
+  return kExitOk;
+}
+
+// attnzoo lra TASK --scheme S ...
+int lra_train(const Args& args, std::string task) {
+  only_options(args, {"scheme", "set", "steps", "seq-len", "seed", "data", "out", "batch", "eval-every", "lr",
+                      "warmup", "d-model", "heads", "layers", "d-ff", "train", "val", "test", "data-seed", "size",
+                      "time-limit", "progress"},
+               task + " (training)");
+  AZ_CHECK(args.positional.size() == 1, "lra: unexpected argument '", args.positional.size() > 1 ? args.positional[1] : "",
+           "' (one task per run)");
+  // 1. What to train: the scheme and its settings, checked first.
+  AZ_CHECK(args.has("scheme"), "lra ", task, ": which scheme? (--scheme S; `attnzoo list` shows them)");
+  const attention::Scheme& scheme = attention::find_scheme(args.get("scheme"));
+  const std::vector<std::string> sets = args.all("set");
+  scheme.configure(sets);
+
+  // 2. The task's preset: the mini suite's for the generated tasks, a small default for the downloaded ones.
+  const bool is_pathfinder = task == "pathx" || task.rfind("pathfinder", 0) == 0;
+  if (task == "pathfinder") {
+    const int64_t size = parse_int(args, "size", 16, 16, 128);
+    AZ_CHECK(size == 16 || size == 32 || size == 64 || size == 128, "lra pathfinder: --size ", size,
+             " is not one of 16, 32, 64, 128");
+    task = "pathfinder" + std::to_string(size);
+  } else {
+    AZ_CHECK(!args.has("size"), "lra ", task, ": --size applies to the task 'pathfinder' only");
+  }
+  const bool generated = task == "listops" || is_pathfinder;
+  lra::SuiteTask preset = lra::mini_task(is_pathfinder ? "pathfinder" : "listops");
+  lra::TaskOptions& t = preset.data;
+  lra::TrainOptions& o = preset.train;
+  t.task = task;
+  if (!generated) t.max_len = 0;  // the task's own default (text, retrieval: 4000 bytes; image: 1024 pixels)
+
+  // 3. Data options.
+  if (args.has("data")) {
+    AZ_CHECK(!is_pathfinder, "lra ", task, ": --data does not apply (the images are generated)");
+    t.data = args.get("data");
+    std::error_code ec;
+    AZ_CHECK(fs::exists(t.data, ec), "lra ", task, ": --data ", t.data, " does not exist");
+  } else {
+    AZ_CHECK(generated, "lra ", task, ": this task reads downloaded data: give its path with --data PATH (",
+             task == "text"        ? "the aclImdb directory"
+             : task == "retrieval" ? "the directory of new_aan_pairs.*.tsv"
+                                   : "cifar-10-batches-bin",
+             ")");
+  }
+  if (args.has("seq-len")) t.max_len = parse_int(args, "seq-len", 0, 3, 1 << 20);
+  if (generated && t.data.empty()) {
+    t.n_train = parse_int(args, "train", t.n_train, 1, 10000000);
+    t.n_val = parse_int(args, "val", t.n_val, 1, 10000000);
+    t.n_test = parse_int(args, "test", t.n_test, 1, 10000000);
+    t.seed = static_cast<uint64_t>(parse_int(args, "data-seed", static_cast<int64_t>(t.seed), 0, INT64_MAX));
+  } else {
+    for (const char* opt : {"train", "val", "test", "data-seed"})
+      AZ_CHECK(!args.has(opt), "lra ", task, ": --", opt, " applies to generated data only");
+  }
+
+  // 4. Model and training options.
+  o.model.scheme = scheme.name();
+  o.model.set = sets;
+  o.steps = parse_int(args, "steps", o.steps, 1, 100000000);
+  o.batch_size = parse_int(args, "batch", o.batch_size, 1, 65536);
+  o.eval_every = parse_int(args, "eval-every", std::min(o.eval_every, o.steps), 1, 100000000);
+  o.lr = static_cast<float>(parse_float(args, "lr", o.lr, 1e-8, 10));
+  o.warmup = parse_int(args, "warmup", -1, 0, o.steps);
+  o.model.d_model = parse_int(args, "d-model", o.model.d_model, 1, 8192);
+  o.model.n_heads = parse_int(args, "heads", o.model.n_heads, 1, 256);
+  AZ_CHECK(o.model.d_model % o.model.n_heads == 0, "lra: --d-model ", o.model.d_model,
+           " is not divisible by --heads ", o.model.n_heads);
+  o.model.n_layers = parse_int(args, "layers", o.model.n_layers, 1, 64);
+  o.model.d_ff = parse_int(args, "d-ff", o.model.d_ff, 1, 65536);
+  o.seed = parse_seed(args);
+  o.time_limit = parse_float(args, "time-limit", 0, 0, 1e7);
+  o.progress = parse_progress(args);
+  o.out_dir = args.get("out", "out/lra/runs/" + task + "/" + scheme.name());
+  check_output_dir(o.out_dir);
+
+  // 5. Data, training, files.
+  std::cout << "lra " << task << ": loading data" << (t.data.empty() ? " (generated, seed " + std::to_string(t.seed) + ")" : " from " + t.data) << std::endl;
+  const lra::Splits data = lra::load_task(t);
+  std::cout << "lra " << task << ": " << data.train.size() << " train, " << data.val.size() << " val, "
+            << data.test.size() << " test; longest sequence " << std::max({data.train.longest(), data.val.longest(),
+                                                                           data.test.longest()})
+            << " tokens; " << scheme.name() << " (" << (sets.empty() ? std::string("defaults") : "") ;
+  for (size_t i = 0; i < sets.size(); ++i) std::cout << (i ? " " : "") << sets[i];
+  std::cout << "), " << o.steps << " steps of batch " << o.batch_size << std::endl;
+  const lra::TrainResult r = lra::train(data, o);
+  std::cout << std::fixed << std::setprecision(2) << "test accuracy " << 100 * r.test_acc
+            << "% (checkpoint of step " << r.best_step << ", best validation " << 100 * r.best_val_acc
+            << "%); wrote " << o.out_dir << "/log.csv, curves.png, result.json, result.md\n";
+  return kExitOk;
+}
+
+int cmd_lra(const std::vector<std::string>& words) {
+  const Args args = parse_args("lra", words, kLraOptions);
+  std::string names;
+  for (const std::string& n : lra::task_names()) names += n + ", ";
+  AZ_CHECK(!args.positional.empty(), "lra: which task? (usage: attnzoo lra TASK --scheme S ...; tasks: ", names,
+           "or suite)");
+  const std::string task = args.positional[0];
+  const auto& known = lra::task_names();
+  AZ_CHECK(task == "suite" || std::find(known.begin(), known.end(), task) != known.end(), "lra: unknown task '",
+           task, "' (tasks: ", names, "or suite)");
+  if (task == "suite") return lra_suite(args);
+  if (args.has("generate")) {
+    AZ_CHECK(args.positional.size() == 1, "lra: unexpected argument '", args.positional[1], "'");
+    if (task == "listops") return lra_generate_listops(args);
+    if (task == "pathfinder") return lra_generate_pathfinder(args);
+    AZ_FAIL("lra ", task, ": --generate applies to listops and pathfinder only");
+  }
+  return lra_train(args, task);
 }
 
 // One line, whatever the message holds.
@@ -614,11 +884,11 @@ int dispatch(const std::vector<std::string>& argv) {
     if (command == "show") return cmd_show(rest);
     if (command == "run") return cmd_run(rest);
     if (command == "bench") return cmd_bench(rest);
+    if (command == "lra") return cmd_lra(rest);
   } catch (const HelpRequested&) {
     std::cout << kUsage;
     return kExitOk;
   }
-  if (command == "lra") return cmd_not_yet(command);
   AZ_FAIL("unknown command '", command, "' (commands: list, show, run, bench, lra, help)");
 }
 

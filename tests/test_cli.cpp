@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "attention/dense.h"
+#include "bench/lra/listops.h"
 #include "core/core.h"
 #include "tests/helpers.h"
 
@@ -384,13 +385,88 @@ TEST_CASE("cli: show writes a PNG that decodes and prints its path") {
   fs::remove_all(dir);
 }
 
-TEST_CASE("cli: lra says it is not implemented yet") {
-  const Result r = run_cli({"lra"});
-  CHECK(r.status == 2);
-  const std::vector<std::string> lines = lines_of(r.err);
-  REQUIRE(lines.size() == 1);
-  CHECK(lines[0].rfind("attnzoo: ", 0) == 0);
-  CHECK(lines[0].find("not implemented") != std::string::npos);
+TEST_CASE("cli: lra generates ListOps TSV and Pathfinder PNGs, trains a scheme, and rejects bad input") {
+  const std::string dir = testing::temp_dir("lra");
+  // ListOps in the official layout; by default printed with parentheses as the original generator does
+  Result r = run_cli({"lra", "listops", "--generate", "20", "--seq-len", "40", "--seed", "3", "--out", dir + "/a.tsv"});
+  check_ok(r);
+  CHECK(r.out.find("wrote 20 ListOps examples") != std::string::npos);
+  std::vector<std::string> tsv = lines_of(read_text(dir + "/a.tsv"));
+  REQUIRE(tsv.size() == 21);
+  CHECK(tsv[0] == "Source\tTarget");
+  CHECK(tsv[1].find("( ") != std::string::npos);
+  const auto examples = lra::listops::read_tsv(dir + "/a.tsv", /*check_labels=*/true);  // labels = evaluator's
+  REQUIRE(examples.size() == 20);
+  for (const auto& e : examples) {
+    const int64_t len = static_cast<int64_t>(lra::listops::tokenize(e.text).size());
+    CHECK(len > 10);
+    CHECK(len <= 40);
+  }
+  r = run_cli({"lra", "listops", "--generate", "5", "--seq-len", "40", "--no-parens", "--out", dir + "/b.tsv"});
+  check_ok(r);
+  tsv = lines_of(read_text(dir + "/b.tsv"));
+  REQUIRE(tsv.size() == 6);
+  CHECK(tsv[1].find('(') == std::string::npos);
+  CHECK(tsv[1].rfind("[", 0) == 0);
+
+  // Pathfinder: PNG images of the requested size and labels.csv
+  r = run_cli({"lra", "pathfinder", "--generate", "4", "--size", "16", "--out", dir + "/pf"});
+  check_ok(r);
+  const std::vector<std::string> labels = lines_of(read_text(dir + "/pf/labels.csv"));
+  REQUIRE(labels.size() == 5);
+  CHECK(labels[0] == "file,label");
+  for (int i = 0; i < 4; ++i) {
+    const auto img = core::image::load_png(dir + "/pf/000" + std::to_string(i) + ".png");
+    CHECK(img.width == 16);
+    CHECK(img.height == 16);
+    CHECK(labels[i + 1].rfind("000" + std::to_string(i) + ".png,", 0) == 0);
+  }
+
+  // A tiny training run: progress lines, then the run's files
+  r = run_cli({"lra", "listops", "--scheme", "linear", "--steps", "6", "--seq-len", "20", "--train", "64", "--val",
+               "16", "--test", "16", "--batch", "8", "--eval-every", "3", "--d-model", "16", "--heads", "2",
+               "--layers", "1", "--d-ff", "32", "--progress", "lines", "--out", dir + "/run"});
+  check_ok(r);
+  CHECK(r.out.find("step 3/6") != std::string::npos);
+  CHECK(r.out.find("ETA") != std::string::npos);
+  CHECK(r.out.find("test accuracy") != std::string::npos);
+  const std::vector<std::string> log = lines_of(read_text(dir + "/run/log.csv"));
+  REQUIRE(log.size() >= 3);
+  CHECK(log[0] == "step,loss,train_acc,val_acc,lr,seconds");
+  CHECK(log.back().rfind("6,", 0) == 0);
+  CHECK(read_text(dir + "/run/result.json").find("\"scheme\": \"linear\"") != std::string::npos);
+  CHECK(core::image::load_png(dir + "/run/curves.png").width > 600);
+
+  // Bad input: one line on stderr, exit 2, naming the problem
+  const std::vector<std::pair<std::vector<std::string>, std::string>> bad = {
+      {{"lra"}, "which task"},
+      {{"lra", "sudoku", "--scheme", "full"}, "unknown task 'sudoku'"},
+      {{"lra", "listops"}, "which scheme"},
+      {{"lra", "listops", "--scheme", "nope"}, "unknown scheme 'nope'"},
+      {{"lra", "listops", "--scheme", "longformer", "--set", "windw=3"}, "windw"},
+      {{"lra", "listops", "--scheme", "full", "--steps", "ten"}, "--steps 'ten' is not an integer"},
+      {{"lra", "listops", "--scheme", "full", "--lr", "fast"}, "--lr 'fast' is not a number"},
+      {{"lra", "listops", "--scheme", "full", "--steps", "0"}, "too small"},
+      {{"lra", "text", "--scheme", "full"}, "--data PATH"},
+      {{"lra", "text", "--scheme", "full", "--data", dir + "/no_aclImdb"}, dir + "/no_aclImdb"},
+      {{"lra", "image", "--scheme", "full", "--data", dir}, "data_batch_1.bin"},
+      {{"lra", "pathfinder", "--generate", "2", "--size", "20", "--out", dir + "/x"}, "--size 20"},
+      {{"lra", "listops", "--generate", "2"}, "--out"},
+      {{"lra", "listops", "--generate", "2", "--scheme", "full", "--out", dir + "/c.tsv"}, "--scheme does not apply"},
+      {{"lra", "text", "--generate", "2", "--out", dir + "/t"}, "--generate applies to listops and pathfinder only"},
+  };
+  for (const auto& [args, part] : bad) {
+    const Result e = run_cli(args);
+    CAPTURE(args.size() > 1 ? args[1] : args[0]);
+    CAPTURE(e.err);
+    CHECK(e.status == 2);
+    const std::vector<std::string> lines = lines_of(e.err);
+    REQUIRE(lines.size() == 1);
+    CHECK(lines[0].rfind("attnzoo: ", 0) == 0);
+    CHECK(lines[0].find(part) != std::string::npos);
+  }
+  CHECK_FALSE(fs::exists(dir + "/c.tsv"));
+  fs::remove_all(dir);
 }
 
 TEST_CASE("cli: bench measures schemes and writes csv, md and png; bad options exit 2") {

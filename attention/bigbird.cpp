@@ -1,5 +1,5 @@
 // attention/bigbird.cpp — BigBird's block graph (window, global and fixed random blocks per head), the key
-// lists it induces, the kernel (index_attention for ordinary rows, a small dense block for global rows), its
+// lists it induces, the kernel (sparse_pattern_attention for ordinary rows, a small dense block for global rows), its
 // effective attention and pattern, the layer with its own random-block seed, and the registered scheme
 // "bigbird".
 //
@@ -11,6 +11,7 @@
 #include <cmath>
 #include <limits>
 
+#include "attention/block_sparse.h"
 #include "core/autograd.h"
 #include "core/ops_elementwise.h"
 #include "core/ops_index.h"
@@ -198,7 +199,7 @@ Tensor bigbird_attention(const Tensor& q, const Tensor& k, const Tensor& v, cons
   auto index = std::make_shared<const IntTensor>(bigbird_index(o, n, H));  // (1, Hi, n, K)
   IndexAttentionOptions io;
   io.key_padding_mask = pad;
-  Tensor out = index_attention(q, k, v, index, io);  // (B, H, n, d); rows of global blocks are 0
+  Tensor out = sparse_pattern_attention(q, k, v, index, io);  // (B, H, n, d); rows of global blocks are 0
   const std::vector<int64_t> rows = bigbird_dense_rows(o, n);
   if (rows.empty()) return out;
 

@@ -29,8 +29,8 @@
 // every key j <= i, which its window and the global blocks already cover.
 //
 // Storage: every non-global query lists its keys block by block, (1, H or 1, n, K) with K = b · (most key
-// blocks of any row) <= b·(w + 2g + r); the shared index_attention kernel keeps the probabilities in that slot
-// form (B, H, n, K). Time O(n·K·d + g·b·n·d), memory O(n·K + g·b·n): linear in n, never an n×n matrix.
+// blocks of any row) <= b·(w + 2g + r); the shared kernel sparse_pattern_attention computes them in tiles
+// (block_sparse.h) when they fill the tiles, else through index_attention. Time O(n·K·d + g·b·n·d), memory O(n·K + g·b·n): linear in n, never an n×n matrix.
 // The index is per head when r > 0 (heads draw different blocks), shared by all heads otherwise.
 #pragma once
 
@@ -86,7 +86,7 @@ IntTensor bigbird_index(const BigBirdOptions& o, int64_t n, int64_t H);
 // The 0/1 token-level pattern (B, H, n, n).
 Tensor bigbird_pattern(const BigBirdOptions& o, int64_t B, int64_t H, int64_t n, const Tensor& key_padding_mask = Tensor());
 
-// The kernel: q, k, v (B, H, n, d) -> (B, H, n, d). Non-global rows through index_attention, global rows as a
+// The kernel: q, k, v (B, H, n, d) -> (B, H, n, d). Non-global rows through sparse_pattern_attention, global rows as a
 // small dense block.
 Tensor bigbird_attention(const Tensor& q, const Tensor& k, const Tensor& v, const BigBirdOptions& o,
                          const Tensor& key_padding_mask = Tensor());

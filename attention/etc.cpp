@@ -1,6 +1,6 @@
 // attention/etc.cpp — ETC's four pieces of attention (g2g, g2l, l2g, l2l band) with clipped relative-position
 // biases: the key lists of the long queries, the bias columns that carry the relative biases through the shared
-// index_attention kernel, the dense global rows, the O(n²) reference, effective attention and pattern, the layer
+// sparse_pattern_attention kernel, the dense global rows, the O(n²) reference, effective attention and pattern, the layer
 // with separate global projections, and the registered scheme "etc".
 //
 // Legend: B = batch, H = heads, n = G + n_l, d = head size, G = global tokens, n_l = long tokens, r = radius,
@@ -11,6 +11,7 @@
 #include <cmath>
 #include <limits>
 
+#include "attention/block_sparse.h"
 #include "core/autograd.h"
 #include "core/ops_elementwise.h"
 #include "core/ops_index.h"
@@ -237,7 +238,7 @@ Tensor etc_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Et
   // Long rows: band of long keys + every global key under one softmax, biases in the extra columns.
   auto index = std::make_shared<const IntTensor>(etc_long_index(o, n));  // (1, 1, n_l, W + G)
   const Augmented a = augment(q, k, v, o, rel_bias);
-  const Tensor out_long = slice(index_attention(a.q, a.k, a.v, index, long_options(d, pad)), 3, 0, d);  // (B,H,n_l,d)
+  const Tensor out_long = slice(sparse_pattern_attention(a.q, a.k, a.v, index, long_options(d, pad)), 3, 0, d);  // (B,H,n_l,d)
   if (G == 0) return out_long;
 
   // Global rows: every global and every long key (causal: the earlier globals), a (B, H, G, n) block.

@@ -28,13 +28,13 @@
 // (j in [i - r, i]) and every global token (all in its past). The global tokens then act as a prefix memory that
 // cannot summarise the long input; the ids in use are the distances -k..0 (ids 0..k) and l2g (id k+1): V = k+2.
 //
-// The kernel: long rows through the shared index_attention kernel — keys (1, 1, n_l, K), K = (2R+1) + G with
-// R = min(r, n_l - 1) (causal R+1 + G) — and the G global rows as a small dense block (G, n). index_attention
+// The kernel: long rows through the shared kernel sparse_pattern_attention — keys (1, 1, n_l, K), K = (2R+1) + G with
+// R = min(r, n_l - 1) (causal R+1 + G) — and the G global rows as a small dense block (G, n). That kernel
 // has no additive bias, so the relative biases enter through M extra coordinates of q and k (exact, no n×n):
 //   M = 2R+1 (causal R+1) distinct band offsets; offsets are distinct modulo M, so with
 //   q'_i = [q_i, √d·onehot(i mod M)]  and  k'_j = [k_j, ψ_j],  ψ_j[a] = b[id(offset ≡ j - a mod M)]  (long key j),
 //   ψ_g = b[l2g]·1 (global key g),   q'_i·k'_j / √d = q_i·k_j / √d + b[id(i, j)]   on every listed pair.
-// v gets M zero columns (index_attention wants k and v of one shape); the output drops them.
+// v gets M zero columns (the kernel wants k and v of one shape); the output drops them.
 // Cost O(n·K·(d+M) + G·n·d) time, O(n·(K + M)) memory: linear in n.
 #pragma once
 

@@ -1,4 +1,4 @@
-// attention/longformer.cpp — Longformer's band + global key lists, the kernel (index_attention for local rows,
+// attention/longformer.cpp — Longformer's band + global key lists, the kernel (sparse_pattern_attention for local rows,
 // a small dense block for the global rows), its effective attention and pattern, the layer with separate
 // global projections, and the registered scheme "longformer".
 //
@@ -10,6 +10,7 @@
 #include <cmath>
 #include <limits>
 
+#include "attention/block_sparse.h"
 #include "core/autograd.h"
 #include "core/ops_elementwise.h"
 #include "core/ops_index.h"
@@ -144,7 +145,7 @@ Tensor longformer_attention(const Tensor& q, const Tensor& k, const Tensor& v, c
   auto index = std::make_shared<const IntTensor>(longformer_index(o, n, H));  // (1, Hi, n, W + G)
   IndexAttentionOptions io;
   io.key_padding_mask = pad;
-  Tensor out = index_attention(q, k, v, index, io);  // (B, H, n, d); rows of global tokens are 0
+  Tensor out = sparse_pattern_attention(q, k, v, index, io);  // (B, H, n, d); rows of global tokens are 0
   if (G == 0) return out;
 
   // Global rows: softmax(Q_g K_gᵀ / √d) V_g over every key (causal: j <= g), a (B, H, G, n) block.

@@ -19,8 +19,9 @@
 // Causal: the band looks back only (t <= 0); global tokens are only visible to queries after them, and a global
 // token itself only sees the past (j <= g) — the whole layer is causal.
 //
-// Storage: scores and probabilities of local tokens are kept in band form (B, H, n, W + G): slot t + w holds key
-// i + δt, the last G slots the global keys (the index_attention kernel over that list); the G global rows are a
+// Storage: local tokens list their keys in band form (1, H or 1, n, W + G): slot t + w holds key i + δt, the
+// last G slots the global keys (sparse_pattern_attention over that list: tiles for wide bands, index_attention
+// for narrow ones); the G global rows are a
 // (B, H, G, n) dense block. Time O(n·(W+G)·d + G·n·d), memory O(n·(W+G)): linear in n, never an n×n matrix.
 #pragma once
 

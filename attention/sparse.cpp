@@ -1,5 +1,5 @@
 // attention/sparse.cpp — Sparse Transformer patterns (strided, fixed), their key lists, the kernel through
-// index_attention, the dense-mask version, and the registered scheme "sparse".
+// sparse_pattern_attention, the dense-mask version, and the registered scheme "sparse".
 //
 // Legend: B = batch, H = heads, n = sequence length, d = head size, l = stride, c = summary width, K = keys per
 // query.
@@ -9,6 +9,7 @@
 #include <cmath>
 #include <limits>
 
+#include "attention/block_sparse.h"
 #include "core/ops_elementwise.h"
 #include "core/ops_index.h"
 #include "core/ops_linalg.h"
@@ -150,7 +151,7 @@ Tensor sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v, const
   auto index = std::make_shared<const IntTensor>(sparse_index(o, q.size(2), q.size(1)));  // (1, 1|H, n, K)
   IndexAttentionOptions io;
   io.key_padding_mask = key_padding_mask;
-  return index_attention(q, k, v, index, io);  // (B, H, n, d)
+  return sparse_pattern_attention(q, k, v, index, io);  // (B, H, n, d)
 }
 
 Tensor sparse_dense_mask_attention(const Tensor& q, const Tensor& k, const Tensor& v, const SparseOptions& o,

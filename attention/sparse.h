@@ -25,7 +25,8 @@
 // 0 (a fully masked row).
 //
 // The kernel (sparse_attention) lists each query's keys — (1, 1 or H, n, K) int64 — and runs the shared
-// index_attention kernel: O(n·K·d) time, O(n·K) memory, no n×n matrix. sparse_dense_mask_attention computes
+// kernel sparse_pattern_attention (block_sparse.h: flash-style tiles where the pattern fills them, else
+// index_attention — the strided stripes run on index_attention): O(n·K·d) time, O(n·K) memory, no n×n matrix. sparse_dense_mask_attention computes
 // the same thing the O(n²) way (dense scores, blocked entries set to -inf) for comparison.
 #pragma once
 
@@ -70,7 +71,7 @@ IntTensor sparse_index(const SparseOptions& o, int64_t n, int64_t H, int parts =
 // The 0/1 pattern (1, H, n, n) from the membership rules (independent of sparse_index, for tests).
 Tensor sparse_pattern(const SparseOptions& o, int64_t n, int64_t H, int parts = 0);
 
-// The kernel: q, k, v (B, H, n, d) -> (B, H, n, d) through index_attention. O(n·K·d), no n×n matrix.
+// The kernel: q, k, v (B, H, n, d) -> (B, H, n, d) through sparse_pattern_attention. O(n·K·d), no n×n matrix.
 Tensor sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v, const SparseOptions& o,
                         const Tensor& key_padding_mask = Tensor());
 // The same attention with a dense (1, H', n, n) mask over materialised n×n scores: O(n²) time and memory.

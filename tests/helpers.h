@@ -5,6 +5,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -95,6 +96,22 @@ inline Tensor masked_dense(const Tensor& q, const Tensor& k, const Tensor& v, co
   const Tensor scores = attention::dense_scores(q, k);  // (B, H, n, m)
   return core::matmul(
       core::softmax(core::masked_fill(scores, 1.0f - pattern, -std::numeric_limits<float>::infinity()), -1), v);
+}
+
+// A random key index (Bi, Hi, n, K) over m keys, for the sparse kernels: each row lists a random number of
+// distinct keys in random slots, the rest -1. Row 0 of every slice is left empty when `empty_row0`.
+inline core::IntTensor random_index(int64_t Bi, int64_t Hi, int64_t n, int64_t K, int64_t m, uint64_t seed,
+                                    bool empty_row0 = false) {
+  core::Rng rng(seed);
+  core::IntTensor index({Bi, Hi, n, K}, -1);
+  for (int64_t r = 0; r < Bi * Hi * n; ++r) {
+    if (empty_row0 && r % n == 0) continue;
+    const core::IntTensor perm = core::permutation(m, rng);
+    const int64_t used = rng.randint(1, std::min(K, m) + 1);
+    const core::IntTensor slots = core::permutation(K, rng);
+    for (int64_t t = 0; t < used; ++t) index.data[r * K + slots.data[t]] = perm.data[t];
+  }
+  return index;
 }
 
 // The output of f(q, k, v) and the gradients of sum(out * g) with respect to fresh copies of q, k, v.

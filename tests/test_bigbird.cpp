@@ -253,7 +253,7 @@ TEST_CASE("bigbird: causal outputs up to t ignore every token after t") {
   CHECK(above == 0);
 }
 
-TEST_CASE("bigbird: memory grows linearly in n (slot storage, no n x n matrix)") {
+TEST_CASE("bigbird: memory grows linearly in n (tiled kernel, no n x n matrix)") {
   const BigBirdOptions o = options(16, 3, 1, 2, false);
   auto peak_at = [&](int64_t n) {
     const Tensor q = testing::rand_tensor({1, 1, n, 8}, 50), k = testing::rand_tensor({1, 1, n, 8}, 51),

@@ -14,20 +14,7 @@ using attention::IndexAttentionOptions;
 
 namespace {
 
-// A random index (Bi, Hi, n, K): each row lists a random subset of distinct keys in random slots, the rest -1.
-// Row 0 of every slice is left empty on purpose when `empty_row0`.
-IntTensor random_index(int64_t Bi, int64_t Hi, int64_t n, int64_t K, int64_t m, uint64_t seed, bool empty_row0 = false) {
-  Rng rng(seed);
-  IntTensor index({Bi, Hi, n, K}, -1);
-  for (int64_t r = 0; r < Bi * Hi * n; ++r) {
-    if (empty_row0 && r % n == 0) continue;
-    const IntTensor perm = permutation(m, rng);
-    const int64_t used = rng.randint(1, std::min(K, m) + 1);
-    const IntTensor slots = permutation(K, rng);
-    for (int64_t t = 0; t < used; ++t) index.data[r * K + slots.data[t]] = perm.data[t];
-  }
-  return index;
-}
+using testing::random_index;
 
 struct Grads {
   Tensor out, dq, dk, dv;

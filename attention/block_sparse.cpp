@@ -6,15 +6,13 @@
 // (contiguous, or gathered into a buffer) and its mask.
 #include "attention/block_sparse.h"
 
-#include <cblas.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
 
+#include "attention/tiles.h"
 #include "core/autograd.h"
-#include "core/fast_exp.h"
 #include "core/memory.h"
 #include "core/parallel.h"
 
@@ -25,16 +23,9 @@ using core::detail::parallel_rows;
 
 namespace {
 
-constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+using tiles::gemm;
+using tiles::kNegInf;
 using Buffer = std::vector<float, memory::CountingAllocator<float>>;  // counted like every tensor
-
-// C (rows×cols) = alpha · op(A) op(B) + beta C, row-major: a thin wrapper so the tile code reads like the maths.
-void gemm(bool ta, bool tb, int64_t rows, int64_t cols, int64_t inner, float alpha, const float* A, int64_t lda,
-          const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, static_cast<int>(rows),
-              static_cast<int>(cols), static_cast<int>(inner), alpha, A, static_cast<int>(lda), B,
-              static_cast<int>(ldb), beta, C, static_cast<int>(ldc));
-}
 
 // What one (slice, query tile) contributes to the layout, built independently and merged in order.
 struct TileLayout {
@@ -229,60 +220,19 @@ struct Tiles {
       keys_values(bh, p, w, K, V);
       float* S = w.S.data();
       scores(bh, p, K, S);
-      for (int64_t r = 0; r < br; ++r) {
-        float* s = S + r * c;
-        float tile_max = kNegInf;
-        for (int64_t e = 0; e < c; ++e) tile_max = s[e] > tile_max ? s[e] : tile_max;
-        const float new_max = std::max(row_max[r], tile_max);
-        if (new_max == kNegInf) {  // nothing visible in this row yet
-          std::fill(s, s + c, 0.0f);
-          continue;
-        }
-        const float alpha = fast_exp(row_max[r] - new_max);  // rescales what was accumulated (0 the first time)
-        float tile_sum = 0.0f;
-        for (int64_t e = 0; e < c; ++e) {
-          s[e] = fast_exp(s[e] - new_max);  // e^(S − m')
-          tile_sum += s[e];
-        }
-        row_sum[r] = row_sum[r] * alpha + tile_sum;
-        float* a = acc.data() + r * D.d;
-        for (int64_t e = 0; e < D.d; ++e) a[e] *= alpha;
-        row_max[r] = new_max;
-      }
+      tiles::online_softmax_step(S, br, c, row_max.data(), row_sum.data(), acc.data(), D.d);
       gemm(false, false, br, D.d, c, 1.0f, S, c, V, D.d, 1.0f, acc.data(), D.d);  // o += P V  (br, d)
     }
-    for (int64_t r = 0; r < br; ++r) {
-      float* o = out + (bh * D.n + i0 + r) * D.d;
-      const float* a = acc.data() + r * D.d;
-      if (row_sum[r] > 0.0f) {
-        const float inv = 1.0f / row_sum[r];
-        for (int64_t e = 0; e < D.d; ++e) o[e] = a[e] * inv;
-        lse_out[bh * D.n + i0 + r] = row_max[r] + std::log(row_sum[r]);
-      } else {  // no usable key: attends to nothing
-        std::fill(o, o + D.d, 0.0f);
-        lse_out[bh * D.n + i0 + r] = kNegInf;
-      }
-    }
+    tiles::finish_rows(acc.data(), row_max.data(), row_sum.data(), br, D.d, out + (bh * D.n + i0) * D.d,
+                       lse_out + bh * D.n + i0);
   }
 
   // Backward of one pair: P = e^(S − L) into w.S and dS = P ∘ (dO Vᵀ − D) into w.dS, both (br, c).
   void probabilities_and_dS(int64_t bh, const BlockLayout::Pair& p, const float* K, const float* V, Scratch& w) const {
     const int64_t br = rows_of(p), c = p.count, i0 = p.query_tile * L->bq;
     scores(bh, p, K, w.S.data());
-    for (int64_t r = 0; r < br; ++r) {
-      const float Li = lse[bh * D.n + i0 + r];
-      float* s = w.S.data() + r * c;
-      if (Li == kNegInf) std::fill(s, s + c, 0.0f);
-      else
-        for (int64_t e = 0; e < c; ++e) s[e] = fast_exp(s[e] - Li);
-    }
-    gemm(false, true, br, c, D.d, 1.0f, dO + (bh * D.n + i0) * D.d, D.d, V, D.d, 0.0f, w.dS.data(), c);
-    for (int64_t r = 0; r < br; ++r) {
-      const float Di = Drow[bh * D.n + i0 + r];
-      float* ds = w.dS.data() + r * c;
-      const float* s = w.S.data() + r * c;
-      for (int64_t e = 0; e < c; ++e) ds[e] = s[e] * (ds[e] - Di);
-    }
+    gemm(false, true, br, c, D.d, 1.0f, dO + (bh * D.n + i0) * D.d, D.d, V, D.d, 0.0f, w.dS.data(), c);  // dP
+    tiles::probabilities_and_dS(w.S.data(), w.dS.data(), br, c, lse + bh * D.n + i0, Drow + bh * D.n + i0);
   }
 
   // Key block kb of head (b, h): dK, dV of its rows over every pair holding its keys; dQ too when dq != null.

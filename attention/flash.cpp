@@ -4,8 +4,6 @@
 // Every tile product goes through cblas_sgemm on row-major slices of q, k, v (no copies).
 #include "attention/flash.h"
 
-#include <cblas.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -13,8 +11,8 @@
 #include <vector>
 
 #include "attention/dense.h"
+#include "attention/tiles.h"
 #include "core/autograd.h"
-#include "core/fast_exp.h"
 #include "core/ops_elementwise.h"
 #include "core/ops_shape.h"
 #include "core/memory.h"
@@ -26,20 +24,12 @@ using namespace core;
 
 namespace {
 
-constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+using tiles::gemm;
+using tiles::kNegInf;
 
 struct Dims {
   int64_t B, H, n, m, d;
 };
-
-// C (rows×cols, ld = cols) = alpha · A B (+ beta C), with the transposes given: a thin wrapper so the tile code
-// reads like the equations.
-void gemm(bool ta, bool tb, int64_t rows, int64_t cols, int64_t inner, float alpha, const float* A, int64_t lda,
-          const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, static_cast<int>(rows),
-              static_cast<int>(cols), static_cast<int>(inner), alpha, A, static_cast<int>(lda), B,
-              static_cast<int>(ldb), beta, C, static_cast<int>(ldc));
-}
 
 // Sets S[r][c] = -inf where query i0+r may not see key j0+c (the future, when causal; padding keys).
 // Most tiles need nothing: no padding, and (causal) entirely on or below the diagonal.
@@ -85,21 +75,9 @@ struct BackwardTiles {
     const float* G = dO + (bh * D.n + i0) * D.d;   // (br, d)
     gemm(false, true, br, bc, D.d, scale, Q, D.d, K, D.d, 0.0f, w.P.data(), bc);  // S = Q Kᵀ/√d
     mask_tile(w.P.data(), br, bc, i0, j0, causal, pad ? pad + (bh / D.H) * D.m : nullptr);
-    for (int64_t r = 0; r < br; ++r) {
-      const float Li = L[bh * D.n + i0 + r];
-      float* p = w.P.data() + r * bc;
-      if (Li == kNegInf) std::fill(p, p + bc, 0.0f);
-      else
-        for (int64_t c = 0; c < bc; ++c) p[c] = fast_exp(p[c] - Li);  // P = e^(S − L)
-    }
-    // dP = dO Vᵀ (br, bc);  forward: P = softmax(S)  =>  dS = P ∘ (dP − D)
+    // dP = dO Vᵀ (br, bc);  P = e^(S − L);  forward: P = softmax(S)  =>  dS = P ∘ (dP − D)
     gemm(false, true, br, bc, D.d, 1.0f, G, D.d, V, D.d, 0.0f, w.dP.data(), bc);
-    for (int64_t r = 0; r < br; ++r) {
-      const float Di = Drow[bh * D.n + i0 + r];
-      float* ds = w.dP.data() + r * bc;
-      const float* p = w.P.data() + r * bc;
-      for (int64_t c = 0; c < bc; ++c) ds[c] = p[c] * (ds[c] - Di);
-    }
+    tiles::probabilities_and_dS(w.P.data(), w.dP.data(), br, bc, L + bh * D.n + i0, Drow + bh * D.n + i0);
   }
 
   // Key tile kb of head bh: dK, dV of its rows (written), and dQ += dS K/√d for every query tile if dq != null.
@@ -175,40 +153,11 @@ Tensor flash_attention(const Tensor& q, const Tensor& k, const Tensor& v, const 
       const float* V = pv + (bh * D.m + j0) * D.d;
       gemm(false, true, br, bc, D.d, scale, Q, D.d, K, D.d, 0.0f, S.data(), bc);  // S = Q Kᵀ/√d  (br, bc)
       mask_tile(S.data(), br, bc, i0, j0, causal, ppad ? ppad + b * D.m : nullptr);
-      for (int64_t r = 0; r < br; ++r) {
-        float* s = S.data() + r * bc;
-        float tile_max = kNegInf;
-        for (int64_t c = 0; c < bc; ++c) tile_max = s[c] > tile_max ? s[c] : tile_max;
-        const float new_max = std::max(row_max[r], tile_max);
-        if (new_max == kNegInf) {  // nothing visible yet in this row
-          std::fill(s, s + bc, 0.0f);
-          continue;
-        }
-        const float alpha = fast_exp(row_max[r] - new_max);  // rescales what was accumulated (0 the first time)
-        float tile_sum = 0.0f;
-        for (int64_t c = 0; c < bc; ++c) {
-          s[c] = fast_exp(s[c] - new_max);  // e^(S − m')
-          tile_sum += s[c];
-        }
-        row_sum[r] = row_sum[r] * alpha + tile_sum;
-        float* a = acc.data() + r * D.d;
-        for (int64_t c = 0; c < D.d; ++c) a[c] *= alpha;
-        row_max[r] = new_max;
-      }
+      tiles::online_softmax_step(S.data(), br, bc, row_max.data(), row_sum.data(), acc.data(), D.d);
       gemm(false, false, br, D.d, bc, 1.0f, S.data(), bc, V, D.d, 1.0f, acc.data(), D.d);  // o += P V  (br, d)
     }
-    for (int64_t r = 0; r < br; ++r) {
-      float* o = po + (bh * D.n + i0 + r) * D.d;
-      const float* a = acc.data() + r * D.d;
-      if (row_sum[r] > 0.0f) {
-        const float inv = 1.0f / row_sum[r];
-        for (int64_t c = 0; c < D.d; ++c) o[c] = a[c] * inv;
-        pl[bh * D.n + i0 + r] = row_max[r] + std::log(row_sum[r]);
-      } else {  // every key masked: attends to nothing
-        std::fill(o, o + D.d, 0.0f);
-        pl[bh * D.n + i0 + r] = kNegInf;
-      }
-    }
+    tiles::finish_rows(acc.data(), row_max.data(), row_sum.data(), br, D.d, po + (bh * D.n + i0) * D.d,
+                       pl + bh * D.n + i0);
   });
 
   std::vector<Tensor> saved = {lse};

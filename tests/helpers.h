@@ -37,6 +37,30 @@ inline std::string temp_dir(const std::string& tag) {
   return dir.string();
 }
 
+// A fresh directory under the system temp dir (temp_dir), removed with everything in it at the end of the test.
+struct TempDir {
+  std::filesystem::path path;
+  explicit TempDir(const std::string& tag = "tmp") : path(temp_dir(tag)) {}
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  std::string operator/(const std::string& name) const { return (path / name).string(); }
+};
+
+// The message of the core::Error that f() throws, or a sentence saying none was thrown.
+template <class F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const core::Error& e) {
+    return e.what();
+  }
+  return "(no core::Error was thrown)";
+}
+
 // Uniform in [lo, hi), seeded.
 inline Tensor rand_tensor(const Shape& shape, uint64_t seed, float lo = -2.0f, float hi = 2.0f) {
   core::Rng rng(seed);
@@ -135,4 +159,13 @@ Grads with_grads(F f, const Tensor& q, const Tensor& k, const Tensor& v, const T
     const auto _c = ::testing::close((a), (b), (rtol), (atol)); \
     INFO(_c.detail);                                          \
     CHECK(_c.ok);                                             \
+  } while (0)
+
+// Outputs and the three gradients of two testing::Grads agree within rtol/atol.
+#define CHECK_SAME_GRADS(a, b, rtol, atol)   \
+  do {                                       \
+    CHECK_CLOSE((a).out, (b).out, rtol, atol); \
+    CHECK_CLOSE((a).dq, (b).dq, rtol, atol);   \
+    CHECK_CLOSE((a).dk, (b).dk, rtol, atol);   \
+    CHECK_CLOSE((a).dv, (b).dv, rtol, atol);   \
   } while (0)

@@ -53,10 +53,7 @@ void check_against_index_attention(const IntTensor& index, int64_t B, int64_t H,
   const testing::Grads ref = testing::with_grads(
       [&](const Tensor& a, const Tensor& b, const Tensor& c) { return attention::index_attention(a, b, c, shared, o); },
       q, k, v, g);
-  CHECK_CLOSE(mine.out, ref.out, 1e-4, 1e-5);
-  CHECK_CLOSE(mine.dq, ref.dq, 1e-4, 1e-5);
-  CHECK_CLOSE(mine.dk, ref.dk, 1e-4, 1e-5);
-  CHECK_CLOSE(mine.dv, ref.dv, 1e-4, 1e-5);
+  CHECK_SAME_GRADS(mine, ref, 1e-4, 1e-5);
 }
 
 }  // namespace
@@ -209,10 +206,7 @@ TEST_CASE("block_sparse: 1 and 2 threads agree to 1e-6, and a rerun is bit-ident
   const testing::Grads two = run();
   const testing::Grads again = run();
   omp_set_num_threads(threads);
-  CHECK_CLOSE(one.out, two.out, 1e-6, 1e-6);
-  CHECK_CLOSE(one.dq, two.dq, 1e-6, 1e-6);
-  CHECK_CLOSE(one.dk, two.dk, 1e-6, 1e-6);
-  CHECK_CLOSE(one.dv, two.dv, 1e-6, 1e-6);
+  CHECK_SAME_GRADS(one, two, 1e-6, 1e-6);
   CHECK(testing::bit_equal(two.out, again.out));
   CHECK(testing::bit_equal(two.dq, again.dq));
   CHECK(testing::bit_equal(two.dk, again.dk));

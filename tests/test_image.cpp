@@ -15,44 +15,22 @@
 #include "core/error.h"
 #include "core/image.h"
 #include "core/tensor.h"
+#include "tests/helpers.h"
 
 namespace fs = std::filesystem;
 using namespace core::image;
 
 namespace {
 
-// A fresh directory under the system temp dir, removed with everything in it at the end of the test.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int counter = 0;
-    path = fs::temp_directory_path() /
-           ("attnzoo_test_image_" + std::to_string(getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string operator/(const std::string& name) const { return (path / name).string(); }
-};
+using testing::TempDir;
 
 std::vector<char> read_bytes(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
 }
 
-// The message of the core::Error that f() throws.
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const core::Error& e) {
-    return e.what();
-  }
-  return "(no core::Error was thrown)";
-}
+using testing::error_of;
+
 bool contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;
 }
@@ -412,7 +390,7 @@ TEST_CASE("line_plot: degenerate inputs do not crash; mismatched series are name
 // ---- PNG files -------------------------------------------------------------------------------------------------
 
 TEST_CASE("save_png / load_png: exact round trip, identical bytes, parent dirs, no temporary left") {
-  TempDir dir;
+  TempDir dir("image");
   std::vector<float> a(16 * 8);
   for (size_t i = 0; i < a.size(); ++i) a[i] = std::sin(float(i));
   HeatmapOptions o;
@@ -451,7 +429,7 @@ TEST_CASE("save_png / load_png: failures throw core::Error naming the file") {
   CHECK(contains(msg, "save_png: cannot write '/proc/nope/x.png'"));
   CHECK_FALSE(fs::exists(bad_path));
 
-  TempDir dir;
+  TempDir dir("image");
   CHECK(error_of([&] { save_png(Image(), dir / "empty.png"); }) ==
         "save_png: '" + (dir / "empty.png") + "': cannot save an empty 0x0 image");
   fs::create_directories(dir / "a_directory.png");  // the target exists and is a directory

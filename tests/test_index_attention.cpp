@@ -16,38 +16,21 @@ namespace {
 
 using testing::random_index;
 
-struct Grads {
-  Tensor out, dq, dk, dv;
-};
-
-template <class F>
-Grads run_with_grads(F f, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& g) {
-  Tensor lq = q.clone().detach(), lk = k.clone().detach(), lv = v.clone().detach();
-  lq.set_requires_grad();
-  lk.set_requires_grad();
-  lv.set_requires_grad();
-  const Tensor out = f(lq, lk, lv);
-  out.backward(g);
-  auto grad_or_zero = [](const Tensor& t) { return t.grad().defined() ? t.grad() : Tensor::zeros(t.shape()); };
-  return {out.detach(), grad_or_zero(lq), grad_or_zero(lk), grad_or_zero(lv)};
-}
+using testing::Grads;
 
 void check_against_dense(const IntTensor& index, int64_t B, int64_t H, int64_t n, int64_t m, int64_t d,
                          const IndexAttentionOptions& o, uint64_t seed) {
   const Tensor q = testing::rand_tensor({B, H, n, d}, seed), k = testing::rand_tensor({B, H, m, d}, seed + 1),
                v = testing::rand_tensor({B, H, m, d}, seed + 2), g = testing::rand_tensor({B, H, n, d}, seed + 3);
-  const Grads mine = run_with_grads(
+  const Grads mine = testing::with_grads(
       [&](const Tensor& a, const Tensor& b, const Tensor& c) { return attention::index_attention(a, b, c, index, o); },
       q, k, v, g);
-  const Grads ref = run_with_grads(
+  const Grads ref = testing::with_grads(
       [&](const Tensor& a, const Tensor& b, const Tensor& c) {
         return attention::index_attention_dense_reference(a, b, c, index, o);
       },
       q, k, v, g);
-  CHECK_CLOSE(mine.out, ref.out, 1e-4, 1e-5);
-  CHECK_CLOSE(mine.dq, ref.dq, 1e-4, 1e-5);
-  CHECK_CLOSE(mine.dk, ref.dk, 1e-4, 1e-5);
-  CHECK_CLOSE(mine.dv, ref.dv, 1e-4, 1e-5);
+  CHECK_SAME_GRADS(mine, ref, 1e-4, 1e-5);
 }
 
 }  // namespace
@@ -169,7 +152,7 @@ TEST_CASE("index_attention: bit-identical outputs and gradients with 1 and 2 thr
   const Tensor q = testing::rand_tensor({B, H, n, d}, 100), k = testing::rand_tensor({B, H, n, d}, 101),
                v = testing::rand_tensor({B, H, n, d}, 102), g = testing::rand_tensor({B, H, n, d}, 103);
   auto run = [&] {
-    return run_with_grads(
+    return testing::with_grads(
         [&](const Tensor& a, const Tensor& b, const Tensor& c) { return attention::index_attention(a, b, c, index); }, q,
         k, v, g);
   };

@@ -25,27 +25,10 @@ namespace pathfinder = lra::pathfinder;
 
 namespace {
 
-// A fresh directory, removed with its contents at the end of the test.
-struct TempDir {
-  std::string path;
-  explicit TempDir(const std::string& tag) : path(testing::temp_dir("lra_" + tag)) {}
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string operator/(const std::string& name) const { return (fs::path(path) / name).string(); }
-};
+using testing::TempDir;
 
-// The message of the core::Error that f() throws.
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const core::Error& e) {
-    return e.what();
-  }
-  return "(no core::Error was thrown)";
-}
+using testing::error_of;
+
 bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 bool one_line(const std::string& s) { return s.find('\n') == std::string::npos && !s.empty(); }
 

@@ -24,15 +24,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-  std::string path;
-  explicit TempDir(const std::string& tag) : path(testing::temp_dir("lra_train_" + tag)) {}
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string operator/(const std::string& name) const { return (fs::path(path) / name).string(); }
-};
+using testing::TempDir;
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -45,15 +37,7 @@ std::vector<std::string> lines_of(const std::string& text) {
   for (std::string line; std::getline(in, line);) lines.push_back(line);
   return lines;
 }
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const core::Error& e) {
-    return e.what();
-  }
-  return "(no core::Error was thrown)";
-}
+using testing::error_of;
 
 // The "count" task: tokens 1..4 are "low", 5..8 "high"; the label is 1 when a sequence has more high tokens than
 // low ones (a tie counts as 0). Lengths vary from max_len/2 to max_len, so batches carry padding. A mean-pooled Transformer of any attention scheme can learn it quickly.

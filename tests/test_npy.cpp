@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "core/npy.h"
+#include "tests/helpers.h"
 #include "core/random.h"
 
 namespace fs = std::filesystem;
@@ -25,22 +26,7 @@ namespace npy = core::npy;
 
 namespace {
 
-// A fresh directory under the system temp dir, removed with everything in it at the end of the test.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static std::atomic<int> counter{0};
-    path = fs::temp_directory_path() /
-           ("attnzoo_test_npy_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
+using testing::TempDir;
 
 std::string fixture(const std::string& name) {
   return std::string(ATTNZOO_SOURCE_DIR) + "/tests/reference/npy/" + name;
@@ -81,13 +67,13 @@ core::Tensor float_tensor(const core::Shape& shape, core::Rng& rng) {
 }  // namespace
 
 TEST_CASE("npy: float32 round trips, including scalars and zero-size shapes") {
-  TempDir dir;
+  TempDir dir("npy");
   core::Rng rng(1);
   const std::vector<core::Shape> shapes = {{}, {0}, {5}, {2, 3, 4}, {0, 3}, {3, 0, 2}, {1, 1, 1, 1, 1, 1, 7}};
   for (const core::Shape& shape : shapes) {
     CAPTURE(core::shape_str(shape));
     const core::Tensor t = float_tensor(shape, rng);
-    const std::string path = dir.file("t.npy");
+    const std::string path = dir / "t.npy";
     npy::save(path, t);
     const core::Tensor back = npy::load(path);
     CHECK(back.shape() == shape);
@@ -105,7 +91,7 @@ TEST_CASE("npy: float32 round trips, including scalars and zero-size shapes") {
 }
 
 TEST_CASE("npy: int64 round trips, including scalars and zero-size shapes") {
-  TempDir dir;
+  TempDir dir("npy");
   core::Rng rng(2);
   const std::vector<core::Shape> shapes = {{}, {0}, {5}, {2, 3, 4}, {0, 3}};
   for (const core::Shape& shape : shapes) {
@@ -113,7 +99,7 @@ TEST_CASE("npy: int64 round trips, including scalars and zero-size shapes") {
     core::IntTensor t = core::randint(shape, rng, -1000000, 1000000);
     const int64_t extremes[] = {INT64_MIN, INT64_MAX, 0, -1};
     for (int64_t i = 0; i < t.numel() && i < 4; ++i) t.data[i] = extremes[i];
-    const std::string path = dir.file("i.npy");
+    const std::string path = dir / "i.npy";
     npy::save(path, t);
     const core::IntTensor back = npy::load_int(path);
     CHECK(back.shape == shape);
@@ -122,8 +108,8 @@ TEST_CASE("npy: int64 round trips, including scalars and zero-size shapes") {
 }
 
 TEST_CASE("npy: the header reads like NumPy's, byte for byte") {
-  TempDir dir;
-  const std::string path = dir.file("h.npy");
+  TempDir dir("npy");
+  const std::string path = dir / "h.npy";
   auto header_of = [&](const std::string& file) {
     const std::string bytes = read_bytes(file);
     const size_t len = static_cast<unsigned char>(bytes[8]) | static_cast<unsigned char>(bytes[9]) << 8;
@@ -202,8 +188,8 @@ TEST_CASE("npy: the reader accepts any key order, spacing, quotes and trailing c
 }
 
 TEST_CASE("npy: errors name the file and say what is wrong") {
-  TempDir dir;
-  const std::string missing = dir.file("q.npy");
+  TempDir dir("npy");
+  const std::string missing = dir / "q.npy";
   CHECK_THROWS_WITH_AS(npy::load(missing), ("npy: cannot open " + missing + ": No such file or directory").c_str(),
                        core::Error);
   CHECK_THROWS_WITH_AS(npy::load_int(missing), doctest::Contains("npy: cannot open "), core::Error);
@@ -279,8 +265,8 @@ TEST_CASE("npy: errors name the file and say what is wrong") {
 }
 
 TEST_CASE("npy: writing is atomic and fails cleanly") {
-  TempDir dir;
-  const std::string path = dir.file("x.npy");
+  TempDir dir("npy");
+  const std::string path = dir / "x.npy";
   npy::save(path, core::Tensor::full({3}, 1.0f));
   npy::save(path, core::Tensor::full({2}, 7.0f));  // replaces the old file
   CHECK(npy::load(path).shape() == core::Shape{2});
@@ -290,13 +276,13 @@ TEST_CASE("npy: writing is atomic and fails cleanly") {
   CHECK(entries == 1);  // no temporary left behind
 
   // Parent directories are not created (like numpy.save).
-  const std::string nowhere = dir.file("no_such_dir/x.npy");
+  const std::string nowhere = dir / "no_such_dir/x.npy";
   CHECK_THROWS_WITH_AS(npy::save(nowhere, core::Tensor::zeros({2})),
                        ("npy: cannot write " + nowhere + ": No such file or directory").c_str(), core::Error);
   CHECK_FALSE(fs::exists(dir.path / "no_such_dir"));
 
   // The temporary can be written but the rename fails (the target is a directory): the temporary is removed.
-  const std::string a_dir = dir.file("a_dir");
+  const std::string a_dir = dir / "a_dir";
   fs::create_directory(a_dir);
   CHECK_THROWS_WITH_AS(npy::save(a_dir, core::IntTensor({2})),
                        doctest::Contains(("npy: cannot write " + a_dir).c_str()), core::Error);

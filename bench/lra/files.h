@@ -15,5 +15,9 @@ std::string read_all(const std::string& path, const std::string& who);
 std::vector<std::string> split(const std::string& line, char sep);
 // At most 40 characters of `s` for an error message, with "..." when cut, and control characters shown as '?'.
 std::string clip(const std::string& s);
+// A JSON string literal of `s` (quotes, backslashes and control characters escaped).
+std::string json_str(const std::string& s);
+// A JSON number with `precision` significant digits, or null when v is not finite.
+std::string json_num(double v, int precision = 6);
 
 }  // namespace lra::files

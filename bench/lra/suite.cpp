@@ -21,6 +21,8 @@
 namespace lra {
 
 using namespace core;
+using files::json_num;
+using files::json_str;
 
 // ---- presets -----------------------------------------------------------------------------------------------
 
@@ -314,30 +316,6 @@ std::string md_cell(std::string s) {
   for (char c : one_line(s)) out += c == '|' ? std::string("\\|") : std::string(1, c);
   if (out.size() > 90) out = out.substr(0, 87) + "...";
   return out;
-}
-
-std::string json_str(const std::string& s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out + "\"";
-}
-
-std::string json_num(double v) {
-  if (!std::isfinite(v)) return "null";
-  std::ostringstream s;
-  s << std::setprecision(6) << v;
-  return s.str();
 }
 
 std::string length_label(int64_t n) {

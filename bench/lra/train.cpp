@@ -21,6 +21,8 @@
 namespace lra {
 
 using namespace core;
+using files::json_num;
+using files::json_str;
 
 // ---- models ------------------------------------------------------------------------------------------------
 
@@ -443,25 +445,6 @@ std::string num(double v, int precision = 6) {
   std::ostringstream s;
   s << std::setprecision(precision) << v;
   return s.str();
-}
-
-std::string json_num(double v, int precision = 6) { return std::isfinite(v) ? num(v, precision) : "null"; }
-
-std::string json_str(const std::string& s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out + "\"";
 }
 
 std::string settings_text(const std::vector<std::string>& set) {

@@ -1,0 +1,89 @@
+// attention/tiles.h — the pieces the tiled kernels (flash.cpp, block_sparse.cpp) share: an sgemm wrapper that
+// reads like the equations, and the online-softmax step of one score tile (Dao et al. 2022; Milakov & Gimelshein
+// 2018). Internal to attention/; not a public API.
+//
+// For each query row r, over the tiles of its keys, keep a running max m_r, a running normaliser l_r and an
+// unnormalised output o_r (d floats):
+//   m' = max(m, max_c S[r][c])     S[r][c] ← e^(S[r][c] − m')     l ← l·e^(m − m') + Σ_c S[r][c]     o ← o·e^(m − m')
+// then the caller adds P V to o (one sgemm over the tile), and at the end out = o / l, L = m + log l.
+#pragma once
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+
+#include "core/fast_exp.h"
+
+namespace attention::tiles {
+
+constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+
+// C (rows×cols, row-major) = alpha · op(A) op(B) + beta · C.
+inline void gemm(bool ta, bool tb, int64_t rows, int64_t cols, int64_t inner, float alpha, const float* A,
+                 int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, static_cast<int>(rows),
+              static_cast<int>(cols), static_cast<int>(inner), alpha, A, static_cast<int>(lda), B,
+              static_cast<int>(ldb), beta, C, static_cast<int>(ldc));
+}
+
+// The online-softmax step: S (br, bc) scores (-inf = masked) become e^(S − m') in place; row_max, row_sum (br)
+// and acc (br, d) are updated as above. A row with nothing visible yet gets zeros and stays at m = -inf.
+inline void online_softmax_step(float* S, int64_t br, int64_t bc, float* row_max, float* row_sum, float* acc,
+                                int64_t d) {
+  for (int64_t r = 0; r < br; ++r) {
+    float* s = S + r * bc;
+    float tile_max = kNegInf;
+    for (int64_t c = 0; c < bc; ++c) tile_max = s[c] > tile_max ? s[c] : tile_max;
+    const float new_max = std::max(row_max[r], tile_max);
+    if (new_max == kNegInf) {  // nothing visible in this row yet
+      std::fill(s, s + bc, 0.0f);
+      continue;
+    }
+    const float alpha = core::fast_exp(row_max[r] - new_max);  // rescales what was accumulated (0 the first time)
+    float tile_sum = 0.0f;
+    for (int64_t c = 0; c < bc; ++c) {
+      s[c] = core::fast_exp(s[c] - new_max);  // e^(S − m')
+      tile_sum += s[c];
+    }
+    row_sum[r] = row_sum[r] * alpha + tile_sum;
+    float* a = acc + r * d;
+    for (int64_t c = 0; c < d; ++c) a[c] *= alpha;
+    row_max[r] = new_max;
+  }
+}
+
+// The end of the forward: out (br rows, d, row-major) = o / l and lse = m + log l; a row that saw no key gets
+// zeros and lse = -inf (the backward then gives it zero gradients).
+inline void finish_rows(const float* acc, const float* row_max, const float* row_sum, int64_t br, int64_t d,
+                        float* out, float* lse) {
+  for (int64_t r = 0; r < br; ++r) {
+    float* o = out + r * d;
+    const float* a = acc + r * d;
+    if (row_sum[r] > 0.0f) {
+      const float inv = 1.0f / row_sum[r];
+      for (int64_t c = 0; c < d; ++c) o[c] = a[c] * inv;
+      lse[r] = row_max[r] + std::log(row_sum[r]);
+    } else {
+      std::fill(o, o + d, 0.0f);
+      lse[r] = kNegInf;
+    }
+  }
+}
+
+// The backward's recomputation: P = e^(S − L) in place over (br, bc), and dS = P ∘ (dP − D) in place of dP,
+// with L (lse) and D = rowsum(dO ∘ O) given per row.
+inline void probabilities_and_dS(float* S, float* dP, int64_t br, int64_t bc, const float* lse, const float* D) {
+  for (int64_t r = 0; r < br; ++r) {
+    float* p = S + r * bc;
+    float* ds = dP + r * bc;
+    if (lse[r] == kNegInf) std::fill(p, p + bc, 0.0f);
+    else
+      for (int64_t c = 0; c < bc; ++c) p[c] = core::fast_exp(p[c] - lse[r]);
+    for (int64_t c = 0; c < bc; ++c) ds[c] = p[c] * (ds[c] - D[r]);
+  }
+}
+
+}  // namespace attention::tiles

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 
 #include "core/fast_exp.h"
@@ -29,26 +30,54 @@ inline void gemm(bool ta, bool tb, int64_t rows, int64_t cols, int64_t inner, fl
               static_cast<int>(ldb), beta, C, static_cast<int>(ldc));
 }
 
+// max and sum over n floats in 16 independent lanes (GCC vector extensions, one AVX-512 register or two AVX
+// ones): a single running max or sum does not vectorise without -ffast-math. max is exact, so the result does not
+// depend on the order; the sum has a fixed order (lanes, then a fixed tree), so it is deterministic too.
+typedef float Lanes __attribute__((vector_size(64)));  // 16 floats
+
+inline float max_of(const float* x, int64_t n) {
+  Lanes m;
+  for (int u = 0; u < 16; ++u) m[u] = kNegInf;
+  int64_t c = 0;
+  for (; c + 16 <= n; c += 16) {
+    Lanes v;
+    std::memcpy(&v, x + c, sizeof v);
+    m = v > m ? v : m;
+  }
+  float r = kNegInf;
+  for (int u = 0; u < 16; ++u) r = m[u] > r ? m[u] : r;
+  for (; c < n; ++c) r = x[c] > r ? x[c] : r;
+  return r;
+}
+
+inline float sum_of(const float* x, int64_t n) {
+  Lanes acc = {};
+  int64_t c = 0;
+  for (; c + 16 <= n; c += 16) {
+    Lanes v;
+    std::memcpy(&v, x + c, sizeof v);
+    acc += v;
+  }
+  float r = 0.0f;
+  for (int u = 0; u < 16; ++u) r += acc[u];
+  for (; c < n; ++c) r += x[c];
+  return r;
+}
+
 // The online-softmax step: S (br, bc) scores (-inf = masked) become e^(S − m') in place; row_max, row_sum (br)
 // and acc (br, d) are updated as above. A row with nothing visible yet gets zeros and stays at m = -inf.
 inline void online_softmax_step(float* S, int64_t br, int64_t bc, float* row_max, float* row_sum, float* acc,
                                 int64_t d) {
   for (int64_t r = 0; r < br; ++r) {
     float* s = S + r * bc;
-    float tile_max = kNegInf;
-    for (int64_t c = 0; c < bc; ++c) tile_max = s[c] > tile_max ? s[c] : tile_max;
-    const float new_max = std::max(row_max[r], tile_max);
+    const float new_max = std::max(row_max[r], max_of(s, bc));
     if (new_max == kNegInf) {  // nothing visible in this row yet
       std::fill(s, s + bc, 0.0f);
       continue;
     }
     const float alpha = core::fast_exp(row_max[r] - new_max);  // rescales what was accumulated (0 the first time)
-    float tile_sum = 0.0f;
-    for (int64_t c = 0; c < bc; ++c) {
-      s[c] = core::fast_exp(s[c] - new_max);  // e^(S − m')
-      tile_sum += s[c];
-    }
-    row_sum[r] = row_sum[r] * alpha + tile_sum;
+    for (int64_t c = 0; c < bc; ++c) s[c] = core::fast_exp(s[c] - new_max);  // e^(S − m')
+    row_sum[r] = row_sum[r] * alpha + sum_of(s, bc);
     float* a = acc + r * d;
     for (int64_t c = 0; c < d; ++c) a[c] *= alpha;
     row_max[r] = new_max;
@@ -79,10 +108,11 @@ inline void probabilities_and_dS(float* S, float* dP, int64_t br, int64_t bc, co
   for (int64_t r = 0; r < br; ++r) {
     float* p = S + r * bc;
     float* ds = dP + r * bc;
-    if (lse[r] == kNegInf) std::fill(p, p + bc, 0.0f);
+    const float L = lse[r], Dr = D[r];  // locals: the loops below then vectorise (no reload through p's alias)
+    if (L == kNegInf) std::fill(p, p + bc, 0.0f);
     else
-      for (int64_t c = 0; c < bc; ++c) p[c] = core::fast_exp(p[c] - lse[r]);
-    for (int64_t c = 0; c < bc; ++c) ds[c] = p[c] * (ds[c] - D[r]);
+      for (int64_t c = 0; c < bc; ++c) p[c] = core::fast_exp(p[c] - L);
+    for (int64_t c = 0; c < bc; ++c) ds[c] = p[c] * (ds[c] - Dr);
   }
 }
 

@@ -677,10 +677,35 @@ core::image::Image bubble_chart(const SuiteResult& r) {
   std::vector<Bubble> order = bubbles;
   std::sort(order.begin(), order.end(), [](const Bubble& a, const Bubble& b) { return a.mib > b.mib; });
   for (const Bubble& b : order) draw_bubble(img, px(b.speed), py(b.acc), radius(b.mib), core::image::categorical(b.color));
-  for (const Bubble& b : order) {  // the centre, and the name just right of the bubble
+  // The centre, and the name beside the bubble: right of it, else left, above, below (centred, then ending at the
+  // bubble's right edge) — the first place that stays inside the plot and overlaps no name already written
+  // (else right, overlapping).
+  struct Box {
+    int x0, y0, x1, y1;
+    bool hits(const Box& o) const { return x0 < o.x1 && o.x0 < x1 && y0 < o.y1 && o.y0 < y1; }
+  };
+  std::vector<Box> placed;
+  for (const Bubble& b : order) {
     const int x = static_cast<int>(px(b.speed)), y = static_cast<int>(py(b.acc));
+    const int r = static_cast<int>(radius(b.mib)), w = core::image::text_width(b.name, s2), h = 14;
     img.fill_rect(x - 1, y - 1, 3, 3, core::image::kBlack);
-    img.draw_text(x + static_cast<int>(radius(b.mib)) + 3, y - 7, b.name, core::image::kBlack, s2);
+    const Box candidates[] = {{x + r + 3, y - 7, x + r + 3 + w, y - 7 + h},
+                              {x - r - 3 - w, y - 7, x - r - 3, y - 7 + h},
+                              {x - w / 2, y - r - 3 - h, x - w / 2 + w, y - r - 3},
+                              {x - w / 2, y + r + 3, x - w / 2 + w, y + r + 3 + h},
+                              {x + r - w, y - r - 3 - h, x + r, y - r - 3},
+                              {x + r - w, y + r + 3, x + r, y + r + 3 + h}};
+    Box at = candidates[0];
+    for (const Box& c : candidates) {
+      const bool inside = c.x0 >= left && c.x1 <= left + pw && c.y0 >= top && c.y1 <= top + ph;
+      const bool free = std::none_of(placed.begin(), placed.end(), [&](const Box& o) { return o.hits(c); });
+      if (inside && free) {
+        at = c;
+        break;
+      }
+    }
+    placed.push_back(at);
+    img.draw_text(at.x0, at.y0, b.name, core::image::kBlack, s2);
   }
   // legend: the bubble sizes
   const int lx = left + pw + 24;

@@ -5,12 +5,14 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <limits>
 #include <map>
 #include <sstream>
 
+#include "core/error.h"
 #include "core/image.h"
 #include "core/memory.h"
 #include "core/ops_elementwise.h"
@@ -21,6 +23,21 @@ namespace attention {
 using namespace core;
 
 namespace {
+
+// Writes `text` to a temporary file beside `path`, then renames it: `path` is complete or absent, never half
+// written. Throws core::Error naming the file on failure.
+void write_text(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary);
+    out << text;
+    AZ_CHECK(out.good(), "bench: cannot write ", path);
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  AZ_CHECK(!ec, "bench: cannot write ", path, " (", ec.message(), ")");
+}
+
 double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
 std::string fmt(const char* f, double v) {
@@ -184,8 +201,8 @@ std::string write_benchmark_report(const std::vector<BenchPoint>& points, const 
       mem_series.push_back({name, xs, ms});
     }
   }
-  std::ofstream(dir + "/attention.csv") << csv.str();
-  std::ofstream(dir + "/attention.md") << md.str();
+  write_text(dir + "/attention.csv", csv.str());
+  write_text(dir + "/attention.md", md.str());
 
   image::PlotOptions pt;
   pt.title = "kernel forward+backward time";
@@ -202,6 +219,58 @@ std::string write_benchmark_report(const std::vector<BenchPoint>& points, const 
                                     "attention schemes: cost vs n (" + subtitle + ")"),
                   dir + "/attention.png");
   return md.str();
+}
+
+BenchReport read_benchmark_csv(const std::string& path) {
+  std::ifstream in(path);
+  AZ_CHECK(in.good(), "bench: cannot open ", path);
+  const std::string header = "scheme,n,batch,heads,d_head,causal,fwd_bwd_ms,peak_mib,useful_gflop,gflops,skipped";
+  BenchReport r;
+  r.options.ns.clear();
+  std::string line;
+  int line_no = 0;
+  auto number = [&](const std::string& f, const char* what) {
+    char* end = nullptr;
+    const double v = std::strtod(f.c_str(), &end);
+    AZ_CHECK(!f.empty() && *end == '\0', "bench: ", path, ":", line_no, ": ", what, " '", f, "' is not a number");
+    return v;
+  };
+  while (std::getline(in, line)) {
+    ++line_no;
+    if (line_no == 1) {
+      AZ_CHECK(line == header, "bench: ", path, ":1: expected the header '", header, "'");
+      continue;
+    }
+    if (line.empty()) continue;
+    std::vector<std::string> f;  // 10 plain fields, then the quoted reason a point was skipped
+    size_t start = 0;
+    for (int i = 0; i < 10; ++i) {
+      const size_t comma = line.find(',', start);
+      AZ_CHECK(comma != std::string::npos, "bench: ", path, ":", line_no, ": expected 11 comma-separated fields");
+      f.push_back(line.substr(start, comma - start));
+      start = comma + 1;
+    }
+    const std::string last = line.substr(start);
+    AZ_CHECK(last.size() >= 2 && last.front() == '"' && last.back() == '"', "bench: ", path, ":", line_no,
+             ": the last field (why a point was skipped) must be quoted");
+    BenchPoint p;
+    p.scheme = f[0];
+    p.n = static_cast<int64_t>(number(f[1], "n"));
+    r.options.batch = static_cast<int64_t>(number(f[2], "batch"));
+    r.options.heads = static_cast<int64_t>(number(f[3], "heads"));
+    r.options.d_head = static_cast<int64_t>(number(f[4], "d_head"));
+    r.options.causal = number(f[5], "causal") != 0;
+    p.skipped = last.substr(1, last.size() - 2);
+    if (p.skipped.empty()) {
+      p.seconds = number(f[6], "fwd_bwd_ms") / 1e3;
+      p.peak_mib = number(f[7], "peak_mib");
+      p.gflop = f[8].empty() ? std::numeric_limits<double>::quiet_NaN() : number(f[8], "useful_gflop");
+    }
+    if (std::find(r.options.ns.begin(), r.options.ns.end(), p.n) == r.options.ns.end()) r.options.ns.push_back(p.n);
+    r.points.push_back(p);
+  }
+  AZ_CHECK(line_no >= 1, "bench: ", path, " is empty");
+  return r;
 }
 
 }  // namespace attention

@@ -41,6 +41,15 @@ struct BenchPoint {
 
 std::vector<BenchPoint> run_benchmark(const BenchOptions& options);
 
+// What attention.csv holds: the points, and the shape they were measured at (batch, heads, d_head, causal).
+struct BenchReport {
+  BenchOptions options;  // ns, batch, heads, d_head, causal as read; the other fields keep their defaults
+  std::vector<BenchPoint> points;
+};
+// Reads DIR/attention.csv as write_benchmark_report writes it (lesson 15 uses `make bench`'s file when present).
+// Throws core::Error "bench: PATH:LINE: ..." on a malformed file, "bench: cannot open PATH" if it cannot be read.
+BenchReport read_benchmark_csv(const std::string& path);
+
 // Slope of log(y) against log(x) by least squares (the empirical complexity exponent); NaN if < 2 points.
 double fit_exponent(const std::vector<double>& x, const std::vector<double>& y);
 

@@ -523,8 +523,9 @@ int main(int argc, char** argv) try {
   // forward + backward and records its peak activation memory at growing n (B = 1, H = 1, d = 64), and
   // `attention::fit_exponent` fits the slope of log(cost) against log(n): 1 for O(n), 1.5 for O(n·√n), 2 for O(n²).
   // Points whose memory would pass a limit (extrapolated as n² from the previous point) are skipped, so the
-  // quadratic schemes are fitted on fewer lengths. To stay within a lesson's time budget the largest n is 8K (1K
-  // with --quick); `make bench` measures 1K…16K with 4 heads. Memory is counted by the allocator, so its exponent
+  // quadratic schemes are fitted on fewer lengths. When `make bench` has written OUT/bench/attention.csv (n = 1K…16K,
+  // 4 heads, every scheme), the lesson fits that file; otherwise it measures n = 1K…8K with one head itself, to
+  // stay within a lesson's time budget (256…1K with --quick). Memory is counted by the allocator, so its exponent
   // is the same on every machine; time depends on the machine and its load, and small n pay fixed overheads that
   // pull time exponents below their asymptotic values.
   // %%
@@ -540,8 +541,28 @@ int main(int argc, char** argv) try {
   bench.progress = [&](const std::string& line) { L.say("  ", line); };
   std::string ns_text;
   for (int64_t n : bench.ns) ns_text += (ns_text.empty() ? "" : ", ") + std::to_string(n);
-  L.say("n = ", ns_text, "; memory limit ", bench.max_mib, " MiB per point; one line per measurement:");
-  const std::vector<attention::BenchPoint> points = attention::run_benchmark(bench);
+  const std::string bench_csv = (std::filesystem::path(L.dir()).parent_path() / "bench" / "attention.csv").string();
+  std::vector<attention::BenchPoint> points;
+  if (!L.quick() && std::filesystem::exists(bench_csv)) {
+    const attention::BenchReport report = attention::read_benchmark_csv(bench_csv);
+    std::set<std::string> have;
+    for (const auto& p : report.points) have.insert(p.scheme);
+    bool every = !report.options.causal;
+    for (const attention::Scheme* s : schemes) every = every && have.count(s->name());
+    if (every) {
+      points = report.points;
+      std::string ns;
+      for (int64_t n : report.options.ns) ns += (ns.empty() ? "" : ", ") + std::to_string(n);
+      L.say("using ", bench_csv, " (written by `make bench`: n = ", ns, ", H = ", report.options.heads,
+            ", d = ", report.options.d_head, ") instead of measuring again");
+    } else {
+      L.say(bench_csv, " does not cover every scheme without --causal: measuring here");
+    }
+  }
+  if (points.empty()) {
+    L.say("n = ", ns_text, "; memory limit ", bench.max_mib, " MiB per point; one line per measurement:");
+    points = attention::run_benchmark(bench);
+  }
 
   struct Fitted {
     std::vector<double> n, ms, mib;

@@ -1,0 +1,63 @@
+// tests/test_benchmark.cpp — attention/benchmark on its own: a small run, the exponent fit on exact power laws,
+// and the report written by write_benchmark_report read back by read_benchmark_csv (lesson 15 reads `make bench`'s
+// file), with malformed files rejected naming the file and the line.
+#include <fstream>
+
+#include "attention/benchmark.h"
+#include "tests/helpers.h"
+
+using namespace attention;
+
+TEST_CASE("benchmark: fit_exponent recovers exact power laws") {
+  const std::vector<double> n = {1024, 2048, 4096, 8192};
+  std::vector<double> lin, quad, n15;
+  for (double x : n) lin.push_back(3 * x), quad.push_back(0.5 * x * x), n15.push_back(x * std::sqrt(x));
+  CHECK(fit_exponent(n, lin) == doctest::Approx(1.0));
+  CHECK(fit_exponent(n, quad) == doctest::Approx(2.0));
+  CHECK(fit_exponent(n, n15) == doctest::Approx(1.5));
+  CHECK(std::isnan(fit_exponent({1024}, {1.0})));
+}
+
+TEST_CASE("benchmark: the report's CSV reads back as the points that were measured") {
+  BenchOptions o;
+  o.schemes = {"full", "linear"};
+  o.ns = {32, 64};
+  o.heads = 2;
+  o.d_head = 8;
+  o.repeats = 1;
+  const std::vector<BenchPoint> points = run_benchmark(o);
+  REQUIRE(points.size() == 4);
+  testing::TempDir dir("bench_report");
+  write_benchmark_report(points, o, dir.path.string());
+  const BenchReport back = read_benchmark_csv(dir / "attention.csv");
+  CHECK(back.options.heads == 2);
+  CHECK(back.options.d_head == 8);
+  CHECK_FALSE(back.options.causal);
+  CHECK(back.options.ns == std::vector<int64_t>{32, 64});
+  REQUIRE(back.points.size() == points.size());
+  for (size_t i = 0; i < points.size(); ++i) {
+    CHECK(back.points[i].scheme == points[i].scheme);
+    CHECK(back.points[i].n == points[i].n);
+    CHECK(back.points[i].peak_mib == doctest::Approx(points[i].peak_mib).epsilon(1e-3));
+    CHECK(back.points[i].seconds == doctest::Approx(points[i].seconds).epsilon(1e-3));
+  }
+}
+
+TEST_CASE("benchmark: a malformed attention.csv is a one-line error naming the file and the line") {
+  testing::TempDir dir("bench_bad");
+  const std::string header = "scheme,n,batch,heads,d_head,causal,fwd_bwd_ms,peak_mib,useful_gflop,gflops,skipped\n";
+  auto write = [&](const std::string& text) { std::ofstream(dir / "attention.csv") << text; };
+  auto error = [&](const std::string& file) { return testing::error_of([&] { read_benchmark_csv(dir / file); }); };
+  write("wrong header\n");
+  CHECK(error("attention.csv").find("attention.csv:1: expected the header") != std::string::npos);
+  write(header + "full,1024,1,4,64,0,abc,83.0,3.2,67.7,\"\"\n");
+  CHECK(error("attention.csv").find(":2: fwd_bwd_ms 'abc' is not a number") != std::string::npos);
+  write(header + "full,1024,1,4\n");
+  CHECK(error("attention.csv").find(":2: expected 11") != std::string::npos);
+  CHECK(error("missing.csv").find("bench: cannot open") != std::string::npos);
+  // A skipped point keeps its reason and no numbers.
+  write(header + "full,16384,1,4,64,0,,,,,\"would need ~20000 MiB (limit 8192)\"\n");
+  const BenchReport r = read_benchmark_csv(dir / "attention.csv");
+  REQUIRE(r.points.size() == 1);
+  CHECK(r.points[0].skipped == "would need ~20000 MiB (limit 8192)");
+}

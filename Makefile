@@ -9,7 +9,7 @@
 #   make bench      op throughput (bench/ops.cpp) and every scheme's time/memory vs n (attnzoo bench) -> out/bench/
 #   make bench-torch  the same attention and training-step timings in PyTorch, as ratios (needs python3-torch)
 #   make lra        the mini Long Range Arena suite: every scheme on ListOps and Pathfinder, efficiency at 1K-4K
-#                   tokens -> out/lra/ (results.md, efficiency.md, bubbles.png, ...); ~35 min on 2 cores
+#                   tokens -> out/lra/ (results.md, efficiency.md, bubbles.png, ...); ~26 min on 2 cores
 #   make deps       install missing Debian packages only (scripts/install-deps.sh)
 #   make reference  regenerate tests/reference/*.npy with PyTorch (needs python3-torch: make deps-torch)
 #   make clean      remove build/ and out/

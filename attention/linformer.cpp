@@ -227,8 +227,7 @@ LinformerLayer::LinformerLayer(const LayerConfig& cfg, Rng& rng, const Tensor& s
       w_k(cfg.d_model, cfg.d_model, rng),
       w_v(cfg.d_model, cfg.d_model, rng),
       w_o(cfg.d_model, cfg.d_model, rng) {
-  AZ_CHECK(cfg.n_heads > 0 && cfg.d_model % cfg.n_heads == 0, "linformer layer: d_model ", cfg.d_model,
-           " is not divisible by n_heads ", cfg.n_heads);
+  check_heads(cfg, "linformer");
   register_module("w_q", w_q);
   register_module("w_k", w_k);
   register_module("w_v", w_v);

@@ -206,8 +206,7 @@ class LongformerLayer : public AttentionLayer {
         w_k(cfg.d_model, cfg.d_model, rng),
         w_v(cfg.d_model, cfg.d_model, rng),
         w_o(cfg.d_model, cfg.d_model, rng) {
-    AZ_CHECK(cfg.n_heads > 0 && cfg.d_model % cfg.n_heads == 0, "longformer layer: d_model ", cfg.d_model,
-             " is not divisible by n_heads ", cfg.n_heads);
+    check_heads(cfg, "longformer");
     register_module("w_q", w_q);
     register_module("w_k", w_k);
     register_module("w_v", w_v);

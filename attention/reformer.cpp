@@ -502,8 +502,7 @@ LSHAttentionLayer::LSHAttentionLayer(const LayerConfig& cfg, Rng& rng)
       w_qk(cfg.d_model, cfg.d_model, rng),
       w_v(cfg.d_model, cfg.d_model, rng),
       w_o(cfg.d_model, cfg.d_model, rng) {
-  AZ_CHECK(cfg.n_heads > 0 && cfg.d_model % cfg.n_heads == 0, "reformer layer: d_model ", cfg.d_model,
-           " is not divisible by n_heads ", cfg.n_heads);
+  check_heads(cfg, "reformer");
   config.causal = cfg.causal;
   config.seed = cfg.seed;
   config.settings = Settings("reformer", reformer_hyperparams(), cfg.set);

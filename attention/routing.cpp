@@ -585,8 +585,7 @@ RoutingLayer::RoutingLayer(const LayerConfig& cfg, core::Rng& rng)
       w_k(cfg.d_model, cfg.d_model, rng),
       w_v(cfg.d_model, cfg.d_model, rng),
       w_o(cfg.d_model, cfg.d_model, rng) {
-  AZ_CHECK(cfg.n_heads > 0 && cfg.d_model % cfg.n_heads == 0, "routing layer: d_model ", cfg.d_model,
-           " is not divisible by n_heads ", cfg.n_heads);
+  check_heads(cfg, "routing");
   Config c;
   c.causal = cfg.causal;
   c.seed = cfg.seed;

@@ -134,6 +134,11 @@ Tensor merge_heads(const Tensor& x) {
 }
 
 // ---- the standard layer ---------------------------------------------------------------------------------
+void check_heads(const LayerConfig& cfg, const std::string& who) {
+  AZ_CHECK(cfg.n_heads > 0 && cfg.d_model % cfg.n_heads == 0, who, " layer: d_model ", cfg.d_model,
+           " is not divisible by n_heads ", cfg.n_heads);
+}
+
 ProjectedAttention::ProjectedAttention(const Scheme& s, const LayerConfig& cfg, core::Rng& rng)
     : scheme(s),
       config(s.configure(cfg.set, cfg.causal, cfg.seed)),
@@ -143,8 +148,7 @@ ProjectedAttention::ProjectedAttention(const Scheme& s, const LayerConfig& cfg, 
       w_k(cfg.d_model, cfg.d_model, rng),
       w_v(cfg.d_model, cfg.d_model, rng),
       w_o(cfg.d_model, cfg.d_model, rng) {
-  AZ_CHECK(cfg.n_heads > 0 && cfg.d_model % cfg.n_heads == 0, s.name(), " layer: d_model ", cfg.d_model,
-           " is not divisible by n_heads ", cfg.n_heads);
+  check_heads(cfg, s.name());
   register_module("w_q", w_q);
   register_module("w_k", w_k);
   register_module("w_v", w_v);

@@ -141,6 +141,10 @@ class ProjectedAttention : public AttentionLayer {
   core::nn::Linear w_q, w_k, w_v, w_o;
 };
 
+// Every layer's first check: n_heads > 0 divides d_model. Throws "WHO layer: d_model D is not divisible by
+// n_heads H" otherwise.
+void check_heads(const LayerConfig& cfg, const std::string& who);
+
 // 12·pairs·d·B·H: softmax attention over `pairs` (query, key) pairs per head, forward + backward.
 double attention_flops(const Shape& q_shape, double pairs_per_head);
 // The number of (i, j) pairs with j <= i among n queries and keys: n(n+1)/2.

@@ -501,8 +501,7 @@ SinkhornLayer::SinkhornLayer(const LayerConfig& cfg, core::Rng& rng)
   c.seed = cfg.seed;
   c.settings = Settings("sinkhorn", sinkhorn_hyperparams(), cfg.set);
   options = sinkhorn_options(c);
-  AZ_CHECK(cfg.n_heads > 0 && cfg.d_model % cfg.n_heads == 0, "sinkhorn layer: d_model ", cfg.d_model,
-           " is not divisible by n_heads ", cfg.n_heads);
+  check_heads(cfg, "sinkhorn");
   register_module("w_q", w_q);
   register_module("w_k", w_k);
   register_module("w_v", w_v);

@@ -297,8 +297,7 @@ StarCycle::StarCycle(int64_t D, bool with_relay, Rng& rng)
 
 StarLayer::StarLayer(const LayerConfig& cfg, int64_t cycles_, Rng& rng)
     : d_model(cfg.d_model), n_heads(cfg.n_heads), cycles(cycles_) {
-  AZ_CHECK(cfg.n_heads > 0 && cfg.d_model % cfg.n_heads == 0, "star layer: d_model ", cfg.d_model,
-           " is not divisible by n_heads ", cfg.n_heads);
+  check_heads(cfg, "star");
   AZ_CHECK(cycles >= 1, "star layer: cycles must be >= 1, got ", cycles);
   for (int64_t t = 0; t < cycles; ++t) {
     cycle.push_back(std::make_unique<StarCycle>(d_model, /*with_relay=*/t + 1 < cycles, rng));

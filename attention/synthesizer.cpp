@@ -228,8 +228,7 @@ SynthesizerLayer::SynthesizerLayer(const LayerConfig& cfg, const SynthesizerOpti
       causal(cfg.causal),
       w_v(cfg.d_model, cfg.d_model, rng),
       w_o(cfg.d_model, cfg.d_model, rng) {
-  AZ_CHECK(cfg.n_heads > 0 && cfg.d_model % cfg.n_heads == 0, "synthesizer layer: d_model ", cfg.d_model,
-           " is not divisible by n_heads ", cfg.n_heads);
+  check_heads(cfg, "synthesizer");
   AZ_CHECK(cfg.max_len >= 1, "synthesizer layer: max_len must be >= 1, got ", cfg.max_len);
   register_module("w_v", w_v);
   register_module("w_o", w_o);

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "attention/dense.h"
+#include "attention/scheme.h"
 #include "core/core.h"
 
 namespace testing {
@@ -136,6 +137,15 @@ inline core::IntTensor random_index(int64_t Bi, int64_t Hi, int64_t n, int64_t K
     for (int64_t t = 0; t < used; ++t) index.data[r * K + slots.data[t]] = perm.data[t];
   }
   return index;
+}
+
+// Gradcheck of a whole attention layer in its input x (which must require grad) and every one of its
+// parameters; the caller asserts on the result.
+inline core::GradcheckResult gradcheck_layer(attention::AttentionLayer& layer, const Tensor& x,
+                                             const core::GradcheckOptions& options = {}) {
+  std::vector<Tensor> leaves = {x};
+  for (const Tensor& p : layer.parameters()) leaves.push_back(p);
+  return core::gradcheck_leaves([&] { return layer.forward(x); }, leaves, options);
 }
 
 // The output of f(q, k, v) and the gradients of sum(out * g) with respect to fresh copies of q, k, v.

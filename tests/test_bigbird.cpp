@@ -188,10 +188,7 @@ TEST_CASE("bigbird: gradcheck of the kernel and of the layer") {
     auto layer = attention::find_scheme("bigbird").make_layer(lc, rng);
     CHECK(layer->parameters().size() == 8);
     Tensor x = testing::rand_tensor({2, 9, 4}, 24).clone().detach().set_requires_grad();
-    std::vector<Tensor> leaves = {x};
-    for (const Tensor& p : layer->parameters()) leaves.push_back(p);
-    auto* raw = layer.get();
-    const auto lr = gradcheck_leaves([&] { return raw->forward(x); }, leaves);
+    const auto lr = testing::gradcheck_layer(*layer, x);
     INFO(lr.message);
     CHECK(lr.ok);
     CHECK(lr.checked == x.numel() + layer->num_parameters());

@@ -199,10 +199,7 @@ TEST_CASE("etc: gradcheck of the kernel (with the biases) and of the layer with 
     auto layer = attention::find_scheme("etc").make_layer(lc, rng);
     CHECK(layer->parameters().size() == 15);  // w_q, w_k, w_v, w_o, 3 global projections (weight, bias), rel_bias
     Tensor x = testing::rand_tensor({2, 8, 4}, 24).clone().detach().set_requires_grad();
-    std::vector<Tensor> leaves = {x};
-    for (const Tensor& p : layer->parameters()) leaves.push_back(p);
-    auto* raw = layer.get();
-    const auto lr = gradcheck_leaves([&] { return raw->forward(x); }, leaves);
+    const auto lr = testing::gradcheck_layer(*layer, x);
     INFO(lr.message);
     CHECK(lr.ok);
     CHECK(lr.checked == x.numel() + layer->num_parameters());

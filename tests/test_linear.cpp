@@ -111,10 +111,7 @@ TEST_CASE("linear: gradcheck of the layer through x and every parameter") {
     auto layer = scheme.make_layer(lc, rng);
     Tensor x = testing::rand_tensor({2, 5, 6}, 16);
     x.set_requires_grad();
-    std::vector<Tensor> leaves = {x};
-    for (const Tensor& p : layer->parameters()) leaves.push_back(p);
-    auto* raw = layer.get();
-    const auto r = gradcheck_leaves([&] { return raw->forward(x); }, leaves);
+    const auto r = testing::gradcheck_layer(*layer, x);
     INFO(r.message);
     CHECK(r.ok);
     CHECK(r.checked == x.numel() + layer->num_parameters());

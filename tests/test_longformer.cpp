@@ -134,10 +134,7 @@ TEST_CASE("longformer: gradcheck of the kernel and of the layer with its global 
     auto layer = attention::find_scheme("longformer").make_layer(lc, rng);
     CHECK(layer->parameters().size() == 14);  // w_q, w_k, w_v, w_o + 3 global projections, weight and bias each
     Tensor x = testing::rand_tensor({2, 6, 4}, 24).clone().detach().set_requires_grad();
-    std::vector<Tensor> leaves = {x};
-    for (const Tensor& p : layer->parameters()) leaves.push_back(p);
-    auto* raw = layer.get();
-    const auto lr = gradcheck_leaves([&] { return raw->forward(x); }, leaves);
+    const auto lr = testing::gradcheck_layer(*layer, x);
     INFO(lr.message);
     CHECK(lr.ok);
     CHECK(lr.checked == x.numel() + layer->num_parameters());

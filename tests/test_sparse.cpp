@@ -157,10 +157,7 @@ TEST_CASE("sparse: gradcheck of the kernel and of the layer with its parameters"
   lc.set = {"mode=fixed", "stride=3", "summary=1", "heads=split"};
   auto layer = attention::find_scheme("sparse").make_layer(lc, rng);
   Tensor x = testing::rand_tensor({2, 7, 6}, 44).clone().detach().set_requires_grad();
-  std::vector<Tensor> leaves = {x};
-  for (const Tensor& p : layer->parameters()) leaves.push_back(p);
-  auto* raw = layer.get();
-  const auto lr = gradcheck_leaves([&] { return raw->forward(x); }, leaves);
+  const auto lr = testing::gradcheck_layer(*layer, x);
   INFO(lr.message);
   CHECK(lr.ok);
   CHECK(lr.checked == x.numel() + layer->num_parameters());

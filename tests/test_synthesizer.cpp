@@ -367,12 +367,9 @@ TEST_CASE("synthesizer: the layer gradchecks through x and every parameter, in e
     auto layer = make_layer({"mode=" + mode, "k=2", "mix=dense"}, 4, 2, 5, mode == "random", 120);
     Tensor x = testing::rand_tensor({2, 5, 4}, 121);
     x.set_requires_grad();
-    std::vector<Tensor> leaves = {x};
-    for (const Tensor& p : layer->parameters()) leaves.push_back(p);
-    auto* raw = layer.get();
     GradcheckOptions opt;
     opt.eps = 3e-3f;  // dense modes have a ReLU: a small step stays on one side of its kink
-    const auto r = gradcheck_leaves([&] { return raw->forward(x); }, leaves, opt);
+    const auto r = testing::gradcheck_layer(*layer, x, opt);
     INFO(r.message);
     CHECK(r.ok);
     CHECK(r.checked == x.numel() + layer->num_parameters());

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "core/autograd.h"
+#include "core/fast_erf.h"
 #include "core/parallel.h"
 
 namespace core {
@@ -285,21 +286,13 @@ Tensor relu(const Tensor& a) {
   });
 }
 
-namespace {
-constexpr float kInvSqrt2 = 0.70710678118654752f;
-constexpr float kInvSqrt2Pi = 0.39894228040143268f;
-}  // namespace
-
 Tensor gelu(const Tensor& a) {
-  // gelu(x) = x * Phi(x), Phi the standard normal CDF = (1 + erf(x / sqrt 2)) / 2
-  Tensor out = map1(a, [](float x) { return 0.5f * x * (1.0f + std::erf(x * kInvSqrt2)); });
+  // gelu(x) = x·Φ(x), Φ the standard normal CDF (core/fast_erf.h: vectorised, accurate in the left tail)
+  Tensor out = map1(a, [](float x) { return x * fast_normal_cdf(x); });
   return record(out, "gelu", {a}, [](BackwardContext& c) {
-    // d/dx [x Phi(x)] = Phi(x) + x phi(x), phi the standard normal density
-    c.add_grad(0, map2(c.grad_out, c.inputs[0], [](float g, float x) {
-      const float cdf = 0.5f * (1.0f + std::erf(x * kInvSqrt2));
-      const float pdf = kInvSqrt2Pi * std::exp(-0.5f * x * x);
-      return g * (cdf + x * pdf);
-    }));
+    // d/dx [x Φ(x)] = Φ(x) + x φ(x), φ the standard normal density
+    c.add_grad(0, map2(c.grad_out, c.inputs[0],
+                       [](float g, float x) { return g * (fast_normal_cdf(x) + x * fast_normal_pdf(x)); }));
   });
 }
 

@@ -7,6 +7,7 @@
 //               10 classes, AdamW): forward, backward and optimiser update.
 //
 //   build/bench/train_step [--n 1024,2048,4096] [--schemes full,flash] [--train-scheme flash] [--no-attention]
+//                          [--no-train]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -65,7 +66,7 @@ int main(int argc, char** argv) {
     std::vector<int64_t> ns = {1024, 2048, 4096};
     std::vector<std::string> schemes = {"full", "flash"};
     std::string train_scheme = "flash";
-    bool attention = true;
+    bool attention = true, train = true;
     for (int i = 1; i < argc; ++i) {
       const std::string a = argv[i];
       if (a == "--n" && i + 1 < argc) {
@@ -77,6 +78,8 @@ int main(int argc, char** argv) {
         train_scheme = argv[++i];
       } else if (a == "--no-attention") {
         attention = false;
+      } else if (a == "--no-train") {
+        train = false;
       } else {
         std::fprintf(stderr, "train_step: unknown argument '%s'\n", a.c_str());
         return 2;
@@ -94,6 +97,7 @@ int main(int argc, char** argv) {
                       p.scheme.c_str(), static_cast<long long>(p.n), p.seconds, p.peak_mib);
       std::fflush(stdout);
     }
+    if (!train) return 0;
     std::fprintf(stderr, "attnzoo train step (%s) ...\n", train_scheme.c_str());
     std::printf("{\"what\": \"train_step\", \"impl\": \"attnzoo-%s\", \"seconds\": %.6f}\n", train_scheme.c_str(),
                 train_step_seconds(train_scheme, 5));

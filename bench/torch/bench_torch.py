@@ -11,6 +11,7 @@ Prints one JSON object per line on stdout, e.g.
     train_step: a ListOps-sized step (B=32, n=512, d_model=64, 4 heads, 2 layers, pre-LN encoder, mean pool,
                 10 classes, AdamW): forward, backward and optimiser update.
 Both use the same thread count as attnzoo (2 by default, or ATTNZOO_THREADS).
+usage: bench_torch.py [n-list]  |  --one N CAUSAL (one attention size)  |  --train-only (the training step)
 """
 import json
 import os
@@ -103,6 +104,9 @@ def main():
         n, causal = int(sys.argv[2]), sys.argv[3] == "1"
         sec, mib = attention_once(n, causal, reps=3 if n <= 4096 else 1)
         print(json.dumps({"what": "attention", "impl": "torch", "n": n, "causal": causal, "seconds": sec, "peak_mib": mib}))
+        return
+    if len(sys.argv) >= 2 and sys.argv[1] == "--train-only":  # the training step alone (compare.py's rounds)
+        print(json.dumps({"what": "train_step", "impl": "torch", "seconds": train_step_seconds()}), flush=True)
         return
     ns = [int(x) for x in (sys.argv[1] if len(sys.argv) > 1 else "1024,2048,4096,8192").split(",")]
     for n in ns:

@@ -1,15 +1,20 @@
 #!/usr/bin/env python3
 """`make bench-torch`: attnzoo vs PyTorch in the same run, as ratios (the machine is shared and noisy).
 
-Runs bench/torch/bench_torch.py (PyTorch) and build/bench/train_step (attnzoo) one after the other, then writes
-out/bench/torch.md and prints it:
+Runs bench/torch/bench_torch.py (PyTorch) and build/bench/train_step (attnzoo) in alternation, ROUNDS times: in each
+round, for each n, PyTorch's attention then ours, then PyTorch's training step then ours. A speed-up is the ratio
+of the two measurements of one round, taken back to back, so that a slow minute of this shared machine hits both
+sides; the table gives the median ratio over the rounds and its range. Writes out/bench/torch.md (and every raw
+measurement to out/bench/torch.csv) and prints the table:
   - exact attention forward+backward (B=1, H=4, d=64): seconds and peak MiB per n, speed-up of full and flash
     over PyTorch, and flash's useful FLOP/s (12·n²·d·H per forward+backward) as a share of the machine's peak;
   - the ListOps-sized training step: seconds and speed-up.
-usage: compare.py BUILD_DIR OUT_DIR [n-list]      (needs python3-torch; exits 0 with a note when it is missing)
+usage: compare.py BUILD_DIR OUT_DIR [n-list] [--rounds R]     (R defaults to 3, or ATTNZOO_ROUNDS)
+       (needs python3-torch; exits 0 with a note when it is missing)
 """
 import json
 import os
+import statistics
 import subprocess
 import sys
 
@@ -24,45 +29,104 @@ def lines(cmd):
     return [json.loads(l) for l in out.stdout.splitlines() if l.startswith("{")]
 
 
+def ratio_cell(ratios):
+    """'3.1× (2.8–3.4)': the median over the rounds and the range."""
+    if not ratios:
+        return "–"
+    med = statistics.median(ratios)
+    if len(ratios) == 1:
+        return f"{med:.1f}×"
+    return f"{med:.1f}× ({min(ratios):.1f}–{max(ratios):.1f})"
+
+
+def parse_args(argv):
+    if len(argv) < 3:
+        raise SystemExit("usage: compare.py BUILD_DIR OUT_DIR [n-list] [--rounds R]")
+    build, out_dir, rest = argv[1], argv[2], argv[3:]
+    ns, rounds = "1024,2048,4096,8192", int(os.environ.get("ATTNZOO_ROUNDS", "3"))
+    i = 0
+    while i < len(rest):
+        if rest[i] == "--rounds" and i + 1 < len(rest):
+            rounds = int(rest[i + 1])
+            i += 2
+        else:
+            ns = rest[i]
+            i += 1
+    if rounds < 1:
+        raise SystemExit(f"compare: --rounds must be >= 1, got {rounds}")
+    return build, out_dir, [int(x) for x in ns.split(",")], rounds
+
+
 def main():
-    build, out_dir = sys.argv[1], sys.argv[2]
-    ns = sys.argv[3] if len(sys.argv) > 3 else "1024,2048,4096,8192"
+    build, out_dir, ns, rounds = parse_args(sys.argv)
     try:
         import torch  # noqa: F401
     except ImportError:
         print("bench-torch: python3-torch is not installed (make deps-torch); nothing to compare")
         return
     here = os.path.dirname(os.path.abspath(__file__))
-    torch_rows = lines([sys.executable, os.path.join(here, "bench_torch.py"), ns])
-    ours = lines([os.path.join(build, "bench", "train_step"), "--n", ns, "--schemes", "full,flash"])
-    att = {}
-    for r in torch_rows + ours:
-        if r["what"] == "attention" and "seconds" in r:
-            att.setdefault(r["n"], {})[r["impl"]] = r
-    md = ["Exact attention forward + backward, B=1, H=4, d=64, 2 threads; one run, medians of a few repetitions.",
-          "", "| n | PyTorch | attnzoo full | attnzoo flash | full speed-up | flash speed-up | flash GFLOP/s (share of peak) |",
-          "|---|---|---|---|---|---|---|"]
-    for n in sorted(att):
-        t, f, fl = att[n].get("torch"), att[n].get("attnzoo-full"), att[n].get("attnzoo-flash")
-        cell = lambda r: f"{r['seconds']*1e3:.0f} ms, {r['peak_mib']:.0f} MiB" if r else "–"
-        sp = lambda r: f"{t['seconds']/r['seconds']:.1f}×" if r and t else "–"
+    torch_script = os.path.join(here, "bench_torch.py")
+    ours_bin = os.path.join(build, "bench", "train_step")
+
+    rows = []  # every measurement, tagged with its round
+    for r in range(1, rounds + 1):
+        for n in ns:
+            print(f"round {r}/{rounds}: n={n} PyTorch, then attnzoo full and flash ...", file=sys.stderr, flush=True)
+            rows += [dict(x, round=r) for x in lines([sys.executable, torch_script, "--one", str(n), "0"])]
+            rows += [dict(x, round=r) for x in lines([ours_bin, "--n", str(n), "--schemes", "full,flash", "--no-train"])]
+        print(f"round {r}/{rounds}: training step, PyTorch then attnzoo ...", file=sys.stderr, flush=True)
+        rows += [dict(x, round=r) for x in lines([sys.executable, torch_script, "--train-only"])]
+        rows += [dict(x, round=r) for x in lines([ours_bin, "--no-attention"])]
+
+    def seconds(what, impl, n=None):
+        """{round: seconds} of one implementation."""
+        return {x["round"]: x["seconds"] for x in rows
+                if x["what"] == what and x["impl"] == impl and x.get("n") == n and "seconds" in x}
+
+    def ratios(base, other):
+        return [base[r] / other[r] for r in base if r in other]
+
+    def peak(impl, n):
+        return max((x["peak_mib"] for x in rows if x["what"] == "attention" and x["impl"] == impl and x["n"] == n
+                    and "peak_mib" in x), default=None)
+
+    md = [f"Exact attention forward + backward, B=1, H=4, d=64, 2 threads; {rounds} rounds, each PyTorch then "
+          "attnzoo back to back. Times: median over the rounds (each a median of a few repetitions); speed-up: "
+          "median of the rounds' ratios (range).",
+          "", "| n | PyTorch | attnzoo full | attnzoo flash | full speed-up | flash speed-up | "
+          "flash GFLOP/s (share of peak) |", "|---|---|---|---|---|---|---|"]
+    for n in ns:
+        t, f, fl = (seconds("attention", i, n) for i in ("torch", "attnzoo-full", "attnzoo-flash"))
+
+        def cell(s, impl):
+            return f"{statistics.median(s.values())*1e3:.0f} ms, {peak(impl, n):.0f} MiB" if s else "–"
+
         gf = "–"
         if fl:
-            g = 12.0 * n * n * 64 * 4 / fl["seconds"] / 1e9
+            g = 12.0 * n * n * 64 * 4 / statistics.median(fl.values()) / 1e9
             gf = f"{g:.0f} ({100*g/PEAK_GFLOPS:.0f}%)"
-        md.append(f"| {n} | {cell(t)} | {cell(f)} | {cell(fl)} | {sp(f)} | {sp(fl)} | {gf} |")
-    steps = {r["impl"]: r["seconds"] for r in torch_rows + ours if r["what"] == "train_step"}
+        md.append(f"| {n} | {cell(t, 'torch')} | {cell(f, 'attnzoo-full')} | {cell(fl, 'attnzoo-flash')} | "
+                  f"{ratio_cell(ratios(t, f))} | {ratio_cell(ratios(t, fl))} | {gf} |")
+    ts, ours = seconds("train_step", "torch"), seconds("train_step", "attnzoo-flash")
     md += ["", "ListOps-sized training step (B=32, n=512, d_model=64, 4 heads, 2 layers, AdamW):", "",
-           "| | seconds per step | speed-up |", "|---|---|---|"]
-    for impl, sec in steps.items():
-        sp = f"{steps['torch']/sec:.1f}×" if "torch" in steps else "–"
-        md.append(f"| {impl} | {sec:.3f} | {sp} |")
+           "| | seconds per step (median over rounds) | speed-up |", "|---|---|---|"]
+    if ts:
+        md.append(f"| torch | {statistics.median(ts.values()):.3f} | 1.0× |")
+    if ours:
+        md.append(f"| attnzoo-flash | {statistics.median(ours.values()):.3f} | {ratio_cell(ratios(ts, ours))} |")
     text = "\n".join(md) + "\n"
+
     os.makedirs(out_dir, exist_ok=True)
-    with open(os.path.join(out_dir, "torch.md"), "w") as fh:
-        fh.write(text)
+    csv = ["round,what,impl,n,seconds,peak_mib"] + [
+        f"{x['round']},{x['what']},{x['impl']},{x.get('n', '')},{x.get('seconds', '')},{x.get('peak_mib', '')}"
+        for x in rows]
+    for name, content in (("torch.csv", "\n".join(csv) + "\n"), ("torch.md", text)):
+        path = os.path.join(out_dir, name)
+        with open(path + ".tmp", "w") as fh:  # written whole, then renamed: never a half-written report
+            fh.write(content)
+        os.replace(path + ".tmp", path)
     print(text)
-    print(f"wrote {os.path.join(out_dir, 'torch.md')}")
+    print(f"wrote {os.path.join(out_dir, 'torch.md')} and torch.csv")
 
 
 if __name__ == "__main__":

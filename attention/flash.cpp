@@ -1,7 +1,9 @@
 // attention/flash.cpp — tiled exact attention with the online softmax, and its recomputing backward.
 //
 // Legend: B = batch, H = heads, n = queries, m = keys, d = head size; br×bc is one tile (query rows × key rows).
-// Every tile product goes through cblas_sgemm on row-major slices of q, k, v (no copies).
+// Every tile product goes through cblas_sgemm on row-major slices of q, k, v. The products with a transposed right
+// factor (S = Q Kᵀ, dP = dO Vᵀ) read slices of kᵀ, vᵀ, transposed once per call (O(m·d), 2·B·H·m·d floats): on
+// 64×64 tiles OpenBLAS's transposed-B path packs its operands and ran ~1.3× slower than the plain product.
 #include "attention/flash.h"
 
 #include <algorithm>
@@ -46,6 +48,23 @@ void mask_tile(float* S, int64_t br, int64_t bc, int64_t i0, int64_t j0, bool ca
   }
 }
 
+// x (B·H heads, rows, d) -> (B·H heads, d, rows), counted by core/memory like every tensor.
+Tensor transposed_heads(const float* x, int64_t heads, int64_t rows, int64_t d) {
+  Tensor t = Tensor::empty({heads, d, rows});
+  float* pt = t.data();
+  constexpr int64_t kBlock = 32;  // 32×32 blocks: both sides stay in cache lines while they are touched
+  const int64_t row_blocks = (rows + kBlock - 1) / kBlock;
+  detail::parallel_rows(heads * row_blocks, kBlock * d, [&](int64_t task) {
+    const int64_t h = task / row_blocks, r0 = (task % row_blocks) * kBlock, r1 = std::min(rows, r0 + kBlock);
+    const float* src = x + h * rows * d;
+    float* dst = pt + h * d * rows;
+    for (int64_t c0 = 0; c0 < d; c0 += kBlock)
+      for (int64_t r = r0; r < r1; ++r)
+        for (int64_t c = c0; c < std::min(d, c0 + kBlock); ++c) dst[c * rows + r] = src[r * d + c];
+  });
+  return t;
+}
+
 // The last key (exclusive) that query rows [i0, i0+br) may look at.
 int64_t key_end(int64_t i0, int64_t br, int64_t m, bool causal) { return causal ? std::min(m, i0 + br) : m; }
 
@@ -65,18 +84,19 @@ struct BackwardTiles {
   int64_t bq, bk;
   bool causal;
   const float *q, *k, *v, *O, *dO, *L, *pad;
+  const float *kt, *vt;  // kᵀ, vᵀ per head: (B·H, d, m)
 
   // P (br, bc) and dS (br, bc) for query rows [i0, i0+br) and keys [j0, j0+bc) of head bh.
   void probabilities_and_dS(int64_t bh, int64_t i0, int64_t br, int64_t j0, int64_t bc, const float* Drow,
                             TileScratch& w) const {
     const float* Q = q + (bh * D.n + i0) * D.d;    // (br, d)
-    const float* K = k + (bh * D.m + j0) * D.d;    // (bc, d)
-    const float* V = v + (bh * D.m + j0) * D.d;    // (bc, d)
+    const float* Kt = kt + bh * D.d * D.m + j0;    // Kᵀ (d, bc), row stride m
+    const float* Vt = vt + bh * D.d * D.m + j0;    // Vᵀ (d, bc), row stride m
     const float* G = dO + (bh * D.n + i0) * D.d;   // (br, d)
-    gemm(false, true, br, bc, D.d, scale, Q, D.d, K, D.d, 0.0f, w.P.data(), bc);  // S = Q Kᵀ/√d
+    gemm(false, false, br, bc, D.d, scale, Q, D.d, Kt, D.m, 0.0f, w.P.data(), bc);  // S = Q Kᵀ/√d
     mask_tile(w.P.data(), br, bc, i0, j0, causal, pad ? pad + (bh / D.H) * D.m : nullptr);
     // dP = dO Vᵀ (br, bc);  P = e^(S − L);  forward: P = softmax(S)  =>  dS = P ∘ (dP − D)
-    gemm(false, true, br, bc, D.d, 1.0f, G, D.d, V, D.d, 0.0f, w.dP.data(), bc);
+    gemm(false, false, br, bc, D.d, 1.0f, G, D.d, Vt, D.m, 0.0f, w.dP.data(), bc);
     tiles::probabilities_and_dS(w.P.data(), w.dP.data(), br, bc, L + bh * D.n + i0, Drow + bh * D.n + i0);
   }
 
@@ -136,6 +156,8 @@ Tensor flash_attention(const Tensor& q, const Tensor& k, const Tensor& v, const 
   const float *pq = q.data(), *pk = k.data(), *pv = v.data();
   const float* ppad = pad.defined() ? pad.data() : nullptr;
   float *po = out.data(), *pl = lse.data();
+  const Tensor kt = transposed_heads(pk, D.B * D.H, D.m, D.d);  // (B, H, d, m), freed at the end of the forward
+  const float* pkt = kt.data();
 
   // One task = one (b, h, query block): tasks never share output rows.
   detail::parallel_rows(D.B * D.H * q_blocks, bq * D.m * D.d, [&](int64_t task) {
@@ -149,9 +171,9 @@ Tensor flash_attention(const Tensor& q, const Tensor& k, const Tensor& v, const 
     const int64_t j_end = key_end(i0, br, D.m, causal);
     for (int64_t j0 = 0; j0 < j_end; j0 += bk) {
       const int64_t bc = std::min(bk, j_end - j0);
-      const float* K = pk + (bh * D.m + j0) * D.d;  // (bc, d)
-      const float* V = pv + (bh * D.m + j0) * D.d;
-      gemm(false, true, br, bc, D.d, scale, Q, D.d, K, D.d, 0.0f, S.data(), bc);  // S = Q Kᵀ/√d  (br, bc)
+      const float* Kt = pkt + bh * D.d * D.m + j0;  // Kᵀ (d, bc), row stride m
+      const float* V = pv + (bh * D.m + j0) * D.d;   // (bc, d)
+      gemm(false, false, br, bc, D.d, scale, Q, D.d, Kt, D.m, 0.0f, S.data(), bc);  // S = Q Kᵀ/√d  (br, bc)
       mask_tile(S.data(), br, bc, i0, j0, causal, ppad ? ppad + b * D.m : nullptr);
       tiles::online_softmax_step(S.data(), br, bc, row_max.data(), row_sum.data(), acc.data(), D.d);
       gemm(false, false, br, D.d, bc, 1.0f, S.data(), bc, V, D.d, 1.0f, acc.data(), D.d);  // o += P V  (br, d)
@@ -165,6 +187,8 @@ Tensor flash_attention(const Tensor& q, const Tensor& k, const Tensor& v, const 
   return record(
       out, "flash_attention", {q, k, v},
       [D, scale, bq, bk, causal](BackwardContext& c) {
+        const Tensor kt = transposed_heads(c.inputs[1].data(), D.B * D.H, D.m, D.d);  // (B, H, d, m)
+        const Tensor vt = transposed_heads(c.inputs[2].data(), D.B * D.H, D.m, D.d);
         const BackwardTiles t{D,
                               scale,
                               bq,
@@ -176,7 +200,9 @@ Tensor flash_attention(const Tensor& q, const Tensor& k, const Tensor& v, const 
                               c.out.data(),
                               c.grad_out.data(),
                               c.saved[0].data(),
-                              c.saved.size() > 1 ? c.saved[1].data() : nullptr};
+                              c.saved.size() > 1 ? c.saved[1].data() : nullptr,
+                              kt.data(),
+                              vt.data()};
         Tensor dq = Tensor::zeros(c.inputs[0].shape()), dk = Tensor::zeros(c.inputs[1].shape()),
                dv = Tensor::zeros(c.inputs[2].shape());
         Tensor Drow = Tensor::empty({D.B, D.H, D.n});  // Dᵢ = Σ_c dOᵢc Oᵢc  (= Σⱼ Pᵢⱼ dPᵢⱼ)

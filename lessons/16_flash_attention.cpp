@@ -587,8 +587,9 @@ int main(int argc, char** argv) try {
     }
     L.say("(x prev n: memory ratio to the previous n, 2.00 = linear, 4.00 = quadratic; "
           "time / flash's < 1: faster than flash)");
-    L.say("Flash's 5 x the bytes of q: out, dq, dk, dv (one n x d each) and the copy autograd makes when the first");
-    L.say("gradient lands in its leaf; the saved L is n floats, 1/64 of q. No n x n buffer at any point.");
+    L.say("Flash's peak is a handful of n x d tensors: out, dq, dk, dv, the copies of k and v transposed that the");
+    L.say("backward's tile products read, and the copy autograd makes when a gradient lands in its leaf; the saved L");
+    L.say("is n floats, 1/64 of q. No n x n buffer at any point.");
   }
   auto curve = [&](const std::string& name) -> const Curve* {
     for (const Curve& c : curves)

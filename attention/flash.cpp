@@ -1,9 +1,11 @@
 // attention/flash.cpp — tiled exact attention with the online softmax, and its recomputing backward.
 //
 // Legend: B = batch, H = heads, n = queries, m = keys, d = head size; br×bc is one tile (query rows × key rows).
-// Every tile product goes through cblas_sgemm on row-major slices of q, k, v. The products with a transposed right
-// factor (S = Q Kᵀ, dP = dO Vᵀ) read slices of kᵀ, vᵀ, transposed once per call (O(m·d), 2·B·H·m·d floats): on
-// 64×64 tiles OpenBLAS's transposed-B path packs its operands and ran ~1.3× slower than the plain product.
+// Every tile product goes through cblas_sgemm on row-major slices of q, k, v and of copies transposed once per
+// call (O(n·d) each): the products are then all plain or left-transposed, which OpenBLAS runs through its
+// small-matrix kernel; with a transposed right factor it packed both operands and ran ~1.3× slower on 64×64 tiles.
+// The forward keeps its score tile by key, Sᵀ = K Qᵀ (bc, br), so that the online softmax runs along the
+// queries (contiguous) without a horizontal reduction per row; the backward keeps S = Q Kᵀ by query row.
 #include "attention/flash.h"
 
 #include <algorithm>
@@ -63,6 +65,21 @@ Tensor transposed_heads(const float* x, int64_t heads, int64_t rows, int64_t d) 
         for (int64_t c = c0; c < std::min(d, c0 + kBlock); ++c) dst[c * rows + r] = src[r * d + c];
   });
   return t;
+}
+
+// The same on a tile stored by key: St (bc, br), St[c][r] = score of query i0+r against key j0+c.
+void mask_tile_by_key(float* St, int64_t bc, int64_t br, int64_t i0, int64_t j0, bool causal, const float* pad_row) {
+  const bool crosses_diagonal = causal && j0 + bc - 1 > i0;
+  if (!pad_row && !crosses_diagonal) return;
+  for (int64_t c = 0; c < bc; ++c) {
+    float* row = St + c * br;
+    if (pad_row && pad_row[j0 + c] == 0.0f) {
+      std::fill(row, row + br, kNegInf);
+      continue;
+    }
+    if (crosses_diagonal)  // key j0+c is in the future of queries i < j0+c, i.e. r < j0 + c − i0
+      std::fill(row, row + std::clamp<int64_t>(j0 + c - i0, 0, br), kNegInf);
+  }
 }
 
 // The last key (exclusive) that query rows [i0, i0+br) may look at.
@@ -156,27 +173,29 @@ Tensor flash_attention(const Tensor& q, const Tensor& k, const Tensor& v, const 
   const float *pq = q.data(), *pk = k.data(), *pv = v.data();
   const float* ppad = pad.defined() ? pad.data() : nullptr;
   float *po = out.data(), *pl = lse.data();
-  const Tensor kt = transposed_heads(pk, D.B * D.H, D.m, D.d);  // (B, H, d, m), freed at the end of the forward
-  const float* pkt = kt.data();
+  const Tensor qt = transposed_heads(pq, D.B * D.H, D.n, D.d);  // (B, H, d, n), freed at the end of the forward
+  const float* pqt = qt.data();
 
   // One task = one (b, h, query block): tasks never share output rows.
   detail::parallel_rows(D.B * D.H * q_blocks, bq * D.m * D.d, [&](int64_t task) {
     const int64_t bh = task / q_blocks, i0 = (task % q_blocks) * bq, b = bh / D.H;
     const int64_t br = std::min(bq, D.n - i0);
-    const float* Q = pq + (bh * D.n + i0) * D.d;  // (br, d)
+    const float* Qt = pqt + bh * D.d * D.n + i0;  // Qᵀ (d, br), row stride n
     using Buffer = std::vector<float, memory::CountingAllocator<float>>;  // counted like every tensor
-    Buffer S(static_cast<size_t>(br * bk));          // scores, then probabilities of one tile
+    Buffer St(static_cast<size_t>(bk * br));         // scores, then probabilities of one tile, by key (bc, br)
+    Buffer work(static_cast<size_t>(3 * br));
     Buffer acc(static_cast<size_t>(br * D.d), 0.0f);  // unnormalised output o
     Buffer row_max(static_cast<size_t>(br), kNegInf), row_sum(static_cast<size_t>(br), 0.0f);
     const int64_t j_end = key_end(i0, br, D.m, causal);
     for (int64_t j0 = 0; j0 < j_end; j0 += bk) {
       const int64_t bc = std::min(bk, j_end - j0);
-      const float* Kt = pkt + bh * D.d * D.m + j0;  // Kᵀ (d, bc), row stride m
-      const float* V = pv + (bh * D.m + j0) * D.d;   // (bc, d)
-      gemm(false, false, br, bc, D.d, scale, Q, D.d, Kt, D.m, 0.0f, S.data(), bc);  // S = Q Kᵀ/√d  (br, bc)
-      mask_tile(S.data(), br, bc, i0, j0, causal, ppad ? ppad + b * D.m : nullptr);
-      tiles::online_softmax_step(S.data(), br, bc, row_max.data(), row_sum.data(), acc.data(), D.d);
-      gemm(false, false, br, D.d, bc, 1.0f, S.data(), bc, V, D.d, 1.0f, acc.data(), D.d);  // o += P V  (br, d)
+      const float* K = pk + (bh * D.m + j0) * D.d;  // (bc, d)
+      const float* V = pv + (bh * D.m + j0) * D.d;  // (bc, d)
+      gemm(false, false, bc, br, D.d, scale, K, D.d, Qt, D.n, 0.0f, St.data(), br);  // Sᵀ = K Qᵀ/√d  (bc, br)
+      mask_tile_by_key(St.data(), bc, br, i0, j0, causal, ppad ? ppad + b * D.m : nullptr);
+      tiles::online_softmax_step_by_key(St.data(), bc, br, row_max.data(), row_sum.data(), acc.data(), D.d,
+                                        work.data());
+      gemm(true, false, br, D.d, bc, 1.0f, St.data(), br, V, D.d, 1.0f, acc.data(), D.d);  // o += P V  (br, d)
     }
     tiles::finish_rows(acc.data(), row_max.data(), row_sum.data(), br, D.d, po + (bh * D.n + i0) * D.d,
                        pl + bh * D.n + i0);

@@ -6,6 +6,7 @@
 // unnormalised output o_r (d floats):
 //   m' = max(m, max_c S[r][c])     S[r][c] ← e^(S[r][c] − m')     l ← l·e^(m − m') + Σ_c S[r][c]     o ← o·e^(m − m')
 // then the caller adds P V to o (one sgemm over the tile), and at the end out = o / l, L = m + log l.
+// Two layouts of the tile: by query row (S, br×bc: block_sparse.cpp) and by key (Sᵀ, bc×br: flash.cpp).
 #pragma once
 
 #include <cblas.h>
@@ -82,6 +83,44 @@ inline void online_softmax_step(float* S, int64_t br, int64_t bc, float* row_max
     for (int64_t c = 0; c < d; ++c) a[c] *= alpha;
     row_max[r] = new_max;
   }
+}
+
+// The same step on a tile stored by key: St (bc, br), St[c][r] = the score of query row r against key c. Every
+// loop then runs along the br queries, which are contiguous: the max and the sum of a query row become
+// elementwise maxes and adds over the bc rows of St (no horizontal reduction), and the rescale factors of all rows
+// are one vectorised exp. flash.cpp's forward uses it; work holds 3·br floats.
+inline void online_softmax_step_by_key(float* St, int64_t bc, int64_t br, float* row_max, float* row_sum,
+                                       float* acc, int64_t d, float* work) {
+  float* shift = work;             // the new max m', then m' or 0 for a row with nothing visible yet (−inf − 0 = −inf)
+  float* tile_sum = work + br;     // Σ_c e^(St[c][r] − m')
+  float* alpha = work + 2 * br;    // e^(m − m'): rescales what was accumulated (0 the first time)
+  for (int64_t r = 0; r < br; ++r) shift[r] = row_max[r];
+  for (int64_t c = 0; c < bc; ++c) {
+    const float* s = St + c * br;
+    for (int64_t r = 0; r < br; ++r) shift[r] = s[r] > shift[r] ? s[r] : shift[r];
+  }
+  for (int64_t r = 0; r < br; ++r) {
+    const float m_new = shift[r];
+    alpha[r] = m_new == kNegInf ? 1.0f : core::fast_exp(row_max[r] - m_new);
+    row_max[r] = m_new;
+    shift[r] = m_new == kNegInf ? 0.0f : m_new;
+    row_sum[r] *= alpha[r];
+    tile_sum[r] = 0.0f;
+  }
+  for (int64_t r = 0; r < br; ++r) {
+    const float a_r = alpha[r];
+    float* a = acc + r * d;
+    for (int64_t e = 0; e < d; ++e) a[e] *= a_r;
+  }
+  for (int64_t c = 0; c < bc; ++c) {
+    float* s = St + c * br;
+    for (int64_t r = 0; r < br; ++r) {
+      const float p = core::fast_exp(s[r] - shift[r]);  // e^(S − m'); masked (−inf) entries give 0
+      s[r] = p;
+      tile_sum[r] += p;
+    }
+  }
+  for (int64_t r = 0; r < br; ++r) row_sum[r] += tile_sum[r];
 }
 
 // The end of the forward: out (br rows, d, row-major) = o / l and lse = m + log l; a row that saw no key gets

@@ -340,7 +340,9 @@ int main(int argc, char** argv) try {
   // scores. With a causal mask, key tiles entirely in a query tile's future are skipped, and only the diagonal
   // tile needs masking. We compare it and the library's `attention::flash_attention` (the same algorithm through
   // sgemm on slices; its forward runs (batch, head, query tile) tasks in parallel, its backward (batch, head)
-  // tasks) with `attention::dense_attention`.
+  // tasks) with `attention::dense_attention`. One layout detail there: the forward stores its tile by key,
+  // Sᵀ = K Qᵀ (bc, br), so that the running max and sum of every query row advance together along contiguous
+  // memory — vector instructions instead of one reduction per row; the numbers are the same.
   // n = 200 is not a multiple of the tile (64): the last tiles have 8 rows.
   // %%
   L.step("Step 2 · tiling: a tiled forward from core ops, and flash_attention");

@@ -73,6 +73,9 @@ GALLERY       := $(BUILD)/tools/gallery
 NB_BUILD_FLAGS = --cxx "$(CXX)" --cxxflags "$(CXXFLAGS)" --ldflags "$(LDFLAGS)" --ldlibs "$(LIB_LINK) $(LDLIBS)"
 
 .PHONY: all build run test sanitize bench lra notebooks gallery-check deps-gallery bench-torch deps deps-torch reference clean help
+# Keep every object file: make would delete the lessons' and notebooks' .o as intermediates of a pattern chain, and
+# the next make (whose included .d files name them) would compile them all again — twice per CI run.
+.SECONDARY:
 .DEFAULT_GOAL := all
 
 # Idle OpenMP threads sleep instead of spinning, for everything run from here: on a busy machine (CI, a shared

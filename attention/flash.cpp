@@ -50,23 +50,6 @@ void mask_tile(float* S, int64_t br, int64_t bc, int64_t i0, int64_t j0, bool ca
   }
 }
 
-// x (B·H heads, rows, d) -> (B·H heads, d, rows), counted by core/memory like every tensor.
-Tensor transposed_heads(const float* x, int64_t heads, int64_t rows, int64_t d) {
-  Tensor t = Tensor::empty({heads, d, rows});
-  float* pt = t.data();
-  constexpr int64_t kBlock = 32;  // 32×32 blocks: both sides stay in cache lines while they are touched
-  const int64_t row_blocks = (rows + kBlock - 1) / kBlock;
-  detail::parallel_rows(heads * row_blocks, kBlock * d, [&](int64_t task) {
-    const int64_t h = task / row_blocks, r0 = (task % row_blocks) * kBlock, r1 = std::min(rows, r0 + kBlock);
-    const float* src = x + h * rows * d;
-    float* dst = pt + h * d * rows;
-    for (int64_t c0 = 0; c0 < d; c0 += kBlock)
-      for (int64_t r = r0; r < r1; ++r)
-        for (int64_t c = c0; c < std::min(d, c0 + kBlock); ++c) dst[c * rows + r] = src[r * d + c];
-  });
-  return t;
-}
-
 // The same on a tile stored by key: St (bc, br), St[c][r] = score of query i0+r against key j0+c.
 void mask_tile_by_key(float* St, int64_t bc, int64_t br, int64_t i0, int64_t j0, bool causal, const float* pad_row) {
   const bool crosses_diagonal = causal && j0 + bc - 1 > i0;
@@ -170,10 +153,10 @@ Tensor flash_attention(const Tensor& q, const Tensor& k, const Tensor& v, const 
 
   Tensor out = Tensor::empty(q.shape());    // (B, H, n, d)
   Tensor lse = Tensor::empty({D.B, D.H, D.n});  // log-sum-exp per query row; -inf for a fully masked row
-  const float *pq = q.data(), *pk = k.data(), *pv = v.data();
+  const float *pk = k.data(), *pv = v.data();
   const float* ppad = pad.defined() ? pad.data() : nullptr;
   float *po = out.data(), *pl = lse.data();
-  const Tensor qt = transposed_heads(pq, D.B * D.H, D.n, D.d);  // (B, H, d, n), freed at the end of the forward
+  const Tensor qt = transpose(q.detach(), 2, 3);  // qᵀ (B, H, d, n), freed at the end of the forward
   const float* pqt = qt.data();
 
   // One task = one (b, h, query block): tasks never share output rows.
@@ -206,8 +189,8 @@ Tensor flash_attention(const Tensor& q, const Tensor& k, const Tensor& v, const 
   return record(
       out, "flash_attention", {q, k, v},
       [D, scale, bq, bk, causal](BackwardContext& c) {
-        const Tensor kt = transposed_heads(c.inputs[1].data(), D.B * D.H, D.m, D.d);  // (B, H, d, m)
-        const Tensor vt = transposed_heads(c.inputs[2].data(), D.B * D.H, D.m, D.d);
+        const Tensor kt = transpose(c.inputs[1].detach(), 2, 3);  // kᵀ (B, H, d, m)
+        const Tensor vt = transpose(c.inputs[2].detach(), 2, 3);  // vᵀ (B, H, d, m)
         const BackwardTiles t{D,
                               scale,
                               bq,

@@ -10,18 +10,31 @@
 // version 1.0 (2.0 only if the header would not fit in 65535 bytes) and read 1.0, 2.0 and 3.0 (3.0 only
 // differs by allowing UTF-8 in the header, which never appears in the three keys we accept).
 //
-// The reader treats the bytes as untrusted: every length is checked against the bytes actually present before
-// it is used, the shape's product is computed with overflow checks and capped, and the tensor is allocated only
-// after the data size has been checked against the file — so a malformed file costs at most its own size.
+// The reader treats the bytes as untrusted and never reads a file whole before checking it: it reads the fixed
+// preamble, then exactly the header length it announces (refused above kMaxHeaderLen), then checks the shape
+// (overflow-checked, capped) and the dtype, and only then looks at the data. A regular file's size is compared
+// with what the header needs before anything is allocated; a pipe or device (size unknown) is read in chunks,
+// never more than the header promises plus one byte (to see whether the input goes on). So a lying file costs
+// at most what its header legitimately describes — never its own size — and /dev/zero is refused at byte 8.
+// All buffers go through the counting allocator (core/memory), so tests can see what a load allocated.
+//
+// Messages quote the path and header text through printable(): a file name or header with control bytes
+// (ESC, BEL, NUL, ...) shows them as \x1b etc., so an error is always one line of printable ASCII.
 #include "core/npy.h"
 
-#include <unistd.h>  // getpid
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>  // getpid, read, close
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <limits>
 #include <string_view>
+#include <vector>
+
+#include "core/memory.h"
 
 namespace core::npy {
 
@@ -32,6 +45,41 @@ constexpr size_t kMagicLen = 6;
 constexpr size_t kAlign = 64;
 constexpr int64_t kMaxElements = int64_t(1) << 40;  // 4 TiB of float32: any larger shape is a corrupt header
 constexpr size_t kMaxRank = 64;                     // NumPy 2 allows 64 dimensions (NumPy 1: 32)
+// The header describes three keys; even 64 dimensions of 13 digits fit in ~1 KiB. NumPy itself refuses headers
+// over 10 000 bytes by default. Format 1.0 cannot exceed 65535; a 2.0/3.0 length field above this is corrupt
+// (it can announce up to 4 GiB, which we must not allocate on its word).
+constexpr uint64_t kMaxHeaderLen = 65536;
+// Data is read from pipes in chunks of this size (a multiple of every item size).
+constexpr size_t kChunk = size_t(1) << 20;
+
+// Buffers for file bytes count in core::memory like tensors do, so peak_bytes() covers a whole load.
+using Buffer = std::vector<char, memory::CountingAllocator<char>>;
+
+// Bytes from a file or a header, safe to print: printable ASCII stays, a backslash is doubled, and every other
+// byte (control characters, bytes of UTF-8) becomes \n, \t, \r or \xNN. One line, nothing a terminal acts on.
+std::string printable(std::string_view s) {
+  static const char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (const char ch : s) {
+    const unsigned char c = static_cast<unsigned char>(ch);
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c >= 0x20 && c < 0x7F) {
+      out += ch;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else {
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
 
 bool host_is_little_endian() {
   const uint32_t one = 1;
@@ -100,7 +148,7 @@ void append_le(std::string& out, const T* values, int64_t n) {
 void write_atomically(const std::string& path, const std::string& bytes) {
   const std::string tmp = path + ".tmp." + std::to_string(static_cast<long long>(::getpid()));
   std::FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (f == nullptr) AZ_FAIL("npy: cannot write ", path, ": ", std::strerror(errno));
+  if (f == nullptr) AZ_FAIL("npy: cannot write ", printable(path), ": ", std::strerror(errno));
   const size_t written = bytes.empty() ? 0 : std::fwrite(bytes.data(), 1, bytes.size(), f);
   int err = written == bytes.size() ? 0 : (errno != 0 ? errno : EIO);
   if (std::fflush(f) != 0 && err == 0) err = errno != 0 ? errno : EIO;
@@ -108,7 +156,7 @@ void write_atomically(const std::string& path, const std::string& bytes) {
   if (err == 0 && std::rename(tmp.c_str(), path.c_str()) != 0) err = errno;
   if (err != 0) {
     std::remove(tmp.c_str());
-    AZ_FAIL("npy: cannot write ", path, ": ", std::strerror(err));
+    AZ_FAIL("npy: cannot write ", printable(path), ": ", std::strerror(err));
   }
 }
 
@@ -141,7 +189,7 @@ class DictParser {
     while (!at('}')) {
       const std::string key = parse_string("a dict key");
       skip_ws();
-      expect(':', "expected ':' after key '" + key + "'");
+      expect(':', "expected ':' after key '" + printable(key) + "'");
       skip_ws();
       if (key == "descr") {
         fail_if(seen_descr, "duplicate key 'descr'");
@@ -164,7 +212,7 @@ class DictParser {
         ++pos_;
         skip_ws();
       } else if (!at('}')) {
-        fail("expected ',' or '}' after the value of '" + key + "'");
+        fail("expected ',' or '}' after the value of '" + printable(key) + "'");
       }
     }
     ++pos_;  // '}'
@@ -256,40 +304,117 @@ class DictParser {
     return shape;
   }
 
-  // Keys come from the file: keep the message one printable line.
-  static std::string printable(const std::string& s) {
-    std::string out;
-    for (char c : s) out += (c >= 0x20 && c < 0x7F) ? c : '?';
-    return out;
-  }
-
   std::string_view s_;
   size_t pos_ = 0;
   const std::string& prefix_;
 };
 
-uint64_t read_le(const std::string& bytes, size_t offset, size_t n) {
+uint64_t read_le(const unsigned char* bytes, size_t n) {
   uint64_t v = 0;
-  for (size_t b = 0; b < n; ++b) v |= static_cast<uint64_t>(static_cast<unsigned char>(bytes[offset + b])) << (8 * b);
+  for (size_t b = 0; b < n; ++b) v |= static_cast<uint64_t>(bytes[b]) << (8 * b);
   return v;
 }
 
+// ---- reading: where the bytes come from --------------------------------------------------------------------
+
+// A forward-only byte source. The parser asks for exactly what the format says comes next, so it never holds
+// more than one header and the data its shape needs.
+class Input {
+ public:
+  virtual ~Input() = default;
+  // Up to n bytes into buf; fewer only at the end of the input. Throws core::Error on a read error.
+  virtual size_t read(char* buf, size_t n) = 0;
+  // The bytes left, when known before reading them (memory, regular files); -1 for pipes and devices.
+  virtual int64_t remaining() const = 0;
+};
+
+class MemoryInput : public Input {
+ public:
+  explicit MemoryInput(const std::string& bytes) : bytes_(bytes) {}
+  size_t read(char* buf, size_t n) override {
+    n = std::min(n, bytes_.size() - pos_);
+    if (n > 0) std::memcpy(buf, bytes_.data() + pos_, n);
+    pos_ += n;
+    return n;
+  }
+  int64_t remaining() const override { return static_cast<int64_t>(bytes_.size() - pos_); }
+
+ private:
+  const std::string& bytes_;
+  size_t pos_ = 0;
+};
+
+// A file opened by path: a regular file (its size is known from fstat, so a header that does not match it is
+// refused before any data is read), or a pipe, FIFO or device (read as a stream). Opening a FIFO waits for a
+// writer, as cat does: that is how `--q <(python make_q.py)` works.
+class FileInput : public Input {
+ public:
+  explicit FileInput(const std::string& path) : shown_(printable(path)) {
+    do {
+      fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    } while (fd_ < 0 && errno == EINTR);
+    if (fd_ < 0) AZ_FAIL("npy: cannot open ", shown_, ": ", std::strerror(errno));
+    struct stat st;
+    if (::fstat(fd_, &st) != 0) fail(errno);
+    // open() succeeds on a directory; say so instead of letting the first read fail with EISDIR.
+    if (S_ISDIR(st.st_mode)) fail(EISDIR);
+    // A regular file of size 0 may be a /proc file whose size is not known in advance: read it as a stream.
+    if (S_ISREG(st.st_mode) && st.st_size > 0) size_ = static_cast<int64_t>(st.st_size);
+  }
+  ~FileInput() override { ::close(fd_); }
+  FileInput(const FileInput&) = delete;
+  FileInput& operator=(const FileInput&) = delete;
+
+  size_t read(char* buf, size_t n) override {
+    size_t got = 0;
+    while (got < n) {
+      const ssize_t r = ::read(fd_, buf + got, n - got);
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0) fail(errno);
+      if (r == 0) break;  // end of file (or the writer of a pipe closed it)
+      got += static_cast<size_t>(r);
+    }
+    consumed_ += static_cast<int64_t>(got);
+    return got;
+  }
+  int64_t remaining() const override { return size_ < 0 ? -1 : std::max<int64_t>(size_ - consumed_, 0); }
+
+ private:
+  [[noreturn]] void fail(int err) const { AZ_FAIL("npy: cannot read ", shown_, ": ", std::strerror(err)); }
+
+  std::string shown_;
+  int fd_ = -1;
+  int64_t size_ = -1;
+  int64_t consumed_ = 0;
+};
+
 // Magic, version, header; shape checked and numel computed. The dtype is checked by the caller.
-Header parse_preamble(const std::string& bytes, const std::string& prefix) {
-  AZ_CHECK(bytes.size() >= kMagicLen + 2 && bytes.compare(0, kMagicLen, kMagic, kMagicLen) == 0, prefix,
+Header read_preamble(Input& in, const std::string& prefix) {
+  unsigned char fixed[kMagicLen + 2];
+  const size_t got = in.read(reinterpret_cast<char*>(fixed), sizeof fixed);
+  AZ_CHECK(got == sizeof fixed && std::memcmp(fixed, kMagic, kMagicLen) == 0, prefix,
            "not a .npy file (it does not start with the magic string \\x93NUMPY)");
-  const int major = static_cast<unsigned char>(bytes[6]);
-  const int minor = static_cast<unsigned char>(bytes[7]);
+  const int major = fixed[6];
+  const int minor = fixed[7];
   AZ_CHECK(minor == 0 && major >= 1 && major <= 3, prefix, "unsupported .npy format version ", major, ".", minor,
            " (supported: 1.0, 2.0, 3.0)");
   const size_t len_size = major == 1 ? 2 : 4;
   const size_t header_start = kMagicLen + 2 + len_size;
-  AZ_CHECK(bytes.size() >= header_start, prefix, "truncated: the file ends inside the header length");
-  const uint64_t header_len = read_le(bytes, kMagicLen + 2, len_size);
-  AZ_CHECK(header_len <= bytes.size() - header_start, prefix, "truncated: header length ", header_len, " exceeds the ",
-           bytes.size() - header_start, " bytes left in the file");
+  unsigned char len_bytes[4];
+  AZ_CHECK(in.read(reinterpret_cast<char*>(len_bytes), len_size) == len_size, prefix,
+           "truncated: the file ends inside the header length");
+  const uint64_t header_len = read_le(len_bytes, len_size);
+  AZ_CHECK(header_len <= kMaxHeaderLen, prefix, "header length ", header_len, " is more than the ", kMaxHeaderLen,
+           " bytes any .npy header of a float32 or int64 array needs; the file is corrupt");
+  const int64_t left = in.remaining();
+  AZ_CHECK(left < 0 || header_len <= static_cast<uint64_t>(left), prefix, "truncated: header length ", header_len,
+           " exceeds the ", left, " bytes left in the file");
+  std::string text(static_cast<size_t>(header_len), '\0');
+  const size_t text_got = in.read(text.data(), text.size());
+  AZ_CHECK(text_got == text.size(), prefix, "truncated: header length ", header_len, " exceeds the ", text_got,
+           " bytes left in the file");
 
-  Header h = DictParser(std::string_view(bytes).substr(header_start, header_len), prefix).parse();
+  Header h = DictParser(text, prefix).parse();
   h.data_offset = header_start + header_len;
 
   // numel with overflow checks: each dimension is <= 2^40 (parser), and the product must stay <= 2^40.
@@ -341,8 +466,7 @@ std::string dtype_name(const std::string& descr) {
 // `target` is the little-endian descr a big-endian file should be converted to.
 [[noreturn]] void reject_dtype(const std::string& prefix, const std::string& descr, const std::string& wanted,
                                const std::string& target, const std::string& fix) {
-  std::string shown;
-  for (char c : descr) shown += (c >= 0x20 && c < 0x7F) ? c : '?';
+  const std::string shown = printable(descr);
   const std::string name = dtype_name(descr);
   if (!descr.empty() && descr[0] == '>' && !name.empty()) {
     AZ_FAIL(prefix, "dtype '", shown, "' (", name, ") is big-endian; only little-endian is supported (save ",
@@ -350,17 +474,6 @@ std::string dtype_name(const std::string& descr) {
   }
   AZ_FAIL(prefix, "dtype '", shown, "'", name.empty() ? "" : " (" + name + ")", " is not supported; expected ", wanted,
           " (", fix, ")");
-}
-
-// The data must be exactly numel * itemsize bytes: fewer means a truncated file, more means a header that
-// does not describe the data.
-void check_data_size(const std::string& bytes, const Header& h, size_t itemsize, const std::string& prefix) {
-  const uint64_t expected = static_cast<uint64_t>(h.numel) * itemsize;  // <= 2^43, no overflow
-  const uint64_t found = bytes.size() - h.data_offset;
-  AZ_CHECK(found >= expected, prefix, "truncated: expected ", expected, " bytes of data for shape ", shape_str(h.shape),
-           ", found ", found);
-  AZ_CHECK(found == expected, prefix, found - expected, " unexpected bytes after the data (expected ", expected,
-           " bytes of data for shape ", shape_str(h.shape), ", found ", found, ")");
 }
 
 template <class T>
@@ -375,60 +488,87 @@ T load_le(const char* p) {
   return v;
 }
 
-std::string read_file(const std::string& path) {
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) AZ_FAIL("npy: cannot open ", path, ": ", std::strerror(errno));
-  std::string bytes;
-  char buf[1 << 16];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) bytes.append(buf, n);
-  const bool failed = std::ferror(f) != 0;
-  const int err = errno;
-  std::fclose(f);
-  // fopen succeeds on a directory on Linux; the read then fails with EISDIR.
-  if (failed) AZ_FAIL("npy: cannot read ", path, ": ", std::strerror(err != 0 ? err : EIO));
-  return bytes;
+// The data of `h`: exactly numel * itemsize bytes must follow the header — fewer means a truncated file, more
+// means a header that does not describe the data. `allocate()` is called once the size is known to be right,
+// then `decode(bytes, n, offset)` with consecutive pieces (offset in bytes from the start of the data; every
+// piece a whole number of items).
+//
+// A regular file's size is checked first, so the tensor is allocated only for data that is there, and read
+// straight into it through one chunk buffer. A stream's size is unknown: its data is collected in chunks until
+// the header's count is reached (memory grows with what the stream actually supplies, never past what the
+// header promises), then one more byte is asked for to see whether the input goes on.
+template <class Allocate, class Decode>
+void read_data(Input& in, const Header& h, size_t itemsize, const std::string& prefix, Allocate allocate,
+               Decode decode) {
+  const uint64_t expected = static_cast<uint64_t>(h.numel) * itemsize;  // <= 2^43, no overflow
+  const auto truncated = [&](uint64_t found) {
+    AZ_FAIL(prefix, "truncated: expected ", expected, " bytes of data for shape ", shape_str(h.shape), ", found ",
+            found);
+  };
+  const auto check_no_more = [&] {
+    char extra;
+    AZ_CHECK(in.read(&extra, 1) == 0, prefix, "unexpected bytes after the data (expected ", expected,
+             " bytes of data for shape ", shape_str(h.shape), "; the input goes on)");
+  };
+  const int64_t left = in.remaining();
+  if (left >= 0) {
+    const uint64_t found = static_cast<uint64_t>(left);
+    if (found < expected) truncated(found);
+    AZ_CHECK(found == expected, prefix, found - expected, " unexpected bytes after the data (expected ", expected,
+             " bytes of data for shape ", shape_str(h.shape), ", found ", found, ")");
+    allocate();
+    Buffer chunk(static_cast<size_t>(std::min<uint64_t>(expected, kChunk)));
+    for (uint64_t done = 0; done < expected;) {
+      const size_t want = static_cast<size_t>(std::min<uint64_t>(expected - done, chunk.size()));
+      const size_t got = in.read(chunk.data(), want);
+      if (got < want) truncated(done + got);  // the file shrank while we read it
+      decode(chunk.data(), got, static_cast<size_t>(done));
+      done += got;
+    }
+    check_no_more();  // the file grew while we read it
+    return;
+  }
+  std::vector<Buffer> chunks;
+  uint64_t done = 0;
+  while (done < expected) {
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(expected - done, kChunk));
+    chunks.emplace_back(want);
+    const size_t got = in.read(chunks.back().data(), want);
+    done += got;
+    if (got < want) truncated(done);
+  }
+  check_no_more();
+  allocate();
+  size_t offset = 0;
+  for (Buffer& c : chunks) {
+    decode(c.data(), c.size(), offset);
+    offset += c.size();
+    Buffer().swap(c);  // free each chunk once it is in the tensor
+  }
 }
 
-}  // namespace
-
-// ---- public API --------------------------------------------------------------------------------------------
-
-void save(const std::string& path, const Tensor& t) {
-  AZ_CHECK(t.defined(), "npy: cannot write ", path, ": the tensor is undefined");
-  std::string bytes = make_preamble("<f4", t.shape());
-  append_le(bytes, t.data(), t.numel());
-  write_atomically(path, bytes);
-}
-
-void save(const std::string& path, const IntTensor& t) {
-  AZ_CHECK(t.numel() == numel_of(t.shape), "npy: cannot write ", path, ": IntTensor of shape ", t.shape, " holds ",
-           t.numel(), " values");
-  std::string bytes = make_preamble("<i8", t.shape);
-  append_le(bytes, t.data.data(), t.numel());
-  write_atomically(path, bytes);
-}
-
-Tensor load_from_bytes(const std::string& bytes, const std::string& name) {
-  const std::string prefix = "npy: " + name + ": ";
-  const Header h = parse_preamble(bytes, prefix);
+Tensor load_float(Input& in, const std::string& name) {
+  const std::string prefix = "npy: " + printable(name) + ": ";
+  const Header h = read_preamble(in, prefix);
   if (h.descr != "<f4") {
     reject_dtype(prefix, h.descr, "float32 '<f4'", "<f4",
                  h.descr.size() >= 2 && (h.descr[1] == 'i' || h.descr[1] == 'u')
                      ? "integer arrays load with load_int; or save float32: a.astype(np.float32)"
                      : "save float32: a.astype(np.float32)");
   }
-  check_data_size(bytes, h, 4, prefix);
-  Tensor t = Tensor::empty(h.shape);
-  float* out = t.data();
-  const char* in = bytes.data() + h.data_offset;
-  for (int64_t i = 0; i < h.numel; ++i) out[i] = load_le<float>(in + 4 * i);
+  Tensor t;
+  read_data(
+      in, h, 4, prefix, [&] { t = Tensor::empty(h.shape); },
+      [&](const char* p, size_t n, size_t offset) {
+        float* out = t.data() + offset / 4;
+        for (size_t i = 0; i < n / 4; ++i) out[i] = load_le<float>(p + 4 * i);
+      });
   return t;
 }
 
-IntTensor load_int_from_bytes(const std::string& bytes, const std::string& name) {
-  const std::string prefix = "npy: " + name + ": ";
-  const Header h = parse_preamble(bytes, prefix);
+IntTensor load_int64(Input& in, const std::string& name) {
+  const std::string prefix = "npy: " + printable(name) + ": ";
+  const Header h = read_preamble(in, prefix);
   size_t itemsize = 0;
   if (h.descr == "<i8") {
     itemsize = 8;
@@ -438,17 +578,54 @@ IntTensor load_int_from_bytes(const std::string& bytes, const std::string& name)
     reject_dtype(prefix, h.descr, "int64 '<i8' or int32 '<i4'", h.descr == ">i4" ? "<i4" : "<i8",
                  "save a.astype(np.int64)");
   }
-  check_data_size(bytes, h, itemsize, prefix);
-  IntTensor t(h.shape);
-  const char* in = bytes.data() + h.data_offset;
-  for (int64_t i = 0; i < h.numel; ++i) {
-    t.data[static_cast<size_t>(i)] = itemsize == 8 ? load_le<int64_t>(in + 8 * i) : load_le<int32_t>(in + 4 * i);
-  }
+  IntTensor t;
+  read_data(
+      in, h, itemsize, prefix, [&] { t = IntTensor(h.shape); },
+      [&](const char* p, size_t n, size_t offset) {
+        int64_t* out = t.data.data() + offset / itemsize;
+        for (size_t i = 0; i < n / itemsize; ++i)
+          out[i] = itemsize == 8 ? load_le<int64_t>(p + 8 * i) : load_le<int32_t>(p + 4 * i);
+      });
   return t;
 }
 
-Tensor load(const std::string& path) { return load_from_bytes(read_file(path), path); }
+}  // namespace
 
-IntTensor load_int(const std::string& path) { return load_int_from_bytes(read_file(path), path); }
+// ---- public API --------------------------------------------------------------------------------------------
+
+void save(const std::string& path, const Tensor& t) {
+  AZ_CHECK(t.defined(), "npy: cannot write ", printable(path), ": the tensor is undefined");
+  std::string bytes = make_preamble("<f4", t.shape());
+  append_le(bytes, t.data(), t.numel());
+  write_atomically(path, bytes);
+}
+
+void save(const std::string& path, const IntTensor& t) {
+  AZ_CHECK(t.numel() == numel_of(t.shape), "npy: cannot write ", printable(path), ": IntTensor of shape ", t.shape, " holds ",
+           t.numel(), " values");
+  std::string bytes = make_preamble("<i8", t.shape);
+  append_le(bytes, t.data.data(), t.numel());
+  write_atomically(path, bytes);
+}
+
+Tensor load_from_bytes(const std::string& bytes, const std::string& name) {
+  MemoryInput in(bytes);
+  return load_float(in, name);
+}
+
+IntTensor load_int_from_bytes(const std::string& bytes, const std::string& name) {
+  MemoryInput in(bytes);
+  return load_int64(in, name);
+}
+
+Tensor load(const std::string& path) {
+  FileInput in(path);
+  return load_float(in, path);
+}
+
+IntTensor load_int(const std::string& path) {
+  FileInput in(path);
+  return load_int64(in, path);
+}
 
 }  // namespace core::npy

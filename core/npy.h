@@ -2,8 +2,13 @@
 //
 // Writing is atomic: the file appears complete or not at all (written to a temporary name, then renamed).
 // Reading checks everything (magic, version, header, dtype, order, shape, size) and throws core::Error naming
-// the file and what is wrong, e.g.
+// the file and what is wrong, in one line of printable ASCII (bytes from the path or the header show as \x1b ...):
 //   npy: q.npy: dtype '<f8' (float64) is not supported; expected float32 '<f4' (save float32: a.astype(np.float32))
+// A file is never read whole before it is checked: a regular file's size must match what its header describes
+// before the data is read; a pipe, FIFO or device is read no further than the header promises plus one byte.
+// So memory stays O(the array the header describes), whatever the file's size, and /dev/zero is refused at once.
+// A directory, a missing or unreadable file: "npy: cannot open PATH: ..." / "npy: cannot read PATH: Is a directory".
+// Opening a FIFO waits for its writer (as cat does), so `--q <(python make_q.py)` works.
 #pragma once
 
 #include <string>

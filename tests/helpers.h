@@ -179,3 +179,42 @@ Grads with_grads(F f, const Tensor& q, const Tensor& k, const Tensor& v, const T
     CHECK_CLOSE((a).dk, (b).dk, rtol, atol);   \
     CHECK_CLOSE((a).dv, (b).dv, rtol, atol);   \
   } while (0)
+
+// ---- added for the input-hardening tests (npy, LRA loaders) ----------------------------------------------------
+#include <cstdio>
+#include <cstdlib>
+
+namespace testing {
+
+// True when every byte of `s` is printable ASCII (0x20..0x7E): no control byte, no newline, nothing a terminal
+// would act on. For checking that an error message quoting input is one safe line.
+inline bool printable_line(const std::string& s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= 0x20 && c < 0x7F; });
+}
+
+// The process's resident set in KiB: now (VmRSS) or its high-water mark (VmHWM), from /proc/self/status; -1 if
+// unavailable.
+inline long proc_status_kib(const char* key) {
+  std::FILE* f = std::fopen("/proc/self/status", "r");
+  if (!f) return -1;
+  char line[256];
+  long value = -1;
+  const size_t n = std::strlen(key);
+  while (std::fgets(line, sizeof line, f)) {
+    if (std::strncmp(line, key, n) == 0 && line[n] == ':') value = std::atol(line + n + 1);
+  }
+  std::fclose(f);
+  return value;
+}
+
+// Resets VmHWM to the current RSS (Linux >= 4.0: "5" > /proc/self/clear_refs), so that a test can measure the peak
+// RSS of one call: reset, call, then proc_status_kib("VmHWM") - proc_status_kib("VmRSS") taken before. False when
+// the kernel does not allow it (the caller then skips the RSS check and says so).
+inline bool reset_peak_rss() {
+  std::FILE* f = std::fopen("/proc/self/clear_refs", "w");
+  if (!f) return false;
+  const bool ok = std::fputs("5", f) >= 0;
+  return std::fclose(f) == 0 && ok;
+}
+
+}  // namespace testing

@@ -3,7 +3,10 @@
 // The fixtures in tests/reference/npy/ were written by NumPy itself (tests/reference/npy/make_npy_fixtures.py),
 // so the reader is checked against the format as NumPy writes it, not against our own writer.
 #include <doctest/doctest.h>
-#include <unistd.h>  // getpid
+#include <sys/wait.h>
+#include <unistd.h>  // getpid, pipe, fork
+
+#include <cerrno>
 
 #include <atomic>
 #include <cmath>
@@ -405,4 +408,206 @@ TEST_CASE("npy: fuzz — malformed bytes load or throw core::Error, nothing else
   // Both outcomes occurred, so the loop exercised the parser rather than failing at the magic every time.
   CHECK(loaded > 50);
   CHECK(rejected > 1000);
+}
+
+// ---- hostile files: size checked before reading, streams read no further than the header, messages escaped ------
+
+namespace {
+
+// A valid float32 .npy of shape (2, 3) (24 data bytes), padded as NumPy pads.
+std::string small_f4_file() {
+  std::string h = f4_header("(2, 3)");
+  h.append((64 - (10 + h.size() + 1) % 64) % 64, ' ');
+  return make_npy(h + "\n", std::string(24, '\x01'));
+}
+
+// Writes `bytes` to the write end of a fresh pipe from a child process and returns the read end's /dev/fd path.
+// The child writes everything (blocking as the pipe fills) and exits 0, or exits 1 when the reader closed the
+// pipe before taking it all (EPIPE; or SIGPIPE kills it): whether the reader stopped early is in the status.
+struct PipeWriter {
+  int read_fd = -1;
+  pid_t pid = -1;
+  explicit PipeWriter(const std::string& bytes) {
+    int fds[2];
+    REQUIRE(::pipe(fds) == 0);
+    pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {  // child: only async-signal-safe calls
+      ::close(fds[0]);
+      size_t done = 0;
+      while (done < bytes.size()) {
+        const ssize_t w = ::write(fds[1], bytes.data() + done, bytes.size() - done);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) ::_exit(1);
+        done += static_cast<size_t>(w);
+      }
+      ::_exit(0);
+    }
+    ::close(fds[1]);
+    read_fd = fds[0];
+  }
+  std::string path() const { return "/dev/fd/" + std::to_string(read_fd); }
+  // Closes the read end and waits: true when the writer could not write everything (the reader stopped early).
+  bool cut_off() {
+    ::close(read_fd);
+    read_fd = -1;
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    pid = -1;
+    return !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  }
+  ~PipeWriter() {
+    if (read_fd >= 0) ::close(read_fd);
+    if (pid > 0) ::waitpid(pid, nullptr, 0);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("npy: a regular file's size is checked against its header before its data is read") {
+  TempDir dir("npy_size");
+  // A valid header for 24 bytes followed by 256 MiB (a sparse hole: no disk used). The old reader read it all
+  // into memory before finding the trailing bytes.
+  const std::string path = dir / "padded.npy";
+  const std::string good = small_f4_file();
+  {
+    std::ofstream out(path, std::ios::binary);
+    out << good;
+  }
+  const uint64_t big = uint64_t(256) << 20;
+  fs::resize_file(path, good.size() + big);
+  const bool rss_ok = testing::reset_peak_rss();
+  const long rss_before = testing::proc_status_kib("VmRSS");
+  core::memory::reset_peak();
+  const size_t bytes_before = core::memory::current_bytes();
+  const std::string err = testing::error_of([&] { npy::load(path); });
+  CHECK(err == "npy: " + path + ": " + std::to_string(big) + " unexpected bytes after the data (expected 24 bytes " +
+                   "of data for shape (2,3), found " + std::to_string(big + 24) + ")");
+  CHECK(core::memory::peak_bytes() - bytes_before < 4096);
+  if (rss_ok && rss_before > 0) {
+    const long grew_kib = testing::proc_status_kib("VmHWM") - rss_before;
+    CAPTURE(grew_kib);
+    CHECK(grew_kib < 16 * 1024);
+  } else {
+    MESSAGE("skipped the RSS check: /proc/self/clear_refs is not writable here");
+  }
+
+  // A header promising 1 GiB with 40 bytes behind it: refused from the file size, nothing allocated.
+  const std::string lying = dir / "lying.npy";
+  {
+    std::ofstream out(lying, std::ios::binary);
+    out << make_npy(f4_header("(268435456,)"), std::string(40, '\0'));
+  }
+  core::memory::reset_peak();
+  CHECK(testing::error_of([&] { npy::load(lying); }) ==
+        "npy: " + lying + ": truncated: expected 1073741824 bytes of data for shape (268435456), found 40");
+  CHECK(core::memory::peak_bytes() - bytes_before < 4096);
+}
+
+TEST_CASE("npy: pipes and devices are read no further than the header promises") {
+  // /dev/zero: refused at its 8th byte (the old reader grew until it ran out of memory).
+  CHECK(testing::error_of([] { npy::load("/dev/zero"); }) ==
+        "npy: /dev/zero: not a .npy file (it does not start with the magic string \\x93NUMPY)");
+  CHECK(testing::error_of([] { npy::load("/dev/null"); }) ==
+        "npy: /dev/null: not a .npy file (it does not start with the magic string \\x93NUMPY)");
+
+  // A valid file through a pipe loads; so does an int64 one.
+  {
+    PipeWriter w(small_f4_file());
+    const core::Tensor t = npy::load(w.path());
+    CHECK(t.shape() == core::Shape{2, 3});
+    CHECK(t.data()[5] == npy::load_from_bytes(small_f4_file(), "x").data()[5]);
+    CHECK_FALSE(w.cut_off());
+  }
+  {
+    PipeWriter w(make_npy("{'descr': '<i4', 'fortran_order': False, 'shape': (2,), }", std::string("\x05\0\0\0\xff\xff\xff\xff", 8)));
+    CHECK(npy::load_int(w.path()).data == std::vector<int64_t, core::memory::CountingAllocator<int64_t>>{5, -1});
+  }
+
+  // A valid header followed by 64 MiB more than it describes: the reader stops after one byte too many and
+  // closes the pipe, so the writer is cut off long before it is done.
+  {
+    PipeWriter w(small_f4_file() + std::string(size_t(64) << 20, '\0'));
+    core::memory::reset_peak();
+    const size_t before = core::memory::current_bytes();
+    const std::string err = testing::error_of([&] { npy::load(w.path()); });
+    CHECK(err == "npy: " + w.path() + ": unexpected bytes after the data (expected 24 bytes of data for shape " +
+                     "(2,3); the input goes on)");
+    CHECK(core::memory::peak_bytes() - before < 4096);
+    CHECK(w.cut_off());
+  }
+  // Format 2.0 announcing a 4 GiB header: refused from the length field, nothing read after it.
+  {
+    std::string bytes = "\x93NUMPY\x02";
+    bytes += '\0';
+    bytes += std::string(4, '\xff');
+    PipeWriter w(bytes + std::string(size_t(8) << 20, ' '));
+    CHECK(testing::error_of([&] { npy::load(w.path()); }) ==
+          "npy: " + w.path() + ": header length 4294967295 is more than the 65536 bytes any .npy header of a " +
+              "float32 or int64 array needs; the file is corrupt");
+    CHECK(w.cut_off());
+  }
+  // A header promising 1 GiB over a pipe that supplies 40 bytes: truncated, with at most one chunk allocated.
+  {
+    PipeWriter w(make_npy(f4_header("(268435456,)"), std::string(40, '\0')));
+    core::memory::reset_peak();
+    const size_t before = core::memory::current_bytes();
+    CHECK(testing::error_of([&] { npy::load(w.path()); }) ==
+          "npy: " + w.path() + ": truncated: expected 1073741824 bytes of data for shape (268435456), found 40");
+    CHECK(core::memory::peak_bytes() - before <= (size_t(1) << 20) + 4096);
+  }
+}
+
+TEST_CASE("npy: a directory, a missing or unreadable file: one line each") {
+  TempDir dir("npy_special");
+  CHECK(testing::error_of([&] { npy::load(dir.path.string()); }) ==
+        "npy: cannot read " + dir.path.string() + ": Is a directory");
+  CHECK(testing::error_of([&] { npy::load_int(dir.path.string()); }) ==
+        "npy: cannot read " + dir.path.string() + ": Is a directory");
+  const std::string locked = dir / "locked.npy";
+  npy::save(locked, core::Tensor::zeros({2}));
+  fs::permissions(locked, fs::perms::none);
+  if (::geteuid() != 0) {  // root reads it anyway
+    CHECK(testing::error_of([&] { npy::load(locked); }) == "npy: cannot open " + locked + ": Permission denied");
+  }
+}
+
+TEST_CASE("npy: error messages escape control bytes from the header and the path") {
+  const std::string data(8, '\0');
+  // Each of these quotes header text: ESC, BEL, \v, \f, NUL must arrive as \x1b, \x07, ... on one line.
+  const std::string nasty = std::string("de\x1b[31m\x07\x0b\x0c", 10) + std::string(1, '\0') + "x";
+  const std::pair<std::string, std::string> cases[] = {
+      {"{'" + nasty + "' '<f4'}", "expected ':' after key 'de\\x1b[31m\\x07\\x0b\\x0c\\x00x'"},
+      {"{'" + nasty + "': 1}", "unexpected key 'de\\x1b[31m\\x07\\x0b\\x0c\\x00x'"},
+      {"{'shape': (2,) 'descr'}", "expected ',' or '}' after the value of 'shape'"},
+      {"{'descr': '<f4', 'fortran_order': False, 'shape': (2,), '\x1b]0;pwned\x07': 1}",
+       "unexpected key '\\x1b]0;pwned\\x07'"},
+      {"{'descr': '\x1b[2J', 'fortran_order': False, 'shape': (2,)}", "dtype '\\x1b[2J' is not supported"},
+      {"{'descr': '<f4', 'fortran_order': False, 'shape': (2,), 'a\\\\b': 1}", "unsupported character"},
+  };
+  for (const auto& [header, words] : cases) {
+    CAPTURE(header);
+    const std::string err = testing::error_of([&] { npy::load_from_bytes(make_npy(header, data), "f.npy"); });
+    CHECK(doctest::String(err.c_str()) == doctest::Contains(words.c_str()));
+    CHECK(testing::printable_line(err));
+  }
+  // A key that the parser reads up to ':' and then finds another character: the old message passed it raw.
+  const std::string err =
+      testing::error_of([&] { npy::load_from_bytes(make_npy("{'sh\x1b\x07pe' (2,)}", data), "f.npy"); });
+  CHECK(err == "npy: f.npy: malformed header: expected ':' after key 'sh\\x1b\\x07pe'");
+
+  // The path is quoted escaped too (a file name may hold any byte but '/' and NUL).
+  TempDir dir("npy_esc");
+  const std::string odd = dir / "q\x1b[31m\n.npy";
+  CHECK(testing::error_of([&] { npy::load(odd); }) ==
+        "npy: cannot open " + (dir / "q\\x1b[31m\\n.npy") + ": No such file or directory");
+  {
+    std::ofstream out(odd, std::ios::binary);
+    out << "not numpy";
+  }
+  const std::string e2 = testing::error_of([&] { npy::load(odd); });
+  CHECK(testing::printable_line(e2));
+  CHECK(doctest::String(e2.c_str()) == doctest::Contains("q\\x1b[31m\\n.npy: not a .npy file"));
+  const std::string e3 = testing::error_of([&] { npy::save(dir / "no\x07dir/x.npy", core::Tensor::zeros({1})); });
+  CHECK(testing::printable_line(e3));
 }

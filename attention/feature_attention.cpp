@@ -22,6 +22,28 @@ using detail::parallel_rows;
 namespace {
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+constexpr float kMinNormal = std::numeric_limits<float>::min();  // ~1.2e-38, the smallest normal float
+
+// A normaliser s = phi(q_i)·Σ_j w_ij phi(k_j) of a row that sees at least one key is a sum of positive terms, so
+// float computes it to full relative precision — unless it left float's normal range: 0 or subnormal (every
+// product underflowed: the true weights are smaller than float can hold) or inf/NaN (overflow, or a non-finite
+// input). Such a row cannot be normalised in float32, and the kernel refuses rather than print a wrong row.
+inline bool usable_normaliser(float s) { return s >= kMinNormal && s <= std::numeric_limits<float>::max(); }
+
+// The denominator used for row i: its normaliser s itself (no eps: a row that sees a key is normalised exactly,
+// whatever its scale), or eps for a row that sees no key (s = 0, numerator 0: the output row is 0, not 0/0).
+inline float denominator(float s, float eps) { return s > 0.0f ? s : eps; }
+
+[[noreturn]] void refuse_row(const FeatureAttentionOptions& o, int64_t row, float s) {
+  AZ_FAIL(o.who, ": the normaliser of query row ", row, " is ", s,
+          ", outside float32's normal range (features underflowed or overflowed: inputs too large or not finite)");
+}
+
+void check_finite_output(const Tensor& out, const FeatureAttentionOptions& o) {
+  const float* p = out.data();
+  for (int64_t i = 0; i < out.numel(); ++i)
+    AZ_CHECK(std::isfinite(p[i]), o.who, ": the output has a non-finite value (an input is too large or not finite)");
+}
 
 void check_inputs(const Tensor& phi_q, const Tensor& phi_k, const Tensor* v, const FeatureAttentionOptions& o,
                   const char* op) {
@@ -38,6 +60,7 @@ void check_inputs(const Tensor& phi_q, const Tensor& phi_k, const Tensor* v, con
   }
   AZ_CHECK(!o.causal || phi_q.size(2) == phi_k.size(2), op, ": causal attention needs as many queries as keys, got ",
            phi_q.size(2), " and ", phi_k.size(2));
+  AZ_CHECK(o.who != nullptr, op, ": options.who must name the caller");
   AZ_CHECK(o.eps > 0.0f && std::isfinite(o.eps), op, ": eps must be a positive number, got ", o.eps);
   if (o.key_log_scale.defined())
     AZ_CHECK(o.key_log_scale.shape() == Shape({phi_k.size(0), phi_k.size(1), phi_k.size(2)}), op,
@@ -84,7 +107,7 @@ inline float rescale(float M_old, float M_new) { return M_old == M_new ? 1.0f : 
 // The four products go to BLAS (core::matmul); the elementwise parts are single fused loops.
 Tensor noncausal(const Tensor& phi_q, const Tensor& phi_k, const Tensor& v, const FeatureAttentionOptions& o) {
   const int64_t B = phi_q.size(0), H = phi_q.size(1), n = phi_q.size(2), m = phi_q.size(3), dv = v.size(3);
-  const float eps = o.eps;
+  const float eps = o.eps;  // only the denominator of a row that sees no key
   Tensor S, z, den, out, w, phik_w;
   {
     NoGradGuard no_grad;  // the pieces are plain values: the one node recorded below does the backward
@@ -94,18 +117,31 @@ Tensor noncausal(const Tensor& phi_q, const Tensor& phi_k, const Tensor& v, cons
     z = sum(phik_w, 2, true);                                              // (B,H,1,m)
     out = matmul(phi_q.detach(), S);                                       // (B,H,n,m) @ (B,H,m,dv) -> (B,H,n,dv): num
     den = Tensor::empty({B, H, n, 1});                                     // (B,H,n,1)
+    // does (b, h) see any key? Without log-scales every key counts; with them, c_j = -inf drops key j.
+    std::vector<char> sees(static_cast<size_t>(B * H), 1);
+    if (w.defined())
+      for (int64_t r = 0; r < B * H; ++r) {
+        sees[r] = 0;
+        for (int64_t j = 0; j < phi_k.size(2); ++j) sees[r] |= o.key_log_scale.data()[r * phi_k.size(2) + j] != kNegInf;
+      }
     const float *pq = phi_q.data(), *pz = z.data();
     float *po = out.data(), *pden = den.data();
     parallel_rows(B * H * n, m + dv, [&](int64_t i) {
       const float* q_i = pq + i * m;
       const float* z_bh = pz + (i / n) * m;
-      float d = 0.0f;
-      for (int64_t l = 0; l < m; ++l) d += q_i[l] * z_bh[l];  // den_i = phi_q_i·z + eps
-      d += eps;
-      pden[i] = d;
-      const float inv = 1.0f / d;
+      float s = 0.0f;
+      for (int64_t l = 0; l < m; ++l) s += q_i[l] * z_bh[l];  // s_i = phi_q_i·z
+      pden[i] = sees[i / n] && !usable_normaliser(s) ? std::numeric_limits<float>::quiet_NaN() : denominator(s, eps);
+      const float inv = 1.0f / pden[i];
       for (int64_t t = 0; t < dv; ++t) po[i * dv + t] *= inv;  // out_i = num_i / den_i
     });
+    for (int64_t i = 0; i < B * H * n; ++i)  // outside the parallel loop: an exception may not leave it
+      if (std::isnan(pden[i])) {
+        float s = 0.0f;
+        for (int64_t l = 0; l < m; ++l) s += pq[i * m + l] * pz[(i / n) * m + l];
+        refuse_row(o, i % n, s);
+      }
+    check_finite_output(out, o);
   }
   std::vector<Tensor> saved = {S, z, den};
   if (w.defined()) saved.push_back(w), saved.push_back(phik_w);
@@ -130,7 +166,7 @@ Tensor noncausal(const Tensor& phi_q, const Tensor& phi_k, const Tensor& v, cons
             pr[i] = -go * inv;
           });
         }
-        // forward: num = phi_q S, den = phi_q z + eps  =>  dphi_q = gt Sᵀ + r zᵀ
+        // forward: num = phi_q S, den = phi_q z (eps: a constant)  =>  dphi_q = gt Sᵀ + r zᵀ
         if (c.needs_grad(0)) {
           Tensor dq = matmul(gt, S, false, true);  // (B,H,n,dv) @ (B,H,dv,m) -> (B,H,n,m)
           const float *pr = r.data(), *pz = z.data();
@@ -174,6 +210,8 @@ Tensor causal(const Tensor& phi_q, const Tensor& phi_k, const Tensor& v, const F
   const float* pc = scaled ? o.key_log_scale.data() : nullptr;
   const float* pM = scaled ? M.data() : nullptr;
   float *po = out.data(), *pden = den.data();
+  std::vector<float> bad(static_cast<size_t>(B * H), 0.0f);          // the refused normaliser, per (b, h)
+  std::vector<int64_t> bad_row(static_cast<size_t>(B * H), -1);      // its row, or -1
   parallel_rows(B * H, n * m * dv, [&](int64_t r) {
     float* S = state.data() + r * (m * dv + 2 * m);  // (m, dv)
     float* z = S + m * dv;                            // (m)
@@ -192,15 +230,26 @@ Tensor causal(const Tensor& phi_q, const Tensor& phi_k, const Tensor& v, const F
         for (int64_t a = 0; a < m; ++a) fk[a] = w * k_i[a];
         k_i = fk;
       }
-      pden[r * n + i] = feature_attention_step(S, z, pq + (r * n + i) * m, k_i, pv + (r * n + i) * dv, m, dv, eps,
-                                               po + (r * n + i) * dv);
+      const float s = feature_attention_step(S, z, pq + (r * n + i) * m, k_i, pv + (r * n + i) * dv, m, dv, eps,
+                                             po + (r * n + i) * dv);
+      // row i sees a key unless every c_j, j <= i, is -inf (M_i = -inf)
+      const bool sees = !scaled || pM[r * n + i] != kNegInf;
+      pden[r * n + i] = sees && !usable_normaliser(s) ? std::numeric_limits<float>::quiet_NaN() : denominator(s, eps);
+      if (std::isnan(pden[r * n + i])) {  // refused after the parallel loop (an exception may not leave it)
+        bad[r] = s;
+        bad_row[r] = i;
+        break;
+      }
     }
   });
+  for (int64_t r = 0; r < B * H; ++r)
+    if (bad_row[r] >= 0) refuse_row(o, bad_row[r], bad[r]);
+  check_finite_output(out, o);
   std::vector<Tensor> saved = {den};
   if (scaled) saved.push_back(o.key_log_scale.detach()), saved.push_back(M);
   return record(
       out, "causal_feature_attention", {phi_q, phi_k, v},
-      [B, H, n, m, dv, eps](BackwardContext& c) {
+      [B, H, n, m, dv](BackwardContext& c) {
         const bool scaled = c.saved.size() > 1;
         const float *pq = c.inputs[0].data(), *pk = c.inputs[1].data(), *pv = c.inputs[2].data();
         const float *pg = c.grad_out.data(), *po = c.out.data(), *pden = c.saved[0].data();
@@ -216,7 +265,7 @@ Tensor causal(const Tensor& phi_q, const Tensor& phi_k, const Tensor& v, const F
           float* z = S + m * dv;              // (m)
           float* fk = z + m;                  // (m)
           float* gt = fk + m;                 // (dv)
-          // forward: den_i = phi_q_i·z_i + eps, out_i = num_i / den_i
+          // forward: den_i = phi_q_i·z_i (or the constant eps), out_i = num_i / den_i
           //   =>  gt_i = g_i / den_i,  r_i = dL/dden_i = -(g_i·out_i) / den_i
           auto upstream = [&](int64_t i) {
             const float d = pden[r * n + i];
@@ -230,7 +279,7 @@ Tensor causal(const Tensor& phi_q, const Tensor& phi_k, const Tensor& v, const F
             return -go / d;
           };
           // 1. forward scan: rebuild S_i, z_i exactly as the forward did.
-          //    forward: num_i = phi_q_iᵀ S_i, den_i = phi_q_iᵀ z_i + eps  =>  dphi_q_i = S_i gt_i + z_i r_i
+          //    forward: num_i = phi_q_iᵀ S_i, den_i = phi_q_iᵀ z_i  =>  dphi_q_i = S_i gt_i + z_i r_i
           for (int64_t t = 0; t < m * dv + m; ++t) S[t] = 0.0f;
           float M_prev = kNegInf;
           for (int64_t i = 0; i < n; ++i) {
@@ -324,8 +373,7 @@ float feature_attention_step(float* S, float* z, const float* phi_q, const float
     z[a] += ka;          // z_i = z_{i-1} + phi_k
     den += qa * z[a];    // phi_qᵀ z_i
   }
-  den += eps;
-  const float inv = 1.0f / den;
+  const float inv = 1.0f / denominator(den, eps);  // den = 0: no key seen, out = 0 (not 0/0)
   for (int64_t t = 0; t < dv; ++t) out[t] *= inv;
   return den;
 }
@@ -364,7 +412,23 @@ Tensor feature_attention_matrix(const Tensor& phi_q, const Tensor& phi_k, const 
         }
     scores = scores * W;
   }
-  return scores / (sum(scores, -1, true) + o.eps);  // (B,H,n,nk) / (B,H,n,1)
+  // Row sums s_i, normalised exactly where the row sees a key (eps only in the denominator of a row that sees
+  // none: A's row is 0), refused where s_i left float's normal range — the kernel's rule, to the same rows.
+  const Tensor s = sum(scores, -1, true);  // (B,H,n,1)
+  Tensor guard = Tensor::zeros({B, H, n, 1});
+  for (int64_t r = 0; r < B * H; ++r)
+    for (int64_t i = 0; i < n; ++i) {
+      bool sees = !o.causal || i < nk;  // without log-scales every (earlier) key counts
+      if (o.key_log_scale.defined()) {
+        sees = false;
+        for (int64_t j = 0; j < (o.causal ? std::min(i + 1, nk) : nk); ++j)
+          sees = sees || o.key_log_scale.data()[r * nk + j] != kNegInf;
+      }
+      const float si = s.data()[r * n + i];
+      if (sees && !usable_normaliser(si)) refuse_row(o, i, si);
+      if (si == 0.0f) guard.data()[r * n + i] = o.eps;
+    }
+  return scores / (s + guard);  // (B,H,n,nk) / (B,H,n,1)
 }
 
 }  // namespace attention

@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 #include "attention/feature_attention.h"
 #include "core/autograd.h"
@@ -36,16 +37,26 @@ Tensor elu_feature_map(const Tensor& x) {
 
 namespace {
 
-// phi(k) with padding keys zeroed: (B, H, n, d).
-Tensor key_features(const Tensor& k, const Tensor& key_padding_mask) {
+// phi(k) with padding keys zeroed: (B, H, n, d), and the log-scales that tell feature_attention which keys are
+// padding (0 = a token, -inf = padding; undefined without a mask), so that a row whose keys are all padding is
+// told apart from a row whose normaliser underflowed.
+struct LinearKeys {
+  Tensor phi, log_scale;
+};
+LinearKeys key_features(const Tensor& k, const Tensor& key_padding_mask) {
   Tensor phi_k = elu_feature_map(k);
-  if (!key_padding_mask.defined()) return phi_k;
-  const int64_t B = k.size(0), n = k.size(2);
+  if (!key_padding_mask.defined()) return {phi_k, Tensor()};
+  const int64_t B = k.size(0), H = k.size(1), n = k.size(2);
   AZ_CHECK(key_padding_mask.shape() == Shape({B, n}), "linear: key_padding_mask must be (B, n) = ", Shape({B, n}),
            ", got ", key_padding_mask.shape());
   Tensor keep = Tensor::empty({B, 1, n, 1});  // 1 = token, 0 = padding (any nonzero counts as a token)
   for (int64_t i = 0; i < B * n; ++i) keep.data()[i] = key_padding_mask.data()[i] != 0.0f ? 1.0f : 0.0f;
-  return phi_k * keep;
+  Tensor log_scale = Tensor::empty({B, H, n});  // (B,H,n)
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t h = 0; h < H; ++h)
+      for (int64_t j = 0; j < n; ++j)
+        log_scale.data()[(b * H + h) * n + j] = keep.data()[b * n + j] != 0.0f ? 0.0f : -std::numeric_limits<float>::infinity();
+  return {phi_k * keep, log_scale};
 }
 
 }  // namespace
@@ -56,14 +67,15 @@ Tensor linear_attention(const Tensor& q, const Tensor& k, const Tensor& v, bool 
   AZ_CHECK(!causal || q.size(2) == k.size(2), "linear: causal attention needs as many queries as keys, got q ",
            q.shape(), " and k ", k.shape());
   const Tensor phi_q = elu_feature_map(q);                   // (B,H,n,d)
-  const Tensor phi_k = key_features(k, key_padding_mask);    // (B,H,n,d)
-  return feature_attention(phi_q, phi_k, v, {causal, eps, Tensor()});  // (B,H,n,d)
+  const LinearKeys phi_k = key_features(k, key_padding_mask);  // (B,H,n,d), (B,H,n) or none
+  return feature_attention(phi_q, phi_k.phi, v, {causal, eps, phi_k.log_scale, "linear"});  // (B,H,n,d)
 }
 
 Tensor linear_attention_matrix(const Tensor& q, const Tensor& k, bool causal, float eps,
                                const Tensor& key_padding_mask) {
   AZ_CHECK(q.dim() == 4 && k.dim() == 4, "linear: q ", q.shape(), " and k ", k.shape(), " must be (B, H, n, d)");
-  return feature_attention_matrix(elu_feature_map(q), key_features(k, key_padding_mask), {causal, eps, Tensor()});
+  const LinearKeys phi_k = key_features(k, key_padding_mask);
+  return feature_attention_matrix(elu_feature_map(q), phi_k.phi, {causal, eps, phi_k.log_scale, "linear"});
 }
 
 // ---- the RNN form -----------------------------------------------------------------------------------------
@@ -92,9 +104,17 @@ Tensor LinearAttentionState::step(const Tensor& q, const Tensor& k, const Tensor
   NoGradGuard no_grad;
   const Tensor phi_q = elu_feature_map(q), phi_k = elu_feature_map(k);  // (B,H,d_k): the kernel's elementwise ops
   Tensor out = Tensor::empty({B_, H_, dv_});                             // (B,H,d_v)
-  for (int64_t r = 0; r < B_ * H_; ++r)
-    feature_attention_step(S_.data() + r * dk_ * dv_, z_.data() + r * dk_, phi_q.data() + r * dk_,
-                           phi_k.data() + r * dk_, v.data() + r * dv_, dk_, dv_, eps_, out.data() + r * dv_);
+  for (int64_t r = 0; r < B_ * H_; ++r) {
+    const float s = feature_attention_step(S_.data() + r * dk_ * dv_, z_.data() + r * dk_, phi_q.data() + r * dk_,
+                                           phi_k.data() + r * dk_, v.data() + r * dv_, dk_, dv_, eps_,
+                                           out.data() + r * dv_);
+    // the causal kernel's rule: every step sees a key (itself), so its normaliser must be a normal float
+    AZ_CHECK(s >= std::numeric_limits<float>::min() && s <= std::numeric_limits<float>::max(),
+             "linear: the normaliser of step ", position_, " is ", s,
+             ", outside float32's normal range (features underflowed or overflowed)");
+  }
+  for (int64_t i = 0; i < out.numel(); ++i)
+    AZ_CHECK(std::isfinite(out.data()[i]), "linear: the output of step ", position_, " has a non-finite value");
   ++position_;
   return out;
 }
@@ -120,7 +140,7 @@ class LinearScheme : public Scheme {
   }
   int lecture() const override { return 10; }
   std::vector<HyperParam> hyperparams() const override {
-    return {{"eps", "1e-6", "added to the normaliser phi(q)ᵀΣphi(k); keeps a row with no visible key at 0"}};
+    return {{"eps", "1e-6", "the normaliser of a row that sees no key (all padded): its output is 0; other rows are exact"}};
   }
   bool supports_causal() const override { return true; }
 

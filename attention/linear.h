@@ -14,8 +14,11 @@
 // at a time in constant memory. The kernels live in attention/feature_attention.h; the causal backward
 // runs two scans and never stores the n outer products phi(k_i) v_iᵀ.
 //
-// eps = 1e-6 (the key `eps`) keeps a row that sees no key at all (every key padded) at 0 instead of 0/0; with
-// phi > 0 the denominator is otherwise positive, and eps only shifts the normaliser by 1e-6.
+// eps = 1e-6 (the key `eps`) is the denominator of a row that sees no key at all (every key padded): its output
+// is 0 instead of 0/0. Unlike the paper, eps is not added to the other rows: their normaliser can be of any
+// scale (phi(x) = e^x is tiny for very negative x), and a fixed eps would take their mass; they are normalised
+// exactly, and a normaliser that left float32's range (underflow to 0, overflow) is refused with core::Error
+// (attention/feature_attention.h).
 //
 // Hyperparameters: eps (default 1e-6). No pattern: every query sees every (earlier) key.
 #pragma once
@@ -34,7 +37,7 @@ Tensor elu_feature_map(const Tensor& x);
 Tensor linear_attention(const Tensor& q, const Tensor& k, const Tensor& v, bool causal, float eps = kLinearEps,
                         const Tensor& key_padding_mask = Tensor());
 
-// The matrix the kernel applies: A = D⁻¹ phi(Q) phi(K)ᵀ (lower triangle when causal), D = diag(row sums + eps):
+// The matrix the kernel applies: A = D⁻¹ phi(Q) phi(K)ᵀ (lower triangle when causal), D = diag(row sums):
 // (B, H, n, n), with linear_attention(q, k, v) == A @ v. Differentiable.
 Tensor linear_attention_matrix(const Tensor& q, const Tensor& k, bool causal, float eps = kLinearEps,
                                const Tensor& key_padding_mask = Tensor());

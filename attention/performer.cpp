@@ -69,7 +69,7 @@ float inv_sqrt_m(const Tensor& W) { return 1.0f / std::sqrt(static_cast<float>(W
 struct Stabilised {
   Tensor phi, c;
 };
-Stabilised stabilised_features(const Tensor& x, const Tensor& W) {
+Stabilised stabilised_features(const Tensor& x, const Tensor& W, const char* what) {
   const int64_t d = x.size(3), m = W.size(0), rows = x.numel() / d;
   const float s = 1.0f / std::pow(static_cast<float>(d), 0.25f), inv = inv_sqrt_m(W);
   Tensor proj;
@@ -87,15 +87,19 @@ Stabilised stabilised_features(const Tensor& x, const Tensor& W) {
     float half_norm2 = 0.0f;  // ‖x'‖²/2
     for (int64_t t = 0; t < d; ++t) half_norm2 += (s * px[r * d + t]) * (s * px[r * d + t]);
     half_norm2 *= 0.5f;
-    float* e = pphi + r * m;  // the exponents first, in place
-    float mx = -std::numeric_limits<float>::infinity();
-    for (int64_t l = 0; l < m; ++l) {
-      e[l] = s * pp[r * m + l] - half_norm2;
-      mx = e[l] > mx ? e[l] : mx;
-    }
-    for (int64_t l = 0; l < m; ++l) e[l] = std::exp(e[l] - mx) * inv;
-    pc[r] = mx;
+    const float* p = pp + r * m;  // w_l·x
+    float p_max = -std::numeric_limits<float>::infinity();
+    for (int64_t l = 0; l < m; ++l) p_max = p[l] > p_max ? p[l] : p_max;
+    // e_l - c = s (w_l·x - max_l' w_l'·x): the ‖x'‖²/2 of e_l and c cancels, so it is left out here (at large ‖x‖
+    // it is far bigger than s w_l·x, and subtracting two rounded copies of it would lose the difference).
+    for (int64_t l = 0; l < m; ++l) pphi[r * m + l] = std::exp(s * (p[l] - p_max)) * inv;
+    pc[r] = s * p_max - half_norm2;  // c = max_l e_l
   });
+  // A non-finite c (‖x'‖² overflowed float, or the input holds inf/NaN) would read as "drop this key" (c = -inf)
+  // or poison every row: refuse. Outside the parallel loop (an exception may not leave it).
+  for (int64_t r = 0; r < rows; ++r)
+    AZ_CHECK(std::isfinite(pc[r]), "performer: the random-feature exponent of ", what,
+             " row ", r % x.size(2), " is not finite (|x|^2 overflows float32, or the input is not finite)");
   phi = record(phi, "favor_features", {x}, [W, s, d, m](BackwardContext& ctx) {
     // forward: phi_l = exp(e_l - c) / √m, e_l = s w_l·x - s² ‖x‖²/2
     //   =>  de_l = dphi_l phi_l,  dx = s Σ_l de_l w_l - s² (Σ_l de_l) x
@@ -145,13 +149,13 @@ Tensor trig_random_features(const Tensor& x, const Tensor& W) {
 
 Tensor favor_query_features(const Tensor& q, const Tensor& W) {
   check_features(q, W, "q");
-  return stabilised_features(q, W).phi;  // (B,H,n,m): each row divided by exp(its own max exponent)
+  return stabilised_features(q, W, "q").phi;  // (B,H,n,m): each row divided by exp(its own max exponent)
 }
 
 KeyFeatures favor_key_features(const Tensor& k, const Tensor& W, const Tensor& key_padding_mask) {
   check_features(k, W, "k");
   const int64_t B = k.size(0), H = k.size(1), n = k.size(2);
-  Stabilised f = stabilised_features(k, W);  // phi (B,H,n,m) / exp(c_j), c_j = key j's own max exponent
+  Stabilised f = stabilised_features(k, W, "k");  // phi (B,H,n,m) / exp(c_j), c_j = key j's own max exponent
   Tensor phi = f.phi, log_scale = f.c;       // log_scale (B,H,n): its own storage
   if (key_padding_mask.defined()) {
     AZ_CHECK(key_padding_mask.shape() == Shape({B, n}), "performer: key_padding_mask must be (B, n) = ", Shape({B, n}),
@@ -174,7 +178,7 @@ Tensor performer_attention(const Tensor& q, const Tensor& k, const Tensor& v, co
            q.shape(), " and k ", k.shape());
   const Tensor phi_q = favor_query_features(q, W);                   // (B,H,n,m)
   const KeyFeatures phi_k = favor_key_features(k, W, key_padding_mask);  // (B,H,n,m), (B,H,n)
-  return feature_attention(phi_q, phi_k.phi, v, {causal, eps, phi_k.log_scale});  // (B,H,n,d)
+  return feature_attention(phi_q, phi_k.phi, v, {causal, eps, phi_k.log_scale, "performer"});  // (B,H,n,d)
 }
 
 Tensor performer_attention_matrix(const Tensor& q, const Tensor& k, const Tensor& W, bool causal, float eps,
@@ -183,7 +187,7 @@ Tensor performer_attention_matrix(const Tensor& q, const Tensor& k, const Tensor
            q.shape(), " and k ", k.shape());
   const Tensor phi_q = favor_query_features(q, W);
   const KeyFeatures phi_k = favor_key_features(k, W, key_padding_mask);
-  return feature_attention_matrix(phi_q, phi_k.phi, {causal, eps, phi_k.log_scale});  // (B,H,n,n)
+  return feature_attention_matrix(phi_q, phi_k.phi, {causal, eps, phi_k.log_scale, "performer"});  // (B,H,n,n)
 }
 
 // ---- the registered scheme "performer" -------------------------------------------------------------------
@@ -221,7 +225,7 @@ class PerformerScheme : public Scheme {
     return {{"features", "128", "m, the number of random features (more = closer to softmax, cost ~ m)"},
             {"orthogonal", "true", "draw W in orthogonal blocks (FAVOR+); false = iid Gaussian rows"},
             {"redraw", "0", "the layer redraws W every N training forward passes (0 = never)"},
-            {"eps", "1e-12", "added to the (stabilised) normaliser: guards rows that see no key"}};
+            {"eps", "1e-12", "the normaliser of a row that sees no key (its output is 0); other rows are normalised exactly"}};
   }
   bool supports_causal() const override { return true; }
 

@@ -11,8 +11,8 @@ using namespace core;
 namespace {
 
 // The reference, written without attention/feature_attention: phi(x) = elu(x) + 1 as max(x,0) + exp(min(x,0)),
-// scores phi(Q) phi(K)ᵀ times a 0/1 causal mask, divided by row sums + eps.
-Tensor reference_linear(const Tensor& q, const Tensor& k, const Tensor& v, bool causal, float eps = 1e-6f) {
+// scores phi(Q) phi(K)ᵀ times a 0/1 causal mask, divided by row sums (eps: only for a row that sees no key).
+Tensor reference_linear(const Tensor& q, const Tensor& k, const Tensor& v, bool causal, float eps = 0.0f) {
   auto phi = [](const Tensor& x) { return elu(x) + 1.0f; };
   Tensor scores = matmul(phi(q), phi(k), false, true);  // (B,H,n,n)
   if (causal) {
@@ -215,10 +215,10 @@ TEST_CASE("linear: the scheme's settings, errors and determinism") {
   lc.n_heads = 2;
   lc.set = {"eps=nan"};
   CHECK_THROWS_WITH_AS(s.make_layer(lc, rng), doctest::Contains("linear: eps"), core::Error);
-  // a larger eps is used: it pulls the outputs towards 0
+  // eps is the denominator of a row that sees no key only: a row that sees keys is normalised exactly
   const Tensor small = s.kernel(q, q, q, s.configure({}));
   const Tensor big = s.kernel(q, q, q, s.configure({"eps=1"}));
-  CHECK(testing::max_abs(big) < testing::max_abs(small));
+  CHECK(testing::bit_equal(big, small));
   CHECK(testing::bit_equal(small, s.kernel(q, q, q, s.configure({}, false, 99))));  // no randomness at all
   CHECK_THROWS_WITH_AS(attention::feature_attention(q, q, q, {false, 0.0f, Tensor()}),
                        doctest::Contains("feature_attention: eps must be a positive number"), core::Error);
@@ -244,5 +244,40 @@ TEST_CASE("feature_attention: key log-scales equal the unscaled features, causal
     check_grads_close(run_with_grads(scaled, pq, pk_raw, v, g), run_with_grads(plain, pq, pk_raw, v, g), 1e-4, 1e-5);
     const Tensor A = attention::feature_attention_matrix(pq, pk_raw / exp(unsqueeze(c, -1)), {causal, 1e-12f, c});
     CHECK_CLOSE(matmul(A, v), plain(pq, pk_raw, v), 1e-4, 1e-5);
+  }
+}
+
+TEST_CASE("linear: rows with tiny features still sum to 1; eps only for rows that see no key (regression)") {
+  // phi(x) = e^x for x < 0: queries around -50 have features ~1e-22 and normalisers far below eps = 1e-6. The old
+  // denominator (normaliser + eps) then gave rows of A summing to ~1e-15 and outputs of ~0.
+  const Tensor q = testing::rand_tensor({1, 2, 9, 4}, 40, -55.0f, -45.0f), k = testing::rand_tensor({1, 2, 9, 4}, 41);
+  const Tensor v = testing::rand_tensor({1, 2, 9, 4}, 42);
+  const auto& s = attention::find_scheme("linear");
+  for (bool causal : {false, true}) {
+    CAPTURE(causal);
+    const attention::Config cfg = s.configure({}, causal);
+    const Tensor A = s.effective_attention(q, k, v, cfg);
+    CHECK(testing::max_abs(sum(A, -1) - 1.0f) < 1e-5f);
+    CHECK_CLOSE(s.kernel(q, k, v, cfg), matmul(A, v), 1e-4, 1e-5);
+    // every phi(q) entry is e^q (q < 0), so q + 45 (still < 0) scales each row's features by e^45: the same rows
+    CHECK_CLOSE(s.kernel(q, k, v, cfg), reference_linear(q + 45.0f, k, v, causal), 1e-4, 1e-5);
+  }
+  // a row whose every key is padding is 0 (eps keeps it from 0/0); the other batch row is unaffected
+  Tensor mask = Tensor::ones({2, 9});
+  for (int64_t j = 0; j < 9; ++j) mask.data()[j] = 0.0f;  // batch 0: all padding
+  const Tensor q2 = testing::rand_tensor({2, 2, 9, 4}, 43), k2 = testing::rand_tensor({2, 2, 9, 4}, 44);
+  const Tensor v2 = testing::rand_tensor({2, 2, 9, 4}, 45);
+  for (bool causal : {false, true}) {
+    const Tensor out = attention::linear_attention(q2, k2, v2, causal, attention::kLinearEps, mask);
+    CHECK(testing::max_abs(slice(out, 0, 0, 1)) == 0.0f);
+    CHECK(testing::max_abs(slice(out, 0, 1, 2)) > 0.0f);
+  }
+  // features that underflow to 0 although keys are visible cannot be normalised in float32: refused
+  const Tensor q3 = testing::rand_tensor({1, 2, 9, 4}, 46, -300.0f, -200.0f);
+  for (bool causal : {false, true}) {
+    CHECK_THROWS_WITH_AS(s.kernel(q3, k, v, s.configure({}, causal)), doctest::Contains("linear: the normaliser"),
+                         core::Error);
+    CHECK_THROWS_WITH_AS(s.effective_attention(q3, k, v, s.configure({}, causal)),
+                         doctest::Contains("linear: the normaliser"), core::Error);
   }
 }

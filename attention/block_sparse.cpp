@@ -207,7 +207,8 @@ struct Tiles {
   }
 
   // Forward of query tile qt of head (b, h): flash's online softmax over the tile's pairs.
-  void forward_tile(int64_t b, int64_t h, int64_t qt, float* out, float* lse_out) const {
+  // Returns false when a row overflowed (tiles::finish_rows): the caller refuses the input.
+  bool forward_tile(int64_t b, int64_t h, int64_t qt, float* out, float* lse_out) const {
     const int64_t bh = b * D.H + h, sl = D.slice(b, h), i0 = qt * L->bq, br = std::min(L->bq, D.n - i0);
     Scratch w(L->bq, L->bk, D.d);
     Buffer acc(static_cast<size_t>(br * D.d), 0.0f);  // unnormalised output o (br, d)
@@ -223,8 +224,8 @@ struct Tiles {
       tiles::online_softmax_step(S, br, c, row_max.data(), row_sum.data(), acc.data(), D.d);
       gemm(false, false, br, D.d, c, 1.0f, S, c, V, D.d, 1.0f, acc.data(), D.d);  // o += P V  (br, d)
     }
-    tiles::finish_rows(acc.data(), row_max.data(), row_sum.data(), br, D.d, out + (bh * D.n + i0) * D.d,
-                       lse_out + bh * D.n + i0);
+    return tiles::finish_rows(acc.data(), row_max.data(), row_sum.data(), br, D.d, out + (bh * D.n + i0) * D.d,
+                              lse_out + bh * D.n + i0);
   }
 
   // Backward of one pair: P = e^(S − L) into w.S and dS = P ∘ (dO Vᵀ − D) into w.dS, both (br, c).
@@ -376,10 +377,15 @@ Tensor block_sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v,
   Tensor lse = Tensor::empty({D.B, D.H, D.n});  // log-sum-exp per row; -inf for a row with no usable key
   const Tiles fwd{D, scale, layout.get(), q.data(), k.data(), v.data(), pad.defined() ? pad.data() : nullptr};
   const int64_t q_tiles = layout->q_tiles;
+  std::vector<char> bad(static_cast<size_t>(D.B * D.H * q_tiles), 0);  // tasks with a non-finite row
   parallel_rows(D.B * D.H * q_tiles, layout->bq * D.d * 64, [&](int64_t task) {
     const int64_t bh = task / q_tiles;
-    fwd.forward_tile(bh / D.H, bh % D.H, task % q_tiles, out.data(), lse.data());
+    if (!fwd.forward_tile(bh / D.H, bh % D.H, task % q_tiles, out.data(), lse.data())) bad[task] = 1;
   });
+  for (int64_t task = 0; task < static_cast<int64_t>(bad.size()); ++task)  // outside the parallel loop
+    AZ_CHECK(!bad[task], o.who ? o.who : op.c_str(),
+             ": a score, the softmax normaliser or the output overflowed float32 or is not finite (head ",
+             task / q_tiles, ", query tile ", task % q_tiles, "): refusing rather than writing zeros");
 
   std::vector<Tensor> saved = {lse};
   if (pad.defined()) saved.push_back(pad);

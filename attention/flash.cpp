@@ -5,7 +5,10 @@
 // call (O(n·d) each): the products are then all plain or left-transposed, which OpenBLAS runs through its
 // small-matrix kernel; with a transposed right factor it packed both operands and ran ~1.3× slower on 64×64 tiles.
 // The forward keeps its score tile by key, Sᵀ = K Qᵀ (bc, br), so that the online softmax runs along the
-// queries (contiguous) without a horizontal reduction per row; the backward keeps S = Q Kᵀ by query row.
+// queries (contiguous) without a horizontal reduction per row. The backward recomputes the tiles in the same
+// layout with the same sgemm calls (score_tile), so that its scores are the forward's bit for bit, and keeps the
+// forward's running max m and normaliser l per row apart: P = e^(S − m) / l is then exactly the forward's P at
+// any scale (see key_tile_cols and tiles::probabilities_and_dS_by_key for what went wrong otherwise).
 #include "attention/flash.h"
 
 #include <algorithm>
@@ -35,22 +38,9 @@ struct Dims {
   int64_t B, H, n, m, d;
 };
 
-// Sets S[r][c] = -inf where query i0+r may not see key j0+c (the future, when causal; padding keys).
-// Most tiles need nothing: no padding, and (causal) entirely on or below the diagonal.
-void mask_tile(float* S, int64_t br, int64_t bc, int64_t i0, int64_t j0, bool causal, const float* pad_row) {
-  const bool crosses_diagonal = causal && j0 + bc - 1 > i0;
-  if (!pad_row && !crosses_diagonal) return;
-  for (int64_t r = 0; r < br; ++r) {
-    float* row = S + r * bc;
-    if (crosses_diagonal)
-      for (int64_t c = std::max<int64_t>(0, i0 + r - j0 + 1); c < bc; ++c) row[c] = kNegInf;  // j > i
-    if (pad_row)
-      for (int64_t c = 0; c < bc; ++c)
-        if (pad_row[j0 + c] == 0.0f) row[c] = kNegInf;
-  }
-}
-
-// The same on a tile stored by key: St (bc, br), St[c][r] = score of query i0+r against key j0+c.
+// Sets St[c][r] = -inf where query i0+r may not see key j0+c (the future, when causal; padding keys), on a
+// tile stored by key: St (bc, br). Most tiles need nothing: no padding, and (causal) entirely on or below the
+// diagonal.
 void mask_tile_by_key(float* St, int64_t bc, int64_t br, int64_t i0, int64_t j0, bool causal, const float* pad_row) {
   const bool crosses_diagonal = causal && j0 + bc - 1 > i0;
   if (!pad_row && !crosses_diagonal) return;
@@ -68,69 +58,86 @@ void mask_tile_by_key(float* St, int64_t bc, int64_t br, int64_t i0, int64_t j0,
 // The last key (exclusive) that query rows [i0, i0+br) may look at.
 int64_t key_end(int64_t i0, int64_t br, int64_t m, bool causal) { return causal ? std::min(m, i0 + br) : m; }
 
-// Per-task buffers of the backward: one tile of probabilities and of their gradients, one tile of dK and dV.
-// Counted by core/memory like every tensor, so the lesson's memory table includes them.
+// Key tiles are always [j0, j0 + bc) with j0 a multiple of bk and bc = min(bk, m − j0) — in the forward, in both
+// passes of the backward, causal or not (a causal tile that crosses the diagonal is masked, not cut short). So
+// every score tile the backward recomputes is the very same sgemm call (same operands, same sizes, same strides)
+// as in the forward, and gives the same bits: at large scores a different product order (Q Kᵀ against K Qᵀ) or
+// tile width rounds S differently by a few ulps of |S| — at |S| = 1e6 that is ~0.1 — and e^(S − m) then exceeds 1.
+int64_t key_tile_cols(int64_t j0, int64_t bk, int64_t m) { return std::min(bk, m - j0); }
+
+// Sᵀ = K Qᵀ/√d for query rows [i0, i0+br) and keys [j0, j0+bc) of head bh, by key: (bc, br), masked. The one
+// place that computes a score tile, for the forward and the backward alike.
+void score_tile(const Dims& D, float scale, bool causal, const float* k, const float* qt, const float* pad,
+                int64_t bh, int64_t i0, int64_t br, int64_t j0, int64_t bc, float* St) {
+  const float* K = k + (bh * D.m + j0) * D.d;  // (bc, d)
+  const float* Qt = qt + bh * D.d * D.n + i0;  // Qᵀ (d, br), row stride n
+  gemm(false, false, bc, br, D.d, scale, K, D.d, Qt, D.n, 0.0f, St, br);
+  mask_tile_by_key(St, bc, br, i0, j0, causal, pad ? pad + (bh / D.H) * D.m : nullptr);
+}
+
+// Per-task buffers of the backward: one tile of probabilities and of their gradients (by key), one tile of dK and
+// dV, 2·br floats of work. Counted by core/memory like every tensor, so the lesson's memory table includes them.
 struct TileScratch {
   TileScratch(int64_t bq, int64_t bk, int64_t d)
       : P(static_cast<size_t>(bq * bk)), dP(static_cast<size_t>(bq * bk)), dK(static_cast<size_t>(bk * d)),
-        dV(static_cast<size_t>(bk * d)) {}
-  std::vector<float, memory::CountingAllocator<float>> P, dP, dK, dV;
+        dV(static_cast<size_t>(bk * d)), work(static_cast<size_t>(2 * bq)) {}
+  std::vector<float, memory::CountingAllocator<float>> P, dP, dK, dV, work;
 };
 
-// The backward's tile step: recompute P = e^(S − L) for (query tile, key tile), then the four gradient products.
+// The backward's tile step: recompute Pᵀ = e^(Sᵀ − m) / l for (query tile, key tile), then the gradient products.
+// Everything by key (bc, br), like the forward: the products are then plain or left-transposed sgemms.
 struct BackwardTiles {
   Dims D;
   float scale;
   int64_t bq, bk;
   bool causal;
-  const float *q, *k, *v, *O, *dO, *L, *pad;
-  const float *kt, *vt;  // kᵀ, vᵀ per head: (B·H, d, m)
+  const float *q, *k, *v, *O, *dO, *row_max, *row_sum, *pad;
+  const float *qt, *dOt;  // qᵀ, dOᵀ per head: (B·H, d, n)
 
-  // P (br, bc) and dS (br, bc) for query rows [i0, i0+br) and keys [j0, j0+bc) of head bh.
+  // Pᵀ and dSᵀ (bc, br) for query rows [i0, i0+br) and keys [j0, j0+bc) of head bh.
   void probabilities_and_dS(int64_t bh, int64_t i0, int64_t br, int64_t j0, int64_t bc, const float* Drow,
                             TileScratch& w) const {
-    const float* Q = q + (bh * D.n + i0) * D.d;    // (br, d)
-    const float* Kt = kt + bh * D.d * D.m + j0;    // Kᵀ (d, bc), row stride m
-    const float* Vt = vt + bh * D.d * D.m + j0;    // Vᵀ (d, bc), row stride m
-    const float* G = dO + (bh * D.n + i0) * D.d;   // (br, d)
-    gemm(false, false, br, bc, D.d, scale, Q, D.d, Kt, D.m, 0.0f, w.P.data(), bc);  // S = Q Kᵀ/√d
-    mask_tile(w.P.data(), br, bc, i0, j0, causal, pad ? pad + (bh / D.H) * D.m : nullptr);
-    // dP = dO Vᵀ (br, bc);  P = e^(S − L);  forward: P = softmax(S)  =>  dS = P ∘ (dP − D)
-    gemm(false, false, br, bc, D.d, 1.0f, G, D.d, Vt, D.m, 0.0f, w.dP.data(), bc);
-    tiles::probabilities_and_dS(w.P.data(), w.dP.data(), br, bc, L + bh * D.n + i0, Drow + bh * D.n + i0);
+    score_tile(D, scale, causal, k, qt, pad, bh, i0, br, j0, bc, w.P.data());  // Sᵀ, bit for bit the forward's
+    const float* V = v + (bh * D.m + j0) * D.d;      // (bc, d)
+    const float* Gt = dOt + bh * D.d * D.n + i0;     // dOᵀ (d, br), row stride n
+    // dPᵀ = V dOᵀ (bc, br);  P = e^(S − m) / l;  forward: P = softmax(S)  =>  dS = P ∘ (dP − D)
+    gemm(false, false, bc, br, D.d, 1.0f, V, D.d, Gt, D.n, 0.0f, w.dP.data(), br);
+    tiles::probabilities_and_dS_by_key(w.P.data(), w.dP.data(), bc, br, row_max + bh * D.n + i0,
+                                       row_sum + bh * D.n + i0, Drow + bh * D.n + i0, w.work.data());
   }
 
   // Key tile kb of head bh: dK, dV of its rows (written), and dQ += dS K/√d for every query tile if dq != null.
   void key_tile(int64_t bh, int64_t kb, const float* Drow, TileScratch& w, float* dq, float* dk, float* dv) const {
-    const int64_t j0 = kb * bk, bc = std::min(bk, D.m - j0);
+    const int64_t j0 = kb * bk, bc = key_tile_cols(j0, bk, D.m);
     const float* K = k + (bh * D.m + j0) * D.d;
     std::fill(w.dK.begin(), w.dK.end(), 0.0f);
     std::fill(w.dV.begin(), w.dV.end(), 0.0f);
-    // causal: only query rows i >= j0 can see this tile's keys
+    // causal: only the query tiles whose forward looked at this key tile (j0 < i0 + br)
     for (int64_t i0 = causal ? (j0 / bq) * bq : 0; i0 < D.n; i0 += bq) {
       const int64_t br = std::min(bq, D.n - i0);
+      if (causal && j0 >= key_end(i0, br, D.m, true)) continue;
       probabilities_and_dS(bh, i0, br, j0, bc, Drow, w);
       const float* Q = q + (bh * D.n + i0) * D.d;
       const float* G = dO + (bh * D.n + i0) * D.d;
-      // forward: out = P V  =>  dV += Pᵀ dO  (bc, d)
-      gemm(true, false, bc, D.d, br, 1.0f, w.P.data(), bc, G, D.d, 1.0f, w.dV.data(), D.d);
-      // forward: S = Q Kᵀ/√d  =>  dK += dSᵀ Q/√d,  dQ += dS K/√d
-      gemm(true, false, bc, D.d, br, scale, w.dP.data(), bc, Q, D.d, 1.0f, w.dK.data(), D.d);
-      if (dq) gemm(false, false, br, D.d, bc, scale, w.dP.data(), bc, K, D.d, 1.0f, dq + (bh * D.n + i0) * D.d, D.d);
+      // forward: out = P V  =>  dV += Pᵀ dO  (bc, br) @ (br, d)
+      gemm(false, false, bc, D.d, br, 1.0f, w.P.data(), br, G, D.d, 1.0f, w.dV.data(), D.d);
+      // forward: S = Q Kᵀ/√d  =>  dK += dSᵀ Q/√d  (bc, br) @ (br, d),  dQ += dS K/√d  (br, bc) @ (bc, d)
+      gemm(false, false, bc, D.d, br, scale, w.dP.data(), br, Q, D.d, 1.0f, w.dK.data(), D.d);
+      if (dq) gemm(true, false, br, D.d, bc, scale, w.dP.data(), br, K, D.d, 1.0f, dq + (bh * D.n + i0) * D.d, D.d);
     }
     std::memcpy(dk + (bh * D.m + j0) * D.d, w.dK.data(), static_cast<size_t>(bc * D.d) * sizeof(float));
     std::memcpy(dv + (bh * D.m + j0) * D.d, w.dV.data(), static_cast<size_t>(bc * D.d) * sizeof(float));
   }
 
-  // Query tile qb of head bh: dQ of its rows, over every key tile it can see.
+  // Query tile qb of head bh: dQ of its rows, over every key tile it can see (the forward's tiles).
   void query_tile_dq(int64_t bh, int64_t qb, const float* Drow, TileScratch& w, float* dq) const {
     const int64_t i0 = qb * bq, br = std::min(bq, D.n - i0);
     const int64_t j_end = key_end(i0, br, D.m, causal);
     for (int64_t j0 = 0; j0 < j_end; j0 += bk) {
-      const int64_t bc = std::min(bk, j_end - j0);
+      const int64_t bc = key_tile_cols(j0, bk, D.m);
       probabilities_and_dS(bh, i0, br, j0, bc, Drow, w);
       const float* K = k + (bh * D.m + j0) * D.d;
-      gemm(false, false, br, D.d, bc, scale, w.dP.data(), bc, K, D.d, 1.0f, dq + (bh * D.n + i0) * D.d, D.d);
+      gemm(true, false, br, D.d, bc, scale, w.dP.data(), br, K, D.d, 1.0f, dq + (bh * D.n + i0) * D.d, D.d);
     }
   }
 };
@@ -147,50 +154,54 @@ Tensor flash_attention(const Tensor& q, const Tensor& k, const Tensor& v, const 
     AZ_CHECK(pad.shape() == Shape({D.B, D.m}), "flash: key_padding_mask must be (B, m) = ", Shape({D.B, D.m}),
              ", got ", pad.shape());
   const float scale = 1.0f / std::sqrt(static_cast<float>(D.d));
-  const int64_t bq = opt.block_q, bk = opt.block_k;
+  // A tile larger than the sequence is the whole sequence: clamp (memory stays O(n·d), whatever the setting).
+  const int64_t bq = std::min(opt.block_q, std::max<int64_t>(D.n, 1)), bk = std::min(opt.block_k, std::max<int64_t>(D.m, 1));
   const int64_t q_blocks = (D.n + bq - 1) / bq;
   const bool causal = opt.causal;
 
-  Tensor out = Tensor::empty(q.shape());    // (B, H, n, d)
-  Tensor lse = Tensor::empty({D.B, D.H, D.n});  // log-sum-exp per query row; -inf for a fully masked row
+  Tensor out = Tensor::empty(q.shape());            // (B, H, n, d)
+  Tensor row_max = Tensor::empty({D.B, D.H, D.n});  // m per query row; -inf for a fully masked row
+  Tensor row_sum = Tensor::empty({D.B, D.H, D.n});  // l per query row (kept apart from m: see tiles.h)
   const float *pk = k.data(), *pv = v.data();
   const float* ppad = pad.defined() ? pad.data() : nullptr;
-  float *po = out.data(), *pl = lse.data();
+  float *po = out.data(), *pm = row_max.data(), *pl = row_sum.data();
   const Tensor qt = transpose(q.detach(), 2, 3);  // qᵀ (B, H, d, n), freed at the end of the forward
   const float* pqt = qt.data();
+  std::vector<char> bad(static_cast<size_t>(D.B * D.H * q_blocks), 0);  // tasks with a non-finite row
 
   // One task = one (b, h, query block): tasks never share output rows.
   detail::parallel_rows(D.B * D.H * q_blocks, bq * D.m * D.d, [&](int64_t task) {
-    const int64_t bh = task / q_blocks, i0 = (task % q_blocks) * bq, b = bh / D.H;
+    const int64_t bh = task / q_blocks, i0 = (task % q_blocks) * bq;
     const int64_t br = std::min(bq, D.n - i0);
-    const float* Qt = pqt + bh * D.d * D.n + i0;  // Qᵀ (d, br), row stride n
     using Buffer = std::vector<float, memory::CountingAllocator<float>>;  // counted like every tensor
     Buffer St(static_cast<size_t>(bk * br));         // scores, then probabilities of one tile, by key (bc, br)
     Buffer work(static_cast<size_t>(3 * br));
     Buffer acc(static_cast<size_t>(br * D.d), 0.0f);  // unnormalised output o
-    Buffer row_max(static_cast<size_t>(br), kNegInf), row_sum(static_cast<size_t>(br), 0.0f);
+    float* m_r = pm + bh * D.n + i0;                   // (br): m, l written in place, saved for the backward
+    float* l_r = pl + bh * D.n + i0;
+    std::fill(m_r, m_r + br, kNegInf);
+    std::fill(l_r, l_r + br, 0.0f);
     const int64_t j_end = key_end(i0, br, D.m, causal);
     for (int64_t j0 = 0; j0 < j_end; j0 += bk) {
-      const int64_t bc = std::min(bk, j_end - j0);
-      const float* K = pk + (bh * D.m + j0) * D.d;  // (bc, d)
+      const int64_t bc = key_tile_cols(j0, bk, D.m);
       const float* V = pv + (bh * D.m + j0) * D.d;  // (bc, d)
-      gemm(false, false, bc, br, D.d, scale, K, D.d, Qt, D.n, 0.0f, St.data(), br);  // Sᵀ = K Qᵀ/√d  (bc, br)
-      mask_tile_by_key(St.data(), bc, br, i0, j0, causal, ppad ? ppad + b * D.m : nullptr);
-      tiles::online_softmax_step_by_key(St.data(), bc, br, row_max.data(), row_sum.data(), acc.data(), D.d,
-                                        work.data());
+      score_tile(D, scale, causal, pk, pqt, ppad, bh, i0, br, j0, bc, St.data());  // Sᵀ = K Qᵀ/√d  (bc, br)
+      tiles::online_softmax_step_by_key(St.data(), bc, br, m_r, l_r, acc.data(), D.d, work.data());
       gemm(true, false, br, D.d, bc, 1.0f, St.data(), br, V, D.d, 1.0f, acc.data(), D.d);  // o += P V  (br, d)
     }
-    tiles::finish_rows(acc.data(), row_max.data(), row_sum.data(), br, D.d, po + (bh * D.n + i0) * D.d,
-                       pl + bh * D.n + i0);
+    if (!tiles::finish_rows(acc.data(), m_r, l_r, br, D.d, po + (bh * D.n + i0) * D.d, nullptr)) bad[task] = 1;
   });
+  for (int64_t task = 0; task < static_cast<int64_t>(bad.size()); ++task)
+    AZ_CHECK(!bad[task], "flash: a score, the softmax normaliser or the output overflowed float32 or is not finite (head ",
+             task / q_blocks, ", query rows from ", (task % q_blocks) * bq, "): refusing rather than writing zeros");
 
-  std::vector<Tensor> saved = {lse};
+  std::vector<Tensor> saved = {row_max, row_sum};
   if (pad.defined()) saved.push_back(pad);
   return record(
       out, "flash_attention", {q, k, v},
       [D, scale, bq, bk, causal](BackwardContext& c) {
-        const Tensor kt = transpose(c.inputs[1].detach(), 2, 3);  // kᵀ (B, H, d, m)
-        const Tensor vt = transpose(c.inputs[2].detach(), 2, 3);  // vᵀ (B, H, d, m)
+        const Tensor qt = transpose(c.inputs[0].detach(), 2, 3);  // qᵀ (B, H, d, n): the forward's score operand
+        const Tensor dOt = transpose(c.grad_out.detach(), 2, 3);  // dOᵀ (B, H, d, n)
         const BackwardTiles t{D,
                               scale,
                               bq,
@@ -202,9 +213,10 @@ Tensor flash_attention(const Tensor& q, const Tensor& k, const Tensor& v, const 
                               c.out.data(),
                               c.grad_out.data(),
                               c.saved[0].data(),
-                              c.saved.size() > 1 ? c.saved[1].data() : nullptr,
-                              kt.data(),
-                              vt.data()};
+                              c.saved[1].data(),
+                              c.saved.size() > 2 ? c.saved[2].data() : nullptr,
+                              qt.data(),
+                              dOt.data()};
         Tensor dq = Tensor::zeros(c.inputs[0].shape()), dk = Tensor::zeros(c.inputs[1].shape()),
                dv = Tensor::zeros(c.inputs[2].shape());
         Tensor Drow = Tensor::empty({D.B, D.H, D.n});  // Dᵢ = Σ_c dOᵢc Oᵢc  (= Σⱼ Pᵢⱼ dPᵢⱼ)

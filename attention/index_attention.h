@@ -37,6 +37,7 @@ namespace attention {
 struct IndexAttentionOptions {
   float scale = 0.0f;        // multiplies q·k; 0 means 1/√d
   Tensor key_padding_mask;   // (B, m): 1 = real key, 0 = padding (never attended); undefined = none
+  const char* who = nullptr; // the scheme to name when an input is refused (overflow); nullptr = the kernel's name
 };
 
 // An index shared between the forward call and the backward pass (no copy of a large integer tensor).

@@ -5,7 +5,8 @@
 // For each query row r, over the tiles of its keys, keep a running max m_r, a running normaliser l_r and an
 // unnormalised output o_r (d floats):
 //   m' = max(m, max_c S[r][c])     S[r][c] ← e^(S[r][c] − m')     l ← l·e^(m − m') + Σ_c S[r][c]     o ← o·e^(m − m')
-// then the caller adds P V to o (one sgemm over the tile), and at the end out = o / l, L = m + log l.
+// then the caller adds P V to o (one sgemm over the tile), and at the end out = o / l (block_sparse.cpp keeps
+// L = m + log l for its backward; flash.cpp keeps m and l apart: see there).
 // Two layouts of the tile: by query row (S, br×bc: block_sparse.cpp) and by key (Sᵀ, bc×br: flash.cpp).
 #pragma once
 
@@ -123,22 +124,33 @@ inline void online_softmax_step_by_key(float* St, int64_t bc, int64_t br, float*
   for (int64_t r = 0; r < br; ++r) row_sum[r] += tile_sum[r];
 }
 
-// The end of the forward: out (br rows, d, row-major) = o / l and lse = m + log l; a row that saw no key gets
-// zeros and lse = -inf (the backward then gives it zero gradients).
-inline void finish_rows(const float* acc, const float* row_max, const float* row_sum, int64_t br, int64_t d,
+// The end of the forward: out (br rows, d, row-major) = o / l and, if lse is given, lse = m + log l; a row that
+// saw no key (m = -inf, l = 0) gets zeros and lse = -inf (the backward then gives it zero gradients).
+// A row that saw keys but whose m, l or output is not finite (a score or a sum overflowed float32, or an input is
+// inf/NaN: then l is NaN or inf, and "l > 0" alone would have read NaN as "saw no key" and written zeros) is NOT
+// written as zeros: the function returns false, and the caller refuses the input (throws core::Error after its
+// parallel loop — an exception may not leave an OpenMP region).
+inline bool finish_rows(const float* acc, const float* row_max, const float* row_sum, int64_t br, int64_t d,
                         float* out, float* lse) {
+  bool ok = true;
   for (int64_t r = 0; r < br; ++r) {
     float* o = out + r * d;
     const float* a = acc + r * d;
-    if (row_sum[r] > 0.0f) {
-      const float inv = 1.0f / row_sum[r];
-      for (int64_t c = 0; c < d; ++c) o[c] = a[c] * inv;
-      lse[r] = row_max[r] + std::log(row_sum[r]);
-    } else {
+    if (row_max[r] == kNegInf && row_sum[r] == 0.0f) {  // nothing visible
       std::fill(o, o + d, 0.0f);
-      lse[r] = kNegInf;
+      if (lse) lse[r] = kNegInf;
+      continue;
     }
+    bool row_ok = std::isfinite(row_max[r]) && row_sum[r] > 0.0f && std::isfinite(row_sum[r]);
+    const float inv = 1.0f / row_sum[r];
+    for (int64_t c = 0; c < d; ++c) {
+      o[c] = a[c] * inv;
+      row_ok = row_ok && std::isfinite(o[c]);
+    }
+    if (lse) lse[r] = row_max[r] + std::log(row_sum[r]);
+    ok = ok && row_ok;
   }
+  return ok;
 }
 
 // The backward's recomputation: P = e^(S − L) in place over (br, bc), and dS = P ∘ (dP − D) in place of dP,
@@ -152,6 +164,30 @@ inline void probabilities_and_dS(float* S, float* dP, int64_t br, int64_t bc, co
     else
       for (int64_t c = 0; c < bc; ++c) p[c] = core::fast_exp(p[c] - L);
     for (int64_t c = 0; c < bc; ++c) ds[c] = p[c] * (ds[c] - Dr);
+  }
+}
+
+// The same recomputation on a tile stored by key (flash.cpp's backward): St, dPt (bc, br), St[c][r] the score
+// of query row r against key c. P = e^(S − m) / l with m, l the forward's running max and normaliser per row,
+// kept apart (not as one float L = m + log l: at |m| ~ 1e4 float's spacing of L is ~1e-3, at 1e8 it is 8, and
+// log l drowns in it). dS = P ∘ (dP − D) in place of dPt. Runs along the br contiguous queries.
+inline void probabilities_and_dS_by_key(float* St, float* dPt, int64_t bc, int64_t br, const float* row_max,
+                                        const float* row_sum, const float* D, float* work) {
+  float* shift = work;        // m, or 0 for a row that saw no key (its scores are all -inf: P = 0)
+  float* inv_l = work + br;   // 1 / l, or 0 for a row that saw no key
+  for (int64_t r = 0; r < br; ++r) {
+    const bool none = row_max[r] == kNegInf;
+    shift[r] = none ? 0.0f : row_max[r];
+    inv_l[r] = none ? 0.0f : 1.0f / row_sum[r];
+  }
+  for (int64_t c = 0; c < bc; ++c) {
+    float* p = St + c * br;
+    float* ds = dPt + c * br;
+    for (int64_t r = 0; r < br; ++r) {
+      const float pr = core::fast_exp(p[r] - shift[r]) * inv_l[r];
+      p[r] = pr;
+      ds[r] = pr * (ds[r] - D[r]);
+    }
   }
 }
 

@@ -217,4 +217,83 @@ inline bool reset_peak_rss() {
   return std::fclose(f) == 0 && ok;
 }
 
+// ---- float64 references (tests/test_flash.cpp, tests/test_numerics.cpp) ----------------------------------------
+
+// Masked softmax attention in double: out = softmax(scale · q kᵀ + mask) v with allowed (B or 1, H or 1, n, m)
+// 0/1 (undefined = all allowed; causal additionally hides j > i), and, if g is given, the gradients dq, dk, dv of
+// sum(out ∘ g). A row with no allowed key gives 0. Every tensor is float (B, H, ·, d); results are row-major
+// doubles of the same shapes. Slow (O(B·H·n·m·d) loops): for small shapes only.
+struct Reference64 {
+  std::vector<double> out, dq, dk, dv;
+};
+inline Reference64 softmax_reference64(const Tensor& q, const Tensor& k, const Tensor& v, double scale, bool causal,
+                                       const Tensor& allowed = Tensor(), const Tensor& g = Tensor()) {
+  const int64_t B = q.size(0), H = q.size(1), n = q.size(2), d = q.size(3), m = k.size(2), dv = v.size(3);
+  Reference64 r;
+  r.out.assign(static_cast<size_t>(B * H * n * dv), 0.0);
+  const bool grads = g.defined();
+  if (grads) {
+    r.dq.assign(static_cast<size_t>(B * H * n * d), 0.0);
+    r.dk.assign(static_cast<size_t>(B * H * m * d), 0.0);
+    r.dv.assign(static_cast<size_t>(B * H * m * dv), 0.0);
+  }
+  std::vector<double> s(static_cast<size_t>(m)), p(static_cast<size_t>(m)), dp(static_cast<size_t>(m));
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t h = 0; h < H; ++h) {
+      const int64_t bh = b * H + h;
+      for (int64_t i = 0; i < n; ++i) {
+        double mx = -std::numeric_limits<double>::infinity();
+        for (int64_t j = 0; j < m; ++j) {
+          bool ok = !causal || j <= i;
+          if (ok && allowed.defined()) {
+            const int64_t ab = allowed.size(0) == 1 ? 0 : b, ah = allowed.size(1) == 1 ? 0 : h;
+            ok = allowed.data()[((ab * allowed.size(1) + ah) * n + i) * m + j] != 0.0f;
+          }
+          double acc = 0.0;
+          for (int64_t e = 0; e < d; ++e)
+            acc += static_cast<double>(q.data()[(bh * n + i) * d + e]) * k.data()[(bh * m + j) * d + e];
+          s[j] = ok ? scale * acc : -std::numeric_limits<double>::infinity();
+          mx = std::max(mx, s[j]);
+        }
+        if (mx == -std::numeric_limits<double>::infinity()) continue;  // no key: out 0, gradients 0
+        double total = 0.0;
+        for (int64_t j = 0; j < m; ++j) total += (p[j] = std::exp(s[j] - mx));
+        for (int64_t j = 0; j < m; ++j) p[j] /= total;
+        double* o = r.out.data() + (bh * n + i) * dv;
+        for (int64_t j = 0; j < m; ++j)
+          if (p[j] != 0.0)
+            for (int64_t e = 0; e < dv; ++e) o[e] += p[j] * v.data()[(bh * m + j) * dv + e];
+        if (!grads) continue;
+        const float* gi = g.data() + (bh * n + i) * dv;
+        double D = 0.0;  // Σ_j p_j dp_j
+        for (int64_t j = 0; j < m; ++j) {
+          dp[j] = 0.0;
+          for (int64_t e = 0; e < dv; ++e) dp[j] += static_cast<double>(gi[e]) * v.data()[(bh * m + j) * dv + e];
+          D += p[j] * dp[j];
+        }
+        for (int64_t j = 0; j < m; ++j) {
+          if (p[j] == 0.0) continue;
+          const double ds = p[j] * (dp[j] - D) * scale;  // forward: s = scale q·k, p = softmax(s), out = p v
+          for (int64_t e = 0; e < d; ++e) {
+            r.dq[(bh * n + i) * d + e] += ds * k.data()[(bh * m + j) * d + e];
+            r.dk[(bh * m + j) * d + e] += ds * q.data()[(bh * n + i) * d + e];
+          }
+          for (int64_t e = 0; e < dv; ++e) r.dv[(bh * m + j) * dv + e] += p[j] * gi[e];
+        }
+      }
+    }
+  return r;
+}
+
+// max |a - b| / norm: a float tensor against a double reference of the same size (inf when a is not finite).
+inline double max_error64(const Tensor& a, const std::vector<double>& b, double norm) {
+  double worst = 0.0;
+  for (int64_t i = 0; i < a.numel(); ++i) {
+    const double x = a.data()[i];
+    if (!std::isfinite(x)) return std::numeric_limits<double>::infinity();
+    worst = std::max(worst, std::fabs(x - b[static_cast<size_t>(i)]));
+  }
+  return worst / norm;
+}
+
 }  // namespace testing

@@ -130,3 +130,100 @@ TEST_CASE("flash: registered, with clear errors") {
   CHECK_THROWS_WITH_AS(attention::flash_attention(Tensor::zeros({1, 4, 2}), Tensor::zeros({1, 4, 2}), Tensor::zeros({1, 4, 2})),
                        doctest::Contains("flash: q must be (B, H, n, d)"), core::Error);
 }
+
+TEST_CASE("flash: gradients stay right at large scores, against float64 and full (regression)") {
+  // The user's report: q, k scaled by 100 / 1000 / 10000 gave dv relative errors 1.3e-3 / 0.12 / 1.9e13 (full:
+  // 3.5e-8): the backward took P = e^(S − L) with L = m + log l rounded to one float (log l lost at large m), and
+  // recomputed S = Q Kᵀ where the forward had K Qᵀ (a few ulps of |S| apart: e^(S − L) > 1).
+  // Errors are measured against float64 in units of the size of the terms each gradient sums (|dO|·|v|·|k|/√d
+  // for dq): float32 rounding of those terms is ~1e-7, whatever the scale; at scale >= 100 the exact dq, dk are
+  // far below it (one-hot rows), so a relative error against their own size would measure rounding only.
+  const auto& full = attention::find_scheme("full");
+  const auto& flash = attention::find_scheme("flash");
+  Rng rng(77);
+  const int64_t n = 37, d = 8;
+  for (float scale : {1.0f, 10.0f, 100.0f, 1000.0f})
+    for (bool causal : {false, true})
+      for (const char* tiles : {"block_q=64", "block_q=8,block_k=16"}) {
+        CAPTURE(scale);
+        CAPTURE(causal);
+        CAPTURE(tiles);
+        const Tensor q = randn({1, 2, n, d}, rng) * scale, k = randn({1, 2, n, d}, rng) * scale;
+        const Tensor v = randn({1, 2, n, d}, rng), g = randn({1, 2, n, d}, rng);
+        std::vector<std::string> set;
+        for (const char* t : {"block_q=8", "block_k=16"})
+          if (std::string(tiles).find(t) != std::string::npos) set.push_back(t);
+        const attention::Config cf = flash.configure(set, causal), cd = full.configure({}, causal);
+        const auto fl = run([&](const Tensor& a, const Tensor& b, const Tensor& c) { return flash.kernel(a, b, c, cf); },
+                            q, k, v, g);
+        const auto de = run([&](const Tensor& a, const Tensor& b, const Tensor& c) { return full.kernel(a, b, c, cd); },
+                            q, k, v, g);
+        const testing::Reference64 ref = testing::softmax_reference64(q, k, v, 1.0 / std::sqrt(double(d)), causal,
+                                                                      Tensor(), g);
+        const double G = testing::max_abs(g), V = testing::max_abs(v);
+        const double units[4] = {V, G * V * testing::max_abs(k) / std::sqrt(double(d)),
+                                 G * V * testing::max_abs(q) / std::sqrt(double(d)), G};
+        const std::vector<double>* refs[4] = {&ref.out, &ref.dq, &ref.dk, &ref.dv};
+        for (int t = 0; t < 4; ++t) {
+          CAPTURE(t);  // 0 out, 1 dq, 2 dk, 3 dv
+          const double e_flash = testing::max_error64(fl[t], *refs[t], units[t]);
+          const double e_full = testing::max_error64(de[t], *refs[t], units[t]);
+          CAPTURE(e_full);
+          CHECK(e_flash < 1e-5);
+          CHECK(e_full < 1e-5);  // the reference's own error, for scale
+        }
+        CHECK(testing::max_error64(fl[3], ref.dv, testing::max_abs(fl[3]) + 1e-30) < 1e-5);  // dv relative as well
+      }
+}
+
+TEST_CASE("flash: scores that overflow float32 are refused, not written as zeros; rows with no key stay 0 (regression)") {
+  // The user's report: q, k ~ N(0,1)·1e30: full refuses ("non-finite"), flash returned zeros with exit 0 (a NaN
+  // normaliser failed "l > 0" and read as "saw no key"). The same at 1e19 and FLT_MAX, causal or not.
+  Rng rng(78);
+  const Tensor base_q = randn({1, 2, 16, 8}, rng), base_k = randn({1, 2, 16, 8}, rng), v = randn({1, 2, 16, 8}, rng);
+  const auto& flash = attention::find_scheme("flash");
+  for (float scale : {1e19f, 1e30f, std::numeric_limits<float>::max()})
+    for (bool causal : {false, true}) {
+      CAPTURE(scale);
+      CAPTURE(causal);
+      const Tensor q = base_q * scale, k = base_k * scale;
+      try {
+        const Tensor out = flash.kernel(q, k, v, flash.configure({}, causal));
+        FAIL("overflowing scores were not refused; max |out| = ", testing::max_abs(out));
+      } catch (const core::Error& e) {
+        CHECK(testing::printable_line(e.what()));
+        CHECK(std::string(e.what()).rfind("flash: a score", 0) == 0);
+      }
+    }
+  Tensor qn = base_q.clone();
+  qn.data()[3] = std::nanf("");
+  CHECK_THROWS_WITH_AS(flash.kernel(qn, base_k, v, flash.configure({})), doctest::Contains("flash: a score"), core::Error);
+  // a row that truly sees no key (every key padded) still gives zeros, and no refusal
+  Tensor pad = Tensor::ones({2, 16});
+  for (int64_t j = 0; j < 16; ++j) pad.data()[j] = 0.0f;
+  const Tensor q2 = randn({2, 2, 16, 8}, rng), k2 = randn({2, 2, 16, 8}, rng), v2 = randn({2, 2, 16, 8}, rng);
+  attention::FlashOptions o;
+  o.key_padding_mask = pad;
+  const Tensor out = attention::flash_attention(q2, k2, v2, o);
+  CHECK(testing::max_abs(slice(out, 0, 0, 1)) == 0.0f);
+  CHECK(testing::max_abs(slice(out, 0, 1, 2)) > 0.0f);
+}
+
+TEST_CASE("flash: tiles larger than the sequence are clamped to it (memory bounded by the input)") {
+  // The user's report: block_k=10000000 at n = 20 allocated 790 MB (a bk × br score tile per task).
+  Rng rng(79);
+  const Tensor q = randn({1, 2, 20, 8}, rng), k = randn({1, 2, 20, 8}, rng), v = randn({1, 2, 20, 8}, rng);
+  const auto& flash = attention::find_scheme("flash");
+  for (bool causal : {false, true}) {
+    const Tensor clamped = flash.kernel(q, k, v, flash.configure({"block_q=20", "block_k=20"}, causal));
+    memory::reset_peak();
+    const size_t before = memory::current_bytes();
+    const Tensor huge = flash.kernel(q, k, v, flash.configure({"block_q=10000000", "block_k=10000000"}, causal));
+    CHECK(memory::peak_bytes() - before < 64 * 1024);  // a few (n, d) buffers, not 10⁷ floats
+    CHECK(testing::bit_equal(huge, clamped));
+  }
+  CHECK_THROWS_WITH_AS(flash.kernel(q, k, v, flash.configure({"block_k=0"})), doctest::Contains("flash: block_k must be >= 1"),
+                       core::Error);
+  CHECK_THROWS_WITH_AS(flash.kernel(q, k, v, flash.configure({"block_q=-3"})), doctest::Contains("flash: block_q must be >= 1"),
+                       core::Error);
+}

@@ -83,11 +83,18 @@ BigBirdOptions bigbird_options(const Config& cfg) {
 int64_t bigbird_num_blocks(const BigBirdOptions& o, int64_t n) {
   AZ_CHECK(o.block >= 1, "bigbird: block must be >= 1, got ", o.block);
   AZ_CHECK(n >= 1, "bigbird: n must be >= 1, got ", n);
-  return (n + o.block - 1) / o.block;
+  return (std::min(n, o.block) + n - 1) / std::min(n, o.block);  // ceil(n / b); a block wider than n is one block of n
+}
+
+BigBirdOptions bigbird_fit(const BigBirdOptions& o, int64_t n) {
+  BigBirdOptions fitted = o;
+  fitted.block = std::max<int64_t>(1, std::min(o.block, n));  // b > n: the whole sequence is one block
+  return fitted;
 }
 
 // ---- the block graph --------------------------------------------------------------------------------------
-BigBirdBlocks bigbird_blocks(const BigBirdOptions& o, int64_t n, int64_t H) {
+BigBirdBlocks bigbird_blocks(const BigBirdOptions& given, int64_t n, int64_t H) {
+  const BigBirdOptions o = bigbird_fit(given, n);
   const int64_t nb = bigbird_num_blocks(o, n), half = (o.window_blocks - 1) / 2;
   AZ_CHECK(H >= 1, "bigbird: need at least one head, got H = ", H);
   BigBirdBlocks bb;
@@ -142,7 +149,8 @@ IntTensor bigbird_block_layout(const BigBirdOptions& o, int64_t n, int64_t H) {
   return layout;
 }
 
-std::vector<int64_t> bigbird_dense_rows(const BigBirdOptions& o, int64_t n) {
+std::vector<int64_t> bigbird_dense_rows(const BigBirdOptions& given, int64_t n) {
+  const BigBirdOptions o = bigbird_fit(given, n);
   std::vector<int64_t> rows;
   if (o.causal) return rows;
   const int64_t nb = bigbird_num_blocks(o, n);
@@ -152,7 +160,8 @@ std::vector<int64_t> bigbird_dense_rows(const BigBirdOptions& o, int64_t n) {
   return rows;
 }
 
-IntTensor bigbird_index(const BigBirdOptions& o, int64_t n, int64_t H) {
+IntTensor bigbird_index(const BigBirdOptions& given, int64_t n, int64_t H) {
+  const BigBirdOptions o = bigbird_fit(given, n);
   const int64_t Hi = o.random_blocks > 0 ? H : 1;  // without random blocks every head has the same lists
   const BigBirdBlocks bb = bigbird_blocks(o, n, Hi);
   const int64_t b = o.block;
@@ -277,7 +286,7 @@ class BigBirdScheme : public Scheme {
   bool supports_causal() const override { return true; }
   bool has_pattern() const override { return true; }
   std::vector<HyperParam> hyperparams() const override {
-    return {{"block", "16", "b: tokens per block (the last block may be shorter)"},
+    return {{"block", "16", "b: tokens per block (the last block may be shorter; b > n is one block of n)"},
             {"window_blocks", "3", "w (odd): the query's block and (w-1)/2 blocks on each side (causal: before it)"},
             {"global_blocks", "1", "g: global blocks at each end (causal: at the start only); they see and are seen by all"},
             {"random_blocks", "2", "r: random key blocks per query block, per head, drawn once from the seed (fixed)"}};

@@ -54,6 +54,9 @@ struct BigBirdOptions {
 // one-line errors name the key.
 BigBirdOptions bigbird_options(const Config& cfg);
 int64_t bigbird_num_blocks(const BigBirdOptions& o, int64_t n);  // nb = ceil(n / b)
+// The options as applied to a sequence of n tokens: a block wider than n is one block of n (b = min(b, n)), so that
+// memory follows the input, not the setting. Every function below that takes n applies it first.
+BigBirdOptions bigbird_fit(const BigBirdOptions& o, int64_t n);
 
 // What a (query block, key block) cell is.
 enum BigBirdKind : int { kBlockNone = 0, kBlockWindow = 1, kBlockGlobal = 2, kBlockRandom = 3 };

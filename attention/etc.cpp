@@ -125,6 +125,12 @@ EtcOptions etc_options(const Config& cfg) {
   return o;
 }
 
+EtcOptions etc_fit(const EtcOptions& o, int64_t n) {
+  EtcOptions fitted = o;
+  fitted.rel_clip = std::min(o.rel_clip, std::max<int64_t>(n - 1, 0));  // no distance among n tokens exceeds n - 1
+  return fitted;
+}
+
 void etc_check_length(const EtcOptions& o, int64_t n) {
   AZ_CHECK(n > o.globals, "etc: n = ", n, " must be larger than globals = ", o.globals,
            " (the first `globals` positions are the global tokens, the rest the long input)");
@@ -342,39 +348,40 @@ class EtcScheme : public Scheme {
   std::vector<HyperParam> hyperparams() const override {
     return {{"globals", "4", "G: the first G positions are the global tokens (the rest is the long input)"},
             {"radius", "8", "r: a long token sees the long tokens within distance r (causal: the r before it) and itself"},
-            {"rel_clip", "4", "k: relative distances are clipped to [-k, k]; one learned bias per clipped distance and head"},
+            {"rel_clip", "4", "k: relative distances are clipped to [-k, k]; one learned bias per clipped distance and head (k >= n is cut to n - 1)"},
             {"rel_std", "0.5", "std of the relative biases: drawn from the seed at kernel level (run/show), the layer's init"},
             {"shared_qkv", "false", "layer: one Q/K/V projection for global and long tokens (default: separate ones)"}};
   }
 
   double flops(const Shape& q, const Config& cfg) const override {
-    const EtcOptions o = etc_options(cfg);
+    const EtcOptions o = etc_fit(etc_options(cfg), q[2]);
     // the long rows' band and global keys, plus the global rows (n keys each; causal: the globals up to g)
     double global_rows = 0;
     for (int64_t g = 0; g < o.globals; ++g) global_rows += o.causal ? static_cast<double>(g + 1) : static_cast<double>(q[2]);
     return attention_flops(q, index_pairs_per_head(etc_long_index(o, q[2])) + global_rows);
   }
   Tensor kernel(const Tensor& q, const Tensor& k, const Tensor& v, const Config& cfg) const override {
-    const EtcOptions o = etc_options(cfg);
+    const EtcOptions o = etc_fit(etc_options(cfg), q.size(2));
     return etc_attention(q, k, v, o, etc_seeded_bias(o, q.size(1), cfg.seed), cfg.key_padding_mask);
   }
   Tensor effective_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Config& cfg) const override {
-    const EtcOptions o = etc_options(cfg);
+    const EtcOptions o = etc_fit(etc_options(cfg), q.size(2));
     return etc_probabilities(q, k, v, o, etc_seeded_bias(o, q.size(1), cfg.seed), cfg.key_padding_mask).dense;
   }
   Tensor pattern(const Shape& q_shape, const Config& cfg) const override {
     AZ_CHECK(q_shape.size() == 4, "etc: pattern needs a (B, H, n, d) shape, got ", q_shape);
-    return etc_pattern(etc_options(cfg), q_shape[0], q_shape[1], q_shape[2], cfg.key_padding_mask);
+    return etc_pattern(etc_fit(etc_options(cfg), q_shape[2]), q_shape[0], q_shape[1], q_shape[2], cfg.key_padding_mask);
   }
   Figure extra_figure(int64_t n, const Config& cfg) const override {
-    const IntTensor ids = etc_relative_ids(etc_options(cfg), n);
+    const IntTensor ids = etc_relative_ids(etc_fit(etc_options(cfg), n), n);
     Tensor m = Tensor::empty({n, n});
     for (int64_t e = 0; e < n * n; ++e) m.data()[e] = static_cast<float>(ids.data[static_cast<size_t>(e)]);
     return {m, "etc - relative id per pair", "key position j (globals first)", "query position i",
             "id (-1 = not attended)"};
   }
   std::unique_ptr<AttentionLayer> make_layer(const LayerConfig& lc, core::Rng& rng) const override {
-    return std::make_unique<EtcLayer>(etc_options(configure(lc.set, lc.causal, lc.seed)), lc, rng);
+    // rel_clip beyond max_len - 1 would only add biases no pair of positions can use
+    return std::make_unique<EtcLayer>(etc_fit(etc_options(configure(lc.set, lc.causal, lc.seed)), lc.max_len), lc, rng);
   }
 };
 

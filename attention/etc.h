@@ -56,6 +56,9 @@ struct EtcOptions {
 
 // Reads globals, radius, rel_clip, rel_std, shared_qkv from the settings (and cfg.causal); errors name the key.
 EtcOptions etc_options(const Config& cfg);
+// The options as applied to n tokens (the layer: max_len): rel_clip = min(rel_clip, n - 1), since no distance
+// exceeds n - 1 — the same attention with only the biases that can occur, so memory follows the input.
+EtcOptions etc_fit(const EtcOptions& o, int64_t n);
 // Throws unless n > G (naming n and globals).
 void etc_check_length(const EtcOptions& o, int64_t n);
 

@@ -93,9 +93,17 @@ int64_t longformer_dilation(const LongformerOptions& o, int64_t h) {
 
 int64_t longformer_band_width(const LongformerOptions& o) { return o.causal ? o.window + 1 : 2 * o.window + 1; }
 
+LongformerOptions longformer_fit(const LongformerOptions& o, int64_t n) {
+  LongformerOptions fitted = o;
+  fitted.window = std::min(o.window, std::max<int64_t>(n - 1, 0));  // w >= n - 1 already reaches every key
+  for (int64_t& delta : fitted.dilation) delta = std::min(delta, std::max<int64_t>(n, 1));  // δ >= n: only i itself
+  return fitted;
+}
+
 // ---- key lists --------------------------------------------------------------------------------------------
-IntTensor longformer_index(const LongformerOptions& o, int64_t n, int64_t H) {
-  longformer_check_length(o, n);
+IntTensor longformer_index(const LongformerOptions& given, int64_t n, int64_t H) {
+  longformer_check_length(given, n);
+  const LongformerOptions o = longformer_fit(given, n);
   const int64_t w = o.window, W = longformer_band_width(o), G = static_cast<int64_t>(o.global.size()), K = W + G;
   const int64_t Hi = one_dilation(o) ? 1 : H;
   const std::vector<char> is_global = global_flags(o, n);
@@ -260,7 +268,7 @@ class LongformerScheme : public Scheme {
   bool supports_causal() const override { return true; }
   bool has_pattern() const override { return true; }
   std::vector<HyperParam> hyperparams() const override {
-    return {{"window", "8", "w: each token sees the w keys on either side (causal: the w keys before it) and itself"},
+    return {{"window", "8", "w: each token sees the w keys on either side (causal: the w keys before it) and itself; w >= n is cut to n - 1"},
             {"dilation", "1", "gap between window keys, per head, cycling over heads (e.g. 1,2: odd heads skip every other key)"},
             {"global", "", "positions of global tokens (e.g. 0 or 0,5): they see everything and everything sees them"}};
   }

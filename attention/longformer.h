@@ -46,6 +46,9 @@ void longformer_check_length(const LongformerOptions& o, int64_t n);
 
 int64_t longformer_dilation(const LongformerOptions& o, int64_t h);  // δ of head h
 int64_t longformer_band_width(const LongformerOptions& o);           // W = 2w+1 (w+1 when causal)
+// The options as applied to n tokens: a window of n - 1 or more already reaches every key, so w = min(w, n - 1)
+// (memory follows the input, not the setting). longformer_index applies it: its rows are then W(fit) + G wide.
+LongformerOptions longformer_fit(const LongformerOptions& o, int64_t n);
 
 // Key lists (1, 1 or H, n, W + G) in band form: slot t' < W holds i + δ·(t' - w) (or -1 outside [0, n) or when
 // that key is global), slot W + g holds global[g] (-1 when causal and global[g] > i). Rows of global tokens are

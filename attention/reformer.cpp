@@ -55,7 +55,7 @@ int64_t parse_n_buckets(const Settings& s) {
 std::vector<HyperParam> reformer_hyperparams() {
   return {{"n_hashes", "2", "hashing rounds R (1-64); more rounds find more of the true nearest keys, at R times the cost"},
           {"n_buckets", "auto",
-           "buckets per round (even, >= 2), or auto = 2*ceil(n/chunk) so that a bucket averages chunk/2 tokens"},
+           "buckets per round (even, >= 2; at most 2n are used), or auto = 2*ceil(n/chunk) so that a bucket averages chunk/2 tokens"},
           {"chunk", "32", "m: positions per chunk of the sorted order; each query sees its chunk and the previous one"}};
 }
 
@@ -79,9 +79,14 @@ LSHOptions lsh_options(const Config& cfg) {
   return o;
 }
 
+int64_t lsh_chunk(const LSHOptions& o, int64_t n) { return std::min(o.chunk, std::max<int64_t>(n, 1)); }
+
 int64_t lsh_num_buckets(const LSHOptions& o, int64_t n) {
-  if (o.n_buckets > 0) return o.n_buckets;
-  return std::max<int64_t>(2, 2 * ((n + o.chunk - 1) / o.chunk));  // the paper's m = 2n / nb
+  // More buckets than 2n cannot all be filled by n tokens: clamp, so that the rotations (d × nb/2 per round) and
+  // the projections (n × nb/2) follow the input, not the setting.
+  if (o.n_buckets > 0) return std::min(o.n_buckets, 2 * std::max<int64_t>(n, 1));
+  const int64_t m = lsh_chunk(o, n);
+  return std::max<int64_t>(2, 2 * ((n + m - 1) / m));  // the paper's m = 2n / nb
 }
 
 Tensor lsh_shared_keys(const Tensor& q) {
@@ -150,7 +155,7 @@ LSHLayout lsh_layout(const IntTensor& buckets, const LSHOptions& o) {
            o.n_hashes, ", n), got ", buckets.shape);
   LSHLayout L;
   L.B = buckets.shape[0], L.H = buckets.shape[1], L.R = buckets.shape[2], L.n = buckets.shape[3];
-  const int64_t n = L.n, m = o.chunk, rows = L.B * L.H * L.R;
+  const int64_t n = L.n, m = lsh_chunk(o, n), rows = L.B * L.H * L.R;
   const int64_t nb = lsh_num_buckets(o, n);
   L.perm = IntTensor({L.B, L.H, L.R, n});
   L.slot = IntTensor({L.B, L.H, L.R, n});
@@ -326,7 +331,7 @@ struct Prepared {
              Shape({B, H, o.n_hashes, n}), ", got ", buckets.shape);
     shared_keys(q, k, rnorm);
     layout = lsh_layout(buckets, o);
-    ctx = LSHContext{B, H, o.n_hashes, n, d, o.chunk, o.causal, 1.0f / std::sqrt(static_cast<float>(d)), q.data(),
+    ctx = LSHContext{B, H, o.n_hashes, n, d, lsh_chunk(o, n), o.causal, 1.0f / std::sqrt(static_cast<float>(d)), q.data(),
                      k.data(), o.key_padding_mask.defined() ? o.key_padding_mask.data() : nullptr, &layout};
   }
   Prepared(const Prepared&) = delete;

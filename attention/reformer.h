@@ -59,8 +59,10 @@ struct LSHOptions {
 // Bad values throw one line naming the key, e.g. "reformer: n_buckets must be even and >= 2, got 7".
 LSHOptions lsh_options(const Config& cfg);
 void validate(const LSHOptions& o);
+// The chunk length used for n tokens: min(chunk, n) (one chunk of n already holds every token).
+int64_t lsh_chunk(const LSHOptions& o, int64_t n);
 // The number of buckets used for length n (resolves auto).
-int64_t lsh_num_buckets(const LSHOptions& o, int64_t n);
+int64_t lsh_num_buckets(const LSHOptions& o, int64_t n);  // at most 2n: more could not be filled
 
 constexpr float kSelfScore = -1e5f;  // the score of a token for itself: used only when nothing else is there
 constexpr float kKeyNormEps = 1e-6f;  // k = q / sqrt(|q|² + eps)

@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <limits>
+#include <set>
 
 #include "core/ops_elementwise.h"
 #include "core/ops_shape.h"
@@ -16,6 +17,7 @@ Settings::Settings(const std::string& scheme, const std::vector<HyperParam>& spe
                    const std::vector<std::string>& assignments)
     : scheme_(scheme) {
   for (const HyperParam& p : spec) values_[p.key] = p.default_value;
+  std::set<std::string> given;  // a key set twice is a mistake (which one was meant?), not "the last one wins"
   for (const std::string& a : assignments) {
     const size_t eq = a.find('=');
     AZ_CHECK(eq != std::string::npos && eq > 0, scheme, ": setting '", a, "' is not of the form key=value");
@@ -26,6 +28,8 @@ Settings::Settings(const std::string& scheme, const std::vector<HyperParam>& spe
       AZ_FAIL(scheme, ": unknown setting '", key, "' (", known.empty() ? "this scheme has no settings" : "known: " + known,
               ")");
     }
+    AZ_CHECK(given.insert(key).second, scheme, ": setting '", key, "' is given twice (", key, "=",
+             values_[key], " and ", a, "); give each setting once");
     values_[key] = a.substr(eq + 1);
   }
 }

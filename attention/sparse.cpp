@@ -47,7 +47,11 @@ int64_t sparse_stride(const SparseOptions& o, int64_t n) {
   if (o.stride > 0) {
     AZ_CHECK(o.mode != SparseMode::fixed || o.summary <= o.stride, "sparse: summary (c = ", o.summary,
              ") must be <= stride (l = ", o.stride, ")");
-    return o.stride;
+    // A stride past the sequence changes nothing more (strided: l >= n already puts every key in A1 and only i
+    // in A2; fixed: l >= n + c leaves one block and no summary cell inside it), so it is cut there: the loops
+    // and the index then follow n, not the setting.
+    if (o.mode == SparseMode::strided) return std::min(o.stride, n);
+    return o.summary < std::numeric_limits<int64_t>::max() - n ? std::min(o.stride, n + o.summary) : o.stride;
   }
   int64_t l = static_cast<int64_t>(std::ceil(std::sqrt(static_cast<double>(n))));
   while (l > 1 && (l - 1) * (l - 1) >= n) --l;  // exact ceil(sqrt(n)) despite rounding

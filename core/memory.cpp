@@ -1,10 +1,15 @@
 // core/memory.cpp — counting allocator (see memory.h).
 #include "core/memory.h"
 
+#include <unistd.h>  // sysconf: the machine's memory
+
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
+#include <limits>
 #include <map>
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include "core/error.h"
@@ -41,15 +46,36 @@ BlockCache& cache() {
   return *c;
 }
 
+std::string gib(std::size_t bytes) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f GiB", static_cast<double>(bytes) / double(1 << 30));
+  return text;
+}
+
 std::size_t rounded_size(std::size_t bytes) {
   const std::size_t r = (bytes + kAlign - 1) / kAlign * kAlign;
   return r >= kCacheMin ? (r + kCacheGrain - 1) / kCacheGrain * kCacheGrain : r;
 }
 }  // namespace
 
+// The machine's physical memory, read once. A request that would take the live total past it cannot succeed
+// without swapping the machine to a halt or being killed by the OOM killer, so it is refused up front, with the
+// size in the message, before a single page is touched.
+std::size_t machine_bytes() {
+  static const std::size_t total = [] {
+    const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGE_SIZE);
+    return pages > 0 && page > 0 ? static_cast<std::size_t>(pages) * static_cast<std::size_t>(page)
+                                 : std::numeric_limits<std::size_t>::max();
+  }();
+  return total;
+}
+
 void* allocate(std::size_t bytes) {
   if (bytes == 0) bytes = 1;  // a zero-size tensor still gets a valid pointer
   AZ_CHECK(bytes < (std::size_t(1) << 48), "memory: request of ", bytes, " bytes is too large");
+  AZ_CHECK(bytes <= machine_bytes() && current_bytes() <= machine_bytes() - bytes, "memory: this needs ", gib(bytes),
+           " more on top of ", gib(current_bytes()), " already in use, beyond this machine's ", gib(machine_bytes()),
+           " of memory (try a smaller input, batch or setting)");
   const std::size_t rounded = rounded_size(bytes);
   void* p = nullptr;
   if (kUseCache && rounded >= kCacheMin) {

@@ -13,8 +13,10 @@
 
 namespace core::memory {
 
-// Raw storage, 64-byte aligned, uninitialised. Throws core::Error when the request cannot be met.
+// Raw storage, 64-byte aligned, uninitialised. Throws core::Error when the request cannot be met — and before
+// trying, when it would take the live total past the machine's physical memory (the message gives the sizes).
 void* allocate(std::size_t bytes);
+std::size_t machine_bytes();  // physical memory of this machine (sysconf), the limit allocate() guards
 void release(void* ptr, std::size_t bytes) noexcept;
 
 std::size_t current_bytes();

@@ -60,7 +60,7 @@ std::vector<int64_t> index_row(const IntTensor& index, int64_t h, int64_t i) {
 // Cell kinds for one head: 0 = not attended, 1 = window (band), 2 = global column, 3 = global token's row.
 IntTensor cell_kinds(const LongformerOptions& o, int64_t n, int64_t h) {
   const IntTensor index = attention::longformer_index(o, n, h + 1);
-  const int64_t W = attention::longformer_band_width(o);
+  const int64_t W = attention::longformer_band_width(attention::longformer_fit(o, n));  // a window wider than n is cut to n - 1
   IntTensor ids({n, n}, 0);
   for (int64_t i = 0; i < n; ++i) {
     const std::vector<int64_t> row = index_row(index, h, i);

@@ -308,7 +308,7 @@ class LinformerScheme : public Scheme {
   LinformerProjections projections(const Tensor& q, const Tensor& k, const Config& cfg) const {
     AZ_CHECK(!cfg.causal, kLinformerCausalRefusal);
     const int64_t m = k.size(2), H = q.size(1);
-    const LinformerSettings s = linformer_settings(cfg.settings, m, "the sequence length n");
+    const LinformerSettings s = linformer_settings(cfg.settings, m, "the number of keys m");  // k, v have m rows
     std::lock_guard<std::mutex> lock(cache_mutex_);
     const bool hit = cache_.p.E.defined() && cache_.seed == cfg.seed && cache_.heads == H && cache_.k == s.k &&
                      cache_.n == m && cache_.share == s.share;

@@ -201,11 +201,15 @@ TEST_CASE("linformer: bad hyperparameters are rejected with a message naming the
   auto kernel_with = [&](std::vector<std::string> set) { return scheme().kernel(q, q, q, scheme().configure(set)); };
   CHECK_THROWS_WITH_AS(kernel_with({"k=0"}), doctest::Contains("linformer: k must be >= 1"), core::Error);
   CHECK_THROWS_WITH_AS(kernel_with({"k=-3"}), doctest::Contains("got k=-3"), core::Error);
-  CHECK_THROWS_WITH_AS(kernel_with({"k=65"}), doctest::Contains("k=65 must be <= the sequence length n=64"), core::Error);
+  CHECK_THROWS_WITH_AS(kernel_with({"k=65"}), doctest::Contains("k=65 must be <= the number of keys m=64"), core::Error);
   CHECK_THROWS_WITH_AS(kernel_with({"k=many"}), doctest::Contains("k='many' is not an integer"), core::Error);
   CHECK_THROWS_WITH_AS(kernel_with({"share=both"}), doctest::Contains("share must be one of none, headwise, kv, layerwise"),
                        core::Error);
   CHECK(kernel_with({"k=64"}).shape() == q.shape());  // k = n is allowed
+  // Fewer keys than queries: the limit is the number of keys m, and the message names m, not n.
+  const Tensor k20 = testing::rand_tensor({1, 2, 20, 4}, 61), q40 = testing::rand_tensor({1, 2, 40, 4}, 62);
+  CHECK_THROWS_WITH_AS(scheme().kernel(q40, k20, k20, scheme().configure({})),
+                       doctest::Contains("k=32 must be <= the number of keys m=20"), core::Error);
 
   Rng rng(2);
   CHECK_THROWS_WITH_AS(scheme().make_layer(layer_config(8, 2, 1024, {"k=2000"}), rng),

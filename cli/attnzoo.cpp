@@ -14,7 +14,7 @@
 // Error handling is part of the contract: bad input (a missing or malformed file, wrong shapes, an unknown
 // scheme, option or setting) prints ONE line "attnzoo: <what is wrong>" to stderr and exits with status 2.
 // Nothing is written in that case: every command computes all its results first and writes files last.
-#include <unistd.h>  // getpid, for temporary file names
+#include <unistd.h>  // getpid (temporary file names), access (writable?)
 
 #include <algorithm>
 #include <cerrno>
@@ -273,46 +273,98 @@ Tensor load_bhnd(const std::string& path, const std::string& role) {
   return t;
 }
 
-// An output file must go into an existing directory and must not be a directory itself. Checked before any
-// work is done, so that a typo in a path fails at once rather than after a long computation.
-void check_output_path(const std::string& path, const std::string& option) {
-  const fs::path p(path);
-  const fs::path parent = p.parent_path().empty() ? fs::path(".") : p.parent_path();
+// ---- outputs: checked before any work, written all together or not at all -----------------------------------
+
+// The nearest ancestor of `p` that exists (p itself if it exists).
+fs::path existing_ancestor(fs::path p) {
   std::error_code ec;
-  AZ_CHECK(fs::is_directory(parent, ec), "--", option, " ", path, ": directory ", parent.string(),
+  p = fs::absolute(p, ec).lexically_normal();
+  while (!fs::exists(p, ec) && p.has_relative_path()) p = p.parent_path();
+  return p;
+}
+
+// A directory the command will create (with its parents) or fill: it must not be an existing file, and the nearest
+// existing ancestor must be a directory we may write. Checked before any work is done, so that a typo in a path
+// fails at once rather than after minutes of training or benchmarking.
+void check_output_dir(const std::string& dir, const std::string& who) {
+  std::error_code ec;
+  AZ_CHECK(!fs::exists(dir, ec) || fs::is_directory(dir, ec), who, ": --out ", dir, " exists and is not a directory");
+  const fs::path base = existing_ancestor(dir);
+  AZ_CHECK(fs::is_directory(base, ec), who, ": --out ", dir, ": ", base.string(),
+           " is a file, so no directory can be made under it");
+  AZ_CHECK(::access(base.c_str(), W_OK | X_OK) == 0, who, ": --out ", dir, ": directory ", base.string(),
+           " is not writable");
+}
+
+// A file the command will write: not an existing directory or special file (a device, a FIFO: replacing one would
+// destroy it), in a directory we may write — one that exists, or with make_parent, one that can be made (`show`
+// makes out/show/). `option` names the option in the error.
+void check_output_file(const std::string& path, const std::string& option, bool make_parent = false) {
+  const fs::path p(path);
+  std::error_code ec;
+  const fs::file_status st = fs::symlink_status(p, ec);
+  AZ_CHECK(!fs::is_directory(fs::status(p, ec)), "--", option, " ", path, " is a directory, expected a file name");
+  AZ_CHECK(!fs::exists(st) || fs::is_regular_file(st) || fs::is_symlink(st), "--", option, " ", path,
+           " exists and is not a regular file; give a file name");
+  const fs::path parent = p.parent_path().empty() ? fs::path(".") : p.parent_path();
+  AZ_CHECK(make_parent || fs::is_directory(parent, ec), "--", option, " ", path, ": directory ", parent.string(),
            " does not exist");
-  AZ_CHECK(!fs::is_directory(p, ec), "--", option, " ", path, " is a directory, expected a file name");
+  const fs::path base = existing_ancestor(parent);
+  AZ_CHECK(fs::is_directory(base, ec), "--", option, " ", path, ": ", base.string(),
+           " is a file, so it cannot hold a directory");
+  AZ_CHECK(::access(base.c_str(), W_OK | X_OK) == 0, "--", option, " ", path, ": directory ", base.string(),
+           " is not writable");
 }
 
 // All files a command will write, collected while computing and written together at the end: each one first to
-// a temporary name beside it, then renamed into place once every file is written. If anything fails, the
-// temporaries (and a directory made for them) are removed, so the user never finds half of the outputs.
+// a temporary name beside it; once every one is written, they are moved into place. A file that a target would
+// replace is first moved aside and put back if a later step fails, so a failure at any point leaves every target
+// as it was: all outputs or none.
 class PendingFiles {
  public:
   void add(const std::string& path, const Tensor& t) { files_.push_back({path, t}); }
   void make_directory(const std::string& dir) { dir_ = dir; }
 
   void write_all() {
+    const std::string pid = std::to_string(static_cast<long long>(::getpid()));
     bool made_dir = false;
-    std::vector<std::string> temps;
+    std::vector<std::string> temps, backups;  // backups[i]: where target i's old file went ("" = there was none)
+    size_t placed = 0;                        // targets 0..placed-1 hold their new files
+    std::string failed;                       // which target failed, for the message
     try {
       if (!dir_.empty() && !fs::is_directory(dir_)) made_dir = fs::create_directories(dir_);
       for (const auto& [path, tensor] : files_) {
-        temps.push_back(path + ".partial." + std::to_string(static_cast<long long>(::getpid())) + ".npy");
-        try {
-          core::npy::save(temps.back(), tensor);
-        } catch (const core::Error& e) {
-          AZ_FAIL("cannot write ", path, ", so no output was written (", e.what(), ")");
-        }
+        failed = path;
+        std::error_code ec;  // the command checked its outputs first, but the disk may have changed since
+        const fs::file_status st = fs::symlink_status(path, ec);
+        AZ_CHECK(!fs::exists(st) || fs::is_regular_file(st) || fs::is_symlink(st), path, " is not a regular file");
+        temps.push_back(path + ".partial." + pid + ".npy");
+        core::npy::save(temps.back(), tensor);
       }
-      for (size_t i = 0; i < files_.size(); ++i) fs::rename(temps[i], files_[i].first);
-    } catch (...) {
+      for (const auto& file : files_) {
+        failed = file.first;
+        backups.push_back(fs::exists(fs::symlink_status(file.first)) ? file.first + ".previous." + pid : "");
+        if (!backups.back().empty()) fs::rename(file.first, backups.back());
+      }
+      for (; placed < files_.size(); ++placed) {
+        failed = files_[placed].first;
+        fs::rename(temps[placed], files_[placed].first);
+      }
+    } catch (const std::exception& e) {
       std::error_code ec;
+      for (size_t i = 0; i < placed; ++i) fs::remove(files_[i].first, ec);
+      for (size_t i = 0; i < backups.size(); ++i)
+        if (!backups[i].empty()) fs::rename(backups[i], files_[i].first, ec);
       for (const std::string& t : temps) fs::remove(t, ec);
       if (made_dir) fs::remove(dir_, ec);  // only removes it if empty
-      throw;
+      AZ_FAIL("cannot write ", failed, ", so no output was written (", e.what(), ")");
     }
+    std::error_code ec;
+    for (const std::string& b : backups)
+      if (!b.empty()) fs::remove(b, ec);
   }
+
+  const std::vector<std::pair<std::string, Tensor>>& files() const { return files_; }
 
  private:
   std::vector<std::pair<std::string, Tensor>> files_;
@@ -393,6 +445,7 @@ int cmd_show(const std::vector<std::string>& words) {
   const std::vector<std::string> sets = args.all("set");
   const attention::Config cfg = scheme.configure(sets, causal, seed);
   const std::string out_path = args.get("out", "out/show/" + name + ".png");
+  check_output_file(out_path, "out", /*make_parent=*/true);  // save_png makes the directory
 
   // q, k, v ~ N(0, 1): (1, H, n, d), drawn in this order from one generator.
   core::Rng rng(seed);
@@ -498,7 +551,6 @@ int cmd_run(const std::vector<std::string>& words) {
   std::vector<std::pair<std::string, std::string>> outputs = {{"out", args.get("out")}};
   for (const char* opt : {"save-attn", "save-mask"})
     if (args.has(opt)) outputs.push_back({opt, args.get(opt)});
-  for (const auto& [opt, path] : outputs) check_output_path(path, opt);
   if (args.has("grads")) {
     const fs::path dir(args.get("grads"));
     std::error_code ec;
@@ -506,6 +558,7 @@ int cmd_run(const std::vector<std::string>& words) {
              " exists and is not a directory");
     for (const char* f : {"dq.npy", "dk.npy", "dv.npy"}) outputs.push_back({"grads", (dir / f).string()});
   }
+  for (const auto& [opt, path] : outputs) check_output_file(path, opt, opt == "grads");  // every file, before any work
   for (size_t i = 0; i < outputs.size(); ++i)
     for (size_t j = 0; j < i; ++j)
       AZ_CHECK(fs::absolute(outputs[i].second).lexically_normal() != fs::absolute(outputs[j].second).lexically_normal(),
@@ -518,6 +571,8 @@ int cmd_run(const std::vector<std::string>& words) {
   Scheme::check_qkv(q, k, v, "run " + name);
   const int64_t B = q.size(0), H = q.size(1), n = q.size(2), m = k.size(2);
   const Shape attn_shape = {B, H, n, m};
+  AZ_CHECK(!args.has("save-mask") || m == n, "run ", name, ": --save-mask writes the n x n pattern of self-attention, ",
+           "so k and v need as many positions as q (q has n=", n, ", k has m=", m, ")");
   if (args.has("save-attn") || args.has("save-mask"))
     AZ_CHECK(core::numel_of(attn_shape) <= kMaxMatrixElements, "run ", name, ": --save-attn/--save-mask would write ",
              attn_shape, " = ", core::numel_of(attn_shape), " floats; the limit is ", kMaxMatrixElements);
@@ -564,8 +619,7 @@ int cmd_run(const std::vector<std::string>& words) {
   }
   if (args.has("save-mask")) {
     const Tensor P = scheme.data_pattern(q0, k0, cfg);  // (B, H, n, m), 1 = may attend
-    AZ_CHECK(P.shape() == attn_shape, name, ": pattern has shape ", P.shape(), ", expected ", attn_shape,
-             m != n ? " (--save-mask needs as many keys as queries)" : "");
+    AZ_CHECK(P.shape() == attn_shape, name, ": pattern has shape ", P.shape(), ", expected ", attn_shape);
     files.add(args.get("save-mask"), P);
   }
 
@@ -619,6 +673,7 @@ int cmd_bench(const std::vector<std::string>& words) {
   o.causal = args.flags.count("causal") > 0;
   o.seed = parse_seed(args);
   const std::string dir = args.get("out", "out/bench");
+  check_output_dir(dir, "bench");
   o.progress = [](const std::string& line) { std::cout << line << std::endl; };
   const auto points = attention::run_benchmark(o);
   const std::string md = attention::write_benchmark_report(points, o, dir);
@@ -669,13 +724,6 @@ lra::ProgressMode parse_progress(const Args& args) {
   AZ_FAIL("lra: --progress '", m, "': expected bar, lines, quiet or auto");
 }
 
-// A directory the command will create or fill: it must not be an existing file.
-void check_output_dir(const std::string& dir) {
-  std::error_code ec;
-  AZ_CHECK(!fs::exists(dir, ec) || fs::is_directory(dir, ec), "lra: --out ", dir,
-           " exists and is not a directory");
-}
-
 // attnzoo lra listops --generate N --out FILE.tsv
 int lra_generate_listops(const Args& args) {
   only_options(args, {"generate", "out", "seq-len", "seed", "parens", "no-parens"}, "listops --generate");
@@ -683,8 +731,7 @@ int lra_generate_listops(const Args& args) {
   AZ_CHECK(args.has("out"), "lra listops --generate: missing --out FILE.tsv");
   AZ_CHECK(!(args.has("parens") && args.has("no-parens")), "lra listops: --parens and --no-parens contradict each other");
   const std::string out = args.get("out");
-  std::error_code ec;
-  AZ_CHECK(!fs::is_directory(out, ec), "lra listops --generate: --out ", out, " is a directory, expected a file name");
+  check_output_file(out, "out", /*make_parent=*/true);  // write_tsv makes the directory
   lra::listops::Options o;
   const int64_t L = parse_int(args, "seq-len", 2000, 3, 1000000);
   if (L != 2000) {  // as lra::load_task: L/4 < length <= L
@@ -719,7 +766,7 @@ int lra_generate_pathfinder(const Args& args) {
            " is not one of 16, 32, 64, 128");
   AZ_CHECK(args.has("out"), "lra pathfinder --generate: missing --out DIR");
   const std::string dir = args.get("out");
-  check_output_dir(dir);
+  check_output_dir(dir, "lra pathfinder");
   const auto samples = lra::pathfinder::write_samples(dir, n, static_cast<int>(size), parse_seed(args));
   int64_t positives = 0;
   for (const auto& s : samples) positives += s.label;
@@ -739,7 +786,7 @@ int lra_suite(const Args& args) {
     for (std::string name; std::getline(ss, name, ',');) o.schemes.push_back(attention::find_scheme(name).name());
   }
   o.out_dir = args.get("out", "out/lra");
-  check_output_dir(o.out_dir);
+  check_output_dir(o.out_dir, "lra suite");
   o.time_limit_per_run = parse_float(args, "time-limit", 420, 0, 1e7);  // a safety net: 0 = none
   o.run_efficiency = !args.has("no-efficiency");
   o.efficiency.lengths = parse_int_list(args, "lengths", o.efficiency.lengths, 1, 1 << 16);
@@ -827,7 +874,7 @@ int lra_train(const Args& args, std::string task) {
   o.time_limit = parse_float(args, "time-limit", 0, 0, 1e7);
   o.progress = parse_progress(args);
   o.out_dir = args.get("out", "out/lra/runs/" + task + "/" + scheme.name());
-  check_output_dir(o.out_dir);
+  check_output_dir(o.out_dir, "lra " + task);
 
   // 5. Data, training, files.
   std::cout << "lra " << task << ": loading data" << (t.data.empty() ? " (generated, seed " + std::to_string(t.seed) + ")" : " from " + t.data) << std::endl;
@@ -865,11 +912,48 @@ int cmd_lra(const std::vector<std::string>& words) {
   return lra_train(args, task);
 }
 
-// One line, whatever the message holds.
-std::string one_line(std::string s) {
-  std::replace(s.begin(), s.end(), '\n', ' ');
-  std::replace(s.begin(), s.end(), '\r', ' ');
-  return s;
+// The length of the well-formed UTF-8 sequence at s[i] (2-4 bytes) that is not a C1 control (U+0080-U+009F),
+// or 0 when the bytes there are not one.
+size_t printable_utf8_length(const std::string& s, size_t i) {
+  const auto byte = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+  const unsigned char c = byte(i);
+  const size_t len = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+  if (len == 0 || i + len > s.size()) return 0;
+  for (size_t k = 1; k < len; ++k)
+    if ((byte(i + k) & 0xC0) != 0x80) return 0;
+  if (c == 0xC2 && byte(i + 1) < 0xA0) return 0;  // U+0080..U+009F: C1 control codes
+  if (c == 0xE0 && byte(i + 1) < 0xA0) return 0;  // overlong
+  if (c == 0xED && byte(i + 1) >= 0xA0) return 0;  // UTF-16 surrogates
+  if (c == 0xF0 && byte(i + 1) < 0x90) return 0;  // overlong
+  if (c == 0xF4 && byte(i + 1) >= 0x90) return 0;  // beyond U+10FFFF
+  return len;
+}
+
+// One printable line, whatever the message holds: messages quote file names, settings and file contents, and a
+// control byte from a file (ESC, BEL, a vertical tab, NUL...) must not reach the terminal. Line breaks become
+// spaces; other control bytes and bytes that are not well-formed UTF-8 become \xNN; text in UTF-8 stays.
+std::string one_line(const std::string& s) {
+  static const char* const kHex = "0123456789abcdef";
+  std::string out;
+  for (size_t i = 0; i < s.size();) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c == '\n' || c == '\r') {
+      out += ' ';
+      ++i;
+    } else if (c >= 0x20 && c < 0x7f) {
+      out += static_cast<char>(c);
+      ++i;
+    } else if (const size_t len = c >= 0x80 ? printable_utf8_length(s, i) : 0) {
+      out.append(s, i, len);
+      i += len;
+    } else {
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+      ++i;
+    }
+  }
+  return out;
 }
 
 int dispatch(const std::vector<std::string>& argv) {

@@ -491,3 +491,173 @@ TEST_CASE("cli: bench measures schemes and writes csv, md and png; bad options e
   }
   fs::remove_all(dir);
 }
+
+// ---- the error contract, case by case (regressions) and by fuzzing -------------------------------------------
+
+namespace {
+
+// The contract for an exit status of 2: exactly one printable line on stderr, "attnzoo: ...".
+void check_refused(const Result& r) {
+  INFO("stderr: ", r.err);
+  CHECK(r.status == 2);
+  const std::vector<std::string> lines = lines_of(r.err);
+  REQUIRE(lines.size() == 1);
+  CHECK(lines[0].rfind("attnzoo: ", 0) == 0);
+  // printable: no control byte (UTF-8 text such as "×" may appear; raw input bytes are escaped as \xNN)
+  CHECK(std::none_of(lines[0].begin(), lines[0].end(), [](char c) { return (c >= 0 && c < 0x20) || c == 0x7f; }));
+}
+
+}  // namespace
+
+TEST_CASE("cli: a failing output leaves every existing file as it was (all outputs or none)") {
+  const Inputs in = make_inputs("cli_atomic", {1, 2, 5, 4}, {1, 2, 5, 4}, 80);
+  core::npy::save(in.file("g.npy"), testing::rand_tensor({1, 2, 5, 4}, 81));
+  const std::string out = in.file("out.npy"), before = "an earlier result";
+  { std::ofstream(out, std::ios::binary) << before; }
+  // --grads DIR where DIR/dq.npy is a directory: refused before any work, and --out is not replaced.
+  fs::create_directories(in.file("gd/dq.npy"));
+  Result r = run_cli(run_args(in, {"--grad-out", in.file("g.npy"), "--grads", in.file("gd")}));
+  check_refused(r);
+  CHECK(r.err.find("gd/dq.npy is a directory") != std::string::npos);
+  CHECK(read_text(out) == before);
+  // An output that fails only when it is written (/proc takes no files): the other outputs are rolled back and the
+  // existing --out keeps its old bytes.
+  r = run_cli(run_args(in, {"--save-attn", "/proc/attnzoo_attn.npy"}));
+  check_refused(r);
+  CHECK(r.err.find("no output was written") != std::string::npos);
+  CHECK(read_text(out) == before);
+  // A special file is never replaced: --out /dev/null would otherwise be renamed over.
+  r = run_cli(run_args(in, {}));  // (sanity: the same command works)
+  CHECK(r.status == 0);
+  std::vector<std::string> args = run_args(in, {});
+  args[9] = "/dev/null";
+  check_refused(run_cli(args));
+  CHECK(fs::is_character_file("/dev/null"));
+  // No temporary or backup files are left behind.
+  for (const auto& e : fs::directory_iterator(in.dir)) {
+    CAPTURE(e.path().string());
+    CHECK(e.path().string().find(".partial.") == std::string::npos);
+    CHECK(e.path().string().find(".previous.") == std::string::npos);
+  }
+  fs::remove_all(in.dir);
+}
+
+TEST_CASE("cli: lra, bench and show refuse an unusable output path before doing any work") {
+  testing::TempDir dir("cli_outpath");
+  const std::string file = (dir.path / "afile").string();
+  { std::ofstream(file) << "x"; }
+  const std::vector<std::vector<std::string>> cases = {
+      {"lra", "listops", "--scheme", "full", "--steps", "400", "--out", file + "/run"},
+      {"lra", "suite", "--schemes", "full", "--out", file + "/suite"},
+      {"lra", "pathfinder", "--generate", "3", "--out", file + "/pf"},
+      {"lra", "listops", "--generate", "3", "--out", file + "/x.tsv"},
+      {"bench", "--schemes", "full", "--n", "64", "--out", file + "/bench"},
+      {"show", "full", "--out", file + "/x.png"},
+      {"lra", "listops", "--scheme", "full", "--out", file},  // a file where a directory is expected
+      {"bench", "--schemes", "full", "--n", "64", "--out", file},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c[0] + " " + c[1]);
+    const Result r = run_cli(c);
+    check_refused(r);
+    CHECK(r.err.find("afile") != std::string::npos);
+    CHECK(r.out.empty());  // nothing was loaded, trained or measured
+  }
+  CHECK(read_text(file) == "x");
+}
+
+TEST_CASE("cli: messages escape control bytes from the input and stay on one line") {
+  const Inputs in = make_inputs("cli_escape", {1, 2, 5, 4}, {1, 2, 5, 4}, 90);
+  // A setting name with ESC, BEL, a vertical tab and a form feed, as a shell could pass it.
+  Result r = run_cli(run_args(in, {"--set", "w\x1b[31min\x07\x0b\x0c=3"}));
+  check_refused(r);
+  CHECK(r.err.find("\\x1b[31min\\x07\\x0b\\x0c") != std::string::npos);
+  // A .npy header whose dict key holds control bytes and a broken UTF-8 sequence.
+  std::string header = "{'de\x1bscr\x07\xff': '<f4', 'fortran_order': False, 'shape': (1, 2, 5, 4), }";
+  header.append(118 - header.size() - 10, ' ');
+  header += '\n';
+  std::string bytes = std::string("\x93NUMPY\x01\x00", 8);
+  bytes += static_cast<char>(header.size() & 0xff);
+  bytes += static_cast<char>(header.size() >> 8);
+  bytes += header + std::string(160, '\0');
+  { std::ofstream(in.file("bad.npy"), std::ios::binary) << bytes; }
+  std::vector<std::string> args = run_args(in, {});
+  args[3] = in.file("bad.npy");
+  r = run_cli(args);
+  check_refused(r);
+  CHECK(r.err.find('\x1b') == std::string::npos);
+  CHECK(r.err.find('\x07') == std::string::npos);
+  // A file name with a newline in it stays on one line too.
+  args[3] = in.file("no\nsuch.npy");
+  check_refused(run_cli(args));
+  fs::remove_all(in.dir);
+}
+
+TEST_CASE("cli: a setting given twice, --save-mask with m != n and linformer's k name what is wrong") {
+  const Inputs in = make_inputs("cli_msgs", {1, 2, 20, 4}, {1, 2, 25, 4}, 95);
+  std::vector<std::string> args = run_args(in, {"--set", "window=3", "--set", "window=5"});
+  args[1] = "longformer";
+  Result r = run_cli(args);
+  check_refused(r);
+  CHECK(r.err.find("setting 'window' is given twice") != std::string::npos);
+  r = run_cli(run_args(in, {"--save-mask", in.file("m.npy")}));
+  check_refused(r);
+  CHECK(r.err.find("as many positions as q (q has n=20, k has m=25)") != std::string::npos);
+  CHECK_FALSE(fs::exists(in.file("out.npy")));
+  args = run_args(in, {});
+  args[1] = "linformer";
+  r = run_cli(args);
+  check_refused(r);
+  CHECK(r.err.find("k=32 must be <= the number of keys m=25") != std::string::npos);
+  fs::remove_all(in.dir);
+}
+
+TEST_CASE("cli fuzz: every numeric option of every command at boundary values: exit 0, or 2 with one line and no output") {
+  const Inputs in = make_inputs("cli_fuzz", {1, 2, 6, 4}, {1, 2, 6, 4}, 97);
+  const std::string out = in.file("out");  // the output of every command (a file or a directory)
+  struct Command {
+    std::vector<std::string> base;     // a small, valid call that writes `out`
+    std::vector<std::string> options;  // its options that take a number
+  };
+  const std::vector<Command> commands = {
+      {{"show", "full", "--n", "8", "--out", out + ".png"}, {"n", "d", "heads", "seed"}},
+      {{"run", "full", "--q", in.file("q.npy"), "--k", in.file("k.npy"), "--v", in.file("v.npy"), "--out", out + ".npy"},
+       {"seed"}},
+      {{"bench", "--schemes", "full", "--n", "16", "--heads", "1", "--d", "4", "--repeats", "1", "--out", out},
+       {"n", "batch", "heads", "d", "repeats", "seed"}},
+      {{"lra", "listops", "--scheme", "full", "--steps", "2", "--train", "8", "--val", "4", "--test", "4", "--d-model",
+        "8", "--heads", "2", "--layers", "1", "--d-ff", "8", "--batch", "4", "--progress", "quiet", "--out", out},
+       {"steps", "batch", "eval-every", "lr", "warmup", "d-model", "heads", "layers", "d-ff", "train", "val", "test",
+        "data-seed", "seq-len", "time-limit", "seed"}},
+      {{"lra", "listops", "--generate", "3", "--seq-len", "40", "--out", out + ".tsv"}, {"generate", "seq-len", "seed"}},
+      {{"lra", "pathfinder", "--generate", "2", "--size", "16", "--out", out}, {"generate", "size", "seed"}},
+  };
+  const std::vector<std::string> values = {"0",   "1",   "-1",  "abc", "1e3", "99999999999999999999", "9223372036854775807",
+                                           "2.5"};
+  int runs = 0, refused = 0;
+  for (const Command& c : commands)
+    for (const std::string& option : c.options)
+      for (const std::string& value : values) {
+        std::vector<std::string> args = c.base;
+        auto it = std::find(args.begin(), args.end(), "--" + option);
+        if (it != args.end()) {
+          *(it + 1) = value;
+        } else {
+          args.push_back("--" + option);
+          args.push_back(value);
+        }
+        CAPTURE(c.base[0] + " " + c.base[1] + " --" + option + " '" + value + "'");
+        for (const char* ext : {"", ".png", ".npy", ".tsv"}) fs::remove_all(out + ext);
+        const Result r = run_cli(args);
+        ++runs;
+        CHECK((r.status == 0 || r.status == 2));
+        if (r.status == 2) {
+          ++refused;
+          check_refused(r);
+          for (const char* ext : {"", ".png", ".npy", ".tsv"}) CHECK_FALSE(fs::exists(out + ext));
+        }
+      }
+  MESSAGE(runs, " runs, ", refused, " refused");
+  CHECK(refused > runs / 2);
+  fs::remove_all(in.dir);
+}

@@ -371,6 +371,203 @@ TEST_CASE("lra data: listops TSV errors name the file and the line") {
   CHECK(contains(err, dir / "wrong.tsv:3: label 2 but the expression evaluates to 1"));
 }
 
+// ---- ListOps files: streaming, bounded memory, escaped messages -----------------------------------------------
+
+TEST_CASE("lra data: listops TSV with one huge line: memory is what is kept, not the line") {
+  TempDir dir("listops_huge");
+  // A single 4 MiB line: [SM 1 1 1 ... ] with 2 million digits. The old loader held its text, a string per
+  // token, the ids and a tree node per digit (~30x the line); now only max_len ids are kept.
+  const int64_t digits = 2000000;
+  std::string line = "[SM";
+  line.reserve(static_cast<size_t>(2 * digits + 8));
+  for (int64_t i = 0; i < digits; ++i) line += " 1";
+  line += " ]";
+  for (const char* split : {"train", "val", "test"})
+    write_file(dir / (std::string("basic_") + split + ".tsv"), "Source\tTarget\n" + line + "\t0\n[MAX 1 2 ]\t2\n");
+  const bool rss_ok = testing::reset_peak_rss();
+  const long rss_before = testing::proc_status_kib("VmRSS");
+  const lra::Splits s = listops::load_dir(dir.path.string(), 100);
+  if (rss_ok && rss_before > 0) {
+    const long grew_kib = testing::proc_status_kib("VmHWM") - rss_before;
+    CAPTURE(grew_kib);
+    CHECK(grew_kib < 8 * 1024);  // three files of 4 MiB read, < 8 MiB held at any time
+  } else {
+    MESSAGE("skipped the RSS check: /proc/self/clear_refs is not writable here");
+  }
+  REQUIRE(s.train.size() == 2);
+  CHECK(s.train.inputs[0].size() == 100);
+  CHECK(s.train.inputs[0][0] == listops::kSumMod);
+  CHECK(s.train.inputs[0][1] == listops::kDigit0 + 1);
+  CHECK(s.train.labels == std::vector<int64_t>{0, 2});  // SM of 2e6 ones = 0 mod 10: the whole line was evaluated
+  CHECK(s.test.inputs[1] == lra::Sequence{listops::kMax, 2, 3, listops::kEnd});
+  // read_tsv keeps the text (that is its result), and about nothing more.
+  if (rss_ok) testing::reset_peak_rss();
+  const long before2 = testing::proc_status_kib("VmRSS");
+  const auto ex = listops::read_tsv(dir / "basic_train.tsv", /*check_labels=*/true);
+  if (rss_ok && before2 > 0) {
+    const long grew_kib = testing::proc_status_kib("VmHWM") - before2;
+    CAPTURE(grew_kib);
+    CHECK(grew_kib < 20 * 1024);  // the 4 MiB text (string growth doubles), not 30x
+  }
+  REQUIRE(ex.size() == 2);
+  CHECK(ex[0].text == line);
+  CHECK(ex[0].label == 0);
+}
+
+TEST_CASE("lra data: listops TSV reader agrees with tokenize + parse on good and broken lines") {
+  // The streaming evaluator must accept, value and reject exactly what evaluate(text) does, with its messages.
+  TempDir dir("listops_agree");
+  core::Rng rng(77);
+  const auto ex = listops::generate(60, small_listops(), 21, /*parens=*/false);
+  const auto exp = listops::generate(30, small_listops(), 22, /*parens=*/true);
+  const char* pieces[] = {"]", "[MAX", "[MIN", "MED", "[SM", "0", "9", "(", ")", "x", "[", "  ", "5"};
+  int checked = 0, bad = 0;
+  for (int round = 0; round < 400; ++round) {
+    std::string text = round % 3 == 0 ? exp[round % exp.size()].text : ex[round % ex.size()].text;
+    if (round >= 40) {  // damage it: delete, insert or replace a few characters
+      const int64_t edits = rng.randint(1, 4);
+      for (int64_t e = 0; e < edits; ++e) {
+        const size_t pos = static_cast<size_t>(rng.randint(0, static_cast<int64_t>(text.size()) + 1));
+        const std::string piece = std::string(" ") + pieces[rng.randint(0, 13)] + " ";
+        switch (rng.randint(0, 3)) {
+          case 0: text.erase(pos, static_cast<size_t>(rng.randint(1, 5))); break;
+          case 1: text.insert(pos, piece); break;
+          default: text.replace(pos, static_cast<size_t>(rng.randint(1, 3)), piece);
+        }
+      }
+    }
+    if (text.find_first_not_of(' ') == std::string::npos) continue;  // a blank line is skipped, not an example
+    std::string want_error;
+    int value = -1;
+    try {
+      value = listops::evaluate(text);
+    } catch (const core::Error& e) {
+      want_error = std::string(e.what()).substr(9);  // without "listops: "
+    }
+    const int label = value >= 0 ? value : 3;
+    const std::string path = dir / ("l" + std::to_string(round) + ".tsv");
+    write_file(path, "Source\tTarget\r\n" + text + "\t" + std::to_string(label) + "\r\n");
+    INFO(text);
+    if (want_error.empty()) {
+      const auto back = listops::read_tsv(path, /*check_labels=*/true);
+      REQUIRE(back.size() == 1);
+      CHECK(back[0].text == text);
+      CHECK(back[0].label == value);
+      const lra::Dataset d = listops::read_tsv_dataset(path, 7);
+      const lra::Sequence ids = listops::tokenize(text);
+      CHECK(d.inputs[0] == lra::Sequence(ids.begin(), ids.begin() + std::min<size_t>(7, ids.size())));
+    } else {
+      ++bad;
+      CHECK(error_of([&] { listops::read_tsv(path); }) == "listops: " + path + ":2: " + want_error);
+    }
+    ++checked;
+  }
+  CHECK(checked > 350);
+  CHECK(bad > 100);
+}
+
+TEST_CASE("lra data: listops messages escape file bytes and stay on one line") {
+  TempDir dir("listops_esc");
+  struct Bad {
+    std::string body;
+    std::string words;
+  };
+  const Bad bad[] = {
+      {"Source\tTarget\n[MAX 2 \x1b[31mX\x07 ]\t3\n", ":2: unknown token '\\x1b[31mX\\x07'"},
+      {"Source\tTarget\n[MAX 2 \x0b\x0c 3 ]\t3\n", ""},  // \v and \f are whitespace, as for istream >>
+      {"Sou\x1b]0;x\x07rce\tTarget\n", ":1: expected the header 'Source<TAB>Target', got 'Sou\\x1b]0;x\\x07rce\\tTarget'"},
+      {"Source\tTarget\n[MAX 2 3 ]\t\x1b[2J\n", ":2: label '\\x1b[2J' is not a digit 0..9"},
+      {"Source\tTarget\n[MAX 2 3 ]\t3" + std::string(1, '\0') + "\n", ":2: label '3\\x00' is not a digit"},
+      {"Source\tTarget\n[MAX 2 " + std::string(1 << 20, 'x') + " ]\t3\n",
+       ":2: unknown token 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...' (expected"},
+      {"Source\tTarget\n[MAX 2 3 ]\t" + std::string(1 << 20, '7') + "\n", ":2: label '7777777777777777777777777777777777777777...'"},
+  };
+  for (const Bad& b : bad) {
+    INFO(b.words);
+    write_file(dir / "bad.tsv", b.body);
+    if (b.words.empty()) {
+      CHECK(listops::read_tsv(dir / "bad.tsv", true).size() == 1);
+      continue;
+    }
+    const std::string err = error_of([&] { listops::read_tsv(dir / "bad.tsv"); });
+    CHECK(contains(err, dir / "bad.tsv" + b.words));
+    CHECK(testing::printable_line(err));
+    CHECK(err.size() < 300);
+  }
+  // tokenize() on text in memory, and a path with control bytes.
+  const std::string err = error_of([] { listops::tokenize("[MAX \x1b[1m ]"); });
+  CHECK(contains(err, "unknown token '\\x1b[1m'"));
+  CHECK(testing::printable_line(err));
+  const std::string odd = dir / "a\x1b[31m\n.tsv";
+  const std::string e2 = error_of([&] { listops::read_tsv(odd); });
+  CHECK(e2 == "listops: cannot open " + (dir / "a\\x1b[31m\\n.tsv") + ": No such file or directory");
+  CHECK(contains(error_of([&] { listops::read_tsv(dir.path.string()); }), "is a directory, expected a file"));
+  CHECK(testing::printable_line(error_of([&] { listops::load_dir(dir / "no\x07where"); })));
+}
+
+TEST_CASE("lra data: listops generate_tsv streams the same bytes as generate + write_tsv") {
+  TempDir dir("listops_gen");
+  struct Case {
+    listops::Options opts;
+    int64_t n;
+    uint64_t seed;
+    bool parens;
+  };
+  listops::Options balanced = small_listops();
+  balanced.balance_labels = true;
+  listops::Options many = small_listops();
+  many.unique = false;
+  const Case cases[] = {{small_listops(), 200, 5, true}, {small_listops(), 200, 5, false},
+                        {balanced, 97, 6, true},         {many, 50, 7, false},
+                        {listops::Options(), 3, 8, true}, {small_listops(), 0, 9, false}};
+  for (const Case& c : cases) {
+    CAPTURE(c.n);
+    CAPTURE(c.seed);
+    const auto ex = listops::generate(c.n, c.opts, c.seed, c.parens);
+    listops::write_tsv(dir / "old.tsv", ex);
+    const listops::GenerateStats st = listops::generate_tsv(dir / "new/new.tsv", c.n, c.opts, c.seed, c.parens);
+    CHECK(read_file(dir / "new/new.tsv") == read_file(dir / "old.tsv"));
+    // The statistics the CLI printed from the examples in memory.
+    int64_t shortest = c.n > 0 ? INT64_MAX : 0, longest = 0;
+    std::vector<int64_t> counts(10, 0);
+    for (const auto& e : ex) {
+      const int64_t len = static_cast<int64_t>(listops::tokenize(e.text).size());
+      shortest = std::min(shortest, len);
+      longest = std::max(longest, len);
+      ++counts[static_cast<size_t>(e.label)];
+    }
+    CHECK(st.count == c.n);
+    CHECK(st.shortest == shortest);
+    CHECK(st.longest == longest);
+    CHECK(st.per_label == counts);
+  }
+  // Nothing is left behind: no temporary beside the outputs.
+  int entries = 0;
+  for (const auto& e : fs::directory_iterator(dir / "new")) entries += (void(e), 1);
+  CHECK(entries == 1);
+
+  // Failures leave the old file alone and no temporary: impossible bounds (checked before the file is made),
+  // and a target that cannot be replaced (a directory).
+  listops::Options none = small_listops();
+  none.max_length = none.min_length + 1;
+  const std::string before = read_file(dir / "old.tsv");
+  CHECK(contains(error_of([&] { listops::generate_tsv(dir / "old.tsv", 5, none, 1); }), "no length fits"));
+  listops::Options shallow;
+  shallow.max_depth = 2;
+  shallow.min_length = 100;
+  shallow.max_length = 200;
+  shallow.max_attempts_per_example = 50;
+  CHECK(contains(error_of([&] { listops::generate_tsv(dir / "old.tsv", 2, shallow, 1); }), "gave up"));
+  CHECK(read_file(dir / "old.tsv") == before);
+  fs::create_directories(dir / "a_dir");
+  const std::string err = error_of([&] { listops::generate_tsv(dir / "a_dir", 5, small_listops(), 1); });
+  CHECK(contains(err, "listops: cannot write " + (dir / "a_dir")));
+  CHECK(one_line(err));
+  entries = 0;
+  for (const auto& e : fs::directory_iterator(dir.path)) entries += (void(e), 1);
+  CHECK(entries == 3);  // old.tsv, new/, a_dir/
+}
+
 TEST_CASE("lra data: listops generate_splits gives disjoint splits of the requested sizes") {
   const lra::Splits s = listops::generate_splits(40, 10, 10, small_listops(), 4, 64);
   CHECK(s.train.size() == 40);

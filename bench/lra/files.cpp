@@ -1,7 +1,12 @@
 // bench/lra/files.cpp — see files.h.
 #include "bench/lra/files.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <cmath>
 #include <cstdio>
@@ -24,27 +29,79 @@ void write_atomically(const std::string& path, const std::string& bytes, const s
   const fs::path tmp = target.string() + ".tmp" + std::to_string(::getpid());
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    AZ_CHECK(out.good(), who, ": cannot write ", path);
+    AZ_CHECK(out.good(), who, ": cannot write ", printable(path));
     out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
     out.flush();
     if (!out.good()) {
       fs::remove(tmp, ec);
-      AZ_FAIL(who, ": cannot write ", path);
+      AZ_FAIL(who, ": cannot write ", printable(path));
     }
   }
   fs::rename(tmp, target, ec);
   if (ec) {
     fs::remove(tmp, ec);
-    AZ_FAIL(who, ": cannot write ", path);
+    AZ_FAIL(who, ": cannot write ", printable(path));
   }
 }
 
-std::string read_all(const std::string& path, const std::string& who) {
-  AZ_CHECK(fs::exists(path), who, ": missing ", path);
-  AZ_CHECK(!fs::is_directory(path), who, ": ", path, " is a directory, expected a file");
-  std::ifstream in(path, std::ios::binary);
-  AZ_CHECK(in.good(), who, ": cannot open ", path);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+std::string read_all(const std::string& path, const std::string& who, int64_t max_bytes) {
+  std::error_code ec;
+  AZ_CHECK(fs::exists(path, ec), who, ": missing ", printable(path));
+  ByteReader in(path, who);
+  std::string out;
+  // Byte by byte through the reader's buffer: simple, and the string never holds more than max_bytes.
+  for (int c; (max_bytes < 0 || static_cast<int64_t>(out.size()) < max_bytes) && (c = in.get()) >= 0;)
+    out += static_cast<char>(c);
+  return out;
+}
+
+ByteReader::ByteReader(const std::string& path, const std::string& who) : path_(path), who_(who), buf_(1 << 16) {
+  do {
+    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  } while (fd_ < 0 && errno == EINTR);
+  if (fd_ < 0) AZ_FAIL(who, ": cannot open ", printable(path), ": ", std::strerror(errno));
+  struct stat st;
+  if (::fstat(fd_, &st) == 0 && S_ISDIR(st.st_mode)) {
+    ::close(fd_);
+    AZ_FAIL(who, ": ", printable(path), " is a directory, expected a file");
+  }
+}
+
+ByteReader::~ByteReader() { ::close(fd_); }
+
+bool ByteReader::refill() {
+  for (;;) {
+    const ssize_t r = ::read(fd_, buf_.data(), buf_.size());
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) AZ_FAIL(who_, ": cannot read ", printable(path_), ": ", std::strerror(errno));
+    pos_ = 0;
+    end_ = static_cast<size_t>(r);
+    return r > 0;
+  }
+}
+
+std::string printable(const std::string& s) {
+  static const char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (const char ch : s) {
+    const unsigned char c = static_cast<unsigned char>(ch);
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c >= 0x20 && c < 0x7F) {
+      out += ch;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else {
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
 }
 
 std::vector<std::string> split(const std::string& line, char sep) {
@@ -57,8 +114,7 @@ std::vector<std::string> split(const std::string& line, char sep) {
 }
 
 std::string clip(const std::string& s) {
-  std::string out;
-  for (char c : s.substr(0, 40)) out += (static_cast<unsigned char>(c) < 32 || c == 127) ? '?' : c;
+  std::string out = printable(s.substr(0, 40));
   if (s.size() > 40) out += "...";
   return out;
 }

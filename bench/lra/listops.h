@@ -122,16 +122,37 @@ Splits generate_splits(int64_t n_train, int64_t n_val, int64_t n_test, const Opt
 
 // ---- files: the official layout ----------------------------------------------------------------------------
 // A TSV with the header "Source<TAB>Target" and one "expression<TAB>label" line per example, as the original
-// write_to_file (csv.writer with a tab delimiter) makes it. Written to a temporary file then renamed; parent
-// directories are created. Throws core::Error naming the path on failure.
+// write_to_file (csv.writer with a tab delimiter) makes it. Written line by line to a temporary file beside
+// `path`, then renamed over it (nothing is left behind on failure); parent directories are created. Throws
+// core::Error naming the path on failure.
 void write_tsv(const std::string& path, const std::vector<Example>& examples);
-// Reads such a file (either bracket form; "\r\n" line ends are fine). Throws core::Error with one line:
-//   "listops: cannot open PATH"  or  "listops: PATH:LINE: what is wrong"  (missing header, not two fields,
-// a label that is not a digit, an expression that does not parse). With check_labels, also the lines whose
-// label differs from the expression's value.
+
+// What generate_tsv wrote: the example count, the shortest and longest expression in tokens (0 when count is
+// 0), and how many examples have each label 0..9.
+struct GenerateStats {
+  int64_t count = 0;
+  int64_t shortest = 0, longest = 0;
+  std::vector<int64_t> per_label;  // kNumClasses entries
+};
+// generate(n, opts, seed, parens) written as write_tsv writes it — the same bytes — but streamed: one example
+// at a time goes to the temporary file, so memory is O(1) per example (the uniqueness hashes, 16 bytes each)
+// instead of the whole set of examples. Options are checked before the file is created; on any error the
+// temporary is removed and `path` is untouched.
+GenerateStats generate_tsv(const std::string& path, int64_t n, const Options& opts, uint64_t seed,
+                           bool parens = false);
+
+// Reads such a file (either bracket form; "\r\n" line ends are fine) in one streaming pass: each expression is
+// tokenised and evaluated while it is read (memory O(its nesting depth)), so a line costs what is kept of it.
+// Throws core::Error with one line of printable ASCII (file bytes quoted escaped, e.g. \x1b):
+//   "listops: cannot open PATH: reason"  or  "listops: PATH:LINE: what is wrong"  (missing header, not two
+// fields, a label that is not a digit, an unknown token, an expression that does not parse, an expression over
+// 64 MiB). With check_labels, also the lines whose label differs from the expression's value.
 std::vector<Example> read_tsv(const std::string& path, bool check_labels = false);
-// DIR/TASK_train.tsv, DIR/TASK_val.tsv, DIR/TASK_test.tsv (the LRA release: lra_release/listops-1000/basic_*.tsv).
-// A missing file is reported by its full path.
+// The same file straight into a Dataset (as to_dataset(read_tsv(path), max_len) gives), keeping only the first
+// max_len token ids of each expression: memory O(examples x min(length, max_len)) whatever the lines' length.
+Dataset read_tsv_dataset(const std::string& path, int64_t max_len = 2000, bool check_labels = false);
+// DIR/TASK_train.tsv, DIR/TASK_val.tsv, DIR/TASK_test.tsv (the LRA release: lra_release/listops-1000/basic_*.tsv),
+// each read with read_tsv_dataset. A missing file is reported by its full path.
 Splits load_dir(const std::string& dir, int64_t max_len = 2000, const std::string& task = "basic");
 
 }  // namespace lra::listops

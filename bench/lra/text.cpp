@@ -47,23 +47,24 @@ Dataset empty_text_dataset(const std::string& task, int64_t max_len, bool pair) 
 }  // namespace
 
 Dataset load_imdb_split(const std::string& acl_dir, const std::string& split, int64_t max_len) {
-  AZ_CHECK(split == "train" || split == "test", "imdb: split must be 'train' or 'test', got '", split, "'");
+  AZ_CHECK(split == "train" || split == "test", "imdb: split must be 'train' or 'test', got '", files::clip(split), "'");
   Dataset d = empty_text_dataset("text", max_len, false);
   const char* kHint = " (unpack aclImdb_v1.tar.gz from https://ai.stanford.edu/~amaas/data/sentiment/ and pass "
                       "the aclImdb directory)";
   for (const char* cls : {"neg", "pos"}) {
     const fs::path dir = fs::path(acl_dir) / split / cls;
-    AZ_CHECK(fs::is_directory(dir), "imdb: missing directory ", dir.string(), kHint);
+    AZ_CHECK(fs::is_directory(dir), "imdb: missing directory ", files::printable(dir.string()), kHint);
     std::vector<fs::path> names;
     for (const auto& entry : fs::directory_iterator(dir))
       if (entry.path().extension() == ".txt") names.push_back(entry.path());
     std::sort(names.begin(), names.end());
     for (const fs::path& p : names) {
-      d.inputs.push_back(encode_bytes(files::read_all(p.string(), "imdb"), max_len));
+      // Only the first max_len bytes are kept, so only they are read: a huge stray .txt costs nothing.
+      d.inputs.push_back(encode_bytes(files::read_all(p.string(), "imdb", max_len), max_len));
       d.labels.push_back(std::string(cls) == "pos" ? 1 : 0);
     }
   }
-  AZ_CHECK(d.size() > 0, "imdb: no .txt reviews under ", (fs::path(acl_dir) / split).string(), kHint);
+  AZ_CHECK(d.size() > 0, "imdb: no .txt reviews under ", files::printable((fs::path(acl_dir) / split).string()), kHint);
   return d;
 }
 
@@ -79,17 +80,19 @@ namespace lra::retrieval {
 
 Dataset load_tsv(const std::string& path, int64_t max_len) {
   Dataset d = text::empty_text_dataset("retrieval", max_len, true);
-  AZ_CHECK(fs::exists(path), "retrieval: missing ", path,
+  const std::string shown = files::printable(path);
+  std::error_code ec;
+  AZ_CHECK(fs::exists(path, ec), "retrieval: missing ", shown,
            " (the LRA release has lra_release/tsv_data/new_aan_pairs.{train,eval,test}.tsv)");
   std::ifstream in(path, std::ios::binary);
-  AZ_CHECK(in.good() && !fs::is_directory(path), "retrieval: cannot open ", path);
+  AZ_CHECK(in.good() && !fs::is_directory(path, ec), "retrieval: cannot open ", shown);
   std::string line;
   int64_t line_no = 0;
   while (std::getline(in, line)) {
     ++line_no;
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (line.empty()) continue;
-    const std::string where = "retrieval: " + path + ":" + std::to_string(line_no) + ": ";
+    const std::string where = "retrieval: " + shown + ":" + std::to_string(line_no) + ": ";
     const std::vector<std::string> f = files::split(line, '\t');
     AZ_CHECK(f.size() == 5, where, "expected 5 tab-separated fields (label, id1, id2, text1, text2), got ",
              f.size());
@@ -118,13 +121,13 @@ Splits load_dir(const std::string& dir, int64_t max_len) {
 }
 
 void write_tsv(const std::string& path, const Dataset& pairs) {
-  AZ_CHECK(pairs.pair && pairs.inputs2.size() == pairs.inputs.size(), "retrieval: write ", path,
+  AZ_CHECK(pairs.pair && pairs.inputs2.size() == pairs.inputs.size(), "retrieval: write ", files::printable(path),
            ": the dataset is not a pair task");
   std::string body;
   for (int64_t i = 0; i < pairs.size(); ++i) {
     const std::string t1 = text::decode_bytes(pairs.inputs[i]), t2 = text::decode_bytes(pairs.inputs2[i]);
     AZ_CHECK(t1.find_first_of("\t\n\r") == std::string::npos && t2.find_first_of("\t\n\r") == std::string::npos,
-             "retrieval: write ", path, ": example ", i, " contains a tab or a line break");
+             "retrieval: write ", files::printable(path), ": example ", i, " contains a tab or a line break");
     body += std::to_string(pairs.labels[i]) + "\ta" + std::to_string(i) + "\tb" + std::to_string(i) + "\t" + t1 +
             "\t" + t2 + "\n";
   }

@@ -29,6 +29,13 @@ constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
 int64_t blocks_of(int64_t n, int64_t b) { return (n + b - 1) / b; }
 
+// A block larger than the sequence is one block of n: the setting's effect is clamped to what the input needs
+// (block = 10000 at n = 20 used to pad to 10000 tokens and build (B, H, 1, b, 2b) score tensors: 4.7 GB).
+SinkhornOptions fitted(SinkhornOptions o, int64_t n) {
+  if (n > 0 && o.block > n) o.block = n;
+  return o;
+}
+
 void check_options(const SinkhornOptions& o, int64_t n) {
   AZ_CHECK(o.block >= 1, "sinkhorn: block must be >= 1, got ", o.block);
   AZ_CHECK(o.iters >= 1 && o.iters <= 1000, "sinkhorn: iters must be in [1, 1000], got ", o.iters);
@@ -203,7 +210,7 @@ std::vector<HyperParam> sinkhorn_hyperparams() {
 }
 
 SinkhornOptions sinkhorn_options(const Config& cfg, int64_t n) {
-  SinkhornOptions o;
+  SinkhornOptions o;  // block > n is clamped to n (when n is given)
   const Settings& s = cfg.settings;
   o.block = s.get_int("block");
   o.iters = s.get_int("iters");
@@ -214,7 +221,7 @@ SinkhornOptions sinkhorn_options(const Config& cfg, int64_t n) {
   o.seed = cfg.seed;
   o.key_padding_mask = cfg.key_padding_mask;
   check_options(o, n);
-  return o;
+  return fitted(o, n);
 }
 
 // ---- step 1: which tokens are real, and the block summaries ---------------------------------------------
@@ -232,7 +239,8 @@ Tensor sinkhorn_valid(int64_t batch, int64_t n, int64_t block, const Tensor& key
   return valid;
 }
 
-BlockSummaries sinkhorn_summaries(const Tensor& q, const Tensor& k, const SinkhornOptions& o) {
+BlockSummaries sinkhorn_summaries(const Tensor& q, const Tensor& k, const SinkhornOptions& options) {
+  const SinkhornOptions o = fitted(options, q.size(2));
   const int64_t B = q.size(0), H = q.size(1), n = q.size(2), d = q.size(3), b = o.block;
   const int64_t nb = blocks_of(n, b), N = nb * b;
   const Tensor valid = sinkhorn_valid(B, n, b, o.key_padding_mask);  // (B, N)
@@ -274,7 +282,8 @@ Tensor gumbel_noise(const Shape& shape, uint64_t seed) {
   return g;
 }
 
-Tensor sinkhorn_logits(const Tensor& q, const Tensor& k, const SinkhornOptions& o) {
+Tensor sinkhorn_logits(const Tensor& q, const Tensor& k, const SinkhornOptions& options) {
+  const SinkhornOptions o = fitted(options, q.size(2));
   const int64_t B = q.size(0), H = q.size(1), d = q.size(3), nb = blocks_of(q.size(2), o.block);
   const BlockSummaries s = sinkhorn_summaries(q, k, o);
   Tensor R = matmul(s.sq, s.sk, false, true) / std::sqrt(static_cast<float>(d));  // (B, H, nb, nb)
@@ -340,12 +349,13 @@ std::vector<Tensor> sinkhorn_iterates(const Tensor& logits, int64_t iters, bool 
 }
 
 // ---- steps 4 and 5: sorted blocks and the attention -----------------------------------------------------
-SinkhornParts sinkhorn_parts(const Tensor& q, const Tensor& k, const Tensor& v, const SinkhornOptions& o) {
+SinkhornParts sinkhorn_parts(const Tensor& q, const Tensor& k, const Tensor& v, const SinkhornOptions& options) {
   Scheme::check_qkv(q, k, v, "sinkhorn");
   AZ_CHECK(k.size(2) == q.size(2), "sinkhorn: needs as many keys as queries (self-attention), got q ", q.shape(),
            " and k ", k.shape());
+  check_options(options, q.size(2));
+  const SinkhornOptions o = fitted(options, q.size(2));
   const int64_t B = q.size(0), H = q.size(1), n = q.size(2), d = q.size(3), b = o.block;
-  check_options(o, n);
   const int64_t nb = blocks_of(n, b), N = nb * b;
   const float scale = 1.0f / std::sqrt(static_cast<float>(d));
 
@@ -365,10 +375,30 @@ SinkhornParts sinkhorn_parts(const Tensor& q, const Tensor& k, const Tensor& v, 
   }
   const float* pv = parts.valid.data();
   const float* pc = cover.data();
+  // No weight on a padding position. Slot t of sorted block I mixes token t of every block J with weight P_IJ; where
+  // some of those tokens are padding (the zero tokens after n, or key_padding_mask == 0), their share of the slot
+  // would go to a zero key/value — a phantom key that takes attention mass (rows of A summed to 0.77 at n = 65,
+  // b = 16). So the slot's weights are renormalised over its real tokens, keeping the slot's total Σ_J P_IJ:
+  //   P̃_IJt = P_IJ [t of J real] · (Σ_J' P_IJ') / cover_It            (0 where cover_It = 0: a masked slot)
+  // slot_scale_It = (Σ_J' P_IJ') / cover_It multiplies the slot's key and value; it is differentiable in P (it
+  // depends on q, k). Positions t without padding in any block keep exactly P (scale 1, bit for bit).
+  {
+    Tensor col_padded = Tensor::zeros({B, 1, 1, b});  // 1 where position t is padding in some block
+    for (int64_t bi = 0; bi < B; ++bi)
+      for (int64_t t = 0; t < N; ++t)
+        if (pv[bi * N + t] == 0.0f) col_padded.data()[bi * b + t % b] = 1.0f;
+    Tensor safe = Tensor::zeros({B, H, nb, b});  // 1 where cover = 0 (avoids 0/0; those slots are masked anyway)
+    for (int64_t i = 0; i < safe.numel(); ++i) safe.data()[i] = pc[i] > 0.0f ? 0.0f : 1.0f;
+    const Tensor real_cover = matmul(parts.P, reshape(parts.valid, {B, 1, nb, b}));  // (B, H, nb, b), with grad
+    const Tensor row_mass = sum(parts.P, -1, true);                                     // (B, H, nb, 1)
+    parts.slot_scale = (row_mass / (real_cover + safe) - 1.0f) * col_padded + 1.0f;    // (B, H, nb, b)
+  }
+  const Tensor slot_scale5 = reshape(parts.slot_scale, {B, H, nb, b, 1});
 
   if (o.sortcut == 0) {
-    const Tensor k_sorted = reshape(matmul(parts.P, k_blocks), {B, H, nb, b, d});  // K̃_I = Σ_J P_IJ K_J
-    const Tensor v_sorted = reshape(matmul(parts.P, v_blocks), {B, H, nb, b, d});  // Ṽ_I = Σ_J P_IJ V_J
+    // K̃_I = Σ_J P̃_IJ K_J,  Ṽ_I = Σ_J P̃_IJ V_J  (B, H, nb, b, d)
+    const Tensor k_sorted = reshape(matmul(parts.P, k_blocks), {B, H, nb, b, d}) * slot_scale5;
+    const Tensor v_sorted = reshape(matmul(parts.P, v_blocks), {B, H, nb, b, d}) * slot_scale5;
     const Tensor qb = reshape(pad(q, 2, 0, N - n), {B, H, nb, b, d});
     const Tensor keys = concat({reshape(km, {B, H, nb, b, d}), k_sorted}, 3);    // (B, H, nb, 2b, d)
     const Tensor values = concat({reshape(vm, {B, H, nb, b, d}), v_sorted}, 3);  // (B, H, nb, 2b, d)
@@ -395,8 +425,9 @@ SinkhornParts sinkhorn_parts(const Tensor& q, const Tensor& k, const Tensor& v, 
   // SortCut: the first `sortcut` sorted blocks, seen by every query.
   const int64_t kc = o.sortcut;
   const Tensor P_cut = slice(parts.P, 2, 0, kc);                                     // (B, H, kc, nb)
-  const Tensor k_cut = reshape(matmul(P_cut, k_blocks), {B, H, kc * b, d});          // (B, H, kc·b, d)
-  const Tensor v_cut = reshape(matmul(P_cut, v_blocks), {B, H, kc * b, d});
+  const Tensor cut_scale = slice(slot_scale5, 2, 0, kc);                             // (B, H, kc, b, 1)
+  const Tensor k_cut = reshape(reshape(matmul(P_cut, k_blocks), {B, H, kc, b, d}) * cut_scale, {B, H, kc * b, d});
+  const Tensor v_cut = reshape(reshape(matmul(P_cut, v_blocks), {B, H, kc, b, d}) * cut_scale, {B, H, kc * b, d});
   Tensor blocked = Tensor::zeros({B, H, 1, kc * b});
   for (int64_t bh = 0; bh < B * H; ++bh)
     for (int64_t s = 0; s < kc * b; ++s)
@@ -418,6 +449,7 @@ Tensor expand_to_tokens(const SinkhornParts& parts, const SinkhornOptions& o, in
   const int64_t B = parts.P.size(0), H = parts.P.size(1), nb = parts.P.size(2), b = o.block, N = nb * b;
   Tensor A = Tensor::zeros({B, H, n, n});
   const float* P = parts.P.data();
+  const float* ps = parts.slot_scale.data();  // (B, H, nb, b): the slot's renormalisation over real tokens
   const float* pr = parts.probs.data();
   const float* pv = parts.valid.data();
   float* pa = A.data();
@@ -446,7 +478,7 @@ Tensor expand_to_tokens(const SinkhornParts& parts, const SinkhornOptions& o, in
             if (support) {
               if (w != 0.0f) Ai[j] = 1.0f;
             } else {
-              Ai[j] += w * Pm[I * nb + J];
+              Ai[j] += w * Pm[I * nb + J] * ps[(bh * nb + I) * b + u];
             }
           }
         }
@@ -462,7 +494,7 @@ Tensor expand_to_tokens(const SinkhornParts& parts, const SinkhornOptions& o, in
               if (support) {
                 if (w != 0.0f) Ai[j] = 1.0f;
               } else {
-                Ai[j] += w * Pm[s * nb + J];
+                Ai[j] += w * Pm[s * nb + J] * ps[(bh * nb + s) * b + u];
               }
             }
           }
@@ -475,14 +507,16 @@ Tensor expand_to_tokens(const SinkhornParts& parts, const SinkhornOptions& o, in
 }
 }  // namespace
 
-Tensor sinkhorn_effective_attention(const Tensor& q, const Tensor& k, const Tensor& v, const SinkhornOptions& o) {
+Tensor sinkhorn_effective_attention(const Tensor& q, const Tensor& k, const Tensor& v, const SinkhornOptions& options) {
   NoGradGuard no_grad;
+  const SinkhornOptions o = fitted(options, q.dim() == 4 ? q.size(2) : 0);
   const SinkhornParts parts = sinkhorn_parts(q.detach(), k.detach(), v.detach(), o);
   return expand_to_tokens(parts, o, q.size(2), false);
 }
 
-Tensor sinkhorn_support(const Tensor& q, const Tensor& k, const SinkhornOptions& o) {
+Tensor sinkhorn_support(const Tensor& q, const Tensor& k, const SinkhornOptions& options) {
   NoGradGuard no_grad;
+  const SinkhornOptions o = fitted(options, q.dim() == 4 ? q.size(2) : 0);
   const SinkhornParts parts = sinkhorn_parts(q.detach(), k.detach(), k.detach(), o);
   return expand_to_tokens(parts, o, q.size(2), true);
 }

@@ -18,14 +18,17 @@
 //                  VALUES are mixed with the same P as the keys — a public version mixes the keys into the values)
 //   5. attention   block i: softmax(q [K_i; K̃_i]ᵀ / √d) [V_i; Ṽ_i], one softmax over 2b keys   (B, H, n, 2b)
 // Slot t of the sorted block is Σⱼ Pᵢⱼ · (token t of block j): the effective n × n matrix spreads the weight of
-// slot t over the tokens t of every block j in proportion to Pᵢⱼ (so out == A @ v exactly).
+// slot t over the tokens t of every block j in proportion to Pᵢⱼ (so out == A @ v exactly; see padding below).
 //
 // Our choices (the paper leaves them open or uses a learned sorting network):
 //   - summaries are plain means over the block's real tokens (the paper's SortNet is a small network on
 //     block sums; means of q and k keep the kernel parameter-free and let `attnzoo run` apply it to any q, k, v).
 //   - padding: n is padded to N with zero tokens; padding (and key_padding_mask) tokens are left out of the
-//     summaries, masked as keys of the own block, and contribute zero keys/values to the sorted blocks; a sorted
-//     slot to which no real token contributes (every Pᵢⱼ · [token t of block j is real] = 0) is masked.
+//     summaries, masked as keys of the own block, and left out of the sorted blocks: sorted slot t mixes only the
+//     REAL tokens t of the blocks j, its weights Pᵢⱼ renormalised over them (to the slot's total Σⱼ Pᵢⱼ), so no
+//     attention weight lands on a padding position (a zero token mixed into a slot would be a phantom key: rows
+//     of A summed to 0.77 at n = 65, b = 16); a sorted slot with no real token is masked.
+//   - block > n is clamped to n (one block; memory bounded by the input, not by the setting).
 //   - noise: Gumbel noise is added only when noise=true (kernel: drawn from the seed; layer: in training mode
 //     only, a fresh draw per forward). Default off, so `run` and eval are deterministic functions of q, k, v.
 //   - causal ("Causal Sinkhorn Balancing"): block i may only be sorted to strictly EARLIER blocks j < i (the
@@ -102,6 +105,8 @@ struct SinkhornParts {
   Tensor probs;   // sortcut == 0: (B, H, nb, b, 2b) weights over [own block; sorted slots]
                   // sortcut == k: (B, H, n, k·b) weights over the slots of the first k sorted blocks
   Tensor valid;   // (B, N)
+  Tensor slot_scale;  // (B, H, nb, b): sorted slot t of block I mixes the real tokens t of the blocks J with
+                      // weights P_IJ · slot_scale_It (renormalised over real tokens; 1 where no block pads t)
 };
 SinkhornParts sinkhorn_parts(const Tensor& q, const Tensor& k, const Tensor& v, const SinkhornOptions& o);
 

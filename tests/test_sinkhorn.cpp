@@ -80,7 +80,21 @@ Reference reference(const Tensor& q, const Tensor& k, const Tensor& v, const Sin
   // E[(I,t),(J,u)] = P_IJ δ_tu m_(J,u): (B, H, N, N)
   Tensor eye = Tensor::zeros({1, 1, 1, b, 1, b});
   for (int64_t t = 0; t < b; ++t) eye.data()[t * b + t] = 1.0f;
-  const Tensor E = reshape(reshape(P, {B, H, nb, 1, nb, 1}) * eye, {B, H, N, N}) * reshape(m, {B, 1, 1, N});
+  Tensor E = reshape(reshape(P, {B, H, nb, 1, nb, 1}) * eye, {B, H, N, N}) * reshape(m, {B, 1, 1, N});
+  {
+    // No weight on padding: row (I,t) of E is renormalised over its real tokens to the row mass Σ_J P_IJ where
+    // position t is padding in some block (scale exactly 1 elsewhere).
+    Tensor colpad = Tensor::zeros({B, 1, N}), zero_cover = Tensor::zeros({B, H, N});
+    for (int64_t bi = 0; bi < B; ++bi)
+      for (int64_t t = 0; t < N; ++t)
+        if (m.at({bi, t}) == 0.0f)
+          for (int64_t I = 0; I < nb; ++I) colpad.at({bi, 0, I * b + t % b}) = 1.0f;
+    const Tensor real = sum(E, -1);  // (B, H, N)
+    for (int64_t i = 0; i < real.numel(); ++i) zero_cover.data()[i] = real.data()[i] > 0.0f ? 0.0f : 1.0f;
+    const Tensor mass = reshape(sum(P, -1, true) * Tensor::ones({1, 1, 1, b}), {B, H, N});  // Σ_J P_IJ per slot
+    const Tensor slot_scale = (mass / (real + zero_cover) - 1.0f) * colpad + 1.0f;           // (B, H, N)
+    E = E * unsqueeze(slot_scale, -1);
+  }
   Tensor cover;
   {
     NoGradGuard ng;
@@ -440,4 +454,61 @@ TEST_CASE("sinkhorn: bad hyperparameters are rejected naming the key") {
   CHECK_THROWS_WITH_AS(s.kernel(q, testing::rand_tensor({1, 1, 8, 4}, 2), testing::rand_tensor({1, 1, 8, 4}, 3),
                                 s.configure({})),
                        doctest::Contains("as many keys as queries"), core::Error);
+}
+
+TEST_CASE("sinkhorn: no attention mass on the zero tokens that pad n to whole blocks (regression)") {
+  // The user's report: n = 65, block 16: rows of A summed to 0.770 at the least; the same data cut to n = 64 gave
+  // 1.000. The padding zeros were mixed into the sorted slots: weight went to zero keys/values.
+  Rng rng(91);
+  const Tensor q = randn({1, 2, 65, 8}, rng), k = randn({1, 2, 65, 8}, rng), v = randn({1, 2, 65, 8}, rng);
+  const auto& s = attention::find_scheme("sinkhorn");
+  for (int64_t n : {65, 64, 49, 33}) {
+    CAPTURE(n);
+    const Tensor qn = slice(q, 2, 0, n), kn = slice(k, 2, 0, n), vn = slice(v, 2, 0, n);
+    const Tensor A = s.effective_attention(qn, kn, vn, s.configure({}));
+    const Tensor rows = sum(A, -1);
+    // non-causal P is balanced to ~1e-5 after 5 iterations: every row is a probability row
+    CHECK(testing::max_abs(rows - 1.0f) < 1e-4f);
+    CHECK_CLOSE(s.kernel(qn, kn, vn, s.configure({})), matmul(A, vn), 1e-4, 1e-5);
+    // causal: the causal balancing leaves a row mass below 1, but padding takes no share of it: n = 65 gives the
+    // rows of its first 64 tokens the same mass as n = 64 does (the 65th token is in a block of its own)
+    if (n == 65) {
+      const Tensor Ac = s.effective_attention(qn, kn, vn, s.configure({}, true));
+      const Tensor A64 = s.effective_attention(slice(q, 2, 0, 64), slice(k, 2, 0, 64), slice(v, 2, 0, 64),
+                                               s.configure({}, true));
+      CHECK_CLOSE(slice(sum(Ac, -1), 2, 0, 64), sum(A64, -1), 1e-5, 1e-6);
+      CHECK_CLOSE(s.kernel(qn, kn, vn, s.configure({}, true)), matmul(Ac, vn), 1e-4, 1e-5);
+    }
+  }
+  // key_padding_mask: the masked keys' columns of A are exactly 0, and the rows still sum to 1
+  Tensor kpm = Tensor::ones({1, 65});
+  for (int64_t j : {2, 17, 18, 40, 64}) kpm.data()[j] = 0.0f;
+  attention::Config cfg = s.configure({});
+  cfg.key_padding_mask = kpm;
+  const Tensor A = s.effective_attention(q, k, v, cfg);
+  for (int64_t j : {2, 17, 18, 40, 64}) CHECK(testing::max_abs(slice(A, 3, j, j + 1)) == 0.0f);
+  CHECK(testing::max_abs(sum(A, -1) - 1.0f) < 1e-4f);
+  CHECK_CLOSE(s.kernel(q, k, v, cfg), matmul(A, v), 1e-4, 1e-5);
+}
+
+TEST_CASE("sinkhorn: a block larger than n is one block of n (memory bounded by the input)") {
+  // The user's report: n = 20, block=10000 took 4.7 GB, block=20000 more than 18.8 GB (block² score tensors).
+  Rng rng(92);
+  const Tensor q = randn({1, 2, 20, 8}, rng), k = randn({1, 2, 20, 8}, rng), v = randn({1, 2, 20, 8}, rng);
+  const auto& s = attention::find_scheme("sinkhorn");
+  for (bool causal : {false, true}) {
+    CAPTURE(causal);
+    const Tensor ref = s.kernel(q, k, v, s.configure({"block=20"}, causal));
+    memory::reset_peak();
+    const size_t before = memory::current_bytes();
+    const Tensor big = s.kernel(q, k, v, s.configure({"block=20000"}, causal));
+    CHECK(memory::peak_bytes() - before < 256 * 1024);
+    CHECK(testing::bit_equal(big, ref));
+    CHECK(testing::bit_equal(s.effective_attention(q, k, v, s.configure({"block=10000"}, causal)),
+                             s.effective_attention(q, k, v, s.configure({"block=20"}, causal))));
+  }
+  CHECK(testing::bit_equal(s.kernel(q, k, v, s.configure({"block=10000", "sortcut=1"})),
+                           s.kernel(q, k, v, s.configure({"block=20", "sortcut=1"}))));
+  CHECK_THROWS_WITH_AS(s.kernel(q, k, v, s.configure({"block=0"})), doctest::Contains("sinkhorn: block must be >= 1"),
+                       core::Error);
 }

@@ -739,16 +739,11 @@ int lra_generate_listops(const Args& args) {
     o.min_length = L / 4;
   }
   const bool parens = !args.has("no-parens");  // the original generator's printed form is the default
-  const std::vector<lra::listops::Example> examples = lra::listops::generate(n, o, parse_seed(args), parens);
-  lra::listops::write_tsv(out, examples);
-  int64_t shortest = std::numeric_limits<int64_t>::max(), longest = 0;
-  std::vector<int64_t> counts(10, 0);
-  for (const auto& e : examples) {
-    const int64_t len = static_cast<int64_t>(lra::listops::tokenize(e.text).size());
-    shortest = std::min(shortest, len);
-    longest = std::max(longest, len);
-    ++counts[static_cast<size_t>(e.label)];
-  }
+  // Streamed: one example at a time goes to a temporary file beside `out`, renamed into place at the end, so
+  // memory does not grow with N (10 million examples are a few GB of text, not of RAM).
+  const lra::listops::GenerateStats stats = lra::listops::generate_tsv(out, n, o, parse_seed(args), parens);
+  const int64_t shortest = stats.shortest, longest = stats.longest;
+  const std::vector<int64_t>& counts = stats.per_label;
   std::cout << "wrote " << n << " ListOps example" << (n == 1 ? "" : "s") << " to " << out << " (Source<TAB>Target; "
             << (parens ? "with parentheses, as the original generator prints them" : "without parentheses")
             << "); lengths " << shortest << ".." << longest << " tokens; how many of each label 0..9:";

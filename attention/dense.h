@@ -7,6 +7,11 @@
 // The mask blocks j > i when causal, and padding keys (key_padding_mask == 0). A row with every key blocked
 // attends to nothing: its probabilities and output are 0, not NaN. This costs O(n·m) memory: the point of the
 // course is the schemes that avoid it.
+//
+// Scale, mask and softmax are ONE recorded op (attention_probabilities), so that the graph keeps a single
+// (B, H, n, m) buffer for the backward: A itself. Built from separate ops (matmul, divide, masked_fill, softmax)
+// every intermediate would be held by the node that consumed it until backward ends: S = q kᵀ, S/√d, the masked
+// S and A, four n×m buffers instead of one. Forward + backward then peaks at three n×m buffers: A, dA, dS.
 #pragma once
 
 #include "attention/scheme.h"
@@ -22,7 +27,14 @@ struct DenseOptions {
 Tensor blocked_mask(int64_t batch, int64_t n, int64_t m, const DenseOptions& options);
 // q kᵀ / sqrt(d): (B, H, n, m), unmasked.
 Tensor dense_scores(const Tensor& q, const Tensor& k);
-// softmax of the masked scores: (B, H, n, m).
+// A = softmax(scale · q kᵀ + mask)   q: (B, H, n, d), k: (B, H, m, d) -> A: (B, H, n, m)
+// One fused op: the scores are computed straight into A's buffer, masked, scaled and normalised in place, and
+// the backward needs only A (plus q and k):
+//   dS = scale · A ∘ (dA − rowsum(dA ∘ A)),   dq = dS k,   dk = dSᵀ q.
+// Blocked entries (options.causal: j > i; key_padding_mask == 0) get probability 0; a fully blocked row is all
+// zeros, with zero gradient.
+Tensor attention_probabilities(const Tensor& q, const Tensor& k, float scale, const DenseOptions& options = {});
+// softmax of the masked scores, attention_probabilities with scale = 1/√d: (B, H, n, m).
 Tensor dense_probabilities(const Tensor& q, const Tensor& k, const DenseOptions& options = {});
 // A v: (B, H, n, d).
 Tensor dense_attention(const Tensor& q, const Tensor& k, const Tensor& v, const DenseOptions& options = {});

@@ -80,6 +80,101 @@ TEST_CASE("dense: out == A @ v, gradients vs gradcheck") {
   }
 }
 
+namespace {
+// The reference composition attention_probabilities replaces: four recorded ops, each holding its input.
+Tensor composed_probabilities(const Tensor& q, const Tensor& k, const DenseOptions& o) {
+  Tensor s = matmul(q, k, false, true) / std::sqrt(static_cast<float>(q.size(-1)));  // (B, H, n, m)
+  if (o.causal || o.key_padding_mask.defined())
+    s = masked_fill(s, attention::blocked_mask(q.size(0), q.size(2), k.size(2), o),
+                    -std::numeric_limits<float>::infinity());
+  return softmax(s, -1);
+}
+}  // namespace
+
+TEST_CASE("attention_probabilities: equals scale-mask-softmax from separate ops; gradcheck with every mask, m != n") {
+  // batch 1 has every key padded: all its rows are fully masked
+  const Tensor pad = Tensor::from_vector({2, 6}, {1, 0, 1, 1, 0, 1, 0, 0, 0, 0, 0, 0});
+  for (int64_t m : {int64_t(6), int64_t(4)})
+    for (bool causal : {false, true})
+      for (bool padded : {false, true}) {
+        CAPTURE(m);
+        CAPTURE(causal);
+        CAPTURE(padded);
+        const DenseOptions o{causal, padded ? slice(pad, 1, 0, m) : Tensor()};
+        // d = 16: 1/√d = 1/4 is exact, so the fused op must give the very same bits as the composition
+        const Tensor q = testing::rand_tensor({2, 2, 5, 16}, 20), k = testing::rand_tensor({2, 2, m, 16}, 21);
+        const Tensor P = attention::dense_probabilities(q, k, o);
+        CHECK(P.shape() == Shape{2, 2, 5, m});
+        CHECK(testing::bit_equal(P, composed_probabilities(q, k, o)));
+        CHECK(testing::all_finite(P));
+        if (padded)
+          for (int64_t t = 0; t < 2 * 5 * m; ++t) CHECK(P.data()[2 * 5 * m + t] == 0.0f);  // batch 1: all zeros
+
+        // gradients: gradcheck, and equal to the composition's (d = 3: scale 1/√3 is not exact)
+        const Tensor q3 = testing::rand_tensor({2, 2, 5, 3}, 22), k3 = testing::rand_tensor({2, 2, m, 3}, 23);
+        const float scale = 0.7f;
+        auto f = [&](const std::vector<Tensor>& x) { return attention::attention_probabilities(x[0], x[1], scale, o); };
+        const auto r = gradcheck(f, {q3, k3});
+        INFO(r.message);
+        CHECK(r.ok);
+        Tensor qa = q3.clone(), ka = k3.clone(), qb = q3.clone(), kb = k3.clone();
+        for (Tensor* t : {&qa, &ka, &qb, &kb}) t->set_requires_grad();
+        const Tensor G = testing::rand_tensor({2, 2, 5, m}, 24);
+        sum(attention::dense_probabilities(qa, ka, o) * G).backward();
+        sum(composed_probabilities(qb, kb, o) * G).backward();
+        CHECK_CLOSE(qa.grad(), qb.grad(), 1e-5, 1e-6);
+        CHECK_CLOSE(ka.grad(), kb.grad(), 1e-5, 1e-6);
+        if (padded) {  // fully masked rows: zero gradient into their queries, none from them into the keys
+          for (int64_t t = 0; t < 2 * 5 * 3; ++t) CHECK(qa.grad().data()[2 * 5 * 3 + t] == 0.0f);
+          for (int64_t t = 0; t < 2 * m * 3; ++t) CHECK(ka.grad().data()[2 * m * 3 + t] == 0.0f);
+        }
+      }
+  const Tensor q43 = Tensor::zeros({1, 2, 4, 3});
+  CHECK_THROWS_WITH_AS(attention::attention_probabilities(q43, Tensor::zeros({1, 2, 4, 5}), 1.0f),
+                       doctest::Contains("must agree on B, H and d"), core::Error);
+  CHECK_THROWS_WITH_AS(attention::attention_probabilities(Tensor::zeros({2, 4, 3}), Tensor::zeros({2, 4, 3}), 1.0f),
+                       doctest::Contains("got q (2,4,3)"), core::Error);
+}
+
+TEST_CASE("dense: forward + backward keeps at most three (B, H, n, m) buffers alive (memory accounting)") {
+  // A graph built from separate ops holds S, S/√d, the masked S and A until backward ends, and backward adds
+  // dA and dS on top: five or more n×m buffers. Fused scale-mask-softmax keeps A only; the peak is A, dA and dS.
+  const int64_t B = 1, H = 2, n = 256, d = 16;
+  for (int64_t m : {int64_t(256), int64_t(192)})
+    for (bool masked : {false, true}) {
+      CAPTURE(m);
+      CAPTURE(masked);
+      Tensor q = testing::rand_tensor({B, H, n, d}, 30), k = testing::rand_tensor({B, H, m, d}, 31),
+             v = testing::rand_tensor({B, H, m, d}, 32);
+      for (Tensor* t : {&q, &k, &v}) t->set_requires_grad();
+      const Tensor g = testing::rand_tensor({B, H, n, d}, 33);
+      Tensor pad;
+      if (masked) {
+        pad = Tensor::ones({B, m});
+        for (int64_t j = m - 10; j < m; ++j) pad.data()[j] = 0.0f;
+      }
+      const DenseOptions o{masked, pad};
+      const size_t scores = sizeof(float) * B * H * n * m, rows = sizeof(float) * B * H * n * d;
+      // room for 3 score buffers, plus small change: q, k, v grads, out, out * g and their gradients
+      const size_t bound = 3 * scores + 10 * rows;
+      auto peak_of = [&](auto probabilities) {
+        for (Tensor* t : {&q, &k, &v}) t->zero_grad();
+        memory::PeakScope scope;
+        {
+          const Tensor out = matmul(probabilities(q, k, o), v);  // (B, H, n, d)
+          sum(out * g).backward();
+        }
+        return scope.peak_above_start();
+      };
+      const size_t fused = peak_of(attention::dense_probabilities);
+      const size_t composed = peak_of(composed_probabilities);
+      INFO("peak fused ", fused, " B, composed ", composed, " B, bound ", bound, " B (one n×m buffer ", scores, " B)");
+      CHECK(fused <= bound);
+      CHECK(composed > bound);  // the bound can fail: it does for the composition
+      CHECK(fused >= 2 * scores);  // A and dA at least: the counter does see the n×m buffers
+    }
+}
+
 TEST_CASE("dense: causal outputs up to t are bit-identical when later tokens change") {
   const Tensor q = testing::rand_tensor({1, 2, 10, 4}, 10), k = testing::rand_tensor({1, 2, 10, 4}, 11),
                v = testing::rand_tensor({1, 2, 10, 4}, 12);

@@ -144,6 +144,7 @@ class FullScheme : public Scheme {
   }
 
   Tensor kernel(const Tensor& q, const Tensor& k, const Tensor& v, const Config& cfg) const override {
+    check_qkv(q, k, v, "full");  // refusals name the scheme, as effective_attention's do
     return dense_attention(q, k, v, {cfg.causal, cfg.key_padding_mask});
   }
   Tensor effective_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Config& cfg) const override {

@@ -207,6 +207,7 @@ Tensor bigbird_attention(const Tensor& q, const Tensor& k, const Tensor& v, cons
   // Ordinary rows: window + global + random blocks under one softmax, through the shared kernel.
   auto index = std::make_shared<const IntTensor>(bigbird_index(o, n, H));  // (1, Hi, n, K)
   IndexAttentionOptions io;
+  io.who = "bigbird";  // a refusal names the scheme
   io.key_padding_mask = pad;
   Tensor out = sparse_pattern_attention(q, k, v, index, io);  // (B, H, n, d); rows of global blocks are 0
   const std::vector<int64_t> rows = bigbird_dense_rows(o, n);
@@ -228,6 +229,7 @@ BigBirdProbabilities bigbird_probabilities(const Tensor& q, const Tensor& k, con
   check_pad(pad, B, n);
   const IntTensor index = bigbird_index(o, n, H);
   IndexAttentionOptions io;
+  io.who = "bigbird";  // a refusal names the scheme
   io.key_padding_mask = pad;
   BigBirdProbabilities r;
   r.slots = index_attention_forward(q, k, v, index, io).probs;  // (B, H, n, K)

@@ -101,6 +101,7 @@ Augmented augment(const Tensor& q, const Tensor& k, const Tensor& v, const EtcOp
 
 IndexAttentionOptions long_options(int64_t d, const Tensor& pad) {
   IndexAttentionOptions io;
+  io.who = "etc";  // a refusal names the scheme
   io.scale = 1.0f / std::sqrt(static_cast<float>(d));  // 1/√d of the real head size, not of d + M
   io.key_padding_mask = pad;
   return io;

@@ -68,9 +68,12 @@ void check_inputs(const Tensor& q, const Tensor& k, const Tensor& v, const IntTe
              Shape({q.size(0), k.size(2)}), ", got ", o.key_padding_mask.shape());
 }
 
-// The forward pass, one query row per thread. Writes out (B, H, n, d) and probs (B, H, n, K).
-void forward_rows(const Dims& s, const float* q, const float* k, const float* v, const int64_t* index,
+// The forward pass, one query row per thread. Writes out (B, H, n, d) and probs (B, H, n, K). Returns false when
+// some row that has usable keys got a score that is not finite (q·k overflowed float32): such a row cannot be
+// softmaxed honestly, and must not pass for a row that "sees no key" (zeros). The caller refuses the input.
+bool forward_rows(const Dims& s, const float* q, const float* k, const float* v, const int64_t* index,
                   const float* pad, float scale, float* out, float* probs) {
+  std::vector<char> bad(static_cast<size_t>(s.B * s.H * s.n), 0);  // written per row: no race
   parallel_rows(s.B * s.H * s.n, s.K * s.d, [&](int64_t r) {
     const int64_t bh = r / s.n, i = r % s.n, b = bh / s.H, h = bh % s.H;
     const int64_t* idx = index + (s.slice(b, h) * s.n + i) * s.K;  // (K) keys of query i
@@ -81,6 +84,7 @@ void forward_rows(const Dims& s, const float* q, const float* k, const float* v,
     float* o = out + r * s.d;                                        // (d)
     // score[s] = q_i · k_j * scale over the usable slots; -inf marks the others.
     float top = kNegInf;
+    bool finite = true;
     for (int64_t t = 0; t < s.K; ++t) {
       const int64_t j = idx[t];
       if (j < 0 || (pad && pad[b * s.m + j] == 0.0f)) {
@@ -88,7 +92,14 @@ void forward_rows(const Dims& s, const float* q, const float* k, const float* v,
         continue;
       }
       p[t] = scale * dot(qi, kb + j * s.d, s.d);
+      finite = finite && std::isfinite(p[t]);
       top = p[t] > top ? p[t] : top;
+    }
+    if (!finite) {  // a usable key's score overflowed: flag the row (NaN output), the caller refuses
+      bad[static_cast<size_t>(r)] = 1;
+      for (int64_t t = 0; t < s.K; ++t) p[t] = std::numeric_limits<float>::quiet_NaN();
+      for (int64_t c = 0; c < s.d; ++c) o[c] = std::numeric_limits<float>::quiet_NaN();
+      return;
     }
     if (top == kNegInf) {  // no usable key: the row attends to nothing -> zeros, not NaN
       for (int64_t t = 0; t < s.K; ++t) p[t] = 0.0f;
@@ -110,6 +121,7 @@ void forward_rows(const Dims& s, const float* q, const float* k, const float* v,
       if (p[t] != 0.0f) axpy(o, p[t], vb + idx[t] * s.d, s.d);
     }
   });
+  return std::find(bad.begin(), bad.end(), 1) == bad.end();
 }
 
 // The transposed index of every (n, K) slice: for key j, the flat slots e = i*K + s that list it, in increasing
@@ -167,9 +179,12 @@ IndexAttentionResult index_attention_forward(const Tensor& q, const Tensor& k, c
   check_inputs(q, k, v, index, o, "index_attention");
   const Dims s = dims_of(q, k, index);
   IndexAttentionResult r{Tensor::empty({s.B, s.H, s.n, s.d}), Tensor::empty({s.B, s.H, s.n, s.K})};
-  forward_rows(s, q.data(), k.data(), v.data(), index.data.data(),
-               o.key_padding_mask.defined() ? o.key_padding_mask.data() : nullptr, scale_of(o, s.d), r.out.data(),
-               r.probs.data());
+  const bool ok = forward_rows(s, q.data(), k.data(), v.data(), index.data.data(),
+                               o.key_padding_mask.defined() ? o.key_padding_mask.data() : nullptr, scale_of(o, s.d),
+                               r.out.data(), r.probs.data());
+  AZ_CHECK(ok, o.who ? o.who : "index_attention",
+           ": a score q.k/sqrt(d) overflowed float32 or is not finite (inputs too large): refusing rather than writing "
+           "a wrong row");
   return r;
 }
 

@@ -152,6 +152,7 @@ Tensor longformer_attention(const Tensor& q, const Tensor& k, const Tensor& v, c
   // Local rows: band + global columns under one softmax, through the shared kernel.
   auto index = std::make_shared<const IntTensor>(longformer_index(o, n, H));  // (1, Hi, n, W + G)
   IndexAttentionOptions io;
+  io.who = "longformer";  // a refusal names the scheme
   io.key_padding_mask = pad;
   Tensor out = sparse_pattern_attention(q, k, v, index, io);  // (B, H, n, d); rows of global tokens are 0
   if (G == 0) return out;
@@ -184,6 +185,7 @@ LongformerProbabilities longformer_probabilities(const Tensor& q, const Tensor& 
   check_pad(pad, B, n);
   const IntTensor index = longformer_index(o, n, H);
   IndexAttentionOptions io;
+  io.who = "longformer";  // a refusal names the scheme
   io.key_padding_mask = pad;
   LongformerProbabilities r;
   r.band = index_attention_forward(q, k, v, index, io).probs;  // (B, H, n, W + G)

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstdlib>
 #include <limits>
 #include <set>
@@ -108,6 +109,15 @@ void Scheme::check_qkv(const Tensor& q, const Tensor& k, const Tensor& v, const 
   AZ_CHECK(q.size(0) == k.size(0) && q.size(1) == k.size(1) && q.size(3) == k.size(3), op, ": q ", q.shape(),
            " and k ", k.shape(), " must agree on B, H and d");
   AZ_CHECK(q.size(2) > 0 && q.size(3) > 0, op, ": empty q of shape ", q.shape());
+  // A NaN or an infinity in the input cannot give an honest output: some kernels would read a NaN score as
+  // "masked" and return a finite, plausible row. Refuse it here, once for every scheme (O(n·d), next to the
+  // kernel's own O(n·K·d) work).
+  for (const auto& [name, t] : {std::pair<const char*, const Tensor*>{"q", &q}, {"k", &k}, {"v", &v}}) {
+    const float* p = t->data();
+    for (int64_t e = 0; e < t->numel(); ++e)
+      AZ_CHECK(std::isfinite(p[e]), op, ": ", name, " has a non-finite value (", p[e], ") at flat index ", e,
+               " of ", t->shape());
+  }
 }
 
 double Scheme::flops(const Shape&, const Config&) const { return std::numeric_limits<double>::quiet_NaN(); }

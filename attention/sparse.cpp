@@ -154,6 +154,7 @@ Tensor sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v, const
   check_self_attention(q, k, v);
   auto index = std::make_shared<const IntTensor>(sparse_index(o, q.size(2), q.size(1)));  // (1, 1|H, n, K)
   IndexAttentionOptions io;
+  io.who = "sparse";  // a refusal names the scheme
   io.key_padding_mask = key_padding_mask;
   return sparse_pattern_attention(q, k, v, index, io);  // (B, H, n, d)
 }
@@ -188,6 +189,7 @@ Tensor sparse_effective_attention(const Tensor& q, const Tensor& k, const Tensor
   check_self_attention(q, k, v);
   const IntTensor index = sparse_index(o, q.size(2), q.size(1));
   IndexAttentionOptions io;
+  io.who = "sparse";  // a refusal names the scheme
   io.key_padding_mask = key_padding_mask;
   const Tensor probs = index_attention_forward(q.detach(), k.detach(), v.detach(), index, io).probs;  // (B,H,n,K)
   return index_to_dense(probs, index, q.size(2));                                                   // (B,H,n,n)

@@ -10,6 +10,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace core {
@@ -23,6 +24,11 @@ class Error : public std::runtime_error {
 
 // "(2,3,4)"; "()" for a scalar.
 std::string shape_str(const Shape& shape);
+
+// `s` (bytes from a file, a path, a setting) safe to quote in a one-line message: printable ASCII stays, a
+// backslash is doubled, \n \t \r are spelled out and every other byte becomes \xNN (ESC -> \x1b), so no control
+// byte from the input ever reaches a terminal.
+std::string printable(std::string_view s);
 
 namespace detail {
 inline void append(std::ostringstream&) {}

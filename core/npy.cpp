@@ -55,32 +55,6 @@ constexpr size_t kChunk = size_t(1) << 20;
 // Buffers for file bytes count in core::memory like tensors do, so peak_bytes() covers a whole load.
 using Buffer = std::vector<char, memory::CountingAllocator<char>>;
 
-// Bytes from a file or a header, safe to print: printable ASCII stays, a backslash is doubled, and every other
-// byte (control characters, bytes of UTF-8) becomes \n, \t, \r or \xNN. One line, nothing a terminal acts on.
-std::string printable(std::string_view s) {
-  static const char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (const char ch : s) {
-    const unsigned char c = static_cast<unsigned char>(ch);
-    if (c == '\\') {
-      out += "\\\\";
-    } else if (c >= 0x20 && c < 0x7F) {
-      out += ch;
-    } else if (c == '\n') {
-      out += "\\n";
-    } else if (c == '\t') {
-      out += "\\t";
-    } else if (c == '\r') {
-      out += "\\r";
-    } else {
-      out += "\\x";
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
-
 bool host_is_little_endian() {
   const uint32_t one = 1;
   unsigned char first;

@@ -80,30 +80,6 @@ bool ByteReader::refill() {
   }
 }
 
-std::string printable(const std::string& s) {
-  static const char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (const char ch : s) {
-    const unsigned char c = static_cast<unsigned char>(ch);
-    if (c == '\\') {
-      out += "\\\\";
-    } else if (c >= 0x20 && c < 0x7F) {
-      out += ch;
-    } else if (c == '\n') {
-      out += "\\n";
-    } else if (c == '\t') {
-      out += "\\t";
-    } else if (c == '\r') {
-      out += "\\r";
-    } else {
-      out += "\\x";
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
-
 std::vector<std::string> split(const std::string& line, char sep) {
   std::vector<std::string> fields(1);
   for (char c : line) {

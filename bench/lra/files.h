@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "core/error.h"
+
 namespace lra::files {
 
 // Writes `bytes` to a temporary file beside `path` and renames it over `path`, creating missing parent
@@ -39,9 +41,7 @@ class ByteReader {
   size_t pos_ = 0, end_ = 0;
 };
 
-// `s` safe to quote in a one-line message: printable ASCII stays, a backslash is doubled, every other byte
-// (control characters such as ESC, BEL, NUL, line breaks, bytes of UTF-8) becomes \n, \t, \r or \xNN.
-std::string printable(const std::string& s);
+using core::printable;  // `s` escaped for a one-line message (core/error.h)
 // Fields between `sep` characters (n separators give n + 1 fields; no quoting).
 std::vector<std::string> split(const std::string& line, char sep);
 // At most 40 bytes of `s` for an error message, with "..." when cut, escaped as printable() does.

@@ -376,7 +376,9 @@ std::vector<Example> generate(int64_t n, const Options& opts, uint64_t seed, boo
   return out;
 }
 
-Dataset to_dataset(const std::vector<Example>& examples, int64_t max_len) {
+namespace {
+// An empty ListOps dataset: the task's vocabulary, classes and padding, sequences cut at max_len.
+Dataset empty_dataset(int64_t max_len) {
   AZ_CHECK(max_len >= 1, "listops: max_len must be >= 1, got ", max_len);
   Dataset d;
   d.task = "listops";
@@ -384,6 +386,12 @@ Dataset to_dataset(const std::vector<Example>& examples, int64_t max_len) {
   d.num_classes = kNumClasses;
   d.max_len = max_len;
   d.pad_id = kPad;
+  return d;
+}
+}  // namespace
+
+Dataset to_dataset(const std::vector<Example>& examples, int64_t max_len) {
+  Dataset d = empty_dataset(max_len);
   d.inputs.reserve(examples.size());
   d.labels.reserve(examples.size());
   for (const Example& e : examples) {
@@ -723,13 +731,7 @@ std::vector<Example> read_tsv(const std::string& path, bool check_labels) {
 }
 
 Dataset read_tsv_dataset(const std::string& path, int64_t max_len, bool check_labels) {
-  AZ_CHECK(max_len >= 1, "listops: max_len must be >= 1, got ", max_len);
-  Dataset d;
-  d.task = "listops";
-  d.vocab = kVocab;
-  d.num_classes = kNumClasses;
-  d.max_len = max_len;
-  d.pad_id = kPad;
+  Dataset d = empty_dataset(max_len);
   scan_tsv(path, check_labels, /*keep_text=*/false, max_len, [&](std::string&&, Sequence&& ids, int64_t label) {
     ids.shrink_to_fit();
     d.inputs.push_back(std::move(ids));

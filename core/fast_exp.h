@@ -23,7 +23,9 @@ inline float fast_exp(float x) {
   constexpr float kLn2Lo = 1.42860682030941723212e-6f;
   constexpr float kMax = 88.72283935546875f;           // above: overflow to inf
   constexpr float kMin = -87.33654022216796875f;        // below: flush to 0
-  const float xc = x > kMax ? kMax : (x < kMin ? kMin : x);
+  // Clamped so that every step below works on a finite number: NaN goes to kMin here (converting a NaN to an
+  // integer below would be undefined behaviour) and is given back as NaN at the end.
+  const float xc = x > kMin ? (x < kMax ? x : kMax) : kMin;
   // round to the nearest integer by adding and subtracting 1.5·2²³ (pure arithmetic, so it vectorises)
   constexpr float kRound = 12582912.0f;
   const float k = (xc * kLog2e + kRound) - kRound;

@@ -66,8 +66,7 @@ double fit_exponent(const std::vector<double>& x, const std::vector<double>& y) 
 std::vector<BenchPoint> run_benchmark(const BenchOptions& o) {
   std::vector<const Scheme*> schemes;
   if (o.schemes.empty()) {
-    for (const Scheme* s : all_schemes())
-      if (s->run_refusal().empty()) schemes.push_back(s);
+    schemes = all_schemes();
   } else {
     for (const std::string& name : o.schemes) schemes.push_back(&find_scheme(name));
   }
@@ -86,8 +85,7 @@ std::vector<BenchPoint> run_benchmark(const BenchOptions& o) {
       p.n = n;
       const std::string where = "[" + std::to_string(done) + "/" + std::to_string(total) + "] " + s->name() +
                                 " n=" + std::to_string(n);
-      if (!s->run_refusal().empty()) p.skipped = "no kernel on q, k, v: " + s->run_refusal();
-      else if (o.causal && !s->supports_causal()) p.skipped = "not causal";
+      if (o.causal && !s->supports_causal()) p.skipped = "not causal";
       else if (last_n > 0) {
         // The worst case the course meets is quadratic: predict with n², refuse before allocating.
         const double predicted = last_mib * (static_cast<double>(n) / last_n) * (static_cast<double>(n) / last_n);

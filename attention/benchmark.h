@@ -18,7 +18,7 @@
 namespace attention {
 
 struct BenchOptions {
-  std::vector<std::string> schemes;  // names; empty = every scheme that accepts q, k, v (run_refusal empty)
+  std::vector<std::string> schemes;  // names; empty = every registered scheme
   std::vector<int64_t> ns = {1024, 2048, 4096};
   int64_t batch = 1, heads = 4, d_head = 64;
   bool causal = false;

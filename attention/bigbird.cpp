@@ -62,19 +62,28 @@ Tensor global_row_probabilities(const Tensor& q, const Tensor& k, const std::vec
 }  // namespace
 
 // ---- options ----------------------------------------------------------------------------------------------
+const ParamTable<BigBirdOptions>& bigbird_params() {
+  using O = BigBirdOptions;
+  static const auto table =
+      ParamTable<O>("bigbird")
+          .integer("block", &O::block, 1, kNoLimit,
+                   "b: tokens per block (the last block may be shorter; b > n is one block of n)")
+          .integer("window_blocks", &O::window_blocks, 1, kNoLimit,
+                   "w (odd): the query's block and (w-1)/2 blocks on each side (causal: before it)")
+          .integer("global_blocks", &O::global_blocks, 0, kNoLimit,
+                   "g: global blocks at each end (causal: at the start only); they see and are seen by all")
+          .integer("random_blocks", &O::random_blocks, 0, kNoLimit,
+                   "r: random key blocks per query block, per head, drawn once from the seed (fixed)")
+          .rule([](const std::string& scheme, const O& o) {
+            AZ_CHECK(o.window_blocks % 2 == 1, scheme,
+                     ": window_blocks must be odd (the own block and as many on each side; 3 = i-1, i, i+1), got ",
+                     o.window_blocks);
+          });
+  return table;
+}
+
 BigBirdOptions bigbird_options(const Config& cfg) {
-  const Settings& s = cfg.settings;
-  BigBirdOptions o;
-  o.block = s.get_int("block");
-  AZ_CHECK(o.block >= 1, "bigbird: block must be >= 1, got ", o.block);
-  o.window_blocks = s.get_int("window_blocks");
-  AZ_CHECK(o.window_blocks >= 1 && o.window_blocks % 2 == 1,
-           "bigbird: window_blocks must be odd and >= 1 (the own block and as many on each side; 3 = i-1, i, i+1), got ",
-           o.window_blocks);
-  o.global_blocks = s.get_int("global_blocks");
-  AZ_CHECK(o.global_blocks >= 0, "bigbird: global_blocks must be >= 0, got ", o.global_blocks);
-  o.random_blocks = s.get_int("random_blocks");
-  AZ_CHECK(o.random_blocks >= 0, "bigbird: random_blocks must be >= 0, got ", o.random_blocks);
+  BigBirdOptions o = bigbird_params().read(cfg.settings);
   o.causal = cfg.causal;
   o.seed = cfg.seed;
   return o;
@@ -276,23 +285,33 @@ Tensor BigBirdLayer::pattern(int64_t n) const { return bigbird_pattern(options, 
 // ---- the registered scheme --------------------------------------------------------------------------------
 namespace {
 
+SchemeInfo bigbird_info() {
+  SchemeInfo i;
+  i.name = "bigbird";
+  i.summary =
+      "BigBird: blocks of b tokens; each query block sees its window blocks, the global first/last blocks and r fixed "
+      "random blocks per head under one softmax; global blocks see everything; O(n·b·(w+2g+r)·d)";
+  i.paper = "Zaheer et al. 2020, Big Bird: Transformers for Longer Sequences (NeurIPS)";
+  i.lecture = 9;
+  i.use(bigbird_params());
+  i.causal = true;
+  i.has_pattern = true;
+  i.families = {Family::FP, Family::M};
+  i.exactness = Exactness::on_pattern;
+  i.time_growth = "n";
+  i.memory_exponent = 1;
+  i.idea = "window blocks + global blocks + random blocks";
+  i.lra_paper = {"BigBird", 36.05, 74.87, 55.01};
+  // The default block=16 would make a query block see 7 blocks = 112 tokens: all of a mini-LRA ListOps sequence.
+  i.lra_settings = {"block=8"};
+  i.gallery_settings = {"block=8"};
+  i.test_settings = {{"block=4", "random_blocks=1"}, {"block=5", "window_blocks=1", "global_blocks=0"}};
+  return i;
+}
+
 class BigBirdScheme : public Scheme {
  public:
-  std::string name() const override { return "bigbird"; }
-  std::string summary() const override {
-    return "BigBird: blocks of b tokens; each query block sees its window blocks, the global first/last blocks and "
-           "r fixed random blocks per head under one softmax; global blocks see everything; O(n·b·(w+2g+r)·d)";
-  }
-  std::string paper() const override { return "Zaheer et al. 2020, Big Bird: Transformers for Longer Sequences (NeurIPS)"; }
-  int lecture() const override { return 9; }
-  bool supports_causal() const override { return true; }
-  bool has_pattern() const override { return true; }
-  std::vector<HyperParam> hyperparams() const override {
-    return {{"block", "16", "b: tokens per block (the last block may be shorter; b > n is one block of n)"},
-            {"window_blocks", "3", "w (odd): the query's block and (w-1)/2 blocks on each side (causal: before it)"},
-            {"global_blocks", "1", "g: global blocks at each end (causal: at the start only); they see and are seen by all"},
-            {"random_blocks", "2", "r: random key blocks per query block, per head, drawn once from the seed (fixed)"}};
-  }
+  BigBirdScheme() : Scheme(bigbird_info()) {}
 
   double flops(const Shape& q, const Config& cfg) const override {
     const BigBirdOptions o = bigbird_options(cfg);

@@ -53,6 +53,7 @@ struct BigBirdOptions {
 // Reads block, window_blocks, global_blocks, random_blocks from the settings, cfg.causal and cfg.seed;
 // one-line errors name the key.
 BigBirdOptions bigbird_options(const Config& cfg);
+const ParamTable<BigBirdOptions>& bigbird_params();  // block, window_blocks, global_blocks, random_blocks
 int64_t bigbird_num_blocks(const BigBirdOptions& o, int64_t n);  // nb = ceil(n / b)
 // The options as applied to a sequence of n tokens: a block wider than n is one block of n (b = min(b, n)), so that
 // memory follows the input, not the setting. Every function below that takes n applies it first.

@@ -128,16 +128,26 @@ Tensor dense_attention(const Tensor& q, const Tensor& k, const Tensor& v, const 
 // ---- the registered scheme "full" -----------------------------------------------------------------------
 namespace {
 
+SchemeInfo full_info() {
+  SchemeInfo i;
+  i.name = "full";
+  i.summary = "vanilla softmax(QKᵀ/√d)V, materialised: O(n²) time and memory (the reference)";
+  i.paper = "Vaswani et al. 2017, Attention Is All You Need";
+  i.lecture = 1;
+  i.causal = true;
+  i.has_pattern = true;
+  i.families = {Family::EX};
+  i.exactness = Exactness::exact;
+  i.time_growth = "n²";
+  i.memory_exponent = 2;
+  i.idea = "every pair; the n x n matrix is materialised (the reference)";
+  i.lra_paper = {"Transformer", 36.37, 71.40, 54.39};
+  return i;
+}
+
 class FullScheme : public Scheme {
  public:
-  std::string name() const override { return "full"; }
-  std::string summary() const override {
-    return "vanilla softmax(QKᵀ/√d)V, materialised: O(n²) time and memory (the reference)";
-  }
-  std::string paper() const override { return "Vaswani et al. 2017, Attention Is All You Need"; }
-  int lecture() const override { return 1; }
-  bool supports_causal() const override { return true; }
-  bool has_pattern() const override { return true; }
+  FullScheme() : Scheme(full_info()) {}
   double flops(const Shape& q, const Config& cfg) const override {
     const int64_t n = q[2];
     return attention_flops(q, cfg.causal ? causal_pairs(n) : static_cast<double>(n) * n);

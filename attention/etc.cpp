@@ -3,7 +3,7 @@
 // sparse_pattern_attention kernel, the dense global rows, the O(n²) reference, effective attention and pattern, the layer
 // with separate global projections, and the registered scheme "etc".
 //
-// Legend: B = batch, H = heads, n = G + n_l, d = head size, G = global tokens, n_l = long tokens, r = radius,
+// Legend: B = batch, H = heads, n = G + n_l, d = head size, G = global tokens, n_l = long tokens, r = window (the paper's radius),
 //         R = min(r, n_l - 1), W = band slots (2R+1, causal R+1), M = W bias columns, k = clip, V = ids.
 #include "attention/etc.h"
 
@@ -27,7 +27,7 @@ using namespace core;
 namespace {
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
-int64_t band_reach(const EtcOptions& o, int64_t n_l) { return std::min(o.radius, n_l - 1); }             // R
+int64_t band_reach(const EtcOptions& o, int64_t n_l) { return std::min(o.window, n_l - 1); }             // R
 int64_t band_slots(const EtcOptions& o, int64_t n_l) { return o.causal ? band_reach(o, n_l) + 1 : 2 * band_reach(o, n_l) + 1; }  // W
 
 // The band offset j - i whose residue modulo M is c: offsets -R..R (causal -R..0) are distinct modulo M = W.
@@ -61,7 +61,7 @@ Tensor lookup(const Tensor& rel_bias, const IntTensor& ids) {
 
 // 1 where global token g may not see key j: (B or 1, 1, G, n) (causal: j > g; padding keys).
 Tensor global_blocked(const EtcOptions& o, int64_t B, int64_t n, const Tensor& pad) {
-  const int64_t G = o.globals, Bb = pad.defined() ? B : 1;
+  const int64_t G = o.global_tokens, Bb = pad.defined() ? B : 1;
   Tensor blocked = Tensor::zeros({Bb, 1, G, n});
   float* p = blocked.data();
   for (int64_t b = 0; b < Bb; ++b)
@@ -74,7 +74,7 @@ Tensor global_blocked(const EtcOptions& o, int64_t B, int64_t n, const Tensor& p
 // The global rows' probabilities: softmax(q_g kᵀ / √d + b[g2g | g2l], blocked -> -inf): (B, H, G, n).
 Tensor global_probabilities(const Tensor& q, const Tensor& k, const EtcOptions& o, const Tensor& rel_bias,
                             const Tensor& pad) {
-  const int64_t B = q.size(0), n = q.size(2), G = o.globals;
+  const int64_t B = q.size(0), n = q.size(2), G = o.global_tokens;
   IntTensor ids({G, n});  // (G, n): distance ids among globals, g2l for long keys (causal: masked anyway)
   for (int64_t g = 0; g < G; ++g)
     for (int64_t j = 0; j < n; ++j)
@@ -89,7 +89,7 @@ struct Augmented {
   Tensor q, k, v;
 };
 Augmented augment(const Tensor& q, const Tensor& k, const Tensor& v, const EtcOptions& o, const Tensor& rel_bias) {
-  const int64_t B = q.size(0), H = q.size(1), n = q.size(2), d = q.size(3), G = o.globals, n_l = n - G;
+  const int64_t B = q.size(0), H = q.size(1), n = q.size(2), d = q.size(3), G = o.global_tokens, n_l = n - G;
   const EtcBiasColumns cols = etc_bias_columns(o, rel_bias, n, d);
   const int64_t M = cols.query.size(1);
   Augmented a;
@@ -109,19 +109,27 @@ IndexAttentionOptions long_options(int64_t d, const Tensor& pad) {
 }  // namespace
 
 // ---- options ----------------------------------------------------------------------------------------------
+const ParamTable<EtcOptions>& etc_params() {
+  using O = EtcOptions;
+  static const auto table =
+      ParamTable<O>("etc")
+          .integer("global_tokens", &O::global_tokens, 0, kNoLimit,
+                   "G: the first G positions are the global tokens (the rest is the long input)")
+          .integer("window", &O::window, 0, kNoLimit,
+                   "r (the paper's radius): a long token sees the long tokens within distance r (causal: the r "
+                   "before it) and itself")
+          .integer("rel_clip", &O::rel_clip, 0, kNoLimit,
+                   "k: relative distances are clipped to [-k, k]; one learned bias per clipped distance and head (k "
+                   ">= n is cut to n - 1)")
+          .number("rel_std", &O::rel_std, closed(0, 1e6),
+                  "std of the relative biases: drawn from the seed at kernel level (run/show), the layer's init")
+          .flag("shared_qkv", &O::shared_qkv,
+                "layer: one Q/K/V projection for global and long tokens (default: separate ones)");
+  return table;
+}
+
 EtcOptions etc_options(const Config& cfg) {
-  const Settings& s = cfg.settings;
-  EtcOptions o;
-  o.globals = s.get_int("globals");
-  AZ_CHECK(o.globals >= 0, "etc: globals must be >= 0, got ", o.globals);
-  o.radius = s.get_int("radius");
-  AZ_CHECK(o.radius >= 0, "etc: radius must be >= 0, got ", o.radius);
-  o.rel_clip = s.get_int("rel_clip");
-  AZ_CHECK(o.rel_clip >= 0, "etc: rel_clip must be >= 0, got ", o.rel_clip);
-  const double std_dev = s.get_float("rel_std");
-  AZ_CHECK(std::isfinite(std_dev) && std_dev >= 0.0, "etc: rel_std must be a finite number >= 0, got ", std_dev);
-  o.rel_std = static_cast<float>(std_dev);
-  o.shared_projections = s.get_bool("shared_qkv");
+  EtcOptions o = etc_params().read(cfg.settings);
   o.causal = cfg.causal;
   return o;
 }
@@ -133,8 +141,8 @@ EtcOptions etc_fit(const EtcOptions& o, int64_t n) {
 }
 
 void etc_check_length(const EtcOptions& o, int64_t n) {
-  AZ_CHECK(n > o.globals, "etc: n = ", n, " must be larger than globals = ", o.globals,
-           " (the first `globals` positions are the global tokens, the rest the long input)");
+  AZ_CHECK(n > o.global_tokens, "etc: n = ", n, " must be larger than global_tokens = ", o.global_tokens,
+           " (the first `global_tokens` positions are the global tokens, the rest the long input)");
 }
 
 // ---- relative ids -----------------------------------------------------------------------------------------
@@ -149,7 +157,7 @@ int64_t etc_g2l_id(const EtcOptions& o) { return o.causal ? -1 : 2 * o.rel_clip 
 
 IntTensor etc_parts(const EtcOptions& o, int64_t n) {
   etc_check_length(o, n);
-  const int64_t G = o.globals;
+  const int64_t G = o.global_tokens;
   IntTensor parts({n, n}, kEtcNone);  // (n, n)
   for (int64_t i = 0; i < n; ++i)
     for (int64_t j = 0; j < n; ++j) {
@@ -161,7 +169,7 @@ IntTensor etc_parts(const EtcOptions& o, int64_t n) {
         part = kEtcL2G;
       } else {
         const int64_t delta = j - i;  // long positions differ by the same amount as sequence positions
-        part = delta <= (o.causal ? 0 : o.radius) && delta >= -o.radius ? kEtcL2L : kEtcNone;
+        part = delta <= (o.causal ? 0 : o.window) && delta >= -o.window ? kEtcL2L : kEtcNone;
       }
       parts.data[static_cast<size_t>(i * n + j)] = part;
     }
@@ -201,7 +209,7 @@ Tensor etc_pattern(const EtcOptions& o, int64_t B, int64_t H, int64_t n, const T
 
 IntTensor etc_long_index(const EtcOptions& o, int64_t n) {
   etc_check_length(o, n);
-  const int64_t G = o.globals, n_l = n - G, R = band_reach(o, n_l), W = band_slots(o, n_l), K = W + G;
+  const int64_t G = o.global_tokens, n_l = n - G, R = band_reach(o, n_l), W = band_slots(o, n_l), K = W + G;
   IntTensor index({1, 1, n_l, K}, -1);  // (1, 1, n_l, W + G)
   for (int64_t i = 0; i < n_l; ++i) {
     int64_t* row = index.data.data() + i * K;
@@ -217,7 +225,7 @@ IntTensor etc_long_index(const EtcOptions& o, int64_t n) {
 // ---- the bias columns -------------------------------------------------------------------------------------
 EtcBiasColumns etc_bias_columns(const EtcOptions& o, const Tensor& rel_bias, int64_t n, int64_t d) {
   etc_check_length(o, n);
-  const int64_t G = o.globals, n_l = n - G, R = band_reach(o, n_l), M = band_slots(o, n_l);
+  const int64_t G = o.global_tokens, n_l = n - G, R = band_reach(o, n_l), M = band_slots(o, n_l);
   EtcBiasColumns cols;
   cols.query = Tensor::zeros({n_l, M});  // (n_l, M): √d·onehot(i mod M)
   for (int64_t i = 0; i < n_l; ++i) cols.query.data()[i * M + i % M] = std::sqrt(static_cast<float>(d));
@@ -240,7 +248,7 @@ Tensor etc_seeded_bias(const EtcOptions& o, int64_t H, uint64_t seed) {
 Tensor etc_attention(const Tensor& q, const Tensor& k, const Tensor& v, const EtcOptions& o, const Tensor& rel_bias,
                      const Tensor& pad) {
   check_inputs(q, k, v, o, rel_bias, pad);
-  const int64_t n = q.size(2), d = q.size(3), G = o.globals;
+  const int64_t n = q.size(2), d = q.size(3), G = o.global_tokens;
 
   // Long rows: band of long keys + every global key under one softmax, biases in the extra columns.
   auto index = std::make_shared<const IntTensor>(etc_long_index(o, n));  // (1, 1, n_l, W + G)
@@ -277,7 +285,7 @@ EtcProbabilities etc_probabilities(const Tensor& q, const Tensor& k, const Tenso
                                    const Tensor& rel_bias, const Tensor& pad) {
   NoGradGuard no_grad;
   check_inputs(q, k, v, o, rel_bias, pad);
-  const int64_t B = q.size(0), H = q.size(1), n = q.size(2), d = q.size(3), G = o.globals;
+  const int64_t B = q.size(0), H = q.size(1), n = q.size(2), d = q.size(3), G = o.global_tokens;
   const IntTensor index = etc_long_index(o, n);
   const Augmented a = augment(q, k, v, o, rel_bias);
   EtcProbabilities r;
@@ -302,7 +310,7 @@ EtcLayer::EtcLayer(const EtcOptions& o, const LayerConfig& cfg, core::Rng& rng)
   register_module("w_k", w_k);
   register_module("w_v", w_v);
   register_module("w_o", w_o);
-  if (!o.shared_projections && o.globals > 0) {  // the global tokens' own Q_g, K_g, V_g
+  if (!o.shared_qkv && o.global_tokens > 0) {  // the global tokens' own Q_g, K_g, V_g
     w_qg = std::make_unique<core::nn::Linear>(cfg.d_model, cfg.d_model, rng);
     w_kg = std::make_unique<core::nn::Linear>(cfg.d_model, cfg.d_model, rng);
     w_vg = std::make_unique<core::nn::Linear>(cfg.d_model, cfg.d_model, rng);
@@ -315,7 +323,7 @@ EtcLayer::EtcLayer(const EtcOptions& o, const LayerConfig& cfg, core::Rng& rng)
 
 Tensor EtcLayer::forward(const Tensor& x, const Tensor& key_padding_mask) {
   AZ_CHECK(x.dim() == 3 && x.size(2) == d_model, "etc layer: x must be (B, n, ", d_model, "), got ", x.shape());
-  const int64_t n = x.size(1), G = options.globals;
+  const int64_t n = x.size(1), G = options.global_tokens;
   etc_check_length(options, n);
   auto heads = [&](const core::nn::Linear& w, const Tensor& t) { return split_heads(w.forward(t), n_heads); };
   Tensor q, k, v;  // (B, H, n, d): rows 0..G-1 from the global projections, the rest from the long ones
@@ -333,32 +341,37 @@ Tensor EtcLayer::forward(const Tensor& x, const Tensor& key_padding_mask) {
 // ---- the registered scheme --------------------------------------------------------------------------------
 namespace {
 
+SchemeInfo etc_info() {
+  SchemeInfo i;
+  i.name = "etc";
+  i.summary =
+      "ETC: the first G positions are global tokens; long tokens see a band of radius r and every global, globals "
+      "see everything; clipped relative-position biases on the logits; O(n·(r+G)·d)";
+  i.paper = "Ainslie et al. 2020, ETC: Encoding Long and Structured Inputs in Transformers (EMNLP)";
+  i.lecture = 8;
+  i.use(etc_params());
+  i.causal = true;
+  i.has_pattern = true;
+  i.families = {Family::FP, Family::M};
+  i.exactness = Exactness::on_pattern;
+  i.time_growth = "n";
+  i.memory_exponent = 1;
+  i.idea = "band of radius r + global-long inputs + relative biases";
+  i.lra_paper.model = "ETC";
+  i.gallery_settings = {"window=3"};
+  i.test_settings = {{"global_tokens=2", "window=3", "rel_clip=2"}, {"global_tokens=0", "window=1", "shared_qkv=true"}};
+  return i;
+}
+
 class EtcScheme : public Scheme {
  public:
-  std::string name() const override { return "etc"; }
-  std::string summary() const override {
-    return "ETC: the first G positions are global tokens; long tokens see a band of radius r and every global, "
-           "globals see everything; clipped relative-position biases on the logits; O(n·(r+G)·d)";
-  }
-  std::string paper() const override {
-    return "Ainslie et al. 2020, ETC: Encoding Long and Structured Inputs in Transformers (EMNLP)";
-  }
-  int lecture() const override { return 8; }
-  bool supports_causal() const override { return true; }
-  bool has_pattern() const override { return true; }
-  std::vector<HyperParam> hyperparams() const override {
-    return {{"globals", "4", "G: the first G positions are the global tokens (the rest is the long input)"},
-            {"radius", "8", "r: a long token sees the long tokens within distance r (causal: the r before it) and itself"},
-            {"rel_clip", "4", "k: relative distances are clipped to [-k, k]; one learned bias per clipped distance and head (k >= n is cut to n - 1)"},
-            {"rel_std", "0.5", "std of the relative biases: drawn from the seed at kernel level (run/show), the layer's init"},
-            {"shared_qkv", "false", "layer: one Q/K/V projection for global and long tokens (default: separate ones)"}};
-  }
+  EtcScheme() : Scheme(etc_info()) {}
 
   double flops(const Shape& q, const Config& cfg) const override {
     const EtcOptions o = etc_fit(etc_options(cfg), q[2]);
     // the long rows' band and global keys, plus the global rows (n keys each; causal: the globals up to g)
     double global_rows = 0;
-    for (int64_t g = 0; g < o.globals; ++g) global_rows += o.causal ? static_cast<double>(g + 1) : static_cast<double>(q[2]);
+    for (int64_t g = 0; g < o.global_tokens; ++g) global_rows += o.causal ? static_cast<double>(g + 1) : static_cast<double>(q[2]);
     return attention_flops(q, index_pairs_per_head(etc_long_index(o, q[2])) + global_rows);
   }
   Tensor kernel(const Tensor& q, const Tensor& k, const Tensor& v, const Config& cfg) const override {

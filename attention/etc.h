@@ -2,10 +2,10 @@
 // (Ainslie et al. 2020, ETC: Encoding Long and Structured Inputs in Transformers, EMNLP), registered as "etc".
 //
 // Legend: B = batch, H = heads, n = G + n_l positions, d = head size, G = global tokens, n_l = long tokens,
-//         r = radius, k = relative-position clip, V = number of relative ids, K = slots per long query.
+//         r = window (the paper's radius), k = relative-position clip, V = number of relative ids, K = slots per long query.
 //
 // Two inputs in one sequence: the FIRST G positions are the global tokens, the remaining n_l = n - G positions
-// the long input (this is the convention everywhere: `attnzoo run etc` treats the first `globals` positions of
+// the long input (this is the convention everywhere: `attnzoo run etc` treats the first `global_tokens` positions of
 // q, k, v as the global tokens, and the layer those of x). Four pieces of attention:
 //   long i   -> long j with |i - j| <= r (l2l, a band)  and  every global token (l2g)   under ONE softmax
 //   global g -> every global token (g2g)                and  every long token (g2l)    under ONE softmax
@@ -46,20 +46,21 @@
 namespace attention {
 
 struct EtcOptions {
-  int64_t globals = 4;    // G: the first G positions are global tokens
-  int64_t radius = 8;     // r: long tokens see long tokens with |i - j| <= r
+  int64_t global_tokens = 4;  // G: the first G positions are global tokens
+  int64_t window = 8;         // r (the paper's radius): long tokens see long tokens with |i - j| <= r
   int64_t rel_clip = 4;   // k: relative distances are clipped to [-k, k]
   float rel_std = 0.5f;   // std of the seeded biases of the kernel, and of the layer's initial biases
-  bool shared_projections = false;  // layer: one Q/K/V for global and long tokens (default: separate ones)
+  bool shared_qkv = false;  // layer: one Q/K/V for global and long tokens (default: separate ones)
   bool causal = false;
 };
 
-// Reads globals, radius, rel_clip, rel_std, shared_qkv from the settings (and cfg.causal); errors name the key.
+// Reads global_tokens, window, rel_clip, rel_std, shared_qkv from the settings (and cfg.causal); errors name the key.
 EtcOptions etc_options(const Config& cfg);
+const ParamTable<EtcOptions>& etc_params();  // the table of those settings (attention/params.h)
 // The options as applied to n tokens (the layer: max_len): rel_clip = min(rel_clip, n - 1), since no distance
 // exceeds n - 1 — the same attention with only the biases that can occur, so memory follows the input.
 EtcOptions etc_fit(const EtcOptions& o, int64_t n);
-// Throws unless n > G (naming n and globals).
+// Throws unless n > G (naming n and global_tokens).
 void etc_check_length(const EtcOptions& o, int64_t n);
 
 // ---- relative ids ----

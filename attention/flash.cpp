@@ -259,32 +259,44 @@ Tensor flash_attention(const Tensor& q, const Tensor& k, const Tensor& v, const 
 // ---- the registered scheme "flash" ------------------------------------------------------------------------
 namespace {
 
+const ParamTable<FlashOptions>& flash_params() {
+  static const auto table = ParamTable<FlashOptions>("flash")
+                                .integer("block_q", &FlashOptions::block_q, 1, kNoLimit, "query rows per tile")
+                                .integer("block_k", &FlashOptions::block_k, 1, kNoLimit, "key rows per tile");
+  return table;
+}
+
+SchemeInfo flash_info() {
+  SchemeInfo i;
+  i.name = "flash";
+  i.summary = "exact softmax attention in tiles with the online softmax: O(n²) time, O(n) memory";
+  i.paper = "Dao et al. 2022, FlashAttention: Fast and Memory-Efficient Exact Attention with IO-Awareness";
+  i.lecture = 16;
+  i.use(flash_params());
+  i.causal = true;
+  i.has_pattern = true;
+  i.families = {Family::EX};
+  i.in_survey = false;  // FlashAttention (2022) came after the survey
+  i.exactness = Exactness::exact;
+  i.time_growth = "n²";
+  i.memory_exponent = 1;
+  i.idea = "every pair, in tiles with the online softmax: O(n) memory";
+  i.lra_paper.model = "Transformer (exact softmax, tiled: FlashAttention)";
+  i.gallery_settings = {"block_q=16"};
+  i.test_settings = {{"block_q=16", "block_k=8"}, {"block_q=5", "block_k=64"}};
+  return i;
+}
+
 class FlashScheme : public Scheme {
  public:
-  std::string name() const override { return "flash"; }
-  std::string summary() const override {
-    return "exact softmax attention in tiles with the online softmax: O(n²) time, O(n) memory";
-  }
-  std::string paper() const override {
-    return "Dao et al. 2022, FlashAttention: Fast and Memory-Efficient Exact Attention with IO-Awareness";
-  }
-  int lecture() const override { return 16; }
-  std::vector<HyperParam> hyperparams() const override {
-    return {{"block_q", "64", "query rows per tile"}, {"block_k", "64", "key rows per tile"}};
-  }
-  bool supports_causal() const override { return true; }
-  bool has_pattern() const override { return true; }
+  FlashScheme() : Scheme(flash_info()) {}
   // The same useful work as full attention (the recomputation in the backward is flash's own extra cost).
   double flops(const Shape& q, const Config& cfg) const override { return find_scheme("full").flops(q, cfg); }
 
   FlashOptions options(const Config& cfg) const {
-    FlashOptions o;
+    FlashOptions o = flash_params().read(cfg.settings);
     o.causal = cfg.causal;
     o.key_padding_mask = cfg.key_padding_mask;
-    o.block_q = cfg.settings.get_int("block_q");
-    o.block_k = cfg.settings.get_int("block_k");
-    AZ_CHECK(o.block_q >= 1, "flash: block_q must be >= 1, got ", o.block_q);
-    AZ_CHECK(o.block_k >= 1, "flash: block_k must be >= 1, got ", o.block_k);
     return o;
   }
   Tensor kernel(const Tensor& q, const Tensor& k, const Tensor& v, const Config& cfg) const override {

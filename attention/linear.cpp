@@ -122,27 +122,40 @@ Tensor LinearAttentionState::step(const Tensor& q, const Tensor& k, const Tensor
 // ---- the registered scheme "linear" ----------------------------------------------------------------------
 namespace {
 
-float eps_setting(const Config& cfg) {
-  const double eps = cfg.settings.get_float("eps");
-  AZ_CHECK(std::isfinite(eps) && eps > 0.0 && eps <= 1.0, "linear: eps must be in (0, 1], got ",
-           cfg.settings.get("eps"));
-  return static_cast<float>(eps);
+struct LinearOptions {
+  float eps = 1e-6f;  // the normaliser of a row that sees no key
+};
+
+const ParamTable<LinearOptions>& linear_params() {
+  static const auto table = ParamTable<LinearOptions>("linear").number(
+      "eps", &LinearOptions::eps, open_closed(0, 1),
+      "the normaliser of a row that sees no key (all padded): its output is 0; other rows are exact");
+  return table;
+}
+
+float eps_setting(const Config& cfg) { return linear_params().read(cfg.settings).eps; }
+
+SchemeInfo linear_info() {
+  SchemeInfo i;
+  i.name = "linear";
+  i.summary = "kernel attention phi(q)ᵀ(Σ phi(k) vᵀ) with phi = elu+1: O(n·d²) time, O(n·d) memory; causal = an RNN";
+  i.paper = "Katharopoulos et al. 2020, Transformers are RNNs: Fast Autoregressive Transformers with Linear Attention";
+  i.lecture = 10;
+  i.use(linear_params());
+  i.causal = true;
+  i.families = {Family::KR};
+  i.exactness = Exactness::approximate;
+  i.time_growth = "n";
+  i.memory_exponent = 1;
+  i.idea = "exp(q.k) replaced by phi(q).phi(k), phi = elu + 1";
+  i.lra_paper = {"Linear Trans.", 16.13, 75.30, 50.55};
+  i.test_settings = {{"eps=1e-3"}};
+  return i;
 }
 
 class LinearScheme : public Scheme {
  public:
-  std::string name() const override { return "linear"; }
-  std::string summary() const override {
-    return "kernel attention phi(q)ᵀ(Σ phi(k) vᵀ) with phi = elu+1: O(n·d²) time, O(n·d) memory; causal = an RNN";
-  }
-  std::string paper() const override {
-    return "Katharopoulos et al. 2020, Transformers are RNNs: Fast Autoregressive Transformers with Linear Attention";
-  }
-  int lecture() const override { return 10; }
-  std::vector<HyperParam> hyperparams() const override {
-    return {{"eps", "1e-6", "the normaliser of a row that sees no key (all padded): its output is 0; other rows are exact"}};
-  }
-  bool supports_causal() const override { return true; }
+  LinearScheme() : Scheme(linear_info()) {}
 
   // φ(K)ᵀV and φ(Q)S (2·n·d² each) plus the normaliser forward, about twice that backward: 12·n·d².
   double flops(const Shape& q, const Config&) const override {
@@ -156,10 +169,6 @@ class LinearScheme : public Scheme {
     AZ_CHECK(!cfg.causal || q.size(2) == k.size(2), "linear: causal attention needs as many queries as keys, got q ",
              q.shape(), " and k ", k.shape());
     return linear_attention_matrix(q, k, cfg.causal, eps_setting(cfg), cfg.key_padding_mask);
-  }
-  std::unique_ptr<AttentionLayer> make_layer(const LayerConfig& cfg, core::Rng& rng) const override {
-    eps_setting(configure(cfg.set, cfg.causal, cfg.seed));  // a bad eps fails here, not at the first forward
-    return std::make_unique<ProjectedAttention>(*this, cfg, rng);
   }
 };
 

@@ -26,12 +26,25 @@ const char* const kLinformerCausalRefusal =
 
 // ---- settings -------------------------------------------------------------------------------------------------
 
+const ParamTable<LinformerSettings>& linformer_params() {
+  using O = LinformerSettings;
+  static const auto table =
+      ParamTable<O>("linformer")
+          .integer("k", &O::k, 1, kNoLimit,
+                   "projected length: E and F map the n positions onto k rows (paper: 128 or 256 for n = 512); "
+                   "k <= max_len (for run: <= n)")
+          .choice("share", &O::share,
+                  {{"none", LinformerShare::none},
+                   {"headwise", LinformerShare::headwise},
+                   {"kv", LinformerShare::kv},
+                   {"layerwise", LinformerShare::layerwise}},
+                  "sharing of E, F: none (per head E_h, F_h) | headwise (one E, F for all heads) | kv (one E for "
+                  "keys and values, all heads) | layerwise (kv, one E for every layer; run = kv)");
+  return table;
+}
+
 LinformerShare parse_linformer_share(const std::string& value) {
-  if (value == "none") return LinformerShare::none;
-  if (value == "headwise") return LinformerShare::headwise;
-  if (value == "kv") return LinformerShare::kv;
-  if (value == "layerwise") return LinformerShare::layerwise;
-  AZ_FAIL("linformer: share must be one of none, headwise, kv, layerwise, got share='", value, "'");
+  return linformer_params().read(Settings("linformer", linformer_params().hyperparams(), {"share=" + value})).share;
 }
 
 const char* linformer_share_name(LinformerShare share) {
@@ -53,12 +66,9 @@ bool linformer_shares_kv(LinformerShare share) {
 }
 
 LinformerSettings linformer_settings(const Settings& settings, int64_t max_len, const std::string& length_name) {
-  LinformerSettings s;
-  s.k = settings.get_int("k");
-  AZ_CHECK(s.k >= 1, "linformer: k must be >= 1 (the number of projected positions), got k=", s.k);
+  const LinformerSettings s = linformer_params().read(settings);
   AZ_CHECK(s.k <= max_len, "linformer: k=", s.k, " must be <= ", length_name, "=", max_len,
            " (E and F project the ", max_len, " positions onto k rows)");
-  s.share = parse_linformer_share(settings.get("share"));
   return s;
 }
 
@@ -200,18 +210,9 @@ Tensor linformer_effective_attention(const Tensor& q, const Tensor& k, const Ten
 // ---- the layer ------------------------------------------------------------------------------------------------
 
 namespace {
-const std::vector<HyperParam>& linformer_hyperparams() {
-  static const std::vector<HyperParam> spec = {
-      {"k", "32", "projected length: E and F map the n positions onto k rows (paper: 128 or 256 for n = 512); "
-                  "1 <= k <= max_len (for run: <= n)"},
-      {"share", "none",
-       "sharing of E, F: none (per head E_h, F_h) | headwise (one E, F for all heads) | kv (one E for keys and "
-       "values, all heads) | layerwise (kv, one E for every layer; run = kv)"},
-  };
-  return spec;
+Settings linformer_parse(const std::vector<std::string>& set) {
+  return Settings("linformer", linformer_params().hyperparams(), set);
 }
-
-Settings linformer_parse(const std::vector<std::string>& set) { return Settings("linformer", linformer_hyperparams(), set); }
 }  // namespace
 
 LinformerLayer::LinformerLayer(const LayerConfig& cfg, Rng& rng, const Tensor& shared_E)
@@ -259,20 +260,30 @@ Tensor LinformerLayer::forward(const Tensor& x, const Tensor& key_padding_mask) 
 
 namespace {
 
+SchemeInfo linformer_info() {
+  SchemeInfo i;
+  i.name = "linformer";
+  i.summary =
+      "low rank: keys and values projected along the sequence to k rows, softmax(Q(EK)ᵀ/√d)(FV), O(n·k); not causal";
+  i.paper = "Wang et al. 2020, Linformer: Self-Attention with Linear Complexity";
+  i.lecture = 6;
+  i.use(linformer_params());
+  i.causal = false;
+  i.causal_refusal = "E and F mix every position, future ones included, into each projected key and value";
+  i.families = {Family::LR};
+  i.exactness = Exactness::approximate;
+  i.time_growth = "n";
+  i.memory_exponent = 1;
+  i.idea = "keys and values projected along n onto k rows: rank <= k";
+  i.lra_paper = {"Linformer", 35.70, 76.34, 51.36};
+  i.gallery_settings = {"k=8"};
+  i.test_settings = {{"k=8", "share=headwise"}, {"k=5", "share=kv"}};
+  return i;
+}
+
 class LinformerScheme : public Scheme {
  public:
-  std::string name() const override { return "linformer"; }
-  std::string summary() const override {
-    return "low rank: keys and values projected along the sequence to k rows, softmax(Q(EK)ᵀ/√d)(FV), O(n·k); "
-           "not causal";
-  }
-  std::string paper() const override { return "Wang et al. 2020, Linformer: Self-Attention with Linear Complexity"; }
-  int lecture() const override { return 6; }
-  std::vector<HyperParam> hyperparams() const override { return linformer_hyperparams(); }
-  bool supports_causal() const override { return false; }
-  std::string causal_refusal() const override {
-    return "E and F mix every position, future ones included, into each projected key and value";
-  }
+  LinformerScheme() : Scheme(linformer_info()) {}
 
   // Projections EK, FV (2·2·n·k·d), scores and output (2·2·n·k·d) forward, twice that backward: 24·n·k·d.
   double flops(const Shape& q, const Config& cfg) const override {

@@ -71,6 +71,7 @@ struct LinformerSettings {
 };
 LinformerSettings linformer_settings(const Settings& settings, int64_t max_len,
                                      const std::string& length_name = "max_len");
+const ParamTable<LinformerSettings>& linformer_params();  // k, share (attention/params.h)
 
 // Why causal is refused (also the text of the error).
 extern const char* const kLinformerCausalRefusal;

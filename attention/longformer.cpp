@@ -64,20 +64,29 @@ void check_pad(const Tensor& pad, int64_t B, int64_t n) {
 }  // namespace
 
 // ---- options ----------------------------------------------------------------------------------------------
+const ParamTable<LongformerOptions>& longformer_params() {
+  using O = LongformerOptions;
+  static const auto table =
+      ParamTable<O>("longformer")
+          .integer("window", &O::window, 1, kNoLimit,
+                   "w: each token sees the w keys on either side (causal: the w keys before it) and itself; w >= n "
+                   "is cut to n - 1")
+          .integers("dilation", &O::dilation, 1, kNoLimit, 1,
+                    "gap between window keys, per head, cycling over heads (e.g. 1,2: odd heads skip every other key)")
+          .integers("global", &O::global, 0, kNoLimit, 0,
+                    "positions of global tokens (e.g. 0 or 0,5): they see everything and everything sees them")
+          .rule([](const std::string& scheme, const O& o) {
+            std::vector<int64_t> g = o.global;
+            std::sort(g.begin(), g.end());
+            for (size_t i = 1; i < g.size(); ++i)
+              AZ_CHECK(g[i] != g[i - 1], scheme, ": global lists position ", g[i], " twice");
+          });
+  return table;
+}
+
 LongformerOptions longformer_options(const Config& cfg) {
-  const Settings& s = cfg.settings;
-  LongformerOptions o;
-  o.window = s.get_int("window");
-  AZ_CHECK(o.window >= 1, "longformer: window must be >= 1, got ", o.window);
-  o.dilation = s.get_int_list("dilation");
-  AZ_CHECK(!o.dilation.empty(), "longformer: dilation must list at least one value per head cycle (e.g. dilation=1,2)");
-  for (int64_t x : o.dilation) AZ_CHECK(x >= 1, "longformer: dilation values must be >= 1, got ", x);
-  o.global = s.get_int_list("global");
+  LongformerOptions o = longformer_params().read(cfg.settings);
   std::sort(o.global.begin(), o.global.end());  // the order of the list does not matter
-  for (size_t g = 0; g < o.global.size(); ++g) {
-    AZ_CHECK(o.global[g] >= 0, "longformer: global positions must be >= 0, got ", o.global[g]);
-    AZ_CHECK(g == 0 || o.global[g] != o.global[g - 1], "longformer: global lists position ", o.global[g], " twice");
-  }
   o.causal = cfg.causal;
   return o;
 }
@@ -256,24 +265,31 @@ class LongformerLayer : public AttentionLayer {
   std::unique_ptr<core::nn::Linear> w_qg, w_kg, w_vg;
 };
 
+SchemeInfo longformer_info() {
+  SchemeInfo i;
+  i.name = "longformer";
+  i.summary =
+      "Longformer: sliding window |i-j| <= w with per-head dilation, plus symmetric global tokens with their own "
+      "projections; band storage (n, 2w+1+G), O(n·w·d)";
+  i.paper = "Beltagy, Peters, Cohan 2020, Longformer: The Long-Document Transformer";
+  i.lecture = 5;
+  i.use(longformer_params());
+  i.causal = true;
+  i.has_pattern = true;
+  i.families = {Family::FP, Family::M};
+  i.exactness = Exactness::on_pattern;
+  i.time_growth = "n";
+  i.memory_exponent = 1;
+  i.idea = "sliding (dilated) window + symmetric global tokens";
+  i.lra_paper = {"Longformer", 35.63, 69.71, 53.46};
+  i.gallery_settings = {"dilation=2"};
+  i.test_settings = {{"window=3", "dilation=1,2", "global=0,5"}, {"window=1", "global=7"}};
+  return i;
+}
+
 class LongformerScheme : public Scheme {
  public:
-  std::string name() const override { return "longformer"; }
-  std::string summary() const override {
-    return "Longformer: sliding window |i-j| <= w with per-head dilation, plus symmetric global tokens with their "
-           "own projections; band storage (n, 2w+1+G), O(n·w·d)";
-  }
-  std::string paper() const override {
-    return "Beltagy, Peters, Cohan 2020, Longformer: The Long-Document Transformer";
-  }
-  int lecture() const override { return 5; }
-  bool supports_causal() const override { return true; }
-  bool has_pattern() const override { return true; }
-  std::vector<HyperParam> hyperparams() const override {
-    return {{"window", "8", "w: each token sees the w keys on either side (causal: the w keys before it) and itself; w >= n is cut to n - 1"},
-            {"dilation", "1", "gap between window keys, per head, cycling over heads (e.g. 1,2: odd heads skip every other key)"},
-            {"global", "", "positions of global tokens (e.g. 0 or 0,5): they see everything and everything sees them"}};
-  }
+  LongformerScheme() : Scheme(longformer_info()) {}
 
   double flops(const Shape& q, const Config& cfg) const override {
     const LongformerOptions o = longformer_options(cfg);

@@ -39,6 +39,8 @@ struct LongformerOptions {
   bool causal = false;
 };
 
+// The table of window, dilation, global (attention/params.h).
+const ParamTable<LongformerOptions>& longformer_params();
 // Reads window, dilation, global from the settings (and cfg.causal); one-line errors name the key.
 LongformerOptions longformer_options(const Config& cfg);
 // Throws unless every global position is < n (naming the key, the position and n).

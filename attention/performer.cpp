@@ -194,40 +194,49 @@ Tensor performer_attention_matrix(const Tensor& q, const Tensor& k, const Tensor
 namespace {
 
 struct PerformerSettings {
-  int64_t features;
-  bool orthogonal;
-  int64_t redraw;
-  float eps;
+  int64_t features = 128;  // m
+  bool orthogonal = true;
+  int64_t redraw = 0;
+  float eps = 1e-12f;
 };
 
-PerformerSettings parse(const Settings& s) {
-  PerformerSettings p;
-  p.features = s.get_int("features");
-  AZ_CHECK(p.features >= 1 && p.features <= 65536, "performer: features must be in [1, 65536], got ", p.features);
-  p.orthogonal = s.get_bool("orthogonal");
-  p.redraw = s.get_int("redraw");
-  AZ_CHECK(p.redraw >= 0, "performer: redraw must be >= 0 (0 = never), got ", p.redraw);
-  const double eps = s.get_float("eps");
-  AZ_CHECK(std::isfinite(eps) && eps > 0.0 && eps <= 1.0, "performer: eps must be in (0, 1], got ", s.get("eps"));
-  p.eps = static_cast<float>(eps);
-  return p;
+const ParamTable<PerformerSettings>& performer_params() {
+  using O = PerformerSettings;
+  static const auto table =
+      ParamTable<O>("performer")
+          .integer("features", &O::features, 1, 65536,
+                   "m, the number of random features (more = closer to softmax, cost ~ m)")
+          .flag("orthogonal", &O::orthogonal, "draw W in orthogonal blocks (FAVOR+); false = iid Gaussian rows")
+          .integer("redraw", &O::redraw, 0, kNoLimit, "the layer redraws W every N training forward passes (0 = never)")
+          .number("eps", &O::eps, open_closed(0, 1),
+                  "the normaliser of a row that sees no key (its output is 0); other rows are normalised exactly");
+  return table;
+}
+
+PerformerSettings parse(const Settings& s) { return performer_params().read(s); }
+
+SchemeInfo performer_info() {
+  SchemeInfo i;
+  i.name = "performer";
+  i.summary = "FAVOR+: positive orthogonal random features estimate softmax attention, O(n·m·d), causal by prefix sums";
+  i.paper = "Choromanski et al. 2021, Rethinking Attention with Performers";
+  i.lecture = 11;
+  i.use(performer_params());
+  i.causal = true;
+  i.families = {Family::KR};
+  i.exactness = Exactness::approximate;
+  i.time_growth = "n";
+  i.memory_exponent = 1;
+  i.idea = "positive random features: an unbiased estimate of exp(q.k)";
+  i.lra_paper = {"Performer", 18.01, 77.05, 51.41};
+  i.gallery_settings = {"features=16"};
+  i.test_settings = {{"features=16", "orthogonal=false"}, {"features=7"}};
+  return i;
 }
 
 class PerformerScheme : public Scheme {
  public:
-  std::string name() const override { return "performer"; }
-  std::string summary() const override {
-    return "FAVOR+: positive orthogonal random features estimate softmax attention, O(n·m·d), causal by prefix sums";
-  }
-  std::string paper() const override { return "Choromanski et al. 2021, Rethinking Attention with Performers"; }
-  int lecture() const override { return 11; }
-  std::vector<HyperParam> hyperparams() const override {
-    return {{"features", "128", "m, the number of random features (more = closer to softmax, cost ~ m)"},
-            {"orthogonal", "true", "draw W in orthogonal blocks (FAVOR+); false = iid Gaussian rows"},
-            {"redraw", "0", "the layer redraws W every N training forward passes (0 = never)"},
-            {"eps", "1e-12", "the normaliser of a row that sees no key (its output is 0); other rows are normalised exactly"}};
-  }
-  bool supports_causal() const override { return true; }
+  PerformerScheme() : Scheme(performer_info()) {}
 
   // Features φ(Q), φ(K) (2·n·m·d each) and the linear attention over m features (4·n·m·d) forward, twice that
   // backward: 24·n·m·d.
@@ -247,7 +256,6 @@ class PerformerScheme : public Scheme {
     return performer_attention_matrix(q, k, W, cfg.causal, p.eps, cfg.key_padding_mask);
   }
   std::unique_ptr<AttentionLayer> make_layer(const LayerConfig& cfg, core::Rng& rng) const override {
-    parse(configure(cfg.set, cfg.causal, cfg.seed).settings);  // bad values fail here, not at the first forward
     return std::make_unique<PerformerLayer>(*this, cfg, rng);
   }
 };

@@ -39,25 +39,24 @@ inline float dot(const float* a, const float* b, int64_t d) {
   return ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7])) + tail;
 }
 
-int64_t parse_n_buckets(const Settings& s) {
-  const std::string text = s.get("n_buckets");
-  if (text == "auto") return 0;
-  char* end = nullptr;
-  const long long v = std::strtoll(text.c_str(), &end, 10);
-  AZ_CHECK(!text.empty() && end && *end == '\0', "reformer: n_buckets must be \"auto\" or an even integer >= 2, got '",
-           text, "'");
-  AZ_CHECK(v >= 2 && v % 2 == 0, "reformer: n_buckets must be \"auto\" or an even integer >= 2, got ", v);
-  return v;
-}
 }  // namespace
 
 // ---- options --------------------------------------------------------------------------------------------------
-std::vector<HyperParam> reformer_hyperparams() {
-  return {{"n_hashes", "2", "hashing rounds R (1-64); more rounds find more of the true nearest keys, at R times the cost"},
-          {"n_buckets", "auto",
-           "buckets per round (even, >= 2; at most 2n are used), or auto = 2*ceil(n/chunk) so that a bucket averages chunk/2 tokens"},
-          {"chunk", "32", "m: positions per chunk of the sorted order; each query sees its chunk and the previous one"}};
+const ParamTable<LSHOptions>& reformer_params() {
+  static const auto table =
+      ParamTable<LSHOptions>("reformer")
+          .integer("n_hashes", &LSHOptions::n_hashes, 1, kMaxHashes,
+                   "hashing rounds R; more rounds find more of the true nearest keys, at R times the cost")
+          .integer_or_auto("n_buckets", &LSHOptions::n_buckets, 2, kNoLimit,
+                           "buckets per round (even; at most 2n are used), or auto = 2*ceil(n/chunk) so that a "
+                           "bucket averages chunk/2 tokens")
+          .integer("chunk", &LSHOptions::chunk, 1, kNoLimit,
+                   "m: positions per chunk of the sorted order; each query sees its chunk and the previous one")
+          .rule([](const std::string& scheme, const LSHOptions& o) { validate(o); });
+  return table;
 }
+
+std::vector<HyperParam> reformer_hyperparams() { return reformer_params().hyperparams(); }
 
 void validate(const LSHOptions& o) {
   AZ_CHECK(o.n_hashes >= 1 && o.n_hashes <= kMaxHashes, "reformer: n_hashes must be in [1, ", kMaxHashes, "], got ",
@@ -68,10 +67,7 @@ void validate(const LSHOptions& o) {
 }
 
 LSHOptions lsh_options(const Config& cfg) {
-  LSHOptions o;
-  o.n_hashes = cfg.settings.get_int("n_hashes");
-  o.n_buckets = parse_n_buckets(cfg.settings);
-  o.chunk = cfg.settings.get_int("chunk");
+  LSHOptions o = reformer_params().read(cfg.settings);
   o.causal = cfg.causal;
   o.seed = cfg.seed;
   o.key_padding_mask = cfg.key_padding_mask;
@@ -548,20 +544,33 @@ Tensor LSHAttentionLayer::forward_lsh(const Tensor& x, const Tensor& key_padding
 // ---- the registered scheme ------------------------------------------------------------------------------------
 namespace {
 
-class ReformerScheme : public Scheme {
- public:
-  std::string name() const override { return "reformer"; }
-  std::string summary() const override {
-    return "LSH attention, shared QK (keys = normalised queries; the k input is ignored): hash by random "
-           "rotations, sort by bucket, attend within chunks and the previous chunk; O(n·chunk·n_hashes)";
-  }
-  std::string paper() const override { return "Kitaev, Kaiser, Levskaya 2020, Reformer: The Efficient Transformer"; }
-  int lecture() const override { return 4; }
-  std::vector<HyperParam> hyperparams() const override { return reformer_hyperparams(); }
-  bool supports_causal() const override { return true; }
+SchemeInfo reformer_info() {
+  SchemeInfo i;
+  i.name = "reformer";
+  i.summary =
+      "LSH attention, shared QK (keys = normalised queries; the k input is ignored): hash by random rotations, sort "
+      "by bucket, attend within chunks and the previous chunk; O(n·chunk·n_hashes)";
+  i.paper = "Kitaev, Kaiser, Levskaya 2020, Reformer: The Efficient Transformer";
+  i.lecture = 4;
+  i.use(reformer_params());
+  i.causal = true;
   // The pattern is the pairs that shared a chunk (or the previous chunk) in some round: it depends on the buckets
   // of q, so it exists only for a given q (data_pattern), not for a shape.
-  bool has_pattern() const override { return true; }
+  i.has_pattern = true;
+  i.families = {Family::LP};
+  i.exactness = Exactness::on_pattern;
+  i.time_growth = "n (x rounds)";
+  i.memory_exponent = 1;
+  i.idea = "pairs chosen by locality-sensitive hashing of shared q = k";
+  i.lra_paper = {"Reformer", 37.27, 68.50, 50.67};
+  i.gallery_settings = {"n_hashes=4"};
+  i.test_settings = {{"n_hashes=1", "chunk=8"}, {"n_hashes=3", "n_buckets=8", "chunk=16"}};
+  return i;
+}
+
+class ReformerScheme : public Scheme {
+ public:
+  ReformerScheme() : Scheme(reformer_info()) {}
   Tensor pattern(const Shape&, const Config&) const override {
     AZ_FAIL("reformer: the pattern depends on q (its buckets); use data_pattern(q, k, cfg)");
   }

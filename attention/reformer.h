@@ -58,6 +58,7 @@ struct LSHOptions {
 // Reads n_hashes, n_buckets and chunk from cfg.settings, plus causal, seed and the padding mask.
 // Bad values throw one line naming the key, e.g. "reformer: n_buckets must be even and >= 2, got 7".
 LSHOptions lsh_options(const Config& cfg);
+const ParamTable<LSHOptions>& reformer_params();  // n_hashes, n_buckets, chunk
 void validate(const LSHOptions& o);
 // The chunk length used for n tokens: min(chunk, n) (one chunk of n already holds every token).
 int64_t lsh_chunk(const LSHOptions& o, int64_t n);

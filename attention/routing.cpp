@@ -112,32 +112,31 @@ RouteShape route_shape(const Tensor& qhat, const Tensor& khat, const Tensor& cen
 }  // namespace
 
 // ---- hyperparameters ------------------------------------------------------------------------------------
-std::vector<HyperParam> routing_hyperparams() {
-  return {{"clusters", "0", "number of clusters C per head (0 = round(sqrt(n)))"},
-          {"window", "0", "tokens per cluster w, queries and keys each (0 = ceil(n / C)); balanced routing only"},
-          {"kmeans_iters", "3", "k-means iterations fitting the centroids (kernel: on each sequence; layer: first batch)"},
-          {"decay", "0.999", "the layer's EMA decay of the centroids after each training step, in [0, 1)"}};
+const ParamTable<RoutingOptions>& routing_params() {
+  using O = RoutingOptions;
+  static const auto table =
+      ParamTable<O>("routing")
+          .integer_or_auto("clusters", &O::clusters, 1, kNoLimit, "number of clusters C per head (auto = round(sqrt(n)))")
+          .integer_or_auto("cluster_size", &O::cluster_size, 1, kNoLimit,
+                           "tokens per cluster w (the paper's window), queries and keys each (auto = ceil(n / C)); "
+                           "balanced routing only")
+          .integer("kmeans_iters", &O::kmeans_iters, 0, 1000,
+                   "k-means iterations fitting the centroids (kernel: on each sequence; layer: first batch)")
+          .number("decay", &O::decay, closed_open(0, 1),
+                  "the layer's EMA decay of the centroids after each training step");
+  return table;
 }
 
+std::vector<HyperParam> routing_hyperparams() { return routing_params().hyperparams(); }
+
 RoutingOptions routing_options(const Config& cfg, int64_t n) {
-  RoutingOptions o;
-  const Settings& s = cfg.settings;
-  o.clusters = s.get_int("clusters");
-  o.window = s.get_int("window");
-  o.kmeans_iters = s.get_int("kmeans_iters");
-  o.decay = s.get_float("decay");
+  RoutingOptions o = routing_params().read(cfg.settings);
   o.causal = cfg.causal;
   o.seed = cfg.seed;
   o.key_padding_mask = cfg.key_padding_mask;
-  AZ_CHECK(o.clusters >= 0, "routing: clusters must be >= 0 (0 = auto), got ", o.clusters);
-  AZ_CHECK(o.window >= 0, "routing: window must be >= 0 (0 = auto), got ", o.window);
-  AZ_CHECK(o.kmeans_iters >= 0 && o.kmeans_iters <= 1000, "routing: kmeans_iters must be in [0, 1000], got ",
-           o.kmeans_iters);
-  AZ_CHECK(std::isfinite(o.decay) && o.decay >= 0.0 && o.decay < 1.0, "routing: decay must be in [0, 1), got ",
-           o.decay);
   if (n > 0) {
     AZ_CHECK(o.clusters <= n, "routing: clusters=", o.clusters, " exceeds n = ", n);
-    AZ_CHECK(o.window <= n, "routing: window=", o.window, " exceeds n = ", n);
+    AZ_CHECK(o.cluster_size <= n, "routing: cluster_size=", o.cluster_size, " exceeds n = ", n);
   }
   return o;
 }
@@ -147,8 +146,8 @@ int64_t routing_num_clusters(int64_t n, const RoutingOptions& o) {
   return std::max<int64_t>(1, std::llround(std::sqrt(static_cast<double>(n))));
 }
 
-int64_t routing_window(int64_t n, int64_t clusters, const RoutingOptions& o) {
-  if (o.window > 0) return std::min(o.window, n);
+int64_t routing_cluster_size(int64_t n, int64_t clusters, const RoutingOptions& o) {
+  if (o.cluster_size > 0) return std::min(o.cluster_size, n);
   return std::max<int64_t>(1, (n + clusters - 1) / clusters);
 }
 
@@ -337,7 +336,7 @@ Routing routing_assign(const Tensor& q, const Tensor& k, const RoutingOptions& o
   const Tensor centroids = routing_kernel_centroids(q, k, o);
   const Tensor qhat = l2_normalize(q.detach()), khat = l2_normalize(k.detach());
   if (o.causal) return route_nearest(qhat, khat, centroids, o.key_padding_mask);
-  return route_balanced(qhat, khat, centroids, routing_window(n, C, o), o.key_padding_mask);
+  return route_balanced(qhat, khat, centroids, routing_cluster_size(n, C, o), o.key_padding_mask);
 }
 
 // ---- attention inside the clusters ----------------------------------------------------------------------
@@ -639,7 +638,7 @@ Tensor RoutingLayer::forward(const Tensor& x, const Tensor& key_padding_mask) {
   }
   const Tensor mu = reshape(centroids, {1, n_heads, clusters, q.size(3)});
   const Routing r = options.causal ? route_nearest(qhat, khat, mu, key_padding_mask)
-                                   : route_balanced(qhat, khat, mu, routing_window(n, clusters, options),
+                                   : route_balanced(qhat, khat, mu, routing_cluster_size(n, clusters, options),
                                                     key_padding_mask);
   const Tensor out = routing_attention(q, k, v, r, options.causal);
   if (training()) {
@@ -658,26 +657,37 @@ Tensor RoutingLayer::forward(const Tensor& x, const Tensor& key_padding_mask) {
 // ---- the registered scheme ------------------------------------------------------------------------------
 namespace {
 
+SchemeInfo routing_info() {
+  SchemeInfo i;
+  i.name = "routing";
+  i.summary = "k-means routing: queries attend to the keys of their cluster (C ~ sqrt(n) clusters of w = n/C): O(n·w·d)";
+  i.paper = "Roy, Saffar, Vaswani, Grangier 2021, Efficient Content-Based Sparse Attention with Routing Transformers (TACL)";
+  i.lecture = 13;
+  i.use(routing_params());
+  i.causal = true;
+  // The pattern is the same-cluster pairs, so it exists only for given q and k.
+  i.has_pattern = true;
+  i.families = {Family::LP};
+  i.exactness = Exactness::on_pattern;
+  i.time_growth = "n·√n";
+  i.memory_exponent = 1;
+  i.idea = "pairs chosen by k-means: sqrt(n) clusters of sqrt(n) tokens";
+  i.lra_paper.model = "Routing Trans.";
+  i.gallery_settings = {"clusters=4"};
+  i.test_settings = {{"clusters=4"}, {"clusters=3", "cluster_size=10", "kmeans_iters=1"}};
+  return i;
+}
+
 class RoutingScheme : public Scheme {
  public:
-  std::string name() const override { return "routing"; }
-  std::string summary() const override {
-    return "k-means routing: queries attend to the keys of their cluster (C ~ sqrt(n) clusters of w = n/C): O(n·w·d)";
-  }
-  std::string paper() const override {
-    return "Roy, Saffar, Vaswani, Grangier 2021, Efficient Content-Based Sparse Attention with Routing Transformers "
-           "(TACL)";
-  }
-  int lecture() const override { return 13; }
-  std::vector<HyperParam> hyperparams() const override { return routing_hyperparams(); }
-  bool supports_causal() const override { return true; }
+  RoutingScheme() : Scheme(routing_info()) {}
 
   // C clusters of w queries × w keys = n·w pairs when balanced (causal: about half).
   double flops(const Shape& q, const Config& cfg) const override {
     const RoutingOptions o = routing_options(cfg, q[2]);
     const double n = static_cast<double>(q[2]);
     const double C = o.clusters > 0 ? static_cast<double>(o.clusters) : std::max(1.0, std::round(std::sqrt(n)));
-    const double w = o.window > 0 ? static_cast<double>(o.window) : std::ceil(n / C);
+    const double w = o.cluster_size > 0 ? static_cast<double>(o.cluster_size) : std::ceil(n / C);
     return attention_flops(q, (cfg.causal ? 0.5 : 1.0) * C * w * w);
   }
   // check_qkv refuses a NaN/inf in q, k, v: a NaN would make its token's cluster distances NaN, and the token
@@ -692,8 +702,6 @@ class RoutingScheme : public Scheme {
     NoGradGuard no_grad;
     return routing_effective_attention(q.detach(), k.detach(), routing_assign(q, k, o), o.causal);
   }
-  // The pattern is the same-cluster pairs, so it exists only for given q and k.
-  bool has_pattern() const override { return true; }
   Tensor pattern(const Shape&, const Config&) const override {
     AZ_FAIL("routing: the pattern depends on q and k (their clusters); use data_pattern(q, k, cfg)");
   }

@@ -45,7 +45,7 @@ namespace attention {
 
 struct RoutingOptions {
   int64_t clusters = 0;      // C; 0 = auto: round(√n)
-  int64_t window = 0;        // w (balanced clusters); 0 = auto: ceil(n / C)
+  int64_t cluster_size = 0;  // w, the paper's window (balanced clusters); 0 = auto: ceil(n / C)
   int64_t kmeans_iters = 3;  // k-means iterations of the kernel-level (and first-batch) fit
   double decay = 0.999;      // the layer's EMA decay
   bool causal = false;
@@ -57,7 +57,8 @@ std::vector<HyperParam> routing_hyperparams();
 // Parses and validates cfg's settings (one-line errors naming the key); n = 0 skips the checks that need n.
 RoutingOptions routing_options(const Config& cfg, int64_t n = 0);
 int64_t routing_num_clusters(int64_t n, const RoutingOptions& o);         // C for a sequence of n tokens
-int64_t routing_window(int64_t n, int64_t clusters, const RoutingOptions& o);  // w
+int64_t routing_cluster_size(int64_t n, int64_t clusters, const RoutingOptions& o);  // w
+const ParamTable<RoutingOptions>& routing_params();  // clusters, cluster_size, kmeans_iters, decay
 
 // Rows (last axis) scaled to unit length; an all-zero row stays 0. No gradient.
 Tensor l2_normalize(const Tensor& x);

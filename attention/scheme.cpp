@@ -2,89 +2,47 @@
 #include "attention/scheme.h"
 
 #include <algorithm>
-#include <cerrno>
 #include <cmath>
-#include <cstdlib>
 #include <limits>
-#include <set>
 
 #include "core/ops_elementwise.h"
 #include "core/ops_shape.h"
 
 namespace attention {
 
-// ---- Settings -------------------------------------------------------------------------------------------
-Settings::Settings(const std::string& scheme, const std::vector<HyperParam>& spec,
-                   const std::vector<std::string>& assignments)
-    : scheme_(scheme) {
-  for (const HyperParam& p : spec) values_[p.key] = p.default_value;
-  std::set<std::string> given;  // a key set twice is a mistake (which one was meant?), not "the last one wins"
-  for (const std::string& a : assignments) {
-    const size_t eq = a.find('=');
-    AZ_CHECK(eq != std::string::npos && eq > 0, scheme, ": setting '", a, "' is not of the form key=value");
-    const std::string key = a.substr(0, eq);
-    if (!values_.count(key)) {
-      std::string known;
-      for (const HyperParam& p : spec) known += (known.empty() ? "" : ", ") + p.key;
-      AZ_FAIL(scheme, ": unknown setting '", key, "' (", known.empty() ? "this scheme has no settings" : "known: " + known,
-              ")");
-    }
-    AZ_CHECK(given.insert(key).second, scheme, ": setting '", key, "' is given twice (", key, "=",
-             values_[key], " and ", a, "); give each setting once");
-    values_[key] = a.substr(eq + 1);
-  }
+// ---- description -----------------------------------------------------------------------------------------
+namespace {
+struct FamilyText {
+  const char* code;
+  const char* name;
+};
+constexpr FamilyText kFamilyText[kFamilies] = {
+    {"EX", "exact attention"},  {"FP", "fixed patterns"}, {"CP", "combinations of patterns"},
+    {"LP", "learnable patterns"}, {"M", "neural memory"}, {"LR", "low rank"},
+    {"KR", "kernels"},          {"RC", "recurrence"},     {"DS", "downsampling"},
+};
+}  // namespace
+
+const char* family_code(Family f) { return kFamilyText[static_cast<int>(f)].code; }
+const char* family_name(Family f) { return kFamilyText[static_cast<int>(f)].name; }
+
+const char* exactness_name(Exactness e) {
+  return e == Exactness::exact ? "exact" : e == Exactness::on_pattern ? "exact on its pattern" : "approximate";
 }
 
-std::string Settings::get(const std::string& key) const {
-  auto it = values_.find(key);
-  AZ_CHECK(it != values_.end(), scheme_, ": no setting named '", key, "'");
-  return it->second;
-}
-
-int64_t Settings::get_int(const std::string& key) const {
-  const std::string s = get(key);
-  char* end = nullptr;
-  errno = 0;
-  const long long v = std::strtoll(s.c_str(), &end, 10);
-  AZ_CHECK(!s.empty() && end && *end == '\0' && errno == 0, scheme_, ": setting ", key, "='", s,
-           "' is not an integer");
-  return v;
-}
-
-double Settings::get_float(const std::string& key) const {
-  const std::string s = get(key);
-  char* end = nullptr;
-  errno = 0;
-  const double v = std::strtod(s.c_str(), &end);
-  AZ_CHECK(!s.empty() && end && *end == '\0' && errno == 0, scheme_, ": setting ", key, "='", s,
-           "' is not a number");
-  return v;
-}
-
-bool Settings::get_bool(const std::string& key) const {
-  const std::string s = get(key);
-  if (s == "true" || s == "1" || s == "yes") return true;
-  if (s == "false" || s == "0" || s == "no") return false;
-  AZ_FAIL(scheme_, ": setting ", key, "='", s, "' is not true/false");
-}
-
-std::vector<int64_t> Settings::get_int_list(const std::string& key) const {
-  const std::string s = get(key);
-  std::vector<int64_t> out;
-  size_t start = 0;
-  while (start < s.size()) {
-    size_t comma = s.find(',', start);
-    if (comma == std::string::npos) comma = s.size();
-    const std::string item = s.substr(start, comma - start);
-    char* end = nullptr;
-    errno = 0;
-    const long long v = std::strtoll(item.c_str(), &end, 10);
-    AZ_CHECK(!item.empty() && end && *end == '\0' && errno == 0, scheme_, ": setting ", key, "='", s,
-             "' is not a comma-separated list of integers");
-    out.push_back(v);
-    start = comma + 1;
-  }
-  return out;
+Scheme::Scheme(SchemeInfo info) : info_(std::move(info)) {
+  // A scheme file's mistakes, caught when the program starts rather than in some table later.
+  AZ_CHECK(!info_.name.empty() && info_.name.find_first_of(" \t=,/") == std::string::npos,
+           "scheme name '", info_.name, "' must be one word (it is typed after `attnzoo run`)");
+  AZ_CHECK(!info_.summary.empty() && !info_.paper.empty() && info_.lecture >= 0, info_.name,
+           ": SchemeInfo needs a summary, a paper and a lecture");
+  AZ_CHECK(info_.causal || !info_.causal_refusal.empty(), info_.name,
+           ": a scheme without a causal variant says why (SchemeInfo::causal_refusal)");
+  AZ_CHECK(!info_.families.empty() && !info_.time_growth.empty() && !info_.idea.empty(), info_.name,
+           ": SchemeInfo needs its families, time_growth and idea (lesson 15's taxonomy)");
+  configure(info_.lra_settings);  // the presets are settings the scheme accepts
+  configure(info_.gallery_settings);
+  for (const auto& set : info_.test_settings) configure(set);
 }
 
 // ---- Scheme helpers -------------------------------------------------------------------------------------
@@ -98,6 +56,7 @@ Config Scheme::configure(const std::vector<std::string>& set, bool causal, uint6
   cfg.causal = causal;
   cfg.seed = seed;
   cfg.settings = Settings(name(), hyperparams(), set);
+  if (info_.check_settings) info_.check_settings(cfg.settings);
   return cfg;
 }
 

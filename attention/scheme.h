@@ -10,17 +10,23 @@
 //   2. effective_attention(q, k, v, cfg)  -> (B, H, n, n), the matrix A the kernel applied: kernel == A @ v;
 //      pattern(...)                       -> (B, H, n, n) 0/1, where the scheme has a sparsity pattern
 //   3. make_layer(...)                    -> a Module with its own projections: forward(x) -> (B, n, d_model)
-// Hyperparameters are key=value strings with documented defaults (e.g. window=32), parsed by Settings.
+// Hyperparameters are key=value strings with documented defaults (e.g. window=32), declared once in a ParamTable
+// (attention/params.h) and checked by Settings.
 //
-// Adding a scheme = adding attention/NAME.{h,cpp} with a `static Registrar reg(std::make_unique<MyScheme>());`.
-// (The library is linked with --whole-archive, so such self-registering files are never dropped.)
+// Adding a scheme = adding ONE file, attention/NAME.cpp: a Scheme subclass whose constructor passes its SchemeInfo
+// (name, paper, lecture, taxonomy, presets, hyperparameters) and `Registrar reg(std::make_unique<MyScheme>());`.
+// The README's "Add a scheme" section has a complete example. (The library is linked with --whole-archive, so such
+// self-registering files are never dropped.)
 #pragma once
 
-#include <map>
+#include <cmath>
+#include <functional>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "attention/params.h"
 #include "core/nn.h"
 #include "core/random.h"
 #include "core/tensor.h"
@@ -30,32 +36,6 @@ namespace attention {
 using core::IntTensor;
 using core::Shape;
 using core::Tensor;
-
-// One documented hyperparameter: key, default value (as text), what it means.
-struct HyperParam {
-  std::string key;
-  std::string default_value;
-  std::string help;
-};
-
-// key=value settings checked against a scheme's HyperParams, with defaults filled in.
-// Unknown keys and unparsable values throw core::Error naming the scheme and the key.
-class Settings {
- public:
-  Settings() = default;
-  Settings(const std::string& scheme, const std::vector<HyperParam>& spec,
-           const std::vector<std::string>& assignments);  // {"window=32", "global=0,1"}
-  std::string get(const std::string& key) const;
-  int64_t get_int(const std::string& key) const;
-  double get_float(const std::string& key) const;
-  bool get_bool(const std::string& key) const;  // true/false/1/0
-  std::vector<int64_t> get_int_list(const std::string& key) const;  // "0,1,5" ; "" -> {}
-  const std::map<std::string, std::string>& values() const { return values_; }
-
- private:
-  std::string scheme_;
-  std::map<std::string, std::string> values_;
-};
 
 // What a kernel call gets besides q, k, v.
 struct Config {
@@ -80,22 +60,79 @@ struct LayerConfig {
   std::vector<std::string> set;  // key=value hyperparameters
 };
 
+// The families of Tay, Dehghani, Bahri, Metzler 2020, Efficient Transformers: A Survey (§3.1, Table 1), plus EX
+// for exact attention (the course's own column: the survey has no such class).
+enum class Family { EX, FP, CP, LP, M, LR, KR, RC, DS };
+constexpr int kFamilies = 9;
+const char* family_code(Family f);  // "FP"
+const char* family_name(Family f);  // "fixed patterns"
+
+// How the matrix a scheme applies relates to softmax attention.
+enum class Exactness {
+  exact,       // the same function as softmax(q kᵀ/√d) v
+  on_pattern,  // exact softmax attention over the pairs its (fixed or data-dependent) pattern keeps
+  approximate  // a different matrix: an estimate of softmax attention, or another kind of attention
+};
+const char* exactness_name(Exactness e);  // "exact", "exact on its pattern", "approximate"
+
+// A row of Tay et al. 2021, Long Range Arena (ICLR), Table 1: test accuracy (%); NaN = not in the table.
+struct PaperLraRow {
+  std::string model;  // the name the paper's tables use ("Linear Trans."); empty = the scheme is not in them
+  double listops = std::numeric_limits<double>::quiet_NaN();
+  double pathfinder = std::numeric_limits<double>::quiet_NaN();
+  double average = std::numeric_limits<double>::quiet_NaN();  // over the five tasks
+};
+
+// Everything the project knows about a scheme besides its code, declared once in the scheme's own file. The CLI
+// (list, show, run, bench, lra), lesson 15's taxonomy, the LRA suite, the gallery and the conformance tests read it
+// from the registry; nothing else lists schemes.
+struct SchemeInfo {
+  // ---- who it is (attnzoo list) ----
+  std::string name;     // the registry key: `attnzoo run NAME`
+  std::string summary;  // one line
+  std::string paper;    // "Authors year, Title (venue)"
+  int lecture = 0;      // the course lecture (and lesson number) that introduces it
+  std::vector<HyperParam> hyperparams;  // from the scheme's ParamTable (attention/params.h); empty = no settings
+  std::function<void(const Settings&)> check_settings;  // the table's rules across keys; run by Scheme::configure
+  // Both of the above from one table (a static object: it outlives every scheme).
+  template <class O>
+  void use(const ParamTable<O>& table) {
+    hyperparams = table.hyperparams();
+    check_settings = [&table](const Settings& s) { table.read(s); };
+  }
+  // ---- what it supports ----
+  bool causal = false;         // has a causal variant
+  std::string causal_refusal;  // why not, when !causal (for the error message)
+  bool has_pattern = false;    // pattern() gives its 0/1 sparsity pattern
+  // ---- where it sits (lesson 15) ----
+  std::vector<Family> families;  // its classes in the survey's Table 1 ...
+  bool in_survey = true;         // ... or, when the survey does not list it, the course's placement
+  Exactness exactness = Exactness::approximate;
+  std::string time_growth;       // growth of the kernel's time at default settings: "n", "n·√n", "n²"
+  double memory_exponent = 2;    // expected exponent of its memory in n: 1, 1.5 or 2 (lesson 15 measures it)
+  std::string idea;              // one line: which pairs it keeps, or how it approximates
+  // ---- presets ----
+  PaperLraRow lra_paper;                        // its row in the Long Range Arena paper
+  std::vector<std::string> lra_settings;        // the mini Long Range Arena's preset (attnzoo lra, make lra)
+  std::vector<std::string> gallery_settings;    // the setting the gallery draws (its keys' effect shows at n = 64)
+  std::vector<std::vector<std::string>> test_settings;  // the conformance tests run the defaults and each of these
+};
+
 class Scheme {
  public:
+  explicit Scheme(SchemeInfo info);
   virtual ~Scheme() = default;
 
-  // ---- description (attnzoo list) ----
-  virtual std::string name() const = 0;
-  virtual std::string summary() const = 0;  // one line
-  virtual std::string paper() const = 0;    // "Vaswani et al. 2017, Attention Is All You Need"
-  virtual int lecture() const = 0;          // the course lecture (and lesson number) that introduces it
-  virtual std::vector<HyperParam> hyperparams() const { return {}; }
-  virtual bool supports_causal() const = 0;
-  // Why causal attention is refused, for the error message (when !supports_causal()).
-  virtual std::string causal_refusal() const { return "this scheme has no causal variant"; }
-  virtual bool has_pattern() const { return false; }
-  // Non-empty: why `attnzoo run` (kernel on given q, k, v) does not apply to this scheme.
-  virtual std::string run_refusal() const { return ""; }
+  // ---- description: the scheme's SchemeInfo ----
+  const SchemeInfo& info() const { return info_; }
+  const std::string& name() const { return info_.name; }
+  const std::string& summary() const { return info_.summary; }
+  const std::string& paper() const { return info_.paper; }
+  int lecture() const { return info_.lecture; }
+  const std::vector<HyperParam>& hyperparams() const { return info_.hyperparams; }
+  bool supports_causal() const { return info_.causal; }
+  const std::string& causal_refusal() const { return info_.causal_refusal; }
+  bool has_pattern() const { return info_.has_pattern; }
 
   // ---- the three levels ----
   virtual Tensor kernel(const Tensor& q, const Tensor& k, const Tensor& v, const Config& cfg) const = 0;
@@ -127,6 +164,9 @@ class Scheme {
   Config configure(const std::vector<std::string>& set, bool causal = false, uint64_t seed = 0) const;
   // Checks q, k, v are (B, H, n, d) with matching shapes; `op` names the caller in the error.
   static void check_qkv(const Tensor& q, const Tensor& k, const Tensor& v, const std::string& op);
+
+ private:
+  SchemeInfo info_;
 };
 
 // The standard layer: x -> Q, K, V projections -> split heads -> scheme.kernel -> merge heads -> output

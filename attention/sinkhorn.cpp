@@ -201,22 +201,25 @@ Tensor sinkhorn_trace(const Tensor& logits, int64_t iters, bool causal) {
 }  // namespace
 
 // ---- hyperparameters ------------------------------------------------------------------------------------
-std::vector<HyperParam> sinkhorn_hyperparams() {
-  return {{"block", "16", "tokens per block b (n is padded up to a multiple of b)"},
-          {"iters", "5", "Sinkhorn iterations (each normalises the rows, then the columns, in the log domain)"},
-          {"tau", "0.75", "temperature of the sorting logits: smaller is closer to a hard permutation"},
-          {"sortcut", "0", "SortCut budget: 0 = off; k > 0 = every query attends to the first k sorted blocks only"},
-          {"noise", "false", "add Gumbel noise to the sorting logits (layer: in training only; kernel: from the seed)"}};
+const ParamTable<SinkhornOptions>& sinkhorn_params() {
+  using O = SinkhornOptions;
+  static const auto table =
+      ParamTable<O>("sinkhorn")
+          .integer("block", &O::block, 1, kNoLimit, "tokens per block b (n is padded up to a multiple of b)")
+          .integer("iters", &O::iters, 1, 1000,
+                   "Sinkhorn iterations (each normalises the rows, then the columns, in the log domain)")
+          .number("tau", &O::tau, above(0), "temperature of the sorting logits: smaller is closer to a hard permutation")
+          .integer("sortcut", &O::sortcut, 0, kNoLimit,
+                   "SortCut budget: 0 = off; k > 0 = every query attends to the first k sorted blocks only")
+          .flag("noise", &O::noise,
+                "add Gumbel noise to the sorting logits (layer: in training only; kernel: from the seed)");
+  return table;
 }
 
+std::vector<HyperParam> sinkhorn_hyperparams() { return sinkhorn_params().hyperparams(); }
+
 SinkhornOptions sinkhorn_options(const Config& cfg, int64_t n) {
-  SinkhornOptions o;  // block > n is clamped to n (when n is given)
-  const Settings& s = cfg.settings;
-  o.block = s.get_int("block");
-  o.iters = s.get_int("iters");
-  o.tau = s.get_float("tau");
-  o.sortcut = s.get_int("sortcut");
-  o.noise = s.get_bool("noise");
+  SinkhornOptions o = sinkhorn_params().read(cfg.settings);  // block > n is clamped to n (when n is given)
   o.causal = cfg.causal;
   o.seed = cfg.seed;
   o.key_padding_mask = cfg.key_padding_mask;
@@ -559,18 +562,30 @@ Tensor SinkhornLayer::forward(const Tensor& x, const Tensor& key_padding_mask) {
 // ---- the registered scheme ------------------------------------------------------------------------------
 namespace {
 
+SchemeInfo sinkhorn_info() {
+  SchemeInfo i;
+  i.name = "sinkhorn";
+  i.summary = "blocks attend to themselves and to a Sinkhorn-sorted block (soft permutation of blocks): O(n·b·d + nb²·b·d)";
+  i.paper = "Tay, Bahri, Yang, Metzler, Juan 2020, Sparse Sinkhorn Attention (ICML)";
+  i.lecture = 12;
+  i.use(sinkhorn_params());
+  i.causal = true;
+  // The support depends on which blocks the Sinkhorn matrix sorts where, so it exists only for given q and k.
+  i.has_pattern = true;
+  i.families = {Family::LP};
+  i.exactness = Exactness::approximate;
+  i.time_growth = "n + (n/b)²";
+  i.memory_exponent = 1;
+  i.idea = "blockwise local + a learned soft sorting of blocks";
+  i.lra_paper = {"Sinkhorn Trans.", 33.67, 67.45};  // its LRA average is printed differently in versions of the paper
+  i.gallery_settings = {"block=32"};
+  i.test_settings = {{"block=8", "iters=3", "tau=0.5"}, {"block=4", "noise=true"}};
+  return i;
+}
+
 class SinkhornScheme : public Scheme {
  public:
-  std::string name() const override { return "sinkhorn"; }
-  std::string summary() const override {
-    return "blocks attend to themselves and to a Sinkhorn-sorted block (soft permutation of blocks): O(n·b·d + nb²·b·d)";
-  }
-  std::string paper() const override {
-    return "Tay, Bahri, Yang, Metzler, Juan 2020, Sparse Sinkhorn Attention (ICML)";
-  }
-  int lecture() const override { return 12; }
-  std::vector<HyperParam> hyperparams() const override { return sinkhorn_hyperparams(); }
-  bool supports_causal() const override { return true; }
+  SinkhornScheme() : Scheme(sinkhorn_info()) {}
 
   // Every query attends to 2b keys (own block + sorted block); building the sorted keys and values mixes nb
   // blocks of b·d for each of nb blocks (2·2·nb²·b·d forward, twice that backward).
@@ -586,8 +601,6 @@ class SinkhornScheme : public Scheme {
   Tensor effective_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Config& cfg) const override {
     return sinkhorn_effective_attention(q, k, v, sinkhorn_options(cfg, q.dim() == 4 ? q.size(2) : 0));
   }
-  // The support depends on which blocks the Sinkhorn matrix sorts where, so it exists only for given q and k.
-  bool has_pattern() const override { return true; }
   Tensor pattern(const Shape&, const Config&) const override {
     AZ_FAIL("sinkhorn: the pattern depends on q and k (the sorted blocks); use data_pattern(q, k, cfg)");
   }

@@ -72,6 +72,7 @@ struct SinkhornOptions {
 
 // The hyperparameters of the registered scheme, with defaults and help.
 std::vector<HyperParam> sinkhorn_hyperparams();
+const ParamTable<SinkhornOptions>& sinkhorn_params();  // the table behind them (attention/params.h)
 // Parses and validates cfg's settings (one-line errors naming the key); n = 0 skips the checks that need n.
 SinkhornOptions sinkhorn_options(const Config& cfg, int64_t n = 0);
 

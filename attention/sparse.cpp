@@ -21,23 +21,27 @@ namespace attention {
 using namespace core;
 
 // ---- options ----------------------------------------------------------------------------------------------
+const ParamTable<SparseOptions>& sparse_params() {
+  using O = SparseOptions;
+  static const auto table =
+      ParamTable<O>("sparse")
+          .choice("mode", &O::mode, {{"strided", SparseMode::strided}, {"fixed", SparseMode::fixed}},
+                  "strided (A1 = last l positions, A2 = every l-th) or fixed (A1 = own block, A2 = last c cells of "
+                  "every block)")
+          .integer_or_auto("stride", &O::stride, 1, kNoLimit,
+                           "l, the block/stride length; auto = ceil(sqrt(n)) (at least summary), for O(n sqrt n)")
+          .integer("summary", &O::summary, 1, kNoLimit, "c, summary cells per block in fixed mode (c <= l)")
+          .choice("heads", &O::heads, {{"merged", SparseHeads::merged}, {"split", SparseHeads::split}},
+                  "merged: every head attends to A1 ∪ A2 (the paper's merged head); split: even heads A1, odd heads A2")
+          .rule([](const std::string& scheme, const O& o) {
+            AZ_CHECK(o.mode != SparseMode::fixed || o.stride == 0 || o.summary <= o.stride, scheme,
+                     ": summary (c = ", o.summary, ") must be <= stride (l = ", o.stride, ")");
+          });
+  return table;
+}
+
 SparseOptions sparse_options(const Config& cfg) {
-  const Settings& s = cfg.settings;
-  SparseOptions o;
-  const std::string mode = s.get("mode");
-  if (mode == "strided") o.mode = SparseMode::strided;
-  else if (mode == "fixed") o.mode = SparseMode::fixed;
-  else AZ_FAIL("sparse: mode must be strided or fixed, got '", mode, "'");
-  o.stride = s.get_int("stride");
-  AZ_CHECK(o.stride >= 0, "sparse: stride must be >= 0 (0 = auto, about sqrt(n)), got ", o.stride);
-  o.summary = s.get_int("summary");
-  AZ_CHECK(o.summary >= 1, "sparse: summary must be >= 1, got ", o.summary);
-  AZ_CHECK(o.mode != SparseMode::fixed || o.stride == 0 || o.summary <= o.stride, "sparse: summary (c = ", o.summary,
-           ") must be <= stride (l = ", o.stride, ")");
-  const std::string heads = s.get("heads");
-  if (heads == "union") o.heads = SparseHeads::merged;
-  else if (heads == "split") o.heads = SparseHeads::split;
-  else AZ_FAIL("sparse: heads must be union or split, got '", heads, "'");
+  SparseOptions o = sparse_params().read(cfg.settings);
   o.causal = cfg.causal;
   return o;
 }
@@ -198,26 +202,31 @@ Tensor sparse_effective_attention(const Tensor& q, const Tensor& k, const Tensor
 // ---- the registered scheme "sparse" ------------------------------------------------------------------------
 namespace {
 
+SchemeInfo sparse_info() {
+  SchemeInfo i;
+  i.name = "sparse";
+  i.summary =
+      "Sparse Transformer: factorised strided/fixed patterns A1 ∪ A2 on per-query key lists, exact, O(n·√n·d) with "
+      "stride ≈ √n";
+  i.paper = "Child, Gray, Radford, Sutskever 2019, Generating Long Sequences with Sparse Transformers";
+  i.lecture = 3;
+  i.use(sparse_params());
+  i.causal = true;
+  i.has_pattern = true;
+  i.families = {Family::FP, Family::CP};
+  i.exactness = Exactness::on_pattern;
+  i.time_growth = "n·√n";
+  i.memory_exponent = 1.5;
+  i.idea = "strided pattern merged with a local one (A1 ∪ A2), stride ~ sqrt(n)";
+  i.lra_paper = {"Sparse Trans.", 17.07, 71.71, 51.24};
+  i.gallery_settings = {"mode=fixed"};
+  i.test_settings = {{"mode=fixed", "stride=8", "summary=3"}, {"heads=split", "stride=5"}};
+  return i;
+}
+
 class SparseScheme : public Scheme {
  public:
-  std::string name() const override { return "sparse"; }
-  std::string summary() const override {
-    return "Sparse Transformer: factorised strided/fixed patterns A1 ∪ A2 on per-query key lists, exact, "
-           "O(n·√n·d) with stride ≈ √n";
-  }
-  std::string paper() const override {
-    return "Child, Gray, Radford, Sutskever 2019, Generating Long Sequences with Sparse Transformers";
-  }
-  int lecture() const override { return 3; }
-  bool supports_causal() const override { return true; }
-  bool has_pattern() const override { return true; }
-  std::vector<HyperParam> hyperparams() const override {
-    return {{"mode", "strided", "strided (A1 = last l positions, A2 = every l-th) or fixed (A1 = own block, A2 = "
-                                "last c cells of every block)"},
-            {"stride", "0", "l, the block/stride length; 0 = auto: ceil(sqrt(n)) (at least summary), for O(n sqrt n)"},
-            {"summary", "2", "c, summary cells per block in fixed mode (1 <= c <= l)"},
-            {"heads", "union", "union: every head uses A1 and A2; split: even heads A1, odd heads A2"}};
-  }
+  SparseScheme() : Scheme(sparse_info()) {}
 
   double flops(const Shape& q, const Config& cfg) const override {
     return attention_flops(q, index_pairs_per_head(sparse_index(sparse_options(cfg), q[2], q[1])));
@@ -234,10 +243,6 @@ class SparseScheme : public Scheme {
     const SparseOptions o = sparse_options(cfg);
     const IntTensor index = sparse_index(o, n, H);
     return index_pattern(index, B, H, n, cfg.key_padding_mask);  // (B, H, n, n)
-  }
-  std::unique_ptr<AttentionLayer> make_layer(const LayerConfig& lc, core::Rng& rng) const override {
-    sparse_options(configure(lc.set, lc.causal, lc.seed));  // reject bad settings when the layer is made
-    return Scheme::make_layer(lc, rng);
   }
 };
 

@@ -38,16 +38,18 @@
 namespace attention {
 
 enum class SparseMode { strided, fixed };
-enum class SparseHeads { merged, split };  // settings: heads=union | heads=split
+enum class SparseHeads { merged, split };  // settings: heads=merged | heads=split
 
 struct SparseOptions {
   SparseMode mode = SparseMode::strided;
-  int64_t stride = 0;   // l; 0 = auto: max(ceil(sqrt(n)), summary)
+  int64_t stride = 0;   // l; 0 = auto (setting stride=auto): max(ceil(sqrt(n)), summary)
   int64_t summary = 2;  // c, the summary width of fixed mode (1 <= c <= l)
   SparseHeads heads = SparseHeads::merged;
   bool causal = false;
 };
 
+// The table of mode, stride, summary, heads (attention/params.h).
+const ParamTable<SparseOptions>& sparse_params();
 // Reads mode, stride, summary, heads from the settings (and cfg.causal); one-line errors name the key.
 SparseOptions sparse_options(const Config& cfg);
 // The stride l used at length n (resolves stride=0; checks summary <= l).
@@ -64,7 +66,7 @@ bool sparse_in_a2(const SparseOptions& o, int64_t l, int64_t i, int64_t j);
 // The keys of query i in increasing order (the set `parts` of A1/A2 at length n): out is overwritten.
 void sparse_row_keys(const SparseOptions& o, int64_t l, int64_t n, int parts, int64_t i, std::vector<int64_t>& out);
 
-// Key lists of every query: (1, 1, n, K) for heads=union, (1, H, n, K) for heads=split; -1 pads short rows.
+// Key lists of every query: (1, 1, n, K) for heads=merged, (1, H, n, K) for heads=split; -1 pads short rows.
 // parts = 0 uses each head's own parts; kSparseA1 / kSparseA2 / kSparseBoth force one set for all heads.
 IntTensor sparse_index(const SparseOptions& o, int64_t n, int64_t H, int parts = 0);
 

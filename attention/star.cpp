@@ -343,33 +343,45 @@ Tensor StarLayer::forward(const Tensor& x, const Tensor& pad) {
 // ---- the registered scheme "star" ---------------------------------------------------------------------------
 namespace {
 
-constexpr int64_t kMaxCycles = 64;
+struct StarOptions {
+  int64_t cycles = 2;  // T: update cycles per layer
+};
 
-int64_t star_cycles(const Settings& settings) {
-  const int64_t cycles = settings.get_int("cycles");
-  AZ_CHECK(cycles >= 1 && cycles <= kMaxCycles, "star: setting cycles=", cycles, ": must be between 1 and ",
-           kMaxCycles);
-  return cycles;
+const ParamTable<StarOptions>& star_params() {
+  static const auto table = ParamTable<StarOptions>("star").integer(
+      "cycles", &StarOptions::cycles, 1, 64,
+      "layer: update cycles per layer (cycles satellite updates, cycles-1 relay updates between them, each cycle "
+      "with its own weights); the kernel (run/show) is one satellite update");
+  return table;
+}
+
+int64_t star_cycles(const Settings& settings) { return star_params().read(settings).cycles; }
+
+SchemeInfo star_info() {
+  SchemeInfo i;
+  i.name = "star";
+  i.summary =
+      "Star Transformer: ring of satellites + one relay, O(n·d); run = one satellite update on q, k, v "
+      "(context [k_{i-1}, k_i, k_{i+1}, k_i as the embedding, mean(k) as the relay])";
+  i.paper = "Guo et al. 2019, Star-Transformer (NAACL)";
+  i.lecture = 2;
+  i.use(star_params());
+  i.causal = false;
+  i.causal_refusal = "the relay summarises the whole sequence, future tokens included, for every satellite";
+  i.families = {Family::FP, Family::M};
+  i.in_survey = false;  // the survey's Table 1 does not list Star; this is the course's placement
+  i.exactness = Exactness::on_pattern;
+  i.time_growth = "n";
+  i.memory_exponent = 1;
+  i.idea = "ring of neighbours (a window of 1) + one relay node every token reads";
+  i.lra_paper.model = "Star Transformer";
+  i.test_settings = {{"cycles=1"}};
+  return i;
 }
 
 class StarScheme : public Scheme {
  public:
-  std::string name() const override { return "star"; }
-  std::string summary() const override {
-    return "Star Transformer: ring of satellites + one relay, O(n·d); run = one satellite update on q, k, v "
-           "(context [k_{i-1}, k_i, k_{i+1}, k_i as the embedding, mean(k) as the relay])";
-  }
-  std::string paper() const override { return "Guo et al. 2019, Star-Transformer (NAACL)"; }
-  int lecture() const override { return 2; }
-  std::vector<HyperParam> hyperparams() const override {
-    return {{"cycles", "2",
-             "layer: update cycles per layer (cycles satellite updates, cycles-1 relay updates between them, each "
-             "cycle with its own weights); the kernel (run/show) is one satellite update"}};
-  }
-  bool supports_causal() const override { return false; }
-  std::string causal_refusal() const override {
-    return "the relay summarises the whole sequence, future tokens included, for every satellite";
-  }
+  StarScheme() : Scheme(star_info()) {}
   Figure extra_figure(int64_t n, const Config&) const override {
     return {star_connectivity(n), "star - one cycle's connectivity", "satellite j | embedding e_i | relay",
             "satellite i | relay", "1 = attends"};

@@ -39,29 +39,31 @@ bool SynthesizerOptions::reads_tokens() const {
   return b == SynthesizerMode::dense || b == SynthesizerMode::factorized_dense;
 }
 
-namespace {
-constexpr int64_t kMaxRank = 1 << 16;
-
-SynthesizerMode parse_mode(const std::string& key, const std::string& value, bool allow_mixture) {
-  for (SynthesizerMode m : {SynthesizerMode::dense, SynthesizerMode::random, SynthesizerMode::factorized_random,
-                            SynthesizerMode::factorized_dense, SynthesizerMode::mixture}) {
-    if (m == SynthesizerMode::mixture && !allow_mixture) continue;
-    if (value == synthesizer_mode_name(m)) return m;
-  }
-  AZ_FAIL("synthesizer: setting ", key, "=", value, ": must be one of dense, random, factorized_random, ",
-          "factorized_dense", allow_mixture ? ", mixture" : " (the synthetic part of a mixture)");
+const ParamTable<SynthesizerOptions>& synthesizer_params() {
+  using O = SynthesizerOptions;
+  using M = SynthesizerMode;
+  const std::vector<std::pair<std::string, M>> modes = {{"dense", M::dense},
+                                                        {"random", M::random},
+                                                        {"factorized_random", M::factorized_random},
+                                                        {"factorized_dense", M::factorized_dense},
+                                                        {"mixture", M::mixture}};
+  static const auto table =
+      ParamTable<O>("synthesizer")
+          .choice("mode", &O::mode, modes, "the synthesizer; mixture = the one named by mix, added to QKᵀ/√d")
+          .integer("k", &O::k, 1, 1 << 16,
+                   "factorized modes: rank of R = R1 R2ᵀ (factorized_random); size a of the first factor, b = "
+                   "ceil(n/a) (factorized_dense)")
+          .flag("trainable", &O::trainable,
+                "layer, random modes: learn R (true) or keep its random initialisation fixed (false: 'fixed random')")
+          .choice("mix", &O::mix, modes, "mixture: the synthetic part added to QKᵀ/√d (any mode but mixture)")
+          .rule([](const std::string& scheme, const O& o) {
+            AZ_CHECK(o.mix != M::mixture, scheme, ": setting mix=mixture: the synthetic part of a mixture is one of "
+                     "dense, random, factorized_random, factorized_dense");
+          });
+  return table;
 }
-}  // namespace
 
-SynthesizerOptions synthesizer_options(const Settings& s) {
-  SynthesizerOptions o;
-  o.mode = parse_mode("mode", s.get("mode"), true);
-  o.mix = parse_mode("mix", s.get("mix"), false);
-  o.k = s.get_int("k");
-  AZ_CHECK(o.k >= 1 && o.k <= kMaxRank, "synthesizer: setting k=", o.k, ": must be between 1 and ", kMaxRank);
-  o.trainable = s.get_bool("trainable");
-  return o;
-}
+SynthesizerOptions synthesizer_options(const Settings& s) { return synthesizer_params().read(s); }
 
 // ---- parameters ---------------------------------------------------------------------------------------------
 int64_t factorized_dense_a(int64_t L, int64_t k) { return std::min(k, L); }
@@ -281,30 +283,31 @@ Tensor SynthesizerLayer::forward(const Tensor& x, const Tensor& pad) {
 // ---- the registered scheme "synthesizer" --------------------------------------------------------------------
 namespace {
 
+SchemeInfo synthesizer_info() {
+  SchemeInfo i;
+  i.name = "synthesizer";
+  i.summary =
+      "Synthesizer: attention logits synthesized without token-token dot products (random: a learned n×n R per head; "
+      "dense: row i from token i alone); still O(n²). run: parameters drawn from --seed at n = length of q (dense "
+      "modes read q as the tokens; k is used only by mixture)";
+  i.paper = "Tay et al. 2020, Synthesizer: Rethinking Self-Attention in Transformer Models";
+  i.lecture = 7;
+  i.use(synthesizer_params());
+  i.causal = true;
+  i.families = {Family::LR, Family::LP};  // the survey's Table 1 (it has no class of its own for synthetic attention)
+  i.exactness = Exactness::approximate;
+  i.time_growth = "n²";
+  i.memory_exponent = 2;
+  i.idea = "logits from a learned n x n table (or from each token alone), no q.k products";
+  i.lra_paper = {"Synthesizer", 36.99, 69.45, 52.88};
+  i.gallery_settings = {"mode=dense"};
+  i.test_settings = {{"mode=dense"}, {"mode=factorized_random", "k=4"}, {"mode=mixture", "mix=factorized_dense", "k=3"}};
+  return i;
+}
+
 class SynthesizerScheme : public Scheme {
  public:
-  std::string name() const override { return "synthesizer"; }
-  std::string summary() const override {
-    return "Synthesizer: attention logits synthesized without token-token dot products (random: a learned n×n R per "
-           "head; dense: row i from token i alone); still O(n²). run: parameters drawn from --seed at n = length of "
-           "q (dense modes read q as the tokens; k is used only by mixture)";
-  }
-  std::string paper() const override {
-    return "Tay et al. 2020, Synthesizer: Rethinking Self-Attention in Transformer Models";
-  }
-  int lecture() const override { return 7; }
-  std::vector<HyperParam> hyperparams() const override {
-    return {{"mode", "random",
-             "dense | random | factorized_random | factorized_dense | mixture (the synthesizer named by mix + QKᵀ/√d)"},
-            {"k", "8",
-             "factorized modes: rank of R = R1 R2ᵀ (factorized_random); size a of the first factor, b = ceil(n/a) "
-             "(factorized_dense)"},
-            {"trainable", "true",
-             "layer, random modes: learn R (true) or keep its random initialisation fixed (false: 'fixed random')"},
-            {"mix", "random", "mixture: the synthetic part added to QKᵀ/√d (dense, random, factorized_random, "
-                              "factorized_dense)"}};
-  }
-  bool supports_causal() const override { return true; }
+  SynthesizerScheme() : Scheme(synthesizer_info()) {}
 
   // The n×n weights are applied to V either way (R V forward, Rᵀ dO backward: 4·n²·d); mixture also pays for
   // QKᵀ and its gradients, i.e. full attention's 12·n²·d.

@@ -63,6 +63,7 @@ struct SynthesizerOptions {
 
 // Parses and validates the scheme's settings; errors read "synthesizer: setting k=0: ...".
 SynthesizerOptions synthesizer_options(const Settings& settings);
+const ParamTable<SynthesizerOptions>& synthesizer_params();  // mode, k, trainable, mix (attention/params.h)
 
 // The parameters of one synthesizer for H heads, max length L, hidden size e per head (only what `mode` uses is
 // defined).

@@ -42,8 +42,8 @@ using attention::EtcOptions;
 
 EtcOptions make_options(int64_t globals, int64_t radius, int64_t clip, bool causal) {
   EtcOptions o;
-  o.globals = globals;
-  o.radius = radius;
+  o.global_tokens = globals;
+  o.window = radius;
   o.rel_clip = clip;
   o.causal = causal;
   return o;
@@ -58,8 +58,8 @@ std::string list_str(const std::vector<int64_t>& xs) {
 img::Image parts_panel(const EtcOptions& o, int64_t n, const std::string& title) {
   img::HeatmapOptions p;
   p.title = title;
-  p.subtitle = "G = " + std::to_string(o.globals) + ", n_l = " + std::to_string(n - o.globals) +
-               ", r = " + std::to_string(o.radius) + (o.causal ? ", causal" : "");
+  p.subtitle = "G = " + std::to_string(o.global_tokens) + ", n_l = " + std::to_string(n - o.global_tokens) +
+               ", r = " + std::to_string(o.window) + (o.causal ? ", causal" : "");
   p.xlabel = "key position j (globals first)";
   p.ylabel = "query position i";
   p.target_px = 320;
@@ -268,7 +268,7 @@ int main(int argc, char** argv) try {
     attention::LayerConfig lc;
     lc.d_model = 32;
     lc.n_heads = 2;
-    lc.set = {"radius=100", "rel_std=0"};
+    lc.set = {"window=100", "rel_std=0"};
     auto layer = attention::find_scheme("etc").make_layer(lc, erng);
     auto* etc = dynamic_cast<attention::EtcLayer*>(layer.get());
     const Tensor x = core::randn({2, en, 32}, erng);
@@ -430,8 +430,8 @@ int main(int argc, char** argv) try {
   // Try: no global tokens (globals = 0), a radius of 0 (only the token itself), a clip larger than the radius
   // (rel_clip = 12: which ids can still occur?), causal = true.
   EtcOptions mine;
-  mine.globals = 6;
-  mine.radius = 5;
+  mine.global_tokens = 6;
+  mine.window = 5;
   mine.rel_clip = 3;
   mine.causal = false;
   // END EXERCISE -----------------------------------------------------------------------------------------------
@@ -442,7 +442,7 @@ int main(int argc, char** argv) try {
                  v0 = core::randn({1, eH, en, 8}, erng), g = core::randn({1, eH, en, 8}, erng),
                  b0 = core::randn({eH, attention::etc_num_relative_ids(mine)}, erng);
     const IntTensor eindex = attention::etc_long_index(mine, en);
-    L.say("your configuration at n = ", en, ": ", mine.globals, " global + ", en - mine.globals, " long tokens, long key lists ",
+    L.say("your configuration at n = ", en, ": ", mine.global_tokens, " global + ", en - mine.global_tokens, " long tokens, long key lists ",
           eindex.shape, ", V = ", attention::etc_num_relative_ids(mine), " relative ids per head");
     const float worst = kernel_vs_dense(q0, k0, v0, b0, g, mine, Tensor());
     L.check("your configuration: output and gradients equal the dense reference", worst < 1e-4f,

@@ -199,7 +199,7 @@ int main(int argc, char** argv) try {
   // %%
   L.step("Step 2 · normalise, then k-means");
   attention::RoutingOptions o;  // clusters = round(√n) = 8, window = n / C = 8
-  const int64_t C = attention::routing_num_clusters(n, o), w = attention::routing_window(n, C, o);
+  const int64_t C = attention::routing_num_clusters(n, o), w = attention::routing_cluster_size(n, C, o);
   const Tensor qhat = attention::l2_normalize(q), khat = attention::l2_normalize(k);
   const Tensor points = core::concat({core::reshape(qhat, {n, d}), core::reshape(khat, {n, d})}, 0);  // (2n, d)
   L.say("C = round(sqrt(", n, ")) = ", C, " clusters of w = ", w, " queries and ", w, " keys; k-means on ", points.shape());

@@ -126,7 +126,7 @@ Drawn draw_one(const attention::Scheme& s, const std::vector<std::string>& set, 
       d.problem = "effective_attention has shape " + core::shape_str(d.A.shape());
       return d;
     }
-    if (s.run_refusal().empty()) {
+    {
       const Tensor out = s.kernel(q, k, v, cfg);  // (1, H, n, d)
       d.worst_av = lesson::max_abs_diff(out, core::matmul(d.A, v)) / std::max(1.0f, [&] {
                      float m = 0.0f;
@@ -168,14 +168,6 @@ MatrixStats stats_of(const Tensor& A) {
   return st;
 }
 
-// The setting each lecture is about, changed in the gallery's second row.
-const std::map<std::string, std::string> kKeySetting = {
-    {"sparse", "mode=fixed"},     {"reformer", "n_hashes=4"},        {"longformer", "dilation=2"},
-    {"linformer", "k=8"},         {"synthesizer", "mode=dense"},     {"etc", "radius=3"},
-    {"bigbird", "block=8"},       {"performer", "features=16"},      {"sinkhorn", "block=32"},
-    {"routing", "clusters=4"},    {"flash", "block_q=16"},
-};
-
 // %%
 int main(int argc, char** argv) try {
   lesson::Lesson L(argc, argv, "attention_gallery");
@@ -184,8 +176,8 @@ int main(int argc, char** argv) try {
   // ## Step 1 · the registry
   // Every scheme registers itself by name (`attention/scheme.h`); `attention::all_schemes()` lists them in
   // course order. Each one documents its settings (`key=value`, with defaults). The second row of the gallery
-  // changes each scheme's key setting — the one its lecture is about (`kKeySetting` below); a scheme not listed
-  // there gets its first numeric setting doubled.
+  // changes each scheme's key setting — the one its lecture is about, declared in the scheme's own file
+  // (`SchemeInfo::gallery_settings`); a scheme that declares none gets its first numeric setting doubled.
   // %%
   L.step("Step 1 · the registry");
   const std::vector<const attention::Scheme*> schemes = attention::all_schemes();
@@ -232,10 +224,10 @@ int main(int argc, char** argv) try {
   for (const attention::Scheme* s : schemes) {
     Column c{s, draw_one(*s, {}, L.seed(), q, k, v), Drawn()};
     c.varied.problem = "no numeric setting to vary";
-    const auto key = kKeySetting.find(s->name());
-    if (key != kKeySetting.end()) c.varied = draw_one(*s, {key->second}, L.seed(), q, k, v);
+    const std::vector<std::string>& key = s->info().gallery_settings;
+    if (!key.empty()) c.varied = draw_one(*s, key, L.seed(), q, k, v);
     for (const attention::HyperParam& p : s->hyperparams()) {
-      if (key != kKeySetting.end()) break;
+      if (!key.empty()) break;
       const std::vector<std::string> values = other_values(p.default_value);
       if (values.empty()) continue;
       for (const std::string& value : values) {

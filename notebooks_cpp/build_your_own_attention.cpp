@@ -32,7 +32,6 @@
 #include "lessons/lesson.h"
 
 using attention::Config;
-using attention::HyperParam;
 using core::IntTensor;
 using core::Shape;
 using core::Tensor;
@@ -52,8 +51,11 @@ bool may_attend(int64_t i, int64_t j, int64_t window, int64_t stride) {
   const int64_t dist = i > j ? i - j : j - i;
   return dist < window || dist % stride == 0;
 }
-const char* kDefaultWindow = "4";  // w
-const char* kDefaultStride = "0";  // s; 0 = auto: ceil(sqrt(n))
+// The settings, with their defaults: `--set window=.. stride=..`.
+struct WindowStridedOptions {
+  int64_t window = 4;  // w
+  int64_t stride = 0;  // s; 0 = auto: ceil(sqrt(n))
+};
 // END EXERCISE -----------------------------------------------------------------------------------------------
 
 // Which keys each query sees, as one list per query (compressed rows): the keys of query i are
@@ -177,31 +179,47 @@ Tensor window_strided_attention(const Tensor& q, const Tensor& k, const Tensor& 
 // %% [markdown]
 // ## Step 3 · a scheme: a name, settings, and the three levels
 // `attention::Scheme` is the interface every scheme of the course implements (attention/scheme.h): a
-// description, documented `key=value` settings, and three levels — the kernel, the effective attention matrix
-// (for pictures and tests: kernel == A v) and the 0/1 pattern. The fourth piece, a layer with projections,
-// comes for free from the base class (`ProjectedAttention`).
+// description (`SchemeInfo`: the name, the paper, where it sits in the survey's taxonomy, its presets), settings
+// declared once in a table (`attention::ParamTable`: key, member, range, help — the parser and `attnzoo list`'s
+// text both come from it), and three levels — the kernel, the effective attention matrix (for pictures and tests:
+// kernel == A v) and the 0/1 pattern. The fourth piece, a layer with projections, comes for free from the base
+// class (`ProjectedAttention`).
 // %%
+const attention::ParamTable<WindowStridedOptions>& window_strided_params() {
+  using O = WindowStridedOptions;
+  static const auto table =
+      attention::ParamTable<O>("window_strided")
+          .integer("window", &O::window, 0, attention::kNoLimit, "w: keys with |i - j| < w are always visible")
+          .integer_or_auto("stride", &O::stride, 1, attention::kNoLimit,
+                           "s: every s-th key (i - j divisible by s) is visible; auto = ceil(sqrt(n))");
+  return table;
+}
+
+attention::SchemeInfo window_strided_info() {
+  attention::SchemeInfo i;
+  i.name = "window_strided";
+  i.summary = "built in notebooks_cpp/build_your_own_attention.cpp: a window |i-j| < w plus every s-th key, O(n sqrt n)";
+  i.paper = "Child et al. 2019 (strided pattern), rebuilt in a notebook";
+  i.lecture = 3;
+  i.use(window_strided_params());
+  i.causal = true;
+  i.has_pattern = true;
+  i.families = {attention::Family::FP, attention::Family::CP};
+  i.exactness = attention::Exactness::on_pattern;
+  i.time_growth = "n·√n";
+  i.memory_exponent = 1.5;
+  i.idea = "a window united with a stride";
+  return i;
+}
+
 class WindowStridedScheme : public attention::Scheme {
  public:
-  std::string name() const override { return "window_strided"; }
-  std::string summary() const override {
-    return "built in notebooks_cpp/build_your_own_attention.cpp: a window |i-j| < w plus every s-th key, O(n sqrt n)";
-  }
-  std::string paper() const override { return "Child et al. 2019 (strided pattern), rebuilt in a notebook"; }
-  int lecture() const override { return 3; }
-  std::vector<HyperParam> hyperparams() const override {
-    return {{"window", kDefaultWindow, "w: keys with |i - j| < w are always visible"},
-            {"stride", kDefaultStride, "s: every s-th key (i - j divisible by s) is visible; 0 = auto: ceil(sqrt(n))"}};
-  }
-  bool supports_causal() const override { return true; }
-  bool has_pattern() const override { return true; }
+  WindowStridedScheme() : Scheme(window_strided_info()) {}
 
   std::shared_ptr<const KeyLists> lists(int64_t n, const Config& cfg) const {
-    const int64_t window = cfg.settings.get_int("window"), stride = cfg.settings.get_int("stride");
-    AZ_CHECK(window >= 0 && stride >= 0, name(), ": window and stride must be >= 0, got window=", window,
-             " stride=", stride);
+    const WindowStridedOptions o = window_strided_params().read(cfg.settings);
     AZ_CHECK(!cfg.key_padding_mask.defined(), name(), ": key_padding_mask is not supported (an exercise for you)");
-    return key_lists(n, window, stride, cfg.causal);
+    return key_lists(n, o.window, o.stride, cfg.causal);
   }
 
   Tensor kernel(const Tensor& q, const Tensor& k, const Tensor& v, const Config& cfg) const override {
@@ -339,7 +357,7 @@ int main(int argc, char** argv) try {
     IntTensor ids({n, n});
     int64_t allowed = 0;
     for (int64_t i = 0; i < n * n; ++i) allowed += (ids.data[i] = P.data()[i] != 0.0f);
-    L.say("n = ", n, ", stride s = ceil(sqrt(n)) = ", auto_stride(n), ", window w = ", kDefaultWindow, ": ", allowed,
+    L.say("n = ", n, ", stride s = ceil(sqrt(n)) = ", auto_stride(n), ", window w = ", WindowStridedOptions{}.window, ": ", allowed,
           " of ", n * n, " pairs (", lesson::fixed(100.0 * allowed / double(n * n), 1), " %)");
     img::HeatmapOptions po;
     po.title = "window_strided: pattern";
@@ -354,7 +372,7 @@ int main(int argc, char** argv) try {
     L.show(img::hstack({img::categorical_heatmap(ids, {"skipped", "computed"}, po), img::heatmap(core::reshape(A, {n, n}), ao)}),
            "pattern.png",
            lesson::str("left: the pairs the rule lets through — with the default rule a band of 2w-1 = ",
-                       2 * std::stoi(kDefaultWindow) - 1, " keys around the diagonal plus lines every s = ",
+                       2 * WindowStridedOptions{}.window - 1, " keys around the diagonal plus lines every s = ",
                        auto_stride(n), " positions parallel to it; right: the weights the kernel gave them (zero "
                        "everywhere else)"));
   }

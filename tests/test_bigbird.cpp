@@ -270,13 +270,13 @@ TEST_CASE("bigbird: bad settings are rejected naming the key") {
   const auto& s = attention::find_scheme("bigbird");
   const Tensor q = testing::rand_tensor({1, 1, 16, 4}, 60);
   auto run = [&](const std::vector<std::string>& set) { return s.kernel(q, q, q, s.configure(set)); };
-  CHECK_THROWS_WITH_AS(run({"block=0"}), doctest::Contains("bigbird: block must be >= 1, got 0"), core::Error);
+  CHECK_THROWS_WITH_AS(run({"block=0"}), doctest::Contains("bigbird: setting block=0 is out of range: it must be >= 1"), core::Error);
   CHECK_THROWS_WITH_AS(run({"block=x"}), doctest::Contains("block='x' is not an integer"), core::Error);
   CHECK_THROWS_WITH_AS(run({"window_blocks=2"}), doctest::Contains("bigbird: window_blocks must be odd"), core::Error);
   CHECK_THROWS_WITH_AS(run({"window_blocks=0"}), doctest::Contains("window_blocks"), core::Error);
-  CHECK_THROWS_WITH_AS(run({"global_blocks=-1"}), doctest::Contains("bigbird: global_blocks must be >= 0, got -1"),
+  CHECK_THROWS_WITH_AS(run({"global_blocks=-1"}), doctest::Contains("bigbird: setting global_blocks=-1 is out of range: it must be >= 0"),
                        core::Error);
-  CHECK_THROWS_WITH_AS(run({"random_blocks=-2"}), doctest::Contains("bigbird: random_blocks must be >= 0, got -2"),
+  CHECK_THROWS_WITH_AS(run({"random_blocks=-2"}), doctest::Contains("bigbird: setting random_blocks=-2 is out of range: it must be >= 0"),
                        core::Error);
   CHECK_THROWS_WITH_AS(s.kernel(q, testing::rand_tensor({1, 1, 20, 4}, 61), testing::rand_tensor({1, 1, 20, 4}, 62),
                                 s.configure({})),

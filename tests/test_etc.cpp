@@ -18,8 +18,8 @@ namespace {
 
 EtcOptions options(int64_t globals, int64_t radius, int64_t clip, bool causal) {
   EtcOptions o;
-  o.globals = globals;
-  o.radius = radius;
+  o.global_tokens = globals;
+  o.window = radius;
   o.rel_clip = clip;
   o.causal = causal;
   return o;
@@ -165,7 +165,7 @@ TEST_CASE("etc: with r >= n-1, zero biases and shared projections, ETC is full a
   attention::LayerConfig lc;
   lc.d_model = 8;
   lc.n_heads = 2;
-  lc.set = {"shared_qkv=true", "radius=100", "rel_std=0"};
+  lc.set = {"shared_qkv=true", "window=100", "rel_std=0"};
   auto layer = attention::find_scheme("etc").make_layer(lc, rng);
   auto* etc = dynamic_cast<attention::EtcLayer*>(layer.get());
   REQUIRE(etc != nullptr);
@@ -195,7 +195,7 @@ TEST_CASE("etc: gradcheck of the kernel (with the biases) and of the layer with 
     lc.d_model = 4;
     lc.n_heads = 2;
     lc.causal = causal;
-    lc.set = {"globals=2", "radius=2", "rel_clip=1"};
+    lc.set = {"global_tokens=2", "window=2", "rel_clip=1"};
     auto layer = attention::find_scheme("etc").make_layer(lc, rng);
     CHECK(layer->parameters().size() == 15);  // w_q, w_k, w_v, w_o, 3 global projections (weight, bias), rel_bias
     Tensor x = testing::rand_tensor({2, 8, 4}, 24).clone().detach().set_requires_grad();
@@ -215,7 +215,7 @@ TEST_CASE("etc: the global projections move only the global tokens' rows of the 
   attention::LayerConfig lc;
   lc.d_model = 8;
   lc.n_heads = 2;
-  lc.set = {"globals=3", "radius=2"};
+  lc.set = {"global_tokens=3", "window=2"};
   auto layer = attention::find_scheme("etc").make_layer(lc, rng);
   const Tensor x = testing::rand_tensor({1, 16, 8}, 31);
   const Tensor before = layer->forward(x);
@@ -231,7 +231,7 @@ TEST_CASE("etc: the global projections move only the global tokens' rows of the 
 
 TEST_CASE("etc: causal outputs up to t ignore every token after t") {
   const auto& s = attention::find_scheme("etc");
-  const attention::Config cfg = s.configure({"globals=3", "radius=5", "rel_clip=2"}, true, 5);
+  const attention::Config cfg = s.configure({"global_tokens=3", "window=5", "rel_clip=2"}, true, 5);
   const int64_t n = 40, t = 19;
   const Tensor q = testing::rand_tensor({1, 2, n, 8}, 40), k = testing::rand_tensor({1, 2, n, 8}, 41),
                v = testing::rand_tensor({1, 2, n, 8}, 42);
@@ -272,14 +272,14 @@ TEST_CASE("etc: bad settings are rejected naming the key") {
   const auto& s = attention::find_scheme("etc");
   const Tensor q = testing::rand_tensor({1, 1, 16, 4}, 60);
   auto run = [&](const std::vector<std::string>& set) { return s.kernel(q, q, q, s.configure(set)); };
-  CHECK_THROWS_WITH_AS(run({"globals=-1"}), doctest::Contains("etc: globals must be >= 0, got -1"), core::Error);
-  CHECK_THROWS_WITH_AS(run({"globals=16"}), doctest::Contains("etc: n = 16 must be larger than globals = 16"),
+  CHECK_THROWS_WITH_AS(run({"global_tokens=-1"}), doctest::Contains("etc: setting global_tokens=-1 is out of range: it must be >= 0"), core::Error);
+  CHECK_THROWS_WITH_AS(run({"global_tokens=16"}), doctest::Contains("etc: n = 16 must be larger than global_tokens = 16 (the first `global_tokens` positions are the global tokens, the rest the long input)"),
                        core::Error);
-  CHECK_THROWS_WITH_AS(run({"radius=-1"}), doctest::Contains("etc: radius must be >= 0, got -1"), core::Error);
-  CHECK_THROWS_WITH_AS(run({"rel_clip=-2"}), doctest::Contains("etc: rel_clip must be >= 0, got -2"), core::Error);
-  CHECK_THROWS_WITH_AS(run({"rel_std=-0.5"}), doctest::Contains("etc: rel_std must be a finite number >= 0"),
+  CHECK_THROWS_WITH_AS(run({"window=-1"}), doctest::Contains("etc: setting window=-1 is out of range: it must be >= 0"), core::Error);
+  CHECK_THROWS_WITH_AS(run({"rel_clip=-2"}), doctest::Contains("etc: setting rel_clip=-2 is out of range: it must be >= 0"), core::Error);
+  CHECK_THROWS_WITH_AS(run({"rel_std=-0.5"}), doctest::Contains("etc: setting rel_std=-0.5 is out of range: it must be in [0, 1e6]"),
                        core::Error);
-  CHECK_THROWS_WITH_AS(run({"rel_std=abc"}), doctest::Contains("rel_std='abc' is not a number"), core::Error);
+  CHECK_THROWS_WITH_AS(run({"rel_std=abc"}), doctest::Contains("etc: setting rel_std='abc' is not a finite number"), core::Error);
   CHECK_THROWS_WITH_AS(run({"shared_qkv=maybe"}), doctest::Contains("shared_qkv='maybe' is not true/false"), core::Error);
   const EtcOptions o = options(2, 2, 1, false);
   CHECK_THROWS_WITH_AS(attention::etc_attention(q, q, q, o, Tensor::zeros({1, 3})),
@@ -288,21 +288,21 @@ TEST_CASE("etc: bad settings are rejected naming the key") {
   attention::LayerConfig lc;
   lc.d_model = 8;
   lc.n_heads = 2;
-  lc.set = {"radius=-3"};
-  CHECK_THROWS_WITH_AS(s.make_layer(lc, rng), doctest::Contains("radius"), core::Error);
-  lc.set = {"globals=8"};
+  lc.set = {"window=-3"};
+  CHECK_THROWS_WITH_AS(s.make_layer(lc, rng), doctest::Contains("etc: setting window=-3 is out of range: it must be >= 0"), core::Error);
+  lc.set = {"global_tokens=8"};
   auto layer = s.make_layer(lc, rng);
   CHECK_THROWS_WITH_AS(layer->forward(testing::rand_tensor({1, 8, 8}, 2)),
-                       doctest::Contains("etc: n = 8 must be larger than globals = 8"), core::Error);
+                       doctest::Contains("etc: n = 8 must be larger than global_tokens = 8 (the first `global_tokens` positions are the global tokens, the rest the long input)"), core::Error);
 }
 
 TEST_CASE("etc: deterministic kernel and layer; the seed draws the kernel's relative biases") {
   const auto& s = attention::find_scheme("etc");
   const Tensor q = testing::rand_tensor({2, 2, 33, 8}, 70), k = testing::rand_tensor({2, 2, 33, 8}, 71),
                v = testing::rand_tensor({2, 2, 33, 8}, 72);
-  const attention::Config cfg = s.configure({"globals=2"}, false, 3);
-  CHECK(testing::bit_equal(s.kernel(q, k, v, cfg), s.kernel(q, k, v, s.configure({"globals=2"}, false, 3))));
-  CHECK(!testing::bit_equal(s.kernel(q, k, v, cfg), s.kernel(q, k, v, s.configure({"globals=2"}, false, 4))));
+  const attention::Config cfg = s.configure({"global_tokens=2"}, false, 3);
+  CHECK(testing::bit_equal(s.kernel(q, k, v, cfg), s.kernel(q, k, v, s.configure({"global_tokens=2"}, false, 3))));
+  CHECK(!testing::bit_equal(s.kernel(q, k, v, cfg), s.kernel(q, k, v, s.configure({"global_tokens=2"}, false, 4))));
   // rel_std=0: the seed no longer matters
   CHECK(testing::bit_equal(s.kernel(q, k, v, s.configure({"rel_std=0"}, false, 3)),
                            s.kernel(q, k, v, s.configure({"rel_std=0"}, false, 4))));

@@ -125,7 +125,7 @@ TEST_CASE("flash: keeps O(n·d) memory where dense keeps O(n²)") {
 TEST_CASE("flash: registered, with clear errors") {
   const auto& s = attention::find_scheme("flash");
   const Tensor x = testing::rand_tensor({1, 1, 4, 2}, 1);
-  CHECK_THROWS_WITH_AS(s.kernel(x, x, x, s.configure({"block_q=0"})), doctest::Contains("flash: block_q must be >= 1, got 0"),
+  CHECK_THROWS_WITH_AS(s.kernel(x, x, x, s.configure({"block_q=0"})), doctest::Contains("flash: setting block_q=0 is out of range: it must be >= 1"),
                        core::Error);
   CHECK_THROWS_WITH_AS(attention::flash_attention(Tensor::zeros({1, 4, 2}), Tensor::zeros({1, 4, 2}), Tensor::zeros({1, 4, 2})),
                        doctest::Contains("flash: q must be (B, H, n, d)"), core::Error);
@@ -226,8 +226,8 @@ TEST_CASE("flash: tiles larger than the sequence are clamped to it (memory bound
     CHECK(memory::peak_bytes() - before < 64 * 1024);  // a few (n, d) buffers, not 10⁷ floats
     CHECK(testing::bit_equal(huge, clamped));
   }
-  CHECK_THROWS_WITH_AS(flash.kernel(q, k, v, flash.configure({"block_k=0"})), doctest::Contains("flash: block_k must be >= 1"),
+  CHECK_THROWS_WITH_AS(flash.kernel(q, k, v, flash.configure({"block_k=0"})), doctest::Contains("flash: setting block_k=0 is out of range: it must be >= 1"),
                        core::Error);
-  CHECK_THROWS_WITH_AS(flash.kernel(q, k, v, flash.configure({"block_q=-3"})), doctest::Contains("flash: block_q must be >= 1"),
+  CHECK_THROWS_WITH_AS(flash.kernel(q, k, v, flash.configure({"block_q=-3"})), doctest::Contains("flash: setting block_q=-3 is out of range: it must be >= 1"),
                        core::Error);
 }

@@ -204,17 +204,17 @@ TEST_CASE("linear: the scheme's settings, errors and determinism") {
   CHECK(s.supports_causal());
   CHECK_FALSE(s.has_pattern());
   const Tensor q = testing::rand_tensor({1, 2, 10, 4}, 30);
-  CHECK_THROWS_WITH_AS(s.kernel(q, q, q, s.configure({"eps=0"})), doctest::Contains("linear: eps must be in (0, 1], got 0"),
+  CHECK_THROWS_WITH_AS(s.kernel(q, q, q, s.configure({"eps=0"})), doctest::Contains("linear: setting eps=0 is out of range: it must be in (0, 1]"),
                        core::Error);
   CHECK_THROWS_WITH_AS(s.kernel(q, q, q, s.configure({"eps=-1"})), doctest::Contains("eps"), core::Error);
-  CHECK_THROWS_WITH_AS(s.kernel(q, q, q, s.configure({"eps=abc"})), doctest::Contains("eps='abc' is not a number"),
+  CHECK_THROWS_WITH_AS(s.kernel(q, q, q, s.configure({"eps=abc"})), doctest::Contains("linear: setting eps='abc' is not a finite number"),
                        core::Error);
   Rng rng(1);
   attention::LayerConfig lc;
   lc.d_model = 8;
   lc.n_heads = 2;
   lc.set = {"eps=nan"};
-  CHECK_THROWS_WITH_AS(s.make_layer(lc, rng), doctest::Contains("linear: eps"), core::Error);
+  CHECK_THROWS_WITH_AS(s.make_layer(lc, rng), doctest::Contains("linear: setting eps='nan' is not a finite number"), core::Error);
   // eps is the denominator of a row that sees no key only: a row that sees keys is normalised exactly
   const Tensor small = s.kernel(q, q, q, s.configure({}));
   const Tensor big = s.kernel(q, q, q, s.configure({"eps=1"}));

@@ -210,13 +210,13 @@ TEST_CASE("longformer: bad settings are rejected naming the key") {
   const auto& s = attention::find_scheme("longformer");
   const Tensor q = testing::rand_tensor({1, 1, 16, 4}, 60);
   auto run = [&](const std::vector<std::string>& set) { return s.kernel(q, q, q, s.configure(set)); };
-  CHECK_THROWS_WITH_AS(run({"window=0"}), doctest::Contains("longformer: window must be >= 1, got 0"), core::Error);
+  CHECK_THROWS_WITH_AS(run({"window=0"}), doctest::Contains("longformer: setting window=0 is out of range: it must be >= 1"), core::Error);
   CHECK_THROWS_WITH_AS(run({"window=x"}), doctest::Contains("window='x' is not an integer"), core::Error);
-  CHECK_THROWS_WITH_AS(run({"dilation=1,0"}), doctest::Contains("longformer: dilation values must be >= 1, got 0"),
+  CHECK_THROWS_WITH_AS(run({"dilation=1,0"}), doctest::Contains("longformer: setting dilation=0 is out of range: it must be >= 1"),
                        core::Error);
-  CHECK_THROWS_WITH_AS(run({"dilation="}), doctest::Contains("longformer: dilation must list at least one value"),
+  CHECK_THROWS_WITH_AS(run({"dilation="}), doctest::Contains("longformer: setting dilation='' must list at least 1 value"),
                        core::Error);
-  CHECK_THROWS_WITH_AS(run({"global=-1"}), doctest::Contains("longformer: global positions must be >= 0"), core::Error);
+  CHECK_THROWS_WITH_AS(run({"global=-1"}), doctest::Contains("longformer: setting global=-1 is out of range: it must be >= 0"), core::Error);
   CHECK_THROWS_WITH_AS(run({"global=3,3"}), doctest::Contains("longformer: global lists position 3 twice"), core::Error);
   CHECK_THROWS_WITH_AS(run({"global=16"}), doctest::Contains("global position 16 is outside the sequence (n = 16)"),
                        core::Error);

@@ -367,21 +367,21 @@ TEST_CASE("performer: settings are validated, naming the key; same seed, same by
   const auto& s = attention::find_scheme("performer");
   const Tensor q = testing::rand_tensor({1, 2, 10, 4}, 38);
   CHECK_THROWS_WITH_AS(s.kernel(q, q, q, s.configure({"features=0"})),
-                       doctest::Contains("performer: features must be in [1, 65536], got 0"), core::Error);
+                       doctest::Contains("performer: setting features=0 is out of range: it must be in [1, 65536]"), core::Error);
   CHECK_THROWS_WITH_AS(s.kernel(q, q, q, s.configure({"features=-3"})), doctest::Contains("features"), core::Error);
   CHECK_THROWS_WITH_AS(s.kernel(q, q, q, s.configure({"features=many"})), doctest::Contains("features='many'"), core::Error);
   CHECK_THROWS_WITH_AS(s.kernel(q, q, q, s.configure({"orthogonal=maybe"})), doctest::Contains("orthogonal='maybe'"),
                        core::Error);
-  CHECK_THROWS_WITH_AS(s.kernel(q, q, q, s.configure({"redraw=-1"})), doctest::Contains("performer: redraw must be >= 0"),
+  CHECK_THROWS_WITH_AS(s.kernel(q, q, q, s.configure({"redraw=-1"})), doctest::Contains("performer: setting redraw=-1 is out of range: it must be >= 0"),
                        core::Error);
-  CHECK_THROWS_WITH_AS(s.effective_attention(q, q, q, s.configure({"eps=0"})), doctest::Contains("performer: eps"),
+  CHECK_THROWS_WITH_AS(s.effective_attention(q, q, q, s.configure({"eps=0"})), doctest::Contains("performer: setting eps=0 is out of range: it must be in (0, 1]"),
                        core::Error);
   Rng rng(1);
   attention::LayerConfig lc;
   lc.d_model = 8;
   lc.n_heads = 2;
   lc.set = {"features=0"};
-  CHECK_THROWS_WITH_AS(s.make_layer(lc, rng), doctest::Contains("performer: features"), core::Error);
+  CHECK_THROWS_WITH_AS(s.make_layer(lc, rng), doctest::Contains("performer: setting features=0 is out of range: it must be in [1, 65536]"), core::Error);
   CHECK_THROWS_WITH_AS(attention::performer_attention(q, q, q, Tensor::ones({4, 3}), false),
                        doctest::Contains("performer: random features W must be (m, d) with d = 4, got (4,3)"), core::Error);
 

@@ -297,9 +297,9 @@ TEST_CASE("reformer: bad hyperparameters and inputs are refused naming the key")
   CHECK_THROWS_WITH_AS(run({"n_buckets=0"}), doctest::Contains("n_buckets"), core::Error);
   CHECK_THROWS_WITH_AS(run({"n_buckets=-4"}), doctest::Contains("n_buckets"), core::Error);
   CHECK_THROWS_WITH_AS(run({"n_buckets=lots"}), doctest::Contains("n_buckets"), core::Error);
-  CHECK_THROWS_WITH_AS(run({"chunk=0"}), doctest::Contains("reformer: chunk must be >= 1, got 0"), core::Error);
+  CHECK_THROWS_WITH_AS(run({"chunk=0"}), doctest::Contains("reformer: setting chunk=0 is out of range: it must be >= 1"), core::Error);
   CHECK_THROWS_WITH_AS(run({"chunk=x"}), doctest::Contains("chunk"), core::Error);
-  CHECK_THROWS_WITH_AS(run({"n_hashes=0"}), doctest::Contains("n_hashes must be in [1, 64], got 0"), core::Error);
+  CHECK_THROWS_WITH_AS(run({"n_hashes=0"}), doctest::Contains("reformer: setting n_hashes=0 is out of range: it must be in [1, 64]"), core::Error);
   CHECK_THROWS_WITH_AS(run({"n_hashes=65"}), doctest::Contains("n_hashes"), core::Error);
   CHECK_THROWS_WITH_AS(run({"n_bucket=8"}), doctest::Contains("unknown setting 'n_bucket'"), core::Error);
   // Shapes: keys are the queries, so v must have q's shape; the padding mask must be (B, n).

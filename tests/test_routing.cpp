@@ -20,11 +20,11 @@ constexpr float kInf = std::numeric_limits<float>::infinity();
 
 Tensor leaf(const Tensor& t) { return t.detach().clone().set_requires_grad(); }
 
-RoutingOptions opts(bool causal, int64_t clusters = 0, int64_t window = 0) {
+RoutingOptions opts(bool causal, int64_t clusters = 0, int64_t cluster_size = 0) {
   RoutingOptions o;
   o.causal = causal;
   o.clusters = clusters;
-  o.window = window;
+  o.cluster_size = cluster_size;
   o.seed = 3;
   return o;
 }
@@ -104,7 +104,7 @@ TEST_CASE("routing: balanced clusters hold exactly w queries and w keys, the w n
     CAPTURE(n);
     const QKV x = random_qkv(2, 2, n, 8, n);
     const RoutingOptions o = opts(false);
-    const int64_t C = attention::routing_num_clusters(n, o), w = attention::routing_window(n, C, o);
+    const int64_t C = attention::routing_num_clusters(n, o), w = attention::routing_cluster_size(n, C, o);
     CHECK(C == std::llround(std::sqrt(double(n))));
     CHECK(w == (n + C - 1) / C);
     const Tensor mu = attention::routing_kernel_centroids(x.q, x.k, o);  // (B, H, C, d)
@@ -392,12 +392,12 @@ TEST_CASE("routing: deterministic under a seed; bad hyperparameters are rejected
   const QKV x = random_qkv(1, 2, 16, 4, 1);
   CHECK(testing::bit_equal(s.kernel(x.q, x.k, x.v, s.configure({}, false, 3)), s.kernel(x.q, x.k, x.v, s.configure({}, false, 3))));
   auto run = [&](const std::vector<std::string>& set) { s.kernel(x.q, x.k, x.v, s.configure(set)); };
-  CHECK_THROWS_WITH_AS(run({"clusters=-1"}), doctest::Contains("routing: clusters must be >= 0"), core::Error);
+  CHECK_THROWS_WITH_AS(run({"clusters=-1"}), doctest::Contains("routing: setting clusters=-1 is out of range: it must be >= 1"), core::Error);
   CHECK_THROWS_WITH_AS(run({"clusters=17"}), doctest::Contains("routing: clusters=17 exceeds n = 16"), core::Error);
-  CHECK_THROWS_WITH_AS(run({"window=-2"}), doctest::Contains("routing: window must be >= 0"), core::Error);
-  CHECK_THROWS_WITH_AS(run({"window=20"}), doctest::Contains("routing: window=20 exceeds n = 16"), core::Error);
+  CHECK_THROWS_WITH_AS(run({"cluster_size=-2"}), doctest::Contains("routing: setting cluster_size=-2 is out of range: it must be >= 1"), core::Error);
+  CHECK_THROWS_WITH_AS(run({"cluster_size=20"}), doctest::Contains("routing: cluster_size=20 exceeds n = 16"), core::Error);
   CHECK_THROWS_WITH_AS(run({"kmeans_iters=-1"}), doctest::Contains("kmeans_iters"), core::Error);
-  CHECK_THROWS_WITH_AS(run({"decay=1"}), doctest::Contains("routing: decay must be in [0, 1)"), core::Error);
+  CHECK_THROWS_WITH_AS(run({"decay=1"}), doctest::Contains("routing: setting decay=1 is out of range: it must be in [0, 1)"), core::Error);
   CHECK_THROWS_WITH_AS(run({"decay=abc"}), doctest::Contains("decay"), core::Error);
   attention::LayerConfig lc;
   lc.set = {"decay=-0.5"};

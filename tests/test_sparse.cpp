@@ -216,13 +216,13 @@ TEST_CASE("sparse: bad settings are rejected naming the key") {
   const auto& s = attention::find_scheme("sparse");
   const Tensor q = testing::rand_tensor({1, 1, 16, 4}, 60);
   auto run = [&](const std::vector<std::string>& set) { return s.kernel(q, q, q, s.configure(set)); };
-  CHECK_THROWS_WITH_AS(run({"mode=diagonal"}), doctest::Contains("sparse: mode must be strided or fixed"), core::Error);
-  CHECK_THROWS_WITH_AS(run({"stride=-1"}), doctest::Contains("sparse: stride must be >= 0"), core::Error);
+  CHECK_THROWS_WITH_AS(run({"mode=diagonal"}), doctest::Contains("sparse: setting mode='diagonal' is not one of strided | fixed"), core::Error);
+  CHECK_THROWS_WITH_AS(run({"stride=-1"}), doctest::Contains("sparse: setting stride=-1 is out of range: it must be >= 1"), core::Error);
   CHECK_THROWS_WITH_AS(run({"stride=abc"}), doctest::Contains("stride='abc' is not an integer"), core::Error);
-  CHECK_THROWS_WITH_AS(run({"summary=0"}), doctest::Contains("sparse: summary must be >= 1"), core::Error);
+  CHECK_THROWS_WITH_AS(run({"summary=0"}), doctest::Contains("sparse: setting summary=0 is out of range: it must be >= 1"), core::Error);
   CHECK_THROWS_WITH_AS(run({"mode=fixed", "stride=4", "summary=5"}), doctest::Contains("summary (c = 5) must be <= stride"),
                        core::Error);
-  CHECK_THROWS_WITH_AS(run({"heads=both"}), doctest::Contains("sparse: heads must be union or split"), core::Error);
+  CHECK_THROWS_WITH_AS(run({"heads=both"}), doctest::Contains("sparse: setting heads='both' is not one of merged | split"), core::Error);
   Rng rng(1);
   attention::LayerConfig lc;
   lc.d_model = 8;

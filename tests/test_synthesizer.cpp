@@ -379,7 +379,7 @@ TEST_CASE("synthesizer: the layer gradchecks through x and every parameter, in e
 TEST_CASE("synthesizer: bad settings are rejected naming the key; same seed, same bytes") {
   const QKV x = random_qkv({1, 2, 6, 4}, 130);
   const std::vector<std::pair<std::string, std::string>> bad = {
-      {"mode=foo", "mode=foo"}, {"k=0", "k=0"}, {"k=-3", "k=-3"}, {"mix=mixture", "mix=mixture"},
+      {"mode=foo", "mode='foo'"}, {"k=0", "k=0"}, {"k=-3", "k=-3"}, {"mix=mixture", "mix=mixture"},
       {"trainable=maybe", "trainable"}, {"k=two", "k='two'"}};
   for (const auto& [set, word] : bad) {
     CAPTURE(set);
@@ -393,7 +393,7 @@ TEST_CASE("synthesizer: bad settings are rejected naming the key; same seed, sam
     CHECK_THROWS_WITH_AS(synth().make_layer(lc, rng), doctest::Contains(word.c_str()), core::Error);
   }
   CHECK_THROWS_WITH_AS(synth().kernel(x.q, slice(x.k, 2, 0, 4), slice(x.v, 2, 0, 4), synth().configure({})),
-                       doctest::Contains("synthesizer"), core::Error);
+                       doctest::Contains("synthesizer: the synthesized matrix is n x n, so q and k need the same n"), core::Error);
   for (const std::string& mode : kModes) {
     CAPTURE(mode);
     const Tensor a = synth().kernel(x.q, x.k, x.v, synth().configure({"mode=" + mode}, false, 9));

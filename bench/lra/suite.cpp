@@ -73,9 +73,7 @@ SuiteTask mini_task(const std::string& task) {
 std::vector<SuiteTask> mini_tasks() { return {mini_task("listops"), mini_task("pathfinder16")}; }
 
 std::vector<std::string> mini_settings(const std::string& scheme) {
-  // bigbird's default block=16 would make a query block see 7 blocks = 112 tokens: all of a ListOps sequence.
-  if (scheme == "bigbird") return {"block=8"};
-  return {};
+  return attention::find_scheme(scheme).info().lra_settings;  // declared in the scheme's file
 }
 
 // ---- efficiency --------------------------------------------------------------------------------------------
@@ -284,18 +282,10 @@ SuiteResult run_suite(const SuiteOptions& options) {
 
 namespace {
 
-// The model name of each scheme in the paper's tables.
+// The model name of each scheme in the paper's tables (its SchemeInfo; the scheme's own name when it has none).
 std::string paper_name(const std::string& scheme) {
-  static const std::map<std::string, std::string> names = {
-      {"full", "Transformer"},          {"flash", "Transformer (exact softmax, tiled: FlashAttention)"},
-      {"star", "Star Transformer"},     {"sparse", "Sparse Trans."},
-      {"reformer", "Reformer"},         {"longformer", "Longformer"},
-      {"linformer", "Linformer"},       {"synthesizer", "Synthesizer"},
-      {"etc", "ETC"},                   {"bigbird", "BigBird"},
-      {"linear", "Linear Trans."},      {"performer", "Performer"},
-      {"sinkhorn", "Sinkhorn Trans."},  {"routing", "Routing Trans."}};
-  const auto it = names.find(scheme);
-  return it == names.end() ? scheme : it->second;
+  const std::string& model = attention::find_scheme(scheme).info().lra_paper.model;
+  return model.empty() ? scheme : model;
 }
 
 std::string fixed(double v, int digits) {

@@ -56,6 +56,7 @@ struct SuiteTask {
 SuiteTask mini_task(const std::string& task);
 std::vector<SuiteTask> mini_tasks();  // listops, pathfinder16
 // The settings the mini suite gives a scheme (e.g. {"block=8"} for bigbird); empty = its defaults.
+// The scheme's preset for the mini suite: SchemeInfo::lra_settings, declared in the scheme's own file.
 std::vector<std::string> mini_settings(const std::string& scheme);
 
 // ---- efficiency (Table 2) -----------------------------------------------------------------------------------

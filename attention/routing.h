@@ -118,7 +118,7 @@ Tensor routing_ema_update(const Tensor& centroids, const Tensor& qhat, const Ten
                           const Tensor& key_padding_mask, double decay);
 
 // The layer: projections, routing with its own per-head centroids (state, not parameters), attention, output
-// projection. C = clusters, or round(√max_len) when clusters=0.
+// projection. C = clusters, or round(√max_len) when clusters=auto.
 class RoutingLayer : public AttentionLayer {
  public:
   RoutingLayer(const LayerConfig& cfg, core::Rng& rng);

@@ -17,9 +17,9 @@
 //   strided:  A1(i) = {j : |i-j| < l}                 A2(i) = {j : (i-j) mod l = 0}        (both directions)
 //   fixed:    A1(i) = {j : floor(j/l) = floor(i/l)}   A2(i) = {j : j mod l in {l-c, ..., l-1}}
 //
-// Heads: heads=union (default) gives every head A1 ∪ A2 (the paper's "merged" heads); heads=split gives even
+// Heads: heads=merged (default) gives every head A1 ∪ A2 (the paper's "merged" heads); heads=split gives even
 // heads A1 and odd heads A2 (the paper's "multi-head" variant; with H = 1 the only head takes A1).
-// Stride: stride=0 (default) means l = max(ceil(√n), c), so that K ≈ 2√n and the kernel costs O(n·√n·d).
+// Stride: stride=auto (default) means l = max(ceil(√n), c), so that K ≈ 2√n and the kernel costs O(n·√n·d).
 // A fixed stride keeps the pattern independent of n, but then K ~ n/l grows linearly and the cost is O(n²/l).
 // With fixed mode and heads=split, an odd head's query before the first summary cell has no key: its output is
 // 0 (a fully masked row).
@@ -52,7 +52,7 @@ struct SparseOptions {
 const ParamTable<SparseOptions>& sparse_params();
 // Reads mode, stride, summary, heads from the settings (and cfg.causal); one-line errors name the key.
 SparseOptions sparse_options(const Config& cfg);
-// The stride l used at length n (resolves stride=0; checks summary <= l).
+// The stride l used at length n (resolves stride=auto; checks summary <= l).
 int64_t sparse_stride(const SparseOptions& o, int64_t n);
 
 // Which of the two sets a head uses: bit 1 = A1, bit 2 = A2.

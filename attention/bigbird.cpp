@@ -298,6 +298,7 @@ SchemeInfo bigbird_info() {
   i.has_pattern = true;
   i.families = {Family::FP, Family::M};
   i.exactness = Exactness::on_pattern;
+  i.masked_softmax = true;
   i.time_growth = "n";
   i.memory_exponent = 1;
   i.idea = "window blocks + global blocks + random blocks";

@@ -138,6 +138,7 @@ SchemeInfo full_info() {
   i.has_pattern = true;
   i.families = {Family::EX};
   i.exactness = Exactness::exact;
+  i.masked_softmax = true;
   i.time_growth = "n²";
   i.memory_exponent = 2;
   i.idea = "every pair; the n x n matrix is materialised (the reference)";

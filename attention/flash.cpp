@@ -278,6 +278,7 @@ SchemeInfo flash_info() {
   i.families = {Family::EX};
   i.in_survey = false;  // FlashAttention (2022) came after the survey
   i.exactness = Exactness::exact;
+  i.masked_softmax = true;
   i.time_growth = "n²";
   i.memory_exponent = 1;
   i.idea = "every pair, in tiles with the online softmax: O(n) memory";

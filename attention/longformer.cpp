@@ -278,6 +278,7 @@ SchemeInfo longformer_info() {
   i.has_pattern = true;
   i.families = {Family::FP, Family::M};
   i.exactness = Exactness::on_pattern;
+  i.masked_softmax = true;
   i.time_growth = "n";
   i.memory_exponent = 1;
   i.idea = "sliding (dilated) window + symmetric global tokens";

@@ -559,6 +559,7 @@ SchemeInfo reformer_info() {
   i.has_pattern = true;
   i.families = {Family::LP};
   i.exactness = Exactness::on_pattern;
+  i.nonsmooth = "LSH buckets are piecewise constant in q";
   i.time_growth = "n (x rounds)";
   i.memory_exponent = 1;
   i.idea = "pairs chosen by locality-sensitive hashing of shared q = k";

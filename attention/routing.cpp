@@ -669,6 +669,8 @@ SchemeInfo routing_info() {
   i.has_pattern = true;
   i.families = {Family::LP};
   i.exactness = Exactness::on_pattern;
+  i.nonsmooth = "k-means clusters are piecewise constant in q and k";
+  // Not a masked softmax (masked_softmax = false): a query in several balanced clusters averages their outputs.
   i.time_growth = "n·√n";
   i.memory_exponent = 1;
   i.idea = "pairs chosen by k-means: sqrt(n) clusters of sqrt(n) tokens";

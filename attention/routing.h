@@ -33,7 +33,7 @@
 // those and fits k-means on it afterwards, for the batches that follow.
 //
 // The pattern (which pairs share a cluster) depends on q and k, so the Scheme reports has_pattern() = false and
-// routing_pattern() gives the data-dependent 0/1 mask: A is 0 outside it.
+// data_pattern() gives the data-dependent 0/1 mask: A is 0 outside it.
 #pragma once
 
 #include <memory>

@@ -40,6 +40,8 @@ Scheme::Scheme(SchemeInfo info) : info_(std::move(info)) {
            ": a scheme without a causal variant says why (SchemeInfo::causal_refusal)");
   AZ_CHECK(!info_.families.empty() && !info_.time_growth.empty() && !info_.idea.empty(), info_.name,
            ": SchemeInfo needs its families, time_growth and idea (lesson 15's taxonomy)");
+  AZ_CHECK(!info_.masked_softmax || (info_.has_pattern && info_.exactness != Exactness::approximate), info_.name,
+           ": a masked softmax (SchemeInfo::masked_softmax) is exact on a pattern it can show (has_pattern)");
   configure(info_.lra_settings);  // the presets are settings the scheme accepts
   configure(info_.gallery_settings);
   for (const auto& set : info_.test_settings) configure(set);

@@ -108,6 +108,15 @@ struct SchemeInfo {
   std::vector<Family> families;  // its classes in the survey's Table 1 ...
   bool in_survey = true;         // ... or, when the survey does not list it, the course's placement
   Exactness exactness = Exactness::approximate;
+  // kernel(q, k, v) == softmax(q kᵀ/√d, -∞ where data_pattern is 0) v, outputs and gradients: the conformance
+  // tests compare it with that masked dense reference. False for schemes that change the scores themselves
+  // (ETC's relative biases, Star's relay, Reformer's shared-QK hashing rounds) or approximate them.
+  bool masked_softmax = false;
+  // Why the layer is not a smooth function of its input and parameters, if it is not: a discrete, data-dependent
+  // routing (LSH buckets, k-means clusters) or a ReLU. A finite-difference gradcheck is then valid only at points
+  // where no step crosses a boundary or a kink, so such a scheme gradchecks its layer in its own tests (with the
+  // routing held fixed, or at a point chosen away from the kinks) instead of in the conformance table. Empty: smooth.
+  std::string nonsmooth;
   std::string time_growth;       // growth of the kernel's time at default settings: "n", "n·√n", "n²"
   double memory_exponent = 2;    // expected exponent of its memory in n: 1, 1.5 or 2 (lesson 15 measures it)
   std::string idea;              // one line: which pairs it keeps, or how it approximates

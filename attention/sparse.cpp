@@ -215,6 +215,7 @@ SchemeInfo sparse_info() {
   i.has_pattern = true;
   i.families = {Family::FP, Family::CP};
   i.exactness = Exactness::on_pattern;
+  i.masked_softmax = true;
   i.time_growth = "n·√n";
   i.memory_exponent = 1.5;
   i.idea = "strided pattern merged with a local one (A1 ∪ A2), stride ~ sqrt(n)";

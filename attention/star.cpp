@@ -371,6 +371,7 @@ SchemeInfo star_info() {
   i.families = {Family::FP, Family::M};
   i.in_survey = false;  // the survey's Table 1 does not list Star; this is the course's placement
   i.exactness = Exactness::on_pattern;
+  i.nonsmooth = "each cycle ends in LayerNorm(ReLU(.))";
   i.time_growth = "n";
   i.memory_exponent = 1;
   i.idea = "ring of neighbours (a window of 1) + one relay node every token reads";

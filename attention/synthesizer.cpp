@@ -296,6 +296,7 @@ SchemeInfo synthesizer_info() {
   i.causal = true;
   i.families = {Family::LR, Family::LP};  // the survey's Table 1 (it has no class of its own for synthetic attention)
   i.exactness = Exactness::approximate;
+  i.nonsmooth = "the dense modes synthesize with W2 ReLU(W1 x)";
   i.time_growth = "n²";
   i.memory_exponent = 2;
   i.idea = "logits from a learned n x n table (or from each token alone), no q.k products";

@@ -72,7 +72,7 @@ GALLERY       := $(BUILD)/tools/gallery
 # nbrun compiles each notebook's instrumented copy exactly as a lesson is built.
 NB_BUILD_FLAGS = --cxx "$(CXX)" --cxxflags "$(CXXFLAGS)" --ldflags "$(LDFLAGS)" --ldlibs "$(LIB_LINK) $(LDLIBS)"
 
-.PHONY: all build run test sanitize bench lra notebooks gallery-check deps-gallery bench-torch deps deps-torch reference clean help
+.PHONY: all build run test sanitize bench lra notebooks gallery-check deps-gallery bench-torch deps deps-torch reference clean help FORCE
 # Keep every object file: make would delete the lessons' and notebooks' .o as intermediates of a pattern chain, and
 # the next make (whose included .d files name them) would compile them all again — twice per CI run.
 .SECONDARY:
@@ -149,10 +149,16 @@ $(BUILD)/obj/%.o: %.cpp
 
 $(BUILD)/obj/tests/%.o: CXXFLAGS += -DATTNZOO_SOURCE_DIR='"$(CURDIR)"'
 
-$(LIB): $(LIB_OBJ)
+# The list of the library's objects, rewritten only when it changes: a source file added or removed rebuilds the
+# library (otherwise a deleted scheme would stay registered from the old archive).
+$(BUILD)/libattnzoo.objects: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(LIB_OBJ)' | cmp -s - $@ || echo '$(LIB_OBJ)' > $@
+
+$(LIB): $(LIB_OBJ) $(BUILD)/libattnzoo.objects
 	@mkdir -p $(dir $@)
 	@rm -f $@
-	ar rcs $@ $^
+	ar rcs $@ $(LIB_OBJ)
 
 $(BUILD)/lessons/%: $(BUILD)/obj/lessons/%.o $(LIB)
 	@mkdir -p $(dir $@)

@@ -7,12 +7,14 @@
 //   - out == effective_attention @ v              (the matrix drawn is the matrix applied)
 //   - the same seed gives bit-identical outputs   (determinism)
 //   - effective attention is 0 outside pattern()  (where a pattern exists), and pattern() is 0/1
-//   - a masked softmax (SchemeInfo::masked_softmax) equals dense attention masked by its pattern: out, dq, dk, dv
+//   - a masked softmax (SchemeInfo::masked_softmax) equals dense attention masked by its pattern: out, dq, dk, dv,
+//     also with padding keys
 //   - causal: A is 0 above the diagonal; outputs up to t are bit-identical when tokens after t change
 //   - batch and head independence: changing batch 0 (head 0) leaves batch 1 (head 1) bit-identical
 //   - bad values of every setting are refused naming the scheme and the key; unknown keys too; causal is refused
 //     clearly where unsupported
-//   - the layer maps (B, n, d_model) -> (B, n, d_model), backprop reaches every parameter, and it gradchecks
+//   - the layer maps (B, n, d_model) -> (B, n, d_model), the same seeds give the same numbers, backprop reaches
+//     every parameter, and it gradchecks
 // What is specific to one scheme (LSH collision statistics, Sinkhorn's doubly stochastic matrix, ETC's relative
 // biases, ...) lives in tests/test_<scheme>.cpp.
 #include <cstring>
@@ -194,24 +196,32 @@ TEST_CASE("conformance: a masked softmax equals dense attention masked by its pa
   for (const Case& c : table()) {
     const Scheme& s = *c.scheme;
     if (!s.info().masked_softmax) continue;
-    CAPTURE(c.label());
-    at_odd_and_even_n(s, [&](int64_t n) {
-      CAPTURE(n);
-      const QKV x = random_qkv(n, 200 + n);
-      const Tensor g = testing::rand_tensor(x.q.shape(), 250 + n);
-      const attention::Config cfg = s.configure(c.set, c.causal, 7);
-      const Tensor P = s.data_pattern(x.q, x.k, cfg);
-      const testing::Grads mine = testing::with_grads(
-          [&](const Tensor& q, const Tensor& k, const Tensor& v) { return s.kernel(q, k, v, cfg); }, x.q, x.k, x.v, g);
-      const testing::Grads ref = testing::with_grads(
-          [&](const Tensor& q, const Tensor& k, const Tensor& v) { return testing::masked_dense(q, k, v, P); }, x.q,
-          x.k, x.v, g);
-      CHECK_CLOSE(mine.out, ref.out, 1e-4, 1e-5);
-      CHECK_CLOSE(mine.dq, ref.dq, 1e-4, 1e-5);
-      CHECK_CLOSE(mine.dk, ref.dk, 1e-4, 1e-5);
-      CHECK_CLOSE(mine.dv, ref.dv, 1e-4, 1e-5);
-      ++compared;
-    });
+    for (bool padded : {false, true}) {
+      CAPTURE(c.label());
+      CAPTURE(padded);
+      at_odd_and_even_n(s, [&](int64_t n) {
+        CAPTURE(n);
+        const QKV x = random_qkv(n, 200 + n);
+        const Tensor g = testing::rand_tensor(x.q.shape(), 250 + n);
+        attention::Config cfg = s.configure(c.set, c.causal, 7);
+        if (padded) {  // padding keys in batch 1
+          cfg.key_padding_mask = Tensor::ones({2, n});
+          for (int64_t j : {3, 17, 31}) cfg.key_padding_mask.at({1, j}) = 0.0f;
+        }
+        Tensor P = s.data_pattern(x.q, x.k, cfg);  // (2, 2, n, n)
+        if (padded) P = P * reshape(cfg.key_padding_mask, {2, 1, 1, n});  // padding keys are never attended
+        const testing::Grads mine = testing::with_grads(
+            [&](const Tensor& q, const Tensor& k, const Tensor& v) { return s.kernel(q, k, v, cfg); }, x.q, x.k, x.v, g);
+        const testing::Grads ref = testing::with_grads(
+            [&](const Tensor& q, const Tensor& k, const Tensor& v) { return testing::masked_dense(q, k, v, P); }, x.q,
+            x.k, x.v, g);
+        CHECK_CLOSE(mine.out, ref.out, 1e-4, 1e-5);
+        CHECK_CLOSE(mine.dq, ref.dq, 1e-4, 1e-5);
+        CHECK_CLOSE(mine.dk, ref.dk, 1e-4, 1e-5);
+        CHECK_CLOSE(mine.dv, ref.dv, 1e-4, 1e-5);
+        ++compared;
+      });
+    }
   }
   CHECK(compared > 0);
 }
@@ -238,12 +248,12 @@ TEST_CASE("conformance: batches and heads are independent") {
     const QKV x = random_qkv(64, 400);
     const attention::Config cfg = s.configure(c.set, c.causal, 13);
     const Tensor out = s.kernel(x.q, x.k, x.v, cfg);
-    SUBCASE("batch 0 changes, batch 1 does not") {
+    {  // batch 0 changes, batch 1 does not
       const Tensor other = s.kernel(perturbed(x.q, 0, -1), perturbed(x.k, 0, -1), perturbed(x.v, 0, -1), cfg);
       CHECK(testing::bit_equal(slice(out, 0, 1, 2), slice(other, 0, 1, 2)));
       CHECK(!testing::bit_equal(slice(out, 0, 0, 1), slice(other, 0, 0, 1)));
     }
-    SUBCASE("head 0 changes, head 1 does not") {
+    {  // head 0 changes, head 1 does not
       const Tensor other = s.kernel(perturbed(x.q, -1, 0), perturbed(x.k, -1, 0), perturbed(x.v, -1, 0), cfg);
       CHECK(testing::bit_equal(slice(out, 1, 1, 2), slice(other, 1, 1, 2)));
       CHECK(!testing::bit_equal(slice(out, 1, 0, 1), slice(other, 1, 0, 1)));
@@ -267,7 +277,7 @@ TEST_CASE("conformance: every scheme counts its useful work (for the GFLOP/s col
   CHECK(full.flops({2, 3, 10, 4}, full.configure({}, true)) == doctest::Approx(12.0 * 55 * 4 * 6));
 }
 
-TEST_CASE("conformance: every layer maps (B, n, d_model) to itself and backprop reaches every parameter") {
+TEST_CASE("conformance: every layer maps (B, n, d_model) to itself, deterministically, and backprop reaches every parameter") {
   for (const Case& c : table()) {
     const Scheme& s = *c.scheme;
     CAPTURE(c.label());
@@ -285,6 +295,11 @@ TEST_CASE("conformance: every layer maps (B, n, d_model) to itself and backprop 
     const Tensor y = layer->forward(x);
     REQUIRE(y.shape() == Shape{2, 64, 16});
     CHECK(testing::all_finite(y));
+    {  // the same seeds, the same layer, the same numbers
+      Rng rng2(5);
+      auto twin = s.make_layer(lc, rng2);
+      CHECK(testing::bit_equal(y.detach(), twin->forward(x).detach()));
+    }
     sum(y * testing::rand_tensor({2, 64, 16}, 7)).backward();
     CHECK(testing::max_abs(x.grad()) > 0.0f);
     for (const auto& [name, p] : layer->named_parameters()) {

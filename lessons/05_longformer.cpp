@@ -22,7 +22,6 @@
 #include <algorithm>
 #include <cmath>
 #include <deque>
-#include <limits>
 #include <set>
 #include <string>
 #include <vector>
@@ -35,6 +34,9 @@ using core::IntTensor;
 using core::Tensor;
 namespace img = core::image;
 using attention::LongformerOptions;
+using lesson::head;        // the (n, m) matrix of one head (lessons/lesson.h)
+using lesson::list_str;    // {0, 16, 20} (lessons/lesson.h)
+using lesson::matrix_map;  // a heatmap of an attention matrix (lessons/lesson.h)
 
 LongformerOptions make_options(int64_t window, std::vector<int64_t> dilation, std::vector<int64_t> global, bool causal) {
   LongformerOptions o;
@@ -43,12 +45,6 @@ LongformerOptions make_options(int64_t window, std::vector<int64_t> dilation, st
   o.global = std::move(global);
   o.causal = causal;
   return o;
-}
-
-std::string list_str(const std::vector<int64_t>& xs) {
-  std::string s = "{";
-  for (size_t t = 0; t < xs.size(); ++t) s += (t ? ", " : "") + std::to_string(xs[t]);
-  return s + "}";
 }
 
 // Row i of head h of a key index (1, Hi, n, K).
@@ -83,22 +79,6 @@ img::Image kinds_panel(const LongformerOptions& o, int64_t n, int64_t h, const s
   p.target_px = 320;
   p.colors = {img::Color{235, 235, 235}, img::categorical(0), img::categorical(1), img::categorical(3)};
   return img::categorical_heatmap(cell_kinds(o, n, h), {"not attended", "window", "global key", "global token's row"}, p);
-}
-
-img::Image matrix_map(const Tensor& m, const std::string& title, const std::string& subtitle, const std::string& xlabel) {
-  img::HeatmapOptions o;
-  o.title = title;
-  o.subtitle = subtitle;
-  o.xlabel = xlabel;
-  o.ylabel = "query position i";
-  o.value_label = "attention weight";
-  o.target_px = 384;
-  return img::heatmap(m, o);
-}
-
-// The (rows, cols) matrix of head h of a (1, H, rows, cols) tensor.
-Tensor head(const Tensor& t, int64_t h) {
-  return core::reshape(core::slice(core::slice(t, 0, 0, 1), 1, h, h + 1), {t.size(2), t.size(3)});
 }
 
 using lesson::fitted_slope;  // the exponent a of y ~ n^a (lessons/lesson.h)
@@ -196,10 +176,12 @@ int main(int argc, char** argv) try {
         probs.dense.shape());
   L.check_close("out == A @ v: the drawn matrix is the one the kernel applied",
                 attention::longformer_attention(q, k, v, with_global), core::matmul(probs.dense, v), 1e-5f);
+  const lesson::MapStyle style = lesson::MapStyle().px(384);
   L.show(img::hstack({matrix_map(head(probs.band, 1), "stored: band form (n, 2w+1+G)",
-                                 "head 1, dilation 2, w = 3, global 0, 16", "slot (t + w, then global keys)"),
+                                 "head 1, dilation 2, w = 3, global 0, 16",
+                                 style.xlabel("slot (t + w, then global keys)")),
                       matrix_map(head(probs.dense, 1), "the same weights as an n x n matrix",
-                                 "head 1, dilation 2, w = 3, global 0, 16", "key position j")}),
+                                 "head 1, dilation 2, w = 3, global 0, 16", style)}),
          "storage.png",
          "left: what the kernel stores, one row of 9 slots per query (7 window slots, 2 global slots; rows 0 and "
          "16 are empty here because the global rows are kept separately, and dark slots are masked edges or a "

@@ -37,6 +37,10 @@
 using core::IntTensor;
 using core::Tensor;
 namespace img = core::image;
+using lesson::all_finite;  // no NaN, no ±inf (lessons/lesson.h)
+using lesson::leaf;        // a copy of a tensor that records gradients (lessons/lesson.h)
+using lesson::matrix_map;  // a heatmap of an attention matrix (lessons/lesson.h)
+using lesson::max_abs;     // the largest |x| (lessons/lesson.h)
 
 // 1 on and below the diagonal: (1, 1, n, n).
 Tensor lower_triangle(int64_t n) {
@@ -62,41 +66,12 @@ Tensor causal_with_stored_states(const Tensor& phi_q, const Tensor& phi_k, const
   return num / (core::sum(phi_q * z, -1, true) + eps);                      // (B,H,n,d) / (B,H,n,1)
 }
 
-// (1, 1, n, n) -> an (n, n) heatmap with the course's axis names.
-img::Image attention_map(const Tensor& probs, const std::string& title, const std::string& subtitle, int grid,
-                         float vmax) {
-  const int64_t n = probs.size(-1);
-  img::HeatmapOptions o;
-  o.title = title;
-  o.subtitle = subtitle;
-  o.xlabel = "key position j";
-  o.ylabel = "query position i";
-  o.value_label = "attention weight";
-  o.grid_every = grid;
-  o.vmin = 0.0f;
-  o.vmax = vmax;
-  o.target_px = 384;
-  return img::heatmap(core::reshape(probs, {probs.size(-2), n}), o);
-}
-
 // Mean over rows of the largest weight in the row: 1 = every query looks at one key, 1/n = uniform.
 double mean_row_max(const Tensor& A) {
   const int64_t n = A.size(-1), rows = A.numel() / n;
   double total = 0.0;
   for (int64_t r = 0; r < rows; ++r) total += *std::max_element(A.data() + r * n, A.data() + (r + 1) * n);
   return total / double(rows);
-}
-
-Tensor leaf(const Tensor& t) { return t.detach().clone().set_requires_grad(); }
-
-float max_abs(const Tensor& t) {
-  float m = 0.0f;
-  for (int64_t i = 0; i < t.numel(); ++i) m = std::max(m, std::fabs(t.data()[i]));
-  return m;  // NaN entries are skipped by max: check finiteness separately
-}
-
-bool all_finite(const Tensor& t) {
-  return std::all_of(t.data(), t.data() + t.numel(), [](float x) { return std::isfinite(x); });
 }
 
 // %%
@@ -241,10 +216,11 @@ int main(int argc, char** argv) try {
     }
     const std::string sub = std::string("n = 48: a motif of 8 tokens, 6 times") + (causal ? ", causal" : "");
     // each panel on its own colour scale, 0 .. its largest weight: the two differ by a factor of ~4-6
-    L.show(img::hstack({attention_map(soft, "softmax(q kT / sqrt(d))", sub + ", own scale", static_cast<int>(motif),
-                                      max_abs(soft)),
-                        attention_map(lin, "linear: D^-1 phi(Q) phi(K)T", sub + ", own scale", static_cast<int>(motif),
-                                      max_abs(lin))}),
+    const lesson::MapStyle motif_grid = lesson::MapStyle().px(384).grid(static_cast<int>(motif));
+    L.show(img::hstack({matrix_map(soft, "softmax(q kT / sqrt(d))", sub + ", own scale",
+                                   motif_grid.range(0.0f, max_abs(soft))),
+                        matrix_map(lin, "linear: D^-1 phi(Q) phi(K)T", sub + ", own scale",
+                                   motif_grid.range(0.0f, max_abs(lin)))}),
            causal ? "linear_vs_softmax_causal.png" : "linear_vs_softmax.png",
            std::string(causal ? "causal: " : "") +
                "left softmax attention, right linear attention (elu+1) for the same q = k = v — softmax is nearly "
@@ -489,10 +465,11 @@ int main(int argc, char** argv) try {
     L.say("your phi on the motif input: mean largest weight per row ", lesson::fixed(mean_row_max(mine_A), 3),
           " (elu+1: ", lesson::fixed(mean_row_max(attention::linear_attention_matrix(x, x, false)), 3), ", softmax ",
           lesson::fixed(mean_row_max(soft), 3), ")");
-    L.show(img::hstack({attention_map(soft, "softmax(q kT / sqrt(d))", "n = 48 motif input, own scale",
-                                      static_cast<int>(motif), max_abs(soft)),
-                        attention_map(mine_A, "your phi: D^-1 phi(Q) phi(K)T", "n = 48 motif input, own scale",
-                                      static_cast<int>(motif), std::max(max_abs(mine_A), 1e-6f))}),
+    const lesson::MapStyle motif_grid = lesson::MapStyle().px(384).grid(static_cast<int>(motif));
+    L.show(img::hstack({matrix_map(soft, "softmax(q kT / sqrt(d))", "n = 48 motif input, own scale",
+                                   motif_grid.range(0.0f, max_abs(soft))),
+                        matrix_map(mine_A, "your phi: D^-1 phi(Q) phi(K)T", "n = 48 motif input, own scale",
+                                   motif_grid.range(0.0f, std::max(max_abs(mine_A), 1e-6f)))}),
            "custom.png",
            "left softmax, right linear attention with your EXERCISE feature map on the motif input of step 5 — "
            "with elu+1 it is the washed-out picture of step 5; sharper feature maps bring the stripes out");

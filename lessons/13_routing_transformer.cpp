@@ -31,6 +31,7 @@
 using core::IntTensor;
 using core::Tensor;
 namespace img = core::image;
+using lesson::matrix_map;  // a heatmap of an attention matrix (lessons/lesson.h)
 
 // Tokens of `topics` hidden topics at random positions: q and k are the topic's direction plus noise, so a
 // query's largest attention weights fall on the keys of its own topic. (B, H) = (1, 1).
@@ -158,19 +159,6 @@ double captured_share(const Tensor& A, const Tensor& pattern, int64_t topk) {
   return total / n;
 }
 
-img::Image matrix_map(const Tensor& m, const std::string& title, const std::string& subtitle, const std::string& x,
-                      const std::string& y, int grid = 0) {
-  const int64_t n = m.size(-1);
-  img::HeatmapOptions o;
-  o.title = title;
-  o.subtitle = subtitle;
-  o.xlabel = x;
-  o.ylabel = y;
-  o.value_label = "attention weight";
-  o.grid_every = grid;
-  return img::heatmap(core::reshape(m, {m.numel() / n, n}), o);
-}
-
 // %%
 int main(int argc, char** argv) try {
   lesson::Lesson L(argc, argv, "13_routing_transformer");
@@ -295,10 +283,11 @@ int main(int argc, char** argv) try {
     Tensor sorted = Tensor::zeros({n, n});
     for (int64_t a = 0; a < n; ++a)
       for (int64_t b = 0; b < n; ++b) sorted.at({a, b}) = A.at({0, 0, qo[a], ko[b]});
-    L.show(img::hstack({matrix_map(A, "routing attention, original order", "n = 64, C = 8, w = 8",
-                                   "key position j", "query position i"),
+    const lesson::MapStyle by_cluster =
+        lesson::MapStyle().xlabel("key (sorted by cluster)").ylabel("query (sorted by cluster)");
+    L.show(img::hstack({matrix_map(A, "routing attention, original order", "n = 64, C = 8, w = 8"),
                         matrix_map(sorted, "the same matrix, sorted by cluster", "queries by query cluster, keys by key cluster",
-                                   "key (sorted by cluster)", "query (sorted by cluster)")}),
+                                   by_cluster)}),
            "attention_orders.png",
            "left: the effective attention in position order is scattered (each topic is spread over the "
            "sequence); right: rows and columns sorted by nearest centroid — the weight gathers in blocks on the "

@@ -365,11 +365,9 @@ int main(int argc, char** argv) try {
     po.xlabel = "key position j";
     po.ylabel = "query position i";
     po.colors = {img::Color{235, 235, 235}, img::categorical(0)};
-    img::HeatmapOptions ao = po;
-    ao.title = "window_strided: effective attention";
-    ao.subtitle = "random q, k, v ~ N(0,1)";
-    ao.value_label = "weight A[i,j]";
-    L.show(img::hstack({img::categorical_heatmap(ids, {"skipped", "computed"}, po), img::heatmap(core::reshape(A, {n, n}), ao)}),
+    L.show(img::hstack({img::categorical_heatmap(ids, {"skipped", "computed"}, po),
+                        lesson::matrix_map(A, "window_strided: effective attention", "random q, k, v ~ N(0,1)",
+                                           lesson::MapStyle().value("weight A[i,j]"))}),
            "pattern.png",
            lesson::str("left: the pairs the rule lets through — with the default rule a band of 2w-1 = ",
                        2 * WindowStridedOptions{}.window - 1, " keys around the diagonal plus lines every s = ",

@@ -24,6 +24,7 @@
 
 #include "attention/dense.h"
 #include "lessons/lesson.h"
+#include "lessons/reference.h"
 
 using core::IntTensor;
 using core::Tensor;
@@ -168,7 +169,10 @@ int main(int argc, char** argv) try {
   // ## Step 6 · check against the reference
   // `attention::dense_attention` is the course's reference, and every efficient scheme is tested against it.
   // Our four lines must give the same output and, through autograd, the same gradients for q, k and v — with
-  // and without the causal mask, on random inputs with two heads.
+  // and without the causal mask, on random inputs with two heads. `lesson::kernel_vs_reference`
+  // (lessons/reference.h) runs each implementation on its own fresh copy of q, k, v, backpropagates the same
+  // upstream gradient g through both, and hands back the two outputs and the two sets of gradients; every later
+  // lesson checks its kernel this way.
   // %%
   L.step("Step 6 · check against attention::dense_attention");
   {
@@ -178,22 +182,20 @@ int main(int argc, char** argv) try {
                  v0 = core::randn({1, ch, cn, cd}, check_rng), g = core::randn({1, ch, cn, cd}, check_rng);
     L.say("random q, k, v: ", q0.shape(), ", upstream gradient g: ", g.shape());
     for (const bool is_causal : {false, true}) {
-      // Leaves that record gradients; a fresh set for each implementation.
-      auto leaves = [&] {
-        return std::vector<Tensor>{q0.clone().detach().set_requires_grad(), k0.clone().detach().set_requires_grad(),
-                                   v0.clone().detach().set_requires_grad()};
-      };
-      std::vector<Tensor> mine = leaves(), ref = leaves();
       const Tensor blocked = is_causal ? blocked_from_rule(cn, [](int64_t i, int64_t j) { return j <= i; }) : Tensor();
-      const Tensor out_mine = attention_from_ops(mine[0], mine[1], mine[2], blocked, 1.0f / std::sqrt(float(cd))).out;
-      const Tensor out_ref = attention::dense_attention(ref[0], ref[1], ref[2], {is_causal, Tensor()});
-      out_mine.backward(g);
-      out_ref.backward(g);
+      const lesson::KernelVsReference c = lesson::kernel_vs_reference(
+          [&](const std::vector<Tensor>& x) {
+            return attention_from_ops(x[0], x[1], x[2], blocked, 1.0f / std::sqrt(float(cd))).out;
+          },
+          [&](const std::vector<Tensor>& x) {
+            return attention::dense_attention(x[0], x[1], x[2], {is_causal, Tensor()});
+          },
+          {q0, k0, v0}, g);
       const std::string what = is_causal ? "causal" : "full";
-      L.check_close(what + ": output equals dense_attention", out_mine.detach(), out_ref.detach(), 1e-5f);
+      L.check_close(what + ": output equals dense_attention", c.out, c.ref_out, 1e-5f);
       const char* names[] = {"dq", "dk", "dv"};
       for (int a = 0; a < 3; ++a)
-        L.check_close(what + ": " + names[a] + " equals dense_attention's", mine[a].grad(), ref[a].grad(), 1e-5f);
+        L.check_close(what + ": " + names[a] + " equals dense_attention's", c.grads[a], c.ref_grads[a], 1e-5f);
     }
   }
 

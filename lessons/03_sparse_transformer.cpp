@@ -26,6 +26,7 @@
 #include "attention/index_attention.h"
 #include "attention/sparse.h"
 #include "lessons/lesson.h"
+#include "lessons/reference.h"
 
 using core::IntTensor;
 using core::Tensor;
@@ -211,17 +212,10 @@ int main(int argc, char** argv) try {
     for (SparseMode mode : {SparseMode::strided, SparseMode::fixed})
       for (bool causal : {true, false}) {
         const SparseOptions o = make_options(mode, 0, c, causal);
-        auto leaves = [&] {
-          return std::vector<Tensor>{q0.clone().detach().set_requires_grad(), k0.clone().detach().set_requires_grad(),
-                                     v0.clone().detach().set_requires_grad()};
-        };
-        std::vector<Tensor> a = leaves(), b = leaves();
-        const Tensor out_sparse = attention::sparse_attention(a[0], a[1], a[2], o);
-        const Tensor out_dense = attention::sparse_dense_mask_attention(b[0], b[1], b[2], o);
-        out_sparse.backward(g);
-        out_dense.backward(g);
-        float worst = lesson::max_abs_diff(out_sparse.detach(), out_dense.detach());
-        for (int t = 0; t < 3; ++t) worst = std::max(worst, lesson::max_abs_diff(a[t].grad(), b[t].grad()));
+        const float worst = lesson::kernel_vs_reference(
+            [&](const std::vector<Tensor>& x) { return attention::sparse_attention(x[0], x[1], x[2], o); },
+            [&](const std::vector<Tensor>& x) { return attention::sparse_dense_mask_attention(x[0], x[1], x[2], o); },
+            {q0, k0, v0}, g).max_abs_diff();
         L.check(lesson::str(mode == SparseMode::strided ? "strided" : "fixed", causal ? ", causal" : ", non-causal",
                             ": output, dq, dk, dv equal the dense-mask version"),
                 worst < 1e-4f, "max |diff| = " + lesson::sig(worst, 2));

@@ -29,6 +29,7 @@
 #include "attention/dense.h"
 #include "attention/longformer.h"
 #include "lessons/lesson.h"
+#include "lessons/reference.h"
 
 using core::IntTensor;
 using core::Tensor;
@@ -206,20 +207,11 @@ int main(int argc, char** argv) try {
     pad.at({1, 35}) = pad.at({1, 36}) = 0.0f;  // batch 1 has two padding tokens at the end
     for (bool causal : {false, true}) {
       const LongformerOptions o = make_options(4, {1, 2}, {0, 20}, causal);
-      const Tensor pattern = attention::longformer_pattern(o, 2, 2, cn, pad);
-      auto leaves = [&] {
-        return std::vector<Tensor>{q0.clone().detach().set_requires_grad(), k0.clone().detach().set_requires_grad(),
-                                   v0.clone().detach().set_requires_grad()};
-      };
-      std::vector<Tensor> a = leaves(), b = leaves();
-      const Tensor out = attention::longformer_attention(a[0], a[1], a[2], o, pad);
-      const Tensor scores = attention::dense_scores(b[0], b[1]);  // (2, 2, 37, 37)
-      const Tensor ref = core::matmul(
-          core::softmax(core::masked_fill(scores, 1.0f - pattern, -std::numeric_limits<float>::infinity()), -1), b[2]);
-      out.backward(g);
-      ref.backward(g);
-      float worst = lesson::max_abs_diff(out.detach(), ref.detach());
-      for (int t = 0; t < 3; ++t) worst = std::max(worst, lesson::max_abs_diff(a[t].grad(), b[t].grad()));
+      const Tensor pattern = attention::longformer_pattern(o, 2, 2, cn, pad);  // (2, 2, 37, 37)
+      const float worst = lesson::kernel_vs_reference(
+          [&](const std::vector<Tensor>& x) { return attention::longformer_attention(x[0], x[1], x[2], o, pad); },
+          [&](const std::vector<Tensor>& x) { return lesson::masked_dense_attention(x[0], x[1], x[2], pattern); },
+          {q0, k0, v0}, g).max_abs_diff();
       L.check(std::string(causal ? "causal" : "non-causal") + ": output, dq, dk, dv equal masked dense attention",
               worst < 1e-4f, "max |diff| = " + lesson::sig(worst, 2));
     }
@@ -407,19 +399,10 @@ int main(int argc, char** argv) try {
     L.say("your configuration at n = ", en, ": key lists ", index.shape, " -> ", index.shape[3],
           " slots per query (band ", attention::longformer_band_width(mine), " + global ", mine.global.size(), ")");
     const Tensor pattern = attention::longformer_pattern(mine, 1, H, en);
-    std::vector<Tensor> a = {q0.clone().detach().set_requires_grad(), k0.clone().detach().set_requires_grad(),
-                             v0.clone().detach().set_requires_grad()};
-    std::vector<Tensor> b = {q0.clone().detach().set_requires_grad(), k0.clone().detach().set_requires_grad(),
-                             v0.clone().detach().set_requires_grad()};
-    const Tensor out = attention::longformer_attention(a[0], a[1], a[2], mine);
-    const Tensor ref = core::matmul(core::softmax(core::masked_fill(attention::dense_scores(b[0], b[1]), 1.0f - pattern,
-                                                                    -std::numeric_limits<float>::infinity()),
-                                                  -1),
-                                    b[2]);
-    out.backward(g);
-    ref.backward(g);
-    float worst = lesson::max_abs_diff(out.detach(), ref.detach());
-    for (int t = 0; t < 3; ++t) worst = std::max(worst, lesson::max_abs_diff(a[t].grad(), b[t].grad()));
+    const float worst = lesson::kernel_vs_reference(
+        [&](const std::vector<Tensor>& x) { return attention::longformer_attention(x[0], x[1], x[2], mine); },
+        [&](const std::vector<Tensor>& x) { return lesson::masked_dense_attention(x[0], x[1], x[2], pattern); },
+        {q0, k0, v0}, g).max_abs_diff();
     L.check("your configuration: output and gradients equal masked dense attention", worst < 1e-4f,
             "max |diff| = " + lesson::sig(worst, 2));
     double density = 0;

@@ -34,6 +34,7 @@
 #include "attention/dense.h"
 #include "attention/etc.h"
 #include "lessons/lesson.h"
+#include "lessons/reference.h"
 
 using core::IntTensor;
 using core::Tensor;
@@ -73,18 +74,10 @@ using lesson::fitted_slope;  // the exponent a of y ~ n^a (lessons/lesson.h)
 // outputs and the gradients of q, k, v and the biases for upstream g. Returns the largest difference.
 float kernel_vs_dense(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& bias, const Tensor& g,
                       const EtcOptions& o, const Tensor& pad) {
-  auto leaves = [&] {
-    return std::vector<Tensor>{q.clone().detach().set_requires_grad(), k.clone().detach().set_requires_grad(),
-                               v.clone().detach().set_requires_grad(), bias.clone().detach().set_requires_grad()};
-  };
-  std::vector<Tensor> a = leaves(), b = leaves();
-  const Tensor out = attention::etc_attention(a[0], a[1], a[2], o, a[3], pad);
-  const Tensor ref = attention::etc_dense_reference(b[0], b[1], b[2], o, b[3], pad);
-  out.backward(g);
-  ref.backward(g);
-  float worst = lesson::max_abs_diff(out.detach(), ref.detach());
-  for (int t = 0; t < 4; ++t) worst = std::max(worst, lesson::max_abs_diff(a[t].grad(), b[t].grad()));
-  return worst;
+  return lesson::kernel_vs_reference(
+      [&](const std::vector<Tensor>& x) { return attention::etc_attention(x[0], x[1], x[2], o, x[3], pad); },
+      [&](const std::vector<Tensor>& x) { return attention::etc_dense_reference(x[0], x[1], x[2], o, x[3], pad); },
+      {q, k, v, bias}, g).max_abs_diff();
 }
 
 // %%

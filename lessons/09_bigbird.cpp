@@ -30,6 +30,7 @@
 #include "attention/bigbird.h"
 #include "attention/dense.h"
 #include "lessons/lesson.h"
+#include "lessons/reference.h"
 
 using core::IntTensor;
 using core::Tensor;
@@ -79,22 +80,11 @@ using lesson::fitted_slope;  // the exponent a of y ~ n^a (lessons/lesson.h)
 // against the kernel's. Returns the largest difference.
 float kernel_vs_dense(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& g, const BigBirdOptions& o,
                       const Tensor& pad) {
-  auto leaves = [&] {
-    return std::vector<Tensor>{q.clone().detach().set_requires_grad(), k.clone().detach().set_requires_grad(),
-                               v.clone().detach().set_requires_grad()};
-  };
-  std::vector<Tensor> a = leaves(), b = leaves();
   const Tensor pattern = attention::bigbird_pattern(o, q.size(0), q.size(1), q.size(2), pad);  // (B, H, n, n)
-  const Tensor out = attention::bigbird_attention(a[0], a[1], a[2], o, pad);
-  const Tensor ref = core::matmul(core::softmax(core::masked_fill(attention::dense_scores(b[0], b[1]), 1.0f - pattern,
-                                                                  -std::numeric_limits<float>::infinity()),
-                                                -1),
-                                  b[2]);
-  out.backward(g);
-  ref.backward(g);
-  float worst = lesson::max_abs_diff(out.detach(), ref.detach());
-  for (int t = 0; t < 3; ++t) worst = std::max(worst, lesson::max_abs_diff(a[t].grad(), b[t].grad()));
-  return worst;
+  return lesson::kernel_vs_reference(
+      [&](const std::vector<Tensor>& x) { return attention::bigbird_attention(x[0], x[1], x[2], o, pad); },
+      [&](const std::vector<Tensor>& x) { return lesson::masked_dense_attention(x[0], x[1], x[2], pattern); },
+      {q, k, v}, g).max_abs_diff();
 }
 
 // The graph view. Query block A reads key block B in one layer when B is in A's list: an edge A -> B. The

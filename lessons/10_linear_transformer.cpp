@@ -33,6 +33,7 @@
 #include "attention/feature_attention.h"
 #include "attention/linear.h"
 #include "lessons/lesson.h"
+#include "lessons/reference.h"
 
 using core::IntTensor;
 using core::Tensor;
@@ -162,14 +163,17 @@ int main(int argc, char** argv) try {
     const Tensor q = core::randn({1, 2, n, d}, r), k = core::randn({1, 2, n, d}, r), v = core::randn({1, 2, n, d}, r),
                  g = core::randn({1, 2, n, d}, r);
     for (const bool causal : {false, true}) {
-      std::vector<Tensor> mine = {leaf(q), leaf(k), leaf(v)}, ref = {leaf(q), leaf(k), leaf(v)};
-      attention::linear_attention(mine[0], mine[1], mine[2], causal).backward(g);
-      const Tensor A = dense_normalised(attention::elu_feature_map(ref[0]), attention::elu_feature_map(ref[1]), causal, eps);
-      core::matmul(A, ref[2]).backward(g);
+      const lesson::KernelVsReference c = lesson::kernel_vs_reference(
+          [&](const std::vector<Tensor>& x) { return attention::linear_attention(x[0], x[1], x[2], causal); },
+          [&](const std::vector<Tensor>& x) {
+            const Tensor phi_q = attention::elu_feature_map(x[0]), phi_k = attention::elu_feature_map(x[1]);
+            return core::matmul(dense_normalised(phi_q, phi_k, causal, eps), x[2]);
+          },
+          {q, k, v}, g);
       const std::string what = causal ? "causal" : "non-causal";
       const char* names[] = {"dq", "dk", "dv"};
       for (int a = 0; a < 3; ++a)
-        L.check_close(what + ": " + names[a] + " equals autograd through the n x n matrix", mine[a].grad(), ref[a].grad(),
+        L.check_close(what + ": " + names[a] + " equals autograd through the n x n matrix", c.grads[a], c.ref_grads[a],
                       1e-4f);
       const auto gc = core::gradcheck(
           [causal](const std::vector<Tensor>& x) { return attention::linear_attention(x[0], x[1], x[2], causal); },
@@ -444,21 +448,24 @@ int main(int argc, char** argv) try {
     for (int64_t i = 0; i < phi_test.numel(); ++i) min_phi = std::min(min_phi, double(phi_test.data()[i]));
     L.check("your phi is non-negative (so every attention weight is)", min_phi >= 0.0 && all_finite(phi_test),
             "smallest value " + lesson::sig(min_phi, 3));
-    std::vector<Tensor> mine = {leaf(q), leaf(k), leaf(v)}, ref = {leaf(q), leaf(k), leaf(v)};
-    const Tensor out = attention::feature_attention(my_feature_map(mine[0]), my_feature_map(mine[1]), mine[2], {true, eps, Tensor()});
-    out.backward(g);
-    core::matmul(dense_normalised(my_feature_map(ref[0]), my_feature_map(ref[1]), true, eps), ref[2]).backward(g);
+    const lesson::KernelVsReference c = lesson::kernel_vs_reference(
+        [&](const std::vector<Tensor>& x) {
+          return attention::feature_attention(my_feature_map(x[0]), my_feature_map(x[1]), x[2], {true, eps, Tensor()});
+        },
+        [&](const std::vector<Tensor>& x) {
+          return core::matmul(dense_normalised(my_feature_map(x[0]), my_feature_map(x[1]), true, eps), x[2]);
+        },
+        {q, k, v}, g);
     float worst = 0.0f;
     const char* names[] = {"dq", "dk", "dv"};
     std::string detail;
     for (int a = 0; a < 3; ++a) {
-      const float scale = std::max(1.0f, max_abs(ref[a].grad()));  // relative to the gradient's size
-      const float diff = all_finite(mine[a].grad()) ? lesson::max_abs_diff(mine[a].grad(), ref[a].grad()) / scale : 1e30f;
+      const float scale = std::max(1.0f, max_abs(c.ref_grads[a]));  // relative to the gradient's size
+      const float diff = all_finite(c.grads[a]) ? lesson::max_abs_diff(c.grads[a], c.ref_grads[a]) / scale : 1e30f;
       worst = std::max(worst, diff);
       detail += std::string(a ? ", " : "") + names[a] + " " + lesson::sig(diff, 2);
     }
-    const Tensor out_ref = core::matmul(dense_normalised(my_feature_map(q), my_feature_map(k), true, eps), v);
-    L.check_close("your phi: causal kernel output equals the dense normalised matrix @ v", out.detach(), out_ref, 1e-4f);
+    L.check_close("your phi: causal kernel output equals the dense normalised matrix @ v", c.out, c.ref_out, 1e-4f);
     L.check("your phi: gradients equal autograd through the dense matrix (relative)", worst < 1e-4f, detail);
     const Tensor mine_A = dense_normalised(my_feature_map(x), my_feature_map(x), false, eps);  // (1,1,48,48)
     const Tensor soft = attention::dense_probabilities(x, x);

@@ -32,6 +32,7 @@
 #include "attention/feature_attention.h"
 #include "attention/performer.h"
 #include "lessons/lesson.h"
+#include "lessons/reference.h"
 
 using core::IntTensor;
 using core::Tensor;
@@ -127,15 +128,16 @@ int main(int argc, char** argv) try {
           core::matmul(attention::positive_random_features(k, W), v, true, false).shape(), " — the n x n matrix is never needed");
     for (const bool causal : {false, true}) {
       const std::string what = causal ? "causal" : "non-causal";
-      std::vector<Tensor> mine = {leaf(q), leaf(k), leaf(v)}, ref = {leaf(q), leaf(k), leaf(v)};
-      const Tensor out = attention::performer_attention(mine[0], mine[1], mine[2], W, causal);
-      out.backward(g);
-      const Tensor out_ref = core::matmul(attention::performer_attention_matrix(ref[0], ref[1], W, causal), ref[2]);
-      out_ref.backward(g);
-      L.check_close(what + ": kernel output equals Â @ v", out.detach(), out_ref.detach(), 1e-4f);
+      const lesson::KernelVsReference c = lesson::kernel_vs_reference(
+          [&](const std::vector<Tensor>& x) { return attention::performer_attention(x[0], x[1], x[2], W, causal); },
+          [&](const std::vector<Tensor>& x) {
+            return core::matmul(attention::performer_attention_matrix(x[0], x[1], W, causal), x[2]);
+          },
+          {q, k, v}, g);
+      L.check_close(what + ": kernel output equals Â @ v", c.out, c.ref_out, 1e-4f);
       const char* names[] = {"dq", "dk", "dv"};
       for (int a = 0; a < 3; ++a)
-        L.check_close(what + ": " + names[a] + " equals autograd through Â", mine[a].grad(), ref[a].grad(), 1e-4f);
+        L.check_close(what + ": " + names[a] + " equals autograd through Â", c.grads[a], c.ref_grads[a], 1e-4f);
       const auto gc = core::gradcheck(
           [&W, causal](const std::vector<Tensor>& x) { return attention::performer_attention(x[0], x[1], x[2], W, causal); },
           {core::slice(q, 2, 0, 5), core::slice(k, 2, 0, 5), core::slice(v, 2, 0, 5)});

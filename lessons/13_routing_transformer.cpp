@@ -27,6 +27,7 @@
 #include "attention/dense.h"
 #include "attention/routing.h"
 #include "lessons/lesson.h"
+#include "lessons/reference.h"
 
 using core::IntTensor;
 using core::Tensor;
@@ -308,16 +309,13 @@ int main(int argc, char** argv) try {
     const Tensor G = core::randn(q.shape(), grng);
     for (bool causal : {false, true}) {
       const attention::Routing r = causal ? attention::route_nearest(qhat, khat, core::reshape(mu, {1, 1, C, d})) : routing;
-      std::vector<Tensor> a{q.clone().set_requires_grad(), k.clone().set_requires_grad(), v.clone().set_requires_grad()};
-      std::vector<Tensor> b{q.clone().set_requires_grad(), k.clone().set_requires_grad(), v.clone().set_requires_grad()};
-      const Tensor mine = attention::routing_attention(a[0], a[1], a[2], r, causal);
-      const Tensor ref = dense_reference(b[0], b[1], b[2], r, causal);
-      mine.backward(G);
-      ref.backward(G);
+      const lesson::KernelVsReference c = lesson::kernel_vs_reference(
+          [&](const std::vector<Tensor>& x) { return attention::routing_attention(x[0], x[1], x[2], r, causal); },
+          [&](const std::vector<Tensor>& x) { return dense_reference(x[0], x[1], x[2], r, causal); }, {q, k, v}, G);
       const std::string tag = causal ? "causal" : "balanced";
-      L.check_close(tag + ": output equals the dense masked reference", mine.detach(), ref.detach(), 1e-5f);
+      L.check_close(tag + ": output equals the dense masked reference", c.out, c.ref_out, 1e-5f);
       float worst = 0.0f;
-      for (int t = 0; t < 3; ++t) worst = std::max(worst, lesson::max_abs_diff(a[t].grad(), b[t].grad()));
+      for (int t = 0; t < 3; ++t) worst = std::max(worst, lesson::max_abs_diff(c.grads[t], c.ref_grads[t]));
       L.check(tag + ": dq, dk, dv equal the reference's", worst < 1e-4f, "max |diff| = " + lesson::sig(worst, 2));
     }
   }

@@ -39,6 +39,7 @@
 #include "attention/flash.h"
 #include "attention/scheme.h"
 #include "lessons/lesson.h"
+#include "lessons/reference.h"
 
 using core::Tensor;
 namespace img = core::image;
@@ -384,9 +385,12 @@ int main(int argc, char** argv) try {
   // %%
   for (const bool causal : {false, true}) {
     const std::string what = causal ? "causal" : "full";
-    std::vector<Tensor> ref = {leaf(q2), leaf(k2), leaf(v2)}, fl = {leaf(q2), leaf(k2), leaf(v2)};
-    attention::dense_attention(ref[0], ref[1], ref[2], {causal, Tensor()}).backward(g2);
-    attention::flash_attention(fl[0], fl[1], fl[2], {causal, Tensor(), tile2, tile2}).backward(g2);
+    const lesson::KernelVsReference c = lesson::kernel_vs_reference(
+        [&](const std::vector<Tensor>& x) {
+          return attention::flash_attention(x[0], x[1], x[2], {causal, Tensor(), tile2, tile2});
+        },
+        [&](const std::vector<Tensor>& x) { return attention::dense_attention(x[0], x[1], x[2], {causal, Tensor()}); },
+        {q2, k2, v2}, g2);
     const TiledForward fwd = tiled_attention(head(q2, 0), head(k2, 0), head(v2, 0), tile2, causal);
     if (!causal) {
       // the recomputed probabilities of one tile (query tile 1, key tile 0) against dense softmax
@@ -406,10 +410,10 @@ int main(int argc, char** argv) try {
     const Tensor mine_grads[] = {mine.dq, mine.dk, mine.dv};
     for (int a = 0; a < 3; ++a)
       L.check_close(what + ": our tiled backward's " + names[a] + " equals dense autograd's (head 0)", mine_grads[a],
-                    head(ref[static_cast<size_t>(a)].grad(), 0), 1e-4f);
+                    head(c.ref_grads[a], 0), 1e-4f);
     for (int a = 0; a < 3; ++a)
-      L.check_close(what + ": flash_attention's " + names[a] + " equals dense_attention's",
-                    fl[static_cast<size_t>(a)].grad(), ref[static_cast<size_t>(a)].grad(), 1e-4f);
+      L.check_close(what + ": flash_attention's " + names[a] + " equals dense_attention's", c.grads[a], c.ref_grads[a],
+                    1e-4f);
   }
 
   // %% [markdown]
@@ -790,16 +794,18 @@ int main(int argc, char** argv) try {
                  g = core::randn({1, 2, n, d}, r);
     for (const bool causal : {false, true}) {
       const std::string what = causal ? "causal" : "full";
-      std::vector<Tensor> ref = {leaf(q), leaf(k), leaf(vv)}, fl = {leaf(q), leaf(k), leaf(vv)};
-      const Tensor dense = attention::dense_attention(ref[0], ref[1], ref[2], {causal, Tensor()});
-      const Tensor flash_out = attention::flash_attention(fl[0], fl[1], fl[2], {causal, Tensor(), my_tile, my_tile});
-      dense.backward(g);
-      flash_out.backward(g);
-      auto h0 = [&](const Tensor& x) { return core::reshape(core::slice(x, 1, 0, 1), {n, d}); };
+      const lesson::KernelVsReference c = lesson::kernel_vs_reference(
+          [&](const std::vector<Tensor>& x) {
+            return attention::flash_attention(x[0], x[1], x[2], {causal, Tensor(), my_tile, my_tile});
+          },
+          [&](const std::vector<Tensor>& x) {
+            return attention::dense_attention(x[0], x[1], x[2], {causal, Tensor()});
+          },
+          {q, k, vv}, g);
       L.check_close(what + ", tile " + std::to_string(my_tile) + ": the tiled loop of step 2 equals dense attention",
-                    tiled_attention(h0(q), h0(k), h0(vv), my_tile, causal).out, h0(dense.detach()), 1e-5f);
-      float worst = lesson::max_abs_diff(flash_out.detach(), dense.detach());
-      for (int a = 0; a < 3; ++a) worst = std::max(worst, lesson::max_abs_diff(fl[size_t(a)].grad(), ref[size_t(a)].grad()));
+                    tiled_attention(head(q, 0), head(k, 0), head(vv, 0), my_tile, causal).out, head(c.ref_out, 0),
+                    1e-5f);
+      const float worst = c.max_abs_diff();
       L.check(what + ", tile " + std::to_string(my_tile) + ": flash_attention's output and dq, dk, dv equal dense's",
               worst <= 1e-4f, "max |diff| = " + lesson::sig(worst, 2) + ", tolerance 1e-4");
     }

@@ -1,7 +1,7 @@
 // lessons/lesson.h — what every lesson program shares: command-line flags, narration, aligned tables,
 // self-checks, small tensor helpers (head, leaf, list_str), attention heatmaps (matrix_map), figures with a
 // manifest, timing and peak memory. Header-only (every function is inline), so a lesson is one .cpp file linked
-// with the library and nothing else.
+// with the library and nothing else. What kernels are checked against lives beside it, in lessons/reference.h.
 //
 //   int main(int argc, char** argv) try {
 //     lesson::Lesson L(argc, argv, "01_attention_is_quadratic");  // --quick --seed N --out DIR --help

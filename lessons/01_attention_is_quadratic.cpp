@@ -24,10 +24,12 @@
 
 #include "attention/dense.h"
 #include "lessons/lesson.h"
+#include "lessons/reference.h"
 
 using core::IntTensor;
 using core::Tensor;
 namespace img = core::image;
+using lesson::matrix_map;  // a (1, 1, n, n) attention matrix as a heatmap (lessons/lesson.h)
 
 // may_attend(i, j): may query i look at key j?
 using Rule = std::function<bool(int64_t i, int64_t j)>;
@@ -82,19 +84,6 @@ Tensor naive_attention(const Tensor& q, const Tensor& k, const Tensor& v, const 
   return out;
 }
 
-// A (1, 1, n, n) tensor as an (n, n) heatmap with the lesson's axis names.
-img::Image attention_map(const Tensor& probs, const std::string& title, const std::string& subtitle, int grid) {
-  const int64_t n = probs.size(-1);
-  img::HeatmapOptions o;
-  o.title = title;
-  o.subtitle = subtitle;
-  o.xlabel = "key position j";
-  o.ylabel = "query position i";
-  o.value_label = "attention weight";
-  o.grid_every = grid;
-  return img::heatmap(core::reshape(probs, {n, n}), o);
-}
-
 // %%
 int main(int argc, char** argv) try {
   lesson::Lesson L(argc, argv, "01_attention_is_quadratic");
@@ -131,19 +120,12 @@ int main(int argc, char** argv) try {
   L.say("scores = q kᵀ / √", d, ": ", q.shape(), " @ ", k.shape(), "ᵀ -> ", scores.shape());
   L.print("scores[0, 0, :4, :4]  (a token matches itself with |x|²/8 ≈ 64/8 = 8; others score near 0)",
           core::reshape(core::slice(core::slice(scores, 2, 0, 4), 3, 0, 4), {4, 4}));
-  {
-    img::HeatmapOptions o;
-    o.title = "scores q kT / sqrt(d)";
-    o.subtitle = "n = 48: a motif of 8 tokens, 6 times";
-    o.xlabel = "key position j";
-    o.ylabel = "query position i";
-    o.value_label = "score";
-    o.diverging = true;
-    o.grid_every = static_cast<int>(motif);
-    L.show(img::heatmap(core::reshape(scores, {n, n}), o), "scores.png",
-           "the raw scores (signed, white = 0) — red stripes every 8 positions: a token scores high with every "
-           "copy of itself; the rest is pale noise around 0");
-  }
+  const lesson::MapStyle motif_grid = lesson::MapStyle().grid(static_cast<int>(motif));  // a line every 8 tokens
+  L.show(matrix_map(scores, "scores q kT / sqrt(d)", "n = 48: a motif of 8 tokens, 6 times",
+                    motif_grid.value("score").diverging()),
+         "scores.png",
+         "the raw scores (signed, white = 0) — red stripes every 8 positions: a token scores high with every "
+         "copy of itself; the rest is pale noise around 0");
 
   // %% [markdown]
   // ## Step 3 · the mask
@@ -187,7 +169,10 @@ int main(int argc, char** argv) try {
   // ## Step 6 · check against the reference
   // `attention::dense_attention` is the course's reference, and every efficient scheme is tested against it.
   // Our four lines must give the same output and, through autograd, the same gradients for q, k and v — with
-  // and without the causal mask, on random inputs with two heads.
+  // and without the causal mask, on random inputs with two heads. `lesson::kernel_vs_reference`
+  // (lessons/reference.h) runs each implementation on its own fresh copy of q, k, v, backpropagates the same
+  // upstream gradient g through both, and hands back the two outputs and the two sets of gradients; every later
+  // lesson checks its kernel this way.
   // %%
   L.step("Step 6 · check against attention::dense_attention");
   {
@@ -197,22 +182,20 @@ int main(int argc, char** argv) try {
                  v0 = core::randn({1, ch, cn, cd}, check_rng), g = core::randn({1, ch, cn, cd}, check_rng);
     L.say("random q, k, v: ", q0.shape(), ", upstream gradient g: ", g.shape());
     for (const bool is_causal : {false, true}) {
-      // Leaves that record gradients; a fresh set for each implementation.
-      auto leaves = [&] {
-        return std::vector<Tensor>{q0.clone().detach().set_requires_grad(), k0.clone().detach().set_requires_grad(),
-                                   v0.clone().detach().set_requires_grad()};
-      };
-      std::vector<Tensor> mine = leaves(), ref = leaves();
       const Tensor blocked = is_causal ? blocked_from_rule(cn, [](int64_t i, int64_t j) { return j <= i; }) : Tensor();
-      const Tensor out_mine = attention_from_ops(mine[0], mine[1], mine[2], blocked, 1.0f / std::sqrt(float(cd))).out;
-      const Tensor out_ref = attention::dense_attention(ref[0], ref[1], ref[2], {is_causal, Tensor()});
-      out_mine.backward(g);
-      out_ref.backward(g);
+      const lesson::KernelVsReference c = lesson::kernel_vs_reference(
+          [&](const std::vector<Tensor>& x) {
+            return attention_from_ops(x[0], x[1], x[2], blocked, 1.0f / std::sqrt(float(cd))).out;
+          },
+          [&](const std::vector<Tensor>& x) {
+            return attention::dense_attention(x[0], x[1], x[2], {is_causal, Tensor()});
+          },
+          {q0, k0, v0}, g);
       const std::string what = is_causal ? "causal" : "full";
-      L.check_close(what + ": output equals dense_attention", out_mine.detach(), out_ref.detach(), 1e-5f);
+      L.check_close(what + ": output equals dense_attention", c.out, c.ref_out, 1e-5f);
       const char* names[] = {"dq", "dk", "dv"};
       for (int a = 0; a < 3; ++a)
-        L.check_close(what + ": " + names[a] + " equals dense_attention's", mine[a].grad(), ref[a].grad(), 1e-5f);
+        L.check_close(what + ": " + names[a] + " equals dense_attention's", c.grads[a], c.ref_grads[a], 1e-5f);
     }
   }
 
@@ -222,13 +205,13 @@ int main(int argc, char** argv) try {
   // order: without positional information, identical tokens at different places give identical rows.
   // %%
   L.step("Step 7 · pictures of full and causal attention");
-  L.show(attention_map(full_probs, "full attention softmax(q kT / sqrt(d))", "n = 48: a motif of 8 tokens, 6 times",
-                       static_cast<int>(motif)),
+  L.show(matrix_map(full_probs, "full attention softmax(q kT / sqrt(d))", "n = 48: a motif of 8 tokens, 6 times",
+                    motif_grid),
          "full.png",
          "full attention — 6 parallel stripes: every query splits its weight (about 1/6 each) between the 6 "
          "copies of its token, one per 8x8 block, wherever they are");
-  L.show(attention_map(causal_probs, "causal attention (key j <= query i)", "n = 48: a motif of 8 tokens, 6 times",
-                       static_cast<int>(motif)),
+  L.show(matrix_map(causal_probs, "causal attention (key j <= query i)", "n = 48: a motif of 8 tokens, 6 times",
+                    motif_grid),
          "causal.png",
          "causal attention — the upper triangle is empty (no peeking ahead); the first 8 rows are bright on the "
          "diagonal (only one copy visible yet), and rows further down share their weight among more earlier "
@@ -391,8 +374,8 @@ int main(int argc, char** argv) try {
       for (int64_t j = 0; j < n; ++j) pattern.at({i, j}) = may_attend(i, j) ? 1 : 0;
     po.colors = {img::Color{235, 235, 235}, img::categorical(0)};
     L.show(img::hstack({img::categorical_heatmap(pattern, {"blocked", "may attend"}, po),
-                        attention_map(mine.probs, "attention with your rule", "n = 48: a motif of 8 tokens, 6 times",
-                                      static_cast<int>(motif))}),
+                        matrix_map(mine.probs, "attention with your rule", "n = 48: a motif of 8 tokens, 6 times",
+                                   motif_grid)}),
            "custom.png",
            "left: the pairs your EXERCISE rule lets through (by default a band of 8 keys under the diagonal); "
            "right: the attention weights — they can only appear inside the band, and with the default window "

@@ -28,6 +28,7 @@
 #include "attention/dense.h"
 #include "attention/star.h"
 #include "lessons/lesson.h"
+#include "lessons/reference.h"
 
 using core::IntTensor;
 using core::Shape;
@@ -216,23 +217,21 @@ int main(int argc, char** argv) try {
     std::vector<Tensor> base = {core::randn(sh, crng), core::randn(sh, crng), core::randn(sh, crng),
                                 core::randn(sh, crng), core::randn(sh, crng), core::randn(rs, crng),
                                 core::randn(rs, crng)};
-    auto leaves = [&] {
-      std::vector<Tensor> t;
-      for (const Tensor& b : base) t.push_back(b.clone().detach().set_requires_grad());
-      return t;
-    };
-    std::vector<Tensor> a = leaves(), b = leaves();
     const Tensor g = core::randn(sh, crng);
-    const Tensor out_ops = satellite_from_ops(a[0], a[1], a[2], a[3], a[4], a[5], a[6], ring_index(cn, -1),
-                                              ring_index(cn, 1)).out;
-    const Tensor out_fused = attention::star_satellite_attention(b[0], b[1], b[2], b[3], b[4], b[5], b[6],
-                                                                 attention::star_ring(2, cn));
-    out_ops.backward(g);
-    out_fused.backward(g);
-    L.check_close("fused kernel output equals the core-ops version", out_fused.detach(), out_ops.detach(), 1e-5f);
+    const lesson::KernelVsReference c = lesson::kernel_vs_reference(
+        [&](const std::vector<Tensor>& x) {
+          return attention::star_satellite_attention(x[0], x[1], x[2], x[3], x[4], x[5], x[6],
+                                                     attention::star_ring(2, cn));
+        },
+        [&](const std::vector<Tensor>& x) {
+          return satellite_from_ops(x[0], x[1], x[2], x[3], x[4], x[5], x[6], ring_index(cn, -1),
+                                    ring_index(cn, 1)).out;
+        },
+        base, g);
+    L.check_close("fused kernel output equals the core-ops version", c.out, c.ref_out, 1e-5f);
     const char* names[] = {"dq", "dk_h", "dv_h", "dk_e", "dv_e", "dk_s", "dv_s"};
     float worst = 0.0f;
-    for (int i = 0; i < 7; ++i) worst = std::max(worst, lesson::max_abs_diff(a[i].grad(), b[i].grad()));
+    for (int i = 0; i < 7; ++i) worst = std::max(worst, lesson::max_abs_diff(c.grads[i], c.ref_grads[i]));
     L.check("fused backward: all seven gradients equal the core-ops version", worst < 1e-4f,
             std::string("max |diff| over ") + names[0] + " ... " + names[6] + " = " + lesson::sig(worst, 2));
     const Tensor A = attention::star_effective_attention(base[0], base[1], base[2]);

@@ -26,12 +26,15 @@
 #include "attention/index_attention.h"
 #include "attention/sparse.h"
 #include "lessons/lesson.h"
+#include "lessons/reference.h"
 
 using core::IntTensor;
 using core::Tensor;
 namespace img = core::image;
 using attention::SparseMode;
 using attention::SparseOptions;
+using lesson::list_str;    // {0, 16, 20} (lessons/lesson.h)
+using lesson::matrix_map;  // a heatmap of an attention matrix (lessons/lesson.h)
 
 SparseOptions make_options(SparseMode mode, int64_t stride, int64_t summary, bool causal) {
   SparseOptions o;
@@ -40,12 +43,6 @@ SparseOptions make_options(SparseMode mode, int64_t stride, int64_t summary, boo
   o.summary = summary;
   o.causal = causal;
   return o;
-}
-
-std::string list_str(const std::vector<int64_t>& xs) {
-  std::string s = "{";
-  for (size_t t = 0; t < xs.size(); ++t) s += (t ? ", " : "") + std::to_string(xs[t]);
-  return s + "}";
 }
 
 // Cell ids of one (n, n) picture: 0 = not attended, 1 = A1 only, 2 = A2 only, 3 = both.
@@ -82,19 +79,6 @@ img::Image pattern_panels(const SparseOptions& o, int64_t n, const std::string& 
     panels.push_back(img::categorical_heatmap(part_ids(o, n, p), {"not attended", "A1", "A2", "A1 and A2"}, h));
   }
   return img::hstack(panels);
-}
-
-img::Image probability_map(const Tensor& A, const std::string& title, const std::string& subtitle, int grid) {
-  const int64_t n = A.size(-1);
-  img::HeatmapOptions o;
-  o.title = title;
-  o.subtitle = subtitle;
-  o.xlabel = "key position j";
-  o.ylabel = "query position i";
-  o.value_label = "attention weight";
-  o.grid_every = grid;
-  o.target_px = 384;
-  return img::heatmap(core::reshape(core::slice(core::slice(A, 0, 0, 1), 1, 0, 1), {n, n}), o);
 }
 
 using lesson::fitted_slope;  // the exponent a of y ~ n^a (lessons/lesson.h)
@@ -202,8 +186,10 @@ int main(int argc, char** argv) try {
   L.say("query 21 (token 5) puts ", lesson::fixed(100 * on_copies, 1), " % of its weight on the copies of token 5 at ",
         "keys 5, 13, 21 (all in A2)");
   L.check("strided, periodic input: query 21 attends almost only to its copies", on_copies > 0.9);
-  L.show(img::hstack({probability_map(A_strided, "strided: probabilities", "period-8 input, n = 64, l = 8, causal", l),
-                      probability_map(A_fixed, "fixed: probabilities", "period-8 input, n = 64, l = 8, c = 2, causal", l)}),
+  const lesson::MapStyle grid_l = lesson::MapStyle().px(384).grid(l);
+  L.show(img::hstack({matrix_map(A_strided, "strided: probabilities", "period-8 input, n = 64, l = 8, causal", grid_l),
+                      matrix_map(A_fixed, "fixed: probabilities", "period-8 input, n = 64, l = 8, c = 2, causal",
+                                 grid_l)}),
          "probabilities.png",
          "the probabilities the kernel applied (the matrix A with out = A @ v), grid every l = 8 — left: the "
          "strided A2 diagonals light up, because they hold the earlier copies of each token; right: the fixed "
@@ -226,17 +212,10 @@ int main(int argc, char** argv) try {
     for (SparseMode mode : {SparseMode::strided, SparseMode::fixed})
       for (bool causal : {true, false}) {
         const SparseOptions o = make_options(mode, 0, c, causal);
-        auto leaves = [&] {
-          return std::vector<Tensor>{q0.clone().detach().set_requires_grad(), k0.clone().detach().set_requires_grad(),
-                                     v0.clone().detach().set_requires_grad()};
-        };
-        std::vector<Tensor> a = leaves(), b = leaves();
-        const Tensor out_sparse = attention::sparse_attention(a[0], a[1], a[2], o);
-        const Tensor out_dense = attention::sparse_dense_mask_attention(b[0], b[1], b[2], o);
-        out_sparse.backward(g);
-        out_dense.backward(g);
-        float worst = lesson::max_abs_diff(out_sparse.detach(), out_dense.detach());
-        for (int t = 0; t < 3; ++t) worst = std::max(worst, lesson::max_abs_diff(a[t].grad(), b[t].grad()));
+        const float worst = lesson::kernel_vs_reference(
+            [&](const std::vector<Tensor>& x) { return attention::sparse_attention(x[0], x[1], x[2], o); },
+            [&](const std::vector<Tensor>& x) { return attention::sparse_dense_mask_attention(x[0], x[1], x[2], o); },
+            {q0, k0, v0}, g).max_abs_diff();
         L.check(lesson::str(mode == SparseMode::strided ? "strided" : "fixed", causal ? ", causal" : ", non-causal",
                             ": output, dq, dk, dv equal the dense-mask version"),
                 worst < 1e-4f, "max |diff| = " + lesson::sig(worst, 2));

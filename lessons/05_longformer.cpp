@@ -22,7 +22,6 @@
 #include <algorithm>
 #include <cmath>
 #include <deque>
-#include <limits>
 #include <set>
 #include <string>
 #include <vector>
@@ -30,11 +29,15 @@
 #include "attention/dense.h"
 #include "attention/longformer.h"
 #include "lessons/lesson.h"
+#include "lessons/reference.h"
 
 using core::IntTensor;
 using core::Tensor;
 namespace img = core::image;
 using attention::LongformerOptions;
+using lesson::head;        // the (n, m) matrix of one head (lessons/lesson.h)
+using lesson::list_str;    // {0, 16, 20} (lessons/lesson.h)
+using lesson::matrix_map;  // a heatmap of an attention matrix (lessons/lesson.h)
 
 LongformerOptions make_options(int64_t window, std::vector<int64_t> dilation, std::vector<int64_t> global, bool causal) {
   LongformerOptions o;
@@ -43,12 +46,6 @@ LongformerOptions make_options(int64_t window, std::vector<int64_t> dilation, st
   o.global = std::move(global);
   o.causal = causal;
   return o;
-}
-
-std::string list_str(const std::vector<int64_t>& xs) {
-  std::string s = "{";
-  for (size_t t = 0; t < xs.size(); ++t) s += (t ? ", " : "") + std::to_string(xs[t]);
-  return s + "}";
 }
 
 // Row i of head h of a key index (1, Hi, n, K).
@@ -83,22 +80,6 @@ img::Image kinds_panel(const LongformerOptions& o, int64_t n, int64_t h, const s
   p.target_px = 320;
   p.colors = {img::Color{235, 235, 235}, img::categorical(0), img::categorical(1), img::categorical(3)};
   return img::categorical_heatmap(cell_kinds(o, n, h), {"not attended", "window", "global key", "global token's row"}, p);
-}
-
-img::Image matrix_map(const Tensor& m, const std::string& title, const std::string& subtitle, const std::string& xlabel) {
-  img::HeatmapOptions o;
-  o.title = title;
-  o.subtitle = subtitle;
-  o.xlabel = xlabel;
-  o.ylabel = "query position i";
-  o.value_label = "attention weight";
-  o.target_px = 384;
-  return img::heatmap(m, o);
-}
-
-// The (rows, cols) matrix of head h of a (1, H, rows, cols) tensor.
-Tensor head(const Tensor& t, int64_t h) {
-  return core::reshape(core::slice(core::slice(t, 0, 0, 1), 1, h, h + 1), {t.size(2), t.size(3)});
 }
 
 using lesson::fitted_slope;  // the exponent a of y ~ n^a (lessons/lesson.h)
@@ -196,10 +177,12 @@ int main(int argc, char** argv) try {
         probs.dense.shape());
   L.check_close("out == A @ v: the drawn matrix is the one the kernel applied",
                 attention::longformer_attention(q, k, v, with_global), core::matmul(probs.dense, v), 1e-5f);
+  const lesson::MapStyle style = lesson::MapStyle().px(384);
   L.show(img::hstack({matrix_map(head(probs.band, 1), "stored: band form (n, 2w+1+G)",
-                                 "head 1, dilation 2, w = 3, global 0, 16", "slot (t + w, then global keys)"),
+                                 "head 1, dilation 2, w = 3, global 0, 16",
+                                 style.xlabel("slot (t + w, then global keys)")),
                       matrix_map(head(probs.dense, 1), "the same weights as an n x n matrix",
-                                 "head 1, dilation 2, w = 3, global 0, 16", "key position j")}),
+                                 "head 1, dilation 2, w = 3, global 0, 16", style)}),
          "storage.png",
          "left: what the kernel stores, one row of 9 slots per query (7 window slots, 2 global slots; rows 0 and "
          "16 are empty here because the global rows are kept separately, and dark slots are masked edges or a "
@@ -224,20 +207,11 @@ int main(int argc, char** argv) try {
     pad.at({1, 35}) = pad.at({1, 36}) = 0.0f;  // batch 1 has two padding tokens at the end
     for (bool causal : {false, true}) {
       const LongformerOptions o = make_options(4, {1, 2}, {0, 20}, causal);
-      const Tensor pattern = attention::longformer_pattern(o, 2, 2, cn, pad);
-      auto leaves = [&] {
-        return std::vector<Tensor>{q0.clone().detach().set_requires_grad(), k0.clone().detach().set_requires_grad(),
-                                   v0.clone().detach().set_requires_grad()};
-      };
-      std::vector<Tensor> a = leaves(), b = leaves();
-      const Tensor out = attention::longformer_attention(a[0], a[1], a[2], o, pad);
-      const Tensor scores = attention::dense_scores(b[0], b[1]);  // (2, 2, 37, 37)
-      const Tensor ref = core::matmul(
-          core::softmax(core::masked_fill(scores, 1.0f - pattern, -std::numeric_limits<float>::infinity()), -1), b[2]);
-      out.backward(g);
-      ref.backward(g);
-      float worst = lesson::max_abs_diff(out.detach(), ref.detach());
-      for (int t = 0; t < 3; ++t) worst = std::max(worst, lesson::max_abs_diff(a[t].grad(), b[t].grad()));
+      const Tensor pattern = attention::longformer_pattern(o, 2, 2, cn, pad);  // (2, 2, 37, 37)
+      const float worst = lesson::kernel_vs_reference(
+          [&](const std::vector<Tensor>& x) { return attention::longformer_attention(x[0], x[1], x[2], o, pad); },
+          [&](const std::vector<Tensor>& x) { return lesson::masked_dense_attention(x[0], x[1], x[2], pattern); },
+          {q0, k0, v0}, g).max_abs_diff();
       L.check(std::string(causal ? "causal" : "non-causal") + ": output, dq, dk, dv equal masked dense attention",
               worst < 1e-4f, "max |diff| = " + lesson::sig(worst, 2));
     }
@@ -425,19 +399,10 @@ int main(int argc, char** argv) try {
     L.say("your configuration at n = ", en, ": key lists ", index.shape, " -> ", index.shape[3],
           " slots per query (band ", attention::longformer_band_width(mine), " + global ", mine.global.size(), ")");
     const Tensor pattern = attention::longformer_pattern(mine, 1, H, en);
-    std::vector<Tensor> a = {q0.clone().detach().set_requires_grad(), k0.clone().detach().set_requires_grad(),
-                             v0.clone().detach().set_requires_grad()};
-    std::vector<Tensor> b = {q0.clone().detach().set_requires_grad(), k0.clone().detach().set_requires_grad(),
-                             v0.clone().detach().set_requires_grad()};
-    const Tensor out = attention::longformer_attention(a[0], a[1], a[2], mine);
-    const Tensor ref = core::matmul(core::softmax(core::masked_fill(attention::dense_scores(b[0], b[1]), 1.0f - pattern,
-                                                                    -std::numeric_limits<float>::infinity()),
-                                                  -1),
-                                    b[2]);
-    out.backward(g);
-    ref.backward(g);
-    float worst = lesson::max_abs_diff(out.detach(), ref.detach());
-    for (int t = 0; t < 3; ++t) worst = std::max(worst, lesson::max_abs_diff(a[t].grad(), b[t].grad()));
+    const float worst = lesson::kernel_vs_reference(
+        [&](const std::vector<Tensor>& x) { return attention::longformer_attention(x[0], x[1], x[2], mine); },
+        [&](const std::vector<Tensor>& x) { return lesson::masked_dense_attention(x[0], x[1], x[2], pattern); },
+        {q0, k0, v0}, g).max_abs_diff();
     L.check("your configuration: output and gradients equal masked dense attention", worst < 1e-4f,
             "max |diff| = " + lesson::sig(worst, 2));
     double density = 0;

@@ -42,6 +42,8 @@
 using core::IntTensor;
 using core::Tensor;
 namespace img = core::image;
+using lesson::head;        // the (n, m) matrix of one head, head(t, h, b) (lessons/lesson.h)
+using lesson::matrix_map;  // a heatmap of an attention matrix (lessons/lesson.h)
 
 // Two tiny tasks, chosen so that attention must do two different kinds of work (vocabulary 16, n tokens):
 //   find the marker   ordinary tokens 0..7 and exactly one "marker" token 8..15 at a random position; every
@@ -140,14 +142,6 @@ HeadAttention attention_of(attention::Encoder& enc, const IntTensor& ids, int64_
   return {pick(q), pick(k), pick(v), pick(P)};
 }
 
-// The (n, n) matrix of example b, head h of a (B, H, n, n) tensor.
-Tensor head_matrix(const Tensor& t, int64_t b, int64_t h) {
-  const int64_t H = t.size(1), r = t.size(2), c = t.size(3);
-  Tensor out = Tensor::empty({r, c});
-  std::copy_n(t.data() + (b * H + h) * r * c, r * c, out.data());
-  return out;
-}
-
 // SVD curves of a (B, H, n, n) stack of attention matrices: per matrix, and their mean.
 struct Spectrum {
   std::vector<std::vector<double>> floors;  // [b * H + h][t]: best rank-t relative error, t = 0..n
@@ -161,7 +155,7 @@ Spectrum spectrum_of(const Tensor& P) {
   Spectrum s{{}, std::vector<double>(n, 0.0), std::vector<double>(n + 1, 0.0), std::vector<double>(n, 0.0)};
   for (int64_t b = 0; b < B; ++b)
     for (int64_t h = 0; h < H; ++h) {
-      const std::vector<double> sv = core::singular_values(head_matrix(P, b, h));
+      const std::vector<double> sv = core::singular_values(head(P, h, b));
       const std::vector<double> e = core::cumulative_energy(sv);
       s.floors.push_back(core::truncation_error(sv));
       for (int64_t t = 0; t < n; ++t) {
@@ -555,24 +549,16 @@ int main(int argc, char** argv) try {
       }
       core::NoGradGuard no_grad;
       const Tensor q0 = core::slice(kd.eval.q, 0, pick, pick + 1), k0 = core::slice(kd.eval.k, 0, pick, pick + 1);
-      const Tensor P_bar = head_matrix(attention::linformer_context(q0, k0, pool), 0, 0);                 // (n, k)
-      const Tensor A = head_matrix(attention::linformer_effective_attention(q0, k0, pool, pool), 0, 0);  // (n, n)
-      const Tensor P = head_matrix(kd.eval.P, pick, 0);                                                  // (n, n)
+      const Tensor P_bar = head(attention::linformer_context(q0, k0, pool), 0);                // (n, k)
+      const Tensor A = head(attention::linformer_effective_attention(q0, k0, pool, pool), 0);  // (n, n)
+      const Tensor P = head(kd.eval.P, 0, pick);                                               // (n, n)
       const std::string sub = std::string(task_name(models[c].task)) + ", head " + std::to_string(models[c].head) +
                               ", input " + std::to_string(pick) + ", pooling, k = " + std::to_string(k_demo);
-      auto map = [&](const Tensor& m, const std::string& title, const std::string& xlabel) {
-        img::HeatmapOptions o;
-        o.title = title;
-        o.subtitle = sub;
-        o.xlabel = xlabel;
-        o.ylabel = "query position i";
-        o.value_label = "weight";
-        o.target_px = 300;
-        return img::heatmap(m, o);
-      };
-      rows.push_back(img::hstack({map(P_bar, "P_bar (n x k): what Linformer stores", "projected position r"),
-                                  map(A, "P_bar F (n x n): what it applies", "key position j"),
-                                  map(P, "P: full softmax attention", "key position j")}));
+      const lesson::MapStyle style = lesson::MapStyle().value("weight").px(300);
+      rows.push_back(img::hstack({matrix_map(P_bar, "P_bar (n x k): what Linformer stores", sub,
+                                             style.xlabel("projected position r")),
+                                  matrix_map(A, "P_bar F (n x n): what it applies", sub, style),
+                                  matrix_map(P, "P: full softmax attention", sub, style)}));
       L.say(task_name(models[c].task), ", input ", pick, ": relative error of P_bar F ",
             lesson::fixed(relative_errors(core::reshape(A, {1, 1, n, n}), core::reshape(P, {1, 1, n, n}))[0], 3),
             ", SVD floor ", lesson::fixed(kd.spectrum.floors[pick][k_demo], 3));

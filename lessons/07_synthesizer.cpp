@@ -36,6 +36,8 @@ using core::IntTensor;
 using core::Shape;
 using core::Tensor;
 namespace img = core::image;
+using lesson::head;        // the (n, m) matrix of one head (lessons/lesson.h)
+using lesson::matrix_map;  // a heatmap of an attention matrix (lessons/lesson.h)
 
 std::unique_ptr<attention::AttentionLayer> synthesizer_layer(const std::vector<std::string>& set, int64_t D,
                                                              int64_t H, int64_t L, core::Rng& rng) {
@@ -51,23 +53,9 @@ attention::SynthesizerLayer& as_synth(std::unique_ptr<attention::AttentionLayer>
   return dynamic_cast<attention::SynthesizerLayer&>(*layer);
 }
 
-// Head h of a (1 or B, H, n, m) tensor (batch 0) as an (n, m) matrix.
-Tensor head(const Tensor& t, int64_t h, int64_t b = 0) {
-  return core::reshape(core::slice(core::slice(t, 0, b, b + 1), 1, h, h + 1), {t.size(2), t.size(3)});
-}
-
-img::Image matrix_map(const Tensor& m, const std::string& title, const std::string& subtitle,
-                      const std::string& value, bool diverging = false, int target_px = 320) {
-  img::HeatmapOptions o;
-  o.title = title;
-  o.subtitle = subtitle;
-  o.xlabel = "key position j";
-  o.ylabel = "query position i";
-  o.value_label = value;
-  o.diverging = diverging;
-  o.target_px = target_px;
-  return img::heatmap(m, o);
-}
+// The heatmaps of this lesson, three side by side: attention weights, and signed logits or differences.
+const lesson::MapStyle weight_style = lesson::MapStyle().value("weight").px(320);
+const lesson::MapStyle signed_style = lesson::MapStyle().value("logit").diverging().px(320);
 
 // Rank by Gaussian elimination with partial pivoting (double precision), relative tolerance tol.
 int64_t numerical_rank(const Tensor& M, double tol = 1e-4) {
@@ -120,9 +108,9 @@ int main(int argc, char** argv) try {
   L.check("... while the outputs differ (the values G(x) do depend on the input)",
           lesson::max_abs_diff(out1, out2) > 0.1f);
   L.show(img::hstack({matrix_map(head(core::slice(core::slice(core::unsqueeze(rs.params.R, 0), 2, 0, n), 3, 0, n), 0),
-                                 "R (head 0), raw logits", "n = 16 block of L = 24; N(0,1) init", "logit", true),
-                      matrix_map(head(p1, 0), "softmax(R), input A", "head 0", "weight"),
-                      matrix_map(head(p2, 0), "softmax(R), input B", "head 0", "weight")}),
+                                 "R (head 0), raw logits", "n = 16 block of L = 24; N(0,1) init", signed_style),
+                      matrix_map(head(p1, 0), "softmax(R), input A", "head 0", weight_style),
+                      matrix_map(head(p2, 0), "softmax(R), input B", "head 0", weight_style)}),
          "random_R.png",
          "left: the raw random logits R (blue-white-red, no structure); middle and right: the attention it gives "
          "for two unrelated inputs — the two panels are identical, pixel for pixel: R never looks at the tokens");
@@ -160,10 +148,10 @@ int main(int argc, char** argv) try {
           changed_rows == H && changed_other == 0);
   L.check("dense: two different inputs give different attention (unlike random mode)",
           lesson::max_abs_diff(b1, b2) > 0.05f);
-  L.show(img::hstack({matrix_map(head(ds.probabilities(x1), 0), "dense synthesizer, input A", "head 0", "weight"),
-                      matrix_map(head(ds.probabilities(x2), 0), "dense synthesizer, input B", "head 0", "weight"),
+  L.show(img::hstack({matrix_map(head(ds.probabilities(x1), 0), "dense synthesizer, input A", "head 0", weight_style),
+                      matrix_map(head(ds.probabilities(x2), 0), "dense synthesizer, input B", "head 0", weight_style),
                       matrix_map(head(ds.probabilities(x3) - ds.probabilities(x1), 0), "input A with token 5 changed",
-                                 "difference to input A (head 0)", "weight change", true)}),
+                                 "difference to input A (head 0)", signed_style.value("weight change"))}),
          "dense_rows.png",
          "left and middle: the dense synthesizer's attention for two inputs — different matrices, each row set by "
          "its own token; right: changing only token 5 changes only row 5 (every other row is white: exactly 0)");
@@ -237,7 +225,7 @@ int main(int argc, char** argv) try {
     o.xlabel = "j mod a";
     o.ylabel = "j div a";
     const img::Image g = img::heatmap(grid, o);
-    L.show(img::hstack({matrix_map(R, "R = R1 R2T (head 0)", "rank 2: every row mixes 2 patterns", "logit", true),
+    L.show(img::hstack({matrix_map(R, "R = R1 R2T (head 0)", "rank 2: every row mixes 2 patterns", signed_style),
                         r1, r2, g}),
            "factorized.png",
            "left: a rank-2 random synthesizer — its rows (and columns) are combinations of just two patterns, "
@@ -430,10 +418,10 @@ int main(int argc, char** argv) try {
     po.ylabel = "cross-entropy";
     po.log_y = true;
     L.show(img::hstack({img::line_plot({{"learned R", xs, learned.loss}, {"fixed random R", xs, fixed.loss}}, po),
-                        matrix_map(head(learned.attention, 0), "learned softmax(R), head 0", "after training", "weight",
-                                   false, 256),
-                        matrix_map(head(learned.attention, 1), "learned softmax(R), head 1", "after training", "weight",
-                                   false, 256)}),
+                        matrix_map(head(learned.attention, 0), "learned softmax(R), head 0", "after training",
+                                   weight_style.px(256)),
+                        matrix_map(head(learned.attention, 1), "learned softmax(R), head 1", "after training",
+                                   weight_style.px(256))}),
            "training.png",
            "left: the loss of the learned-R model falls by orders of magnitude while the fixed-R model stalls; "
            "middle and right: the learned attention — the anti-diagonal (row i looks at n-1-i) appears in at least "

@@ -34,11 +34,15 @@
 #include "attention/dense.h"
 #include "attention/etc.h"
 #include "lessons/lesson.h"
+#include "lessons/reference.h"
 
 using core::IntTensor;
 using core::Tensor;
 namespace img = core::image;
 using attention::EtcOptions;
+using lesson::head;        // the (n, m) matrix of one head (lessons/lesson.h)
+using lesson::list_str;    // {0, 16, 20} (lessons/lesson.h)
+using lesson::matrix_map;  // a heatmap of an attention matrix (lessons/lesson.h)
 
 EtcOptions make_options(int64_t globals, int64_t radius, int64_t clip, bool causal) {
   EtcOptions o;
@@ -47,12 +51,6 @@ EtcOptions make_options(int64_t globals, int64_t radius, int64_t clip, bool caus
   o.rel_clip = clip;
   o.causal = causal;
   return o;
-}
-
-std::string list_str(const std::vector<int64_t>& xs) {
-  std::string s = "{";
-  for (size_t t = 0; t < xs.size(); ++t) s += (t ? ", " : "") + std::to_string(xs[t]);
-  return s + "}";
 }
 
 img::Image parts_panel(const EtcOptions& o, int64_t n, const std::string& title) {
@@ -67,33 +65,8 @@ img::Image parts_panel(const EtcOptions& o, int64_t n, const std::string& title)
   return img::categorical_heatmap(attention::etc_parts(o, n), {"not attended", "g2g", "g2l", "l2g", "l2l band"}, p);
 }
 
-img::Image signed_map(const Tensor& m, const std::string& title, const std::string& subtitle, const std::string& label) {
-  img::HeatmapOptions o;
-  o.title = title;
-  o.subtitle = subtitle;
-  o.xlabel = "key position j (globals first)";
-  o.ylabel = "query position i";
-  o.value_label = label;
-  o.diverging = true;
-  o.target_px = 320;
-  return img::heatmap(m, o);
-}
-
-img::Image matrix_map(const Tensor& m, const std::string& title, const std::string& subtitle) {
-  img::HeatmapOptions o;
-  o.title = title;
-  o.subtitle = subtitle;
-  o.xlabel = "key position j (globals first)";
-  o.ylabel = "query position i";
-  o.value_label = "attention weight";
-  o.target_px = 320;
-  return img::heatmap(m, o);
-}
-
-// The (rows, cols) matrix of head h of a (1, H, rows, cols) tensor.
-Tensor head(const Tensor& t, int64_t h) {
-  return core::reshape(core::slice(core::slice(t, 0, 0, 1), 1, h, h + 1), {t.size(2), t.size(3)});
-}
+// The heatmaps of this lesson: the global tokens come first on both axes.
+const lesson::MapStyle etc_style = lesson::MapStyle().xlabel("key position j (globals first)").px(320);
 
 using lesson::fitted_slope;  // the exponent a of y ~ n^a (lessons/lesson.h)
 
@@ -101,18 +74,10 @@ using lesson::fitted_slope;  // the exponent a of y ~ n^a (lessons/lesson.h)
 // outputs and the gradients of q, k, v and the biases for upstream g. Returns the largest difference.
 float kernel_vs_dense(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& bias, const Tensor& g,
                       const EtcOptions& o, const Tensor& pad) {
-  auto leaves = [&] {
-    return std::vector<Tensor>{q.clone().detach().set_requires_grad(), k.clone().detach().set_requires_grad(),
-                               v.clone().detach().set_requires_grad(), bias.clone().detach().set_requires_grad()};
-  };
-  std::vector<Tensor> a = leaves(), b = leaves();
-  const Tensor out = attention::etc_attention(a[0], a[1], a[2], o, a[3], pad);
-  const Tensor ref = attention::etc_dense_reference(b[0], b[1], b[2], o, b[3], pad);
-  out.backward(g);
-  ref.backward(g);
-  float worst = lesson::max_abs_diff(out.detach(), ref.detach());
-  for (int t = 0; t < 4; ++t) worst = std::max(worst, lesson::max_abs_diff(a[t].grad(), b[t].grad()));
-  return worst;
+  return lesson::kernel_vs_reference(
+      [&](const std::vector<Tensor>& x) { return attention::etc_attention(x[0], x[1], x[2], o, x[3], pad); },
+      [&](const std::vector<Tensor>& x) { return attention::etc_dense_reference(x[0], x[1], x[2], o, x[3], pad); },
+      {q, k, v, bias}, g).max_abs_diff();
 }
 
 // %%
@@ -176,10 +141,10 @@ int main(int argc, char** argv) try {
         signed_distance.at({i, j}) = static_cast<float>(std::clamp<int64_t>(j - i, -o.rel_clip, o.rel_clip));
     }
   const Tensor bias_matrix = attention::etc_bias_matrix(o, bias, n);  // (H, n, n)
-  L.show(img::hstack({signed_map(signed_distance, "relative position clip(j - i, -k, k)", "l2l and g2g pairs, k = 2",
-                                 "clipped distance"),
-                      signed_map(head(core::unsqueeze(bias_matrix, 0), 0), "bias b[0, id(i, j)] on the logits",
-                                 "head 0, every attended pair", "bias")}),
+  L.show(img::hstack({matrix_map(signed_distance, "relative position clip(j - i, -k, k)", "l2l and g2g pairs, k = 2",
+                                 etc_style.value("clipped distance").diverging()),
+                      matrix_map(head(core::unsqueeze(bias_matrix, 0), 0), "bias b[0, id(i, j)] on the logits",
+                                 "head 0, every attended pair", etc_style.value("bias").diverging())}),
          "relative_ids.png",
          "left: the relative position of every l2l and g2g pair, clipped at ±2 (blue before, red after; white "
          "on the diagonal and on every cell without a distance) — constant along each diagonal and saturated "
@@ -304,8 +269,10 @@ int main(int argc, char** argv) try {
   L.say("long rows in slot form ", probs.long_slots.shape(), " + global rows ", probs.global.shape(), " -> A ", probs.dense.shape());
   L.check_close("out == A @ v: the drawn matrix is the one the kernel applied", attention::etc_attention(q, k, v, o, bias),
                 core::matmul(probs.dense, v), 1e-5f);
-  L.show(img::hstack({matrix_map(head(probs.dense, 0), "head 0: A (n x n)", "G = 4, r = 3, k = 2, random q, k, v"),
-                      matrix_map(head(probs.dense, 1), "head 1: A (n x n)", "the same q, k, v, other biases")}),
+  L.show(img::hstack({matrix_map(head(probs.dense, 0), "head 0: A (n x n)", "G = 4, r = 3, k = 2, random q, k, v",
+                                 etc_style),
+                      matrix_map(head(probs.dense, 1), "head 1: A (n x n)", "the same q, k, v, other biases",
+                                 etc_style)}),
          "attention.png",
          "the effective attention of two heads — full rows at the top (the global queries), full columns on the "
          "left (every long token reads the globals), a band along the diagonal; the two heads differ only by "

@@ -30,11 +30,15 @@
 #include "attention/bigbird.h"
 #include "attention/dense.h"
 #include "lessons/lesson.h"
+#include "lessons/reference.h"
 
 using core::IntTensor;
 using core::Tensor;
 namespace img = core::image;
 using attention::BigBirdOptions;
+using lesson::head;        // the (n, m) matrix of one head (lessons/lesson.h)
+using lesson::list_str;    // {0, 16, 20} (lessons/lesson.h)
+using lesson::matrix_map;  // a heatmap of an attention matrix (lessons/lesson.h)
 
 BigBirdOptions make_options(int64_t block, int64_t window, int64_t global, int64_t random, bool causal, uint64_t seed) {
   BigBirdOptions o;
@@ -45,12 +49,6 @@ BigBirdOptions make_options(int64_t block, int64_t window, int64_t global, int64
   o.causal = causal;
   o.seed = seed;
   return o;
-}
-
-std::string list_str(const std::vector<int64_t>& xs) {
-  std::string s = "{";
-  for (size_t t = 0; t < xs.size(); ++t) s += (t ? ", " : "") + std::to_string(xs[t]);
-  return s + "}";
 }
 
 // The key blocks of query block i in head h, with their kinds spelled out.
@@ -76,49 +74,17 @@ img::Image layout_panel(const IntTensor& layout, int64_t h, const std::string& t
   return img::categorical_heatmap(one, {"not attended", "window", "global", "random"}, p);
 }
 
-// vmax > 0 caps the colour range (the first causal rows put weight 1/1, 1/2, ... on few keys and would
-// otherwise wash out the rest).
-img::Image matrix_map(const Tensor& m, const std::string& title, const std::string& subtitle, const std::string& xlabel,
-                      int grid, float vmax = 0.0f) {
-  img::HeatmapOptions o;
-  o.title = title;
-  o.subtitle = subtitle;
-  o.xlabel = xlabel;
-  o.ylabel = "query position i";
-  o.value_label = "attention weight";
-  o.target_px = 384;
-  o.grid_every = grid;
-  if (vmax > 0.0f) o.vmin = 0.0f, o.vmax = vmax;
-  return img::heatmap(m, o);
-}
-
-// The (rows, cols) matrix of head h of a (1, H, rows, cols) tensor.
-Tensor head(const Tensor& t, int64_t h) {
-  return core::reshape(core::slice(core::slice(t, 0, 0, 1), 1, h, h + 1), {t.size(2), t.size(3)});
-}
-
 using lesson::fitted_slope;  // the exponent a of y ~ n^a (lessons/lesson.h)
 
 // Masked dense attention with the pattern, the O(n²) way: outputs and the gradients of q, k, v for upstream g,
 // against the kernel's. Returns the largest difference.
 float kernel_vs_dense(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& g, const BigBirdOptions& o,
                       const Tensor& pad) {
-  auto leaves = [&] {
-    return std::vector<Tensor>{q.clone().detach().set_requires_grad(), k.clone().detach().set_requires_grad(),
-                               v.clone().detach().set_requires_grad()};
-  };
-  std::vector<Tensor> a = leaves(), b = leaves();
   const Tensor pattern = attention::bigbird_pattern(o, q.size(0), q.size(1), q.size(2), pad);  // (B, H, n, n)
-  const Tensor out = attention::bigbird_attention(a[0], a[1], a[2], o, pad);
-  const Tensor ref = core::matmul(core::softmax(core::masked_fill(attention::dense_scores(b[0], b[1]), 1.0f - pattern,
-                                                                  -std::numeric_limits<float>::infinity()),
-                                                -1),
-                                  b[2]);
-  out.backward(g);
-  ref.backward(g);
-  float worst = lesson::max_abs_diff(out.detach(), ref.detach());
-  for (int t = 0; t < 3; ++t) worst = std::max(worst, lesson::max_abs_diff(a[t].grad(), b[t].grad()));
-  return worst;
+  return lesson::kernel_vs_reference(
+      [&](const std::vector<Tensor>& x) { return attention::bigbird_attention(x[0], x[1], x[2], o, pad); },
+      [&](const std::vector<Tensor>& x) { return lesson::masked_dense_attention(x[0], x[1], x[2], pattern); },
+      {q, k, v}, g).max_abs_diff();
 }
 
 // The graph view. Query block A reads key block B in one layer when B is in A's list: an edge A -> B. The
@@ -250,10 +216,11 @@ int main(int argc, char** argv) try {
   L.say("slot form ", probs.slots.shape(), " stands for the effective matrix ", probs.dense.shape());
   L.check_close("out == A @ v: the drawn matrix is the one the kernel applied", attention::bigbird_attention(q, k, v, o),
                 core::matmul(probs.dense, v), 1e-5f);
-  L.show(img::hstack({matrix_map(head(probs.dense, 0), "head 0: A (n x n)", sub, "key position j", static_cast<int>(b)),
-                      matrix_map(head(probs.dense, 1), "head 1: A (n x n)", sub, "key position j", static_cast<int>(b)),
-                      matrix_map(head(probs.slots, 0), "head 0: stored slots (n, K)", sub, "slot (7 blocks of b)",
-                                 static_cast<int>(b))}),
+  const lesson::MapStyle blocks = lesson::MapStyle().px(384).grid(static_cast<int>(b));
+  L.show(img::hstack({matrix_map(head(probs.dense, 0), "head 0: A (n x n)", sub, blocks),
+                      matrix_map(head(probs.dense, 1), "head 1: A (n x n)", sub, blocks),
+                      matrix_map(head(probs.slots, 0), "head 0: stored slots (n, K)", sub,
+                                 blocks.xlabel("slot (7 blocks of b)"))}),
          "probabilities.png",
          "the effective attention of two heads for random q, k, v, with the block grid every b = 8 tokens — the "
          "blocks of the layout (Step 1) filled with weights, exactly zero everywhere else; rows 0-7 and 120-127 "
@@ -312,9 +279,11 @@ int main(int argc, char** argv) try {
     L.check("causal: outputs up to t = 70 are bit-identical when every token after t changes",
             lesson::max_abs_diff(core::slice(a, 2, 0, t + 1), core::slice(a2, 2, 0, t + 1)) == 0.0f);
     const auto cp = attention::bigbird_probabilities(cq, ck, cv, co);
+    // The first causal rows put weight 1/1, 1/2, ... on few keys: colours capped at 0.1 keep them from washing
+    // out the rest.
+    const lesson::MapStyle capped = lesson::MapStyle().px(384).grid(static_cast<int>(b)).range(0.0f, 0.1f);
     L.show(img::hstack({layout_panel(clayout, 0, "causal: block layout", "n = 128, b = 8, w = 3 (i-1, i), g = 1, r = 2"),
-                        matrix_map(head(cp.dense, 0), "causal: A (n x n)", "head 0, colours capped at 0.1",
-                                   "key position j", static_cast<int>(b), 0.1f)}),
+                        matrix_map(head(cp.dense, 0), "causal: A (n x n)", "head 0, colours capped at 0.1", capped)}),
            "causal.png",
            "the causal block graph: everything above the diagonal is empty; each row keeps its block and the one "
            "before (blue), the first block (orange) and up to two random earlier blocks (green); right, the "

@@ -33,10 +33,15 @@
 #include "attention/feature_attention.h"
 #include "attention/linear.h"
 #include "lessons/lesson.h"
+#include "lessons/reference.h"
 
 using core::IntTensor;
 using core::Tensor;
 namespace img = core::image;
+using lesson::all_finite;  // no NaN, no ±inf (lessons/lesson.h)
+using lesson::leaf;        // a copy of a tensor that records gradients (lessons/lesson.h)
+using lesson::matrix_map;  // a heatmap of an attention matrix (lessons/lesson.h)
+using lesson::max_abs;     // the largest |x| (lessons/lesson.h)
 
 // 1 on and below the diagonal: (1, 1, n, n).
 Tensor lower_triangle(int64_t n) {
@@ -62,41 +67,12 @@ Tensor causal_with_stored_states(const Tensor& phi_q, const Tensor& phi_k, const
   return num / (core::sum(phi_q * z, -1, true) + eps);                      // (B,H,n,d) / (B,H,n,1)
 }
 
-// (1, 1, n, n) -> an (n, n) heatmap with the course's axis names.
-img::Image attention_map(const Tensor& probs, const std::string& title, const std::string& subtitle, int grid,
-                         float vmax) {
-  const int64_t n = probs.size(-1);
-  img::HeatmapOptions o;
-  o.title = title;
-  o.subtitle = subtitle;
-  o.xlabel = "key position j";
-  o.ylabel = "query position i";
-  o.value_label = "attention weight";
-  o.grid_every = grid;
-  o.vmin = 0.0f;
-  o.vmax = vmax;
-  o.target_px = 384;
-  return img::heatmap(core::reshape(probs, {probs.size(-2), n}), o);
-}
-
 // Mean over rows of the largest weight in the row: 1 = every query looks at one key, 1/n = uniform.
 double mean_row_max(const Tensor& A) {
   const int64_t n = A.size(-1), rows = A.numel() / n;
   double total = 0.0;
   for (int64_t r = 0; r < rows; ++r) total += *std::max_element(A.data() + r * n, A.data() + (r + 1) * n);
   return total / double(rows);
-}
-
-Tensor leaf(const Tensor& t) { return t.detach().clone().set_requires_grad(); }
-
-float max_abs(const Tensor& t) {
-  float m = 0.0f;
-  for (int64_t i = 0; i < t.numel(); ++i) m = std::max(m, std::fabs(t.data()[i]));
-  return m;  // NaN entries are skipped by max: check finiteness separately
-}
-
-bool all_finite(const Tensor& t) {
-  return std::all_of(t.data(), t.data() + t.numel(), [](float x) { return std::isfinite(x); });
 }
 
 // %%
@@ -187,14 +163,17 @@ int main(int argc, char** argv) try {
     const Tensor q = core::randn({1, 2, n, d}, r), k = core::randn({1, 2, n, d}, r), v = core::randn({1, 2, n, d}, r),
                  g = core::randn({1, 2, n, d}, r);
     for (const bool causal : {false, true}) {
-      std::vector<Tensor> mine = {leaf(q), leaf(k), leaf(v)}, ref = {leaf(q), leaf(k), leaf(v)};
-      attention::linear_attention(mine[0], mine[1], mine[2], causal).backward(g);
-      const Tensor A = dense_normalised(attention::elu_feature_map(ref[0]), attention::elu_feature_map(ref[1]), causal, eps);
-      core::matmul(A, ref[2]).backward(g);
+      const lesson::KernelVsReference c = lesson::kernel_vs_reference(
+          [&](const std::vector<Tensor>& x) { return attention::linear_attention(x[0], x[1], x[2], causal); },
+          [&](const std::vector<Tensor>& x) {
+            const Tensor phi_q = attention::elu_feature_map(x[0]), phi_k = attention::elu_feature_map(x[1]);
+            return core::matmul(dense_normalised(phi_q, phi_k, causal, eps), x[2]);
+          },
+          {q, k, v}, g);
       const std::string what = causal ? "causal" : "non-causal";
       const char* names[] = {"dq", "dk", "dv"};
       for (int a = 0; a < 3; ++a)
-        L.check_close(what + ": " + names[a] + " equals autograd through the n x n matrix", mine[a].grad(), ref[a].grad(),
+        L.check_close(what + ": " + names[a] + " equals autograd through the n x n matrix", c.grads[a], c.ref_grads[a],
                       1e-4f);
       const auto gc = core::gradcheck(
           [causal](const std::vector<Tensor>& x) { return attention::linear_attention(x[0], x[1], x[2], causal); },
@@ -241,10 +220,11 @@ int main(int argc, char** argv) try {
     }
     const std::string sub = std::string("n = 48: a motif of 8 tokens, 6 times") + (causal ? ", causal" : "");
     // each panel on its own colour scale, 0 .. its largest weight: the two differ by a factor of ~4-6
-    L.show(img::hstack({attention_map(soft, "softmax(q kT / sqrt(d))", sub + ", own scale", static_cast<int>(motif),
-                                      max_abs(soft)),
-                        attention_map(lin, "linear: D^-1 phi(Q) phi(K)T", sub + ", own scale", static_cast<int>(motif),
-                                      max_abs(lin))}),
+    const lesson::MapStyle motif_grid = lesson::MapStyle().px(384).grid(static_cast<int>(motif));
+    L.show(img::hstack({matrix_map(soft, "softmax(q kT / sqrt(d))", sub + ", own scale",
+                                   motif_grid.range(0.0f, max_abs(soft))),
+                        matrix_map(lin, "linear: D^-1 phi(Q) phi(K)T", sub + ", own scale",
+                                   motif_grid.range(0.0f, max_abs(lin)))}),
            causal ? "linear_vs_softmax_causal.png" : "linear_vs_softmax.png",
            std::string(causal ? "causal: " : "") +
                "left softmax attention, right linear attention (elu+1) for the same q = k = v — softmax is nearly "
@@ -468,31 +448,35 @@ int main(int argc, char** argv) try {
     for (int64_t i = 0; i < phi_test.numel(); ++i) min_phi = std::min(min_phi, double(phi_test.data()[i]));
     L.check("your phi is non-negative (so every attention weight is)", min_phi >= 0.0 && all_finite(phi_test),
             "smallest value " + lesson::sig(min_phi, 3));
-    std::vector<Tensor> mine = {leaf(q), leaf(k), leaf(v)}, ref = {leaf(q), leaf(k), leaf(v)};
-    const Tensor out = attention::feature_attention(my_feature_map(mine[0]), my_feature_map(mine[1]), mine[2], {true, eps, Tensor()});
-    out.backward(g);
-    core::matmul(dense_normalised(my_feature_map(ref[0]), my_feature_map(ref[1]), true, eps), ref[2]).backward(g);
+    const lesson::KernelVsReference c = lesson::kernel_vs_reference(
+        [&](const std::vector<Tensor>& x) {
+          return attention::feature_attention(my_feature_map(x[0]), my_feature_map(x[1]), x[2], {true, eps, Tensor()});
+        },
+        [&](const std::vector<Tensor>& x) {
+          return core::matmul(dense_normalised(my_feature_map(x[0]), my_feature_map(x[1]), true, eps), x[2]);
+        },
+        {q, k, v}, g);
     float worst = 0.0f;
     const char* names[] = {"dq", "dk", "dv"};
     std::string detail;
     for (int a = 0; a < 3; ++a) {
-      const float scale = std::max(1.0f, max_abs(ref[a].grad()));  // relative to the gradient's size
-      const float diff = all_finite(mine[a].grad()) ? lesson::max_abs_diff(mine[a].grad(), ref[a].grad()) / scale : 1e30f;
+      const float scale = std::max(1.0f, max_abs(c.ref_grads[a]));  // relative to the gradient's size
+      const float diff = all_finite(c.grads[a]) ? lesson::max_abs_diff(c.grads[a], c.ref_grads[a]) / scale : 1e30f;
       worst = std::max(worst, diff);
       detail += std::string(a ? ", " : "") + names[a] + " " + lesson::sig(diff, 2);
     }
-    const Tensor out_ref = core::matmul(dense_normalised(my_feature_map(q), my_feature_map(k), true, eps), v);
-    L.check_close("your phi: causal kernel output equals the dense normalised matrix @ v", out.detach(), out_ref, 1e-4f);
+    L.check_close("your phi: causal kernel output equals the dense normalised matrix @ v", c.out, c.ref_out, 1e-4f);
     L.check("your phi: gradients equal autograd through the dense matrix (relative)", worst < 1e-4f, detail);
     const Tensor mine_A = dense_normalised(my_feature_map(x), my_feature_map(x), false, eps);  // (1,1,48,48)
     const Tensor soft = attention::dense_probabilities(x, x);
     L.say("your phi on the motif input: mean largest weight per row ", lesson::fixed(mean_row_max(mine_A), 3),
           " (elu+1: ", lesson::fixed(mean_row_max(attention::linear_attention_matrix(x, x, false)), 3), ", softmax ",
           lesson::fixed(mean_row_max(soft), 3), ")");
-    L.show(img::hstack({attention_map(soft, "softmax(q kT / sqrt(d))", "n = 48 motif input, own scale",
-                                      static_cast<int>(motif), max_abs(soft)),
-                        attention_map(mine_A, "your phi: D^-1 phi(Q) phi(K)T", "n = 48 motif input, own scale",
-                                      static_cast<int>(motif), std::max(max_abs(mine_A), 1e-6f))}),
+    const lesson::MapStyle motif_grid = lesson::MapStyle().px(384).grid(static_cast<int>(motif));
+    L.show(img::hstack({matrix_map(soft, "softmax(q kT / sqrt(d))", "n = 48 motif input, own scale",
+                                   motif_grid.range(0.0f, max_abs(soft))),
+                        matrix_map(mine_A, "your phi: D^-1 phi(Q) phi(K)T", "n = 48 motif input, own scale",
+                                   motif_grid.range(0.0f, std::max(max_abs(mine_A), 1e-6f)))}),
            "custom.png",
            "left softmax, right linear attention with your EXERCISE feature map on the motif input of step 5 — "
            "with elu+1 it is the washed-out picture of step 5; sharper feature maps bring the stripes out");

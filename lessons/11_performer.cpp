@@ -32,43 +32,20 @@
 #include "attention/feature_attention.h"
 #include "attention/performer.h"
 #include "lessons/lesson.h"
+#include "lessons/reference.h"
 
 using core::IntTensor;
 using core::Tensor;
 namespace img = core::image;
-
-Tensor leaf(const Tensor& t) { return t.detach().clone().set_requires_grad(); }
-
-float max_abs(const Tensor& t) {
-  float m = 0.0f;
-  for (int64_t i = 0; i < t.numel(); ++i) m = std::max(m, std::fabs(t.data()[i]));
-  return m;
-}
-
-bool all_finite(const Tensor& t) {
-  return std::all_of(t.data(), t.data() + t.numel(), [](float x) { return std::isfinite(x); });
-}
+using lesson::all_finite;  // no NaN, no ±inf (lessons/lesson.h)
+using lesson::leaf;        // a copy of a tensor that records gradients (lessons/lesson.h)
+using lesson::matrix_map;  // a heatmap of an attention matrix (lessons/lesson.h)
+using lesson::max_abs;     // the largest |x| (lessons/lesson.h)
 
 // mean |Â - A| over all entries, Â from random features W, A exact softmax attention.
 double mean_error(const Tensor& q, const Tensor& k, const Tensor& W, bool causal = false) {
   const Tensor A = attention::dense_probabilities(q, k, {causal, Tensor()});
   return core::mean(core::abs(attention::performer_attention_matrix(q, k, W, causal) - A)).item();
-}
-
-// An (n, n) slice of a (1, 1, n, n) tensor as a heatmap.
-img::Image matrix_map(const Tensor& M, const std::string& title, const std::string& subtitle, const std::string& value,
-                      float vmax, bool diverging = false) {
-  img::HeatmapOptions o;
-  o.title = title;
-  o.subtitle = subtitle;
-  o.xlabel = "key position j";
-  o.ylabel = "query position i";
-  o.value_label = value;
-  o.diverging = diverging;
-  if (!diverging) o.vmin = 0.0f;
-  o.vmax = vmax;
-  o.target_px = 320;
-  return img::heatmap(core::reshape(M, {M.size(-2), M.size(-1)}), o);
 }
 
 // Key features stabilised the WRONG way for causal attention: one maximum over every key of the sequence.
@@ -151,15 +128,16 @@ int main(int argc, char** argv) try {
           core::matmul(attention::positive_random_features(k, W), v, true, false).shape(), " — the n x n matrix is never needed");
     for (const bool causal : {false, true}) {
       const std::string what = causal ? "causal" : "non-causal";
-      std::vector<Tensor> mine = {leaf(q), leaf(k), leaf(v)}, ref = {leaf(q), leaf(k), leaf(v)};
-      const Tensor out = attention::performer_attention(mine[0], mine[1], mine[2], W, causal);
-      out.backward(g);
-      const Tensor out_ref = core::matmul(attention::performer_attention_matrix(ref[0], ref[1], W, causal), ref[2]);
-      out_ref.backward(g);
-      L.check_close(what + ": kernel output equals Â @ v", out.detach(), out_ref.detach(), 1e-4f);
+      const lesson::KernelVsReference c = lesson::kernel_vs_reference(
+          [&](const std::vector<Tensor>& x) { return attention::performer_attention(x[0], x[1], x[2], W, causal); },
+          [&](const std::vector<Tensor>& x) {
+            return core::matmul(attention::performer_attention_matrix(x[0], x[1], W, causal), x[2]);
+          },
+          {q, k, v}, g);
+      L.check_close(what + ": kernel output equals Â @ v", c.out, c.ref_out, 1e-4f);
       const char* names[] = {"dq", "dk", "dv"};
       for (int a = 0; a < 3; ++a)
-        L.check_close(what + ": " + names[a] + " equals autograd through Â", mine[a].grad(), ref[a].grad(), 1e-4f);
+        L.check_close(what + ": " + names[a] + " equals autograd through Â", c.grads[a], c.ref_grads[a], 1e-4f);
       const auto gc = core::gradcheck(
           [&W, causal](const std::vector<Tensor>& x) { return attention::performer_attention(x[0], x[1], x[2], W, causal); },
           {core::slice(q, 2, 0, 5), core::slice(k, 2, 0, 5), core::slice(v, 2, 0, 5)});
@@ -306,6 +284,7 @@ int main(int argc, char** argv) try {
     const Tensor x = core::reshape(core::embedding(embedding, tokens), {1, 1, n, d});  // (1,1,48,16)
     const Tensor A = attention::dense_probabilities(x, x);
     const float vmax = max_abs(A);
+    const lesson::MapStyle same_scale = lesson::MapStyle().value("weight").px(320).range(0.0f, vmax);  // all panels
     std::vector<img::Image> panels;
     std::vector<double> errs;
     for (int64_t m : {16, 256}) {
@@ -314,9 +293,9 @@ int main(int argc, char** argv) try {
       const Tensor diff = core::abs(Ah - A);
       errs.push_back(core::mean(diff).item());
       const std::string sub = "m = " + std::to_string(m) + ", mean |diff| " + lesson::sig(errs.back(), 2);
-      panels.push_back(matrix_map(Ah, "Performer A_hat", sub, "weight", vmax));
-      panels.push_back(matrix_map(A, "exact softmax A", "n = 48 motif input, d = 16", "weight", vmax));
-      panels.push_back(matrix_map(diff, "|A_hat - A|", sub, "abs. difference", vmax));
+      panels.push_back(matrix_map(Ah, "Performer A_hat", sub, same_scale));
+      panels.push_back(matrix_map(A, "exact softmax A", "n = 48 motif input, d = 16", same_scale));
+      panels.push_back(matrix_map(diff, "|A_hat - A|", sub, same_scale.value("abs. difference")));
       L.say("m = ", m, ": mean |Â - A| = ", lesson::sig(errs.back(), 3), ", largest ", lesson::sig(max_abs(diff), 3),
             " (largest weight of A: ", lesson::sig(vmax, 3), ")");
     }
@@ -396,18 +375,10 @@ int main(int argc, char** argv) try {
     po.ylabel = "mean |A_hat - A|";
     po.log_y = true;
     const float a = std::max(max_abs(trig_example), 1e-6f);
-    img::HeatmapOptions ho;
-    ho.title = "trigonometric A_hat (sigma = 1, m = 64)";
-    ho.subtitle = "signed: blue entries are negative weights";
-    ho.xlabel = "key position j";
-    ho.ylabel = "query position i";
-    ho.value_label = "weight";
-    ho.diverging = true;
-    ho.vmin = -a;
-    ho.vmax = a;
-    ho.target_px = 320;
     L.show(img::hstack({img::line_plot({{"trigonometric (sin, cos)", sigmas, e_trig}, {"positive (FAVOR+)", sigmas, e_pos}}, po),
-                        img::heatmap(core::reshape(trig_example, {n, n}), ho)}),
+                        matrix_map(trig_example, "trigonometric A_hat (sigma = 1, m = 64)",
+                                   "signed: blue entries are negative weights",
+                                   lesson::MapStyle().value("weight").diverging().range(-a, a).px(320))}),
            "positive_vs_trig.png",
            "left: error against exact softmax as the inputs grow — the trigonometric features' error explodes past "
            "sigma ~ 0.75, the positive features' grows slowly; right: a trigonometric Â at sigma = 1 with its "

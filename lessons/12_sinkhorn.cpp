@@ -33,35 +33,10 @@
 using core::IntTensor;
 using core::Tensor;
 namespace img = core::image;
+using lesson::matrix_map;  // a heatmap of an attention matrix (lessons/lesson.h)
 
-// An (nb, nb) block matrix as a heatmap.
-img::Image block_map(const Tensor& m, const std::string& title, const std::string& subtitle, const std::string& value,
-                     bool diverging = false) {
-  const int64_t nb = m.size(-1);
-  img::HeatmapOptions o;
-  o.title = title;
-  o.subtitle = subtitle;
-  o.xlabel = "key block j";
-  o.ylabel = "query block i";
-  o.value_label = value;
-  o.diverging = diverging;
-  o.target_px = 320;
-  return img::heatmap(core::reshape(m, {nb, nb}), o);
-}
-
-// An (n, n) token matrix as a heatmap with the block grid.
-img::Image token_map(const Tensor& m, const std::string& title, const std::string& subtitle, int block,
-                     const std::string& value = "attention weight") {
-  const int64_t n = m.size(-1);
-  img::HeatmapOptions o;
-  o.title = title;
-  o.subtitle = subtitle;
-  o.xlabel = "key position j";
-  o.ylabel = "query position i";
-  o.value_label = value;
-  o.grid_every = block;
-  return img::heatmap(core::reshape(m, {n, n}), o);
-}
+// Heatmaps of (nb, nb) matrices over blocks (the (n, n) matrices over tokens keep MapStyle's default axes).
+const lesson::MapStyle block_style = lesson::MapStyle().xlabel("key block j").ylabel("query block i").px(320);
 
 // max |row sum - 1| and max |column sum - 1| of an (nb, nb) matrix stored in a (1,1,nb,nb) tensor.
 std::pair<double, double> sum_deviation(const Tensor& P) {
@@ -137,8 +112,8 @@ int main(int argc, char** argv) try {
   L.print("R = Sq Skᵀ / √d  (row i is largest at column π(i))", core::reshape(R, {nb, nb}));
   const Tensor logits = attention::sinkhorn_logits(q, k, o);  // (R / τ), no noise
   L.say("logits X = R / τ with τ = ", o.tau, ": ", logits.shape());
-  L.show(block_map(R, "sorting logits R = Sq Sk^T / sqrt(d)", "block summaries: mean q and mean k per block", "R",
-                   true),
+  L.show(matrix_map(R, "sorting logits R = Sq Sk^T / sqrt(d)", "block summaries: mean q and mean k per block",
+                    block_style.value("R").diverging()),
          "logits.png",
          "R per (query block, key block) — one red cell per row, at the hidden partner block pi(i); the rest is "
          "pale: the summaries already know which block each block is looking for");
@@ -164,8 +139,9 @@ int main(int argc, char** argv) try {
       conv.row({std::to_string(t), lesson::sig(rd, 3), lesson::sig(cd, 3), lesson::fixed(on_partner, 3)});
     if (t >= 1) its.push_back(double(t)), row_dev.push_back(rd), col_dev.push_back(std::max(cd, 1e-9));
     if (t == 0 || t == 1 || t == 2 || t == 5 || t == 50)
-      panels.push_back(block_map(P, t == 0 ? "exp(X), before balancing" : "P after " + std::to_string(t) + " iteration" + (t > 1 ? "s" : ""),
-                                 "row sums within " + lesson::sig(rd, 2) + ", cols within " + lesson::sig(cd, 2), "P"));
+      panels.push_back(matrix_map(P, t == 0 ? "exp(X), before balancing" : "P after " + std::to_string(t) + " iteration" + (t > 1 ? "s" : ""),
+                                  "row sums within " + lesson::sig(rd, 2) + ", cols within " + lesson::sig(cd, 2),
+                                  block_style.value("P")));
   }
   L.check("column sums are exactly 1 after every iteration (the column step comes last)",
           *std::max_element(col_dev.begin(), col_dev.end()) < 1e-5);
@@ -228,10 +204,11 @@ int main(int argc, char** argv) try {
     for (int64_t i = 0; i < n; ++i)
       for (int64_t j = 0; j < n; ++j)
         induced.at({i, j}) = (i / b == j / b ? 1.0f : 0.0f) + parts.P.data()[(i / b) * nb + j / b];
-    L.show(img::hstack({token_map(induced, "induced pattern: own block + P", "token (i, j): [same block] + P[i/b, j/b]",
-                                  int(b), "weight of block"),
-                        token_map(A, "effective attention A (out = A @ v)", "n = 64, b = 8, tau = 0.75, 5 iterations",
-                                  int(b))}),
+    const lesson::MapStyle token_style = lesson::MapStyle().grid(int(b));
+    L.show(img::hstack({matrix_map(induced, "induced pattern: own block + P", "token (i, j): [same block] + P[i/b, j/b]",
+                                   token_style.value("weight of block")),
+                        matrix_map(A, "effective attention A (out = A @ v)", "n = 64, b = 8, tau = 0.75, 5 iterations",
+                                   token_style)}),
            "induced_pattern.png",
            "left: which blocks each query block can reach — its own block (the diagonal) plus the sorted block, "
            "one bright off-diagonal block per block-row (the permutation); right: the attention actually applied, "
@@ -299,8 +276,10 @@ int main(int argc, char** argv) try {
     L.check("causal: outputs up to t = 29 are bit-identical when every later token changes",
             std::memcmp(a.data(), bb.data(), sizeof(float) * a.numel()) == 0);
   }
-  L.show(img::hstack({block_map(cparts.P, "causal P", "strictly lower triangular: earlier blocks only", "P"),
-                      token_map(Ac, "causal effective attention", "own block causal + earlier blocks via P", int(b))}),
+  L.show(img::hstack({matrix_map(cparts.P, "causal P", "strictly lower triangular: earlier blocks only",
+                                 block_style.value("P")),
+                      matrix_map(Ac, "causal effective attention", "own block causal + earlier blocks via P",
+                                 lesson::MapStyle().grid(int(b)))}),
          "causal.png",
          "left: the causal sorting matrix has nothing on or above the diagonal (row 0 is empty: block 0 has no "
          "earlier block; row 1 can only take block 0), and later rows spread over the earlier blocks their content "

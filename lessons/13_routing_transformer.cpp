@@ -27,10 +27,12 @@
 #include "attention/dense.h"
 #include "attention/routing.h"
 #include "lessons/lesson.h"
+#include "lessons/reference.h"
 
 using core::IntTensor;
 using core::Tensor;
 namespace img = core::image;
+using lesson::matrix_map;  // a heatmap of an attention matrix (lessons/lesson.h)
 
 // Tokens of `topics` hidden topics at random positions: q and k are the topic's direction plus noise, so a
 // query's largest attention weights fall on the keys of its own topic. (B, H) = (1, 1).
@@ -158,19 +160,6 @@ double captured_share(const Tensor& A, const Tensor& pattern, int64_t topk) {
   return total / n;
 }
 
-img::Image matrix_map(const Tensor& m, const std::string& title, const std::string& subtitle, const std::string& x,
-                      const std::string& y, int grid = 0) {
-  const int64_t n = m.size(-1);
-  img::HeatmapOptions o;
-  o.title = title;
-  o.subtitle = subtitle;
-  o.xlabel = x;
-  o.ylabel = y;
-  o.value_label = "attention weight";
-  o.grid_every = grid;
-  return img::heatmap(core::reshape(m, {m.numel() / n, n}), o);
-}
-
 // %%
 int main(int argc, char** argv) try {
   lesson::Lesson L(argc, argv, "13_routing_transformer");
@@ -295,10 +284,11 @@ int main(int argc, char** argv) try {
     Tensor sorted = Tensor::zeros({n, n});
     for (int64_t a = 0; a < n; ++a)
       for (int64_t b = 0; b < n; ++b) sorted.at({a, b}) = A.at({0, 0, qo[a], ko[b]});
-    L.show(img::hstack({matrix_map(A, "routing attention, original order", "n = 64, C = 8, w = 8",
-                                   "key position j", "query position i"),
+    const lesson::MapStyle by_cluster =
+        lesson::MapStyle().xlabel("key (sorted by cluster)").ylabel("query (sorted by cluster)");
+    L.show(img::hstack({matrix_map(A, "routing attention, original order", "n = 64, C = 8, w = 8"),
                         matrix_map(sorted, "the same matrix, sorted by cluster", "queries by query cluster, keys by key cluster",
-                                   "key (sorted by cluster)", "query (sorted by cluster)")}),
+                                   by_cluster)}),
            "attention_orders.png",
            "left: the effective attention in position order is scattered (each topic is spread over the "
            "sequence); right: rows and columns sorted by nearest centroid — the weight gathers in blocks on the "
@@ -319,16 +309,13 @@ int main(int argc, char** argv) try {
     const Tensor G = core::randn(q.shape(), grng);
     for (bool causal : {false, true}) {
       const attention::Routing r = causal ? attention::route_nearest(qhat, khat, core::reshape(mu, {1, 1, C, d})) : routing;
-      std::vector<Tensor> a{q.clone().set_requires_grad(), k.clone().set_requires_grad(), v.clone().set_requires_grad()};
-      std::vector<Tensor> b{q.clone().set_requires_grad(), k.clone().set_requires_grad(), v.clone().set_requires_grad()};
-      const Tensor mine = attention::routing_attention(a[0], a[1], a[2], r, causal);
-      const Tensor ref = dense_reference(b[0], b[1], b[2], r, causal);
-      mine.backward(G);
-      ref.backward(G);
+      const lesson::KernelVsReference c = lesson::kernel_vs_reference(
+          [&](const std::vector<Tensor>& x) { return attention::routing_attention(x[0], x[1], x[2], r, causal); },
+          [&](const std::vector<Tensor>& x) { return dense_reference(x[0], x[1], x[2], r, causal); }, {q, k, v}, G);
       const std::string tag = causal ? "causal" : "balanced";
-      L.check_close(tag + ": output equals the dense masked reference", mine.detach(), ref.detach(), 1e-5f);
+      L.check_close(tag + ": output equals the dense masked reference", c.out, c.ref_out, 1e-5f);
       float worst = 0.0f;
-      for (int t = 0; t < 3; ++t) worst = std::max(worst, lesson::max_abs_diff(a[t].grad(), b[t].grad()));
+      for (int t = 0; t < 3; ++t) worst = std::max(worst, lesson::max_abs_diff(c.grads[t], c.ref_grads[t]));
       L.check(tag + ": dq, dk, dv equal the reference's", worst < 1e-4f, "max |diff| = " + lesson::sig(worst, 2));
     }
   }

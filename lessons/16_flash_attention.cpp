@@ -39,13 +39,14 @@
 #include "attention/flash.h"
 #include "attention/scheme.h"
 #include "lessons/lesson.h"
+#include "lessons/reference.h"
 
 using core::Tensor;
 namespace img = core::image;
+using lesson::head;  // the (n, d) matrix of one head (lessons/lesson.h)
+using lesson::leaf;  // a copy of a tensor that records gradients (lessons/lesson.h)
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
-
-Tensor leaf(const Tensor& t) { return t.detach().clone().set_requires_grad(); }
 
 // ---- the online softmax for one row -------------------------------------------------------------------------
 
@@ -98,7 +99,8 @@ double rel_error(const std::vector<float>& a, const std::vector<double>& b) {
   return worst;
 }
 
-std::string list_str(const float* x, int64_t count, int digits = 3) {
+// count numbers with `digits` significant digits, separated by commas: a row of scores or of an output.
+std::string numbers_str(const float* x, int64_t count, int digits = 3) {
   std::string s;
   for (int64_t i = 0; i < count; ++i) s += (i ? ", " : "") + lesson::sig(x[i], digits);
   return s;
@@ -254,7 +256,7 @@ int main(int argc, char** argv) try {
   const std::vector<float> row_scores = {1.0f, 3.0f, 0.5f, 2.0f, 6.0f, 1.5f, 4.0f, 0.0f, 2.5f, 7.0f, 3.5f, 1.0f};
   std::vector<float> row_values;  // (12, 2)
   for (int64_t j = 0; j < row_n; ++j) row_values.insert(row_values.end(), {float(j), float(j % 3) - 1.0f});
-  L.say("scores s = [", list_str(row_scores.data(), row_n), "]");
+  L.say("scores s = [", numbers_str(row_scores.data(), row_n), "]");
   L.say("values v_j = (j, (j mod 3) - 1), j = 0..11;  chunks of ", chunk, " scores");
   {
     RowState st(row_d);
@@ -264,9 +266,9 @@ int main(int argc, char** argv) try {
       const float* s = row_scores.data() + c0;
       online_update(st, s, row_values.data() + c0 * row_d, chunk, row_d);
       const float cmax = *std::max_element(s, s + chunk);
-      t.row({std::to_string(c0 / chunk), list_str(s, chunk), lesson::sig(cmax, 3),
+      t.row({std::to_string(c0 / chunk), numbers_str(s, chunk), lesson::sig(cmax, 3),
              lesson::sig(m_old, 3) + " -> " + lesson::sig(st.m, 3), lesson::sig(std::exp(m_old - st.m), 4),
-             lesson::sig(st.l, 5), "(" + list_str(st.o.data(), row_d, 5) + ")",
+             lesson::sig(st.l, 5), "(" + numbers_str(st.o.data(), row_d, 5) + ")",
              "(" + lesson::fixed(st.o[0] / st.l, 4) + ", " + lesson::fixed(st.o[1] / st.l, 4) + ")"});
     }
     const std::vector<float> online = {st.o[0] / st.l, st.o[1] / st.l};
@@ -293,7 +295,7 @@ int main(int argc, char** argv) try {
   {
     std::vector<float> big = row_scores;
     for (float& x : big) x *= 30.0f;
-    L.say("scores x 30 = [", list_str(big.data(), row_n), "]");
+    L.say("scores x 30 = [", numbers_str(big.data(), row_n), "]");
     float l_a = 0.0f, l_b = 0.0f;
     std::vector<float> o_a(row_d, 0.0f), o_b(row_d, 0.0f);
     RowState st(row_d);
@@ -350,17 +352,16 @@ int main(int argc, char** argv) try {
   core::Rng rng = L.rng(0);
   const Tensor q2 = core::randn({1, 2, n2, d2}, rng), k2 = core::randn({1, 2, n2, d2}, rng),
                v2 = core::randn({1, 2, n2, d2}, rng), g2 = core::randn({1, 2, n2, d2}, rng);
-  auto head0 = [&](const Tensor& x) { return core::reshape(core::slice(x, 1, 0, 1), {n2, d2}); };  // (n, d)
-  L.say("q, k, v: ", q2.shape(), " (two heads); the tiled loop runs on head 0: ", head0(q2).shape(), ", tile = ",
+  L.say("q, k, v: ", q2.shape(), " (two heads); the tiled loop runs on head 0: ", head(q2, 0).shape(), ", tile = ",
         tile2, " -> ", (n2 + tile2 - 1) / tile2, " query tiles x ", (n2 + tile2 - 1) / tile2, " key tiles");
   L.say("largest temporary of the tiled loop: one tile of scores, ", tile2, " x ", tile2, " = ", tile2 * tile2,
         " floats; the dense scores are ", n2, " x ", n2, " = ", n2 * n2, " floats per head");
   for (const bool causal : {false, true}) {
     const std::string what = causal ? "causal" : "full";
-    const TiledForward mine = tiled_attention(head0(q2), head0(k2), head0(v2), tile2, causal);
+    const TiledForward mine = tiled_attention(head(q2, 0), head(k2, 0), head(v2, 0), tile2, causal);
     const Tensor dense = attention::dense_attention(q2, k2, v2, {causal, Tensor()});
     const Tensor flash = attention::flash_attention(q2, k2, v2, {causal, Tensor(), tile2, tile2});
-    L.check_close(what + ": our tiled loop equals dense_attention (head 0)", mine.out, head0(dense), 1e-5f);
+    L.check_close(what + ": our tiled loop equals dense_attention (head 0)", mine.out, head(dense, 0), 1e-5f);
     L.check_close(what + ": flash_attention equals dense_attention (both heads)", flash, dense, 1e-5f);
   }
 
@@ -384,30 +385,35 @@ int main(int argc, char** argv) try {
   // %%
   for (const bool causal : {false, true}) {
     const std::string what = causal ? "causal" : "full";
-    std::vector<Tensor> ref = {leaf(q2), leaf(k2), leaf(v2)}, fl = {leaf(q2), leaf(k2), leaf(v2)};
-    attention::dense_attention(ref[0], ref[1], ref[2], {causal, Tensor()}).backward(g2);
-    attention::flash_attention(fl[0], fl[1], fl[2], {causal, Tensor(), tile2, tile2}).backward(g2);
-    const TiledForward fwd = tiled_attention(head0(q2), head0(k2), head0(v2), tile2, causal);
+    const lesson::KernelVsReference c = lesson::kernel_vs_reference(
+        [&](const std::vector<Tensor>& x) {
+          return attention::flash_attention(x[0], x[1], x[2], {causal, Tensor(), tile2, tile2});
+        },
+        [&](const std::vector<Tensor>& x) { return attention::dense_attention(x[0], x[1], x[2], {causal, Tensor()}); },
+        {q2, k2, v2}, g2);
+    const TiledForward fwd = tiled_attention(head(q2, 0), head(k2, 0), head(v2, 0), tile2, causal);
     if (!causal) {
       // the recomputed probabilities of one tile (query tile 1, key tile 0) against dense softmax
-      const Tensor S = core::matmul(core::slice(head0(q2), 0, 64, 128), core::slice(head0(k2), 0, 0, 64), false, true) *
-                       (1.0f / std::sqrt(float(d2)));
+      const Tensor S =
+          core::matmul(core::slice(head(q2, 0), 0, 64, 128), core::slice(head(k2, 0), 0, 0, 64), false, true) *
+          (1.0f / std::sqrt(float(d2)));
       const Tensor P = core::exp(S - core::slice(fwd.lse, 0, 64, 128));  // (64, 64)
-      const Tensor A = core::reshape(core::slice(attention::dense_probabilities(q2, k2), 1, 0, 1), {n2, n2});  // head 0
+      const Tensor A = head(attention::dense_probabilities(q2, k2), 0);  // (n, n)
       const Tensor P_dense = core::slice(core::slice(A, 0, 64, 128), 1, 0, 64);
       L.say("saved by the forward: out ", fwd.out.shape(), " and L ", fwd.lse.shape(), "; D = rowsum(dO * out) ",
-            core::sum(head0(g2) * fwd.out, 1, true).shape());
+            core::sum(head(g2, 0) * fwd.out, 1, true).shape());
       L.check_close("P = e^(S - L) recomputed for one tile equals dense softmax's tile", P, P_dense, 1e-6f);
     }
-    const TiledGrads mine = tiled_attention_backward(head0(q2), head0(k2), head0(v2), fwd, head0(g2), tile2, causal);
+    const TiledGrads mine =
+        tiled_attention_backward(head(q2, 0), head(k2, 0), head(v2, 0), fwd, head(g2, 0), tile2, causal);
     const char* names[] = {"dq", "dk", "dv"};
     const Tensor mine_grads[] = {mine.dq, mine.dk, mine.dv};
     for (int a = 0; a < 3; ++a)
       L.check_close(what + ": our tiled backward's " + names[a] + " equals dense autograd's (head 0)", mine_grads[a],
-                    head0(ref[static_cast<size_t>(a)].grad()), 1e-4f);
+                    head(c.ref_grads[a], 0), 1e-4f);
     for (int a = 0; a < 3; ++a)
-      L.check_close(what + ": flash_attention's " + names[a] + " equals dense_attention's",
-                    fl[static_cast<size_t>(a)].grad(), ref[static_cast<size_t>(a)].grad(), 1e-4f);
+      L.check_close(what + ": flash_attention's " + names[a] + " equals dense_attention's", c.grads[a], c.ref_grads[a],
+                    1e-4f);
   }
 
   // %% [markdown]
@@ -788,16 +794,18 @@ int main(int argc, char** argv) try {
                  g = core::randn({1, 2, n, d}, r);
     for (const bool causal : {false, true}) {
       const std::string what = causal ? "causal" : "full";
-      std::vector<Tensor> ref = {leaf(q), leaf(k), leaf(vv)}, fl = {leaf(q), leaf(k), leaf(vv)};
-      const Tensor dense = attention::dense_attention(ref[0], ref[1], ref[2], {causal, Tensor()});
-      const Tensor flash_out = attention::flash_attention(fl[0], fl[1], fl[2], {causal, Tensor(), my_tile, my_tile});
-      dense.backward(g);
-      flash_out.backward(g);
-      auto h0 = [&](const Tensor& x) { return core::reshape(core::slice(x, 1, 0, 1), {n, d}); };
+      const lesson::KernelVsReference c = lesson::kernel_vs_reference(
+          [&](const std::vector<Tensor>& x) {
+            return attention::flash_attention(x[0], x[1], x[2], {causal, Tensor(), my_tile, my_tile});
+          },
+          [&](const std::vector<Tensor>& x) {
+            return attention::dense_attention(x[0], x[1], x[2], {causal, Tensor()});
+          },
+          {q, k, vv}, g);
       L.check_close(what + ", tile " + std::to_string(my_tile) + ": the tiled loop of step 2 equals dense attention",
-                    tiled_attention(h0(q), h0(k), h0(vv), my_tile, causal).out, h0(dense.detach()), 1e-5f);
-      float worst = lesson::max_abs_diff(flash_out.detach(), dense.detach());
-      for (int a = 0; a < 3; ++a) worst = std::max(worst, lesson::max_abs_diff(fl[size_t(a)].grad(), ref[size_t(a)].grad()));
+                    tiled_attention(head(q, 0), head(k, 0), head(vv, 0), my_tile, causal).out, head(c.ref_out, 0),
+                    1e-5f);
+      const float worst = c.max_abs_diff();
       L.check(what + ", tile " + std::to_string(my_tile) + ": flash_attention's output and dq, dk, dv equal dense's",
               worst <= 1e-4f, "max |diff| = " + lesson::sig(worst, 2) + ", tolerance 1e-4");
     }

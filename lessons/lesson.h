@@ -1,6 +1,7 @@
 // lessons/lesson.h — what every lesson program shares: command-line flags, narration, aligned tables,
-// self-checks, figures with a manifest, timing and peak memory. Header-only (every function is inline), so a
-// lesson is one .cpp file linked with the library and nothing else.
+// self-checks, small tensor helpers (head, leaf, list_str), attention heatmaps (matrix_map), figures with a
+// manifest, timing and peak memory. Header-only (every function is inline), so a lesson is one .cpp file linked
+// with the library and nothing else. What kernels are checked against lives beside it, in lessons/reference.h.
 //
 //   int main(int argc, char** argv) try {
 //     lesson::Lesson L(argc, argv, "01_attention_is_quadratic");  // --quick --seed N --out DIR --help
@@ -8,6 +9,7 @@
 //     L.say("q kᵀ has shape ", q.shape(), ".");                    // prose; shapes print as (1,2,64,64)
 //     L.check("output equals the reference", diff < 1e-5, "max |diff| = 3e-7");   // PASS/FAIL, recorded
 //     L.show(img, "full.png", "full attention: look for ...");     // writes out/01_.../full.png + manifest.tsv
+//     L.show(lesson::matrix_map(lesson::head(A, 0), "A, head 0", "n = 64"), "a.png", "...");  // (B,H,n,n) -> heatmap
 //     lesson::Cost c = lesson::measure([&] { run(n); });           // median seconds + peak bytes
 //     return L.finish();                          // "RESULT 01_... checks=7/7 files=3 status=PASS"; exit 0 or 1
 //   } catch (const std::exception& e) {
@@ -120,6 +122,41 @@ inline float max_abs_diff(const Tensor& a, const Tensor& b) {
   return worst;
 }
 
+// The largest |x| over all elements. NaN entries are skipped (they never win a comparison): ask all_finite
+// separately.
+inline float max_abs(const Tensor& t) {
+  float m = 0.0f;
+  for (int64_t i = 0; i < t.numel(); ++i) m = std::max(m, std::fabs(t.data()[i]));
+  return m;
+}
+
+// True when no element is NaN or ±inf.
+inline bool all_finite(const Tensor& t) {
+  return std::all_of(t.data(), t.data() + t.numel(), [](float x) { return std::isfinite(x); });
+}
+
+// A fresh copy of t that records gradients: a leaf of a new graph. Two implementations checked on the same
+// inputs each get leaves of their own, so that their gradients do not add up in one tensor.
+inline Tensor leaf(const Tensor& t) { return t.detach().clone().set_requires_grad(); }
+
+// The (rows, cols) matrix of head h, batch b of a (B, H, rows, cols) tensor: one attention matrix to draw or to
+// print. A copy, outside the autograd graph.
+inline Tensor head(const Tensor& t, int64_t h, int64_t b = 0) {
+  AZ_CHECK(t.dim() == 4, "head: wants a (B, H, rows, cols) tensor, got ", t.shape());
+  AZ_CHECK(b >= 0 && b < t.size(0) && h >= 0 && h < t.size(1), "head: batch ", b, ", head ", h, " of ", t.shape());
+  const int64_t H = t.size(1), rows = t.size(2), cols = t.size(3);
+  Tensor out = Tensor::empty({rows, cols});
+  std::copy_n(t.data() + (b * H + h) * rows * cols, rows * cols, out.data());
+  return out;
+}
+
+// Positions or ids in set notation, the way the papers write key sets: list_str({0, 16, 20}) == "{0, 16, 20}".
+inline std::string list_str(const std::vector<int64_t>& xs) {
+  std::string s = "{";
+  for (size_t t = 0; t < xs.size(); ++t) s += (t ? ", " : "") + std::to_string(xs[t]);
+  return s + "}";
+}
+
 // ---- tables ----------------------------------------------------------------------------------------------
 
 // An aligned text table whose headers carry the units ("time (ms)", "peak (MiB)"). Two ways to fill it:
@@ -215,6 +252,59 @@ inline std::string tensor_str(const Tensor& t, int max_per_dim = 8, const std::s
   }
   if (rank == 2) os << "]";
   return os.str();
+}
+
+// ---- figures ---------------------------------------------------------------------------------------------
+
+// How matrix_map draws. The defaults are the course's attention axes: keys across ("key position j"), queries
+// down ("query position i"), the colour scale named "attention weight", about 512 px. Every setter returns a
+// changed copy, so a style reads as one expression, and a lesson can keep one style and vary it per figure:
+//   const lesson::MapStyle style = lesson::MapStyle().px(320);
+//   lesson::matrix_map(lesson::head(A, 0), "head 0", "n = 64", style.grid(8));
+class MapStyle {
+ public:
+  MapStyle() {
+    o_.xlabel = "key position j";
+    o_.ylabel = "query position i";
+    o_.value_label = "attention weight";
+  }
+  MapStyle xlabel(std::string s) const { return with([&](auto& o) { o.xlabel = std::move(s); }); }
+  MapStyle ylabel(std::string s) const { return with([&](auto& o) { o.ylabel = std::move(s); }); }
+  // The name of the colour scale ("logit", "weight change", ...).
+  MapStyle value(std::string s) const { return with([&](auto& o) { o.value_label = std::move(s); }); }
+  // Block-grid lines every `every` cells (a block size, a motif length); 0 = none.
+  MapStyle grid(int every) const { return with([&](auto& o) { o.grid_every = every; }); }
+  // The plot's longer side in pixels, about: 320 fits three panels side by side.
+  MapStyle px(int target) const { return with([&](auto& o) { o.target_px = target; }); }
+  // Blue-white-red on a range symmetric around 0, for signed data (logits, differences, biases).
+  MapStyle diverging() const { return with([&](auto& o) { o.diverging = true; }); }
+  // A fixed colour range instead of the data's min and max: to compare panels on one scale, or to cap a few
+  // large weights that would wash out the rest.
+  MapStyle range(float lo, float hi) const { return with([&](auto& o) { o.vmin = lo, o.vmax = hi; }); }
+  const core::image::HeatmapOptions& options() const { return o_; }
+
+ private:
+  template <class F>
+  MapStyle with(F&& change) const {
+    MapStyle copy = *this;
+    change(copy.o_);
+    return copy;
+  }
+  core::image::HeatmapOptions o_;
+};
+
+// A matrix as a heatmap with a title and a subtitle. m is (rows, cols), or any tensor whose axes before the
+// last two all have size 1, such as a (1, 1, n, n) attention matrix (pick one head of a larger one with head()).
+inline core::image::Image matrix_map(const Tensor& m, const std::string& title, const std::string& subtitle,
+                                     const MapStyle& style = MapStyle()) {
+  AZ_CHECK(m.dim() >= 2, "matrix_map: wants a matrix, got ", m.shape());
+  const int64_t rows = m.size(-2), cols = m.size(-1);
+  AZ_CHECK(m.numel() == rows * cols, "matrix_map: axes before the last two must have size 1 (use head()), got ",
+           m.shape());
+  core::image::HeatmapOptions o = style.options();
+  o.title = title;
+  o.subtitle = subtitle;
+  return core::image::heatmap(core::reshape(m, {rows, cols}), o);
 }
 
 // ---- timing and memory -----------------------------------------------------------------------------------

@@ -22,19 +22,12 @@
 
 using core::Tensor;
 namespace img = core::image;
-
-// One (n, n) matrix of a (B, H, n, n) tensor: batch b, head h.
-Tensor head_matrix(const Tensor& A, int64_t b, int64_t h) {
-  const int64_t H = A.size(1), n = A.size(2), m = A.size(3);
-  Tensor out = Tensor::empty({n, m});
-  std::copy_n(A.data() + (b * H + h) * n * m, n * m, out.data());
-  return out;
-}
+using lesson::head;  // the (n, n) matrix of one head (lessons/lesson.h)
 
 // A small heatmap of head 0: probabilities in viridis, signed weights (some approximations have them) in
 // blue-white-red.
 img::Image attention_panel(const Tensor& A, const std::string& title, const std::string& subtitle) {
-  const Tensor M = head_matrix(A, 0, 0);
+  const Tensor M = head(A, 0);
   float lo = 0.0f, hi = 0.0f;
   for (int64_t i = 0; i < M.numel(); ++i)
     if (std::isfinite(M.data()[i])) lo = std::min(lo, M.data()[i]), hi = std::max(hi, M.data()[i]);
@@ -147,7 +140,7 @@ struct MatrixStats {
   bool finite = true;
 };
 MatrixStats stats_of(const Tensor& A) {
-  const Tensor M = head_matrix(A, 0, 0);
+  const Tensor M = head(A, 0);
   const int64_t n = M.size(0), m = M.size(1);
   MatrixStats st;
   st.min_row = 1e30;
@@ -308,7 +301,7 @@ int main(int argc, char** argv) try {
     if (!c.scheme->has_pattern() || !c.base.ok) continue;
     try {
       const Tensor P = c.scheme->data_pattern(q, k, c.scheme->configure({}, false, L.seed()));  // (1, H, n, n)
-      const Tensor M = head_matrix(P, 0, 0), A = head_matrix(c.base.A, 0, 0);
+      const Tensor M = head(P, 0), A = head(c.base.A, 0);
       int64_t allowed = 0;
       bool inside = true;  // A is zero wherever the pattern says 0
       for (int64_t i = 0; i < M.numel(); ++i) {

@@ -30,6 +30,7 @@
 #include "attention/dense.h"
 #include "attention/scheme.h"
 #include "lessons/lesson.h"
+#include "lessons/reference.h"
 
 using attention::Config;
 using core::IntTensor;
@@ -257,13 +258,6 @@ class WindowStridedScheme : public attention::Scheme {
   }
 };
 
-// The reference: dense attention with the same mask, softmax(q kᵀ/√d with -∞ where the pattern is 0) v.
-Tensor masked_dense_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& pattern) {
-  const Tensor blocked = 1.0f - pattern;  // (B, H, n, n): 1 = may not look
-  const Tensor scores = core::masked_fill(attention::dense_scores(q, k), blocked, -std::numeric_limits<float>::infinity());
-  return core::matmul(core::softmax(scores, -1), v);  // (B,H,n,n) @ (B,H,n,d) -> (B,H,n,d)
-}
-
 // %%
 int main(int argc, char** argv) try {
   lesson::Lesson L(argc, argv, "build_your_own_attention");
@@ -273,7 +267,10 @@ int main(int argc, char** argv) try {
   // One call puts the scheme in the registry; from then on `attention::find_scheme("window_strided")` finds it,
   // like `attnzoo show` or the transformer block would. Then the proof, on random q, k, v (two heads, n = 40, not
   // a multiple of the stride) and a random upstream gradient g, with and without the causal mask:
-  // out, dq, dk and dv must equal those of dense attention masked with our own `pattern`.
+  // out, dq, dk and dv must equal those of dense attention masked with our own `pattern`, that is
+  // softmax(q kᵀ/√d with -∞ where the pattern is 0) v: `lesson::masked_dense_attention` (lessons/reference.h), the
+  // reference every sparse lesson uses. `lesson::kernel_vs_reference` runs both on fresh copies of q, k, v and
+  // backpropagates g through each.
   // %%
   L.step("Step 4 · register the scheme and check it against dense attention");
   attention::register_scheme(std::make_unique<WindowStridedScheme>());
@@ -291,21 +288,17 @@ int main(int argc, char** argv) try {
                  v0 = core::randn({B, H, n, d}, rng), g = core::randn({B, H, n, d}, rng);
     for (const bool causal : {false, true}) {
       const Config cfg = mine.configure({}, causal, L.seed());
-      auto leaves = [&] {
-        return std::vector<Tensor>{q0.clone().detach().set_requires_grad(), k0.clone().detach().set_requires_grad(),
-                                   v0.clone().detach().set_requires_grad()};
-      };
-      std::vector<Tensor> a = leaves(), b = leaves();
-      const Tensor out_mine = mine.kernel(a[0], a[1], a[2], cfg);
-      const Tensor out_ref = masked_dense_attention(b[0], b[1], b[2], mine.pattern(q0.shape(), cfg));
-      out_mine.backward(g);
-      out_ref.backward(g);
+      const Tensor pattern = mine.pattern(q0.shape(), cfg);  // (B, H, n, n): 1 = may look
+      const lesson::KernelVsReference c = lesson::kernel_vs_reference(
+          [&](const std::vector<Tensor>& x) { return mine.kernel(x[0], x[1], x[2], cfg); },
+          [&](const std::vector<Tensor>& x) { return lesson::masked_dense_attention(x[0], x[1], x[2], pattern); },
+          {q0, k0, v0}, g);
       const std::string what = causal ? "causal" : "full";
-      L.check_close(what + ": output equals masked dense attention", out_mine.detach(), out_ref.detach(), 1e-5f);
+      L.check_close(what + ": output equals masked dense attention", c.out, c.ref_out, 1e-5f);
       const char* names[] = {"dq", "dk", "dv"};
       for (int i = 0; i < 3; ++i)
-        L.check_close(what + ": " + names[i] + " equals masked dense attention's", a[i].grad(), b[i].grad(), 1e-5f);
-      L.check_close(what + ": kernel == effective_attention @ v", out_mine.detach(),
+        L.check_close(what + ": " + names[i] + " equals masked dense attention's", c.grads[i], c.ref_grads[i], 1e-5f);
+      L.check_close(what + ": kernel == effective_attention @ v", c.out,
                     core::matmul(mine.effective_attention(q0, k0, v0, cfg), v0), 1e-5f);
     }
     // Finite differences, independent of any reference: a tiny case.
@@ -365,11 +358,9 @@ int main(int argc, char** argv) try {
     po.xlabel = "key position j";
     po.ylabel = "query position i";
     po.colors = {img::Color{235, 235, 235}, img::categorical(0)};
-    img::HeatmapOptions ao = po;
-    ao.title = "window_strided: effective attention";
-    ao.subtitle = "random q, k, v ~ N(0,1)";
-    ao.value_label = "weight A[i,j]";
-    L.show(img::hstack({img::categorical_heatmap(ids, {"skipped", "computed"}, po), img::heatmap(core::reshape(A, {n, n}), ao)}),
+    L.show(img::hstack({img::categorical_heatmap(ids, {"skipped", "computed"}, po),
+                        lesson::matrix_map(A, "window_strided: effective attention", "random q, k, v ~ N(0,1)",
+                                           lesson::MapStyle().value("weight A[i,j]"))}),
            "pattern.png",
            lesson::str("left: the pairs the rule lets through — with the default rule a band of 2w-1 = ",
                        2 * WindowStridedOptions{}.window - 1, " keys around the diagonal plus lines every s = ",

@@ -8,7 +8,9 @@
 #include "core/autograd.h"
 #include "core/fast_exp.h"
 #include "core/ops_elementwise.h"
+#include "core/ops_index.h"
 #include "core/ops_linalg.h"
+#include "core/ops_nn.h"
 #include "core/ops_shape.h"
 #include "core/parallel.h"
 
@@ -173,5 +175,12 @@ class FullScheme : public Scheme {
 Registrar registrar(std::make_unique<FullScheme>());
 
 }  // namespace
+
+Tensor masked_dense_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& pattern) {
+  const Tensor blocked = 1.0f - pattern;  // 1 = query i may not look at key j
+  const Tensor scores =
+      core::masked_fill(dense_scores(q, k), blocked, -std::numeric_limits<float>::infinity());  // (B, H, n, m)
+  return core::matmul(core::softmax(scores, -1), v);  // (B, H, n, m) @ (B, H, m, d) -> (B, H, n, d)
+}
 
 }  // namespace attention

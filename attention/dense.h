@@ -39,4 +39,10 @@ Tensor dense_probabilities(const Tensor& q, const Tensor& k, const DenseOptions&
 // A v: (B, H, n, d).
 Tensor dense_attention(const Tensor& q, const Tensor& k, const Tensor& v, const DenseOptions& options = {});
 
+// The reference of every sparse scheme: softmax(q kᵀ/√d, with -∞ wherever the pattern is 0) v, from core ops, so
+// that autograd gives its gradients. q: (B, H, n, d); k, v: (B, H, m, d); pattern: 0/1, broadcastable to
+// (B, H, n, m). A query with no key in the pattern gets 0, not NaN. It builds the n × m scores: a check (the
+// conformance tests, the lessons), not a kernel.
+Tensor masked_dense_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& pattern);
+
 }  // namespace attention

@@ -21,17 +21,8 @@
 
 namespace lesson {
 
-// softmax(q kᵀ/√d, with -∞ wherever the pattern is 0) v: dense attention restricted to a sparse pattern, from
-// core ops, so that autograd gives its gradients. A sparse kernel that visits only the pattern's pairs must give
-// the same output and gradients. q: (B, H, n, d); k, v: (B, H, m, d); pattern: 0/1, broadcastable to
-// (B, H, n, m). A query with no key in the pattern gets 0, not NaN. It builds the n × m scores: a check, not a
-// kernel.
-inline Tensor masked_dense_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& pattern) {
-  const Tensor blocked = 1.0f - pattern;  // 1 = query i may not look at key j
-  const Tensor scores =
-      core::masked_fill(attention::dense_scores(q, k), blocked, -std::numeric_limits<float>::infinity());  // (B,H,n,m)
-  return core::matmul(core::softmax(scores, -1), v);  // (B,H,n,m) @ (B,H,m,d) -> (B,H,n,d)
-}
+// The masked dense reference lives in the library (attention/dense.h), shared with the tests.
+using attention::masked_dense_attention;
 
 // A function of a list of tensors, such as (q, k, v) -> out: the form core::gradcheck takes too.
 using TensorFunction = std::function<Tensor(const std::vector<Tensor>& inputs)>;

@@ -115,13 +115,8 @@ inline bool bit_equal(const Tensor& a, const Tensor& b) {
   return a.shape() == b.shape() && std::memcmp(a.data(), b.data(), sizeof(float) * a.numel()) == 0;
 }
 
-// softmax(q kᵀ/√d) v with every pair where pattern == 0 blocked: the dense reference for a sparse scheme.
-// pattern broadcasts to (B, H, n, m).
-inline Tensor masked_dense(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& pattern) {
-  const Tensor scores = attention::dense_scores(q, k);  // (B, H, n, m)
-  return core::matmul(
-      core::softmax(core::masked_fill(scores, 1.0f - pattern, -std::numeric_limits<float>::infinity()), -1), v);
-}
+// The dense reference for a sparse scheme (attention/dense.h): softmax(q kᵀ/√d, -∞ where pattern == 0) v.
+using attention::masked_dense_attention;
 
 // A random key index (Bi, Hi, n, K) over m keys, for the sparse kernels: each row lists a random number of
 // distinct keys in random slots, the rest -1. Row 0 of every slice is left empty when `empty_row0`.

@@ -13,7 +13,7 @@ using namespace core;
 using attention::LongformerOptions;
 
 using testing::Grads;
-using testing::masked_dense;
+using testing::masked_dense_attention;
 using testing::with_grads;
 
 namespace {
@@ -80,7 +80,7 @@ TEST_CASE("longformer: kernel equals dense attention with the pattern as mask, o
             [&](const Tensor& a, const Tensor& b, const Tensor& c) { return attention::longformer_attention(a, b, c, o, pad); },
             q, k, v, g);
         const Grads ref = with_grads(
-            [&](const Tensor& a, const Tensor& b, const Tensor& c) { return masked_dense(a, b, c, pattern); }, q, k, v, g);
+            [&](const Tensor& a, const Tensor& b, const Tensor& c) { return masked_dense_attention(a, b, c, pattern); }, q, k, v, g);
         CHECK_CLOSE(mine.out, ref.out, 1e-4, 1e-5);
         CHECK_CLOSE(mine.dq, ref.dq, 1e-4, 1e-5);
         CHECK_CLOSE(mine.dk, ref.dk, 1e-4, 1e-5);

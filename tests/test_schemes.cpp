@@ -213,7 +213,7 @@ TEST_CASE("conformance: a masked softmax equals dense attention masked by its pa
         const testing::Grads mine = testing::with_grads(
             [&](const Tensor& q, const Tensor& k, const Tensor& v) { return s.kernel(q, k, v, cfg); }, x.q, x.k, x.v, g);
         const testing::Grads ref = testing::with_grads(
-            [&](const Tensor& q, const Tensor& k, const Tensor& v) { return testing::masked_dense(q, k, v, P); }, x.q,
+            [&](const Tensor& q, const Tensor& k, const Tensor& v) { return testing::masked_dense_attention(q, k, v, P); }, x.q,
             x.k, x.v, g);
         CHECK_CLOSE(mine.out, ref.out, 1e-4, 1e-5);
         CHECK_CLOSE(mine.dq, ref.dq, 1e-4, 1e-5);

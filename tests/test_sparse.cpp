@@ -13,7 +13,7 @@ using attention::SparseMode;
 using attention::SparseOptions;
 
 using testing::Grads;
-using testing::masked_dense;
+using testing::masked_dense_attention;
 using testing::with_grads;
 
 namespace {
@@ -107,7 +107,7 @@ TEST_CASE("sparse: kernel equals dense attention with the pattern as mask, outpu
               [&](const Tensor& a, const Tensor& b, const Tensor& c) { return attention::sparse_attention(a, b, c, o); }, q,
               k, v, g);
           const Grads ref = with_grads(
-              [&](const Tensor& a, const Tensor& b, const Tensor& c) { return masked_dense(a, b, c, pattern); }, q, k, v, g);
+              [&](const Tensor& a, const Tensor& b, const Tensor& c) { return masked_dense_attention(a, b, c, pattern); }, q, k, v, g);
           const Grads dense_mask = with_grads(
               [&](const Tensor& a, const Tensor& b, const Tensor& c) {
                 return attention::sparse_dense_mask_attention(a, b, c, o);
@@ -135,7 +135,7 @@ TEST_CASE("sparse: padding keys are never attended, through the scheme interface
   const Tensor A = s.effective_attention(q, k, v, cfg);
   const Tensor P = s.pattern(q.shape(), cfg);
   CHECK_CLOSE(s.kernel(q, k, v, cfg), matmul(A, v), 1e-4, 1e-5);
-  CHECK_CLOSE(s.kernel(q, k, v, cfg), masked_dense(q, k, v, P), 1e-4, 1e-5);
+  CHECK_CLOSE(s.kernel(q, k, v, cfg), masked_dense_attention(q, k, v, P), 1e-4, 1e-5);
   for (int64_t h = 0; h < 2; ++h)
     for (int64_t i = 0; i < n; ++i) CHECK(A.at({1, h, i, 11}) == 0.0f);
 }

@@ -256,28 +256,14 @@ BigBirdProbabilities bigbird_probabilities(const Tensor& q, const Tensor& k, con
 }
 
 // ---- the layer --------------------------------------------------------------------------------------------
-BigBirdLayer::BigBirdLayer(const BigBirdOptions& o, const LayerConfig& cfg, core::Rng& rng)
-    : options(o),
-      d_model(cfg.d_model),
-      n_heads(cfg.n_heads),
-      w_q(cfg.d_model, cfg.d_model, rng),
-      w_k(cfg.d_model, cfg.d_model, rng),
-      w_v(cfg.d_model, cfg.d_model, rng),
-      w_o(cfg.d_model, cfg.d_model, rng) {
-  check_heads(cfg, "bigbird");
-  register_module("w_q", w_q);
-  register_module("w_k", w_k);
-  register_module("w_v", w_v);
-  register_module("w_o", w_o);
+BigBirdLayer::BigBirdLayer(const LayerConfig& cfg, core::Rng& rng)
+    : ProjectedAttention(find_scheme("bigbird"), cfg, rng), options(bigbird_options(config)) {
   options.seed = rng.next_u64();  // this layer's own random graph, drawn once: fixed in training and evaluation
 }
 
-Tensor BigBirdLayer::forward(const Tensor& x, const Tensor& key_padding_mask) {
-  AZ_CHECK(x.dim() == 3 && x.size(2) == d_model, "bigbird layer: x must be (B, n, ", d_model, "), got ", x.shape());
-  const Tensor q = split_heads(w_q.forward(x), n_heads);  // (B, H, n, d)
-  const Tensor k = split_heads(w_k.forward(x), n_heads);
-  const Tensor v = split_heads(w_v.forward(x), n_heads);
-  return w_o.forward(merge_heads(bigbird_attention(q, k, v, options, key_padding_mask)));  // (B, n, d_model)
+Tensor BigBirdLayer::attend(const Tensor&, const Tensor& q, const Tensor& k, const Tensor& v,
+                            const Tensor& key_padding_mask) {
+  return bigbird_attention(q, k, v, options, key_padding_mask);  // (B, H, n, d)
 }
 
 Tensor BigBirdLayer::pattern(int64_t n) const { return bigbird_pattern(options, 1, n_heads, n); }
@@ -340,7 +326,7 @@ class BigBirdScheme : public Scheme {
             "0 none, 1 window, 2 global, 3 random"};
   }
   std::unique_ptr<AttentionLayer> make_layer(const LayerConfig& lc, core::Rng& rng) const override {
-    return std::make_unique<BigBirdLayer>(bigbird_options(configure(lc.set, lc.causal, lc.seed)), lc, rng);
+    return std::make_unique<BigBirdLayer>(lc, rng);
   }
 };
 

@@ -103,18 +103,20 @@ struct BigBirdProbabilities {
 BigBirdProbabilities bigbird_probabilities(const Tensor& q, const Tensor& k, const Tensor& v, const BigBirdOptions& o,
                                            const Tensor& key_padding_mask = Tensor());
 
-// The layer: Q, K, V, O projections around bigbird_attention, with its own fixed random-block seed.
-class BigBirdLayer : public AttentionLayer {
+// The layer: the standard projections (ProjectedAttention) around bigbird_attention, with its own random graph:
+// a seed drawn from the layer's rng after w_q, w_k, w_v, w_o, fixed in training and evaluation. (Not a buffer:
+// like the layer's sizes it is fixed when the model is built, and never changes.)
+class BigBirdLayer : public ProjectedAttention {
  public:
-  BigBirdLayer(const BigBirdOptions& options, const LayerConfig& cfg, core::Rng& rng);
-  Tensor forward(const Tensor& x, const Tensor& key_padding_mask = Tensor()) override;
+  BigBirdLayer(const LayerConfig& cfg, core::Rng& rng);
+  // bigbird_attention with this layer's options (its own random-block seed): (B, H, n, d)
+  Tensor attend(const Tensor& x, const Tensor& q, const Tensor& k, const Tensor& v,
+                const Tensor& key_padding_mask) override;
   uint64_t random_seed() const { return options.seed; }
   // The pattern (1, H, n, n) this layer uses at length n: the same in training and evaluation.
   Tensor pattern(int64_t n) const;
 
   BigBirdOptions options;
-  int64_t d_model, n_heads;
-  core::nn::Linear w_q, w_k, w_v, w_o;
 };
 
 }  // namespace attention

@@ -297,20 +297,10 @@ EtcProbabilities etc_probabilities(const Tensor& q, const Tensor& k, const Tenso
 }
 
 // ---- the layer --------------------------------------------------------------------------------------------
-EtcLayer::EtcLayer(const EtcOptions& o, const LayerConfig& cfg, core::Rng& rng)
-    : options(o),
-      d_model(cfg.d_model),
-      n_heads(cfg.n_heads),
-      w_q(cfg.d_model, cfg.d_model, rng),
-      w_k(cfg.d_model, cfg.d_model, rng),
-      w_v(cfg.d_model, cfg.d_model, rng),
-      w_o(cfg.d_model, cfg.d_model, rng) {
-  check_heads(cfg, "etc");
-  register_module("w_q", w_q);
-  register_module("w_k", w_k);
-  register_module("w_v", w_v);
-  register_module("w_o", w_o);
-  if (!o.shared_qkv && o.global_tokens > 0) {  // the global tokens' own Q_g, K_g, V_g
+// rel_clip beyond max_len - 1 would only add biases no pair of positions can use: etc_fit clips it
+EtcLayer::EtcLayer(const LayerConfig& cfg, core::Rng& rng)
+    : ProjectedAttention(find_scheme("etc"), cfg, rng), options(etc_fit(etc_options(config), cfg.max_len)) {
+  if (!options.shared_qkv && options.global_tokens > 0) {  // the global tokens' own Q_g, K_g, V_g
     w_qg = std::make_unique<core::nn::Linear>(cfg.d_model, cfg.d_model, rng);
     w_kg = std::make_unique<core::nn::Linear>(cfg.d_model, cfg.d_model, rng);
     w_vg = std::make_unique<core::nn::Linear>(cfg.d_model, cfg.d_model, rng);
@@ -318,24 +308,24 @@ EtcLayer::EtcLayer(const EtcOptions& o, const LayerConfig& cfg, core::Rng& rng)
     register_module("w_k_global", *w_kg);
     register_module("w_v_global", *w_vg);
   }
-  rel_bias = register_parameter("rel_bias", randn({cfg.n_heads, etc_num_relative_ids(o)}, rng, 0.0f, o.rel_std));
+  rel_bias = register_parameter("rel_bias", randn({cfg.n_heads, etc_num_relative_ids(options)}, rng, 0.0f,
+                                                  options.rel_std));
 }
 
-Tensor EtcLayer::forward(const Tensor& x, const Tensor& key_padding_mask) {
-  AZ_CHECK(x.dim() == 3 && x.size(2) == d_model, "etc layer: x must be (B, n, ", d_model, "), got ", x.shape());
+ProjectedAttention::Heads EtcLayer::project(const Tensor& x) {
   const int64_t n = x.size(1), G = options.global_tokens;
   etc_check_length(options, n);
+  if (!w_qg) return ProjectedAttention::project(x);  // one set of projections for every token
   auto heads = [&](const core::nn::Linear& w, const Tensor& t) { return split_heads(w.forward(t), n_heads); };
-  Tensor q, k, v;  // (B, H, n, d): rows 0..G-1 from the global projections, the rest from the long ones
-  if (!w_qg) {
-    q = heads(w_q, x), k = heads(w_k, x), v = heads(w_v, x);
-  } else {
-    const Tensor x_global = slice(x, 1, 0, G), x_long = slice(x, 1, G, n);  // (B, G, d_model), (B, n_l, d_model)
-    q = concat({heads(*w_qg, x_global), heads(w_q, x_long)}, 2);
-    k = concat({heads(*w_kg, x_global), heads(w_k, x_long)}, 2);
-    v = concat({heads(*w_vg, x_global), heads(w_v, x_long)}, 2);
-  }
-  return w_o.forward(merge_heads(etc_attention(q, k, v, options, rel_bias, key_padding_mask)));  // (B, n, d_model)
+  const Tensor x_global = slice(x, 1, 0, G), x_long = slice(x, 1, G, n);  // (B, G, d_model), (B, n_l, d_model)
+  return {concat({heads(*w_qg, x_global), heads(w_q, x_long)}, 2),  // (B, H, n, d)
+          concat({heads(*w_kg, x_global), heads(w_k, x_long)}, 2),
+          concat({heads(*w_vg, x_global), heads(w_v, x_long)}, 2)};
+}
+
+Tensor EtcLayer::attend(const Tensor&, const Tensor& q, const Tensor& k, const Tensor& v,
+                        const Tensor& key_padding_mask) {
+  return etc_attention(q, k, v, options, rel_bias, key_padding_mask);  // (B, H, n, d)
 }
 
 // ---- the registered scheme --------------------------------------------------------------------------------
@@ -394,8 +384,7 @@ class EtcScheme : public Scheme {
             "id (-1 = not attended)"};
   }
   std::unique_ptr<AttentionLayer> make_layer(const LayerConfig& lc, core::Rng& rng) const override {
-    // rel_clip beyond max_len - 1 would only add biases no pair of positions can use
-    return std::make_unique<EtcLayer>(etc_fit(etc_options(configure(lc.set, lc.causal, lc.seed)), lc.max_len), lc, rng);
+    return std::make_unique<EtcLayer>(lc, rng);
   }
 };
 

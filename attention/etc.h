@@ -108,17 +108,19 @@ struct EtcProbabilities {
 EtcProbabilities etc_probabilities(const Tensor& q, const Tensor& k, const Tensor& v, const EtcOptions& o,
                                    const Tensor& rel_bias, const Tensor& key_padding_mask = Tensor());
 
-// The layer: x (B, n, d_model) whose first G positions are the global tokens. Q, K, V projections for the long
-// tokens and separate Q_g, K_g, V_g for the global tokens (shared_qkv=true: one set for both), one output
-// projection, and the learned relative biases rel_bias (H, V).
-class EtcLayer : public AttentionLayer {
+// The layer: x (B, n, d_model) whose first G positions are the global tokens. The standard Q, K, V projections
+// (ProjectedAttention) for the long tokens and separate Q_g, K_g, V_g for the global tokens (shared_qkv=true: one
+// set for both), one output projection, and the learned relative biases rel_bias (H, V).
+class EtcLayer : public ProjectedAttention {
  public:
-  EtcLayer(const EtcOptions& options, const LayerConfig& cfg, core::Rng& rng);
-  Tensor forward(const Tensor& x, const Tensor& key_padding_mask = Tensor()) override;
+  EtcLayer(const LayerConfig& cfg, core::Rng& rng);
+  // q, k, v (B, H, n, d): rows 0..G-1 from the global projections, the rest from the long ones
+  Heads project(const Tensor& x) override;
+  // etc_attention with the layer's rel_bias: (B, H, n, d)
+  Tensor attend(const Tensor& x, const Tensor& q, const Tensor& k, const Tensor& v,
+                const Tensor& key_padding_mask) override;
 
   EtcOptions options;
-  int64_t d_model, n_heads;
-  core::nn::Linear w_q, w_k, w_v, w_o;
   std::unique_ptr<core::nn::Linear> w_qg, w_kg, w_vg;  // only with separate projections and G > 0
   Tensor rel_bias;                                     // (H, V)
 };

@@ -21,8 +21,8 @@ namespace attention {
 using namespace core;
 
 const char* const kLinformerCausalRefusal =
-    "linformer: causal attention is not supported: E and F project the sequence dimension, so each projected key "
-    "and value mixes all n positions, future tokens included, and every query would see the future";
+    "E and F project the sequence dimension, so each projected key and value mixes all n positions, future tokens "
+    "included, and every query would see the future";
 
 // ---- settings -------------------------------------------------------------------------------------------------
 
@@ -209,30 +209,13 @@ Tensor linformer_effective_attention(const Tensor& q, const Tensor& k, const Ten
 
 // ---- the layer ------------------------------------------------------------------------------------------------
 
-namespace {
-Settings linformer_parse(const std::vector<std::string>& set) {
-  return Settings("linformer", linformer_params().hyperparams(), set);
-}
-}  // namespace
-
 LinformerLayer::LinformerLayer(const LayerConfig& cfg, Rng& rng, const Tensor& shared_E)
-    : d_model(cfg.d_model),
-      n_heads(cfg.n_heads),
+    : ProjectedAttention(find_scheme("linformer"), cfg, rng),  // refuses causal (configure)
       max_len(cfg.max_len),
       settings([&] {
-        AZ_CHECK(!cfg.causal, kLinformerCausalRefusal);
         AZ_CHECK(cfg.max_len >= 1, "linformer layer: max_len must be >= 1, got ", cfg.max_len);
-        return linformer_settings(linformer_parse(cfg.set), cfg.max_len);
-      }()),
-      w_q(cfg.d_model, cfg.d_model, rng),
-      w_k(cfg.d_model, cfg.d_model, rng),
-      w_v(cfg.d_model, cfg.d_model, rng),
-      w_o(cfg.d_model, cfg.d_model, rng) {
-  check_heads(cfg, "linformer");
-  register_module("w_q", w_q);
-  register_module("w_k", w_k);
-  register_module("w_v", w_v);
-  register_module("w_o", w_o);
+        return linformer_settings(config.settings, cfg.max_len);
+      }()) {
   if (shared_E.defined()) {
     AZ_CHECK(settings.share == LinformerShare::layerwise, "linformer layer: a shared E is for share=layerwise, got share=",
              linformer_share_name(settings.share));
@@ -246,14 +229,11 @@ LinformerLayer::LinformerLayer(const LayerConfig& cfg, Rng& rng, const Tensor& s
   F = linformer_shares_kv(settings.share) ? E : register_parameter("F", p.F);
 }
 
-Tensor LinformerLayer::forward(const Tensor& x, const Tensor& key_padding_mask) {
-  AZ_CHECK(x.dim() == 3 && x.size(2) == d_model, "linformer layer: x must be (B, n, ", d_model, "), got ", x.shape());
+Tensor LinformerLayer::attend(const Tensor& x, const Tensor& q, const Tensor& k, const Tensor& v,
+                              const Tensor& key_padding_mask) {
   AZ_CHECK(x.size(1) <= max_len, "linformer layer: sequence length n=", x.size(1), " exceeds max_len=", max_len,
            " (E and F have max_len columns)");
-  const Tensor q = split_heads(w_q.forward(x), n_heads);  // (B, H, n, d)
-  const Tensor k = split_heads(w_k.forward(x), n_heads);
-  const Tensor v = split_heads(w_v.forward(x), n_heads);
-  return w_o.forward(merge_heads(linformer_attention(q, k, v, E, F, key_padding_mask)));  // (B, n, d_model)
+  return linformer_attention(q, k, v, E, F, key_padding_mask);  // (B, H, n, d)
 }
 
 // ---- the registered scheme "linformer" ------------------------------------------------------------------------
@@ -269,7 +249,7 @@ SchemeInfo linformer_info() {
   i.lecture = 6;
   i.use(linformer_params());
   i.causal = false;
-  i.causal_refusal = "E and F mix every position, future ones included, into each projected key and value";
+  i.causal_refusal = kLinformerCausalRefusal;
   i.families = {Family::LR};
   i.exactness = Exactness::approximate;
   i.time_growth = "n";
@@ -302,10 +282,10 @@ class LinformerScheme : public Scheme {
     return linformer_effective_attention(q, k, p.E, p.F, cfg.key_padding_mask);
   }
 
+  // Not a check of the settings (configure does those): share=layerwise is a valid setting that this one-layer
+  // factory cannot honour.
   std::unique_ptr<AttentionLayer> make_layer(const LayerConfig& cfg, Rng& rng) const override {
-    AZ_CHECK(!cfg.causal, kLinformerCausalRefusal);
-    const LinformerSettings s = linformer_settings(linformer_parse(cfg.set), cfg.max_len);
-    AZ_CHECK(s.share != LinformerShare::layerwise,
+    AZ_CHECK(linformer_params().read(configure(cfg.set, cfg.causal).settings).share != LinformerShare::layerwise,
              "linformer: share=layerwise needs one E shared by every layer of a model, but make_layer builds one "
              "layer at a time; build the layers with attention::LinformerLayer(cfg, rng, first_layer.E) "
              "(attention/linformer.h), or use share=kv (one E per layer)");
@@ -317,7 +297,7 @@ class LinformerScheme : public Scheme {
   // 2·H·k·n normals costs about as much as the kernel itself, so the last draw is kept and reused while the
   // seed and the shapes stay the same — as a layer keeps its parameters. The result is the same either way.
   LinformerProjections projections(const Tensor& q, const Tensor& k, const Config& cfg) const {
-    AZ_CHECK(!cfg.causal, kLinformerCausalRefusal);
+    AZ_CHECK(!cfg.causal, "linformer: causal attention is not supported: ", kLinformerCausalRefusal);
     const int64_t m = k.size(2), H = q.size(1);
     const LinformerSettings s = linformer_settings(cfg.settings, m, "the number of keys m");  // k, v have m rows
     std::lock_guard<std::mutex> lock(cache_mutex_);

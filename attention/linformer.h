@@ -73,7 +73,8 @@ LinformerSettings linformer_settings(const Settings& settings, int64_t max_len,
                                      const std::string& length_name = "max_len");
 const ParamTable<LinformerSettings>& linformer_params();  // k, share (attention/params.h)
 
-// Why causal is refused (also the text of the error).
+// Why causal is refused (SchemeInfo::causal_refusal: the error says "linformer: causal attention is not supported: "
+// and this).
 extern const char* const kLinformerCausalRefusal;
 
 // ---- the projections ------------------------------------------------------------------------------------------
@@ -107,18 +108,19 @@ Tensor linformer_effective_attention(const Tensor& q, const Tensor& k, const Ten
 
 // ---- the layer ------------------------------------------------------------------------------------------------
 
-// x -> Q, K, V projections -> split heads -> linformer_attention with the layer's learned E, F -> merge heads ->
-// output projection. Parameters: w_q, w_k, w_v, w_o (weight, bias each), then E and F (F only when keys and
-// values have their own). With shared_E given (share=layerwise), E is that tensor and not a parameter of this
-// layer: the layer that made it owns it.
-class LinformerLayer : public AttentionLayer {
+// The standard projections (ProjectedAttention) around linformer_attention with the layer's learned E, F.
+// Parameters: E and F (F only when keys and values have their own), then w_q, w_k, w_v, w_o (weight, bias each).
+// With shared_E given (share=layerwise), E is that tensor and not a parameter of this layer: the layer that made
+// it owns it.
+class LinformerLayer : public ProjectedAttention {
  public:
   LinformerLayer(const LayerConfig& cfg, core::Rng& rng, const Tensor& shared_E = Tensor());
-  Tensor forward(const Tensor& x, const Tensor& key_padding_mask = Tensor()) override;
+  // linformer_attention(q, k, v, E, F): (B, H, n, d), for n <= max_len
+  Tensor attend(const Tensor& x, const Tensor& q, const Tensor& k, const Tensor& v,
+                const Tensor& key_padding_mask) override;
 
-  int64_t d_model, n_heads, max_len;
+  int64_t max_len;
   LinformerSettings settings;
-  core::nn::Linear w_q, w_k, w_v, w_o;
   Tensor E, F;  // (Hs, k, max_len); F is E when keys and values share
 };
 

@@ -215,21 +215,12 @@ LongformerProbabilities longformer_probabilities(const Tensor& q, const Tensor& 
 // ---- the layer: local projections plus the paper's separate global projections -------------------------------
 namespace {
 
-class LongformerLayer : public AttentionLayer {
+// The standard projections (ProjectedAttention) for the window; the global tokens' rows and columns use their
+// own Q_g, K_g, V_g, as in the paper, registered only when there are global tokens.
+class LongformerLayer : public ProjectedAttention {
  public:
   LongformerLayer(const Scheme& s, const LayerConfig& cfg, core::Rng& rng)
-      : options(longformer_options(s.configure(cfg.set, cfg.causal, cfg.seed))),
-        d_model(cfg.d_model),
-        n_heads(cfg.n_heads),
-        w_q(cfg.d_model, cfg.d_model, rng),
-        w_k(cfg.d_model, cfg.d_model, rng),
-        w_v(cfg.d_model, cfg.d_model, rng),
-        w_o(cfg.d_model, cfg.d_model, rng) {
-    check_heads(cfg, "longformer");
-    register_module("w_q", w_q);
-    register_module("w_k", w_k);
-    register_module("w_v", w_v);
-    register_module("w_o", w_o);
+      : ProjectedAttention(s, cfg, rng), options(longformer_options(config)) {
     if (!options.global.empty()) {  // Q_g, K_g, V_g exist only when there are global tokens to use them
       w_qg = std::make_unique<core::nn::Linear>(cfg.d_model, cfg.d_model, rng);
       w_kg = std::make_unique<core::nn::Linear>(cfg.d_model, cfg.d_model, rng);
@@ -240,28 +231,19 @@ class LongformerLayer : public AttentionLayer {
     }
   }
 
-  Tensor forward(const Tensor& x, const Tensor& key_padding_mask = Tensor()) override {
-    AZ_CHECK(x.dim() == 3 && x.size(2) == d_model, "longformer layer: x must be (B, n, ", d_model, "), got ", x.shape());
-    const Tensor q = split_heads(w_q.forward(x), n_heads);  // (B, H, n, d)
-    const Tensor k = split_heads(w_k.forward(x), n_heads);
-    const Tensor v = split_heads(w_v.forward(x), n_heads);
-    Tensor out;
-    if (options.global.empty()) {
-      out = longformer_attention(q, k, v, options, key_padding_mask);
-    } else {
-      longformer_check_length(options, x.size(1));
-      const Tensor x_global = index_select(x, 1, global_positions(options));  // (B, G, d_model)
-      const Tensor qg = split_heads(w_qg->forward(x_global), n_heads);        // (B, H, G, d)
-      const Tensor kg = split_heads(w_kg->forward(x), n_heads);               // (B, H, n, d)
-      const Tensor vg = split_heads(w_vg->forward(x), n_heads);               // (B, H, n, d)
-      out = longformer_attention(q, k, v, options, key_padding_mask, qg, kg, vg);
-    }
-    return w_o.forward(merge_heads(out));  // (B, n, d_model)
+  // The window on q, k, v (B, H, n, d); the global rows and columns from x's own global projections.
+  Tensor attend(const Tensor& x, const Tensor& q, const Tensor& k, const Tensor& v,
+                const Tensor& key_padding_mask) override {
+    if (options.global.empty()) return longformer_attention(q, k, v, options, key_padding_mask);
+    longformer_check_length(options, x.size(1));
+    const Tensor x_global = index_select(x, 1, global_positions(options));  // (B, G, d_model)
+    const Tensor qg = split_heads(w_qg->forward(x_global), n_heads);        // (B, H, G, d)
+    const Tensor kg = split_heads(w_kg->forward(x), n_heads);               // (B, H, n, d)
+    const Tensor vg = split_heads(w_vg->forward(x), n_heads);               // (B, H, n, d)
+    return longformer_attention(q, k, v, options, key_padding_mask, qg, kg, vg);  // (B, H, n, d)
   }
 
   LongformerOptions options;
-  int64_t d_model, n_heads;
-  core::nn::Linear w_q, w_k, w_v, w_o;
   std::unique_ptr<core::nn::Linear> w_qg, w_kg, w_vg;
 };
 

@@ -266,24 +266,35 @@ Registrar registrar(std::make_unique<PerformerScheme>());
 
 // ---- the layer ---------------------------------------------------------------------------------------------
 PerformerLayer::PerformerLayer(const Scheme& scheme, const LayerConfig& cfg, core::Rng& rng)
-    : ProjectedAttention(scheme, cfg, rng), base_seed_(cfg.seed), redraw_every_(parse(config.settings).redraw) {}
-
-void PerformerLayer::redraw() {
-  ++draw_;
-  config.seed = feature_seed(base_seed_, draw_);
+    : ProjectedAttention(scheme, cfg, rng),
+      base_seed_(cfg.seed),
+      redraw_every_(parse(config.settings).redraw),
+      draw_(Tensor::scalar(0.0f)),
+      training_calls_(Tensor::scalar(0.0f)) {
+  register_buffer("draw", draw_);
+  register_buffer("training_calls", training_calls_);
 }
+
+uint64_t PerformerLayer::draws() const { return static_cast<uint64_t>(draw_.item()); }
+
+void PerformerLayer::redraw() { draw_.data()[0] += 1.0f; }
 
 Tensor PerformerLayer::features(int64_t d_head) const {
   const PerformerSettings p = parse(config.settings);
-  return draw_random_features(p.features, d_head, p.orthogonal, config.seed);
+  return draw_random_features(p.features, d_head, p.orthogonal, feature_seed(base_seed_, draws()));
 }
 
-Tensor PerformerLayer::forward(const Tensor& x, const Tensor& key_padding_mask) {
+Tensor PerformerLayer::attend(const Tensor& x, const Tensor& q, const Tensor& k, const Tensor& v,
+                              const Tensor& key_padding_mask) {
   if (training() && redraw_every_ > 0) {
-    if (training_calls_ > 0 && training_calls_ % redraw_every_ == 0) redraw();
-    ++training_calls_;
+    const int64_t calls = static_cast<int64_t>(training_calls_.item());
+    if (calls > 0 && calls % redraw_every_ == 0) redraw();
+    training_calls_.data()[0] += 1.0f;
   }
-  return ProjectedAttention::forward(x, key_padding_mask);
+  Config cfg = config;
+  cfg.seed = feature_seed(base_seed_, draws());  // draw 0 is the layer's seed itself
+  cfg.key_padding_mask = key_padding_mask;
+  return scheme.kernel(q, k, v, cfg);  // (B, H, n, d)
 }
 
 }  // namespace attention

@@ -81,20 +81,26 @@ Tensor performer_attention(const Tensor& q, const Tensor& k, const Tensor& v, co
 Tensor performer_attention_matrix(const Tensor& q, const Tensor& k, const Tensor& W, bool causal,
                                   float eps = kPerformerEps, const Tensor& key_padding_mask = Tensor());
 
-// The layer of the scheme: the standard projections around the kernel, plus feature redrawing.
+// The layer of the scheme: the standard projections (ProjectedAttention) around the kernel, plus feature
+// redrawing. The draw counter and the count of training calls are buffers, so a checkpoint restores which
+// features the layer uses (draw t: W from feature_seed(cfg.seed, t)) and when it redraws next.
 class PerformerLayer : public ProjectedAttention {
  public:
   PerformerLayer(const Scheme& scheme, const LayerConfig& cfg, core::Rng& rng);
-  Tensor forward(const Tensor& x, const Tensor& key_padding_mask = Tensor()) override;
+  // The kernel with the current draw's features: (B, H, n, d). In training with redraw=N > 0, every N-th call
+  // first moves to the next draw.
+  Tensor attend(const Tensor& x, const Tensor& q, const Tensor& k, const Tensor& v,
+                const Tensor& key_padding_mask) override;
   void redraw();                                    // next draw of W (deterministic: see feature_seed)
-  uint64_t draws() const { return draw_; }          // how many times the features were redrawn
+  uint64_t draws() const;                           // how many times the features were redrawn
   Tensor features(int64_t d_head) const;            // the W the next forward pass uses: (m, d_head)
 
  private:
   uint64_t base_seed_;
-  uint64_t draw_ = 0;
   int64_t redraw_every_ = 0;
-  int64_t training_calls_ = 0;
+  // buffers "draw" and "training_calls"
+  Tensor draw_;            // (): the current draw t
+  Tensor training_calls_;  // (): training forward passes seen (for redraw=N)
 };
 
 }  // namespace attention

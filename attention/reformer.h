@@ -106,6 +106,8 @@ Tensor lsh_effective_attention(const Tensor& q, const LSHOptions& o, const IntTe
 
 // The Reformer's attention layer: ONE projection for queries and keys (shared QK), its own value and output
 // projections. x (B, n, d_model) -> (B, n, d_model).
+// Not a ProjectedAttention: shared QK means three projections (w_qk, w_v, w_o), not four, and the reversible
+// blocks (attention/reversible.h) call forward_lsh to hash once and replay the same buckets in their backward.
 class LSHAttentionLayer : public AttentionLayer {
  public:
   LSHAttentionLayer(const LayerConfig& cfg, core::Rng& rng);

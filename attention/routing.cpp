@@ -578,26 +578,17 @@ Tensor routing_ema_update(const Tensor& centroids, const Tensor& qhat, const Ten
 
 // ---- the layer ------------------------------------------------------------------------------------------
 RoutingLayer::RoutingLayer(const LayerConfig& cfg, core::Rng& rng)
-    : d_model(cfg.d_model),
-      n_heads(cfg.n_heads),
-      w_q(cfg.d_model, cfg.d_model, rng),
-      w_k(cfg.d_model, cfg.d_model, rng),
-      w_v(cfg.d_model, cfg.d_model, rng),
-      w_o(cfg.d_model, cfg.d_model, rng) {
-  check_heads(cfg, "routing");
-  Config c;
-  c.causal = cfg.causal;
-  c.seed = cfg.seed;
-  c.settings = Settings("routing", routing_hyperparams(), cfg.set);
-  options = routing_options(c);
-  clusters = routing_num_clusters(std::max<int64_t>(cfg.max_len, 1), options);
+    : ProjectedAttention(find_scheme("routing"), cfg, rng),
+      options(routing_options(config)),
+      clusters(routing_num_clusters(std::max<int64_t>(cfg.max_len, 1), options)),
+      fitted(Tensor::scalar(0.0f)),
+      steps(Tensor::scalar(0.0f)) {
   const int64_t d = cfg.d_model / cfg.n_heads;
-  Rng init(cfg.seed ^ 0x63656E74726F6964ULL);
+  Rng init(cfg.seed ^ 0x63656E74726F6964ULL);  // its own generator: the model rng goes on to the next layers untouched
   centroids = reshape(random_unit_rows(n_heads * clusters, d, init), {n_heads, clusters, d});
-  register_module("w_q", w_q);
-  register_module("w_k", w_k);
-  register_module("w_v", w_v);
-  register_module("w_o", w_o);
+  register_buffer("centroids", centroids);
+  register_buffer("fitted", fitted);
+  register_buffer("steps", steps);
 }
 
 void RoutingLayer::fit_centroids(const Tensor& qhat, const Tensor& khat, const Tensor& key_padding_mask) {
@@ -615,16 +606,13 @@ void RoutingLayer::fit_centroids(const Tensor& qhat, const Tensor& khat, const T
                                    options.seed * 1000003ULL + static_cast<uint64_t>(h) + 17);
     std::memcpy(centroids.data() + h * clusters * d, km.centroids.data(), sizeof(float) * clusters * d);
   }
-  fitted = true;
+  fitted.data()[0] = 1.0f;
 }
 
-Tensor RoutingLayer::forward(const Tensor& x, const Tensor& key_padding_mask) {
-  AZ_CHECK(x.dim() == 3 && x.size(2) == d_model, "routing layer: x must be (B, n, ", d_model, "), got ", x.shape());
-  const int64_t n = x.size(1);
-  const Tensor q = split_heads(w_q.forward(x), n_heads);  // (B, H, n, d)
-  const Tensor k = split_heads(w_k.forward(x), n_heads);
-  const Tensor v = split_heads(w_v.forward(x), n_heads);
-  Tensor qhat, khat;
+Tensor RoutingLayer::attend(const Tensor&, const Tensor& q, const Tensor& k, const Tensor& v,
+                            const Tensor& key_padding_mask) {
+  const int64_t n = q.size(2);
+  Tensor qhat, khat;  // (B, H, n, d): unit rows, constants for autograd
   {
     NoGradGuard no_grad;
     qhat = l2_normalize(q.detach());
@@ -632,7 +620,7 @@ Tensor RoutingLayer::forward(const Tensor& x, const Tensor& key_padding_mask) {
   }
   // Non-causal: the first batch the layer sees (train or eval) fits the centroids before it is routed.
   bool fitted_now = false;
-  if (!fitted && !options.causal) {
+  if (!is_fitted() && !options.causal) {
     fit_centroids(qhat, khat, key_padding_mask);
     fitted_now = true;
   }
@@ -640,18 +628,18 @@ Tensor RoutingLayer::forward(const Tensor& x, const Tensor& key_padding_mask) {
   const Routing r = options.causal ? route_nearest(qhat, khat, mu, key_padding_mask)
                                    : route_balanced(qhat, khat, mu, routing_cluster_size(n, clusters, options),
                                                     key_padding_mask);
-  const Tensor out = routing_attention(q, k, v, r, options.causal);
+  const Tensor out = routing_attention(q, k, v, r, options.causal);  // (B, H, n, d)
   if (training()) {
     // after the step: causal layers fit on their first batch only now (it was routed without looking at it);
     // later steps move the centroids by EMA
-    if (!fitted) {
+    if (!is_fitted()) {
       fit_centroids(qhat, khat, key_padding_mask);
     } else if (!fitted_now) {
       centroids = routing_ema_update(centroids, qhat, khat, key_padding_mask, options.decay);
     }
-    ++steps;
+    steps.data()[0] += 1.0f;
   }
-  return w_o.forward(merge_heads(out));  // (B, n, d_model)
+  return out;
 }
 
 // ---- the registered scheme ------------------------------------------------------------------------------

@@ -117,20 +117,27 @@ Tensor routing_kernel(const Tensor& q, const Tensor& k, const Tensor& v, const R
 Tensor routing_ema_update(const Tensor& centroids, const Tensor& qhat, const Tensor& khat,
                           const Tensor& key_padding_mask, double decay);
 
-// The layer: projections, routing with its own per-head centroids (state, not parameters), attention, output
-// projection. C = clusters, or round(√max_len) when clusters=auto.
-class RoutingLayer : public AttentionLayer {
+// The layer: the standard projections (ProjectedAttention), routing with its own per-head centroids, attention,
+// output projection. C = clusters, or round(√max_len) when clusters=auto. The centroids, the fitted flag and the
+// step counter are buffers (state, not parameters: k-means and the EMA move them, the optimiser does not), so a
+// checkpoint saves and restores them with the parameters.
+class RoutingLayer : public ProjectedAttention {
  public:
   RoutingLayer(const LayerConfig& cfg, core::Rng& rng);
-  Tensor forward(const Tensor& x, const Tensor& key_padding_mask = Tensor()) override;
+  // Route q̂, k̂ with the centroids (fitting them first if needed), attend within the clusters, and in training
+  // move the centroids: (B, H, n, d).
+  Tensor attend(const Tensor& x, const Tensor& q, const Tensor& k, const Tensor& v,
+                const Tensor& key_padding_mask) override;
   // k-means on the q̂, k̂ of a batch (every valid row of every sequence), per head; sets fitted.
   void fit_centroids(const Tensor& qhat, const Tensor& khat, const Tensor& key_padding_mask);
+  bool is_fitted() const { return fitted.item() != 0.0f; }
+
   RoutingOptions options;
-  int64_t d_model, n_heads, clusters;
-  Tensor centroids;     // (H, C, d): seeded random unit vectors until the first fit
-  bool fitted = false;  // k-means has run
-  int64_t steps = 0;    // training forwards seen (EMA updates = steps - 1 when the first one fitted)
-  core::nn::Linear w_q, w_k, w_v, w_o;
+  int64_t clusters;
+  // buffers, registered under these names
+  Tensor centroids;  // (H, C, d): seeded random unit vectors until the first fit
+  Tensor fitted;     // (): 1 once k-means has run, else 0
+  Tensor steps;      // (): training forwards seen (EMA updates = steps - 1 when the first one fitted)
 };
 
 }  // namespace attention

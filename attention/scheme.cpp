@@ -130,15 +130,25 @@ ProjectedAttention::ProjectedAttention(const Scheme& s, const LayerConfig& cfg, 
   register_module("w_o", w_o);
 }
 
+ProjectedAttention::Heads ProjectedAttention::project(const Tensor& x) {
+  return {split_heads(w_q.forward(x), n_heads),   // q (B, H, n, d)
+          split_heads(w_k.forward(x), n_heads),   // k (B, H, n, d)
+          split_heads(w_v.forward(x), n_heads)};  // v (B, H, n, d)
+}
+
+Tensor ProjectedAttention::attend(const Tensor& x, const Tensor& q, const Tensor& k, const Tensor& v,
+                                  const Tensor& key_padding_mask) {
+  Config cfg = config;
+  cfg.key_padding_mask = key_padding_mask;
+  return scheme.kernel(q, k, v, cfg);  // (B, H, n, d)
+}
+
 Tensor ProjectedAttention::forward(const Tensor& x, const Tensor& key_padding_mask) {
   AZ_CHECK(x.dim() == 3 && x.size(2) == d_model, scheme.name(), " layer: x must be (B, n, ", d_model, "), got ",
            x.shape());
-  const Tensor q = split_heads(w_q.forward(x), n_heads);  // (B, H, n, d)
-  const Tensor k = split_heads(w_k.forward(x), n_heads);
-  const Tensor v = split_heads(w_v.forward(x), n_heads);
-  Config cfg = config;
-  cfg.key_padding_mask = key_padding_mask;
-  return w_o.forward(merge_heads(scheme.kernel(q, k, v, cfg)));  // (B, n, d_model)
+  const Heads h = project(x);                                     // q, k, v: (B, H, n, d)
+  const Tensor out = attend(x, h.q, h.k, h.v, key_padding_mask);  // (B, H, n, d)
+  return w_o.forward(merge_heads(out));                           // (B, n, d_model)
 }
 
 // ---- registry -------------------------------------------------------------------------------------------

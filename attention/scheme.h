@@ -178,14 +178,38 @@ class Scheme {
   SchemeInfo info_;
 };
 
-// The standard layer: x -> Q, K, V projections -> split heads -> scheme.kernel -> merge heads -> output
-// projection. Schemes without extra parameters use it as is.
+// The standard layer, and the base of every scheme's own layer:
+//
+//   x (B, n, d_model) --w_q, w_k, w_v, split_heads--> q, k, v (B, H, n, d)   project(x)
+//                     --the scheme's attention-----> (B, H, n, d)           attend(x, q, k, v, mask)
+//                     --merge_heads, w_o----------> (B, n, d_model)         forward(x)
+//
+// Schemes without extra parameters or state use it as is (make_layer's default). A scheme whose layer needs more
+// derives from it, overrides only the hook that differs and registers only its EXTRA parameters and buffers
+// (Linformer's E and F, ETC's global projections, routing's centroids); w_q, w_k, w_v, w_o are always these four,
+// drawn in this order from the layer's rng before anything the subclass draws.
 class ProjectedAttention : public AttentionLayer {
  public:
   ProjectedAttention(const Scheme& scheme, const LayerConfig& cfg, core::Rng& rng);
+  // w_o(merge_heads(attend(x, project(x)))): (B, n, d_model) -> (B, n, d_model). Subclasses override the hooks
+  // below, not this skeleton.
   Tensor forward(const Tensor& x, const Tensor& key_padding_mask = Tensor()) override;
+
+  struct Heads {
+    Tensor q, k, v;  // each (B, H, n, d)
+  };
+  // Hook 1, where q, k, v come from. Default: the three projections of x, split into heads. Override when some
+  // positions use other projections (ETC's global tokens have their own Q_g, K_g, V_g).
+  virtual Heads project(const Tensor& x);
+  // Hook 2, the attention on the heads: -> (B, H, n, d). Default: scheme.kernel(q, k, v) with the layer's config
+  // and the padding mask (B, n). Override when the layer brings its own parameters or state into the kernel
+  // (Linformer's learned E, F; routing's centroids; BigBird's own random graph). x (B, n, d_model) is there for
+  // layers that project more from it (Longformer's global Q_g, K_g, V_g).
+  virtual Tensor attend(const Tensor& x, const Tensor& q, const Tensor& k, const Tensor& v,
+                        const Tensor& key_padding_mask);
+
   const Scheme& scheme;
-  Config config;
+  Config config;  // the scheme's settings for this layer (validated), causal flag and seed
   int64_t d_model, n_heads;
   core::nn::Linear w_q, w_k, w_v, w_o;
 };

@@ -528,35 +528,17 @@ Tensor sinkhorn_support(const Tensor& q, const Tensor& k, const SinkhornOptions&
 
 // ---- the layer ------------------------------------------------------------------------------------------
 SinkhornLayer::SinkhornLayer(const LayerConfig& cfg, core::Rng& rng)
-    : d_model(cfg.d_model),
-      n_heads(cfg.n_heads),
-      noise_rng(cfg.seed ^ 0x5A4E4B40524E2ULL),
-      w_q(cfg.d_model, cfg.d_model, rng),
-      w_k(cfg.d_model, cfg.d_model, rng),
-      w_v(cfg.d_model, cfg.d_model, rng),
-      w_o(cfg.d_model, cfg.d_model, rng) {
-  Config c;
-  c.causal = cfg.causal;
-  c.seed = cfg.seed;
-  c.settings = Settings("sinkhorn", sinkhorn_hyperparams(), cfg.set);
-  options = sinkhorn_options(c);
-  check_heads(cfg, "sinkhorn");
-  register_module("w_q", w_q);
-  register_module("w_k", w_k);
-  register_module("w_v", w_v);
-  register_module("w_o", w_o);
-}
+    : ProjectedAttention(find_scheme("sinkhorn"), cfg, rng),
+      options(sinkhorn_options(config)),
+      noise_rng(cfg.seed ^ 0x5A4E4B40524E2ULL) {}
 
-Tensor SinkhornLayer::forward(const Tensor& x, const Tensor& key_padding_mask) {
-  AZ_CHECK(x.dim() == 3 && x.size(2) == d_model, "sinkhorn layer: x must be (B, n, ", d_model, "), got ", x.shape());
-  const Tensor q = split_heads(w_q.forward(x), n_heads);  // (B, H, n, d)
-  const Tensor k = split_heads(w_k.forward(x), n_heads);
-  const Tensor v = split_heads(w_v.forward(x), n_heads);
+Tensor SinkhornLayer::attend(const Tensor&, const Tensor& q, const Tensor& k, const Tensor& v,
+                             const Tensor& key_padding_mask) {
   SinkhornOptions o = options;
   o.key_padding_mask = key_padding_mask;
-  o.noise = options.noise && training();             // the paper's Gumbel noise: training only
-  if (o.noise) o.seed = noise_rng.next_u64();        // a fresh draw per step
-  return w_o.forward(merge_heads(sinkhorn_attention(q, k, v, o)));  // (B, n, d_model)
+  o.noise = options.noise && training();       // the paper's Gumbel noise: training only
+  if (o.noise) o.seed = noise_rng.next_u64();  // a fresh draw per step
+  return sinkhorn_attention(q, k, v, o);       // (B, H, n, d)
 }
 
 // ---- the registered scheme ------------------------------------------------------------------------------

@@ -119,16 +119,19 @@ Tensor sinkhorn_effective_attention(const Tensor& q, const Tensor& k, const Tens
 // plus every token t of every block j with Pᵢⱼ > 0 whose slot is not masked).
 Tensor sinkhorn_support(const Tensor& q, const Tensor& k, const SinkhornOptions& o);
 
-// The layer: projections, then the kernel; Gumbel noise only in training mode and only when noise=true, a fresh
-// draw per forward (from a generator seeded by the layer's seed); eval is deterministic.
-class SinkhornLayer : public AttentionLayer {
+// The layer: the standard projections (ProjectedAttention), then the kernel; Gumbel noise only in training mode
+// and only when noise=true, a fresh draw per forward (from a generator seeded by the layer's seed); eval is
+// deterministic.
+class SinkhornLayer : public ProjectedAttention {
  public:
   SinkhornLayer(const LayerConfig& cfg, core::Rng& rng);
-  Tensor forward(const Tensor& x, const Tensor& key_padding_mask = Tensor()) override;
+  // sinkhorn_attention, with this step's noise seed in training: (B, H, n, d)
+  Tensor attend(const Tensor& x, const Tensor& q, const Tensor& k, const Tensor& v,
+                const Tensor& key_padding_mask) override;
   SinkhornOptions options;
-  int64_t d_model, n_heads;
+  // The noise generator. Not a buffer: its state is not a tensor, so a restored checkpoint continues the noise
+  // stream where the run is, not where the checkpoint was (eval, which draws no noise, is unaffected).
   core::Rng noise_rng;
-  core::nn::Linear w_q, w_k, w_v, w_o;
 };
 
 }  // namespace attention

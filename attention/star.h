@@ -91,6 +91,10 @@ class StarCycle : public core::nn::Module {
 // each with its own parameters. The layer returns the satellites H^T (B, n, D). The paper's last relay update
 // only feeds its sentence classifier ([max(H^T); s^T]); nothing reads it here, so cycles = T runs T satellite
 // updates and the T-1 relay updates between them (cycles = 1: the relay is the plain mean of the embeddings).
+//
+// Not a ProjectedAttention: a layer is `cycles` rounds, each with its own projections, whose keys and values read
+// three inputs (the satellites h, the embeddings e, the relay s), and whose output passes ReLU and LayerNorm; the
+// relay has a second attention of its own. One q, k, v -> kernel -> w_o would hide all of that.
 class StarLayer : public AttentionLayer {
  public:
   StarLayer(const LayerConfig& cfg, int64_t cycles, core::Rng& rng);

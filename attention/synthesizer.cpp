@@ -248,12 +248,20 @@ SynthesizerLayer::SynthesizerLayer(const LayerConfig& cfg, const SynthesizerOpti
   params = init_synthesizer_params(options.base(), n_heads, max_len, e, options.k, rng);
   const bool random_part =
       options.base() == SynthesizerMode::random || options.base() == SynthesizerMode::factorized_random;
-  if (random_part && !options.trainable) return;  // a fixed random matrix: a constant, not a parameter
   const std::pair<const char*, Tensor*> named[] = {{"R", &params.R},   {"R1", &params.R1}, {"R2", &params.R2},
                                                    {"W2", &params.W2}, {"b2", &params.b2}, {"Wa", &params.Wa},
                                                    {"ba", &params.ba}, {"Wb", &params.Wb}, {"bb", &params.bb}};
-  for (const auto& [name, t] : named)
-    if (t->defined()) *t = register_parameter(name, *t);
+  // A fixed random matrix (trainable=false) is not trained, but it is the layer's state: a buffer, saved and
+  // restored with the parameters. Otherwise every synthesizer tensor is a parameter.
+  const bool fixed = random_part && !options.trainable;
+  for (const auto& [name, t] : named) {
+    if (!t->defined()) continue;
+    if (fixed) {
+      register_buffer(name, *t);
+    } else {
+      *t = register_parameter(name, *t);
+    }
+  }
 }
 
 Tensor SynthesizerLayer::logits(const Tensor& x) const {

@@ -105,6 +105,9 @@ Tensor synthesizer_effective_attention(const Tensor& q, const Tensor& k, const T
 // The layer: x (B, n, D) -> v = G(x) split into heads; B from the synthesizer (dense modes read
 // hidden = split_heads(relu(w_1 x)), one shared first layer whose d-wide slice h feeds head h's own W₂);
 // mixture adds split_heads(w_q x) split_heads(w_k x)ᵀ/√d; y = w_o(merge_heads(softmax(B + mask) v)).
+//
+// Not a ProjectedAttention: most modes have no queries and keys (their weights come from R or from x alone), so
+// the layer's projections are w_v and w_o, then w_1 (dense modes) and w_q, w_k (mixture only), drawn in that order.
 class SynthesizerLayer : public AttentionLayer {
  public:
   SynthesizerLayer(const LayerConfig& cfg, const SynthesizerOptions& options, core::Rng& rng);
@@ -120,7 +123,7 @@ class SynthesizerLayer : public AttentionLayer {
   core::nn::Linear w_v, w_o;
   std::unique_ptr<core::nn::Linear> w_1;       // dense modes: the shared first layer D -> D
   std::unique_ptr<core::nn::Linear> w_q, w_k;  // mixture only
-  SynthesizerParams params;                    // registered as parameters unless trainable=false (random modes)
+  SynthesizerParams params;                    // parameters; buffers when trainable=false (random modes)
 };
 
 }  // namespace attention

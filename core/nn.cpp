@@ -19,6 +19,12 @@ Tensor Module::register_parameter(const std::string& name, Tensor t) {
 
 void Module::register_module(const std::string& name, Module& child) { children_.emplace_back(name, &child); }
 
+void Module::register_buffer(const std::string& name, Tensor& t) {
+  AZ_CHECK(t.defined(), "register_buffer: buffer '", name, "' is undefined (create the tensor first)");
+  AZ_CHECK(!t.requires_grad(), "register_buffer: '", name, "' requires grad; a trained tensor is a parameter");
+  buffers_.emplace_back(name, &t);
+}
+
 void Module::collect(const std::string& prefix, std::vector<std::pair<std::string, Tensor>>& out) const {
   for (const auto& [name, t] : params_) out.emplace_back(prefix + name, t);
   for (const auto& [name, child] : children_) child->collect(prefix + name + ".", out);
@@ -34,6 +40,17 @@ std::vector<std::pair<std::string, Tensor>> Module::named_parameters() const {
     for (const auto& kept : out) seen = seen || kept.second.impl() == entry.second.impl();
     if (!seen) out.push_back(std::move(entry));
   }
+  return out;
+}
+
+void Module::collect_buffers(const std::string& prefix, std::vector<std::pair<std::string, Tensor>>& out) const {
+  for (const auto& [name, t] : buffers_) out.emplace_back(prefix + name, *t);  // the member as it is now
+  for (const auto& [name, child] : children_) child->collect_buffers(prefix + name + ".", out);
+}
+
+std::vector<std::pair<std::string, Tensor>> Module::named_buffers() const {
+  std::vector<std::pair<std::string, Tensor>> out;
+  collect_buffers("", out);
   return out;
 }
 

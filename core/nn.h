@@ -2,6 +2,9 @@
 //
 // A Module owns named parameters (leaf tensors with requires_grad) and may register child modules; then
 // parameters() lists every trainable tensor of the tree, in registration order, for the optimiser.
+// Buffers are the other state a module keeps: tensors that the optimiser does not train but that a checkpoint
+// must save and restore (routing's k-means centroids, a draw counter, a fixed random matrix). named_buffers()
+// lists them like named_parameters(), so that saving a model needs no knowledge of its layers.
 // Modules register children by address, so they are neither copyable nor movable: hold them as members or
 // through std::unique_ptr.
 #pragma once
@@ -27,6 +30,7 @@ class Module {
 
   std::vector<Tensor> parameters() const;
   std::vector<std::pair<std::string, Tensor>> named_parameters() const;  // "block.0.attn.w_q"
+  std::vector<std::pair<std::string, Tensor>> named_buffers() const;     // "block.0.attn.centroids"
   int64_t num_parameters() const;
   void zero_grad();
   void train(bool on = true);  // also sets every child
@@ -36,10 +40,16 @@ class Module {
  protected:
   Tensor register_parameter(const std::string& name, Tensor t);  // marks it requires_grad
   void register_module(const std::string& name, Module& child);
+  // Registers the member `t` (not a copy of it): the module keeps its address, so a member that forward()
+  // replaces by a new tensor (centroids = ema_update(centroids, ...)) is still the one listed. A flag or a
+  // counter is a 0-dim tensor (Tensor::scalar), so that all state is tensors.
+  void register_buffer(const std::string& name, Tensor& t);
 
  private:
   void collect(const std::string& prefix, std::vector<std::pair<std::string, Tensor>>& out) const;
+  void collect_buffers(const std::string& prefix, std::vector<std::pair<std::string, Tensor>>& out) const;
   std::vector<std::pair<std::string, Tensor>> params_;
+  std::vector<std::pair<std::string, Tensor*>> buffers_;
   std::vector<std::pair<std::string, Module*>> children_;
   bool training_ = true;
 };

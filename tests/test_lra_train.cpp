@@ -13,7 +13,6 @@
 #include <string>
 #include <vector>
 
-#include "attention/routing.h"
 #include "bench/lra/lra.h"
 #include "bench/lra/suite.h"
 #include "bench/lra/train.h"
@@ -255,29 +254,83 @@ TEST_CASE("lra train: masked_mean ignores padding and a fully padded row gives z
   CHECK(contains(error_of([&] { lra::masked_mean(h, core::Tensor::ones({2, 4})); }), "masked_mean"));
 }
 
-TEST_CASE("lra train: a checkpoint restores parameters and routing's centroids") {
+namespace {
+// The model's buffer `name` as a vector (REQUIREs that it exists).
+std::vector<float> buffer_values(const core::nn::Module& model, const std::string& name) {
+  for (const auto& [n, t] : model.named_buffers())
+    if (n == name) return t.to_vector();
+  FAIL("no buffer " << name);
+  return {};
+}
+}  // namespace
+
+TEST_CASE("lra train: a checkpoint restores parameters and routing's centroids, by name, with no scheme code") {
   const lra::Splits data = count_splits();
   attention::ModelConfig cfg = tiny_options("routing").model;
   lra::Classifier model(cfg, data.train);
+  const std::string centroids = "single.encoder.block0.attn.centroids", fitted = "single.encoder.block0.attn.fitted";
+  // the layer's state is listed as buffers, under their path in the model
+  CHECK(buffer_values(model, fitted) == std::vector<float>{0.0f});
+  const lra::Checkpoint unfitted = lra::Checkpoint::capture(model);
   // the first forward pass fits the centroids; take the checkpoint then
   lra::evaluate(model, data.val);
-  auto* routing = dynamic_cast<attention::RoutingLayer*>(model.encoder().blocks[0]->attn.get());
-  REQUIRE(routing != nullptr);
-  REQUIRE(routing->fitted);
+  REQUIRE(buffer_values(model, fitted) == std::vector<float>{1.0f});
   const lra::Checkpoint c = lra::Checkpoint::capture(model);
-  const std::vector<float> centroids = routing->centroids.to_vector();
+  const std::vector<float> fitted_centroids = buffer_values(model, centroids);
   const lra::EvalResult before = lra::evaluate(model, data.val);
   // change everything, then restore
   lra::TrainOptions o = tiny_options("routing");
   o.steps = 5;
   lra::train(model, data, o);
   for (const core::Tensor& p : model.parameters()) p.data()[0] += 1.0f;
-  CHECK(routing->centroids.to_vector() != centroids);  // the EMA moved them
+  CHECK(buffer_values(model, centroids) != fitted_centroids);  // the EMA moved them
   c.restore(model);
-  CHECK(routing->centroids.to_vector() == centroids);
+  CHECK(buffer_values(model, centroids) == fitted_centroids);
   const lra::EvalResult after = lra::evaluate(model, data.val);
   CHECK(after.accuracy == before.accuracy);
   CHECK(after.loss == doctest::Approx(before.loss).epsilon(1e-6));
+  // the flag comes back too: restored before the first fit, the next forward pass fits again
+  unfitted.restore(model);
+  CHECK(buffer_values(model, fitted) == std::vector<float>{0.0f});
+  lra::evaluate(model, data.val);
+  CHECK(buffer_values(model, fitted) == std::vector<float>{1.0f});
+}
+
+TEST_CASE("lra train: the test score is the best step's model, routing's centroids included") {
+  const lra::Splits data = count_splits();
+  lra::TrainOptions o = tiny_options("routing");
+  o.steps = 24;
+  o.eval_every = 2;
+  const std::string centroids = "single.encoder.block0.attn.centroids";
+  std::vector<std::vector<float>> at_step(1);  // at_step[s]: the centroids after step s
+  o.after_step = [&](int64_t, lra::Classifier& m) { at_step.push_back(buffer_values(m, centroids)); };
+  lra::Classifier model(o.model, data.train);
+  const lra::TrainResult r = lra::train(model, data, o);
+  REQUIRE(r.best_step < r.steps);  // else the last model is the best one and nothing is restored
+  CHECK(at_step[static_cast<size_t>(r.best_step)] != at_step.back());
+  // after train() the model holds the best checkpoint: its centroids are those of the best step
+  CHECK(buffer_values(model, centroids) == at_step[static_cast<size_t>(r.best_step)]);
+}
+
+TEST_CASE("lra train: a checkpoint refuses a model it does not fit, naming the tensor") {
+  const lra::Splits data = count_splits();
+  attention::ModelConfig cfg = tiny_options("routing").model;
+  lra::Classifier routing(cfg, data.train);
+  const lra::Checkpoint c = lra::Checkpoint::capture(routing);
+  cfg.set = {"clusters=3"};  // other centroid shapes
+  lra::Classifier other_clusters(cfg, data.train);
+  CHECK(contains(error_of([&] { c.restore(other_clusters); }),
+                 "Checkpoint: buffer 'single.encoder.block0.attn.centroids' has shape"));
+  cfg = tiny_options("full").model;  // the same parameters, no routing state
+  lra::Classifier full(cfg, data.train);
+  CHECK(contains(error_of([&] { c.restore(full); }),
+                 "the checkpoint's buffer 'single.encoder.block0.attn.centroids' is not in the model"));
+  CHECK(contains(error_of([&] { lra::Checkpoint::capture(full).restore(routing); }),
+                 "the model's buffer 'single.encoder.block0.attn.centroids' is not in the checkpoint"));
+  cfg.d_model = 8;
+  cfg.n_heads = 2;
+  lra::Classifier smaller(cfg, data.train);
+  CHECK(contains(error_of([&] { lra::Checkpoint::capture(full).restore(smaller); }), "Checkpoint: parameter '"));
 }
 
 TEST_CASE("lra train: evaluate counts argmax hits, batch size does not matter") {

@@ -36,6 +36,53 @@ TEST_CASE("nn: a tensor shared by two modules (tied weights) is listed once") {
   CHECK(s.num_parameters() == 2);
 }
 
+TEST_CASE("nn: buffers are listed by name through children, apart from the parameters") {
+  struct Counter : nn::Module {
+    Counter() : count(Tensor::scalar(0.0f)), table(Tensor::ones({2, 3})) {
+      register_buffer("count", count);
+      register_buffer("table", table);
+      w = register_parameter("w", Tensor::zeros({3}));
+    }
+    Tensor count, table, w;
+  };
+  struct Outer : nn::Module {
+    Outer() {
+      register_module("inner", inner);
+      register_module("other", other);
+    }
+    Counter inner, other;
+  } m;
+  const auto buffers = m.named_buffers();
+  REQUIRE(buffers.size() == 4);
+  CHECK(buffers[0].first == "inner.count");
+  CHECK(buffers[1].first == "inner.table");
+  CHECK(buffers[3].first == "other.table");
+  CHECK(buffers[1].second.shape() == Shape{2, 3});
+  // buffers are state, not trained: not among the parameters, no gradient
+  REQUIRE(m.named_parameters().size() == 2);
+  CHECK(m.named_parameters()[0].first == "inner.w");
+  CHECK(m.num_parameters() == 6);
+  CHECK_FALSE(buffers[0].second.requires_grad());
+  // the module holds the member, not a copy: a member replaced by a new tensor is what is listed ...
+  m.inner.count = Tensor::scalar(5.0f);
+  CHECK(m.named_buffers()[0].second.item() == 5.0f);
+  // ... and the listed handle shares its storage, so writing through it writes the member (how a restore works)
+  m.named_buffers()[1].second.data()[4] = 7.0f;
+  CHECK(m.inner.table.at({1, 1}) == 7.0f);
+}
+
+TEST_CASE("nn: register_buffer refuses an undefined tensor and a trained one") {
+  struct Bad : nn::Module {
+    void add(const std::string& name, Tensor& t) { register_buffer(name, t); }
+  } m;
+  Tensor undefined;
+  CHECK_THROWS_WITH_AS(m.add("mu", undefined), doctest::Contains("buffer 'mu' is undefined"), core::Error);
+  Tensor trained = Tensor::ones({2});
+  trained.set_requires_grad(true);
+  CHECK_THROWS_WITH_AS(m.add("w", trained), doctest::Contains("'w' requires grad"), core::Error);
+  CHECK(m.named_buffers().empty());
+}
+
 TEST_CASE("nn: MLP, LayerNorm and Embedding list their parameters by name") {
   Rng rng(3);
   nn::MLP mlp(4, 8, 2, rng);

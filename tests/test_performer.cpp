@@ -346,6 +346,19 @@ TEST_CASE("performer: the layer redraws its features on request and every N trai
   layer2->redraw();
   layer2->redraw();
   CHECK(testing::bit_equal(layer2->features(4), layer->features(4)));
+  // the draw and the training-call count are buffers: writing them back (a checkpoint's restore) puts the layer
+  // back on that draw and that redraw schedule
+  const auto buffers = layer->named_buffers();
+  REQUIRE(buffers.size() == 2);
+  CHECK(buffers[0].first == "draw");
+  CHECK(buffers[1].first == "training_calls");
+  CHECK(buffers[0].second.item() == 2.0f);
+  CHECK(buffers[1].second.item() == 3.0f);  // three training calls, none in eval
+  buffers[0].second.data()[0] = 0.0f;
+  CHECK(layer->draws() == 0);
+  CHECK(testing::bit_equal(layer->features(4), W0));
+  layer->train();
+  CHECK(testing::bit_equal(layer->forward(x), y0));  // call 4 (not a multiple of 2): no redraw, draw 0 again
 }
 
 TEST_CASE("performer: padding keys are ignored") {

@@ -194,7 +194,7 @@ TEST_CASE("routing: the EMA moves each centroid towards the mean of its rows wit
   const Tensor x = testing::rand_tensor({2, 16, 8}, 7);
   NoGradGuard ng;
   layer.forward(x);
-  CHECK(layer.fitted);
+  CHECK(layer.is_fitted());
   const Tensor before = layer.centroids.clone();
   layer.forward(x);
   const Tensor q = attention::split_heads(layer.w_q.forward(x), 2), k = attention::split_heads(layer.w_k.forward(x), 2);
@@ -220,9 +220,9 @@ TEST_CASE("routing: eval never routes with uninitialised centroids") {
     Rng rng(6);
     attention::RoutingLayer layer(lc, rng);
     layer.eval();
-    CHECK(!layer.fitted);
+    CHECK(!layer.is_fitted());
     const Tensor y = layer.forward(x);
-    CHECK(layer.fitted);
+    CHECK(layer.is_fitted());
     CHECK(testing::all_finite(y));
     CHECK(testing::all_finite(layer.centroids));
     CHECK(testing::bit_equal(y, layer.forward(x)));
@@ -242,10 +242,10 @@ TEST_CASE("routing: eval never routes with uninitialised centroids") {
       CHECK(s == doctest::Approx(1.0).epsilon(1e-5));
     }
     CHECK(testing::bit_equal(a.forward(x), b.forward(x)));
-    CHECK(!a.fitted);
+    CHECK(!a.is_fitted());
     a.train();
     a.forward(x);
-    CHECK(a.fitted);
+    CHECK(a.is_fitted());
   }
 }
 

@@ -352,11 +352,19 @@ TEST_CASE("synthesizer: trainable=false keeps R fixed (not a parameter); trainab
   CHECK(learned->parameters().size() == 5);  // + R
   for (const auto& [name, p] : fixed->named_parameters()) CHECK(name.find("R") == std::string::npos);
   CHECK(testing::bit_equal(as_synth(fixed).params.R, as_synth(learned).params.R));  // same draw
+  // not trained, but the layer's state: a buffer, so that a checkpoint keeps it
+  REQUIRE(fixed->named_buffers().size() == 1);
+  CHECK(fixed->named_buffers()[0].first == "R");
+  CHECK(fixed->named_buffers()[0].second.impl() == as_synth(fixed).params.R.impl());
+  CHECK(learned->named_buffers().empty());
   const Tensor x = testing::rand_tensor({1, 8, 8}, 111);
   sum(fixed->forward(x)).backward();
   CHECK_FALSE(as_synth(fixed).params.R.grad().defined());
   auto fr = make_layer({"mode=factorized_random", "trainable=false"}, 8, 2, 8, false, 112);
   CHECK(fr->parameters().size() == 4);
+  REQUIRE(fr->named_buffers().size() == 2);
+  CHECK(fr->named_buffers()[0].first == "R1");
+  CHECK(fr->named_buffers()[1].first == "R2");
   auto dense = make_layer({"mode=dense", "trainable=false"}, 8, 2, 8, false, 113);  // no effect on dense modes
   CHECK(dense->parameters().size() == 8);  // w_v, w_o, w_1, W2, b2
 }

@@ -12,9 +12,9 @@
 #include <iomanip>
 #include <iostream>
 #include <limits>
+#include <map>
 #include <sstream>
 
-#include "attention/routing.h"
 #include "bench/lra/files.h"
 #include "core/core.h"
 
@@ -140,42 +140,50 @@ EvalResult evaluate(Classifier& model, const Dataset& data, int64_t batch_size, 
 // ---- checkpoints ---------------------------------------------------------------------------------------------
 
 namespace {
-std::vector<attention::RoutingLayer*> routing_layers(Classifier& model) {
-  std::vector<attention::RoutingLayer*> out;
-  for (auto& block : model.encoder().blocks)
-    if (auto* r = dynamic_cast<attention::RoutingLayer*>(block->attn.get())) out.push_back(r);
+using Named = std::vector<std::pair<std::string, Tensor>>;
+
+Named deep_copy(const Named& tensors) {
+  Named out;
+  for (const auto& [name, t] : tensors) out.emplace_back(name, t.detach().clone());
+  return out;
+}
+
+// For each of the model's tensors, the saved one of the same name. The names must match both ways and the
+// shapes must agree; `what` ("parameter", "buffer") names the kind in the error.
+std::vector<const Tensor*> match_by_name(const Named& saved, const Named& model, const char* what) {
+  std::map<std::string, const Tensor*> by_name;
+  for (const auto& [name, t] : saved) by_name[name] = &t;
+  std::vector<const Tensor*> out;
+  for (const auto& [name, t] : model) {
+    const auto it = by_name.find(name);
+    AZ_CHECK(it != by_name.end(), "Checkpoint: the model's ", what, " '", name, "' is not in the checkpoint");
+    AZ_CHECK(it->second->shape() == t.shape(), "Checkpoint: ", what, " '", name, "' has shape ", t.shape(),
+             " in the model but ", it->second->shape(), " in the checkpoint");
+    out.push_back(it->second);
+    by_name.erase(it);
+  }
+  AZ_CHECK(by_name.empty(), "Checkpoint: the checkpoint's ", what, " '", by_name.begin()->first,
+           "' is not in the model");
   return out;
 }
 }  // namespace
 
-Checkpoint Checkpoint::capture(Classifier& model) {
+Checkpoint Checkpoint::capture(const core::nn::Module& model) {
   NoGradGuard no_grad;
   Checkpoint c;
-  for (const Tensor& p : model.parameters()) c.params_.push_back(p.detach().clone());
-  for (attention::RoutingLayer* r : routing_layers(model)) {
-    c.centroids_.push_back(r->centroids.detach().clone());
-    c.fitted_.push_back(r->fitted);
-  }
+  c.params_ = deep_copy(model.named_parameters());
+  c.buffers_ = deep_copy(model.named_buffers());
   return c;
 }
 
-void Checkpoint::restore(Classifier& model) const {
-  const std::vector<Tensor> params = model.parameters();
-  AZ_CHECK(params.size() == params_.size(), "Checkpoint: the model has ", params.size(),
-           " parameter tensors, the checkpoint ", params_.size());
-  for (size_t i = 0; i < params.size(); ++i) {
-    AZ_CHECK(params[i].shape() == params_[i].shape(), "Checkpoint: parameter ", i, " has shape ", params[i].shape(),
-             ", the checkpoint ", params_[i].shape());
-    std::copy_n(params_[i].data(), params_[i].numel(), params[i].data());
-  }
-  const std::vector<attention::RoutingLayer*> layers = routing_layers(model);
-  AZ_CHECK(layers.size() == centroids_.size(), "Checkpoint: routing layers differ (", layers.size(), " vs ",
-           centroids_.size(), ")");
-  NoGradGuard no_grad;
-  for (size_t i = 0; i < layers.size(); ++i) {
-    layers[i]->centroids = centroids_[i].clone();  // a fresh tensor: later EMA updates must not change the copy
-    layers[i]->fitted = fitted_[i];
-  }
+void Checkpoint::restore(core::nn::Module& model) const {
+  const Named params = model.named_parameters(), buffers = model.named_buffers();
+  // every check before the first write: a checkpoint that does not fit leaves the model as it was
+  const std::vector<const Tensor*> p = match_by_name(params_, params, "parameter");
+  const std::vector<const Tensor*> b = match_by_name(buffers_, buffers, "buffer");
+  // in place: the model's tensors are the ones its layers (and the optimiser) hold
+  for (size_t i = 0; i < params.size(); ++i) std::copy_n(p[i]->data(), p[i]->numel(), params[i].second.data());
+  for (size_t i = 0; i < buffers.size(); ++i) std::copy_n(b[i]->data(), b[i]->numel(), buffers[i].second.data());
 }
 
 // ---- progress ------------------------------------------------------------------------------------------------

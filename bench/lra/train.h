@@ -19,8 +19,8 @@
 // Optimisation: AdamW (betas 0.9/0.98, weight decay on every parameter), learning rate warmed up linearly over
 // `warmup` steps then decayed along a cosine to min_lr at `steps`, gradients clipped to a joint L2 norm of
 // clip_norm. Evaluation: on the validation split every eval_every steps and at the last step. The parameters at the
-// best validation accuracy are copied (a Checkpoint: deep copies of every parameter plus the non-parameter state
-// that some layers keep, i.e. routing's k-means centroids) and the test split is evaluated with THEM, not with
+// best validation accuracy are copied (a Checkpoint: deep copies of every parameter plus every buffer, the
+// non-parameter state that some layers keep, e.g. routing's k-means centroids) and the test split is evaluated with THEM, not with
 // the last parameters — the LRA repository evaluated the last checkpoint, a known complaint. Ties keep the
 // earlier step. The last model's test accuracy is reported too (test_acc_last), so the difference is visible.
 //
@@ -95,19 +95,18 @@ struct EvalResult {
 EvalResult evaluate(Classifier& model, const Dataset& data, int64_t batch_size = 64, const BatchOptions& batching = {},
                     int64_t max_examples = 0);
 
-// A deep copy of a model's state: every parameter's values (clones) and the non-parameter state of layers that
-// keep some (routing's centroids and fitted flag). restore() writes it back into the same model (or one of the
-// same architecture).
+// A deep copy of a model's state: every named parameter and every named buffer (the state layers keep besides
+// their parameters, e.g. routing's k-means centroids and fitted flag), cloned. restore() writes it back by name
+// into the same model (or one of the same architecture): a name missing on either side or a shape that differs is
+// a core::Error naming it. Nothing here knows any scheme's layer.
 class Checkpoint {
  public:
-  static Checkpoint capture(Classifier& model);
-  void restore(Classifier& model) const;
+  static Checkpoint capture(const core::nn::Module& model);
+  void restore(core::nn::Module& model) const;
   bool empty() const { return params_.empty(); }
 
  private:
-  std::vector<Tensor> params_;
-  std::vector<Tensor> centroids_;
-  std::vector<bool> fitted_;
+  std::vector<std::pair<std::string, Tensor>> params_, buffers_;
 };
 
 // ---- training ----------------------------------------------------------------------------------------------

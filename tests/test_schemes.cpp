@@ -238,6 +238,7 @@ TEST_CASE("conformance: causal outputs up to t do not depend on tokens after t")
     const Tensor later = s.kernel(perturbed(x.q, -1, -1, t + 1), perturbed(x.k, -1, -1, t + 1),
                                   perturbed(x.v, -1, -1, t + 1), cfg);
     CHECK(testing::bit_equal(slice(out, 2, 0, t + 1), slice(later, 2, 0, t + 1)));
+    CHECK(!testing::bit_equal(slice(out, 2, t + 1, n), slice(later, 2, t + 1, n)));  // the change did reach them
   }
 }
 

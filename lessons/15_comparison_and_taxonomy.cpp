@@ -627,8 +627,9 @@ int main(int argc, char** argv) try {
       (std::filesystem::path(L.dir()).parent_path() / "lra" / "results.csv").string();
   const MiniLra mini = read_mini_lra(results_path);
   const bool have_mini = !mini.source.empty();
+  const std::vector<LraRow> paper = paper_lra();  // (a named vector: paper_row returns pointers into it)
   auto paper_row = [&](const std::string& name) -> const LraRow* {
-    for (const LraRow& r : paper_lra())
+    for (const LraRow& r : paper)
       if (r.scheme == name) return &r;
     return nullptr;
   };

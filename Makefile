@@ -49,9 +49,10 @@ LDLIBS   += $(PKG_LIBS) -lm
 LIB_LINK  = -Wl,--whole-archive $(LIB) -Wl,--no-whole-archive
 
 CORE_SRC   := $(wildcard core/*.cpp)
-ATTN_SRC   := $(wildcard attention/*.cpp)
-LRA_SRC    := $(wildcard bench/lra/*.cpp)   # the Long Range Arena tasks and trainer: part of the library (the CLI uses them)
-LIB_OBJ    := $(patsubst %.cpp,$(BUILD)/obj/%.o,$(CORE_SRC) $(ATTN_SRC) $(LRA_SRC))
+PLOT_SRC   := $(wildcard plot/*.cpp)      # figures: canvas, colormaps, heatmaps, line plots, PNG (beside the engine)
+ATTN_SRC   := $(wildcard attention/*.cpp attention/kernels/*.cpp)
+LRA_SRC    := $(wildcard lra/*.cpp)   # the Long Range Arena tasks and trainer: part of the library (the CLI uses them)
+LIB_OBJ    := $(patsubst %.cpp,$(BUILD)/obj/%.o,$(CORE_SRC) $(PLOT_SRC) $(ATTN_SRC) $(LRA_SRC))
 LIB        := $(BUILD)/libattnzoo.a
 
 LESSON_SRC := $(sort $(wildcard lessons/[0-9]*.cpp))
@@ -62,10 +63,9 @@ TEST_BIN   := $(BUILD)/tests/run_tests
 CLI        := $(BUILD)/attnzoo
 BENCH_SRC  := $(wildcard bench/*.cpp)
 BENCHES    := $(patsubst bench/%.cpp,$(BUILD)/bench/%,$(BENCH_SRC))
-# notebooks_cpp/: the companion notebooks (percent-format programs, built like lessons), the notebook runner
-# and the gallery generator (tools that need neither the engine nor BLAS).
-NB_TOOL_SRC   := notebooks_cpp/runner.cpp notebooks_cpp/gallery.cpp
-COMPANION_SRC := $(sort $(filter-out $(NB_TOOL_SRC),$(wildcard notebooks_cpp/*.cpp)))
+# notebooks_cpp/: the companion notebooks (percent-format programs, built like lessons). tools/: the notebook
+# runner and the gallery generator, programs that need neither the engine nor BLAS.
+COMPANION_SRC := $(sort $(wildcard notebooks_cpp/*.cpp))
 COMPANIONS    := $(patsubst notebooks_cpp/%.cpp,$(BUILD)/notebooks/%,$(COMPANION_SRC))
 NB_RUNNER     := $(BUILD)/tools/nbrun
 GALLERY       := $(BUILD)/tools/gallery
@@ -176,11 +176,11 @@ $(BUILD)/notebooks/%: $(BUILD)/obj/notebooks_cpp/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) $< $(LIB_LINK) $(LDLIBS) -o $@
 
-$(NB_RUNNER): $(BUILD)/obj/notebooks_cpp/runner.o
+$(NB_RUNNER): $(BUILD)/obj/tools/nbrun.o
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) $< -o $@
 
-$(GALLERY): $(BUILD)/obj/notebooks_cpp/gallery.o
+$(GALLERY): $(BUILD)/obj/tools/gallery.o
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) $< -o $@
 

@@ -13,7 +13,7 @@
 #include <sstream>
 
 #include "core/error.h"
-#include "core/image.h"
+#include "plot/plot.h"
 #include "core/memory.h"
 #include "core/ops_elementwise.h"
 #include "core/ops_reduce.h"
@@ -176,7 +176,7 @@ std::string write_benchmark_report(const std::vector<BenchPoint>& points, const 
   md << " time exponent | memory exponent |\n|---|";
   for (size_t i = 0; i < o.ns.size(); ++i) md << "---|";
   md << "---|---|\n";
-  std::vector<image::Series> time_series, mem_series;
+  std::vector<plot::Series> time_series, mem_series;
   for (const std::string& name : order) {
     md << "| " << name << " |";
     std::vector<double> xs, ts, ms;
@@ -202,18 +202,18 @@ std::string write_benchmark_report(const std::vector<BenchPoint>& points, const 
   write_text(dir + "/attention.csv", csv.str());
   write_text(dir + "/attention.md", md.str());
 
-  image::PlotOptions pt;
+  plot::PlotOptions pt;
   pt.title = "kernel forward+backward time";
   pt.xlabel = "sequence length n";
   pt.ylabel = "time (ms)";
   pt.log_x = pt.log_y = true;
-  image::PlotOptions pm = pt;
+  plot::PlotOptions pm = pt;
   pm.title = "kernel activation memory (peak)";
   pm.ylabel = "memory (MiB)";
   const std::string subtitle = "B=" + std::to_string(o.batch) + " H=" + std::to_string(o.heads) +
                                " d=" + std::to_string(o.d_head) + (o.causal ? " causal" : "") +
                                ", measured on this machine";
-  image::save_png(image::with_title(image::hstack({image::line_plot(time_series, pt), image::line_plot(mem_series, pm)}),
+  plot::save_png(plot::with_title(plot::hstack({plot::line_plot(time_series, pt), plot::line_plot(mem_series, pm)}),
                                     "attention schemes: cost vs n (" + subtitle + ")"),
                   dir + "/attention.png");
   return md.str();

@@ -11,7 +11,7 @@
 #include <cmath>
 #include <limits>
 
-#include "attention/block_sparse.h"
+#include "attention/kernels/block_sparse.h"
 #include "core/autograd.h"
 #include "core/ops_elementwise.h"
 #include "core/ops_index.h"

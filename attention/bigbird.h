@@ -36,7 +36,7 @@
 
 #include <vector>
 
-#include "attention/index_attention.h"
+#include "attention/kernels/index_attention.h"
 #include "attention/scheme.h"
 
 namespace attention {

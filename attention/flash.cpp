@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "attention/dense.h"
-#include "attention/tiles.h"
+#include "attention/kernels/tiles.h"
 #include "core/autograd.h"
 #include "core/ops_elementwise.h"
 #include "core/ops_shape.h"

@@ -5,7 +5,7 @@
 #include <cstring>
 #include <limits>
 
-#include "attention/feature_attention.h"
+#include "attention/kernels/feature_attention.h"
 #include "core/autograd.h"
 #include "core/ops_elementwise.h"
 #include "core/ops_shape.h"

@@ -11,14 +11,14 @@
 //
 // Associativity moves the sum over keys in front: O(n·d²) time and O(n·d) memory instead of O(n²·d) and O(n²).
 // The causal form is an RNN whose state (S, z) is d x d + d numbers: LinearAttentionState generates one token
-// at a time in constant memory. The kernels live in attention/feature_attention.h; the causal backward
+// at a time in constant memory. The kernels live in attention/kernels/feature_attention.h; the causal backward
 // runs two scans and never stores the n outer products phi(k_i) v_iᵀ.
 //
 // eps = 1e-6 (the key `eps`) is the denominator of a row that sees no key at all (every key padded): its output
 // is 0 instead of 0/0. Unlike the paper, eps is not added to the other rows: their normaliser can be of any
 // scale (phi(x) = e^x is tiny for very negative x), and a fixed eps would take their mass; they are normalised
 // exactly, and a normaliser that left float32's range (underflow to 0, overflow) is refused with core::Error
-// (attention/feature_attention.h).
+// (attention/kernels/feature_attention.h).
 //
 // Hyperparameters: eps (default 1e-6). No pattern: every query sees every (earlier) key.
 #pragma once

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <limits>
 
-#include "attention/feature_attention.h"
+#include "attention/kernels/feature_attention.h"
 #include "core/autograd.h"
 #include "core/ops_elementwise.h"
 #include "core/ops_linalg.h"

@@ -9,7 +9,7 @@
 // so with m draws w_1..w_m (the rows of W, (m, d)) the positive random features
 //   phi(x) = exp(W x' - ‖x'‖²/2) / √m                                     (m values, all > 0)
 // give an unbiased estimate phi(q)·phi(k) of the softmax kernel. Attention becomes kernel attention
-// (attention/feature_attention.h): out = D⁻¹ phi(Q) (phi(K)ᵀ V), D = diag(phi(Q) (phi(K)ᵀ 1)), causal by
+// (attention/kernels/feature_attention.h): out = D⁻¹ phi(Q) (phi(K)ᵀ V), D = diag(phi(Q) (phi(K)ᵀ 1)), causal by
 // prefix sums — O(n·m·d) time, O(n·m) memory, and never an n x n matrix.
 //
 // Orthogonal random features (the "O" of FAVOR+): W is built from blocks of d rows that are exactly orthogonal
@@ -25,7 +25,7 @@
 //            numerator and denominator of that row;
 //   keys:    each key is divided by exp(c_j), c_j = max_l of key j's own exponents (it looks at key j only),
 //            and the kernel folds the factors back in with a running maximum M_i = max_{j<=i} c_j
-//            (attention/feature_attention.h): row i only ever sees keys j <= i and their c_j.
+//            (attention/kernels/feature_attention.h): row i only ever sees keys j <= i and their c_j.
 //   Never a maximum over the keys of the whole sequence in the causal case: that would make row i depend on
 //   future keys (a public implementation does this, and its causal outputs change when the future changes).
 //   The stabilisers are constants for autograd; since they cancel exactly, the gradients are those of the

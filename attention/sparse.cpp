@@ -9,7 +9,7 @@
 #include <cmath>
 #include <limits>
 
-#include "attention/block_sparse.h"
+#include "attention/kernels/block_sparse.h"
 #include "core/ops_elementwise.h"
 #include "core/ops_index.h"
 #include "core/ops_linalg.h"

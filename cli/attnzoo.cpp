@@ -6,7 +6,7 @@
 //   attnzoo run SCHEME --q --k --v ... apply a scheme's kernel to your own .npy tensors (e.g. to cross-check
 //                                      against NumPy/PyTorch), optionally with gradients
 //   attnzoo lra TASK --scheme S ...    train a Transformer classifier with any scheme on a Long Range Arena task
-//                                      (bench/lra/train.h); `lra suite` is `make lra` (bench/lra/suite.h)
+//                                      (lra/train.h); `lra suite` is `make lra` (lra/suite.h)
 //
 // Legend: B = batch, H = heads, n = number of queries, m = number of keys, d = head size.
 //   q: (B, H, n, d)   k, v: (B, H, m, d)   out: (B, H, n, d)   A: (B, H, n, m) with out == A @ v
@@ -34,9 +34,9 @@
 
 #include "attention/benchmark.h"
 #include "attention/scheme.h"
-#include "bench/lra/lra.h"
-#include "bench/lra/suite.h"
-#include "bench/lra/train.h"
+#include "lra/lra.h"
+#include "lra/suite.h"
+#include "lra/train.h"
 #include "core/core.h"
 
 namespace fs = std::filesystem;
@@ -474,10 +474,10 @@ int cmd_show(const std::vector<std::string>& words) {
   for (const std::string& s : sets) subtitle += " " + s;
   const std::string shape_note = "n=" + std::to_string(n) + (causal ? " causal" : "");
 
-  // Text in figures is ASCII only (core/image.h), hence " - " rather than a middle dot.
-  std::vector<core::image::Image> panels;
+  // Text in figures is ASCII only (plot/plot.h), hence " - " rather than a middle dot.
+  std::vector<plot::Image> panels;
   for (int64_t h = 0; h < H; ++h) {
-    core::image::HeatmapOptions o;
+    plot::HeatmapOptions o;
     o.title = name + " - head " + std::to_string(h) + " - " + shape_note;
     o.subtitle = subtitle;
     o.xlabel = "key position j";
@@ -486,7 +486,7 @@ int cmd_show(const std::vector<std::string>& words) {
     o.target_px = 384;
     o.diverging = lo < 0.0f;
     if (hi > lo) o.vmin = lo, o.vmax = hi;
-    panels.push_back(core::image::heatmap(head_matrix(A, 0, h), o));
+    panels.push_back(plot::heatmap(head_matrix(A, 0, h), o));
   }
   if (scheme.has_pattern()) {
     const Tensor P = scheme.data_pattern(q, k, cfg);  // (1, H, n, n), 1 = may attend
@@ -495,7 +495,7 @@ int cmd_show(const std::vector<std::string>& words) {
     for (int64_t h = 1; h < H && all_heads_equal; ++h)
       all_heads_equal = same_values(head_matrix(P, 0, h), head_matrix(P, 0, 0));
     for (int64_t h = 0; h < (all_heads_equal ? 1 : H); ++h) {
-      core::image::HeatmapOptions o;
+      plot::HeatmapOptions o;
       o.title = name + " - pattern - " + (all_heads_equal ? std::string("all heads") : "head " + std::to_string(h));
       o.subtitle = shape_note + " " + subtitle;
       o.xlabel = "key position j";
@@ -504,25 +504,25 @@ int cmd_show(const std::vector<std::string>& words) {
       o.target_px = 384;
       o.vmin = 0.0f;
       o.vmax = 1.0f;
-      panels.push_back(core::image::heatmap(head_matrix(P, 0, h), o));
+      panels.push_back(plot::heatmap(head_matrix(P, 0, h), o));
     }
   }
   const Scheme::Figure extra = scheme.extra_figure(n, cfg);
   if (extra.matrix.defined()) {
-    core::image::HeatmapOptions o;
+    plot::HeatmapOptions o;
     o.title = extra.title;
     o.subtitle = shape_note;
     o.xlabel = extra.xlabel;
     o.ylabel = extra.ylabel;
     o.value_label = extra.value_label;
     o.target_px = 384;
-    panels.push_back(core::image::heatmap(extra.matrix, o));
+    panels.push_back(plot::heatmap(extra.matrix, o));
   }
   const int cols = static_cast<int>(std::min<size_t>(panels.size(), 4));
-  const core::image::Image figure = core::image::with_title(
-      core::image::grid(panels, cols), name + ": effective attention A (out = A @ v) for random q, k, v ~ N(0,1)");
+  const plot::Image figure = plot::with_title(
+      plot::grid(panels, cols), name + ": effective attention A (out = A @ v) for random q, k, v ~ N(0,1)");
 
-  core::image::save_png(figure, out_path);  // the one output, written last (atomically)
+  plot::save_png(figure, out_path);  // the one output, written last (atomically)
   std::cout << out_path << "\n";
   if (!std::all_of(A.data(), A.data() + A.numel(), [](float x) { return std::isfinite(x); }))
     std::cerr << "attnzoo: warning: " << name << ": the effective attention has non-finite values (magenta cells)\n";

@@ -1,5 +1,5 @@
 // core/core.h — the whole engine in one include: tensors, autograd, every op family, nn layers, optimisers,
-// random numbers, .npy files, PNG drawing and gradcheck. Lessons and attention schemes include this.
+// random numbers, .npy files and gradcheck. Lessons and attention schemes include this (figures: plot/plot.h).
 #pragma once
 
 #include "core/autograd.h"
@@ -14,7 +14,6 @@
 #include "core/random.h"
 #include "core/tensor.h"
 #include "core/gradcheck.h"
-#include "core/image.h"
 #include "core/nn.h"
 #include "core/npy.h"
 #include "core/optim.h"

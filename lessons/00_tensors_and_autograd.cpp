@@ -26,7 +26,7 @@
 
 using core::IntTensor;
 using core::Tensor;
-namespace img = core::image;
+namespace img = plot;
 
 // Two interleaved spirals, `per_class` points each: class 0 starts at angle 0, class 1 half a turn later.
 // x: (N, 2) points in about [-1, 1]², y: (N) labels 0 or 1.

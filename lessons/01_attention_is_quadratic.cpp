@@ -28,7 +28,7 @@
 
 using core::IntTensor;
 using core::Tensor;
-namespace img = core::image;
+namespace img = plot;
 using lesson::matrix_map;  // a (1, 1, n, n) attention matrix as a heatmap (lessons/lesson.h)
 
 // may_attend(i, j): may query i look at key j?

@@ -33,7 +33,7 @@
 using core::IntTensor;
 using core::Shape;
 using core::Tensor;
-namespace img = core::image;
+namespace img = plot;
 
 // One satellite update from core ops (the library's fused version is attention::star_satellite_attention).
 // q, k_h, v_h, k_e, v_e: (B, H, n, d); k_s, v_s: (B, H, 1, d); prev, next: the ring as 1-D indices (n).

@@ -23,14 +23,14 @@
 #include <vector>
 
 #include "attention/dense.h"
-#include "attention/index_attention.h"
+#include "attention/kernels/index_attention.h"
 #include "attention/sparse.h"
 #include "lessons/lesson.h"
 #include "lessons/reference.h"
 
 using core::IntTensor;
 using core::Tensor;
-namespace img = core::image;
+namespace img = plot;
 using attention::SparseMode;
 using attention::SparseOptions;
 using lesson::list_str;    // {0, 16, 20} (lessons/lesson.h)

@@ -32,7 +32,7 @@
 
 using core::IntTensor;
 using core::Tensor;
-namespace img = core::image;
+namespace img = plot;
 using attention::LSHOptions;
 
 constexpr double kPi = 3.14159265358979323846;

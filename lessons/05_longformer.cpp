@@ -33,7 +33,7 @@
 
 using core::IntTensor;
 using core::Tensor;
-namespace img = core::image;
+namespace img = plot;
 using attention::LongformerOptions;
 using lesson::head;        // the (n, m) matrix of one head (lessons/lesson.h)
 using lesson::list_str;    // {0, 16, 20} (lessons/lesson.h)

@@ -41,7 +41,7 @@
 
 using core::IntTensor;
 using core::Tensor;
-namespace img = core::image;
+namespace img = plot;
 using lesson::head;        // the (n, m) matrix of one head, head(t, h, b) (lessons/lesson.h)
 using lesson::matrix_map;  // a heatmap of an attention matrix (lessons/lesson.h)
 

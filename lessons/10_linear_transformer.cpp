@@ -30,14 +30,14 @@
 #include <vector>
 
 #include "attention/dense.h"
-#include "attention/feature_attention.h"
+#include "attention/kernels/feature_attention.h"
 #include "attention/linear.h"
 #include "lessons/lesson.h"
 #include "lessons/reference.h"
 
 using core::IntTensor;
 using core::Tensor;
-namespace img = core::image;
+namespace img = plot;
 using lesson::all_finite;  // no NaN, no ±inf (lessons/lesson.h)
 using lesson::leaf;        // a copy of a tensor that records gradients (lessons/lesson.h)
 using lesson::matrix_map;  // a heatmap of an attention matrix (lessons/lesson.h)
@@ -153,7 +153,7 @@ int main(int argc, char** argv) try {
 
   // %% [markdown]
   // ## Step 4 · gradients
-  // The kernel's backward is hand-written (attention/feature_attention.cpp). We check dq, dk and dv against
+  // The kernel's backward is hand-written (attention/kernels/feature_attention.cpp). We check dq, dk and dv against
   // autograd through the dense normalised matrix, causal and not, and with finite differences.
   // %%
   L.step("Step 4 · gradients against the dense normalised matrix");

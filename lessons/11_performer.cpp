@@ -29,14 +29,14 @@
 #include <vector>
 
 #include "attention/dense.h"
-#include "attention/feature_attention.h"
+#include "attention/kernels/feature_attention.h"
 #include "attention/performer.h"
 #include "lessons/lesson.h"
 #include "lessons/reference.h"
 
 using core::IntTensor;
 using core::Tensor;
-namespace img = core::image;
+namespace img = plot;
 using lesson::all_finite;  // no NaN, no ±inf (lessons/lesson.h)
 using lesson::leaf;        // a copy of a tensor that records gradients (lessons/lesson.h)
 using lesson::matrix_map;  // a heatmap of an attention matrix (lessons/lesson.h)
@@ -155,7 +155,7 @@ int main(int argc, char** argv) try {
   //   - a key's factor must be common to all the keys a row adds up. Without a mask, one maximum over all keys
   //     works. With a causal mask it does NOT: row i would then depend on keys after i through that maximum
   //     (a public implementation did this). Our kernel takes each key's own maximum c_j and rescales by the
-  //     running maximum max_{j<=i} c_j — only positions <= i (attention/feature_attention.h).
+  //     running maximum max_{j<=i} c_j — only positions <= i (attention/kernels/feature_attention.h).
   // %%
   L.step("Step 3 · the stabiliser, and a causal leak to avoid");
   {
@@ -530,7 +530,7 @@ int main(int argc, char** argv) try {
   //    like exp(‖q' + k'‖²): work out ‖q' + k'‖² for q, k ~ N(0, σ² I_16).
   // 3. From step 7's table: at which n does the Performer's memory drop below dense attention's? Predict it
   //    from n² versus n·m and compare.
-  // 4. Lesson 10's elu+1 and these features are both kernel attention (attention/feature_attention.h). Which
+  // 4. Lesson 10's elu+1 and these features are both kernel attention (attention/kernels/feature_attention.h). Which
   //    of the two would you pick for generating text one token at a time, and what state does each carry?
   // %%
   return L.finish();

@@ -32,7 +32,7 @@
 
 using core::IntTensor;
 using core::Tensor;
-namespace img = core::image;
+namespace img = plot;
 using lesson::matrix_map;  // a heatmap of an attention matrix (lessons/lesson.h)
 
 // Heatmaps of (nb, nb) matrices over blocks (the (n, n) matrices over tokens keep MapStyle's default axes).

@@ -31,7 +31,7 @@
 
 using core::IntTensor;
 using core::Tensor;
-namespace img = core::image;
+namespace img = plot;
 using lesson::matrix_map;  // a heatmap of an attention matrix (lessons/lesson.h)
 
 // Tokens of `topics` hidden topics at random positions: q and k are the topic's direction plus noise, so a

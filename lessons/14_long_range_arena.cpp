@@ -29,13 +29,13 @@
 
 #include "attention/scheme.h"
 #include "attention/transformer.h"
-#include "bench/lra/lra.h"
-#include "bench/lra/train.h"
+#include "lra/lra.h"
+#include "lra/train.h"
 #include "lessons/lesson.h"
 
 using core::IntTensor;
 using core::Tensor;
-namespace img = core::image;
+namespace img = plot;
 namespace lo = lra::listops;
 namespace pf = lra::pathfinder;
 
@@ -286,7 +286,7 @@ int main(int argc, char** argv) try {
   // dot distance, so the only way to answer is to follow the dashes — a long-range dependency in 2-D that becomes
   // a very long one when the image is read row by row (a dot at pixel 40 and one at pixel 900 of a 1024-token
   // sequence). Path-X asks the same at 128 × 128 = 16384 tokens. The LRA repository ships no generator for these
-  // images; ours (`bench/lra/pathfinder.h`) draws them.
+  // images; ours (`lra/pathfinder.h`) draws them.
   // %%
   L.step("Step 3 · Pathfinder images");
   {
@@ -323,7 +323,7 @@ int main(int argc, char** argv) try {
 
   // %% [markdown]
   // ## Step 4 · a short training run
-  // `lra::train` (bench/lra/train.h) trains the Transformer classifier of `attention/transformer.h` — token and
+  // `lra::train` (lra/train.h) trains the Transformer classifier of `attention/transformer.h` — token and
   // position embeddings, pre-LN blocks with the chosen attention scheme, mean-pooling, a linear head — with AdamW,
   // warmup + cosine and gradient clipping, evaluates on the validation split every K steps, and reports the test
   // accuracy of the *best* validation checkpoint. `make lra` runs it at benchmark-like sizes for every scheme; here

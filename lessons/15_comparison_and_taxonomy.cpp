@@ -45,11 +45,11 @@
 #include "attention/benchmark.h"
 #include "attention/dense.h"
 #include "attention/scheme.h"
-#include "bench/lra/suite.h"
+#include "lra/suite.h"
 #include "lessons/lesson.h"
 
 using core::Tensor;
-namespace img = core::image;
+namespace img = plot;
 
 const double kNaN = std::numeric_limits<double>::quiet_NaN();
 
@@ -324,7 +324,7 @@ struct MiniLra {
 };
 
 // Reads out/lra/results.csv, the machine-readable twin of results.md that `make lra` writes (format in
-// bench/lra/suite.h). Rows whose status is not "ok" (a scheme that could not run a task) are left out. Returns an
+// lra/suite.h). Rows whose status is not "ok" (a scheme that could not run a task) are left out. Returns an
 // empty result when the file is missing; a malformed file is an error naming the file and the line.
 MiniLra read_mini_lra(const std::string& path) {
   MiniLra r;

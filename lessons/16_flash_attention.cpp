@@ -42,7 +42,7 @@
 #include "lessons/reference.h"
 
 using core::Tensor;
-namespace img = core::image;
+namespace img = plot;
 using lesson::head;  // the (n, d) matrix of one head (lessons/lesson.h)
 using lesson::leaf;  // a copy of a tensor that records gradients (lessons/lesson.h)
 

@@ -46,6 +46,7 @@
 #include <vector>
 
 #include "core/core.h"
+#include "plot/plot.h"
 
 namespace lesson {
 
@@ -281,7 +282,7 @@ class MapStyle {
   // A fixed colour range instead of the data's min and max: to compare panels on one scale, or to cap a few
   // large weights that would wash out the rest.
   MapStyle range(float lo, float hi) const { return with([&](auto& o) { o.vmin = lo, o.vmax = hi; }); }
-  const core::image::HeatmapOptions& options() const { return o_; }
+  const plot::HeatmapOptions& options() const { return o_; }
 
  private:
   template <class F>
@@ -290,21 +291,21 @@ class MapStyle {
     change(copy.o_);
     return copy;
   }
-  core::image::HeatmapOptions o_;
+  plot::HeatmapOptions o_;
 };
 
 // A matrix as a heatmap with a title and a subtitle. m is (rows, cols), or any tensor whose axes before the
 // last two all have size 1, such as a (1, 1, n, n) attention matrix (pick one head of a larger one with head()).
-inline core::image::Image matrix_map(const Tensor& m, const std::string& title, const std::string& subtitle,
+inline plot::Image matrix_map(const Tensor& m, const std::string& title, const std::string& subtitle,
                                      const MapStyle& style = MapStyle()) {
   AZ_CHECK(m.dim() >= 2, "matrix_map: wants a matrix, got ", m.shape());
   const int64_t rows = m.size(-2), cols = m.size(-1);
   AZ_CHECK(m.numel() == rows * cols, "matrix_map: axes before the last two must have size 1 (use head()), got ",
            m.shape());
-  core::image::HeatmapOptions o = style.options();
+  plot::HeatmapOptions o = style.options();
   o.title = title;
   o.subtitle = subtitle;
-  return core::image::heatmap(core::reshape(m, {rows, cols}), o);
+  return plot::heatmap(core::reshape(m, {rows, cols}), o);
 }
 
 // ---- timing and memory -----------------------------------------------------------------------------------
@@ -484,12 +485,12 @@ class Lesson {
 
   // Write img to DIR/NAME/file, announce it, and list it in the manifest. `caption` says what the picture
   // shows and what to look for in it.
-  std::string show(const core::image::Image& img, const std::string& file, const std::string& caption,
+  std::string show(const plot::Image& img, const std::string& file, const std::string& caption,
                    Figure kind = Figure::deterministic) {
     AZ_CHECK(file.find('/') == std::string::npos && file.find('\t') == std::string::npos, name_,
              ": show wants a plain file name, got '", file, "'");
     const std::string path = (std::filesystem::path(dir_) / file).string();
-    core::image::save_png(img, path);
+    plot::save_png(img, path);
     bool replaced = false;
     for (auto& f : figures_) {
       if (f.file == file) {

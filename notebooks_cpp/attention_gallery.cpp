@@ -21,7 +21,7 @@
 #include "lessons/lesson.h"
 
 using core::Tensor;
-namespace img = core::image;
+namespace img = plot;
 using lesson::head;  // the (n, n) matrix of one head (lessons/lesson.h)
 
 // A small heatmap of head 0: probabilities in viridis, signed weights (some approximations have them) in

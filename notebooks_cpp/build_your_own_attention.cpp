@@ -36,7 +36,7 @@ using attention::Config;
 using core::IntTensor;
 using core::Shape;
 using core::Tensor;
-namespace img = core::image;
+namespace img = plot;
 
 // %% [markdown]
 // ## Step 1 · the rule

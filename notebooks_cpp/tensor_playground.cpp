@@ -19,7 +19,7 @@
 
 using core::IntTensor;
 using core::Tensor;
-namespace img = core::image;
+namespace img = plot;
 
 // The graph behind `root` as a tape: every node once, inputs before the ops that use them (a topological order,
 // found without recursion, as the engine's own backward does), one line each:

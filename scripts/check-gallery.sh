@@ -7,7 +7,7 @@
 # 1. Every <img src> of the page must name an existing file under OUT_DIR (checked without a browser).
 # 2. Headless Chromium (Debian's chromium package: sh scripts/install-deps.sh --gallery) loads the page from
 #    file:// with networking off and a fresh profile, and dumps the DOM after the load event. The page's own
-#    small script (notebooks_cpp/gallery.cpp) has then written the number of images and the src of every one that
+#    small script (tools/gallery.cpp) has then written the number of images and the src of every one that
 #    did not decode (img.complete && naturalWidth > 0 fails) into attributes of <body>.
 # 3. Chromium takes a screenshot of the top of the page: OUT_DIR/gallery.png (1280 x 2000).
 # Prints one line per problem ("check-gallery: broken image: 01_x/full.png") and a summary.

@@ -6,7 +6,7 @@
 
 #include <set>
 
-#include "attention/block_sparse.h"
+#include "attention/kernels/block_sparse.h"
 #include "tests/helpers.h"
 
 using namespace core;

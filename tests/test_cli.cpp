@@ -17,8 +17,9 @@
 #include <vector>
 
 #include "attention/dense.h"
-#include "bench/lra/listops.h"
+#include "lra/listops.h"
 #include "core/core.h"
+#include "plot/png.h"
 #include "tests/helpers.h"
 
 namespace fs = std::filesystem;
@@ -262,7 +263,7 @@ TEST_CASE("cli: every registered scheme runs and shows at its defaults, or is re
     }
     const Result shown = run_cli({"show", name, "--out", in.file("show.png")});
     check_ok(shown);
-    CHECK(core::image::load_png(in.file("show.png")).width > 0);
+    CHECK(plot::load_png(in.file("show.png")).width > 0);
     fs::remove_all(in.dir);
   }
 }
@@ -369,7 +370,7 @@ TEST_CASE("cli: show writes a PNG that decodes and prints its path") {
     const Result r = run_cli(args);
     check_ok(r);
     CHECK(r.out == png + "\n");
-    const core::image::Image img = core::image::load_png(png);
+    const plot::Image img = plot::load_png(png);
     // Two heads and the pattern panel, side by side: much wider than tall.
     CHECK(img.width > 2 * img.height);
     CHECK(img.height > 100);
@@ -409,7 +410,7 @@ TEST_CASE("cli: lra generates ListOps TSV and Pathfinder PNGs, trains a scheme, 
   REQUIRE(labels.size() == 5);
   CHECK(labels[0] == "file,label");
   for (int i = 0; i < 4; ++i) {
-    const auto img = core::image::load_png(dir + "/pf/000" + std::to_string(i) + ".png");
+    const auto img = plot::load_png(dir + "/pf/000" + std::to_string(i) + ".png");
     CHECK(img.width == 16);
     CHECK(img.height == 16);
     CHECK(labels[i + 1].rfind("000" + std::to_string(i) + ".png,", 0) == 0);
@@ -428,7 +429,7 @@ TEST_CASE("cli: lra generates ListOps TSV and Pathfinder PNGs, trains a scheme, 
   CHECK(log[0] == "step,loss,train_acc,val_acc,lr,seconds");
   CHECK(log.back().rfind("6,", 0) == 0);
   CHECK(read_text(dir + "/run/result.json").find("\"scheme\": \"linear\"") != std::string::npos);
-  CHECK(core::image::load_png(dir + "/run/curves.png").width > 600);
+  CHECK(plot::load_png(dir + "/run/curves.png").width > 600);
 
   // Bad input: one line on stderr, exit 2, naming the problem
   const std::vector<std::pair<std::vector<std::string>, std::string>> bad = {
@@ -473,7 +474,7 @@ TEST_CASE("cli: bench measures schemes and writes csv, md and png; bad options e
   CHECK(csv[3].rfind("full,128,1,2,8,0,", 0) == 0);
   // dense attention's memory grows ~4x per doubling: the fitted exponent is printed in the table
   CHECK(read_text(dir + "/attention.md").find("| full |") != std::string::npos);
-  const auto img = core::image::load_png(dir + "/attention.png");
+  const auto img = plot::load_png(dir + "/attention.png");
   CHECK(img.width > 600);
   for (const std::vector<std::string>& bad :
        {std::vector<std::string>{"bench", "--schemes", "nope"}, {"bench", "--n", "12,x"}, {"bench", "--n", "0"},

@@ -6,7 +6,7 @@
 
 #include <algorithm>
 
-#include "attention/index_attention.h"
+#include "attention/kernels/index_attention.h"
 #include "tests/helpers.h"
 
 using namespace core;

@@ -21,7 +21,7 @@
 #include <string>
 #include <vector>
 
-#include "core/image.h"
+#include "plot/plot.h"
 #include "tests/helpers.h"
 
 namespace fs = std::filesystem;
@@ -194,7 +194,7 @@ TEST_CASE("lessons: each passes its self-checks with --quick and writes the PNGs
       CHECK(f.file.substr(f.file.size() - 4) == ".png");
       CHECK(o.run.out.find("[figure] " + dir + "/" + f.file + " — ") != std::string::npos);
       REQUIRE(fs::is_regular_file(dir + "/" + f.file));
-      const core::image::Image img = core::image::load_png(dir + "/" + f.file);
+      const plot::Image img = plot::load_png(dir + "/" + f.file);
       CHECK(img.width >= 200);
       CHECK(img.height >= 150);
       CHECK(img.width <= 4000);

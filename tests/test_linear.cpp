@@ -1,8 +1,8 @@
 // tests/test_linear.cpp — the Linear Transformer (attention/linear.h) and the shared kernel-attention code
-// (attention/feature_attention.h): outputs and gradients against the dense normalised matrix
+// (attention/kernels/feature_attention.h): outputs and gradients against the dense normalised matrix
 // A = D⁻¹ phi(Q) phi(K)ᵀ (lower-triangular when causal) built here from core ops, RNN form == parallel form,
 // gradchecks, padding, no-leak, the causal backward's memory, bad settings, determinism.
-#include "attention/feature_attention.h"
+#include "attention/kernels/feature_attention.h"
 #include "attention/linear.h"
 #include "tests/helpers.h"
 
@@ -10,7 +10,7 @@ using namespace core;
 
 namespace {
 
-// The reference, written without attention/feature_attention: phi(x) = elu(x) + 1 as max(x,0) + exp(min(x,0)),
+// The reference, written without attention/kernels/feature_attention: phi(x) = elu(x) + 1 as max(x,0) + exp(min(x,0)),
 // scores phi(Q) phi(K)ᵀ times a 0/1 causal mask, divided by row sums (eps: only for a row that sees no key).
 Tensor reference_linear(const Tensor& q, const Tensor& k, const Tensor& v, bool causal, float eps = 0.0f) {
   auto phi = [](const Tensor& x) { return elu(x) + 1.0f; };

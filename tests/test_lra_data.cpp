@@ -1,4 +1,4 @@
-// tests/test_lra_data.cpp — the Long Range Arena tasks (bench/lra/): the ListOps generator, tokenizer, evaluator
+// tests/test_lra_data.cpp — the Long Range Arena tasks (lra/): the ListOps generator, tokenizer, evaluator
 // and TSV files; the Pathfinder generator (balance, ground truth by flood fill, determinism, PNG samples); the
 // loaders of the real data (IMDb folders, CIFAR-10 batches, AAN pairs) on fixtures written here and on missing
 // paths; and batching (padding, mask, splits, the training stream).
@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "attention/transformer.h"
-#include "bench/lra/lra.h"
+#include "lra/lra.h"
 #include "core/core.h"
 #include "tests/helpers.h"
 
@@ -716,12 +716,12 @@ TEST_CASE("lra data: pathfinder samples are written as PNG files with labels.csv
   for (int i = 0; i < 6; ++i) want += "000" + std::to_string(i) + ".png," + std::to_string(samples[i].label) + "\n";
   CHECK(csv == want);
   for (int i = 0; i < 6; ++i) {
-    const auto img = core::image::load_png(dir / ("pf/000" + std::to_string(i) + ".png"));
+    const auto img = plot::load_png(dir / ("pf/000" + std::to_string(i) + ".png"));
     REQUIRE(img.width == 16);
     REQUIRE(img.height == 16);
     for (int p = 0; p < 16 * 16; ++p) {
-      const core::image::Color c = img.get(p % 16, p / 16);
-      CHECK(c == (core::image::Color{samples[i].pixels[p], samples[i].pixels[p], samples[i].pixels[p]}));
+      const plot::Color c = img.get(p % 16, p / 16);
+      CHECK(c == (plot::Color{samples[i].pixels[p], samples[i].pixels[p], samples[i].pixels[p]}));
     }
   }
   const auto grid = pathfinder::grid_image(samples, 3, 4);

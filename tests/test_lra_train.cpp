@@ -1,4 +1,4 @@
-// tests/test_lra_train.cpp — the LRA trainer (bench/lra/train.h) and the mini suite (bench/lra/suite.h): every scheme
+// tests/test_lra_train.cpp — the LRA trainer (lra/train.h) and the mini suite (lra/suite.h): every scheme
 // learns a little on a tiny task, the test score comes from the best validation checkpoint, runs are reproducible,
 // the pair (two towers) path works on a retrieval fixture, and the files the trainer and the suite write are
 // well formed. Every run here is tiny (d_model 16, one layer, sequences <= 32 tokens) so that the file takes a few
@@ -13,9 +13,9 @@
 #include <string>
 #include <vector>
 
-#include "bench/lra/lra.h"
-#include "bench/lra/suite.h"
-#include "bench/lra/train.h"
+#include "lra/lra.h"
+#include "lra/suite.h"
+#include "lra/train.h"
 #include "core/core.h"
 #include "tests/helpers.h"
 
@@ -418,7 +418,7 @@ TEST_CASE("lra train: run files: log.csv, curves.png, result.json and result.md"
                           "\"steps_per_second\": ", "\"peak_step_mib\": "})
     CHECK(contains(json, key));
   CHECK(contains(read_file(dir / "run/result.md"), "best-validation checkpoint"));
-  const core::image::Image img = core::image::load_png(dir / "run/curves.png");
+  const plot::Image img = plot::load_png(dir / "run/curves.png");
   CHECK(img.width > 1000);
   CHECK(img.height > 400);
   CHECK(lra::format_duration(3725) == "1h02m");
@@ -479,7 +479,7 @@ TEST_CASE("lra train: the suite writes both tables, the CSV lesson 15 reads, and
   CHECK(contains(eff, "x) |"));  // ratios to full
   CHECK(contains(eff, "Not measured"));  // linformer at n = 16
   CHECK(lines_of(read_file(dir / "lra/efficiency.csv")).size() == 1 + 3 * 2);
-  const core::image::Image bubbles = core::image::load_png(dir / "lra/bubbles.png");
+  const plot::Image bubbles = plot::load_png(dir / "lra/bubbles.png");
   CHECK(bubbles.width > 800);
   CHECK(fs::exists(dir / "lra/runs/listops/full/curves.png"));
 

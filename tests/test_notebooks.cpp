@@ -1,8 +1,8 @@
 // tests/test_notebooks.cpp — the percent-format parser, the notebook runner (build/tools/nbrun), the companion
 // notebooks (build/notebooks/*) and the gallery generator (build/tools/gallery).
 //
-// In-process: notebooks_cpp/percent.h cuts sources into cells and refuses misplaced markers with one-line errors
-// naming the line; notebooks_cpp/ipynb.h sorts output into cells (fed byte by byte or at once: the same result)
+// In-process: tools/percent.h cuts sources into cells and refuses misplaced markers with one-line errors
+// naming the line; tools/ipynb.h sorts output into cells (fed byte by byte or at once: the same result)
 // and encodes base64. End to end: nbrun compiles and runs tests/fixtures/nb_tiny.cpp (standard library only,
 // compiled with -O0 so that this stays fast, also under ASan) into a notebook whose cells, outputs and image are
 // checked one by one and which Debian's python3-nbformat validates; a second run gives the same bytes; a failing
@@ -23,9 +23,9 @@
 #include <string>
 #include <vector>
 
-#include "core/image.h"
-#include "notebooks_cpp/ipynb.h"
-#include "notebooks_cpp/percent.h"
+#include "plot/plot.h"
+#include "tools/ipynb.h"
+#include "tools/percent.h"
 #include "tests/helpers.h"
 
 namespace fs = std::filesystem;
@@ -420,11 +420,11 @@ TEST_CASE("notebooks: nbrun turns the fixture into a notebook with its outputs, 
   REQUIRE(notebook::base64_decode(figure_cell[1]["data"]["image/png"].get<std::string>(), &png));
   CHECK(png == kTwoPixels);
   CHECK(png == slurp(dir + "/two_pixels.png"));
-  const core::image::Image image = core::image::load_png(dir + "/two_pixels.png");
+  const plot::Image image = plot::load_png(dir + "/two_pixels.png");
   CHECK(image.width == 2);
   CHECK(image.height == 1);
-  CHECK(image.get(0, 0) == core::image::Color{220, 40, 40});
-  CHECK(image.get(1, 0) == core::image::Color{40, 80, 220});
+  CHECK(image.get(0, 0) == plot::Color{220, 40, 40});
+  CHECK(image.get(1, 0) == plot::Color{40, 80, 220});
 
   // nbformat (Debian's python3-nbformat, installed by make deps) validates it against the nbformat schema.
   const std::string python = "/usr/bin/python3";

@@ -1,0 +1,80 @@
+// lra/tasks.cpp — see tasks.h: the task name -> generator or loader dispatch.
+#include "lra/tasks.h"
+
+#include "lra/cifar.h"
+#include "lra/listops.h"
+#include "lra/pathfinder.h"
+#include "lra/text.h"
+#include "core/error.h"
+
+namespace lra {
+
+const std::vector<std::string>& task_names() {
+  static const std::vector<std::string> names = {"listops",      "pathfinder",   "pathfinder16", "pathfinder32",
+                                                 "pathfinder64", "pathfinder128", "pathx",       "text",
+                                                 "retrieval",    "image"};
+  return names;
+}
+
+namespace {
+
+std::string joined_names() {
+  std::string s;
+  for (const std::string& n : task_names()) s += (s.empty() ? "" : ", ") + n;
+  return s;
+}
+
+Splits listops_task(const TaskOptions& t) {
+  const int64_t max_len = t.max_len > 0 ? t.max_len : 2000;
+  if (!t.data.empty()) return listops::load_dir(t.data, max_len);
+  listops::Options o;
+  if (max_len != 2000) {
+    o.max_length = max_len + 1;  // length <= max_len: nothing is cut off
+    o.min_length = t.listops_min_length >= 0 ? t.listops_min_length : max_len / 4;
+  } else if (t.listops_min_length >= 0) {
+    o.min_length = t.listops_min_length;
+  }
+  return listops::generate_splits(t.n_train, t.n_val, t.n_test, o, t.seed, max_len);
+}
+
+Splits pathfinder_task(const TaskOptions& t, int size) {
+  AZ_CHECK(t.max_len == 0 || t.max_len == static_cast<int64_t>(size) * size, "lra: pathfinder", size,
+           " images are ", size * size, " tokens; max_len ", t.max_len, " does not fit (leave it 0)");
+  return pathfinder::generate_splits(t.n_train, t.n_val, t.n_test, pathfinder::options_for_size(size), t.seed);
+}
+
+void need_data(const TaskOptions& t, const char* what) {
+  AZ_CHECK(!t.data.empty(), "lra: task '", t.task, "' reads downloaded data: give the path of ", what,
+           " (--data PATH)");
+}
+
+}  // namespace
+
+Splits load_task(const TaskOptions& t) {
+  const std::string& name = t.task;
+  if (name == "listops") return listops_task(t);
+  if (name == "pathfinder") return pathfinder_task(t, t.pathfinder_size);
+  if (name == "pathx") return pathfinder_task(t, 128);
+  if (name.rfind("pathfinder", 0) == 0) {
+    const std::string digits = name.substr(10);
+    for (int size : {16, 32, 64, 128})
+      if (digits == std::to_string(size)) return pathfinder_task(t, size);
+  }
+  if (name == "text") {
+    need_data(t, "the aclImdb directory");
+    return text::load_imdb(t.data, t.max_len > 0 ? t.max_len : 4000, t.val_fraction, t.seed);
+  }
+  if (name == "retrieval") {
+    need_data(t, "the directory of new_aan_pairs.{train,eval,test}.tsv");
+    return retrieval::load_dir(t.data, t.max_len > 0 ? t.max_len : 4000);
+  }
+  if (name == "image") {
+    need_data(t, "cifar-10-batches-bin");
+    AZ_CHECK(t.max_len == 0 || t.max_len == 1024, "lra: image sequences are 1024 pixels; max_len ", t.max_len,
+             " does not fit (leave it 0)");
+    return cifar::load_dir(t.data, t.val_fraction, t.seed);
+  }
+  AZ_FAIL("lra: unknown task '", name, "' (tasks: ", joined_names(), ")");
+}
+
+}  // namespace lra

@@ -61,6 +61,7 @@ TEST_SRC   := $(wildcard tests/*.cpp)
 TEST_OBJ   := $(patsubst %.cpp,$(BUILD)/obj/%.o,$(TEST_SRC))
 TEST_BIN   := $(BUILD)/tests/run_tests
 CLI        := $(BUILD)/attnzoo
+CLI_OBJ    := $(patsubst %.cpp,$(BUILD)/obj/%.o,$(wildcard cli/*.cpp))   # one file per command, cli/main.cpp
 BENCH_SRC  := $(wildcard bench/*.cpp)
 BENCHES    := $(patsubst bench/%.cpp,$(BUILD)/bench/%,$(BENCH_SRC))
 # notebooks_cpp/: the companion notebooks (percent-format programs, built like lessons). tools/: the notebook
@@ -164,9 +165,9 @@ $(BUILD)/lessons/%: $(BUILD)/obj/lessons/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) $< $(LIB_LINK) $(LDLIBS) -o $@
 
-$(CLI): $(BUILD)/obj/cli/attnzoo.o $(LIB)
+$(CLI): $(CLI_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CXX) $(LDFLAGS) $< $(LIB_LINK) $(LDLIBS) -o $@
+	$(CXX) $(LDFLAGS) $(CLI_OBJ) $(LIB_LINK) $(LDLIBS) -o $@
 
 $(TEST_BIN): $(TEST_OBJ) $(LIB)
 	@mkdir -p $(dir $@)

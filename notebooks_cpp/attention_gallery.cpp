@@ -17,30 +17,13 @@
 #include <string>
 #include <vector>
 
+#include "attention/figure.h"
 #include "attention/scheme.h"
 #include "lessons/lesson.h"
 
 using core::Tensor;
 namespace img = plot;
 using lesson::head;  // the (n, n) matrix of one head (lessons/lesson.h)
-
-// A small heatmap of head 0: probabilities in viridis, signed weights (some approximations have them) in
-// blue-white-red.
-img::Image attention_panel(const Tensor& A, const std::string& title, const std::string& subtitle) {
-  const Tensor M = head(A, 0);
-  float lo = 0.0f, hi = 0.0f;
-  for (int64_t i = 0; i < M.numel(); ++i)
-    if (std::isfinite(M.data()[i])) lo = std::min(lo, M.data()[i]), hi = std::max(hi, M.data()[i]);
-  img::HeatmapOptions o;
-  o.title = title;
-  o.subtitle = subtitle;
-  o.xlabel = "key j";
-  o.ylabel = "query i";
-  o.target_px = 192;
-  o.text_scale = 1;
-  o.diverging = lo < 0.0f;
-  return img::heatmap(M, o);
-}
 
 // A grey box with a few words, where a panel could not be drawn.
 img::Image note_panel(int width, int height, const std::string& title, const std::vector<std::string>& lines) {
@@ -102,6 +85,7 @@ struct Drawn {
   std::string setting;  // "defaults" or "window=16"
   std::string problem;  // why it was not drawn
   Tensor A;             // (1, H, n, n)
+  attention::SchemeFigure figure;  // A and the pattern drawn as every figure of a scheme is (attention/figure.h)
   float worst_av = 0.0f;  // max |kernel(q,k,v) - A v|, -1 if the kernel was not compared
 };
 
@@ -113,12 +97,16 @@ Drawn draw_one(const attention::Scheme& s, const std::vector<std::string>& set, 
   try {
     core::NoGradGuard no_grad;
     const attention::Config cfg = s.configure(set, false, seed);
-    d.A = s.effective_attention(q, k, v, cfg);  // (1, H, n, n)
-    const int64_t H = q.size(1), n = q.size(2);
-    if (d.A.shape() != core::Shape({1, H, n, n})) {
-      d.problem = "effective_attention has shape " + core::shape_str(d.A.shape());
-      return d;
-    }
+    attention::FigureOptions small;  // head 0 only, small panels: the gallery has two per scheme
+    small.max_heads = 1;
+    small.extra = false;
+    small.subtitle = d.setting + ", lecture " + std::to_string(s.lecture());
+    small.xlabel = "key j";
+    small.ylabel = "query i";
+    small.target_px = 192;
+    small.text_scale = 1;
+    d.figure = attention::draw_scheme(s, cfg, q, k, v, small);  // throws if A is not (1, H, n, n)
+    d.A = d.figure.A;                                           // (1, H, n, n)
     {
       const Tensor out = s.kernel(q, k, v, cfg);  // (1, H, n, d)
       d.worst_av = lesson::max_abs_diff(out, core::matmul(d.A, v)) / std::max(1.0f, [&] {
@@ -272,9 +260,9 @@ int main(int argc, char** argv) try {
     std::vector<img::Image> blocks;
     for (const Column& c : columns) {
       const std::string title = c.scheme->name() + " (lecture " + std::to_string(c.scheme->lecture()) + ")";
-      const img::Image top = c.base.ok ? attention_panel(c.base.A, title, "defaults")
+      const img::Image top = c.base.ok ? c.base.figure.attention
                                        : note_panel(280, 280, title, wrap("not drawn: " + c.base.problem, 40));
-      const img::Image bottom = c.varied.ok ? attention_panel(c.varied.A, c.scheme->name(), c.varied.setting)
+      const img::Image bottom = c.varied.ok ? c.varied.figure.attention
                                             : note_panel(top.width, top.height, c.scheme->name(),
                                                          wrap("second row: " + c.varied.problem, 40));
       blocks.push_back(img::vstack({top, bottom}, 8));
@@ -300,8 +288,7 @@ int main(int argc, char** argv) try {
   for (const Column& c : columns) {
     if (!c.scheme->has_pattern() || !c.base.ok) continue;
     try {
-      const Tensor P = c.scheme->data_pattern(q, k, c.scheme->configure({}, false, L.seed()));  // (1, H, n, n)
-      const Tensor M = head(P, 0), A = head(c.base.A, 0);
+      const Tensor M = head(c.base.figure.P, 0), A = head(c.base.A, 0);  // P: (1, H, n, n), with defaults
       int64_t allowed = 0;
       bool inside = true;  // A is zero wherever the pattern says 0
       for (int64_t i = 0; i < M.numel(); ++i) {
@@ -312,16 +299,7 @@ int main(int argc, char** argv) try {
       pattern_ok += inside;
       L.say(c.scheme->name(), ": ", allowed, " of ", M.numel(), " pairs allowed (",
             lesson::fixed(100.0 * allowed / double(M.numel()), 1), " %)", inside ? "" : "  — A is nonzero outside it!");
-      img::HeatmapOptions o;
-      o.title = c.scheme->name() + " pattern";
-      o.subtitle = "1 = may attend";
-      o.xlabel = "key j";
-      o.ylabel = "query i";
-      o.target_px = 192;
-      o.text_scale = 1;
-      o.vmin = 0.0f;
-      o.vmax = 1.0f;
-      patterns.push_back(img::heatmap(M, o));
+      patterns.push_back(c.base.figure.pattern);
     } catch (const std::exception& e) {
       L.say("note: ", c.scheme->name(), ": pattern failed: ", e.what());
     }

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "attention/dense.h"
+#include "attention/figure.h"
 #include "attention/scheme.h"
 #include "lessons/lesson.h"
 #include "lessons/reference.h"
@@ -337,8 +338,8 @@ int main(int argc, char** argv) try {
 
   // %% [markdown]
   // ## Step 6 · the picture
-  // The pattern (which pairs exist) and the effective attention (their weights) at n = 64 with the default
-  // settings: a band of width 2w - 1 around the diagonal, and lines parallel to it every s positions.
+  // The effective attention (the weights) and the pattern (which pairs exist) at n = 64 with the default
+  // settings, drawn by the same function as `attnzoo show` and the gallery: a band of width 2w - 1 around the diagonal, and lines parallel to it every s positions.
   // %%
   L.step("Step 6 · the pattern and the weights");
   {
@@ -346,26 +347,20 @@ int main(int argc, char** argv) try {
     core::Rng rng = L.rng(3);
     const Tensor q = core::randn({1, 1, n, d}, rng), k = core::randn({1, 1, n, d}, rng), v = core::randn({1, 1, n, d}, rng);
     const Config cfg = mine.configure({}, false, L.seed());
-    const Tensor P = mine.pattern(q.shape(), cfg), A = mine.effective_attention(q, k, v, cfg);
-    IntTensor ids({n, n});
+    // Drawn exactly as `attnzoo show` and the gallery draw every registered scheme (attention/figure.h).
+    attention::FigureOptions fo;
+    fo.subtitle = "random q, k, v ~ N(0,1), defaults";
+    const attention::SchemeFigure fig = attention::draw_scheme(mine, cfg, q, k, v, fo);
+    const Tensor& P = fig.P;  // (1, 1, n, n): 1 = the pair is computed
     int64_t allowed = 0;
-    for (int64_t i = 0; i < n * n; ++i) allowed += (ids.data[i] = P.data()[i] != 0.0f);
+    for (int64_t i = 0; i < n * n; ++i) allowed += P.data()[i] != 0.0f;
     L.say("n = ", n, ", stride s = ceil(sqrt(n)) = ", auto_stride(n), ", window w = ", WindowStridedOptions{}.window, ": ", allowed,
           " of ", n * n, " pairs (", lesson::fixed(100.0 * allowed / double(n * n), 1), " %)");
-    img::HeatmapOptions po;
-    po.title = "window_strided: pattern";
-    po.subtitle = "n = 64, defaults";
-    po.xlabel = "key position j";
-    po.ylabel = "query position i";
-    po.colors = {img::Color{235, 235, 235}, img::categorical(0)};
-    L.show(img::hstack({img::categorical_heatmap(ids, {"skipped", "computed"}, po),
-                        lesson::matrix_map(A, "window_strided: effective attention", "random q, k, v ~ N(0,1)",
-                                           lesson::MapStyle().value("weight A[i,j]"))}),
+    L.show(fig.image,
            "pattern.png",
-           lesson::str("left: the pairs the rule lets through — with the default rule a band of 2w-1 = ",
-                       2 * WindowStridedOptions{}.window - 1, " keys around the diagonal plus lines every s = ",
-                       auto_stride(n), " positions parallel to it; right: the weights the kernel gave them (zero "
-                       "everywhere else)"));
+           lesson::str("left: the weights the kernel gives (zero outside the pattern); right: the pairs the rule "
+                       "lets through — with the default rule a band of 2w-1 = ", 2 * WindowStridedOptions{}.window - 1,
+                       " keys around the diagonal plus lines every s = ", auto_stride(n), " positions parallel to it"));
   }
 
   // %% [markdown]

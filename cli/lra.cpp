@@ -1,0 +1,242 @@
+// cli/lra.cpp — `attnzoo lra`: train the Transformer classifier with any scheme on a Long Range Arena task
+// (lra/train.h), generate task data, or run the mini suite of `make lra` (lra/suite.h).
+#include <algorithm>
+#include <cstdint>
+#include <filesystem>
+#include <iomanip>
+#include <iostream>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "attention/scheme.h"
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "cli/files.h"
+#include "core/core.h"
+#include "lra/lra.h"
+#include "lra/suite.h"
+#include "lra/train.h"
+
+namespace cli {
+
+namespace fs = std::filesystem;
+using attention::Scheme;
+
+namespace {
+
+// Every option of every lra mode; each mode then says which of them it takes.
+const std::vector<OptionSpec> kLraOptions = {
+    {"scheme", true, false},     {"set", true, true},         {"steps", true, false},    {"seq-len", true, false},
+    {"seed", true, false},       {"data", true, false},       {"out", true, false},      {"batch", true, false},
+    {"eval-every", true, false}, {"lr", true, false},         {"warmup", true, false},   {"d-model", true, false},
+    {"heads", true, false},      {"layers", true, false},     {"d-ff", true, false},     {"train", true, false},
+    {"val", true, false},        {"test", true, false},       {"data-seed", true, false}, {"size", true, false},
+    {"time-limit", true, false}, {"progress", true, false},   {"generate", true, false}, {"parens", false, false},
+    {"no-parens", false, false}, {"schemes", true, false},    {"no-efficiency", false, false},
+    {"lengths", true, false}};
+
+void only_options(const Args& args, const std::set<std::string>& allowed, const std::string& mode) {
+  std::vector<std::string> given;
+  for (const auto& kv : args.values) given.push_back(kv.first);
+  for (const std::string& f : args.flags) given.push_back(f);
+  for (const std::string& name : given)
+    AZ_CHECK(allowed.count(name), "lra ", mode, ": option --", name, " does not apply here (see attnzoo help)");
+}
+
+lra::ProgressMode parse_progress(const Args& args) {
+  const std::string m = args.get("progress", "auto");
+  if (m == "auto") return lra::ProgressMode::Auto;
+  if (m == "bar") return lra::ProgressMode::Bar;
+  if (m == "lines") return lra::ProgressMode::Lines;
+  if (m == "quiet") return lra::ProgressMode::Quiet;
+  AZ_FAIL("lra: --progress '", m, "': expected bar, lines, quiet or auto");
+}
+
+// attnzoo lra listops --generate N --out FILE.tsv
+int lra_generate_listops(const Args& args) {
+  only_options(args, {"generate", "out", "seq-len", "seed", "parens", "no-parens"}, "listops --generate");
+  const int64_t n = parse_int(args, "generate", 0, 1, 10000000);
+  AZ_CHECK(args.has("out"), "lra listops --generate: missing --out FILE.tsv");
+  AZ_CHECK(!(args.has("parens") && args.has("no-parens")), "lra listops: --parens and --no-parens contradict each other");
+  const std::string out = args.get("out");
+  check_output_file(out, "out", /*make_parent=*/true);  // write_tsv makes the directory
+  lra::listops::Options o;
+  const int64_t L = parse_int(args, "seq-len", 2000, 3, 1000000);
+  if (L != 2000) {  // as lra::load_task: L/4 < length <= L
+    o.max_length = L + 1;
+    o.min_length = L / 4;
+  }
+  const bool parens = !args.has("no-parens");  // the original generator's printed form is the default
+  // Streamed: one example at a time goes to a temporary file beside `out`, renamed into place at the end, so
+  // memory does not grow with N (10 million examples are a few GB of text, not of RAM).
+  const lra::listops::GenerateStats stats = lra::listops::generate_tsv(out, n, o, parse_seed(args), parens);
+  const int64_t shortest = stats.shortest, longest = stats.longest;
+  const std::vector<int64_t>& counts = stats.per_label;
+  std::cout << "wrote " << n << " ListOps example" << (n == 1 ? "" : "s") << " to " << out << " (Source<TAB>Target; "
+            << (parens ? "with parentheses, as the original generator prints them" : "without parentheses")
+            << "); lengths " << shortest << ".." << longest << " tokens; how many of each label 0..9:";
+  for (int64_t c : counts) std::cout << " " << c;
+  std::cout << "\n";
+  return kExitOk;
+}
+
+// attnzoo lra pathfinder --generate N --size S --out DIR
+int lra_generate_pathfinder(const Args& args) {
+  only_options(args, {"generate", "out", "size", "seed"}, "pathfinder --generate");
+  const int64_t n = parse_int(args, "generate", 0, 1, 1000000);
+  const int64_t size = parse_int(args, "size", 32, 16, 128);
+  AZ_CHECK(size == 16 || size == 32 || size == 64 || size == 128, "lra pathfinder: --size ", size,
+           " is not one of 16, 32, 64, 128");
+  AZ_CHECK(args.has("out"), "lra pathfinder --generate: missing --out DIR");
+  const std::string dir = args.get("out");
+  check_output_dir(dir, "lra pathfinder");
+  const auto samples = lra::pathfinder::write_samples(dir, n, static_cast<int>(size), parse_seed(args));
+  int64_t positives = 0;
+  for (const auto& s : samples) positives += s.label;
+  std::cout << "wrote " << n << " Pathfinder image" << (n == 1 ? "" : "s") << " (" << size << "x" << size << ", "
+            << positives << " joined, " << n - positives << " apart) and labels.csv to " << dir << "\n";
+  return kExitOk;
+}
+
+// attnzoo lra suite ...
+int lra_suite(const Args& args) {
+  only_options(args, {"out", "schemes", "time-limit", "no-efficiency", "progress", "lengths"}, "suite");
+  AZ_CHECK(args.positional.size() == 1, "lra suite: unexpected argument '",
+           args.positional.size() > 1 ? args.positional[1] : "", "'");
+  lra::SuiteOptions o;
+  if (args.has("schemes")) {
+    std::stringstream ss(args.get("schemes"));
+    for (std::string name; std::getline(ss, name, ',');) o.schemes.push_back(attention::find_scheme(name).name());
+  }
+  o.out_dir = args.get("out", "out/lra");
+  check_output_dir(o.out_dir, "lra suite");
+  o.time_limit_per_run = parse_float(args, "time-limit", 420, 0, 1e7);  // a safety net: 0 = none
+  o.run_efficiency = !args.has("no-efficiency");
+  o.efficiency.lengths = parse_int_list(args, "lengths", o.efficiency.lengths, 1, 1 << 16);
+  o.efficiency.model = o.tasks[0].train.model;
+  o.progress = parse_progress(args);
+  const lra::SuiteResult r = lra::run_suite(o);
+  std::cout << "\n" << lra::results_markdown(r);
+  if (!r.efficiency.empty()) std::cout << "\n" << lra::efficiency_markdown(r.efficiency, o.efficiency);
+  std::cout << "\nwrote " << o.out_dir << "/results.md, results.csv, results.json"
+            << (r.efficiency.empty() ? "" : ", efficiency.md, efficiency.csv, bubbles.png") << " and " << o.out_dir
+            << "/runs/TASK/SCHEME/\n";
+  return kExitOk;
+}
+
+// attnzoo lra TASK --scheme S ...
+int lra_train(const Args& args, std::string task) {
+  only_options(args, {"scheme", "set", "steps", "seq-len", "seed", "data", "out", "batch", "eval-every", "lr",
+                      "warmup", "d-model", "heads", "layers", "d-ff", "train", "val", "test", "data-seed", "size",
+                      "time-limit", "progress"},
+               task + " (training)");
+  AZ_CHECK(args.positional.size() == 1, "lra: unexpected argument '", args.positional.size() > 1 ? args.positional[1] : "",
+           "' (one task per run)");
+  // 1. What to train: the scheme and its settings, checked first.
+  AZ_CHECK(args.has("scheme"), "lra ", task, ": which scheme? (--scheme S; `attnzoo list` shows them)");
+  const attention::Scheme& scheme = attention::find_scheme(args.get("scheme"));
+  const std::vector<std::string> sets = args.all("set");
+  scheme.configure(sets);
+
+  // 2. The task's preset: the mini suite's for the generated tasks, a small default for the downloaded ones.
+  const bool is_pathfinder = task == "pathx" || task.rfind("pathfinder", 0) == 0;
+  if (task == "pathfinder") {
+    const int64_t size = parse_int(args, "size", 16, 16, 128);
+    AZ_CHECK(size == 16 || size == 32 || size == 64 || size == 128, "lra pathfinder: --size ", size,
+             " is not one of 16, 32, 64, 128");
+    task = "pathfinder" + std::to_string(size);
+  } else {
+    AZ_CHECK(!args.has("size"), "lra ", task, ": --size applies to the task 'pathfinder' only");
+  }
+  const bool generated = task == "listops" || is_pathfinder;
+  lra::SuiteTask preset = lra::mini_task(is_pathfinder ? "pathfinder" : "listops");
+  lra::TaskOptions& t = preset.data;
+  lra::TrainOptions& o = preset.train;
+  t.task = task;
+  if (!generated) t.max_len = 0;  // the task's own default (text, retrieval: 4000 bytes; image: 1024 pixels)
+
+  // 3. Data options.
+  if (args.has("data")) {
+    AZ_CHECK(!is_pathfinder, "lra ", task, ": --data does not apply (the images are generated)");
+    t.data = args.get("data");
+    std::error_code ec;
+    AZ_CHECK(fs::exists(t.data, ec), "lra ", task, ": --data ", t.data, " does not exist");
+  } else {
+    AZ_CHECK(generated, "lra ", task, ": this task reads downloaded data: give its path with --data PATH (",
+             task == "text"        ? "the aclImdb directory"
+             : task == "retrieval" ? "the directory of new_aan_pairs.*.tsv"
+                                   : "cifar-10-batches-bin",
+             ")");
+  }
+  if (args.has("seq-len")) t.max_len = parse_int(args, "seq-len", 0, 3, 1 << 20);
+  if (generated && t.data.empty()) {
+    t.n_train = parse_int(args, "train", t.n_train, 1, 10000000);
+    t.n_val = parse_int(args, "val", t.n_val, 1, 10000000);
+    t.n_test = parse_int(args, "test", t.n_test, 1, 10000000);
+    t.seed = static_cast<uint64_t>(parse_int(args, "data-seed", static_cast<int64_t>(t.seed), 0, INT64_MAX));
+  } else {
+    for (const char* opt : {"train", "val", "test", "data-seed"})
+      AZ_CHECK(!args.has(opt), "lra ", task, ": --", opt, " applies to generated data only");
+  }
+
+  // 4. Model and training options.
+  o.model.scheme = scheme.name();
+  o.model.set = sets;
+  o.steps = parse_int(args, "steps", o.steps, 1, 100000000);
+  o.batch_size = parse_int(args, "batch", o.batch_size, 1, 65536);
+  o.eval_every = parse_int(args, "eval-every", std::min(o.eval_every, o.steps), 1, 100000000);
+  o.lr = static_cast<float>(parse_float(args, "lr", o.lr, 1e-8, 10));
+  o.warmup = parse_int(args, "warmup", -1, 0, o.steps);
+  o.model.d_model = parse_int(args, "d-model", o.model.d_model, 1, 8192);
+  o.model.n_heads = parse_int(args, "heads", o.model.n_heads, 1, 256);
+  AZ_CHECK(o.model.d_model % o.model.n_heads == 0, "lra: --d-model ", o.model.d_model,
+           " is not divisible by --heads ", o.model.n_heads);
+  o.model.n_layers = parse_int(args, "layers", o.model.n_layers, 1, 64);
+  o.model.d_ff = parse_int(args, "d-ff", o.model.d_ff, 1, 65536);
+  o.seed = parse_seed(args);
+  o.time_limit = parse_float(args, "time-limit", 0, 0, 1e7);
+  o.progress = parse_progress(args);
+  o.out_dir = args.get("out", "out/lra/runs/" + task + "/" + scheme.name());
+  check_output_dir(o.out_dir, "lra " + task);
+
+  // 5. Data, training, files.
+  std::cout << "lra " << task << ": loading data" << (t.data.empty() ? " (generated, seed " + std::to_string(t.seed) + ")" : " from " + t.data) << std::endl;
+  const lra::Splits data = lra::load_task(t);
+  std::cout << "lra " << task << ": " << data.train.size() << " train, " << data.val.size() << " val, "
+            << data.test.size() << " test; longest sequence " << std::max({data.train.longest(), data.val.longest(),
+                                                                           data.test.longest()})
+            << " tokens; " << scheme.name() << " (" << (sets.empty() ? std::string("defaults") : "") ;
+  for (size_t i = 0; i < sets.size(); ++i) std::cout << (i ? " " : "") << sets[i];
+  std::cout << "), " << o.steps << " steps of batch " << o.batch_size << std::endl;
+  const lra::TrainResult r = lra::train(data, o);
+  std::cout << std::fixed << std::setprecision(2) << "test accuracy " << 100 * r.test_acc
+            << "% (checkpoint of step " << r.best_step << ", best validation " << 100 * r.best_val_acc
+            << "%); wrote " << o.out_dir << "/log.csv, curves.png, result.json, result.md\n";
+  return kExitOk;
+}
+
+}  // namespace
+
+int cmd_lra(const std::vector<std::string>& words) {
+  const Args args = parse_args("lra", words, kLraOptions);
+  std::string names;
+  for (const std::string& n : lra::task_names()) names += n + ", ";
+  AZ_CHECK(!args.positional.empty(), "lra: which task? (usage: attnzoo lra TASK --scheme S ...; tasks: ", names,
+           "or suite)");
+  const std::string task = args.positional[0];
+  const auto& known = lra::task_names();
+  AZ_CHECK(task == "suite" || std::find(known.begin(), known.end(), task) != known.end(), "lra: unknown task '",
+           task, "' (tasks: ", names, "or suite)");
+  if (task == "suite") return lra_suite(args);
+  if (args.has("generate")) {
+    AZ_CHECK(args.positional.size() == 1, "lra: unexpected argument '", args.positional[1], "'");
+    if (task == "listops") return lra_generate_listops(args);
+    if (task == "pathfinder") return lra_generate_pathfinder(args);
+    AZ_FAIL("lra ", task, ": --generate applies to listops and pathfinder only");
+  }
+  return lra_train(args, task);
+}
+
+}  // namespace cli

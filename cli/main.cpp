@@ -1,0 +1,192 @@
+// cli/main.cpp — attnzoo, the command-line tool over the scheme registry (attention/scheme.h).
+//
+// It lets you use every attention scheme of the course without writing C++:
+//   attnzoo list                       what schemes exist, their hyperparameters, what each supports
+//   attnzoo show SCHEME ...            draw the attention matrix a scheme applies (and its sparsity pattern)
+//   attnzoo run SCHEME --q --k --v ... apply a scheme's kernel to your own .npy tensors (e.g. to cross-check
+//                                      against NumPy/PyTorch), optionally with gradients
+//   attnzoo lra TASK --scheme S ...    train a Transformer classifier with any scheme on a Long Range Arena task
+//                                      (lra/train.h); `lra suite` is `make lra` (lra/suite.h)
+//
+// Legend: B = batch, H = heads, n = number of queries, m = number of keys, d = head size.
+//   q: (B, H, n, d)   k, v: (B, H, m, d)   out: (B, H, n, d)   A: (B, H, n, m) with out == A @ v
+//
+// Error handling is part of the contract: bad input (a missing or malformed file, wrong shapes, an unknown
+// scheme, option or setting) prints ONE line "attnzoo: <what is wrong>" to stderr and exits with status 2.
+// Nothing is written in that case: every command computes all its results first and writes files last.
+//
+// One file per command (cli/commands.h); cli/args.h parses options, cli/files.h reads and writes tensors.
+#include <iostream>
+#include <new>
+#include <string>
+#include <vector>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "core/error.h"
+
+namespace cli {
+namespace {
+
+const char* const kUsage = R"(attnzoo - efficient attention schemes from the command line
+
+usage:
+  attnzoo list
+      every scheme: name, summary, paper, hyperparameters with defaults, and whether it
+      supports causal masking, `run` and a sparsity pattern
+
+  attnzoo show SCHEME [--n N] [--d D] [--heads H] [--causal] [--seed S] [--set key=value]... [--out FILE.png]
+      draw the effective attention A of each head for random q, k, v ~ N(0,1) of shape (1, H, n, d),
+      plus the 0/1 sparsity pattern where the scheme has one; prints the path of the PNG
+      --n N            sequence length (default 64, at most 4096)
+      --d D            head size (default 16)
+      --heads H        number of heads (default 2, at most 16)
+      --causal         query i may only look at keys j <= i
+      --seed S         seed of q, k, v and of the scheme's random parts (default 0)
+      --set key=value  a hyperparameter of the scheme (repeatable; see `attnzoo list`)
+      --out FILE.png   where to write the figure (default out/show/SCHEME.png)
+
+  attnzoo run SCHEME --q Q.npy --k K.npy --v V.npy --out O.npy [options]
+      apply the scheme's kernel alone (no projections) to float32 C-order tensors
+      q (B, H, n, d) and k, v (B, H, m, d); writes out (B, H, n, d)
+      --causal            query i may only look at keys j <= i
+      --seed S            seed of the scheme's random parts (default 0)
+      --set key=value     a hyperparameter of the scheme (repeatable)
+      --grad-out G.npy    backpropagate G (the shape of out) through the kernel, i.e. the gradients of
+      --grads DIR           sum(out * G); writes DIR/dq.npy, DIR/dk.npy, DIR/dv.npy (both options together)
+      --save-attn A.npy   the effective attention A (B, H, n, m): out == A @ v
+      --save-mask M.npy   the 0/1 sparsity pattern (B, H, n, m), for schemes that have one
+
+  attnzoo bench [--schemes a,b] [--n 1024,2048,4096] [--out DIR] [options]
+      time and peak activation memory of each scheme's kernel, forward + backward, on random q, k, v
+      of shape (B, H, n, d); one progress line per configuration; writes DIR/attention.csv, .md
+      (with the fitted growth exponents) and .png (log-log time and memory vs n)
+      --schemes a,b    which schemes (default: every scheme `run` accepts)
+      --n 1024,2048    sequence lengths (default 1024,2048,4096)
+      --out DIR        where to write (default out/bench)
+      --batch B --heads H --d D   shape (default 1, 4, 64)
+      --causal         measure the causal variants (schemes without one are skipped)
+      --repeats R      timed runs per point, median taken (default 3)
+      --seed S         seed of q, k, v and of the schemes' random parts (default 0)
+
+  attnzoo lra TASK --scheme S [--steps N] [--seq-len L] [--seed S] [--data PATH] [--out DIR] [options]
+      train the Transformer classifier with attention scheme S on a Long Range Arena task; prints a
+      progress line (step, loss, accuracy, steps/s, ETA); the score is the test accuracy of the
+      checkpoint with the best validation accuracy; writes DIR/log.csv, curves.png, result.json, result.md
+      TASK             listops, pathfinder (--size 16/32/64/128), pathfinder16..pathfinder128, pathx
+                       (generated), text, retrieval, image (downloaded data: --data PATH)
+      --scheme S       any scheme of `attnzoo list`; --set key=value for its settings (repeatable)
+      --steps N        optimiser steps (default: the mini suite's, listops 1000, pathfinder 600)
+      --seq-len L      listops: longest expression (L/4 < length <= L; default 100); text, retrieval:
+                       bytes kept per document
+      --seed S         parameters, batch order, the scheme's random parts (default 0)
+      --data PATH      the downloaded data (text: aclImdb, retrieval: the tsv directory, image:
+                       cifar-10-batches-bin; listops: optional directory of basic_*.tsv)
+      --out DIR        default out/lra/runs/TASK/SCHEME
+      --batch B --eval-every K --lr LR --warmup W --d-model D --heads H --layers L --d-ff F
+      --train N --val N --test N    sizes of generated splits; --data-seed S their seed (default 1)
+      --size S         pathfinder image side (16, 32, 64, 128; default 16)
+      --time-limit SEC stop training after SEC seconds (then evaluate)
+      --progress MODE  bar (one line rewritten in place), lines, quiet (default: bar on a terminal)
+
+  attnzoo lra listops --generate N --out FILE.tsv [--seq-len L] [--seed S] [--no-parens]
+      N generated examples in the official layout: header Source<TAB>Target, one line per expression.
+      Default: the benchmark's 500 < length < 2000 and the original generator's printed form with
+      parentheses, "( ( [MAX 2 ) 9 ) ]"; --no-parens prints "[MAX 2 9 ]" (both read back the same)
+  attnzoo lra pathfinder --generate N [--size S] --out DIR [--seed S]
+      N images DIR/0000.png ... (S x S gray, default 32) and DIR/labels.csv (file,label)
+
+  attnzoo lra suite [--out DIR] [--schemes a,b] [--time-limit SEC] [--no-efficiency] [--lengths 1024,2048]
+      the mini suite of `make lra`: every scheme on ListOps (<= 100 tokens) and Pathfinder 16x16,
+      then one training step per scheme at 1K..4K tokens; writes DIR/results.md, results.csv,
+      results.json, efficiency.md, efficiency.csv, bubbles.png (default DIR out/lra); a run that
+      takes longer than --time-limit (default 420 s, 0 = none) stops there and says so
+  attnzoo help          this text (also: attnzoo --help, attnzoo COMMAND --help)
+
+examples:
+  attnzoo show full --n 32 --causal --out full.png
+  attnzoo run full --q q.npy --k k.npy --v v.npy --causal --out o.npy --save-attn a.npy
+
+Bad input prints one line starting with "attnzoo: " to stderr and exits with status 2;
+no output file is written then.
+)";
+
+// The length of the well-formed UTF-8 sequence at s[i] (2-4 bytes) that is not a C1 control (U+0080-U+009F),
+// or 0 when the bytes there are not one.
+size_t printable_utf8_length(const std::string& s, size_t i) {
+  const auto byte = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+  const unsigned char c = byte(i);
+  const size_t len = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+  if (len == 0 || i + len > s.size()) return 0;
+  for (size_t k = 1; k < len; ++k)
+    if ((byte(i + k) & 0xC0) != 0x80) return 0;
+  if (c == 0xC2 && byte(i + 1) < 0xA0) return 0;  // U+0080..U+009F: C1 control codes
+  if (c == 0xE0 && byte(i + 1) < 0xA0) return 0;  // overlong
+  if (c == 0xED && byte(i + 1) >= 0xA0) return 0;  // UTF-16 surrogates
+  if (c == 0xF0 && byte(i + 1) < 0x90) return 0;  // overlong
+  if (c == 0xF4 && byte(i + 1) >= 0x90) return 0;  // beyond U+10FFFF
+  return len;
+}
+
+// One printable line, whatever the message holds: messages quote file names, settings and file contents, and a
+// control byte from a file (ESC, BEL, a vertical tab, NUL...) must not reach the terminal. Line breaks become
+// spaces; other control bytes and bytes that are not well-formed UTF-8 become \xNN; text in UTF-8 stays.
+std::string one_line(const std::string& s) {
+  static const char* const kHex = "0123456789abcdef";
+  std::string out;
+  for (size_t i = 0; i < s.size();) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c == '\n' || c == '\r') {
+      out += ' ';
+      ++i;
+    } else if (c >= 0x20 && c < 0x7f) {
+      out += static_cast<char>(c);
+      ++i;
+    } else if (const size_t len = c >= 0x80 ? printable_utf8_length(s, i) : 0) {
+      out.append(s, i, len);
+      i += len;
+    } else {
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+      ++i;
+    }
+  }
+  return out;
+}
+
+int dispatch(const std::vector<std::string>& argv) {
+  if (argv.empty() || argv[0] == "help" || argv[0] == "--help" || argv[0] == "-h") {
+    std::cout << kUsage;
+    return kExitOk;
+  }
+  const std::string command = argv[0];
+  const std::vector<std::string> rest(argv.begin() + 1, argv.end());
+  try {
+    if (command == "list") return cmd_list(rest);
+    if (command == "show") return cmd_show(rest);
+    if (command == "run") return cmd_run(rest);
+    if (command == "bench") return cmd_bench(rest);
+    if (command == "lra") return cmd_lra(rest);
+  } catch (const HelpRequested&) {
+    std::cout << kUsage;
+    return kExitOk;
+  }
+  AZ_FAIL("unknown command '", command, "' (commands: list, show, run, bench, lra, help)");
+}
+
+}  // namespace
+}  // namespace cli
+
+int main(int argc, char** argv) {
+  try {
+    return cli::dispatch(std::vector<std::string>(argv + 1, argv + argc));
+  } catch (const core::Error& e) {
+    std::cerr << "attnzoo: " << cli::one_line(e.what()) << "\n";
+  } catch (const std::bad_alloc&) {
+    std::cerr << "attnzoo: out of memory (try a smaller n or batch)\n";
+  } catch (const std::exception& e) {
+    std::cerr << "attnzoo: " << cli::one_line(e.what()) << "\n";
+  }
+  return cli::kExitBadInput;
+}

@@ -3,6 +3,7 @@
 
 #include <doctest/doctest.h>
 
+#include <omp.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -141,6 +142,69 @@ inline core::GradcheckResult gradcheck_layer(attention::AttentionLayer& layer, c
   std::vector<Tensor> leaves = {x};
   for (const Tensor& p : layer.parameters()) leaves.push_back(p);
   return core::gradcheck_leaves([&] { return layer.forward(x); }, leaves, options);
+}
+
+// The config of a layer of width d_model with n_heads heads and the given settings (max_len and seed at their
+// defaults: set them on the result where a test needs them).
+inline attention::LayerConfig layer_config(int64_t d_model, int64_t n_heads, std::vector<std::string> set = {},
+                                           bool causal = false) {
+  attention::LayerConfig lc;
+  lc.d_model = d_model;
+  lc.n_heads = n_heads;
+  lc.set = std::move(set);
+  lc.causal = causal;
+  return lc;
+}
+
+// q, k, v of one shape, uniform in [lo, hi), seeded seed, seed + 1, seed + 2.
+struct QKV {
+  Tensor q, k, v;
+};
+inline QKV random_qkv(const Shape& shape, uint64_t seed, float lo = -2.0f, float hi = 2.0f) {
+  return {rand_tensor(shape, seed, lo, hi), rand_tensor(shape, seed + 1, lo, hi), rand_tensor(shape, seed + 2, lo, hi)};
+}
+
+// Gradcheck of an attention kernel f(q, k, v) in all three inputs; the caller asserts on the result.
+template <class F>
+core::GradcheckResult gradcheck_qkv(F f, const Tensor& q, const Tensor& k, const Tensor& v,
+                                    const core::GradcheckOptions& options = {}) {
+  return core::gradcheck([&](const std::vector<Tensor>& x) { return f(x[0], x[1], x[2]); }, {q, k, v}, options);
+}
+
+// The peak bytes allocated above the start while f(q, k, v) runs forward and then backward (from ones) through q,
+// for q, k, v of shape (1, 1, n, d), seeds 50, 51, 52: what "memory grows linearly in n" tests measure.
+template <class F>
+double peak_bytes_forward_backward(F f, int64_t n, int64_t d = 8) {
+  const QKV x = random_qkv({1, 1, n, d}, 50);
+  Tensor q = x.q.clone().detach().set_requires_grad();
+  core::memory::PeakScope scope;
+  f(q, x.k, x.v).backward(Tensor::ones(q.shape()));
+  return static_cast<double>(scope.peak_above_start());
+}
+
+// Which rows (token positions) of layer.forward(x), x (B, n, d_model), change when every parameter whose name
+// starts with `prefix` is shifted by 0.5: e.g. the global projections of Longformer and ETC move only global rows.
+inline std::vector<bool> rows_moved_by(attention::AttentionLayer& layer, const Tensor& x, const std::string& prefix) {
+  const Tensor before = layer.forward(x);
+  for (const auto& [name, p] : layer.named_parameters())
+    if (name.rfind(prefix, 0) == 0)
+      for (int64_t i = 0; i < p.numel(); ++i) p.data()[i] += 0.5f;
+  const Tensor after = layer.forward(x);
+  std::vector<bool> moved;
+  for (int64_t i = 0; i < x.size(1); ++i)
+    moved.push_back(!bit_equal(core::slice(before, 1, i, i + 1), core::slice(after, 1, i, i + 1)));
+  return moved;
+}
+
+// f() run with `threads` OpenMP threads; the previous number is restored afterwards.
+template <class F>
+auto with_threads(int threads, F f) {
+  struct Restore {
+    int before = omp_get_max_threads();
+    ~Restore() { omp_set_num_threads(before); }
+  } restore;
+  omp_set_num_threads(threads);
+  return f();
 }
 
 // The output of f(q, k, v) and the gradients of sum(out * g) with respect to fresh copies of q, k, v.

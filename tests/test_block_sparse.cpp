@@ -2,7 +2,6 @@
 // itself tested against dense attention with the equivalent mask): outputs and gradients on random, band and
 // strided indices, odd sizes (n not a multiple of the tile, d = 1, 17, 64, 128), shared index slices, padding,
 // rows with no usable key; the layout it builds; thread-count independence; O(n·K) memory.
-#include <omp.h>
 
 #include <set>
 
@@ -86,11 +85,9 @@ TEST_CASE("block_sparse: gradcheck in q, k and v") {
   auto index = std::make_shared<const IntTensor>(random_index(1, 2, 7, 3, 6, 6));
   const Tensor q = testing::rand_tensor({2, 2, 7, 3}, 60), k = testing::rand_tensor({2, 2, 6, 3}, 61),
                v = testing::rand_tensor({2, 2, 6, 3}, 62);
-  const auto r = gradcheck(
-      [&](const std::vector<Tensor>& x) {
-        return attention::block_sparse_attention(x[0], x[1], x[2], index, {}, {2, 4});
-      },
-      {q, k, v});
+  const auto r = testing::gradcheck_qkv(
+      [&](const Tensor& a, const Tensor& b, const Tensor& c) { return attention::block_sparse_attention(a, b, c, index, {}, {2, 4}); },
+      q, k, v);
   INFO(r.message);
   CHECK(r.ok);
   CHECK(r.checked == q.numel() + k.numel() + v.numel());
@@ -199,13 +196,8 @@ TEST_CASE("block_sparse: 1 and 2 threads agree to 1e-6, and a rerun is bit-ident
         },
         q, k, v, g);
   };
-  const int threads = omp_get_max_threads();
-  omp_set_num_threads(1);
-  const testing::Grads one = run();
-  omp_set_num_threads(2);
-  const testing::Grads two = run();
-  const testing::Grads again = run();
-  omp_set_num_threads(threads);
+  const testing::Grads one = testing::with_threads(1, run);
+  const testing::Grads two = testing::with_threads(2, run), again = testing::with_threads(2, run);
   CHECK_SAME_GRADS(one, two, 1e-6, 1e-6);
   CHECK(testing::bit_equal(two.out, again.out));
   CHECK(testing::bit_equal(two.dq, again.dq));

@@ -1,9 +1,10 @@
 // tests/test_etc.cpp — the ETC scheme: the four pieces (g2g, g2l, l2g, l2l band) and the relative ids, the bias
 // columns reproduce the relative biases exactly, kernel vs the dense reference with the bias matrix and the
 // pattern as mask (outputs and gradients of q, k, v and the biases; odd n, padding, no globals), the exactness
-// check (r >= n-1, zero biases, shared projections == full attention), out == A @ v, gradcheck of the kernel and
-// of the layer with its relative biases, global projections move only global rows, linear memory, bad
-// settings, determinism of the seed. Causal no-leak: the conformance table (tests/test_schemes.cpp).
+// check (r >= n-1, zero biases, shared projections == full attention), out == A @ v, gradcheck of the kernel with
+// its relative biases, global projections move only global rows (and are parameters), linear memory, its own
+// rules (n > global_tokens, the bias shape), the seed draws the biases. Causal no-leak, determinism, gradcheck of
+// the layer (every parameter) and generic bad settings: the conformance table (tests/test_schemes.cpp).
 #include <algorithm>
 #include <limits>
 
@@ -162,10 +163,7 @@ TEST_CASE("etc: with r >= n-1, zero biases and shared projections, ETC is full a
   }
   // The layer: shared projections, radius n, rel_std 0 -> the full layer with the same weights.
   Rng rng(83);
-  attention::LayerConfig lc;
-  lc.d_model = 8;
-  lc.n_heads = 2;
-  lc.set = {"shared_qkv=true", "window=100", "rel_std=0"};
+  attention::LayerConfig lc = testing::layer_config(8, 2, {"shared_qkv=true", "window=100", "rel_std=0"});
   auto layer = attention::find_scheme("etc").make_layer(lc, rng);
   auto* etc = dynamic_cast<attention::EtcLayer*>(layer.get());
   REQUIRE(etc != nullptr);
@@ -177,7 +175,7 @@ TEST_CASE("etc: with r >= n-1, zero biases and shared projections, ETC is full a
   CHECK_CLOSE(layer->forward(x), full, 1e-5, 1e-6);
 }
 
-TEST_CASE("etc: gradcheck of the kernel (with the biases) and of the layer with its parameters") {
+TEST_CASE("etc: gradcheck of the kernel, the relative biases included") {
   for (bool causal : {false, true}) {
     CAPTURE(causal);
     const EtcOptions o = options(2, 2, 1, causal);
@@ -189,56 +187,25 @@ TEST_CASE("etc: gradcheck of the kernel (with the biases) and of the layer with 
         {q, k, v, bias});
     INFO(r.message);
     CHECK(r.ok);
-
-    Rng rng(23);
-    attention::LayerConfig lc;
-    lc.d_model = 4;
-    lc.n_heads = 2;
-    lc.causal = causal;
-    lc.set = {"global_tokens=2", "window=2", "rel_clip=1"};
-    auto layer = attention::find_scheme("etc").make_layer(lc, rng);
-    CHECK(layer->parameters().size() == 15);  // w_q, w_k, w_v, w_o, 3 global projections (weight, bias), rel_bias
-    Tensor x = testing::rand_tensor({2, 8, 4}, 24).clone().detach().set_requires_grad();
-    const auto lr = testing::gradcheck_layer(*layer, x);
-    INFO(lr.message);
-    CHECK(lr.ok);
-    CHECK(lr.checked == x.numel() + layer->num_parameters());
-    for (const auto& [name, p] : layer->named_parameters()) {
-      CAPTURE(name);
-      CHECK(testing::max_abs(p.grad()) > 0.0f);
-    }
   }
 }
 
 TEST_CASE("etc: the global projections move only the global tokens' rows of the attention output") {
   Rng rng(30);
-  attention::LayerConfig lc;
-  lc.d_model = 8;
-  lc.n_heads = 2;
-  lc.set = {"global_tokens=3", "window=2"};
+  attention::LayerConfig lc = testing::layer_config(8, 2, {"global_tokens=3", "window=2"});
   auto layer = attention::find_scheme("etc").make_layer(lc, rng);
-  const Tensor x = testing::rand_tensor({1, 16, 8}, 31);
-  const Tensor before = layer->forward(x);
-  for (const auto& [name, p] : layer->named_parameters())
-    if (name.rfind("w_q_global", 0) == 0)
-      for (int64_t i = 0; i < p.numel(); ++i) p.data()[i] += 0.5f;
-  const Tensor after = layer->forward(x);
-  for (int64_t i = 0; i < 16; ++i) {
-    CAPTURE(i);
-    CHECK(testing::bit_equal(slice(before, 1, i, i + 1), slice(after, 1, i, i + 1)) == (i >= 3));
-  }
+  CHECK(layer->parameters().size() == 15);  // w_q, w_k, w_v, w_o, 3 global projections (weight, bias), rel_bias
+  std::vector<bool> first_3(16, false);
+  first_3[0] = first_3[1] = first_3[2] = true;
+  CHECK(testing::rows_moved_by(*layer, testing::rand_tensor({1, 16, 8}, 31), "w_q_global") == first_3);
 }
 
 TEST_CASE("etc: memory grows linearly in n (slot storage and a G x n block, no n x n matrix)") {
   const EtcOptions o = options(4, 8, 4, false);
+  const Tensor bias = Tensor::zeros({1, attention::etc_num_relative_ids(o)}).set_requires_grad();
   auto peak_at = [&](int64_t n) {
-    const Tensor q = testing::rand_tensor({1, 1, n, 8}, 50), k = testing::rand_tensor({1, 1, n, 8}, 51),
-                 v = testing::rand_tensor({1, 1, n, 8}, 52);
-    Tensor lq = q.clone().detach().set_requires_grad();
-    Tensor bias = Tensor::zeros({1, attention::etc_num_relative_ids(o)}).set_requires_grad();
-    memory::PeakScope scope;
-    attention::etc_attention(lq, k, v, o, bias).backward(Tensor::ones(q.shape()));
-    return static_cast<double>(scope.peak_above_start());
+    return testing::peak_bytes_forward_backward(
+        [&](const Tensor& q, const Tensor& k, const Tensor& v) { return attention::etc_attention(q, k, v, o, bias); }, n);
   };
   const double p1 = peak_at(2048), p2 = peak_at(4096);
   CHECK(p2 / p1 > 1.8);
@@ -246,48 +213,27 @@ TEST_CASE("etc: memory grows linearly in n (slot storage and a G x n block, no n
   CHECK(p2 < 4.0 * 4096 * 4096 / 8);
 }
 
-TEST_CASE("etc: bad settings are rejected naming the key") {
+TEST_CASE("etc: n must exceed global_tokens, in the kernel and the layer; the biases must be (H, V)") {
   const auto& s = attention::find_scheme("etc");
   const Tensor q = testing::rand_tensor({1, 1, 16, 4}, 60);
-  auto run = [&](const std::vector<std::string>& set) { return s.kernel(q, q, q, s.configure(set)); };
-  CHECK_THROWS_WITH_AS(run({"global_tokens=-1"}), doctest::Contains("etc: setting global_tokens=-1 is out of range: it must be >= 0"), core::Error);
-  CHECK_THROWS_WITH_AS(run({"global_tokens=16"}), doctest::Contains("etc: n = 16 must be larger than global_tokens = 16 (the first `global_tokens` positions are the global tokens, the rest the long input)"),
+  CHECK_THROWS_WITH_AS(s.kernel(q, q, q, s.configure({"global_tokens=16"})), doctest::Contains("etc: n = 16 must be larger than global_tokens = 16 (the first `global_tokens` positions are the global tokens, the rest the long input)"),
                        core::Error);
-  CHECK_THROWS_WITH_AS(run({"window=-1"}), doctest::Contains("etc: setting window=-1 is out of range: it must be >= 0"), core::Error);
-  CHECK_THROWS_WITH_AS(run({"rel_clip=-2"}), doctest::Contains("etc: setting rel_clip=-2 is out of range: it must be >= 0"), core::Error);
-  CHECK_THROWS_WITH_AS(run({"rel_std=-0.5"}), doctest::Contains("etc: setting rel_std=-0.5 is out of range: it must be in [0, 1e6]"),
-                       core::Error);
-  CHECK_THROWS_WITH_AS(run({"rel_std=abc"}), doctest::Contains("etc: setting rel_std='abc' is not a finite number"), core::Error);
-  CHECK_THROWS_WITH_AS(run({"shared_qkv=maybe"}), doctest::Contains("shared_qkv='maybe' is not true/false"), core::Error);
   const EtcOptions o = options(2, 2, 1, false);
   CHECK_THROWS_WITH_AS(attention::etc_attention(q, q, q, o, Tensor::zeros({1, 3})),
                        doctest::Contains("etc: rel_bias must be (H, V) = (1,5)"), core::Error);
   Rng rng(1);
-  attention::LayerConfig lc;
-  lc.d_model = 8;
-  lc.n_heads = 2;
-  lc.set = {"window=-3"};
-  CHECK_THROWS_WITH_AS(s.make_layer(lc, rng), doctest::Contains("etc: setting window=-3 is out of range: it must be >= 0"), core::Error);
-  lc.set = {"global_tokens=8"};
+  attention::LayerConfig lc = testing::layer_config(8, 2, {"global_tokens=8"});
   auto layer = s.make_layer(lc, rng);
   CHECK_THROWS_WITH_AS(layer->forward(testing::rand_tensor({1, 8, 8}, 2)),
                        doctest::Contains("etc: n = 8 must be larger than global_tokens = 8 (the first `global_tokens` positions are the global tokens, the rest the long input)"), core::Error);
 }
 
-TEST_CASE("etc: deterministic kernel and layer; the seed draws the kernel's relative biases") {
+TEST_CASE("etc: the seed draws the kernel's relative biases (rel_std = 0: no biases, the seed no longer matters)") {
   const auto& s = attention::find_scheme("etc");
   const Tensor q = testing::rand_tensor({2, 2, 33, 8}, 70), k = testing::rand_tensor({2, 2, 33, 8}, 71),
                v = testing::rand_tensor({2, 2, 33, 8}, 72);
-  const attention::Config cfg = s.configure({"global_tokens=2"}, false, 3);
-  CHECK(testing::bit_equal(s.kernel(q, k, v, cfg), s.kernel(q, k, v, s.configure({"global_tokens=2"}, false, 3))));
-  CHECK(!testing::bit_equal(s.kernel(q, k, v, cfg), s.kernel(q, k, v, s.configure({"global_tokens=2"}, false, 4))));
-  // rel_std=0: the seed no longer matters
+  CHECK(!testing::bit_equal(s.kernel(q, k, v, s.configure({"global_tokens=2"}, false, 3)),
+                            s.kernel(q, k, v, s.configure({"global_tokens=2"}, false, 4))));
   CHECK(testing::bit_equal(s.kernel(q, k, v, s.configure({"rel_std=0"}, false, 3)),
                            s.kernel(q, k, v, s.configure({"rel_std=0"}, false, 4))));
-  attention::LayerConfig lc;
-  lc.d_model = 8;
-  lc.n_heads = 2;
-  Rng r1(4), r2(4);
-  const Tensor x = testing::rand_tensor({1, 20, 8}, 73);
-  CHECK(testing::bit_equal(s.make_layer(lc, r1)->forward(x), s.make_layer(lc, r2)->forward(x)));
 }

@@ -1,7 +1,6 @@
 // tests/test_flash.cpp — flash attention equals the dense reference (outputs and gradients) on awkward sizes:
 // n not a multiple of the tile, d = 1, 17, 64, 128, causal, padding, fully masked rows, n != m; results do not
 // depend on the thread count; and the memory it keeps is O(n·d).
-#include <omp.h>
 
 #include "attention/dense.h"
 #include "attention/flash.h"
@@ -84,21 +83,17 @@ TEST_CASE("flash: gradcheck, and results independent of the thread count") {
   fo.causal = true;
   fo.block_q = 3;
   fo.block_k = 2;
-  const auto r = gradcheck([&](const std::vector<Tensor>& x) { return attention::flash_attention(x[0], x[1], x[2], fo); },
-                           {testing::rand_tensor({1, 2, 7, 3}, 8), testing::rand_tensor({1, 2, 7, 3}, 9),
-                            testing::rand_tensor({1, 2, 7, 3}, 10)});
+  const testing::QKV x = testing::random_qkv({1, 2, 7, 3}, 8);
+  const auto r = testing::gradcheck_qkv(
+      [&](const Tensor& q, const Tensor& k, const Tensor& v) { return attention::flash_attention(q, k, v, fo); }, x.q, x.k, x.v);
   INFO(r.message);
   CHECK(r.ok);
 
   const Tensor q = testing::rand_tensor({2, 4, 300, 32}, 11), k = testing::rand_tensor({2, 4, 300, 32}, 12),
                v = testing::rand_tensor({2, 4, 300, 32}, 13), g = testing::rand_tensor({2, 4, 300, 32}, 14);
   auto f = [](auto& a, auto& b, auto& d) { return attention::flash_attention(a, b, d, {true, Tensor(), 64, 64}); };
-  const int threads = omp_get_max_threads();
-  omp_set_num_threads(1);
-  const auto one = run(f, q, k, v, g);
-  omp_set_num_threads(2);
-  const auto two = run(f, q, k, v, g);
-  omp_set_num_threads(threads);
+  const auto one = testing::with_threads(1, [&] { return run(f, q, k, v, g); });
+  const auto two = testing::with_threads(2, [&] { return run(f, q, k, v, g); });
   for (int i = 0; i < 4; ++i) CHECK_CLOSE(one[i], two[i], 1e-6, 1e-7);
 }
 
@@ -122,11 +117,7 @@ TEST_CASE("flash: keeps O(n·d) memory where dense keeps O(n²)") {
   CHECK(dense_peak >= 2 * n * n * sizeof(float));  // at least the scores and probabilities
 }
 
-TEST_CASE("flash: registered, with clear errors") {
-  const auto& s = attention::find_scheme("flash");
-  const Tensor x = testing::rand_tensor({1, 1, 4, 2}, 1);
-  CHECK_THROWS_WITH_AS(s.kernel(x, x, x, s.configure({"block_q=0"})), doctest::Contains("flash: setting block_q=0 is out of range: it must be >= 1"),
-                       core::Error);
+TEST_CASE("flash: q of another rank is a clear error (bad settings: tests/test_schemes.cpp)") {
   CHECK_THROWS_WITH_AS(attention::flash_attention(Tensor::zeros({1, 4, 2}), Tensor::zeros({1, 4, 2}), Tensor::zeros({1, 4, 2})),
                        doctest::Contains("flash: q must be (B, H, n, d)"), core::Error);
 }
@@ -226,8 +217,4 @@ TEST_CASE("flash: tiles larger than the sequence are clamped to it (memory bound
     CHECK(memory::peak_bytes() - before < 64 * 1024);  // a few (n, d) buffers, not 10⁷ floats
     CHECK(testing::bit_equal(huge, clamped));
   }
-  CHECK_THROWS_WITH_AS(flash.kernel(q, k, v, flash.configure({"block_k=0"})), doctest::Contains("flash: setting block_k=0 is out of range: it must be >= 1"),
-                       core::Error);
-  CHECK_THROWS_WITH_AS(flash.kernel(q, k, v, flash.configure({"block_q=-3"})), doctest::Contains("flash: setting block_q=-3 is out of range: it must be >= 1"),
-                       core::Error);
 }

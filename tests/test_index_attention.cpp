@@ -2,7 +2,6 @@
 // reference with the equivalent mask (outputs and gradients), gradcheck, empty rows, padding, broadcasting of
 // the index over batch and heads, repeated and out-of-range keys rejected, determinism across thread counts,
 // O(n·K) memory.
-#include <omp.h>
 
 #include <algorithm>
 
@@ -62,8 +61,8 @@ TEST_CASE("index_attention: gradcheck in q, k and v") {
   const IntTensor index = random_index(1, 2, 5, 3, 6, 6);
   const Tensor q = testing::rand_tensor({2, 2, 5, 3}, 60), k = testing::rand_tensor({2, 2, 6, 3}, 61),
                v = testing::rand_tensor({2, 2, 6, 3}, 62);
-  const auto r = gradcheck(
-      [&](const std::vector<Tensor>& x) { return attention::index_attention(x[0], x[1], x[2], index); }, {q, k, v});
+  const auto r = testing::gradcheck_qkv(
+      [&](const Tensor& a, const Tensor& b, const Tensor& c) { return attention::index_attention(a, b, c, index); }, q, k, v);
   INFO(r.message);
   CHECK(r.ok);
   CHECK(r.checked == q.numel() + k.numel() + v.numel());
@@ -156,12 +155,8 @@ TEST_CASE("index_attention: bit-identical outputs and gradients with 1 and 2 thr
         [&](const Tensor& a, const Tensor& b, const Tensor& c) { return attention::index_attention(a, b, c, index); }, q,
         k, v, g);
   };
-  const int threads = omp_get_max_threads();
-  omp_set_num_threads(1);
-  const Grads one = run();
-  omp_set_num_threads(2);
-  const Grads two = run();
-  omp_set_num_threads(threads);
+  const Grads one = testing::with_threads(1, run);
+  const Grads two = testing::with_threads(2, run);
   CHECK(testing::bit_equal(one.out, two.out));
   CHECK(testing::bit_equal(one.dq, two.dq));
   CHECK(testing::bit_equal(one.dk, two.dk));

@@ -1,12 +1,16 @@
 // tests/test_linear.cpp — the Linear Transformer (attention/linear.h) and the shared kernel-attention code
 // (attention/kernels/feature_attention.h): outputs and gradients against the dense normalised matrix
 // A = D⁻¹ phi(Q) phi(K)ᵀ (lower-triangular when causal) built here from core ops, RNN form == parallel form,
-// gradchecks, padding, no-leak, the causal backward's memory, bad settings, determinism.
+// gradcheck of the kernel, padding, no-leak in the gradients too, the causal backward's memory, what eps does,
+// feature_attention's errors. The layer's gradcheck, generic bad settings and determinism: the conformance table
+// (tests/test_schemes.cpp).
 #include "attention/kernels/feature_attention.h"
 #include "attention/linear.h"
 #include "tests/helpers.h"
 
 using namespace core;
+using testing::Grads;
+using testing::with_grads;
 
 namespace {
 
@@ -25,27 +29,6 @@ Tensor reference_linear(const Tensor& q, const Tensor& k, const Tensor& v, bool 
   return matmul(scores / (sum(scores, -1, true) + eps), v);
 }
 
-struct Grads {
-  Tensor out, dq, dk, dv;
-};
-
-// out = f(q, k, v) and the gradients of sum(out * g).
-template <class F>
-Grads run_with_grads(F f, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& g) {
-  Tensor lq = q.clone().detach(), lk = k.clone().detach(), lv = v.clone().detach();
-  for (Tensor* t : {&lq, &lk, &lv}) t->set_requires_grad();
-  const Tensor out = f(lq, lk, lv);
-  sum(out * g).backward();
-  return {out.detach(), lq.grad(), lk.grad(), lv.grad()};
-}
-
-void check_grads_close(const Grads& a, const Grads& b, double rtol, double atol) {
-  CHECK_CLOSE(a.out, b.out, rtol, atol);
-  CHECK_CLOSE(a.dq, b.dq, rtol, atol);
-  CHECK_CLOSE(a.dk, b.dk, rtol, atol);
-  CHECK_CLOSE(a.dv, b.dv, rtol, atol);
-}
-
 }  // namespace
 
 TEST_CASE("linear: outputs and gradients equal the dense normalised matrix, causal and not") {
@@ -53,13 +36,13 @@ TEST_CASE("linear: outputs and gradients equal the dense normalised matrix, caus
                v = testing::rand_tensor({2, 3, 29, 8}, 3), g = testing::rand_tensor({2, 3, 29, 8}, 4);
   for (bool causal : {false, true}) {
     CAPTURE(causal);
-    const Grads mine = run_with_grads(
+    const Grads mine = with_grads(
         [&](const Tensor& a, const Tensor& b, const Tensor& c) { return attention::linear_attention(a, b, c, causal); },
         q, k, v, g);
-    const Grads ref = run_with_grads(
+    const Grads ref = with_grads(
         [&](const Tensor& a, const Tensor& b, const Tensor& c) { return reference_linear(a, b, c, causal); }, q, k, v,
         g);
-    check_grads_close(mine, ref, 1e-4, 1e-5);
+    CHECK_SAME_GRADS(mine, ref, 1e-4, 1e-5);
     // and the effective matrix is the reference's matrix
     const Tensor A = attention::linear_attention_matrix(q, k, causal);
     CHECK_CLOSE(matmul(A, v), ref.out, 1e-4, 1e-5);
@@ -74,7 +57,8 @@ TEST_CASE("linear: the causal kernel at a long n (the scans) still equals the de
     return attention::feature_attention(attention::elu_feature_map(a), attention::elu_feature_map(b), c, {true, 1e-6f, Tensor()});
   };
   auto ref = [](const Tensor& a, const Tensor& b, const Tensor& c) { return reference_linear(a, b, c, true); };
-  check_grads_close(run_with_grads(kernel, q, k, v, g), run_with_grads(ref, q, k, v, g), 1e-4, 1e-5);
+  const Grads mine = with_grads(kernel, q, k, v, g), want = with_grads(ref, q, k, v, g);
+  CHECK_SAME_GRADS(mine, want, 1e-4, 1e-5);
 }
 
 TEST_CASE("linear: non-causal with fewer keys than queries") {
@@ -88,33 +72,15 @@ TEST_CASE("linear: non-causal with fewer keys than queries") {
 }
 
 TEST_CASE("linear: gradcheck of the kernel, causal and not") {
-  const Tensor q = testing::rand_tensor({1, 2, 6, 3}, 12), k = testing::rand_tensor({1, 2, 6, 3}, 13),
-               v = testing::rand_tensor({1, 2, 6, 3}, 14);
+  const testing::QKV x = testing::random_qkv({1, 2, 6, 3}, 12);
   for (bool causal : {false, true}) {
     CAPTURE(causal);
-    auto f = [causal](const std::vector<Tensor>& x) { return attention::linear_attention(x[0], x[1], x[2], causal); };
-    const auto r = gradcheck(f, {q, k, v});
+    const auto r = testing::gradcheck_qkv(
+        [causal](const Tensor& q, const Tensor& k, const Tensor& v) { return attention::linear_attention(q, k, v, causal); },
+        x.q, x.k, x.v);
     INFO(r.message);
     CHECK(r.ok);
-  }
-}
-
-TEST_CASE("linear: gradcheck of the layer through x and every parameter") {
-  const auto& scheme = attention::find_scheme("linear");
-  for (bool causal : {false, true}) {
-    CAPTURE(causal);
-    Rng rng(15);
-    attention::LayerConfig lc;
-    lc.d_model = 6;
-    lc.n_heads = 2;
-    lc.causal = causal;
-    auto layer = scheme.make_layer(lc, rng);
-    Tensor x = testing::rand_tensor({2, 5, 6}, 16);
-    x.set_requires_grad();
-    const auto r = testing::gradcheck_layer(*layer, x);
-    INFO(r.message);
-    CHECK(r.ok);
-    CHECK(r.checked == x.numel() + layer->num_parameters());
+    CHECK(r.checked == 3 * x.q.numel());
   }
 }
 
@@ -199,22 +165,11 @@ TEST_CASE("linear: causal rows up to t ignore later tokens, also in their gradie
   CHECK(testing::max_abs(k.grad()) > 0.0f);
 }
 
-TEST_CASE("linear: the scheme's settings, errors and determinism") {
+TEST_CASE("linear: eps only guards rows that see no key; no randomness; feature_attention's errors") {
   const auto& s = attention::find_scheme("linear");
   CHECK(s.supports_causal());
   CHECK_FALSE(s.has_pattern());
   const Tensor q = testing::rand_tensor({1, 2, 10, 4}, 30);
-  CHECK_THROWS_WITH_AS(s.kernel(q, q, q, s.configure({"eps=0"})), doctest::Contains("linear: setting eps=0 is out of range: it must be in (0, 1]"),
-                       core::Error);
-  CHECK_THROWS_WITH_AS(s.kernel(q, q, q, s.configure({"eps=-1"})), doctest::Contains("eps"), core::Error);
-  CHECK_THROWS_WITH_AS(s.kernel(q, q, q, s.configure({"eps=abc"})), doctest::Contains("linear: setting eps='abc' is not a finite number"),
-                       core::Error);
-  Rng rng(1);
-  attention::LayerConfig lc;
-  lc.d_model = 8;
-  lc.n_heads = 2;
-  lc.set = {"eps=nan"};
-  CHECK_THROWS_WITH_AS(s.make_layer(lc, rng), doctest::Contains("linear: setting eps='nan' is not a finite number"), core::Error);
   // eps is the denominator of a row that sees no key only: a row that sees keys is normalised exactly
   const Tensor small = s.kernel(q, q, q, s.configure({}));
   const Tensor big = s.kernel(q, q, q, s.configure({"eps=1"}));
@@ -241,7 +196,8 @@ TEST_CASE("feature_attention: key log-scales equal the unscaled features, causal
     auto scaled = [&](const Tensor& a, const Tensor& b, const Tensor& vv) {
       return attention::feature_attention(a, b / exp(unsqueeze(c, -1)), vv, {causal, 1e-12f, c});
     };
-    check_grads_close(run_with_grads(scaled, pq, pk_raw, v, g), run_with_grads(plain, pq, pk_raw, v, g), 1e-4, 1e-5);
+    const Grads with_scales = with_grads(scaled, pq, pk_raw, v, g), without = with_grads(plain, pq, pk_raw, v, g);
+    CHECK_SAME_GRADS(with_scales, without, 1e-4, 1e-5);
     const Tensor A = attention::feature_attention_matrix(pq, pk_raw / exp(unsqueeze(c, -1)), {causal, 1e-12f, c});
     CHECK_CLOSE(matmul(A, v), plain(pq, pk_raw, v), 1e-4, 1e-5);
   }

@@ -1,6 +1,5 @@
 // tests/test_ops.cpp — every differentiable op through gradcheck (table-driven, like tinygrad's test_ops),
 // boundary inputs that random values never hit, the non-differentiable helpers, and error messages.
-#include <omp.h>
 
 #include <functional>
 #include <limits>
@@ -255,12 +254,8 @@ TEST_CASE("parallel: large ops give identical results with 1 and 2 threads") {
     return std::vector<Tensor>{softmax(x, -1), layer_norm(x, g, g), gelu(x) * x, sum(x, 0), exp(x + g),
                                cumsum(x, 1), permute(reshape(x, {2, 128, 513}), {2, 0, 1})};
   };
-  const int threads = omp_get_max_threads();
-  omp_set_num_threads(1);
-  const auto one = run();
-  omp_set_num_threads(2);
-  const auto two = run();
-  omp_set_num_threads(threads);
+  const auto one = testing::with_threads(1, run);
+  const auto two = testing::with_threads(2, run);
   for (size_t i = 0; i < one.size(); ++i) CHECK(testing::bit_equal(one[i], two[i]));
 }
 

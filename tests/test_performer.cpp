@@ -1,7 +1,9 @@
 // tests/test_performer.cpp — FAVOR+ (attention/performer.h): the kernel against its own materialised
 // Â = D⁻¹ phi(Q) phi(K)ᵀ (outputs and gradients), the approximation of softmax attention improving with m,
 // orthogonal features beating iid ones, the random-feature matrix W, the stabiliser (large inputs, and the
-// causal case never looking at future keys), gradchecks, redrawing, padding, settings, determinism.
+// causal case never looking at future keys), gradcheck of the kernel, redrawing, padding, W's shape, what the seed
+// changes. The layer's gradcheck, generic bad settings and same-seed determinism: the conformance table
+// (tests/test_schemes.cpp).
 #include <cmath>
 
 #include "attention/dense.h"
@@ -9,21 +11,10 @@
 #include "tests/helpers.h"
 
 using namespace core;
+using testing::Grads;
+using testing::with_grads;
 
 namespace {
-
-struct Grads {
-  Tensor out, dq, dk, dv;
-};
-
-template <class F>
-Grads run_with_grads(F f, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& g) {
-  Tensor lq = q.clone().detach(), lk = k.clone().detach(), lv = v.clone().detach();
-  for (Tensor* t : {&lq, &lk, &lv}) t->set_requires_grad();
-  const Tensor out = f(lq, lk, lv);
-  sum(out * g).backward();
-  return {out.detach(), lq.grad(), lk.grad(), lv.grad()};
-}
 
 // mean |Â - A| against exact softmax attention, averaged over feature seeds 0..seeds-1.
 double mean_error(const Tensor& q, const Tensor& k, int64_t m, bool orthogonal, int seeds, bool causal = false) {
@@ -44,18 +35,15 @@ TEST_CASE("performer: the kernel equals its materialised Â, outputs and gradien
   const Tensor W = attention::draw_random_features(32, 8, true, 5);
   for (bool causal : {false, true}) {
     CAPTURE(causal);
-    const Grads kernel = run_with_grads(
+    const Grads kernel = with_grads(
         [&](const Tensor& a, const Tensor& b, const Tensor& c) { return attention::performer_attention(a, b, c, W, causal); },
         q, k, v, g);
-    const Grads dense = run_with_grads(
+    const Grads dense = with_grads(
         [&](const Tensor& a, const Tensor& b, const Tensor& c) {
           return matmul(attention::performer_attention_matrix(a, b, W, causal), c);
         },
         q, k, v, g);
-    CHECK_CLOSE(kernel.out, dense.out, 1e-4, 1e-5);
-    CHECK_CLOSE(kernel.dq, dense.dq, 1e-4, 1e-5);
-    CHECK_CLOSE(kernel.dk, dense.dk, 1e-4, 1e-5);
-    CHECK_CLOSE(kernel.dv, dense.dv, 1e-4, 1e-5);
+    CHECK_SAME_GRADS(kernel, dense, 1e-4, 1e-5);
     // Â is a proper attention matrix: non-negative rows summing to 1 (up to eps), zero above the diagonal
     const Tensor A = attention::performer_attention_matrix(q, k, W, causal);
     CHECK(testing::max_abs(sum(A, -1) - 1.0f) < 1e-4f);
@@ -209,9 +197,9 @@ TEST_CASE("performer: rows of Â sum to 1 at large input norms, kernel and Â ag
     CHECK(testing::max_abs(sum(A, -1) - 1.0f) < 1e-5f);     // every row is a probability row
     CHECK(-testing::max_abs(A - abs(A)) == 0.0f);  // no negative entry
     // the kernel applies this Â, and its gradients are those of Â v
-    const Grads kern = run_with_grads([&](const Tensor& a, const Tensor& b, const Tensor& c) { return s.kernel(a, b, c, cfg); },
+    const Grads kern = with_grads([&](const Tensor& a, const Tensor& b, const Tensor& c) { return s.kernel(a, b, c, cfg); },
                                       q, k, v, g);
-    const Grads mat = run_with_grads(
+    const Grads mat = with_grads(
         [&](const Tensor& a, const Tensor& b, const Tensor& c) { return matmul(s.effective_attention(a, b, c, cfg), c); },
         q, k, v, g);
     CHECK_CLOSE(kern.out, mat.out, 1e-4, 1e-5);
@@ -285,39 +273,19 @@ TEST_CASE("performer: gradcheck of the kernel, causal and not") {
   const Tensor W = attention::draw_random_features(8, 3, true, 29);
   for (bool causal : {false, true}) {
     CAPTURE(causal);
-    auto f = [&W, causal](const std::vector<Tensor>& x) { return attention::performer_attention(x[0], x[1], x[2], W, causal); };
-    const auto r = gradcheck(f, {q, k, v});
+    const auto r = testing::gradcheck_qkv(
+        [&W, causal](const Tensor& a, const Tensor& b, const Tensor& c) { return attention::performer_attention(a, b, c, W, causal); },
+        q, k, v);
     INFO(r.message);
     CHECK(r.ok);
-  }
-}
-
-TEST_CASE("performer: gradcheck of the layer through x and every parameter") {
-  const auto& scheme = attention::find_scheme("performer");
-  for (bool causal : {false, true}) {
-    CAPTURE(causal);
-    Rng rng(30);
-    attention::LayerConfig lc;
-    lc.d_model = 6;
-    lc.n_heads = 2;
-    lc.causal = causal;
-    lc.set = {"features=8"};
-    auto layer = scheme.make_layer(lc, rng);
-    Tensor x = testing::rand_tensor({2, 5, 6}, 31);
-    x.set_requires_grad();
-    const auto r = testing::gradcheck_layer(*layer, x);
-    INFO(r.message);
-    CHECK(r.ok);
+    CHECK(r.checked == 3 * q.numel());
   }
 }
 
 TEST_CASE("performer: the layer redraws its features on request and every N training steps, never in eval") {
   const auto& scheme = attention::find_scheme("performer");
-  attention::LayerConfig lc;
-  lc.d_model = 8;
-  lc.n_heads = 2;
+  attention::LayerConfig lc = testing::layer_config(8, 2, {"features=16", "redraw=2"});
   lc.seed = 3;
-  lc.set = {"features=16", "redraw=2"};
   Rng rng(32);
   auto base = scheme.make_layer(lc, rng);
   auto* layer = dynamic_cast<attention::PerformerLayer*>(base.get());
@@ -376,31 +344,14 @@ TEST_CASE("performer: padding keys are ignored") {
   CHECK_CLOSE(out_c, matmul(attention::performer_attention_matrix(q, k, W, true, attention::kPerformerEps, pad), v), 1e-4, 1e-5);
 }
 
-TEST_CASE("performer: settings are validated, naming the key; same seed, same bytes") {
+TEST_CASE("performer: W must be (m, d); the seed and orthogonal choose the features") {
   const auto& s = attention::find_scheme("performer");
   const Tensor q = testing::rand_tensor({1, 2, 10, 4}, 38);
-  CHECK_THROWS_WITH_AS(s.kernel(q, q, q, s.configure({"features=0"})),
-                       doctest::Contains("performer: setting features=0 is out of range: it must be in [1, 65536]"), core::Error);
-  CHECK_THROWS_WITH_AS(s.kernel(q, q, q, s.configure({"features=-3"})), doctest::Contains("features"), core::Error);
-  CHECK_THROWS_WITH_AS(s.kernel(q, q, q, s.configure({"features=many"})), doctest::Contains("features='many'"), core::Error);
-  CHECK_THROWS_WITH_AS(s.kernel(q, q, q, s.configure({"orthogonal=maybe"})), doctest::Contains("orthogonal='maybe'"),
-                       core::Error);
-  CHECK_THROWS_WITH_AS(s.kernel(q, q, q, s.configure({"redraw=-1"})), doctest::Contains("performer: setting redraw=-1 is out of range: it must be >= 0"),
-                       core::Error);
-  CHECK_THROWS_WITH_AS(s.effective_attention(q, q, q, s.configure({"eps=0"})), doctest::Contains("performer: setting eps=0 is out of range: it must be in (0, 1]"),
-                       core::Error);
-  Rng rng(1);
-  attention::LayerConfig lc;
-  lc.d_model = 8;
-  lc.n_heads = 2;
-  lc.set = {"features=0"};
-  CHECK_THROWS_WITH_AS(s.make_layer(lc, rng), doctest::Contains("performer: setting features=0 is out of range: it must be in [1, 65536]"), core::Error);
   CHECK_THROWS_WITH_AS(attention::performer_attention(q, q, q, Tensor::ones({4, 3}), false),
                        doctest::Contains("performer: random features W must be (m, d) with d = 4, got (4,3)"), core::Error);
 
   for (bool causal : {false, true}) {
     const Tensor a = s.kernel(q, q, q, s.configure({}, causal, 5));
-    CHECK(testing::bit_equal(a, s.kernel(q, q, q, s.configure({}, causal, 5))));
     CHECK_FALSE(testing::bit_equal(a, s.kernel(q, q, q, s.configure({}, causal, 6))));  // other features
     CHECK_FALSE(testing::bit_equal(a, s.kernel(q, q, q, s.configure({"orthogonal=false"}, causal, 5))));
   }

@@ -11,8 +11,9 @@
 //     also with padding keys
 //   - causal: A is 0 above the diagonal; outputs up to t are bit-identical when tokens after t change
 //   - batch and head independence: changing batch 0 (head 0) leaves batch 1 (head 1) bit-identical
-//   - bad values of every setting are refused naming the scheme and the key; unknown keys too; causal is refused
-//     clearly where unsupported
+//   - bad values of every setting (malformed, and just outside the range it states) are refused by configure and
+//     by make_layer, naming the scheme and the key (and the range); unknown keys too; causal is refused clearly
+//     where unsupported
 //   - the layer maps (B, n, d_model) -> (B, n, d_model), the same seeds give the same numbers, backprop reaches
 //     every parameter, and it gradchecks
 // What is specific to one scheme (LSH collision statistics, Sinkhorn's doubly stochastic matrix, ETC's relative
@@ -28,20 +29,23 @@ using attention::Scheme;
 
 namespace {
 
-struct QKV {
-  Tensor q, k, v;
-};
+using testing::QKV;
 
-QKV random_qkv(int64_t n, uint64_t seed, int64_t B = 2, int64_t H = 2, int64_t d = 8) {
-  return {testing::rand_tensor({B, H, n, d}, seed, -1.5f, 1.5f), testing::rand_tensor({B, H, n, d}, seed + 1, -1.5f, 1.5f),
-          testing::rand_tensor({B, H, n, d}, seed + 2, -1.5f, 1.5f)};
-}
+// q, k, v (2, 2, n, 8) in [-1.5, 1.5).
+QKV random_qkv(int64_t n, uint64_t seed) { return testing::random_qkv({2, 2, n, 8}, seed, -1.5f, 1.5f); }
 
 // One row of the table: a scheme, one of its declared settings, causal or not.
 struct Case {
   const Scheme* scheme;
   std::vector<std::string> set;
   bool causal;
+  // A layer of d_model with 2 heads for this row's settings and causality.
+  attention::LayerConfig layer_config(int64_t d_model, int64_t max_len, uint64_t seed) const {
+    attention::LayerConfig lc = testing::layer_config(d_model, 2, set, causal);
+    lc.max_len = max_len;
+    lc.seed = seed;
+    return lc;
+  }
   std::string label() const {
     std::string s = scheme->name() + (causal ? " causal" : "");
     for (const auto& kv : set) s += " " + kv;
@@ -88,21 +92,55 @@ Tensor perturbed(const Tensor& x, int64_t b, int64_t h, int64_t from = 0) {
   return y;
 }
 
-// Values a setting must refuse, from the text of what it accepts ("integer >= 1", "true | false", ...).
-std::vector<std::string> bad_values(const attention::HyperParam& hp) {
-  const std::string& a = hp.accepts;
-  if (a.find("integer") != std::string::npos) {
-    std::vector<std::string> bad = {"x", "1.5", "3x", "99999999999999999999"};
-    if (a.find("may be empty") == std::string::npos) bad.push_back("");
-    if (a.find(">= 0") != std::string::npos || a.find(">= 1") != std::string::npos || a.find("in [") != std::string::npos)
-      bad.push_back("-1");
-    if (a.find("list") != std::string::npos) bad.push_back("1,x");
-    return bad;
+// A value a setting must refuse, and a part of the message that must name why ("" when the key alone is asked).
+struct Bad {
+  std::string value, says;
+};
+
+// The values just outside the range that `accepts` states (">= 1", "> 0", "in [1, 64]", "in (0, 1]", at the end of
+// "integer >= 1", "number in (0, 1]", "list of integer >= 0", ...), each with the clause its message must carry:
+// "is out of range: it must be >= 1". None when no range is stated.
+std::vector<Bad> just_outside(const std::string& accepts) {
+  const bool integer = accepts.find("integer") != std::string::npos;
+  auto text = [&](double v) { return integer ? std::to_string(static_cast<int64_t>(v)) : attention::format_number(v); };
+  std::vector<Bad> out;
+  size_t at = accepts.find(">");
+  if (at == std::string::npos) at = accepts.find("in [");
+  if (at == std::string::npos) at = accepts.find("in (");
+  if (at == std::string::npos) return out;
+  const std::string range = accepts.substr(at), says = "is out of range: it must be " + range;
+  if (range[0] == '>') {  // ">= lo" or "> lo"
+    const bool open = range[1] != '=';
+    const double lo = std::stod(range.substr(open ? 2 : 3));
+    out.push_back({text(open ? lo : lo - 1), says});
+  } else {  // "in [lo, hi]" with ( or ) where an end is open
+    const size_t comma = range.find(',');
+    const double lo = std::stod(range.substr(4, comma - 4)), hi = std::stod(range.substr(comma + 1));
+    out.push_back({text(range[3] == '(' ? lo : lo - 1), says});
+    out.push_back({text(range.back() == ')' ? hi : hi + 1), says});
   }
-  if (a.find("number") != std::string::npos) return {"", "x", "nan", "inf", "1e999"};
-  if (a == "true | false") return {"", "maybe", "2"};
-  if (a.find(" | ") != std::string::npos) return {"", "no_such_choice"};
-  return {};
+  return out;
+}
+
+// Values a setting must refuse, from the text of what it accepts ("integer >= 1", "true | false", ...).
+std::vector<Bad> bad_values(const attention::HyperParam& hp) {
+  const std::string& a = hp.accepts;
+  std::vector<Bad> bad;
+  if (a.find("integer") != std::string::npos) {
+    bad = {{"x", ""}, {"1.5", ""}, {"3x", ""}, {"99999999999999999999", ""}};
+    if (a.find("may be empty") == std::string::npos) bad.push_back({"", ""});
+    if (a.find(">= 0") != std::string::npos || a.find(">= 1") != std::string::npos || a.find("in [") != std::string::npos)
+      bad.push_back({"-1", ""});
+    if (a.find("list") != std::string::npos) bad.push_back({"1,x", ""});
+  } else if (a.find("number") != std::string::npos) {
+    bad = {{"", ""}, {"x", ""}, {"nan", ""}, {"inf", ""}, {"1e999", ""}};
+  } else if (a == "true | false") {
+    bad = {{"", ""}, {"maybe", ""}, {"2", ""}};
+  } else if (a.find(" | ") != std::string::npos) {
+    bad = {{"", ""}, {"no_such_choice", "is not one of " + a}};
+  }
+  for (const Bad& b : just_outside(a)) bad.push_back(b);
+  return bad;
 }
 
 }  // namespace
@@ -128,25 +166,31 @@ TEST_CASE("conformance: every scheme describes itself, and its declared settings
   }
 }
 
-TEST_CASE("conformance: bad values of every setting are refused naming the scheme and the key") {
+TEST_CASE("conformance: bad values of every setting are refused naming the scheme and the key, by the layer too") {
   for (const Scheme* s : attention::all_schemes())
     for (const auto& hp : s->hyperparams()) {
-      const std::vector<std::string> bad = bad_values(hp);
+      const std::vector<Bad> bad = bad_values(hp);
       CAPTURE(s->name());
       CAPTURE(hp.accepts);
       CHECK(!bad.empty());  // every kind of setting has values it refuses
-      for (const std::string& value : bad) {
-        CAPTURE(value);
-        const std::string set = hp.key + "=" + value;
+      for (const Bad& b : bad) {
+        CAPTURE(b.value);
+        const std::string set = hp.key + "=" + b.value;
         try {
           s->configure({set});
           FAIL_CHECK("accepted " << set);
         } catch (const core::Error& e) {
           const std::string msg = e.what();
-          CHECK(msg.rfind(s->name() + ": ", 0) == 0);
-          CHECK(msg.find(hp.key) != std::string::npos);
+          CHECK(msg.rfind(s->name() + ": setting " + hp.key + "=", 0) == 0);  // "longformer: setting window=0 ..."
+          CHECK(msg.find(b.value) != std::string::npos);
+          CHECK(msg.find(b.says) != std::string::npos);
           CHECK(msg.find('\n') == std::string::npos);
         }
+        attention::LayerConfig lc = testing::layer_config(8, 2, {set});  // a layer refuses them the same way
+        lc.max_len = 64;
+        Rng rng(1);
+        CHECK_THROWS_WITH_AS(s->make_layer(lc, rng), doctest::Contains((s->name() + ": setting " + hp.key).c_str()),
+                             core::Error);
       }
       CHECK_THROWS_WITH_AS(s->configure({hp.key + "=" + hp.default_value, hp.key + "=" + hp.default_value}),
                            doctest::Contains(hp.key.c_str()), core::Error);  // given twice
@@ -283,13 +327,7 @@ TEST_CASE("conformance: every layer maps (B, n, d_model) to itself, deterministi
     const Scheme& s = *c.scheme;
     CAPTURE(c.label());
     Rng rng(5);
-    attention::LayerConfig lc;
-    lc.d_model = 16;
-    lc.n_heads = 2;
-    lc.max_len = 64;
-    lc.causal = c.causal;
-    lc.seed = 3;
-    lc.set = c.set;
+    const attention::LayerConfig lc = c.layer_config(16, 64, 3);
     auto layer = s.make_layer(lc, rng);
     Tensor x = testing::rand_tensor({2, 64, 16}, 6);
     x.set_requires_grad();
@@ -324,16 +362,9 @@ TEST_CASE("conformance: every layer gradchecks through x and every parameter") {
       if (c.scheme != s) continue;
       CAPTURE(c.label());
       Rng rng(21);
-      attention::LayerConfig lc;
-      lc.d_model = 8;
-      lc.n_heads = 2;
-      lc.max_len = 8;
-      lc.causal = c.causal;
-      lc.seed = 4;
-      lc.set = c.set;
       std::unique_ptr<attention::AttentionLayer> layer;
       try {
-        layer = s->make_layer(lc, rng);
+        layer = s->make_layer(c.layer_config(8, 8, 4), rng);
       } catch (const core::Error& e) {
         CHECK(std::string(e.what()).rfind(s->name(), 0) == 0);  // a refusal names the scheme
         continue;

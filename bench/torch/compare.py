@@ -29,6 +29,16 @@ def lines(cmd):
     return [json.loads(l) for l in out.stdout.splitlines() if l.startswith("{")]
 
 
+def max_rss_mib(cmd):
+    """The whole peak resident memory of a child process running cmd (MiB): code, libraries, buffers and all."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(f"compare: {' '.join(cmd)} failed with status {proc.returncode}")
+    return usage.ru_maxrss / 1024.0  # KiB on Linux
+
+
 def ratio_cell(ratios):
     """'3.1× (2.8–3.4)': the median over the rounds and the range."""
     if not ratios:
@@ -68,6 +78,14 @@ def main():
     torch_script = os.path.join(here, "bench_torch.py")
     ours_bin = os.path.join(build, "bench", "train_step")
 
+    # PyTorch's peak is the growth of its process's max RSS; ours is the bytes of live tensors. To compare like
+    # with like, `full` also runs alone once per n in a process of its own, whose WHOLE max RSS (binary, OpenBLAS
+    # buffers, q, k, v included) is an upper bound of what it needs: if that is below PyTorch's growth, ours is.
+    full_rss = {}
+    for n in ns:
+        print(f"n={n}: attnzoo full alone, for its process's max RSS ...", file=sys.stderr, flush=True)
+        full_rss[n] = max_rss_mib([ours_bin, "--n", str(n), "--schemes", "full", "--no-train"])
+
     rows = []  # every measurement, tagged with its round
     for r in range(1, rounds + 1):
         for n in ns:
@@ -92,9 +110,10 @@ def main():
 
     md = [f"Exact attention forward + backward, B=1, H=4, d=64, 2 threads; {rounds} rounds, each PyTorch then "
           "attnzoo back to back. Times: median over the rounds (each a median of a few repetitions); speed-up: "
-          "median of the rounds' ratios (range).",
-          "", "| n | PyTorch | attnzoo full | attnzoo flash | full speed-up | flash speed-up | "
-          "flash GFLOP/s (share of peak) |", "|---|---|---|---|---|---|---|"]
+          "median of the rounds' ratios (range). MiB: PyTorch, growth of the process's max RSS; attnzoo, peak bytes "
+          "of live tensors; and, like for like, the whole max RSS of a process running attnzoo full alone.",
+          "", "| n | PyTorch | attnzoo full | attnzoo flash | full: process max RSS | full speed-up | flash speed-up | "
+          "flash GFLOP/s (share of peak) |", "|---|---|---|---|---|---|---|---|"]
     for n in ns:
         t, f, fl = (seconds("attention", i, n) for i in ("torch", "attnzoo-full", "attnzoo-flash"))
 
@@ -106,7 +125,7 @@ def main():
             g = 12.0 * n * n * 64 * 4 / statistics.median(fl.values()) / 1e9
             gf = f"{g:.0f} ({100*g/PEAK_GFLOPS:.0f}%)"
         md.append(f"| {n} | {cell(t, 'torch')} | {cell(f, 'attnzoo-full')} | {cell(fl, 'attnzoo-flash')} | "
-                  f"{ratio_cell(ratios(t, f))} | {ratio_cell(ratios(t, fl))} | {gf} |")
+                  f"{full_rss[n]:.0f} MiB | {ratio_cell(ratios(t, f))} | {ratio_cell(ratios(t, fl))} | {gf} |")
     ts, ours = seconds("train_step", "torch"), seconds("train_step", "attnzoo-flash")
     md += ["", "ListOps-sized training step (B=32, n=512, d_model=64, 4 heads, 2 layers, AdamW):", "",
            "| | seconds per step (median over rounds) | speed-up |", "|---|---|---|"]

@@ -103,6 +103,22 @@ inline float weight_of(float c, float M) { return c == kNegInf ? 0.0f : std::exp
 // Factor that converts sums kept in units of exp(M_old) to units of exp(M_new >= M_old).
 inline float rescale(float M_old, float M_new) { return M_old == M_new ? 1.0f : std::exp(M_old - M_new); }
 
+// One step of the causal scan over keys, before key i is added. Unscaled: returns k_i. Scaled: the running sums
+// (state = S (m, dv) then z (m), contiguous) are in units of exp(M_{i-1}); they move to units of exp(M_i), and
+// the key comes back weighted by exp(c_i - M_i), written to fk (m). The forward and the backward's rebuilding
+// scan call this, so that both see the same sums bit for bit.
+inline const float* scan_key(float* state, float* fk, const float* k_i, int64_t m, int64_t dv, const float* c,
+                             const float* M, int64_t i, float& M_prev) {
+  if (c == nullptr) return k_i;
+  const float M_i = M[i], f = rescale(M_prev, M_i);
+  if (f != 1.0f)
+    for (int64_t t = 0; t < m * dv + m; ++t) state[t] *= f;
+  M_prev = M_i;
+  const float w = weight_of(c[i], M_i);
+  for (int64_t a = 0; a < m; ++a) fk[a] = w * k_i[a];
+  return fk;
+}
+
 // ---- non-causal -----------------------------------------------------------------------------------------
 // The four products go to BLAS (core::matmul); the elementwise parts are single fused loops.
 Tensor noncausal(const Tensor& phi_q, const Tensor& phi_k, const Tensor& v, const FeatureAttentionOptions& o) {
@@ -219,17 +235,9 @@ Tensor causal(const Tensor& phi_q, const Tensor& phi_k, const Tensor& v, const F
     for (int64_t t = 0; t < m * dv + m; ++t) S[t] = 0.0f;
     float M_prev = kNegInf;
     for (int64_t i = 0; i < n; ++i) {
-      const float* k_i = pk + (r * n + i) * m;
-      if (scaled) {
-        // sums so far are in units of exp(M_{i-1}); move them to exp(M_i) and add key i with exp(c_i - M_i)
-        const float M_i = pM[r * n + i], f = rescale(M_prev, M_i);
-        if (f != 1.0f)
-          for (int64_t t = 0; t < m * dv + m; ++t) S[t] *= f;
-        M_prev = M_i;
-        const float w = weight_of(pc[r * n + i], M_i);
-        for (int64_t a = 0; a < m; ++a) fk[a] = w * k_i[a];
-        k_i = fk;
-      }
+      // scaled: the sums so far move to units of exp(M_i), and key i comes with weight exp(c_i - M_i)
+      const float* k_i = scan_key(S, fk, pk + (r * n + i) * m, m, dv, scaled ? pc + r * n : nullptr,
+                                  scaled ? pM + r * n : nullptr, i, M_prev);
       const float s = feature_attention_step(S, z, pq + (r * n + i) * m, k_i, pv + (r * n + i) * dv, m, dv, eps,
                                              po + (r * n + i) * dv);
       // row i sees a key unless every c_j, j <= i, is -inf (M_i = -inf)
@@ -283,16 +291,8 @@ Tensor causal(const Tensor& phi_q, const Tensor& phi_k, const Tensor& v, const F
           for (int64_t t = 0; t < m * dv + m; ++t) S[t] = 0.0f;
           float M_prev = kNegInf;
           for (int64_t i = 0; i < n; ++i) {
-            const float* k_i = pk + (r * n + i) * m;
-            if (scaled) {
-              const float M_i = pM[r * n + i], f = rescale(M_prev, M_i);
-              if (f != 1.0f)
-                for (int64_t t = 0; t < m * dv + m; ++t) S[t] *= f;
-              M_prev = M_i;
-              const float w = weight_of(pc[r * n + i], M_i);
-              for (int64_t a = 0; a < m; ++a) fk[a] = w * k_i[a];
-              k_i = fk;
-            }
+            const float* k_i = scan_key(S, fk, pk + (r * n + i) * m, m, dv, scaled ? pc + r * n : nullptr,
+                                        scaled ? pM + r * n : nullptr, i, M_prev);
             const float* v_i = pv + (r * n + i) * dv;
             for (int64_t a = 0; a < m; ++a) {  // S_i = S_{i-1} + phi_k_i v_iᵀ, z_i = z_{i-1} + phi_k_i
               float* S_a = S + a * dv;

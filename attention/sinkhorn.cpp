@@ -52,40 +52,27 @@ void check_options(const SinkhornOptions& o, int64_t n) {
 
 // ---- log-domain normalisations of one nb × nb matrix (row-major; -inf = masked, stays -inf) --------------
 
-// y = x - logsumexp over each row.
-void rows_forward(const float* x, float* y, int64_t nb) {
-  for (int64_t i = 0; i < nb; ++i) {
-    const float* xr = x + i * nb;
-    float* yr = y + i * nb;
+// y = x - logsumexp along one axis of the nb × nb matrix: for each of the nb lines o, over its nb entries t at
+// o·line + t·step (rows: line = nb, step = 1; columns: line = 1, step = nb). A fully masked line stays masked.
+void lines_forward(const float* x, float* y, int64_t nb, int64_t line, int64_t step) {
+  for (int64_t o = 0; o < nb; ++o) {
+    const float* xl = x + o * line;
+    float* yl = y + o * line;
     float m = kNegInf;
-    for (int64_t j = 0; j < nb; ++j) m = xr[j] > m ? xr[j] : m;
-    if (m == kNegInf) {  // a fully masked row stays masked (P row = 0)
-      for (int64_t j = 0; j < nb; ++j) yr[j] = kNegInf;
-      continue;
-    }
-    double s = 0.0;
-    for (int64_t j = 0; j < nb; ++j) s += std::exp(static_cast<double>(xr[j]) - m);
-    const double lse = m + std::log(s);
-    for (int64_t j = 0; j < nb; ++j) yr[j] = xr[j] == kNegInf ? kNegInf : static_cast<float>(xr[j] - lse);
-  }
-}
-
-// y = x - logsumexp over each column.
-void cols_forward(const float* x, float* y, int64_t nb) {
-  for (int64_t j = 0; j < nb; ++j) {
-    float m = kNegInf;
-    for (int64_t i = 0; i < nb; ++i) m = x[i * nb + j] > m ? x[i * nb + j] : m;
+    for (int64_t t = 0; t < nb; ++t) m = xl[t * step] > m ? xl[t * step] : m;
     if (m == kNegInf) {
-      for (int64_t i = 0; i < nb; ++i) y[i * nb + j] = kNegInf;
+      for (int64_t t = 0; t < nb; ++t) yl[t * step] = kNegInf;
       continue;
     }
     double s = 0.0;
-    for (int64_t i = 0; i < nb; ++i) s += std::exp(static_cast<double>(x[i * nb + j]) - m);
+    for (int64_t t = 0; t < nb; ++t) s += std::exp(static_cast<double>(xl[t * step]) - m);
     const double lse = m + std::log(s);
-    for (int64_t i = 0; i < nb; ++i)
-      y[i * nb + j] = x[i * nb + j] == kNegInf ? kNegInf : static_cast<float>(x[i * nb + j] - lse);
+    for (int64_t t = 0; t < nb; ++t)
+      yl[t * step] = xl[t * step] == kNegInf ? kNegInf : static_cast<float>(xl[t * step] - lse);
   }
 }
+void rows_forward(const float* x, float* y, int64_t nb) { lines_forward(x, y, nb, nb, 1); }  // over each row
+void cols_forward(const float* x, float* y, int64_t nb) { lines_forward(x, y, nb, 1, nb); }  // over each column
 
 // Causal: y_ij = x_ij - max(0, L_ij) with L_ij = log Σ_{k <= i} exp(x_kj), the logsumexp of column j down to
 // row i. Row i never sees a later row. An entry is scaled down only where the column's mass over the rows so
@@ -110,30 +97,21 @@ void cols_causal_forward(const float* x, float* y, int64_t nb) {
   }
 }
 
-// forward: y_ij = x_ij - log Σ_j' exp(x_ij')  =>  gx_ij = g_ij - exp(y_ij) Σ_j' g_ij'   (unmasked entries only)
-void rows_backward(const float* y, const float* g, float* gx, int64_t nb) {
-  for (int64_t i = 0; i < nb; ++i) {
+// forward: y_ij = x_ij - log Σ_j' exp(x_ij') along a line  =>  gx_ij = g_ij - exp(y_ij) Σ_j' g_ij'   (unmasked
+// entries only). line and step as in lines_forward.
+void lines_backward(const float* y, const float* g, float* gx, int64_t nb, int64_t line, int64_t step) {
+  for (int64_t o = 0; o < nb; ++o) {
     double total = 0.0;
-    for (int64_t j = 0; j < nb; ++j)
-      if (y[i * nb + j] != kNegInf) total += g[i * nb + j];
-    for (int64_t j = 0; j < nb; ++j) {
-      const int64_t a = i * nb + j;
+    for (int64_t t = 0; t < nb; ++t)
+      if (y[o * line + t * step] != kNegInf) total += g[o * line + t * step];
+    for (int64_t t = 0; t < nb; ++t) {
+      const int64_t a = o * line + t * step;
       gx[a] = y[a] == kNegInf ? 0.0f : static_cast<float>(g[a] - std::exp(static_cast<double>(y[a])) * total);
     }
   }
 }
-
-void cols_backward(const float* y, const float* g, float* gx, int64_t nb) {
-  for (int64_t j = 0; j < nb; ++j) {
-    double total = 0.0;
-    for (int64_t i = 0; i < nb; ++i)
-      if (y[i * nb + j] != kNegInf) total += g[i * nb + j];
-    for (int64_t i = 0; i < nb; ++i) {
-      const int64_t a = i * nb + j;
-      gx[a] = y[a] == kNegInf ? 0.0f : static_cast<float>(g[a] - std::exp(static_cast<double>(y[a])) * total);
-    }
-  }
-}
+void rows_backward(const float* y, const float* g, float* gx, int64_t nb) { lines_backward(y, g, gx, nb, nb, 1); }
+void cols_backward(const float* y, const float* g, float* gx, int64_t nb) { lines_backward(y, g, gx, nb, 1, nb); }
 
 // forward: y_ij = x_ij - max(0, L_ij), L_ij = log Σ_{k<=i} exp(x_kj); row i is "active" where L_ij > 0
 //   =>  gx_kj = g_kj - Σ_{i>=k, active} g_ij exp(x_kj - L_ij) = g_kj - exp(x_kj - L_kj) U_k,

@@ -1,5 +1,5 @@
 // core/core.h — the whole engine in one include: tensors, autograd, every op family, nn layers, optimisers,
-// random numbers, .npy files, PNG drawing and gradcheck. Lessons and attention schemes include this.
+// random numbers, .npy files, PNG drawing, timing and gradcheck. Lessons and attention schemes include this.
 #pragma once
 
 #include "core/autograd.h"
@@ -12,6 +12,7 @@
 #include "core/ops_reduce.h"
 #include "core/ops_shape.h"
 #include "core/random.h"
+#include "core/timing.h"
 #include "core/tensor.h"
 #include "core/gradcheck.h"
 #include "core/image.h"

@@ -110,7 +110,7 @@ std::vector<BenchPoint> run_benchmark(const BenchOptions& o) {
         const Cost cost = measure(
             [&]() {
               if (c.backward) {
-                sum(kernel() * g).backward();
+                kernel().backward(g);  // d(sum(out * G))/d(out) = G
                 for (Tensor* t : {&q, &k, &v}) t->zero_grad();  // every call starts from the same memory
               } else {
                 NoGradGuard no_grad;

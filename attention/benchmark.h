@@ -2,7 +2,7 @@
 // growing n: the efficiency table of the course (`attnzoo bench`, `make bench`, the comparison lesson).
 //
 // One measurement = q, k, v of shape (B, H, n, d) drawn once; then out = kernel(q, k, v);
-// sum(out * G).backward(); timed by core::measure (core/timing.h) as the median of a few runs after a warm-up,
+// out.backward(G) (the gradient of sum(out * G)); timed by core::measure (core/timing.h) as the median of a few runs after a warm-up,
 // with the peak bytes the counting allocator saw above what was live before (q, k, v and G excluded: the
 // activations and the gradients of q, k, v).
 // Growth is summarised by the exponent of a least-squares fit of log(cost) against log(n), and speed by the

@@ -17,31 +17,29 @@ double median(std::vector<double> values) {
 
 Cost measure(const std::function<void()>& f, int max_runs, double budget_seconds) {
   AZ_CHECK(max_runs >= 1, "measure: max_runs must be >= 1, got ", max_runs);
-  // One call, timed, with the peak of what it allocated above what was live before it.
-  auto timed_call = [&f](std::size_t& peak) {
-    memory::PeakScope scope;
+  // One scope over every call: the peak is the most bytes live at any moment of any call, above what was live
+  // before the warm-up started.
+  memory::PeakScope scope;
+  auto timed_call = [&f]() {
     Stopwatch clock;
     f();
-    const double seconds = clock.seconds();
-    peak = std::max(peak, scope.peak_above_start());
-    return seconds;
+    return clock.seconds();
   };
   Cost cost;
-  std::size_t peak = 0;
-  const double first = timed_call(peak);  // the warm-up's peak counts too (see timing.h)
+  const double first = timed_call();
   std::vector<double> times;
   if (first >= budget_seconds) {
     times.push_back(first);
   } else {
     double total = 0.0;
     while (static_cast<int>(times.size()) < max_runs && (times.empty() || total < budget_seconds)) {
-      times.push_back(timed_call(peak));
+      times.push_back(timed_call());
       total += times.back();
     }
   }
   cost.seconds = median(times);
   cost.runs = static_cast<int>(times.size());
-  cost.peak_bytes = peak;
+  cost.peak_bytes = scope.peak_above_start();
   return cost;
 }
 

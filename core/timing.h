@@ -30,15 +30,15 @@ double median(std::vector<double> values);
 struct Cost {
   double seconds = 0.0;        // median wall time of one call
   int runs = 0;                // how many timed calls the median is over
-  std::size_t peak_bytes = 0;  // the most bytes one call (warm-up included) held on top of what was live before it
+  std::size_t peak_bytes = 0;  // the most bytes the calls (warm-up included) held on top of what was live before
 };
 
 // Time f() and measure its peak memory. One warm-up call first (it pays for first-touch page faults and OpenBLAS
 // start-up), then up to `max_runs` timed calls, stopping early once they have taken `budget_seconds` in total; the
 // time is their median. A call slower than the whole budget is timed once: its warm-up is the measurement.
-// The peak is the largest of every call's, the warm-up's included: a later call can see less (the first timed call
-// of a process has been seen to peak lower, by an amount that varied between runs), the largest does not vary.
-// So a first call that allocates for good (an optimiser's moments) belongs before measure(), not in it.
+// The peak is measured from before the warm-up to the end of the last call, in one scope: per-call scopes were seen
+// to vary from run to run (a call can start while buffers of the previous one are still live and free them), one
+// scope does not. So a first call that allocates for good (an optimiser's moments) belongs before measure().
 // f must drop what it computes before it returns (zero the gradients it made, let its outputs go), so that every
 // call starts from the same memory. Peak bytes count tensors only (core::memory).
 Cost measure(const std::function<void()>& f, int max_runs = 5, double budget_seconds = 1.0);

@@ -580,7 +580,10 @@ int main(int argc, char** argv) try {
     L.show(img::line_plot(mem, mo), "memory.png",
            "peak memory vs n on log-log axes (B = 1, H = 1, d = 64) — full attention climbs with slope 2 and stops "
            "at 8K; flash runs parallel to the bytes-of-q line (slope 1), a constant factor above it, among the "
-           "approximate schemes");
+           "approximate schemes",
+           // Not byte-identical between runs: with 2 OpenMP threads flash's peak moves by a few % with how its
+           // threads' tiles overlap in time (with OMP_NUM_THREADS=1 it does not move).
+           lesson::Figure::timing);
     img::PlotOptions to = mo;
     to.title = "time, forward + backward (measured on this machine)";
     to.ylabel = "time (ms)";

@@ -147,7 +147,7 @@ inline CostResult cost_step(Lesson& L, const std::vector<Curve>& curves, const C
   L.say("The kernel alone (forward + backward unless a curve says otherwise), B = 1, H = ", options.heads_, ", d = ",
         options.d_head_, ". Time: median of up to ", bench.repeats, " runs after a warm-up,");
   L.say("measured on this machine (it varies from run to run). Memory: peak bytes of tensors above q, k, v");
-  L.say("(core::memory), exact and the same on every machine.");
+  L.say("(core::memory), counted exactly: the same on every machine (flash's moves a few % with thread timing).");
   const attention::Scaling* ref = nullptr;
   for (const auto& c : result.curves)
     if (c.scheme == options.reference_) ref = &c;

@@ -2,19 +2,19 @@
 #include "attention/benchmark.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <limits>
-#include <map>
 #include <sstream>
 
+#include "core/autograd.h"
 #include "core/error.h"
-#include "plot/plot.h"
 #include "core/memory.h"
+#include "core/timing.h"
+#include "plot/plot.h"
 #include "core/ops_elementwise.h"
 #include "core/ops_reduce.h"
 
@@ -37,8 +37,6 @@ void write_text(const std::string& path, const std::string& text) {
   std::filesystem::rename(tmp, path, ec);
   AZ_CHECK(!ec, "bench: cannot write ", path, " (", ec.message(), ")");
 }
-
-double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
 std::string fmt(const char* f, double v) {
   char buf[64];
@@ -64,28 +62,33 @@ double fit_exponent(const std::vector<double>& x, const std::vector<double>& y) 
 }
 
 std::vector<BenchPoint> run_benchmark(const BenchOptions& o) {
-  std::vector<const Scheme*> schemes;
-  if (o.schemes.empty()) {
-    schemes = all_schemes();
-  } else {
-    for (const std::string& name : o.schemes) schemes.push_back(&find_scheme(name));
+  std::vector<BenchCase> cases = o.cases;
+  if (cases.empty()) {
+    if (o.schemes.empty()) {
+      for (const Scheme* s : all_schemes()) cases.emplace_back(s->name());
+    } else {
+      for (const std::string& name : o.schemes) cases.emplace_back(name);
+    }
+    for (BenchCase& c : cases) c.causal = o.causal;
   }
   AZ_CHECK(!o.ns.empty(), "bench: no sequence lengths given");
   for (int64_t n : o.ns) AZ_CHECK(n >= 1, "bench: n must be >= 1, got ", n);
   std::vector<BenchPoint> points;
-  const size_t total = schemes.size() * o.ns.size();
+  const size_t total = cases.size() * o.ns.size();
   size_t done = 0;
-  for (const Scheme* s : schemes) {
+  for (const BenchCase& c : cases) {
+    const Scheme& s = find_scheme(c.scheme);
+    const Config cfg = s.configure(c.set, c.causal, o.seed);  // a bad key stops the whole run, with its name
     double last_mib = 0;
     int64_t last_n = 0;
     for (int64_t n : o.ns) {
       ++done;
       BenchPoint p;
-      p.scheme = s->name();
+      p.scheme = c.name();
       p.n = n;
-      const std::string where = "[" + std::to_string(done) + "/" + std::to_string(total) + "] " + s->name() +
-                                " n=" + std::to_string(n);
-      if (o.causal && !s->supports_causal()) p.skipped = "not causal";
+      const std::string where =
+          "[" + std::to_string(done) + "/" + std::to_string(total) + "] " + p.scheme + " n=" + std::to_string(n);
+      if (c.max_n > 0 && n > c.max_n) p.skipped = "n > " + std::to_string(c.max_n);
       else if (last_n > 0) {
         // The worst case the course meets is quadratic: predict with n², refuse before allocating.
         const double predicted = last_mib * (static_cast<double>(n) / last_n) * (static_cast<double>(n) / last_n);
@@ -98,40 +101,27 @@ std::vector<BenchPoint> run_benchmark(const BenchOptions& o) {
         continue;
       }
       try {
-        const Config cfg = s->configure({}, o.causal, o.seed);
-        Rng rng(o.seed + static_cast<uint64_t>(n));
+        Rng rng(o.seed + static_cast<uint64_t>(n));  // the same q, k, v, G for every curve at this n
         const Shape shape{o.batch, o.heads, n, o.d_head};
         Tensor q = randn(shape, rng), k = randn(shape, rng), v = randn(shape, rng);
         const Tensor g = randn(shape, rng);
-        for (Tensor* t : {&q, &k, &v}) t->set_requires_grad();
-        auto once = [&]() {
-          for (Tensor* t : {&q, &k, &v}) t->zero_grad();
-          memory::PeakScope scope;
-          const double t0 = now();
-          {
-            Tensor out = s->kernel(q, k, v, cfg);
-            sum(out * g).backward();
-          }
-          const double dt = now() - t0;
-          // the gradients of q, k, v are outputs, not activations: count what else was alive at the peak
-          return std::make_pair(dt, scope.peak_above_start());
-        };
-        const auto warm = once();
-        std::vector<double> times;
-        size_t peak = warm.second;
-        if (warm.first < o.max_seconds_per_point) {
-          for (int r = 0; r < o.repeats; ++r) {
-            const auto m = once();
-            times.push_back(m.first);
-            peak = std::max(peak, m.second);
-          }
-        } else {
-          times.push_back(warm.first);
-        }
-        std::sort(times.begin(), times.end());
-        p.seconds = times[times.size() / 2];
-        p.peak_mib = static_cast<double>(peak) / (1024.0 * 1024.0);
-        p.gflop = s->flops(shape, cfg) / 1e9;
+        if (c.backward)
+          for (Tensor* t : {&q, &k, &v}) t->set_requires_grad();
+        auto kernel = [&]() { return c.kernel ? c.kernel(q, k, v, cfg) : s.kernel(q, k, v, cfg); };
+        const Cost cost = measure(
+            [&]() {
+              if (c.backward) {
+                kernel().backward(g);  // d(sum(out * G))/d(out) = G
+                for (Tensor* t : {&q, &k, &v}) t->zero_grad();  // every call starts from the same memory
+              } else {
+                NoGradGuard no_grad;
+                kernel();
+              }
+            },
+            o.repeats, o.max_seconds_per_point);
+        p.seconds = cost.seconds;
+        p.peak_mib = static_cast<double>(cost.peak_bytes) / (1024.0 * 1024.0);
+        p.gflop = (c.backward && !c.kernel ? s.flops(shape, cfg) : std::numeric_limits<double>::quiet_NaN()) / 1e9;
         last_mib = p.peak_mib;
         last_n = n;
         if (o.progress)
@@ -147,6 +137,58 @@ std::vector<BenchPoint> run_benchmark(const BenchOptions& o) {
   return points;
 }
 
+int Scaling::index_of(double n_value) const {
+  for (size_t i = 0; i < n.size(); ++i)
+    if (n[i] == n_value) return static_cast<int>(i);
+  return -1;
+}
+
+std::vector<Scaling> fit_scaling(const std::vector<BenchPoint>& points) {
+  std::vector<Scaling> curves;
+  for (const BenchPoint& p : points) {
+    auto it = std::find_if(curves.begin(), curves.end(), [&](const Scaling& c) { return c.scheme == p.scheme; });
+    if (it == curves.end()) {
+      curves.emplace_back();
+      curves.back().scheme = p.scheme;
+      it = curves.end() - 1;
+    }
+    if (!p.skipped.empty()) continue;
+    it->n.push_back(static_cast<double>(p.n));
+    it->ms.push_back(p.seconds * 1e3);
+    it->mib.push_back(p.peak_mib);
+  }
+  for (Scaling& c : curves) {
+    c.time_exponent = fit_exponent(c.n, c.ms);
+    c.memory_exponent = fit_exponent(c.n, c.mib);
+  }
+  return curves;
+}
+
+std::vector<plot::Series> cost_series(const std::vector<Scaling>& curves, bool memory, bool exponent_in_name) {
+  std::vector<plot::Series> series;
+  for (const Scaling& c : curves) {
+    if (c.n.empty()) continue;
+    const double e = memory ? c.memory_exponent : c.time_exponent;
+    const std::string name = exponent_in_name && !std::isnan(e) ? c.scheme + " (n^" + fmt("%.2f", e) + ")" : c.scheme;
+    series.push_back({name, c.n, memory ? c.mib : c.ms});
+  }
+  return series;
+}
+
+plot::Image cost_figure(const std::vector<Scaling>& curves, const std::string& title, const std::string& subtitle) {
+  plot::PlotOptions pt;
+  pt.title = "time (median, this machine)";
+  pt.xlabel = "sequence length n";
+  pt.ylabel = "time (ms)";
+  pt.log_x = pt.log_y = true;
+  plot::PlotOptions pm = pt;
+  pm.title = "peak memory (exact)";
+  pm.ylabel = "peak memory (MiB)";
+  return plot::with_title(plot::hstack({plot::line_plot(cost_series(curves, false, true), pt),
+                                          plot::line_plot(cost_series(curves, true, true), pm)}),
+                           subtitle.empty() ? title : title + " (" + subtitle + ")");
+}
+
 std::string write_benchmark_report(const std::vector<BenchPoint>& points, const BenchOptions& o,
                                    const std::string& dir) {
   std::filesystem::create_directories(dir);
@@ -160,13 +202,8 @@ std::string write_benchmark_report(const std::vector<BenchPoint>& points, const 
         << p.skipped << "\"\n";
   }
 
-  // One row per scheme: time and memory at each n, then the fitted exponents and the ratio to full.
-  std::vector<std::string> order;
-  std::map<std::string, std::vector<const BenchPoint*>> by_scheme;
-  for (const BenchPoint& p : points) {
-    if (!by_scheme.count(p.scheme)) order.push_back(p.scheme);
-    by_scheme[p.scheme].push_back(&p);
-  }
+  // One row per scheme: time and memory at each n, then the fitted exponents.
+  const std::vector<Scaling> curves = fit_scaling(points);
   std::ostringstream md;
   md << "Forward + backward of the kernel alone, B=" << o.batch << ", H=" << o.heads << ", d=" << o.d_head
      << (o.causal ? ", causal" : "") << "; per n: time in ms (median), activation memory in MiB, and GFLOP/s of "
@@ -176,46 +213,27 @@ std::string write_benchmark_report(const std::vector<BenchPoint>& points, const 
   md << " time exponent | memory exponent |\n|---|";
   for (size_t i = 0; i < o.ns.size(); ++i) md << "---|";
   md << "---|---|\n";
-  std::vector<plot::Series> time_series, mem_series;
-  for (const std::string& name : order) {
-    md << "| " << name << " |";
-    std::vector<double> xs, ts, ms;
-    for (const BenchPoint* p : by_scheme[name]) {
-      if (!p->skipped.empty()) {
+  for (const Scaling& c : curves) {
+    md << "| " << c.scheme << " |";
+    for (const BenchPoint& p : points) {
+      if (p.scheme != c.scheme) continue;
+      if (!p.skipped.empty()) {
         md << " – |";
         continue;
       }
-      md << " " << fmt("%.1f", p->seconds * 1e3) << " ms, " << fmt("%.1f", p->peak_mib) << " MiB"
-         << (std::isnan(p->gflop) ? "" : ", " + fmt("%.1f", p->gflop / p->seconds) + " GFLOP/s") << " |";
-      xs.push_back(static_cast<double>(p->n));
-      ts.push_back(p->seconds * 1e3);
-      ms.push_back(p->peak_mib);
+      md << " " << fmt("%.1f", p.seconds * 1e3) << " ms, " << fmt("%.1f", p.peak_mib) << " MiB"
+         << (std::isnan(p.gflop) ? "" : ", " + fmt("%.1f", p.gflop / p.seconds) + " GFLOP/s") << " |";
     }
-    const double et = fit_exponent(xs, ts), em = fit_exponent(xs, ms);
-    md << " " << (std::isnan(et) ? "–" : fmt("%.2f", et)) << " | " << (std::isnan(em) ? "–" : fmt("%.2f", em))
-       << " |\n";
-    if (!xs.empty()) {
-      time_series.push_back({name, xs, ts});
-      mem_series.push_back({name, xs, ms});
-    }
+    md << " " << (std::isnan(c.time_exponent) ? "–" : fmt("%.2f", c.time_exponent)) << " | "
+       << (std::isnan(c.memory_exponent) ? "–" : fmt("%.2f", c.memory_exponent)) << " |\n";
   }
   write_text(dir + "/attention.csv", csv.str());
   write_text(dir + "/attention.md", md.str());
 
-  plot::PlotOptions pt;
-  pt.title = "kernel forward+backward time";
-  pt.xlabel = "sequence length n";
-  pt.ylabel = "time (ms)";
-  pt.log_x = pt.log_y = true;
-  plot::PlotOptions pm = pt;
-  pm.title = "kernel activation memory (peak)";
-  pm.ylabel = "memory (MiB)";
   const std::string subtitle = "B=" + std::to_string(o.batch) + " H=" + std::to_string(o.heads) +
                                " d=" + std::to_string(o.d_head) + (o.causal ? " causal" : "") +
                                ", measured on this machine";
-  plot::save_png(plot::with_title(plot::hstack({plot::line_plot(time_series, pt), plot::line_plot(mem_series, pm)}),
-                                    "attention schemes: cost vs n (" + subtitle + ")"),
-                  dir + "/attention.png");
+  plot::save_png(cost_figure(curves, "attention schemes: cost vs n", subtitle), dir + "/attention.png");
   return md.str();
 }
 

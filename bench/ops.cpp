@@ -11,12 +11,12 @@
 #include <cblas.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <limits>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -27,25 +27,9 @@ using namespace core;
 
 namespace {
 
-double now_seconds() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
-// Median seconds of f over `reps` runs after one warm-up run.
+// Median seconds of f over `reps` runs after one warm-up run (core::measure, with no time budget).
 double time_median(const std::function<void()>& f, int reps) {
-  f();
-  std::vector<double> t;
-  for (int r = 0; r < reps; ++r) {
-    const double t0 = now_seconds();
-    f();
-    t.push_back(now_seconds() - t0);
-  }
-  return median(t);
+  return measure(f, reps, std::numeric_limits<double>::infinity()).seconds;
 }
 
 struct Row {
@@ -92,12 +76,12 @@ int main(int argc, char** argv) {
       std::vector<double> t_raw, t_ours;
       const int pairs = quick ? reps : static_cast<int>(reps * (2048 / n) * (2048 / n) / 4) + reps;  // more for small n
       for (int r = 0; r < pairs; ++r) {  // interleave so that machine noise hits both alike
-        double t0 = now_seconds();
+        const Stopwatch raw_clock;
         raw();
-        t_raw.push_back(now_seconds() - t0);
-        t0 = now_seconds();
+        t_raw.push_back(raw_clock.seconds());
+        const Stopwatch ours_clock;
         ours();
-        t_ours.push_back(now_seconds() - t0);
+        t_ours.push_back(ours_clock.seconds());
       }
       const double flops = 2.0 * n * n * n;
       const double g_raw = flops / median(t_raw) / 1e9, g_ours = flops / median(t_ours) / 1e9;

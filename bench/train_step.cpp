@@ -9,8 +9,8 @@
 //   build/bench/train_step [--n 1024,2048,4096] [--schemes full,flash] [--train-scheme flash] [--no-attention]
 //                          [--no-train]
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
+#include <limits>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -49,15 +49,7 @@ double train_step_seconds(const std::string& scheme, int reps) {
     loss.backward();
     opt.step();
   };
-  step();
-  std::vector<double> t;
-  for (int r = 0; r < reps; ++r) {
-    const auto t0 = std::chrono::steady_clock::now();
-    step();
-    t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  }
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
+  return measure(step, reps, std::numeric_limits<double>::infinity()).seconds;  // one warm-up step, then reps
 }
 }  // namespace
 

@@ -1,5 +1,6 @@
 // core/core.h — the whole engine in one include: tensors, autograd, every op family, nn layers, optimisers,
-// random numbers, .npy files and gradcheck. Lessons and attention schemes include this (figures: plot/plot.h).
+// random numbers, .npy files, timing and gradcheck. Lessons and attention schemes include this (figures:
+// plot/plot.h).
 #pragma once
 
 #include "core/autograd.h"
@@ -12,6 +13,7 @@
 #include "core/ops_reduce.h"
 #include "core/ops_shape.h"
 #include "core/random.h"
+#include "core/timing.h"
 #include "core/tensor.h"
 #include "core/gradcheck.h"
 #include "core/nn.h"

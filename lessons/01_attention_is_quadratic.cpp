@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "attention/dense.h"
+#include "lessons/cost.h"
 #include "lessons/lesson.h"
 #include "lessons/reference.h"
 
@@ -237,109 +238,40 @@ int main(int argc, char** argv) try {
   // into one op that turns the scores into the probabilities in place and keeps only those (attention/dense.cpp),
   // so the forward's activation memory is about one n² · 4 bytes per head. The time is dominated by two matrix
   // products of 2 · n² · d floating-point operations each. Double n: four times the memory, four times the
-  // time. We measure `attention::dense_attention` at B = 1, H = 1, d = 64 (time: median of a few runs
-  // after a warm-up; memory: bytes of tensors allocated by core::memory, on top of q, k and v).
+  // time. We measure the registry's `full` kernel (`attention::dense_attention`) at B = 1, H = 1, d = 64, the
+  // forward alone and forward + backward, with `lesson::cost_step`, the call every lesson's cost step makes: it
+  // runs the course's benchmark (attention/benchmark.h; time: median of a few runs after a warm-up, on this
+  // machine; memory: bytes of tensors allocated by core::memory on top of q, k and v, exact), prints the table,
+  // fits the exponent a of cost ~ n^a, checks it against the one we expect, and draws the log-log figure.
   // %%
   L.step("Step 8 · the cost of dense attention");
-  const int64_t n_max = L.quick() ? 1024 : 8192;
-  const int64_t n_max_backward = L.quick() ? 1024 : 4096;
-  const int max_runs = L.quick() ? 3 : 5;
-  const double budget = L.quick() ? 0.2 : 0.8;
-  L.say("n = 256 ... ", n_max, " (forward + backward up to ", n_max_backward, "); each row is printed when measured");
-  std::vector<double> ns, fwd_ms, fwd_mib, fb_ms, fb_mib;
-  lesson::Table cost({"n", "fwd (ms)", "x prev", "fwd peak (MiB)", "x prev", "peak / n²·4B", "fwd+bwd (ms)",
-                      "x prev", "fwd+bwd peak (MiB)"},
-                     8);
-  core::Rng cost_rng = L.rng(2);
-  auto ratio = [](const std::vector<double>& xs) {
-    return xs.size() < 2 ? std::string("") : lesson::fixed(xs[xs.size() - 1] / xs[xs.size() - 2], 2);
-  };
-  bool memory_quadratic = true;
-  for (int64_t cn = 256; cn <= n_max; cn *= 2) {
-    const Tensor cq = core::randn({1, 1, cn, d}, cost_rng), ck = core::randn({1, 1, cn, d}, cost_rng),
-                 cv = core::randn({1, 1, cn, d}, cost_rng);
-    const lesson::Cost fwd = lesson::measure(
-        [&] {
-          core::NoGradGuard no_grad;
-          attention::dense_attention(cq, ck, cv);
-        },
-        max_runs, budget);
-    ns.push_back(static_cast<double>(cn));
-    fwd_ms.push_back(1e3 * fwd.seconds);
-    fwd_mib.push_back(lesson::mib(fwd.peak_bytes));
-    std::string fb_time = "-", fb_peak = "-", fb_ratio = "";
-    if (cn <= n_max_backward) {
-      const Tensor g = core::randn({1, 1, cn, d}, cost_rng);
-      std::vector<Tensor> leaves = {cq.detach().clone().set_requires_grad(), ck.detach().clone().set_requires_grad(),
-                                    cv.detach().clone().set_requires_grad()};
-      const lesson::Cost fb = lesson::measure(
-          [&] {
-            attention::dense_attention(leaves[0], leaves[1], leaves[2]).backward(g);
-            for (Tensor& t : leaves) t.zero_grad();  // drop the gradients: every run starts from the same memory
-          },
-          max_runs, budget);
-      fb_ms.push_back(1e3 * fb.seconds);
-      fb_mib.push_back(lesson::mib(fb.peak_bytes));
-      fb_time = lesson::fixed(fb_ms.back(), 2);
-      fb_ratio = ratio(fb_ms);
-      fb_peak = lesson::fixed(fb_mib.back(), 1);
-    }
-    const double one_matrix = 4.0 * double(cn) * double(cn);
-    cost.row({std::to_string(cn), lesson::fixed(fwd_ms.back(), 2), ratio(fwd_ms), lesson::fixed(fwd_mib.back(), 1),
-              ratio(fwd_mib), lesson::fixed(double(fwd.peak_bytes) / one_matrix, 2), fb_time, fb_ratio, fb_peak});
-    if (fwd_mib.size() >= 3) {  // from the third row on, O(n·d) terms are small next to n²
-      const double r = fwd_mib[fwd_mib.size() - 1] / fwd_mib[fwd_mib.size() - 2];
-      memory_quadratic = memory_quadratic && r > 3.6 && r < 4.2;  // (n, d) tensors add a few % at n <= 1024
-    }
-  }
-  L.check("forward peak memory grows 4x (3.6-4.2) per doubling of n", memory_quadratic,
-          "the n x n matrices dominate");
-  L.check("forward peak memory is about one n x n matrix (scores become probabilities in place)", [&] {
-    const double per_matrix = fwd_mib.back() / lesson::mib(static_cast<std::size_t>(4.0 * ns.back() * ns.back()));
-    return per_matrix > 0.9 && per_matrix < 1.5;
-  }(),
-          lesson::fixed(fwd_mib.back() / lesson::mib(static_cast<std::size_t>(4.0 * ns.back() * ns.back())), 2) +
-              " matrices at n = " + std::to_string(static_cast<int64_t>(ns.back())));
-  if (!fb_mib.empty()) {
-    const double nb = ns[fb_mib.size() - 1];
-    L.say("Forward+backward peaks at about ", lesson::fixed(fb_mib.back() / lesson::mib(std::size_t(4.0 * nb * nb)), 1),
-          " n x n matrices (n = ", nb, "): autograd keeps the probabilities for the backward pass, which then");
+  // One call measures, prints, fits, checks and draws (lessons/cost.h): the same call in every lesson's cost step.
+  const lesson::CostResult cost = lesson::cost_step(
+      L,
+      {lesson::Curve("full", {}, "forward").forward_only().expect(2.0, 2.0),
+       lesson::Curve("full", {}, "forward+backward").up_to(L.quick() ? 2048 : 4096).expect(2.0, 2.0)},
+      lesson::CostOptions()
+          .sizes(L.quick() ? 512 : 256, L.quick() ? 2048 : 8192)
+          .title("dense attention: the cost")
+          .figure("cost.png",
+                  "time and peak memory vs n on log-log axes — a straight line of slope 2 is n²: the memory curves "
+                  "have slope 2 from the start (legend), the time curves bend towards slope 2 as n grows (small n "
+                  "pay fixed overheads)"));
+  {
+    // How many n × n float matrices the peak holds: the forward keeps one, forward+backward three.
+    auto matrices = [&](const attention::Scaling& c) {
+      return c.mib.back() / lesson::mib(static_cast<std::size_t>(4.0 * c.n.back() * c.n.back()));
+    };
+    const attention::Scaling& fwd = cost.fit("forward");
+    const attention::Scaling& fb = cost.fit("forward+backward");
+    L.check("forward peak memory is about one n x n matrix (scores become probabilities in place)",
+            matrices(fwd) > 0.9 && matrices(fwd) < 1.5,
+            lesson::fixed(matrices(fwd), 2) + " matrices at n = " + std::to_string(int64_t(fwd.n.back())));
+    L.say("Forward+backward peaks at about ", lesson::fixed(matrices(fb), 1), " n x n matrices (n = ", fb.n.back(),
+          "): autograd keeps the probabilities for the backward pass, which then");
     L.say("makes n x n gradients of its own (of the probabilities, then of the scores): three at the peak.");
   }
-  L.say("Times are measured, so they vary from run to run and machine to machine; small n are dominated by");
-  L.say("fixed overheads (x prev < 4), large n by the n² work (x prev close to 4). Memory is exact.");
-
-  // %%
-  {
-    // A reference n² line through half the last measured point: a curve parallel to it grows like n².
-    auto reference = [&](const std::vector<double>& ys) {
-      img::Series s{"n^2 (slope 2)", {}, {}};
-      const size_t m = ys.size();
-      for (size_t i = 0; i < m; ++i) {
-        s.x.push_back(ns[i]);
-        s.y.push_back(0.5 * ys[m - 1] * (ns[i] / ns[m - 1]) * (ns[i] / ns[m - 1]));
-      }
-      return s;
-    };
-    std::vector<double> fb_ns(ns.begin(), ns.begin() + static_cast<long>(fb_ms.size()));
-    img::PlotOptions time_opts;
-    time_opts.title = "dense attention: time";
-    time_opts.xlabel = "sequence length n";
-    time_opts.ylabel = "time (ms)";
-    time_opts.log_x = time_opts.log_y = true;
-    img::PlotOptions mem_opts = time_opts;
-    mem_opts.title = "dense attention: peak memory";
-    mem_opts.ylabel = "peak memory (MiB)";
-    const img::Image time_plot = img::line_plot(
-        {{"forward", ns, fwd_ms}, {"forward+backward", fb_ns, fb_ms}, reference(fwd_ms)}, time_opts);
-    const img::Image mem_plot = img::line_plot(
-        {{"forward", ns, fwd_mib}, {"forward+backward", fb_ns, fb_mib}, reference(fwd_mib)}, mem_opts);
-    L.show(img::hstack({time_plot, mem_plot}), "cost.png",
-           "time and peak memory vs n on log-log axes — a straight line of slope 2 is n²: the memory curves run "
-           "parallel to the n^2 line, the time curves bend towards parallel as n grows (small n pay fixed "
-           "overheads)",
-           lesson::Figure::timing);
-  }
+  L.say("Small n are dominated by fixed overheads (time x prev < 4), large n by the n² work (x prev close to 4).");
 
   // %% [markdown]
   // ## Step 9 · your own attention rule

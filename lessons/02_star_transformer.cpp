@@ -27,6 +27,7 @@
 
 #include "attention/dense.h"
 #include "attention/star.h"
+#include "lessons/cost.h"
 #include "lessons/lesson.h"
 #include "lessons/reference.h"
 
@@ -375,62 +376,16 @@ int main(int argc, char** argv) try {
   // B = 1, H = 2, d = 64 (memory: bytes allocated by tensors above the inputs, exact).
   // %%
   L.step("Step 8 · the cost: star kernel vs full attention (forward + backward)");
-  const int64_t n_max = L.quick() ? 1024 : 4096;
-  const int max_runs = L.quick() ? 2 : 4;
-  const double budget = L.quick() ? 0.15 : 0.6;
-  lesson::Table table({"n", "star (ms)", "star peak (MiB)", "x prev", "full (ms)", "full peak (MiB)", "x prev",
-                       "full/star time"},
-                      8);
-  std::vector<double> ns, star_ms, star_mib, full_ms, full_mib;
-  core::Rng cost_rng = L.rng(3);
-  for (int64_t cn = 256; cn <= n_max; cn *= 2) {
-    const core::Shape sh{1, 2, cn, 64};
-    std::vector<Tensor> leaves = {core::randn(sh, cost_rng).set_requires_grad(),
-                                  core::randn(sh, cost_rng).set_requires_grad(),
-                                  core::randn(sh, cost_rng).set_requires_grad()};
-    const Tensor g = core::randn(sh, cost_rng);
-    auto run = [&](bool star) {
-      const Tensor out = star ? attention::star_attention(leaves[0], leaves[1], leaves[2])
-                              : attention::dense_attention(leaves[0], leaves[1], leaves[2]);
-      out.backward(g);
-      for (Tensor& t : leaves) t.zero_grad();
-    };
-    const lesson::Cost cs = lesson::measure([&] { run(true); }, max_runs, budget);
-    const lesson::Cost cf = lesson::measure([&] { run(false); }, max_runs, budget);
-    ns.push_back(double(cn));
-    star_ms.push_back(1e3 * cs.seconds);
-    star_mib.push_back(lesson::mib(cs.peak_bytes));
-    full_ms.push_back(1e3 * cf.seconds);
-    full_mib.push_back(lesson::mib(cf.peak_bytes));
-    auto ratio = [](const std::vector<double>& v) {
-      return v.size() < 2 ? std::string("") : lesson::fixed(v.back() / v[v.size() - 2], 2);
-    };
-    table.row({std::to_string(cn), lesson::fixed(star_ms.back(), 2), lesson::fixed(star_mib.back(), 2),
-               ratio(star_mib), lesson::fixed(full_ms.back(), 2), lesson::fixed(full_mib.back(), 1), ratio(full_mib),
-               lesson::fixed(full_ms.back() / star_ms.back(), 1)});
-  }
-  const double star_growth = star_mib.back() / star_mib[star_mib.size() - 2];
-  const double full_growth = full_mib.back() / full_mib[full_mib.size() - 2];
-  L.check("star memory doubles with n (1.8-2.2x per doubling): linear", star_growth > 1.8 && star_growth < 2.2,
-          "last doubling " + lesson::fixed(star_growth, 2) + "x");
-  L.check("full attention memory quadruples with n (3.6-4.4x per doubling): quadratic",
-          full_growth > 3.6 && full_growth < 4.4, "last doubling " + lesson::fixed(full_growth, 2) + "x");
-  {
-    img::PlotOptions po;
-    po.title = "star vs full: forward + backward time";
-    po.xlabel = "sequence length n";
-    po.ylabel = "time (ms)";
-    po.log_x = po.log_y = true;
-    img::PlotOptions pm = po;
-    pm.title = "star vs full: peak memory";
-    pm.ylabel = "peak memory (MiB)";
-    L.show(img::hstack({img::line_plot({{"star", ns, star_ms}, {"full", ns, full_ms}}, po),
-                        img::line_plot({{"star", ns, star_mib}, {"full", ns, full_mib}}, pm)}),
-           "cost.png",
-           "log-log cost curves — star's lines have slope 1 (linear), full attention's slope 2 (quadratic); the "
-           "gap widens with every doubling of n",
-           lesson::Figure::timing);
-  }
+  const lesson::CostResult cost = lesson::cost_step(
+      L, {lesson::Curve("star").expect(1.0, 1.0), lesson::Curve("full").expect(2.0, 2.0)},
+      lesson::CostOptions()
+          .sizes(L.quick() ? 512 : 256, L.quick() ? 2048 : 4096)
+          .heads(2)
+          .title("star vs full attention")
+          .figure("cost.png", "log-log cost curves — star's lines have slope 1 (linear), full attention's slope 2 "
+                              "(quadratic); the gap widens with every doubling of n"));
+  const attention::Scaling& star_cost = cost.fit("star");
+  const attention::Scaling& full_cost = cost.fit("full");
 
   // %% [markdown]
   // ## Step 9 · what the paper reported, and what we measured
@@ -446,8 +401,9 @@ int main(int argc, char** argv) try {
   L.step("Step 9 · the paper's results (Guo et al. 2019) and ours");
   L.say("paper: SST-5 accuracy 52.9, SNLI accuracy 86.0 (sentence encoder); better than the Transformer on");
   L.say("       modestly sized datasets (22 datasets, 4 tasks) and faster at inference, more so for long inputs.");
-  L.say("ours:  one layer reaches all ", rn * rn, " (i, j) pairs; at n = ", ns.back(), " the star kernel used ",
-        lesson::fixed(star_mib.back(), 2), " MiB vs ", lesson::fixed(full_mib.back(), 1), " MiB for full attention");
+  L.say("ours:  one layer reaches all ", rn * rn, " (i, j) pairs; at n = ", star_cost.n.back(), " the star kernel used ",
+        lesson::fixed(star_cost.mib.back(), 2), " MiB vs ", lesson::fixed(full_cost.mib.back(), 1),
+        " MiB for full attention");
 
   // %% [markdown]
   // ## Exercises

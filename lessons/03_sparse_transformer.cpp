@@ -25,6 +25,7 @@
 #include "attention/dense.h"
 #include "attention/kernels/index_attention.h"
 #include "attention/sparse.h"
+#include "lessons/cost.h"
 #include "lessons/lesson.h"
 #include "lessons/reference.h"
 
@@ -80,8 +81,6 @@ img::Image pattern_panels(const SparseOptions& o, int64_t n, const std::string& 
   }
   return img::hstack(panels);
 }
-
-using lesson::fitted_slope;  // the exponent a of y ~ n^a (lessons/lesson.h)
 
 // 1 where j <= i cannot be reached from i in at most two hops through the pattern P (n, n).
 int64_t unreachable_in_two_hops(const Tensor& P) {
@@ -270,99 +269,35 @@ int main(int argc, char** argv) try {
   // --quick, which the test suite uses, also under a sanitizer: 512 ... 2K).
   // %%
   L.step("Step 6 · time and memory: key lists vs dense mask vs full");
-  const std::vector<int64_t> sizes = L.quick() ? std::vector<int64_t>{512, 1024, 2048}
-                                               : std::vector<int64_t>{1024, 2048, 4096, 8192};
-  const int max_runs = L.quick() ? 1 : 3;
-  const double budget = L.quick() ? 0.05 : 0.4;
-  core::Rng cost_rng = L.rng(2);
-  std::vector<double> ns, sp_ms, sp_mib, fb_ms, fb_mib, mask_ms, mask_mib, full_ms, full_mib;
-  lesson::Table cost({"n", "K", "sparse fwd (ms)", "peak (MiB)", "sparse fwd+bwd (ms)", "peak (MiB)",
-                      "dense mask (ms)", "peak (MiB)", "full (ms)", "peak (MiB)", "full / sparse time"},
-                     6);
-  for (int64_t m : sizes) {
-    const SparseOptions o = make_options(SparseMode::strided, 0, c, true);
-    const Tensor q = core::randn({1, 1, m, d}, cost_rng), k = core::randn({1, 1, m, d}, cost_rng),
-                 v = core::randn({1, 1, m, d}, cost_rng), g = core::randn({1, 1, m, d}, cost_rng);
-    const lesson::Cost sp = lesson::measure(
-        [&] {
-          core::NoGradGuard no_grad;
-          attention::sparse_attention(q, k, v, o);
-        },
-        max_runs, budget);
-    std::vector<Tensor> leaves = {q.clone().detach().set_requires_grad(), k.clone().detach().set_requires_grad(),
-                                  v.clone().detach().set_requires_grad()};
-    const lesson::Cost fb = lesson::measure(
-        [&] {
-          attention::sparse_attention(leaves[0], leaves[1], leaves[2], o).backward(g);
-          for (Tensor& t : leaves) t.zero_grad();
-        },
-        max_runs, budget);
-    const lesson::Cost mk = lesson::measure(
-        [&] {
-          core::NoGradGuard no_grad;
-          attention::sparse_dense_mask_attention(q, k, v, o);
-        },
-        max_runs, budget);
-    const lesson::Cost fu = lesson::measure(
-        [&] {
-          core::NoGradGuard no_grad;
-          attention::dense_attention(q, k, v, {true, Tensor()});
-        },
-        max_runs, budget);
-    ns.push_back(static_cast<double>(m));
-    sp_ms.push_back(1e3 * sp.seconds), sp_mib.push_back(lesson::mib(sp.peak_bytes));
-    fb_ms.push_back(1e3 * fb.seconds), fb_mib.push_back(lesson::mib(fb.peak_bytes));
-    mask_ms.push_back(1e3 * mk.seconds), mask_mib.push_back(lesson::mib(mk.peak_bytes));
-    full_ms.push_back(1e3 * fu.seconds), full_mib.push_back(lesson::mib(fu.peak_bytes));
-    cost.row({std::to_string(m), std::to_string(attention::sparse_index(o, m, 1).shape[3]), lesson::fixed(sp_ms.back(), 1),
-              lesson::fixed(sp_mib.back(), 1), lesson::fixed(fb_ms.back(), 1), lesson::fixed(fb_mib.back(), 1),
-              lesson::fixed(mask_ms.back(), 1), lesson::fixed(mask_mib.back(), 1), lesson::fixed(full_ms.back(), 1),
-              lesson::fixed(full_mib.back(), 1), lesson::fixed(full_ms.back() / sp_ms.back(), 1) + "x"});
-  }
-  const double s_sp_t = fitted_slope(ns, sp_ms), s_sp_m = fitted_slope(ns, sp_mib), s_fb_t = fitted_slope(ns, fb_ms),
-               s_fb_m = fitted_slope(ns, fb_mib), s_mk_t = fitted_slope(ns, mask_ms),
-               s_mk_m = fitted_slope(ns, mask_mib), s_fu_t = fitted_slope(ns, full_ms),
-               s_fu_m = fitted_slope(ns, full_mib);
-  L.say("fitted exponents (y ~ n^a):  sparse fwd time ", lesson::fixed(s_sp_t, 2), ", memory ", lesson::fixed(s_sp_m, 2),
-        " | sparse fwd+bwd time ", lesson::fixed(s_fb_t, 2), ", memory ", lesson::fixed(s_fb_m, 2));
-  L.say("                             dense mask time ", lesson::fixed(s_mk_t, 2), ", memory ", lesson::fixed(s_mk_m, 2),
-        " | full time ", lesson::fixed(s_fu_t, 2), ", memory ", lesson::fixed(s_fu_m, 2));
-  L.check("sparse kernel memory grows like n·√n (fitted exponent 1.2 - 1.7)", s_sp_m > 1.2 && s_sp_m < 1.7,
-          "exponent " + lesson::fixed(s_sp_m, 2));
-  L.check("dense-mask and full memory grow like n² (fitted exponent 1.85 - 2.15)",
-          s_mk_m > 1.85 && s_mk_m < 2.15 && s_fu_m > 1.85 && s_fu_m < 2.15,
-          "exponents " + lesson::fixed(s_mk_m, 2) + " and " + lesson::fixed(s_fu_m, 2));
+  // The dense-mask version is not a registered kernel: the sparse scheme's curve runs it in place of its own.
+  const SparseOptions strided_causal = make_options(SparseMode::strided, 0, c, true);
+  const lesson::CostResult cost = lesson::cost_step(
+      L,
+      {lesson::Curve("sparse", {}, "sparse fwd").causal().forward_only().expect(1.5, 1.5),
+       lesson::Curve("sparse", {}, "sparse fwd+bwd").causal(),  // shown, not checked: its n·d gradients dominate at these n
+       lesson::Curve("sparse", {}, "dense mask fwd")
+           .causal()
+           .forward_only()
+           .kernel([strided_causal](const Tensor& q, const Tensor& k, const Tensor& v, const attention::Config&) {
+             return attention::sparse_dense_mask_attention(q, k, v, strided_causal);
+           })
+           .expect(2.0, 2.0),
+       lesson::Curve("full", {}, "full fwd").causal().forward_only().expect(2.0, 2.0)},
+      lesson::CostOptions()
+          .sizes(L.quick() ? 512 : 1024, L.quick() ? 2048 : 8192)
+          .reference("full fwd")
+          .title("sparse (strided, causal) vs dense mask vs full")
+          .figure("cost.png",
+                  "time and peak memory on log-log axes, fitted exponents in the legend — the sparse kernel's lines "
+                  "are flatter (about n^1.5) and far below; the dense mask and full attention run parallel at slope "
+                  "2: a mask alone saves nothing"));
+  const attention::Scaling& sparse_fwd = cost.fit("sparse fwd");
+  const attention::Scaling& full_fwd = cost.fit("full fwd");
   L.check("at the largest n the sparse kernel needs at most 1/4 of full attention's memory",
-          sp_mib.back() * 4 <= full_mib.back(),
-          lesson::fixed(sp_mib.back(), 1) + " MiB vs " + lesson::fixed(full_mib.back(), 1) + " MiB");
+          sparse_fwd.mib.back() * 4 <= full_fwd.mib.back(),
+          lesson::fixed(sparse_fwd.mib.back(), 1) + " MiB vs " + lesson::fixed(full_fwd.mib.back(), 1) + " MiB");
   L.say("The dense-mask version computes the same numbers as the sparse kernel and costs as much as full attention");
   L.say("(a little more: it also holds the n x n mask). Sparsity only pays when the kernel skips the missing pairs.");
-  {
-    img::PlotOptions t;
-    t.title = "forward time vs n";
-    t.xlabel = "sequence length n";
-    t.ylabel = "time (ms)";
-    t.log_x = t.log_y = true;
-    img::PlotOptions mo = t;
-    mo.title = "peak memory vs n";
-    mo.ylabel = "peak memory (MiB)";
-    auto name = [](const std::string& s, double slope) { return s + " (n^" + lesson::fixed(slope, 2) + ")"; };
-    const img::Image time_plot = img::line_plot({{name("sparse kernel", s_sp_t), ns, sp_ms},
-                                                 {name("sparse fwd+bwd", s_fb_t), ns, fb_ms},
-                                                 {name("dense mask", s_mk_t), ns, mask_ms},
-                                                 {name("full", s_fu_t), ns, full_ms}},
-                                                t);
-    const img::Image mem_plot = img::line_plot({{name("sparse kernel", s_sp_m), ns, sp_mib},
-                                                {name("sparse fwd+bwd", s_fb_m), ns, fb_mib},
-                                                {name("dense mask", s_mk_m), ns, mask_mib},
-                                                {name("full", s_fu_m), ns, full_mib}},
-                                               mo);
-    L.show(img::hstack({time_plot, mem_plot}), "cost.png",
-           "time and peak memory on log-log axes, fitted exponents in the legend — the sparse kernel's lines are "
-           "flatter (about n^1.5) and far below; the dense mask and full attention run parallel at slope 2: "
-           "a mask alone saves nothing",
-           lesson::Figure::timing);
-  }
 
   // %% [markdown]
   // ## Step 7 · what the paper reported
@@ -383,9 +318,10 @@ int main(int argc, char** argv) try {
   L.say("paper: CIFAR-10 2.80 bits/dim (strided, 59M params); Enwik8 0.99 bits/byte (fixed, 30 layers, 95M params);");
   L.say("paper: ImageNet 64x64 3.44 bits/dim; classical music 1.97 bits/byte. Against dense attention, strided (images)");
   L.say("and fixed (text) matched or beat it at a lower time per step (the paper's GPU kernels); strided did worse on text.");
-  L.say("this lesson: sparse kernel exponent ", lesson::fixed(s_sp_t, 2), " (time) / ", lesson::fixed(s_sp_m, 2),
-        " (memory) vs full ", lesson::fixed(s_fu_t, 2), " / ", lesson::fixed(s_fu_m, 2), "; full/sparse time at n = ",
-        sizes.back(), ": ", lesson::fixed(full_ms.back() / sp_ms.back(), 1), "x");
+  L.say("this lesson: sparse kernel exponent ", lesson::fixed(sparse_fwd.time_exponent, 2), " (time) / ",
+        lesson::fixed(sparse_fwd.memory_exponent, 2), " (memory) vs full ", lesson::fixed(full_fwd.time_exponent, 2),
+        " / ", lesson::fixed(full_fwd.memory_exponent, 2), "; full/sparse time at n = ", full_fwd.n.back(), ": ",
+        lesson::fixed(full_fwd.ms.back() / sparse_fwd.ms.back(), 1), "x (this machine)");
 
   // %% [markdown]
   // ## Step 8 · your own pattern

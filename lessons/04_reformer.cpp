@@ -28,6 +28,7 @@
 #include "attention/dense.h"
 #include "attention/reformer.h"
 #include "attention/reversible.h"
+#include "lessons/cost.h"
 #include "lessons/lesson.h"
 
 using core::IntTensor;
@@ -626,7 +627,7 @@ int main(int argc, char** argv) try {
         Tensor x = x0.clone().set_requires_grad();
         core::sum(stack.forward(x) * w).backward();  // warm-up: allocates every .grad once
         core::memory::PeakScope scope;
-        lesson::Stopwatch sw;
+        core::Stopwatch sw;
         core::sum(stack.forward(x) * w).backward();
         ms[rev] = 1e3 * sw.seconds();
         peak[rev] = lesson::mib(scope.peak_above_start());
@@ -707,54 +708,21 @@ int main(int argc, char** argv) try {
   // %%
   L.step("Step 12 · time and memory vs n, beside full attention");
   {
-    const auto& reformer = attention::find_scheme("reformer");
-    const auto& full = attention::find_scheme("full");
-    const int64_t n_max = quick ? 1024 : 4096;
-    const double budget = quick ? 0.2 : 0.6;
-    std::vector<double> ns, t_full, t_lsh, m_full, m_lsh;
-    lesson::Table table({"n", "full (ms)", "full peak (MiB)", "reformer (ms)", "reformer peak (MiB)", "memory full/reformer"}, 8);
-    core::Rng cr = L.rng(11);
-    for (int64_t nn = 256; nn <= n_max; nn *= 2) {
-      const Tensor cq = core::randn({1, 2, nn, 64}, cr), cv = core::randn({1, 2, nn, 64}, cr),
-                   g = core::randn({1, 2, nn, 64}, cr);
-      auto fwd_bwd = [&](const attention::Scheme& s) {
-        const attention::Config cfg = s.configure({}, false, 1);
-        Tensor a = cq.clone().set_requires_grad(), b = cq.clone().set_requires_grad(), c = cv.clone().set_requires_grad();
-        return lesson::measure([&] {
-          s.kernel(a, b, c, cfg).backward(g);
-          for (Tensor* t : {&a, &b, &c}) t->zero_grad();
-        }, 3, budget);
-      };
-      const lesson::Cost cf = fwd_bwd(full), cl = fwd_bwd(reformer);
-      ns.push_back(double(nn));
-      t_full.push_back(1e3 * cf.seconds);
-      t_lsh.push_back(1e3 * cl.seconds);
-      m_full.push_back(lesson::mib(cf.peak_bytes));
-      m_lsh.push_back(lesson::mib(cl.peak_bytes));
-      table.row({std::to_string(nn), lesson::fixed(t_full.back(), 1), lesson::fixed(m_full.back(), 1),
-                 lesson::fixed(t_lsh.back(), 1), lesson::fixed(m_lsh.back(), 2),
-                 lesson::fixed(m_full.back() / m_lsh.back(), 1)});
-    }
-    bool linear = true;
-    for (size_t i = 1; i < m_lsh.size(); ++i) linear = linear && m_lsh[i] / m_lsh[i - 1] > 1.7 && m_lsh[i] / m_lsh[i - 1] < 2.3;
-    L.check("reformer's peak memory doubles with n (linear: x1.7-2.3 per doubling)", linear);
+    const lesson::CostResult cost = lesson::cost_step(
+        L, {lesson::Curve("full").expect(2.0, 2.0), lesson::Curve("reformer", {}, "reformer (LSH)").expect(1.0, 1.0)},
+        lesson::CostOptions()
+            .sizes(quick ? 512 : 256, quick ? 2048 : 4096)
+            .heads(2)
+            .title("Reformer (LSH, R = 2, m = 32) vs full attention")
+            .figure("cost.png",
+                    "log-log time and memory vs n — full attention's memory line has slope 2, LSH attention's slope "
+                    "1; the time lines cross once the n² term outgrows LSH's large constant (hashing, sorting, R·2m "
+                    "scores per query, recomputed in the backward)"));
+    const attention::Scaling& full_cost = cost.fit("full");
+    const attention::Scaling& lsh_cost = cost.fit("reformer (LSH)");
     L.check("at the largest n, reformer needs under a tenth of full attention's memory",
-            m_lsh.back() * 10 < m_full.back());
-    img::PlotOptions tp;
-    tp.title = "forward+backward time";
-    tp.xlabel = "sequence length n";
-    tp.ylabel = "time (ms)";
-    tp.log_x = tp.log_y = true;
-    img::PlotOptions mp = tp;
-    mp.title = "forward+backward peak memory";
-    mp.ylabel = "peak memory (MiB)";
-    L.show(img::hstack({img::line_plot({{"full", ns, t_full}, {"reformer (LSH)", ns, t_lsh}}, tp),
-                        img::line_plot({{"full", ns, m_full}, {"reformer (LSH)", ns, m_lsh}}, mp)}),
-           "cost.png",
-           "log-log time and memory vs n — full attention's memory line has slope 2, LSH attention's slope 1; "
-           "the time lines cross once the n² term outgrows LSH's large constant (hashing, sorting, R·2m scores "
-           "per query, recomputed in the backward)",
-           lesson::Figure::timing);
+            lsh_cost.mib.back() * 10 < full_cost.mib.back(),
+            lesson::fixed(lsh_cost.mib.back(), 2) + " MiB vs " + lesson::fixed(full_cost.mib.back(), 1) + " MiB");
   }
 
   // %% [markdown]

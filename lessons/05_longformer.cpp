@@ -28,6 +28,7 @@
 
 #include "attention/dense.h"
 #include "attention/longformer.h"
+#include "lessons/cost.h"
 #include "lessons/lesson.h"
 #include "lessons/reference.h"
 
@@ -81,8 +82,6 @@ img::Image kinds_panel(const LongformerOptions& o, int64_t n, int64_t h, const s
   p.colors = {img::Color{235, 235, 235}, img::categorical(0), img::categorical(1), img::categorical(3)};
   return img::categorical_heatmap(cell_kinds(o, n, h), {"not attended", "window", "global key", "global token's row"}, p);
 }
-
-using lesson::fitted_slope;  // the exponent a of y ~ n^a (lessons/lesson.h)
 
 // Layers needed before the output at `from` can depend on the input at `to`: the shortest path from `from` to
 // `to` where query i reaches key j when some head of one layer lets i attend to j (breadth-first search).
@@ -277,82 +276,21 @@ int main(int argc, char** argv) try {
   // is linear, 2 quadratic.
   // %%
   L.step("Step 7 · time and memory vs n");
-  const std::vector<int64_t> sizes = L.quick() ? std::vector<int64_t>{512, 1024, 2048}
-                                               : std::vector<int64_t>{1024, 2048, 4096, 8192};
-  const int max_runs = L.quick() ? 1 : 3;
-  const double budget = L.quick() ? 0.05 : 0.4;
-  const int64_t d = 64;
-  const LongformerOptions cost_options = make_options(32, {1}, {0}, false);
-  core::Rng cost_rng = L.rng(3);
-  std::vector<double> ns, lf_ms, lf_mib, fb_ms, fb_mib, full_ms, full_mib;
-  lesson::Table cost({"n", "longformer fwd (ms)", "peak (MiB)", "fwd+bwd (ms)", "peak (MiB)", "full (ms)", "peak (MiB)",
-                      "full / longformer memory"},
-                     6);
-  for (int64_t m : sizes) {
-    const Tensor cq = core::randn({1, 1, m, d}, cost_rng), ck = core::randn({1, 1, m, d}, cost_rng),
-                 cv = core::randn({1, 1, m, d}, cost_rng), g = core::randn({1, 1, m, d}, cost_rng);
-    const lesson::Cost lf = lesson::measure(
-        [&] {
-          core::NoGradGuard no_grad;
-          attention::longformer_attention(cq, ck, cv, cost_options);
-        },
-        max_runs, budget);
-    std::vector<Tensor> leaves = {cq.clone().detach().set_requires_grad(), ck.clone().detach().set_requires_grad(),
-                                  cv.clone().detach().set_requires_grad()};
-    const lesson::Cost fb = lesson::measure(
-        [&] {
-          attention::longformer_attention(leaves[0], leaves[1], leaves[2], cost_options).backward(g);
-          for (Tensor& t : leaves) t.zero_grad();
-        },
-        max_runs, budget);
-    const lesson::Cost fu = lesson::measure(
-        [&] {
-          core::NoGradGuard no_grad;
-          attention::dense_attention(cq, ck, cv);
-        },
-        max_runs, budget);
-    ns.push_back(static_cast<double>(m));
-    lf_ms.push_back(1e3 * lf.seconds), lf_mib.push_back(lesson::mib(lf.peak_bytes));
-    fb_ms.push_back(1e3 * fb.seconds), fb_mib.push_back(lesson::mib(fb.peak_bytes));
-    full_ms.push_back(1e3 * fu.seconds), full_mib.push_back(lesson::mib(fu.peak_bytes));
-    cost.row({std::to_string(m), lesson::fixed(lf_ms.back(), 2), lesson::fixed(lf_mib.back(), 2),
-              lesson::fixed(fb_ms.back(), 2), lesson::fixed(fb_mib.back(), 2), lesson::fixed(full_ms.back(), 1),
-              lesson::fixed(full_mib.back(), 1), lesson::fixed(full_mib.back() / lf_mib.back(), 0) + "x"});
-  }
-  const double s_lf_t = fitted_slope(ns, lf_ms), s_lf_m = fitted_slope(ns, lf_mib), s_fb_t = fitted_slope(ns, fb_ms),
-               s_fb_m = fitted_slope(ns, fb_mib), s_fu_t = fitted_slope(ns, full_ms), s_fu_m = fitted_slope(ns, full_mib);
-  L.say("fitted exponents (y ~ n^a): longformer fwd time ", lesson::fixed(s_lf_t, 2), ", memory ", lesson::fixed(s_lf_m, 2),
-        " | fwd+bwd time ", lesson::fixed(s_fb_t, 2), ", memory ", lesson::fixed(s_fb_m, 2), " | full time ",
-        lesson::fixed(s_fu_t, 2), ", memory ", lesson::fixed(s_fu_m, 2));
-  L.check("Longformer memory grows linearly (fitted exponent 0.9 - 1.1)", s_lf_m > 0.9 && s_lf_m < 1.1 && s_fb_m > 0.9 &&
-                                                                              s_fb_m < 1.1,
-          "exponents " + lesson::fixed(s_lf_m, 2) + " (fwd), " + lesson::fixed(s_fb_m, 2) + " (fwd+bwd)");
-  L.check("full attention memory grows quadratically (fitted exponent 1.85 - 2.15)", s_fu_m > 1.85 && s_fu_m < 2.15,
-          "exponent " + lesson::fixed(s_fu_m, 2));
-  {
-    img::PlotOptions t;
-    t.title = "forward time vs n";
-    t.xlabel = "sequence length n";
-    t.ylabel = "time (ms)";
-    t.log_x = t.log_y = true;
-    img::PlotOptions mo = t;
-    mo.title = "peak memory vs n";
-    mo.ylabel = "peak memory (MiB)";
-    auto name = [](const std::string& s, double slope) { return s + " (n^" + lesson::fixed(slope, 2) + ")"; };
-    L.show(img::hstack({img::line_plot({{name("longformer fwd", s_lf_t), ns, lf_ms},
-                                        {name("longformer fwd+bwd", s_fb_t), ns, fb_ms},
-                                        {name("full fwd", s_fu_t), ns, full_ms}},
-                                       t),
-                        img::line_plot({{name("longformer fwd", s_lf_m), ns, lf_mib},
-                                        {name("longformer fwd+bwd", s_fb_m), ns, fb_mib},
-                                        {name("full fwd", s_fu_m), ns, full_mib}},
-                                       mo)}),
-           "cost.png",
-           "time and peak memory on log-log axes (w = 32, one global token), fitted exponents in the legend — "
-           "the Longformer lines rise with slope about 1 (double n, double the cost), full attention with "
-           "slope 2; the gap widens with every doubling",
-           lesson::Figure::timing);
-  }
+  const lesson::CostResult cost = lesson::cost_step(
+      L,
+      {lesson::Curve("longformer", {"window=32", "global=0"}, "longformer fwd").forward_only().expect(1.0, 1.0),
+       lesson::Curve("longformer", {"window=32", "global=0"}, "longformer fwd+bwd").expect(1.0, 1.0),
+       lesson::Curve("full", {}, "full fwd").forward_only().expect(2.0, 2.0)},
+      lesson::CostOptions()
+          .sizes(L.quick() ? 512 : 1024, L.quick() ? 2048 : 8192)
+          .reference("full fwd")
+          .title("Longformer (w = 32, one global token) vs full attention")
+          .figure("cost.png",
+                  "time and peak memory on log-log axes (w = 32, one global token), fitted exponents in the legend "
+                  "— the Longformer lines rise with slope about 1 (double n, double the cost), full attention with "
+                  "slope 2; the gap widens with every doubling"));
+  const attention::Scaling& lf_cost = cost.fit("longformer fwd");
+  const attention::Scaling& full_cost = cost.fit("full fwd");
 
   // %% [markdown]
   // ## Step 8 · what the paper reported
@@ -370,9 +308,9 @@ int main(int argc, char** argv) try {
   L.step("Step 8 · what the paper reported (Beltagy et al. 2020)");
   L.say("paper: text8 1.10 BPC, enwik8 1.00 BPC (small, 12 layers, 41M params); enwik8 0.99 BPC (large, 30 layers, 102M)");
   L.say("paper: pretrained from RoBERTa (window 512, 4096 tokens): WikiHop 81.9 accuracy, TriviaQA 77.3 F1 (large, test)");
-  L.say("this lesson: memory exponent ", lesson::fixed(s_lf_m, 2), " vs full ", lesson::fixed(s_fu_m, 2), "; at n = ",
-        sizes.back(), " Longformer (w = 32) needs ", lesson::fixed(lf_mib.back(), 2), " MiB, full attention ",
-        lesson::fixed(full_mib.back(), 1), " MiB");
+  L.say("this lesson: memory exponent ", lesson::fixed(lf_cost.memory_exponent, 2), " vs full ",
+        lesson::fixed(full_cost.memory_exponent, 2), "; at n = ", full_cost.n.back(), " Longformer (w = 32) needs ",
+        lesson::fixed(lf_cost.mib.back(), 2), " MiB, full attention ", lesson::fixed(full_cost.mib.back(), 1), " MiB");
 
   // %% [markdown]
   // ## Step 9 · your own configuration

@@ -37,6 +37,7 @@
 #include "attention/linformer.h"
 #include "attention/transformer.h"
 #include "core/svd.h"
+#include "lessons/cost.h"
 #include "lessons/lesson.h"
 
 using core::IntTensor;
@@ -250,7 +251,7 @@ int main(int argc, char** argv) try {
     mc.seed = L.seed() * 7919 + (task == Task::find_marker ? 1 : 2);
     attention::TokenClassifier model(mc, kVocab);
     core::Rng rng = L.rng(task == Task::find_marker ? 10 : 11);
-    lesson::Stopwatch clock;
+    core::Stopwatch clock;
     Trained t;
     t.task = task;
     t.accuracy = train(model, task, n, train_steps, rng);
@@ -578,71 +579,22 @@ int main(int argc, char** argv) try {
   // counted exactly by core::memory; times are medians of a few runs and vary from machine to machine.
   // %%
   L.step("Step 8 · time and peak memory vs n: Linformer (k = 64) beside full attention");
-  double memory_ratio = 0.0, time_ratio = 0.0, ratio_n = 0.0;  // full / linformer at the largest n measured for both
-  {
-    const int64_t d_cost = 64, k_cost = 64;
-    const int64_t n_max_full = quick ? 1024 : 4096, n_max_lin = quick ? 2048 : 16384;
-    const int max_runs = quick ? 2 : 3;
-    const double budget = quick ? 0.1 : 0.4;
-    core::Rng cost_rng = L.rng(5);
-    std::vector<double> ns_full, ns_lin, t_full, t_lin, m_full, m_lin;
-    lesson::Table cost({"n", "full (ms)", "full peak (MiB)", "linformer (ms)", "linformer peak (MiB)", "memory full/lin"}, 9);
-    for (int64_t cn = 256; cn <= n_max_lin; cn *= 2) {
-      const Tensor g = core::randn({1, 1, cn, d_cost}, cost_rng);
-      std::vector<Tensor> leaves;
-      for (int i = 0; i < 3; ++i) leaves.push_back(core::randn({1, 1, cn, d_cost}, cost_rng).set_requires_grad());
-      const attention::LinformerProjections p =
-          attention::linformer_projections(1, k_cost, cn, attention::LinformerShare::headwise, cost_rng);
-      const lesson::Cost lin = lesson::measure(
-          [&] {
-            attention::linformer_attention(leaves[0], leaves[1], leaves[2], p.E, p.F).backward(g);
-            for (Tensor& t : leaves) t.zero_grad();  // every run starts from the same memory
-          },
-          max_runs, budget);
-      ns_lin.push_back(double(cn));
-      t_lin.push_back(1e3 * lin.seconds);
-      m_lin.push_back(lesson::mib(lin.peak_bytes));
-      std::string tf = "-", mf = "-", ratio = "-";
-      if (cn <= n_max_full) {
-        const lesson::Cost full = lesson::measure(
-            [&] {
-              attention::dense_attention(leaves[0], leaves[1], leaves[2]).backward(g);
-              for (Tensor& t : leaves) t.zero_grad();
-            },
-            max_runs, budget);
-        ns_full.push_back(double(cn));
-        t_full.push_back(1e3 * full.seconds);
-        m_full.push_back(lesson::mib(full.peak_bytes));
-        tf = lesson::fixed(t_full.back(), 2);
-        mf = lesson::fixed(m_full.back(), 1);
-        ratio = lesson::fixed(m_full.back() / m_lin.back(), 1) + "x";
-        memory_ratio = m_full.back() / m_lin.back();
-        time_ratio = t_full.back() / t_lin.back();
-        ratio_n = double(cn);
-      }
-      cost.row({std::to_string(cn), tf, mf, lesson::fixed(t_lin.back(), 2), lesson::fixed(m_lin.back(), 2), ratio});
-    }
-    auto per_doubling = [](const std::vector<double>& m) { return m[m.size() - 1] / m[m.size() - 2]; };
-    const double lin_growth = per_doubling(m_lin), full_growth = per_doubling(m_full);
-    L.check("Linformer's peak memory grows ~2x per doubling of n (linear)", lin_growth > 1.8 && lin_growth < 2.2,
-            "last doubling: x" + lesson::fixed(lin_growth, 2));
-    L.check("full attention's peak memory grows ~4x per doubling of n (quadratic)", full_growth > 3.5 && full_growth < 4.5,
-            "last doubling: x" + lesson::fixed(full_growth, 2));
-    img::PlotOptions o;
-    o.title = "forward + backward time";
-    o.xlabel = "sequence length n";
-    o.ylabel = "time (ms)";
-    o.log_x = o.log_y = true;
-    img::PlotOptions om = o;
-    om.title = "forward + backward peak memory";
-    om.ylabel = "peak memory (MiB)";
-    L.show(img::hstack({img::line_plot({series("full", ns_full, t_full), series("linformer k=64", ns_lin, t_lin)}, o),
-                        img::line_plot({series("full", ns_full, m_full), series("linformer k=64", ns_lin, m_lin)}, om)}),
-           "cost.png",
-           "log-log axes, where a slope of 2 is quadratic and a slope of 1 linear: full attention's memory climbs "
-           "twice as steeply as Linformer's, and the gap widens with n",
-           lesson::Figure::timing);
-  }
+  const lesson::CostResult cost = lesson::cost_step(
+      L,
+      {lesson::Curve("full").up_to(quick ? 2048 : 4096).expect(2.0, 2.0),
+       lesson::Curve("linformer", {"k=64"}, "linformer k=64").expect(1.0, 1.0)},
+      lesson::CostOptions()
+          .sizes(quick ? 512 : 256, quick ? 4096 : 16384)
+          .title("Linformer (k = 64) vs full attention")
+          .figure("cost.png",
+                  "log-log axes, where a slope of 2 is quadratic and a slope of 1 linear: full attention's memory "
+                  "climbs twice as steeply as Linformer's, and the gap widens with n"));
+  // full / linformer at the largest n measured for both
+  const attention::Scaling& full_cost = cost.fit("full");
+  const attention::Scaling& lin_cost = cost.fit("linformer k=64");
+  const double ratio_n = full_cost.n.back();
+  const size_t at = size_t(lin_cost.index_of(ratio_n));
+  const double memory_ratio = full_cost.mib.back() / lin_cost.mib[at], time_ratio = full_cost.ms.back() / lin_cost.ms[at];
 
   // %% [markdown]
   // ## Step 9 · what the paper reported, and what we measured

@@ -30,6 +30,7 @@
 #include "attention/dense.h"
 #include "attention/synthesizer.h"
 #include "attention/transformer.h"
+#include "lessons/cost.h"
 #include "lessons/lesson.h"
 
 using core::IntTensor;
@@ -236,66 +237,23 @@ int main(int argc, char** argv) try {
   // %% [markdown]
   // ## Step 5 · the cost is still quadratic
   // Whatever makes B, softmax(B)·V touches n² entries per head. We time forward + backward of the random
-  // synthesizer's attention (softmax(R)·V with a learnable R) next to dense attention, at B = 1, H = 2, d = 64:
-  // both memories grow 4× per doubling. Then the parameter counts per layer: that is where the modes differ.
+  // synthesizer's kernel (softmax(R)·V with R an n × n random matrix per head, the registry's `synthesizer` with
+  // mode=random) next to dense attention, at B = 1, H = 2, d = 64: both memories grow 4× per doubling. Then the parameter counts per layer: that is where the modes differ.
   // %%
   L.step("Step 5 · the cost stays O(n^2)");
-  const int64_t n_max = L.quick() ? 512 : 2048;
-  const int max_runs = L.quick() ? 2 : 4;
-  const double budget = L.quick() ? 0.15 : 0.6;
-  lesson::Table table({"n", "synth (ms)", "synth peak (MiB)", "x prev", "full (ms)", "full peak (MiB)", "x prev"}, 8);
-  std::vector<double> ns, s_ms, s_mib, f_ms, f_mib;
-  core::Rng crng = L.rng(3);
-  for (int64_t cn = 256; cn <= n_max; cn *= 2) {
-    const Shape sh{1, 2, cn, 64};
-    Tensor Rn = core::randn({2, cn, cn}, crng).set_requires_grad();
-    std::vector<Tensor> leaves = {core::randn(sh, crng).set_requires_grad(), core::randn(sh, crng).set_requires_grad(),
-                                  core::randn(sh, crng).set_requires_grad()};
-    const Tensor g = core::randn(sh, crng);
-    const lesson::Cost cs = lesson::measure(
-        [&] {
-          const Tensor A = attention::synthesizer_probabilities(attention::random_synthesizer_logits(Rn, cn), false);
-          core::matmul(A, leaves[2]).backward(g);
-          leaves[2].zero_grad();
-          Rn.zero_grad();
-        },
-        max_runs, budget);
-    const lesson::Cost cf = lesson::measure(
-        [&] {
-          attention::dense_attention(leaves[0], leaves[1], leaves[2]).backward(g);
-          for (Tensor& t : leaves) t.zero_grad();
-        },
-        max_runs, budget);
-    ns.push_back(double(cn));
-    s_ms.push_back(1e3 * cs.seconds);
-    s_mib.push_back(lesson::mib(cs.peak_bytes));
-    f_ms.push_back(1e3 * cf.seconds);
-    f_mib.push_back(lesson::mib(cf.peak_bytes));
-    auto ratio = [](const std::vector<double>& v) {
-      return v.size() < 2 ? std::string("") : lesson::fixed(v.back() / v[v.size() - 2], 2);
-    };
-    table.row({std::to_string(cn), lesson::fixed(s_ms.back(), 2), lesson::fixed(s_mib.back(), 1), ratio(s_mib),
-               lesson::fixed(f_ms.back(), 2), lesson::fixed(f_mib.back(), 1), ratio(f_mib)});
-  }
-  const double s_growth = s_mib.back() / s_mib[s_mib.size() - 2];
-  L.check("synthesizer memory grows 4x per doubling of n (3.6-4.4x): still quadratic", s_growth > 3.6 && s_growth < 4.4,
-          "last doubling " + lesson::fixed(s_growth, 2) + "x");
-  {
-    img::PlotOptions po;
-    po.title = "synthesizer (random) vs full: time";
-    po.xlabel = "sequence length n";
-    po.ylabel = "forward+backward (ms)";
-    po.log_x = po.log_y = true;
-    img::PlotOptions pm = po;
-    pm.title = "synthesizer (random) vs full: memory";
-    pm.ylabel = "peak memory (MiB)";
-    L.show(img::hstack({img::line_plot({{"synthesizer random", ns, s_ms}, {"full", ns, f_ms}}, po),
-                        img::line_plot({{"synthesizer random", ns, s_mib}, {"full", ns, f_mib}}, pm)}),
-           "cost.png",
-           "log-log cost — both schemes run parallel to each other with slope 2: the Synthesizer saves the QKT "
-           "product, not the n x n matrix, so it is a constant factor cheaper at best, never a different slope",
-           lesson::Figure::timing);
-  }
+  const lesson::CostResult cost = lesson::cost_step(
+      L,
+      {lesson::Curve("synthesizer", {"mode=random"}, "synthesizer random").expect(2.0, 2.0),
+       lesson::Curve("full").expect(2.0, 2.0)},
+      lesson::CostOptions()
+          .sizes(256, L.quick() ? 1024 : 2048)
+          .heads(2)
+          .title("synthesizer (random) vs full attention")
+          .figure("cost.png",
+                  "log-log cost — both schemes run parallel to each other with slope 2: the Synthesizer saves the QKT "
+                  "product, not the n x n matrix, so it is a constant factor cheaper at best, never a different "
+                  "slope"));
+  const double synth_memory_exponent = cost.fit("synthesizer random").memory_exponent;
   {
     const int64_t Lm = 512, Dm = 512, Hm = 8, e = Dm / Hm, kk = 8;
     lesson::Table params({"attention of one layer (L = 512, D = 512, H = 8)", "parameters", "reads q·k?"}, 10);
@@ -441,7 +399,7 @@ int main(int argc, char** argv) try {
   L.step("Step 7 · the paper's results (Tay et al. 2020) and ours");
   L.say("paper: EnDe BLEU — Transformer 27.67, random 27.27, dense 27.43, fixed random 23.89, random+vanilla 28.47");
   L.say("ours:  reverse task accuracy — learned R ", lesson::fixed(learned.accuracy, 3), ", fixed R ",
-        lesson::fixed(fixed.accuracy, 3), "; memory growth per doubling ", lesson::fixed(s_growth, 2), "x (quadratic)");
+        lesson::fixed(fixed.accuracy, 3), "; memory exponent ", lesson::fixed(synth_memory_exponent, 2), " (quadratic)");
 
   // %% [markdown]
   // ## Exercises

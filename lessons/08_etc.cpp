@@ -33,6 +33,7 @@
 
 #include "attention/dense.h"
 #include "attention/etc.h"
+#include "lessons/cost.h"
 #include "lessons/lesson.h"
 #include "lessons/reference.h"
 
@@ -68,7 +69,6 @@ img::Image parts_panel(const EtcOptions& o, int64_t n, const std::string& title)
 // The heatmaps of this lesson: the global tokens come first on both axes.
 const lesson::MapStyle etc_style = lesson::MapStyle().xlabel("key position j (globals first)").px(320);
 
-using lesson::fitted_slope;  // the exponent a of y ~ n^a (lessons/lesson.h)
 
 // The kernel against the dense reference (scores + the (H, n, n) bias matrix, -inf outside the pattern):
 // outputs and the gradients of q, k, v and the biases for upstream g. Returns the largest difference.
@@ -308,63 +308,18 @@ int main(int argc, char** argv) try {
   // ## Step 8 · the cost grows linearly
   // Forward + backward time and peak memory of the ETC kernel at its defaults (G = 4, r = 8, k = 4: K = 21 slots
   // and M = 17 bias coordinates per long token) and of full attention, B = 1, H = 1, d = 64, at n = 1K, 2K, 4K
-  // (with --quick: 256 ... 1K). Memory is exact (the engine's counting allocator); times vary between runs.
+  // (with --quick: 512 ... 2K). Memory is exact (the engine's counting allocator); times vary between runs.
   // %%
   L.step("Step 8 · time and memory vs n");
-  const std::vector<int64_t> sizes = L.quick() ? std::vector<int64_t>{256, 512, 1024} : std::vector<int64_t>{1024, 2048, 4096};
-  const int max_runs = L.quick() ? 1 : 3;
-  const double budget = L.quick() ? 0.05 : 0.5;
-  const EtcOptions cost_options = make_options(4, 8, 4, false);
-  core::Rng cost_rng = L.rng(5);
-  std::vector<double> ns, etc_ms, etc_mib, full_ms, full_mib;
-  lesson::Table cost({"n", "etc fwd+bwd (ms)", "peak (MiB)", "full fwd+bwd (ms)", "peak (MiB)", "full / etc memory"}, 6);
-  for (int64_t m : sizes) {
-    const Tensor g = core::randn({1, 1, m, 64}, cost_rng);
-    std::vector<Tensor> leaves;
-    for (int t = 0; t < 3; ++t) leaves.push_back(core::randn({1, 1, m, 64}, cost_rng).set_requires_grad());
-    leaves.push_back(core::randn({1, attention::etc_num_relative_ids(cost_options)}, cost_rng).set_requires_grad());
-    auto fwd_bwd = [&](bool sparse) {
-      return lesson::measure(
-          [&] {
-            (sparse ? attention::etc_attention(leaves[0], leaves[1], leaves[2], cost_options, leaves[3])
-                    : attention::dense_attention(leaves[0], leaves[1], leaves[2]))
-                .backward(g);
-            for (Tensor& t : leaves) t.zero_grad();
-          },
-          max_runs, budget);
-    };
-    const lesson::Cost sp = fwd_bwd(true), fu = fwd_bwd(false);
-    ns.push_back(static_cast<double>(m));
-    etc_ms.push_back(1e3 * sp.seconds), etc_mib.push_back(lesson::mib(sp.peak_bytes));
-    full_ms.push_back(1e3 * fu.seconds), full_mib.push_back(lesson::mib(fu.peak_bytes));
-    cost.row({std::to_string(m), lesson::fixed(etc_ms.back(), 2), lesson::fixed(etc_mib.back(), 2),
-              lesson::fixed(full_ms.back(), 1), lesson::fixed(full_mib.back(), 1),
-              lesson::fixed(full_mib.back() / etc_mib.back(), 1) + "x"});
-  }
-  const double s_et = fitted_slope(ns, etc_ms), s_em = fitted_slope(ns, etc_mib), s_ft = fitted_slope(ns, full_ms),
-               s_fm = fitted_slope(ns, full_mib);
-  L.say("fitted exponents (y ~ n^a): etc time ", lesson::fixed(s_et, 2), ", memory ", lesson::fixed(s_em, 2),
-        " | full time ", lesson::fixed(s_ft, 2), ", memory ", lesson::fixed(s_fm, 2));
-  L.check("ETC memory grows linearly (fitted exponent 0.9 - 1.1)", s_em > 0.9 && s_em < 1.1, "exponent " + lesson::fixed(s_em, 2));
-  L.check("full attention memory grows quadratically (fitted exponent 1.8 - 2.1)", s_fm > 1.8 && s_fm < 2.1,
-          "exponent " + lesson::fixed(s_fm, 2));
-  {
-    img::PlotOptions t;
-    t.title = "forward + backward time vs n";
-    t.xlabel = "sequence length n";
-    t.ylabel = "time (ms)";
-    t.log_x = t.log_y = true;
-    img::PlotOptions mo = t;
-    mo.title = "peak memory vs n";
-    mo.ylabel = "peak memory (MiB)";
-    auto name = [](const std::string& s, double slope) { return s + " (n^" + lesson::fixed(slope, 2) + ")"; };
-    L.show(img::hstack({img::line_plot({{name("etc", s_et), ns, etc_ms}, {name("full", s_ft), ns, full_ms}}, t),
-                        img::line_plot({{name("etc", s_em), ns, etc_mib}, {name("full", s_fm), ns, full_mib}}, mo)}),
-           "cost.png",
-           "time and peak memory of forward + backward on log-log axes, fitted exponents in the legend — ETC rises "
-           "with slope about 1, full attention with slope about 2",
-           lesson::Figure::timing);
-  }
+  const lesson::CostResult cost = lesson::cost_step(
+      L, {lesson::Curve("etc").expect(1.0, 1.0), lesson::Curve("full").expect(2.0, 2.0)},
+      lesson::CostOptions()
+          .sizes(L.quick() ? 512 : 1024, L.quick() ? 2048 : 4096)
+          .title("ETC (G = 4, r = 8, k = 4) vs full attention")
+          .figure("cost.png", "time and peak memory of forward + backward on log-log axes, fitted exponents in the "
+                              "legend — ETC rises with slope about 1, full attention with slope about 2"));
+  const attention::Scaling& etc_cost = cost.fit("etc");
+  const attention::Scaling& full_cost = cost.fit("full");
 
   // %% [markdown]
   // ## Step 9 · what the paper reported
@@ -383,9 +338,10 @@ int main(int argc, char** argv) try {
   L.say("paper: relative positions + g2l/l2g labels encode structure; MLM + CPC pretraining");
   L.say("paper: state of the art at the time on Natural Questions, HotpotQA, WikiHop and OpenKP");
   L.say("this lesson: exact equality with the dense reference (outputs and gradients, biases included), ETC == full "
-        "attention at r >= n - 1; memory exponent ", lesson::fixed(s_em, 2), " vs full ", lesson::fixed(s_fm, 2),
-        "; at n = ", sizes.back(), " ETC needs ", lesson::fixed(etc_mib.back(), 2), " MiB for forward + backward, full "
-        "attention ", lesson::fixed(full_mib.back(), 1), " MiB");
+        "attention at r >= n - 1; memory exponent ", lesson::fixed(etc_cost.memory_exponent, 2), " vs full ",
+        lesson::fixed(full_cost.memory_exponent, 2), "; at n = ", full_cost.n.back(), " ETC needs ",
+        lesson::fixed(etc_cost.mib.back(), 2), " MiB for forward + backward, full attention ",
+        lesson::fixed(full_cost.mib.back(), 1), " MiB");
 
   // %% [markdown]
   // ## Step 10 · your own configuration

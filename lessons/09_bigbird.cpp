@@ -29,6 +29,7 @@
 
 #include "attention/bigbird.h"
 #include "attention/dense.h"
+#include "lessons/cost.h"
 #include "lessons/lesson.h"
 #include "lessons/reference.h"
 
@@ -74,7 +75,6 @@ img::Image layout_panel(const IntTensor& layout, int64_t h, const std::string& t
   return img::categorical_heatmap(one, {"not attended", "window", "global", "random"}, p);
 }
 
-using lesson::fitted_slope;  // the exponent a of y ~ n^a (lessons/lesson.h)
 
 // Masked dense attention with the pattern, the O(n²) way: outputs and the gradients of q, k, v for upstream g,
 // against the kernel's. Returns the largest difference.
@@ -352,62 +352,18 @@ int main(int argc, char** argv) try {
   // ## Step 8 · the cost grows linearly
   // Forward + backward time and peak memory of the BigBird kernel at its defaults (b = 16, w = 3, g = 1, r = 2:
   // K = 112 keys per query) and of full attention, B = 1, H = 1, d = 64, at n = 1K, 2K, 4K (with --quick:
-  // 256 ... 1K). Memory is exact (the engine's counting allocator); times vary between runs.
+  // 512 ... 2K). Memory is exact (the engine's counting allocator); times vary between runs.
   // %%
   L.step("Step 8 · time and memory vs n");
-  const std::vector<int64_t> sizes = L.quick() ? std::vector<int64_t>{256, 512, 1024} : std::vector<int64_t>{1024, 2048, 4096};
-  const int max_runs = L.quick() ? 1 : 3;
-  const double budget = L.quick() ? 0.05 : 0.5;
-  const BigBirdOptions cost_options = make_options(16, 3, 1, 2, false, 1);
-  core::Rng cost_rng = L.rng(4);
-  std::vector<double> ns, bb_ms, bb_mib, full_ms, full_mib;
-  lesson::Table cost({"n", "bigbird fwd+bwd (ms)", "peak (MiB)", "full fwd+bwd (ms)", "peak (MiB)", "full / bigbird memory"}, 6);
-  for (int64_t m : sizes) {
-    const Tensor g = core::randn({1, 1, m, 64}, cost_rng);
-    std::vector<Tensor> leaves;
-    for (int t = 0; t < 3; ++t) leaves.push_back(core::randn({1, 1, m, 64}, cost_rng).set_requires_grad());
-    auto fwd_bwd = [&](bool sparse) {
-      return lesson::measure(
-          [&] {
-            (sparse ? attention::bigbird_attention(leaves[0], leaves[1], leaves[2], cost_options)
-                    : attention::dense_attention(leaves[0], leaves[1], leaves[2]))
-                .backward(g);
-            for (Tensor& t : leaves) t.zero_grad();
-          },
-          max_runs, budget);
-    };
-    const lesson::Cost sp = fwd_bwd(true), fu = fwd_bwd(false);
-    ns.push_back(static_cast<double>(m));
-    bb_ms.push_back(1e3 * sp.seconds), bb_mib.push_back(lesson::mib(sp.peak_bytes));
-    full_ms.push_back(1e3 * fu.seconds), full_mib.push_back(lesson::mib(fu.peak_bytes));
-    cost.row({std::to_string(m), lesson::fixed(bb_ms.back(), 2), lesson::fixed(bb_mib.back(), 2),
-              lesson::fixed(full_ms.back(), 1), lesson::fixed(full_mib.back(), 1),
-              lesson::fixed(full_mib.back() / bb_mib.back(), 1) + "x"});
-  }
-  const double s_bt = fitted_slope(ns, bb_ms), s_bm = fitted_slope(ns, bb_mib), s_ft = fitted_slope(ns, full_ms),
-               s_fm = fitted_slope(ns, full_mib);
-  L.say("fitted exponents (y ~ n^a): bigbird time ", lesson::fixed(s_bt, 2), ", memory ", lesson::fixed(s_bm, 2),
-        " | full time ", lesson::fixed(s_ft, 2), ", memory ", lesson::fixed(s_fm, 2));
-  L.check("BigBird memory grows linearly (fitted exponent 0.9 - 1.1)", s_bm > 0.9 && s_bm < 1.1, "exponent " + lesson::fixed(s_bm, 2));
-  L.check("full attention memory grows quadratically (fitted exponent 1.8 - 2.1)", s_fm > 1.8 && s_fm < 2.1,
-          "exponent " + lesson::fixed(s_fm, 2));
-  {
-    img::PlotOptions t;
-    t.title = "forward + backward time vs n";
-    t.xlabel = "sequence length n";
-    t.ylabel = "time (ms)";
-    t.log_x = t.log_y = true;
-    img::PlotOptions mo = t;
-    mo.title = "peak memory vs n";
-    mo.ylabel = "peak memory (MiB)";
-    auto name = [](const std::string& s, double slope) { return s + " (n^" + lesson::fixed(slope, 2) + ")"; };
-    L.show(img::hstack({img::line_plot({{name("bigbird", s_bt), ns, bb_ms}, {name("full", s_ft), ns, full_ms}}, t),
-                        img::line_plot({{name("bigbird", s_bm), ns, bb_mib}, {name("full", s_fm), ns, full_mib}}, mo)}),
-           "cost.png",
-           "time and peak memory of forward + backward on log-log axes, fitted exponents in the legend — BigBird "
-           "rises with slope about 1, full attention with slope about 2",
-           lesson::Figure::timing);
-  }
+  const lesson::CostResult cost = lesson::cost_step(
+      L, {lesson::Curve("bigbird").expect(1.0, 1.0), lesson::Curve("full").expect(2.0, 2.0)},
+      lesson::CostOptions()
+          .sizes(L.quick() ? 512 : 1024, L.quick() ? 2048 : 4096)
+          .title("BigBird (b = 16, w = 3, g = 1, r = 2) vs full attention")
+          .figure("cost.png", "time and peak memory of forward + backward on log-log axes, fitted exponents in the "
+                              "legend — BigBird rises with slope about 1, full attention with slope about 2"));
+  const attention::Scaling& bb_cost = cost.fit("bigbird");
+  const attention::Scaling& full_cost = cost.fit("full");
 
   // %% [markdown]
   // ## Step 9 · what the paper reported
@@ -429,9 +385,10 @@ int main(int argc, char** argv) try {
   L.say("paper: with global tokens, sparse attention is a universal approximator and Turing complete");
   L.say("paper: better long-document QA (HotpotQA, Natural Questions, TriviaQA, WikiHop) and summarisation; "
         "genomics: promoter-region prediction F1 99.9");
-  L.say("this lesson: exact equality with masked dense attention; memory exponent ", lesson::fixed(s_bm, 2), " vs full ",
-        lesson::fixed(s_fm, 2), "; at n = ", sizes.back(), " BigBird (K = 112) needs ", lesson::fixed(bb_mib.back(), 2),
-        " MiB for forward + backward, full attention ", lesson::fixed(full_mib.back(), 1), " MiB; average path ",
+  L.say("this lesson: exact equality with masked dense attention; memory exponent ",
+        lesson::fixed(bb_cost.memory_exponent, 2), " vs full ", lesson::fixed(full_cost.memory_exponent, 2), "; at n = ",
+        full_cost.n.back(), " BigBird (K = 112) needs ", lesson::fixed(bb_cost.mib.back(), 2),
+        " MiB for forward + backward, full attention ", lesson::fixed(full_cost.mib.back(), 1), " MiB; average path ",
         lesson::fixed(paths[0].back(), 1), " hops (window only) vs ", lesson::fixed(paths[1].back(), 2),
         " (window + random) at n = ", graph_blocks.back() * 16);
 

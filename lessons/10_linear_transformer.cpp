@@ -32,6 +32,7 @@
 #include "attention/dense.h"
 #include "attention/kernels/feature_attention.h"
 #include "attention/linear.h"
+#include "lessons/cost.h"
 #include "lessons/lesson.h"
 #include "lessons/reference.h"
 
@@ -293,7 +294,7 @@ int main(int argc, char** argv) try {
       auto at = [&](const Tensor& x) { return core::reshape(core::slice(x, 2, pos, pos + 1), {1, 1, d}); };  // (1,1,d)
       const Tensor qt = at(q), kt = at(k), vt = at(v);
       const bool report = pos + 1 == 1 || pos + 1 == 16 || pos + 1 == 256 || pos + 1 == T;
-      lesson::Stopwatch lin_clock;
+      core::Stopwatch lin_clock;
       core::memory::PeakScope lin_scope;
       state.step(qt, kt, vt);
       const std::size_t lin_peak = lin_scope.peak_above_start();
@@ -301,7 +302,7 @@ int main(int argc, char** argv) try {
       // softmax: append k_t, v_t to the cache, attend over the first t + 1 entries
       std::copy_n(kt.data(), d, k_cache.data() + pos * d);
       std::copy_n(vt.data(), d, v_cache.data() + pos * d);
-      lesson::Stopwatch soft_clock;
+      core::Stopwatch soft_clock;
       core::memory::PeakScope soft_scope;
       attention::dense_attention(core::reshape(qt, {1, 1, 1, d}), core::slice(k_cache, 2, 0, pos + 1),
                                  core::slice(v_cache, 2, 0, pos + 1));
@@ -331,78 +332,16 @@ int main(int argc, char** argv) try {
   // doubles both. Dense attention quadruples.
   // %%
   L.step("Step 8 · time and peak memory of forward + backward vs n");
-  {
-    const int64_t d = 64, n_max = L.quick() ? 1024 : 16384, n_dense = L.quick() ? 1024 : 4096;
-    const int max_runs = L.quick() ? 2 : 3;
-    const double budget = L.quick() ? 0.1 : 0.5;
-    lesson::Table t({"n", "linear (ms)", "linear (MiB)", "causal (ms)", "causal (MiB)", "full (ms)", "full (MiB)",
-                     "full / linear (MiB)"},
-                    8);
-    core::Rng r = L.rng(6);
-    std::vector<double> ns, lin_ms, lin_mib, cau_ms, cau_mib, full_ns, full_ms, full_mib;
-    auto fwd_bwd = [&](const std::function<Tensor(const Tensor&, const Tensor&, const Tensor&)>& f, const Tensor& q,
-                       const Tensor& k, const Tensor& v, const Tensor& g) {
-      std::vector<Tensor> leaves = {leaf(q), leaf(k), leaf(v)};
-      return lesson::measure(
-          [&] {
-            f(leaves[0], leaves[1], leaves[2]).backward(g);
-            for (Tensor& l : leaves) l.zero_grad();
-          },
-          max_runs, budget);
-    };
-    for (int64_t n = 256; n <= n_max; n *= 2) {
-      const Tensor q = core::randn({1, 1, n, d}, r), k = core::randn({1, 1, n, d}, r), v = core::randn({1, 1, n, d}, r),
-                   g = core::randn({1, 1, n, d}, r);
-      const lesson::Cost lin = fwd_bwd(
-          [](const Tensor& a, const Tensor& b, const Tensor& c) { return attention::linear_attention(a, b, c, false); }, q, k, v, g);
-      const lesson::Cost cau = fwd_bwd(
-          [](const Tensor& a, const Tensor& b, const Tensor& c) { return attention::linear_attention(a, b, c, true); }, q, k, v, g);
-      ns.push_back(double(n));
-      lin_ms.push_back(1e3 * lin.seconds);
-      lin_mib.push_back(lesson::mib(lin.peak_bytes));
-      cau_ms.push_back(1e3 * cau.seconds);
-      cau_mib.push_back(lesson::mib(cau.peak_bytes));
-      std::string f_ms = "-", f_mib = "-", ratio = "-";
-      if (n <= n_dense) {
-        const lesson::Cost full = fwd_bwd(
-            [](const Tensor& a, const Tensor& b, const Tensor& c) { return attention::dense_attention(a, b, c); }, q, k, v, g);
-        full_ns.push_back(double(n));
-        full_ms.push_back(1e3 * full.seconds);
-        full_mib.push_back(lesson::mib(full.peak_bytes));
-        f_ms = lesson::fixed(full_ms.back(), 2);
-        f_mib = lesson::fixed(full_mib.back(), 1);
-        ratio = lesson::fixed(full_mib.back() / lin_mib.back(), 1) + "x";
-      }
-      t.row({std::to_string(n), lesson::fixed(lin_ms.back(), 2), lesson::fixed(lin_mib.back(), 2),
-             lesson::fixed(cau_ms.back(), 2), lesson::fixed(cau_mib.back(), 2), f_ms, f_mib, ratio});
-    }
-    const size_t m = ns.size();
-    const double lin_growth = lin_mib[m - 1] / lin_mib[m - 2], cau_growth = cau_mib[m - 1] / cau_mib[m - 2];
-    L.check("linear attention's memory doubles when n doubles (1.8x - 2.2x)", lin_growth > 1.8 && lin_growth < 2.2 &&
-                                                                                 cau_growth > 1.8 && cau_growth < 2.2,
-            "non-causal " + lesson::fixed(lin_growth, 2) + "x, causal " + lesson::fixed(cau_growth, 2) + "x");
-    // full / linear memory at each n where both ran: O(n²) / O(n) should double per doubling of n
-    const size_t fm = full_mib.size();
-    const double ratio_last = full_mib[fm - 1] / lin_mib[fm - 1], ratio_prev = full_mib[fm - 2] / lin_mib[fm - 2];
-    L.check("dense / linear memory doubles per doubling of n (1.7x - 2.3x): O(n²) against O(n)",
-            ratio_last / ratio_prev > 1.7 && ratio_last / ratio_prev < 2.3,
-            lesson::fixed(ratio_prev, 1) + "x -> " + lesson::fixed(ratio_last, 1) + "x at n = " +
-                std::to_string(int64_t(full_ns.back())));
-    img::PlotOptions po;
-    po.title = "forward + backward: time";
-    po.xlabel = "sequence length n";
-    po.ylabel = "time (ms)";
-    po.log_x = po.log_y = true;
-    img::PlotOptions mo = po;
-    mo.title = "forward + backward: peak memory";
-    mo.ylabel = "peak memory (MiB)";
-    L.show(img::hstack({img::line_plot({{"linear", ns, lin_ms}, {"linear causal", ns, cau_ms}, {"full (softmax)", full_ns, full_ms}}, po),
-                        img::line_plot({{"linear", ns, lin_mib}, {"linear causal", ns, cau_mib}, {"full (softmax)", full_ns, full_mib}}, mo)}),
-           "cost.png",
-           "time and peak memory vs n on log-log axes — the linear curves have slope 1 (doubling n doubles the "
-           "cost), the full-attention curves slope 2; at 4K dense attention already needs tens of times the memory",
-           lesson::Figure::timing);
-  }
+  lesson::cost_step(L,
+                    {lesson::Curve("linear").expect(1.0, 1.0), lesson::Curve("linear", {}, "linear causal").causal().expect(1.0, 1.0),
+                     lesson::Curve("full").up_to(L.quick() ? 2048 : 4096).expect(2.0, 2.0)},
+                    lesson::CostOptions()
+                        .sizes(L.quick() ? 512 : 256, L.quick() ? 2048 : 16384)
+                        .title("linear attention vs full (softmax) attention")
+                        .figure("cost.png",
+                                "time and peak memory vs n on log-log axes — the linear curves have slope 1 (doubling "
+                                "n doubles the cost), the full-attention curves slope 2; at 4K dense attention already "
+                                "needs tens of times the memory"));
 
   // %% [markdown]
   // ## Step 9 · what the paper reported

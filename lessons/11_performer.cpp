@@ -31,6 +31,7 @@
 #include "attention/dense.h"
 #include "attention/kernels/feature_attention.h"
 #include "attention/performer.h"
+#include "lessons/cost.h"
 #include "lessons/lesson.h"
 #include "lessons/reference.h"
 
@@ -393,76 +394,18 @@ int main(int argc, char** argv) try {
   // %%
   L.step("Step 7 · time and peak memory of forward + backward vs n");
   {
-    const int64_t d = 64, m = 128, n_max = L.quick() ? 1024 : 8192, n_dense = L.quick() ? 1024 : 4096;
-    const int max_runs = L.quick() ? 2 : 3;
-    const double budget = L.quick() ? 0.1 : 0.5;
-    const Tensor W = attention::draw_random_features(m, d, true, L.seed() + 7);
-    lesson::Table t({"n", "performer (ms)", "performer (MiB)", "causal (ms)", "causal (MiB)", "full (ms)", "full (MiB)",
-                     "full / performer (MiB)"},
-                    8);
-    core::Rng r = L.rng(6);
-    std::vector<double> ns, p_ms, p_mib, c_ms, c_mib, f_ns, f_ms, f_mib;
-    auto fwd_bwd = [&](const std::function<Tensor(const Tensor&, const Tensor&, const Tensor&)>& f, const Tensor& q,
-                       const Tensor& k, const Tensor& v, const Tensor& g) {
-      std::vector<Tensor> leaves = {leaf(q), leaf(k), leaf(v)};
-      return lesson::measure(
-          [&] {
-            f(leaves[0], leaves[1], leaves[2]).backward(g);
-            for (Tensor& l : leaves) l.zero_grad();
-          },
-          max_runs, budget);
-    };
-    for (int64_t n = 256; n <= n_max; n *= 2) {
-      const Tensor q = core::randn({1, 1, n, d}, r), k = core::randn({1, 1, n, d}, r), v = core::randn({1, 1, n, d}, r),
-                   g = core::randn({1, 1, n, d}, r);
-      const lesson::Cost p = fwd_bwd(
-          [&](const Tensor& a, const Tensor& b, const Tensor& c) { return attention::performer_attention(a, b, c, W, false); }, q, k, v, g);
-      const lesson::Cost c = fwd_bwd(
-          [&](const Tensor& a, const Tensor& b, const Tensor& cc) { return attention::performer_attention(a, b, cc, W, true); }, q, k, v, g);
-      ns.push_back(double(n));
-      p_ms.push_back(1e3 * p.seconds);
-      p_mib.push_back(lesson::mib(p.peak_bytes));
-      c_ms.push_back(1e3 * c.seconds);
-      c_mib.push_back(lesson::mib(c.peak_bytes));
-      std::string fm = "-", fmib = "-", ratio = "-";
-      if (n <= n_dense) {
-        const lesson::Cost f = fwd_bwd(
-            [](const Tensor& a, const Tensor& b, const Tensor& cc) { return attention::dense_attention(a, b, cc); }, q, k, v, g);
-        f_ns.push_back(double(n));
-        f_ms.push_back(1e3 * f.seconds);
-        f_mib.push_back(lesson::mib(f.peak_bytes));
-        fm = lesson::fixed(f_ms.back(), 2);
-        fmib = lesson::fixed(f_mib.back(), 1);
-        ratio = lesson::fixed(f_mib.back() / p_mib.back(), 1) + "x";
-      }
-      t.row({std::to_string(n), lesson::fixed(p_ms.back(), 2), lesson::fixed(p_mib.back(), 2), lesson::fixed(c_ms.back(), 2),
-             lesson::fixed(c_mib.back(), 2), fm, fmib, ratio});
-    }
-    const size_t k = ns.size();
-    const double pg = p_mib[k - 1] / p_mib[k - 2], cg = c_mib[k - 1] / c_mib[k - 2];
-    L.check("Performer memory doubles when n doubles (1.8x - 2.2x)", pg > 1.8 && pg < 2.2 && cg > 1.8 && cg < 2.2,
-            "non-causal " + lesson::fixed(pg, 2) + "x, causal " + lesson::fixed(cg, 2) + "x");
-    const size_t fk = f_mib.size();
-    const double ratio_last = f_mib[fk - 1] / p_mib[fk - 1], ratio_prev = f_mib[fk - 2] / p_mib[fk - 2];
-    L.check("dense / Performer memory doubles per doubling of n (1.7x - 2.3x)",
-            ratio_last / ratio_prev > 1.7 && ratio_last / ratio_prev < 2.3,
-            lesson::fixed(ratio_prev, 2) + "x -> " + lesson::fixed(ratio_last, 2) + "x at n = " +
-                std::to_string(int64_t(f_ns.back())));
-    img::PlotOptions po;
-    po.title = "forward + backward: time";
-    po.xlabel = "sequence length n";
-    po.ylabel = "time (ms)";
-    po.log_x = po.log_y = true;
-    img::PlotOptions mo = po;
-    mo.title = "forward + backward: peak memory";
-    mo.ylabel = "peak memory (MiB)";
-    L.show(img::hstack({img::line_plot({{"performer", ns, p_ms}, {"performer causal", ns, c_ms}, {"full (softmax)", f_ns, f_ms}}, po),
-                        img::line_plot({{"performer", ns, p_mib}, {"performer causal", ns, c_mib}, {"full (softmax)", f_ns, f_mib}}, mo)}),
-           "cost.png",
-           "time and peak memory vs n on log-log axes — the Performer's curves have slope 1, dense attention's "
-           "slope 2; at small n the Performer's m = 128 features make it the more expensive one, the curves cross "
-           "once n is a few times m",
-           lesson::Figure::timing);
+    const std::vector<std::string> favor = {"features=128", "orthogonal=true"};  // m = 128 orthogonal features
+    lesson::cost_step(L,
+                      {lesson::Curve("performer", favor).expect(1.0, 1.0),
+                       lesson::Curve("performer", favor, "performer causal").causal().expect(1.0, 1.0),
+                       lesson::Curve("full").up_to(L.quick() ? 2048 : 4096).expect(2.0, 2.0)},
+                      lesson::CostOptions()
+                          .sizes(L.quick() ? 512 : 256, L.quick() ? 2048 : 8192)
+                          .title("Performer (m = 128) vs full (softmax) attention")
+                          .figure("cost.png",
+                                  "time and peak memory vs n on log-log axes — the Performer's curves have slope 1, "
+                                  "dense attention's slope 2; at small n the Performer's m = 128 features make it "
+                                  "the more expensive one, the curves cross once n is a few times m"));
   }
 
   // %% [markdown]

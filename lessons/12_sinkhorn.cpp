@@ -28,6 +28,7 @@
 
 #include "attention/dense.h"
 #include "attention/sinkhorn.h"
+#include "lessons/cost.h"
 #include "lessons/lesson.h"
 
 using core::IntTensor;
@@ -300,57 +301,15 @@ int main(int argc, char** argv) try {
   // 2·iters + 1 Sinkhorn iterates — an (n/b)² term that is small next to n² (b² = 256 times smaller).
   // %%
   L.step("Step 7 · the cost");
-  const int64_t n_max = L.quick() ? 1024 : 4096;
-  const int max_runs = L.quick() ? 2 : 3;
-  const double budget = L.quick() ? 0.15 : 0.5;
-  lesson::Table cost({"n", "full (ms)", "sinkhorn (ms)", "speed-up", "full peak (MiB)", "sinkhorn peak (MiB)",
-                      "memory ratio"},
-                     8);
-  std::vector<double> ns, full_ms, sk_ms, full_mib, sk_mib;
-  core::Rng crng = L.rng(2);
-  attention::SinkhornOptions od;  // defaults: block 16, iters 5, tau 0.75
-  for (int64_t cn = 256; cn <= n_max; cn *= 2) {
-    const Tensor cq = core::randn({1, 1, cn, 64}, crng), ck = core::randn({1, 1, cn, 64}, crng),
-                 cv = core::randn({1, 1, cn, 64}, crng), g = core::randn({1, 1, cn, 64}, crng);
-    auto fb = [&](bool sinkhorn) {
-      std::vector<Tensor> x = {cq.detach().clone().set_requires_grad(), ck.detach().clone().set_requires_grad(),
-                               cv.detach().clone().set_requires_grad()};
-      return lesson::measure(
-          [&] {
-            (sinkhorn ? attention::sinkhorn_attention(x[0], x[1], x[2], od) : attention::dense_attention(x[0], x[1], x[2]))
-                .backward(g);
-            for (Tensor& t : x) t.zero_grad();
-          },
-          max_runs, budget);
-    };
-    const lesson::Cost cf = fb(false), cs = fb(true);
-    ns.push_back(double(cn));
-    full_ms.push_back(1e3 * cf.seconds), sk_ms.push_back(1e3 * cs.seconds);
-    full_mib.push_back(lesson::mib(cf.peak_bytes)), sk_mib.push_back(lesson::mib(cs.peak_bytes));
-    cost.row({std::to_string(cn), lesson::fixed(full_ms.back(), 2), lesson::fixed(sk_ms.back(), 2),
-              lesson::fixed(full_ms.back() / sk_ms.back(), 1) + "x", lesson::fixed(full_mib.back(), 2),
-              lesson::fixed(sk_mib.back(), 2), lesson::fixed(full_mib.back() / sk_mib.back(), 1) + "x"});
-  }
-  const double growth = sk_mib.back() / sk_mib[sk_mib.size() - 2];
-  L.check("sinkhorn's peak memory grows about linearly: < 2.6x per doubling of n at the largest n", growth < 2.6,
-          lesson::fixed(growth, 2) + "x (full: " + lesson::fixed(full_mib.back() / full_mib[full_mib.size() - 2], 2) + "x)");
-  L.check("sinkhorn needs less memory than full attention at the largest n", sk_mib.back() < full_mib.back());
-  {
-    img::PlotOptions tp;
-    tp.title = "forward + backward time";
-    tp.xlabel = "sequence length n";
-    tp.ylabel = "time (ms)";
-    tp.log_x = tp.log_y = true;
-    img::PlotOptions mp = tp;
-    mp.title = "forward + backward peak memory";
-    mp.ylabel = "peak memory (MiB)";
-    L.show(img::hstack({img::line_plot({{"full", ns, full_ms}, {"sinkhorn (b = 16)", ns, sk_ms}}, tp),
-                        img::line_plot({{"full", ns, full_mib}, {"sinkhorn (b = 16)", ns, sk_mib}}, mp)}),
-           "cost.png",
-           "log-log: full attention climbs with slope 2 (n^2), Sinkhorn with slope close to 1 — the gap widens "
-           "with every doubling of n",
-           lesson::Figure::timing);
-  }
+  const lesson::CostResult cost = lesson::cost_step(
+      L, {lesson::Curve("full").expect(2.0, 2.0), lesson::Curve("sinkhorn", {}, "sinkhorn (b = 16)").expect(1.0, 1.0)},
+      lesson::CostOptions()
+          .sizes(L.quick() ? 512 : 256, L.quick() ? 2048 : 4096)
+          .title("Sinkhorn (b = 16) vs full attention")
+          .figure("cost.png", "log-log: full attention climbs with slope 2 (n^2), Sinkhorn with slope close to 1 — the "
+                              "gap widens with every doubling of n"));
+  const attention::Scaling& full_cost = cost.fit("full");
+  const attention::Scaling& sk_cost = cost.fit("sinkhorn (b = 16)");
 
   // %% [markdown]
   // ## Step 8 · what the paper reported, and what we measured
@@ -366,9 +325,10 @@ int main(int argc, char** argv) try {
   L.say("  modelling, CIFAR-10 pixel generation, IMDb/SST classification and SNLI/MNLI, ahead of Sparse");
   L.say("  Transformers and local attention at equal memory.");
   L.say("Long Range Arena (Tay et al. 2021, as reported): Sinkhorn ListOps 33.67, Text 61.20 (Transformer 36.37, 64.27).");
-  L.say("this lesson (as measured): P recovered the hidden block permutation in 5 iterations; at n = ", ns.back(),
-        " forward+backward took ", lesson::fixed(sk_ms.back(), 1), " ms vs ", lesson::fixed(full_ms.back(), 1),
-        " ms for full attention and ", lesson::fixed(sk_mib.back(), 1), " MiB vs ", lesson::fixed(full_mib.back(), 1), " MiB.");
+  L.say("this lesson (as measured): P recovered the hidden block permutation in 5 iterations; at n = ", full_cost.n.back(),
+        " forward+backward took ", lesson::fixed(sk_cost.ms.back(), 1), " ms vs ", lesson::fixed(full_cost.ms.back(), 1),
+        " ms for full attention (this machine) and ", lesson::fixed(sk_cost.mib.back(), 1), " MiB vs ",
+        lesson::fixed(full_cost.mib.back(), 1), " MiB.");
 
   // %% [markdown]
   // ## Exercises

@@ -84,7 +84,8 @@ Nesting nesting(const lra::Sequence& ids) {
 
 // ---- the efficiency measurement ----------------------------------------------------------------------------------
 
-// One training step of the classifier: forward, cross-entropy, backward, AdamW step, gradients dropped.
+// One training step of the classifier: forward, cross-entropy, backward, AdamW step, gradients dropped. Timed by
+// core::measure. A whole training step, not lesson::cost_step's kernel alone: LRA's table is about models, projections and MLP included.
 struct StepBench {
   attention::SequenceClassifier model;
   core::optim::AdamW opt;
@@ -432,7 +433,7 @@ int main(int argc, char** argv) try {
   const std::vector<int64_t> lengths = L.quick() ? std::vector<int64_t>{128, 256} : std::vector<int64_t>{256, 512, 1024};
   std::vector<std::string> eff_schemes;  // every registered scheme, in course order (full first: the reference)
   for (const attention::Scheme* s : attention::all_schemes()) eff_schemes.push_back(s->name());
-  std::map<std::string, std::map<int64_t, lesson::Cost>> cost;
+  std::map<std::string, std::map<int64_t, core::Cost>> cost;
   {
     core::Rng rng = L.rng(5);
     std::vector<std::string> headers = {"scheme"};
@@ -453,9 +454,9 @@ int main(int argc, char** argv) try {
         cfg.d_ff = 128;
         cfg.seed = L.seed();
         StepBench bench(cfg, 2, n, rng);
-        const lesson::Cost c = lesson::measure([&] { bench.step(); }, L.quick() ? 2 : 3, L.quick() ? 0.1 : 0.3);
+        const core::Cost c = core::measure([&] { bench.step(); }, L.quick() ? 2 : 3, L.quick() ? 0.1 : 0.3);
         cost[s][n] = c;
-        const lesson::Cost& f = cost["full"][n];
+        const core::Cost& f = cost["full"][n];
         speed_cells.push_back(lesson::fixed(1.0 / c.seconds, 1) + " (" + lesson::fixed(f.seconds / c.seconds, 2) + "x)");
         mem_cells.push_back(lesson::fixed(lesson::mib(c.peak_bytes), 1) + " (" +
                             lesson::fixed(double(c.peak_bytes) / double(f.peak_bytes), 2) + "x)");

@@ -535,20 +535,9 @@ int main(int argc, char** argv) try {
     points = attention::run_benchmark(bench);
   }
 
-  struct Fitted {
-    std::vector<double> n, ms, mib;
-    double time_exp = kNaN, mem_exp = kNaN;
-  };
-  std::map<std::string, Fitted> fit;
-  for (const auto& p : points) {
-    Fitted& f = fit[p.scheme];
-    if (!p.skipped.empty()) continue;
-    f.n.push_back(double(p.n));
-    f.ms.push_back(1e3 * p.seconds);
-    f.mib.push_back(p.peak_mib);
-  }
-  for (auto& [name, f] : fit) f.time_exp = attention::fit_exponent(f.n, f.ms), f.mem_exp = attention::fit_exponent(f.n, f.mib);
-  const Fitted& full_fit = fit.at("full");
+  std::map<std::string, attention::Scaling> fit;  // each scheme's measured points and fitted exponents
+  for (const attention::Scaling& c : attention::fit_scaling(points)) fit[c.scheme] = c;
+  const attention::Scaling& full_fit = fit.at("full");
   auto class_name = [](double c) { return c == 1 ? "n" : c == 1.5 ? "n·√n" : "n²"; };
   // The band a measured exponent must fall in for a class (memory: exact counts; the n·d terms of every scheme
   // pull O(n·√n) down towards 1 at small n).
@@ -560,7 +549,7 @@ int main(int argc, char** argv) try {
                      "MiB at largest n", "memory / full's"},
                     7);
     for (const attention::Scheme* s : schemes) {
-      const Fitted& f = fit.at(s->name());
+      const attention::Scaling& f = fit.at(s->name());
       const Placement& p = where.at(s->name());
       std::string vs_full = "";
       if (!f.n.empty()) {
@@ -578,7 +567,7 @@ int main(int argc, char** argv) try {
       }
       t.add({s->name(),
              f.n.empty() ? "0" : std::to_string(f.n.size()) + " (to " + std::to_string(int64_t(f.n.back())) + ")",
-             lesson::fixed(f.time_exp, 2), p.time_growth, lesson::fixed(f.mem_exp, 2),
+             lesson::fixed(f.time_exponent, 2), p.time_growth, lesson::fixed(f.memory_exponent, 2),
              class_name(p.memory_class), f.n.empty() ? "—" : lesson::fixed(f.ms.back(), 1),
              f.n.empty() ? "—" : lesson::fixed(f.mib.back(), 1), vs_full});
     }
@@ -590,24 +579,24 @@ int main(int argc, char** argv) try {
   {
     std::string off;
     for (const attention::Scheme* s : schemes) {
-      const Fitted& f = fit.at(s->name());
+      const attention::Scaling& f = fit.at(s->name());
       const double c = where.at(s->name()).memory_class;
-      if (!in_class(f.mem_exp, c)) off += " " + s->name() + "=" + lesson::fixed(f.mem_exp, 2);
+      if (!in_class(f.memory_exponent, c)) off += " " + s->name() + "=" + lesson::fixed(f.memory_exponent, 2);
     }
     L.check("every scheme's fitted memory exponent matches its declared class (O(n): 0.8-1.2, O(n·√n): 1.15-1.7, "
             "O(n²): 1.8-2.2)",
             off.empty(), off.empty() ? "memory counted by the allocator: exact" : "off:" + off);
-    L.check("full attention's memory exponent is about 2", std::fabs(full_fit.mem_exp - 2.0) < 0.2,
-            lesson::fixed(full_fit.mem_exp, 2));
-    const Fitted& fl = fit.at("flash");
-    const Fitted& lin = fit.at("linear");
+    L.check("full attention's memory exponent is about 2", std::fabs(full_fit.memory_exponent - 2.0) < 0.2,
+            lesson::fixed(full_fit.memory_exponent, 2));
+    const attention::Scaling& fl = fit.at("flash");
+    const attention::Scaling& lin = fit.at("linear");
     const std::string measured =
-        "flash " + lesson::fixed(fl.time_exp, 2) + ", linear " + lesson::fixed(lin.time_exp, 2) + " (measured times)";
+        "flash " + lesson::fixed(fl.time_exponent, 2) + ", linear " + lesson::fixed(lin.time_exponent, 2) + " (measured times)";
     // Wall-clock time is checked only at full size: with --quick (the test suite, often beside other jobs) the
     // lengths are so short that a busy neighbour moves the fitted exponents more than the difference we test.
     if (!L.quick())
       L.check("time: exact attention (flash) grows faster than kernel attention (linear) — exponents differ by > 0.4",
-              fl.time_exp - lin.time_exp > 0.4, measured);
+              fl.time_exponent - lin.time_exponent > 0.4, measured);
     else
       L.say("time exponents (not checked with --quick: too short to be stable on a shared machine): ", measured);
   }
@@ -689,9 +678,9 @@ int main(int argc, char** argv) try {
       const Placement& p = where.at(s->name());
       std::string fam;
       for (Family f : p.families) fam += (fam.empty() ? "" : "+") + std::string(family_info(f).code);
-      const Fitted& f = fit.at(s->name());
+      const attention::Scaling& f = fit.at(s->name());
       t.add({s->name(), fam, exactness_name(p.exactness), s->supports_causal() ? "yes" : "no",
-             lesson::fixed(f.time_exp, 2), lesson::fixed(f.mem_exp, 2), pct(accuracy[s->name()].first),
+             lesson::fixed(f.time_exponent, 2), lesson::fixed(f.memory_exponent, 2), pct(accuracy[s->name()].first),
              pct(accuracy[s->name()].second)});
     }
     t.print();
@@ -701,10 +690,10 @@ int main(int argc, char** argv) try {
     std::vector<ScatterPoint> pts;
     std::set<int> used;
     for (const attention::Scheme* s : schemes) {
-      const Fitted& f = fit.at(s->name());
+      const attention::Scaling& f = fit.at(s->name());
       const int fam = static_cast<int>(where.at(s->name()).families.front());
       used.insert(fam);
-      pts.push_back({s->name(), f.time_exp, f.mem_exp, family_color(fam)});
+      pts.push_back({s->name(), f.time_exponent, f.memory_exponent, family_color(fam)});
     }
     std::vector<std::pair<img::Color, std::string>> legend;
     for (int f : used) legend.push_back({family_color(f), std::string(kFamilyInfo[f].code) + " " + kFamilyInfo[f].name});
@@ -738,31 +727,16 @@ int main(int argc, char** argv) try {
   const double my_predicted_memory_exponent = 1.0;  // 1 = O(n), 1.5 = O(n·√n), 2 = O(n²)
   // END EXERCISE -----------------------------------------------------------------------------------------------
   {
-    const attention::Scheme& s = attention::find_scheme(my_scheme);
-    s.configure(my_settings);  // a bad key or value stops here with a one-line error
-    // run_benchmark uses the registry's defaults; measure this configuration with the same protocol by hand.
-    std::vector<double> ns, mib, ms;
-    core::Rng r = L.rng(3);
-    for (int64_t n : bench.ns) {
-      const attention::Config cfg = s.configure(my_settings, false, L.seed());
-      Tensor q = core::randn({1, 1, n, 64}, r), k = core::randn({1, 1, n, 64}, r), v = core::randn({1, 1, n, 64}, r);
-      const Tensor g = core::randn({1, 1, n, 64}, r);
-      for (Tensor* t : {&q, &k, &v}) t->set_requires_grad();
-      const lesson::Cost c = lesson::measure(
-          [&] {
-            s.kernel(q, k, v, cfg).backward(g);
-            for (Tensor* t : {&q, &k, &v}) t->zero_grad();  // every run starts from the same memory
-          },
-          L.quick() ? 1 : 2, 0.3);
-      ns.push_back(double(n));
-      mib.push_back(lesson::mib(c.peak_bytes));
-      ms.push_back(1e3 * c.seconds);
-      L.say("  ", my_scheme, " n=", n, ": ", lesson::fixed(ms.back(), 2), " ms, ", lesson::fixed(mib.back(), 1), " MiB");
-      if (mib.back() * 4 > (L.quick() ? 64 : 512)) break;  // the next doubling could pass the limit
-    }
-    const double e = attention::fit_exponent(ns, mib);
+    // The same benchmark as step 4, on one curve: this scheme with these settings (a bad key or value stops here
+    // with a one-line error).
+    attention::BenchOptions mine = bench;
+    mine.cases = {attention::BenchCase(my_scheme, my_settings)};
+    mine.progress = [&](const std::string& line) { L.say("  ", line); };
+    const attention::Scaling fitted = attention::fit_scaling(attention::run_benchmark(mine)).front();
+    const std::vector<double>& ns = fitted.n;
+    const double e = fitted.memory_exponent;
     L.say("your configuration: memory exponent ", lesson::fixed(e, 2), " (predicted ", my_predicted_memory_exponent,
-          "), time exponent ", lesson::fixed(attention::fit_exponent(ns, ms), 2));
+          "), time exponent ", lesson::fixed(fitted.time_exponent, 2), " (this machine)");
     L.check("your prediction of the memory exponent is within 0.25 of the measurement",
             ns.size() >= 2 && std::fabs(e - my_predicted_memory_exponent) <= 0.25,
             my_scheme + " " + (my_settings.empty() ? std::string("(defaults)") : my_settings.front()) + ": measured " +

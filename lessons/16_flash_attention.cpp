@@ -38,6 +38,7 @@
 #include "attention/dense.h"
 #include "attention/flash.h"
 #include "attention/scheme.h"
+#include "lessons/cost.h"
 #include "lessons/lesson.h"
 #include "lessons/reference.h"
 
@@ -516,120 +517,53 @@ int main(int argc, char** argv) try {
   // ## Step 4 · the memory table
   // Forward + backward of each kernel on q, k, v of shape (1, 1, n, 64), the gradients of q, k and v included
   // (they are dropped after each run). Memory is the peak of bytes in tensors above what was alive before
-  // (core::memory::PeakScope, through lesson::measure): exact and the same on every machine. Time is the median
-  // of a few runs after a warm-up: measured, so it varies. Schemes come from the registry with their default
-  // hyperparameters: flash, full and every scheme that declares a linear time (SchemeInfo::time_growth == "n").
-  // Dense attention stops where its next point would pass ~2 GiB.
+  // (core::memory::PeakScope, through the course benchmark: lesson::cost_step): exact and the same on every
+  // machine. Time is the median of a few runs after a warm-up: measured on this machine, so it varies. Schemes come
+  // from the registry with their default hyperparameters: flash, full and every scheme that declares a linear time
+  // (SchemeInfo::time_growth == "n"), each checked against the memory exponent its file declares. Dense attention
+  // stops at n = 8K (at 16K it would need about 3 GiB).
   // %%
   L.step("Step 4 · peak memory and time of forward + backward vs n");
   const int64_t d = 64;
-  std::vector<int64_t> ns = L.quick() ? std::vector<int64_t>{1024, 2048}
-                                      : std::vector<int64_t>{1024, 2048, 4096, 8192, 16384};
-  const int max_runs = L.quick() ? 2 : 3;
-  const double budget = L.quick() ? 0.1 : 0.3;
-  const double full_limit_bytes = 2.0 * 1024 * 1024 * 1024;
-  struct Curve {
-    std::string name;
-    std::vector<double> n, ms, mib;
-  };
-  std::vector<Curve> curves;
+  const std::vector<int64_t> ns = L.quick() ? std::vector<int64_t>{512, 1024, 2048}
+                                            : std::vector<int64_t>{1024, 2048, 4096, 8192, 16384};
+  std::vector<attention::Scaling> curves;
   {
     // From the registry: the exact schemes (flash, and full as the baseline) and every scheme whose time grows
-    // linearly in n (SchemeInfo::time_growth, declared in its file) — the ones flash is measured against.
-    std::vector<const attention::Scheme*> schemes;
-    std::vector<std::string> missing;
-    for (const char* exact : {"flash", "full"}) {
-      try {
-        schemes.push_back(&attention::find_scheme(exact));
-      } catch (const core::Error&) {
-        missing.push_back(exact);
-      }
-    }
+    // linearly in n (SchemeInfo::time_growth, declared in its file) — the ones flash is measured against. Each is
+    // expected to grow as its file declares: memory as SchemeInfo::memory_exponent, time as n (or n² when exact).
+    std::vector<lesson::Curve> lines = {lesson::Curve("flash").expect(1.0, 2.0),
+                                        lesson::Curve("full").up_to(8192).expect(2.0, 2.0)};
     for (const attention::Scheme* s : attention::all_schemes())
-      if (s->info().exactness != attention::Exactness::exact && s->info().time_growth == "n") schemes.push_back(s);
-    std::string names, absent;
-    for (const auto* s : schemes) names += (names.empty() ? "" : ", ") + s->name();
-    for (const auto& m : missing) absent += (absent.empty() ? "" : ", ") + m;
-    L.say("schemes: ", names, absent.empty() ? "" : "   (not in this build, skipped: " + absent + ")");
-    // q, k, v, dO for one n: the same for every scheme.
-    auto inputs = [&](int64_t n) {
-      core::Rng r(L.seed() * 7919 + static_cast<uint64_t>(n));
-      std::vector<Tensor> t;
-      for (int i = 0; i < 4; ++i) t.push_back(core::randn({1, 1, n, d}, r));
-      return t;
-    };
-    lesson::Table t({"scheme", "n", "fwd+bwd (ms)", "peak (MiB)", "x prev n", "peak / bytes of q", "time / flash's"}, 10);
-    std::vector<double> flash_ms;
-    for (const attention::Scheme* s : schemes) {
-      Curve c{s->name(), {}, {}, {}};
-      const attention::Config cfg = s->configure({}, false, L.seed());
-      for (size_t i = 0; i < ns.size(); ++i) {
-        const int64_t n = ns[i];
-        if (s->name() == "full" && !c.mib.empty()) {
-          const double predicted = c.mib.back() * 1024 * 1024 * std::pow(double(n) / c.n.back(), 2.0);
-          if (predicted > full_limit_bytes) {
-            t.row({s->name(), std::to_string(n), "-", "-", "", "", ""});
-            L.say("  full at n = ", n, " would need about ", lesson::fixed(predicted / (1024.0 * 1024 * 1024), 1),
-                  " GiB of activations (4x its peak at n = ", int64_t(c.n.back()), "): skipped, and larger n too");
-            break;
-          }
-        }
-        const std::vector<Tensor> x = inputs(n);
-        std::vector<Tensor> leaves = {leaf(x[0]), leaf(x[1]), leaf(x[2])};
-        const lesson::Cost cost = lesson::measure(
-            [&] {
-              s->kernel(leaves[0], leaves[1], leaves[2], cfg).backward(x[3]);
-              for (Tensor& l : leaves) l.zero_grad();
-            },
-            max_runs, budget);
-        c.n.push_back(double(n));
-        c.ms.push_back(1e3 * cost.seconds);
-        c.mib.push_back(lesson::mib(cost.peak_bytes));
-        if (s->name() == "flash") flash_ms.push_back(c.ms.back());
-        const double q_bytes = double(n) * d * 4.0;
-        const std::string growth = c.mib.size() < 2 ? "" : lesson::fixed(c.mib.back() / c.mib[c.mib.size() - 2], 2);
-        const std::string vs_flash =
-            i < flash_ms.size() && s->name() != "flash" ? lesson::fixed(c.ms.back() / flash_ms[i], 2) : "";
-        t.row({s->name(), std::to_string(n), lesson::fixed(c.ms.back(), 1), lesson::fixed(c.mib.back(), 1), growth,
-               lesson::fixed(double(cost.peak_bytes) / q_bytes, 1), vs_flash});
-      }
-      curves.push_back(c);
-    }
-    L.say("(x prev n: memory ratio to the previous n, 2.00 = linear, 4.00 = quadratic; "
-          "time / flash's < 1: faster than flash)");
+      if (s->info().exactness != attention::Exactness::exact && s->info().time_growth == "n")
+        lines.push_back(lesson::Curve(s->name()).expect(s->info().memory_exponent, 1.0));
+    std::string names;
+    for (const auto& c : lines) names += (names.empty() ? "" : ", ") + c.run().scheme;
+    L.say("schemes: ", names);
+    // No figure from cost_step: this lesson draws memory and time apart, memory with the bytes of q beside it.
+    curves = lesson::cost_step(L, lines,
+                               lesson::CostOptions().sizes(ns).reference("flash").title("flash vs the rest").figure(""))
+                 .curves;
+    L.say("Dense attention stops at n = 8K: at 16K its three n x n matrices would take about 3 GiB.");
     L.say("Flash's peak is a handful of n x d tensors: out, dq, dk, dv, the copies of k and v transposed that the");
     L.say("backward's tile products read, and the copy autograd makes when a gradient lands in its leaf; the saved L");
     L.say("is n floats, 1/64 of q. No n x n buffer at any point.");
   }
-  auto curve = [&](const std::string& name) -> const Curve* {
-    for (const Curve& c : curves)
-      if (c.name == name) return &c;
+  auto curve = [&](const std::string& name) -> const attention::Scaling* {
+    for (const attention::Scaling& c : curves)
+      if (c.scheme == name) return &c;
     return nullptr;
   };
-  const Curve* flash = curve("flash");
-  const Curve* full = curve("full");
-  AZ_CHECK(flash && full, "16_flash_attention: the schemes 'flash' and 'full' must be registered");
-  {
-    std::string ratios;
-    bool linear = true;
-    for (size_t i = 1; i < flash->mib.size(); ++i) {
-      const double r = flash->mib[i] / flash->mib[i - 1];
-      linear = linear && r >= 1.8 && r <= 2.2;
-      ratios += (ratios.empty() ? "" : ", ") + lesson::fixed(r, 2);
-    }
-    L.check("flash: peak memory grows linearly, 1.8x - 2.2x per doubling of n", linear && flash->mib.size() >= 2, ratios);
-    const size_t m = full->mib.size();
-    const double r = full->mib[m - 1] / full->mib[m - 2];
-    L.check("full: peak memory grows about 4x per doubling (3.6x - 4.4x, last doubling measured)", r >= 3.6 && r <= 4.4,
-            lesson::fixed(r, 2) + "x from n = " + std::to_string(int64_t(full->n[m - 2])) + " to " +
-                std::to_string(int64_t(full->n[m - 1])));
-    if (!L.quick()) {
-      const double q_mib = lesson::mib(static_cast<std::size_t>(flash->n.back() * d * 4.0));
-      L.check("flash at n = 16K: peak within 12x the bytes of q",
-              flash->n.back() == 16384 && flash->mib.back() <= 12.0 * q_mib,
-              lesson::fixed(flash->mib.back(), 1) + " MiB = " + lesson::fixed(flash->mib.back() / q_mib, 1) + "x of q's " +
-                  lesson::fixed(q_mib, 1) + " MiB");
-    }
+  const attention::Scaling* flash = curve("flash");
+  const attention::Scaling* full = curve("full");
+  AZ_CHECK(flash && full && !flash->n.empty() && !full->n.empty(),
+           "16_flash_attention: the schemes 'flash' and 'full' must be registered and measured");
+  if (!L.quick()) {
+    const double q_mib = lesson::mib(static_cast<std::size_t>(flash->n.back() * d * 4.0));
+    L.check("flash at n = 16K: peak within 12x the bytes of q",
+            flash->n.back() == 16384 && flash->mib.back() <= 12.0 * q_mib,
+            lesson::fixed(flash->mib.back(), 1) + " MiB = " + lesson::fixed(flash->mib.back() / q_mib, 1) + "x of q's " +
+                lesson::fixed(q_mib, 1) + " MiB");
   }
   {
     img::PlotOptions mo;
@@ -639,22 +573,21 @@ int main(int argc, char** argv) try {
     mo.log_x = mo.log_y = true;
     mo.width = 980;
     mo.height = 560;
-    std::vector<img::Series> mem, time;
-    for (const Curve& c : curves) {
-      mem.push_back({c.name, c.n, c.mib});
-      time.push_back({c.name, c.n, c.ms});
-    }
+    std::vector<img::Series> mem = attention::cost_series(curves, true, false);
     img::Series q_size{"bytes of q", {}, {}};
     for (int64_t n : ns) q_size.x.push_back(double(n)), q_size.y.push_back(lesson::mib(static_cast<std::size_t>(n * d * 4)));
     mem.push_back(q_size);
     L.show(img::line_plot(mem, mo), "memory.png",
            "peak memory vs n on log-log axes (B = 1, H = 1, d = 64) — full attention climbs with slope 2 and stops "
-           "where it would pass 2 GiB; flash runs parallel to the bytes-of-q line (slope 1), a constant factor "
-           "above it, among the approximate schemes");
+           "at 8K; flash runs parallel to the bytes-of-q line (slope 1), a constant factor above it, among the "
+           "approximate schemes",
+           // Not byte-identical between runs: with 2 OpenMP threads flash's peak moves by a few % with how its
+           // threads' tiles overlap in time (with OMP_NUM_THREADS=1 it does not move).
+           lesson::Figure::timing);
     img::PlotOptions to = mo;
-    to.title = "time, forward + backward (measured)";
+    to.title = "time, forward + backward (measured on this machine)";
     to.ylabel = "time (ms)";
-    L.show(img::line_plot(time, to), "time.png",
+    L.show(img::line_plot(attention::cost_series(curves, false, false), to), "time.png",
            "time vs n on log-log axes — full and flash both climb with slope 2 (exact attention is O(n^2) work "
            "however it is scheduled); the approximate schemes climb with slope 1 (sparse about 1.5: its pattern "
            "has n*sqrt(n) pairs) and end far below",
@@ -699,9 +632,9 @@ int main(int argc, char** argv) try {
     L.say("At n = ", int64_t(flash->n[last]), ", flash takes ", lesson::fixed(flash->ms[last], 0), " ms and ",
           lesson::fixed(flash->mib[last], 1), " MiB; the approximate schemes:");
     lesson::Table t({"scheme", "time (ms)", "flash / scheme (time)", "memory (MiB)", "memory / flash's"}, 8);
-    for (const Curve& c : curves) {
-      if (c.name == "flash" || c.name == "full" || c.n.empty() || c.n.back() != flash->n[last]) continue;
-      t.add({c.name, lesson::fixed(c.ms.back(), 1), lesson::fixed(flash->ms[last] / c.ms.back(), 1) + "x",
+    for (const attention::Scaling& c : curves) {
+      if (c.scheme == "flash" || c.scheme == "full" || c.n.empty() || c.n.back() != flash->n[last]) continue;
+      t.add({c.scheme, lesson::fixed(c.ms.back(), 1), lesson::fixed(flash->ms[last] / c.ms.back(), 1) + "x",
              lesson::fixed(c.mib.back(), 1), lesson::fixed(c.mib.back() / flash->mib[last], 2)});
     }
     t.print();

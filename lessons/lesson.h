@@ -1,6 +1,7 @@
 // lessons/lesson.h — what every lesson program shares: command-line flags, narration, aligned tables,
 // self-checks, small tensor helpers (head, leaf, list_str), attention heatmaps (matrix_map), figures with a
-// manifest, timing and peak memory. Header-only (every function is inline), so a lesson is one .cpp file linked
+// manifest. Timing is core::measure (core/timing.h); a lesson's cost step is lesson::cost_step (lessons/cost.h).
+// Header-only (every function is inline), so a lesson is one .cpp file linked
 // with the library and nothing else. What kernels are checked against lives beside it, in lessons/reference.h.
 //
 //   int main(int argc, char** argv) try {
@@ -10,7 +11,7 @@
 //     L.check("output equals the reference", diff < 1e-5, "max |diff| = 3e-7");   // PASS/FAIL, recorded
 //     L.show(img, "full.png", "full attention: look for ...");     // writes out/01_.../full.png + manifest.tsv
 //     L.show(lesson::matrix_map(lesson::head(A, 0), "A, head 0", "n = 64"), "a.png", "...");  // (B,H,n,n) -> heatmap
-//     lesson::Cost c = lesson::measure([&] { run(n); });           // median seconds + peak bytes
+//     lesson::cost_step(L, {lesson::Curve("full").expect(2.0)}, lesson::CostOptions());  // lessons/cost.h
 //     return L.finish();                          // "RESULT 01_... checks=7/7 files=3 status=PASS"; exit 0 or 1
 //   } catch (const std::exception& e) {
 //     return lesson::report_error(e);             // "error: ..." on stderr, exit status 2
@@ -29,7 +30,6 @@
 #pragma once
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -52,21 +52,6 @@ namespace lesson {
 
 using core::Shape;
 using core::Tensor;
-
-// ---- scaling ---------------------------------------------------------------------------------------------
-
-// The exponent a of y ~ n^a: the least-squares slope of log y against log x (the slope on a log-log plot).
-// Lessons use it to check "linear" (a ≈ 1), "n·√n" (a ≈ 1.5) and "quadratic" (a ≈ 2) from measurements.
-inline double fitted_slope(const std::vector<double>& x, const std::vector<double>& y) {
-  double mx = 0, my = 0;
-  for (size_t t = 0; t < x.size(); ++t) mx += std::log(x[t]) / x.size(), my += std::log(y[t]) / y.size();
-  double sxy = 0, sxx = 0;
-  for (size_t t = 0; t < x.size(); ++t) {
-    sxy += (std::log(x[t]) - mx) * (std::log(y[t]) - my);
-    sxx += (std::log(x[t]) - mx) * (std::log(x[t]) - mx);
-  }
-  return sxy / sxx;
-}
 
 // ---- formatting ------------------------------------------------------------------------------------------
 
@@ -308,58 +293,6 @@ inline plot::Image matrix_map(const Tensor& m, const std::string& title, const s
   return plot::heatmap(core::reshape(m, {rows, cols}), o);
 }
 
-// ---- timing and memory -----------------------------------------------------------------------------------
-
-// Seconds since it was made (steady clock).
-class Stopwatch {
- public:
-  Stopwatch() : start_(std::chrono::steady_clock::now()) {}
-  double seconds() const {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-  }
-
- private:
-  std::chrono::steady_clock::time_point start_;
-};
-
-struct Cost {
-  double seconds = 0.0;       // median wall time of one call
-  int runs = 0;               // how many timed calls the median is over
-  std::size_t peak_bytes = 0;  // most bytes the call allocated on top of what was live before (core::memory)
-};
-
-// Time f() and measure its peak memory. One warm-up call first (it pays for first-touch page faults and
-// OpenBLAS start-up), then up to `max_runs` timed calls, stopping early once they have taken `budget_seconds`
-// in total; the result is their median. A call slower than the whole budget is timed once: its warm-up is the
-// measurement. f must drop what it computes before it returns, so that every call starts from the same memory.
-// Peak bytes count only tensors (core::memory), and are the same on every run and every machine.
-template <class F>
-Cost measure(F&& f, int max_runs = 5, double budget_seconds = 1.0) {
-  core::memory::PeakScope scope;
-  Cost cost;
-  std::vector<double> times;
-  Stopwatch warmup;
-  f();
-  const double first = warmup.seconds();
-  if (first >= budget_seconds) {
-    times.push_back(first);
-  } else {
-    double total = 0.0;
-    while (static_cast<int>(times.size()) < max_runs && (times.empty() || total < budget_seconds)) {
-      Stopwatch sw;
-      f();
-      times.push_back(sw.seconds());
-      total += times.back();
-    }
-  }
-  std::sort(times.begin(), times.end());
-  const size_t m = times.size();
-  cost.seconds = m % 2 ? times[m / 2] : 0.5 * (times[m / 2 - 1] + times[m / 2]);
-  cost.runs = static_cast<int>(m);
-  cost.peak_bytes = scope.peak_above_start();
-  return cost;
-}
-
 // ---- errors ----------------------------------------------------------------------------------------------
 
 // What main's catch clause calls: one line "error: ..." on stderr, and the exit status 2.
@@ -559,7 +492,7 @@ class Lesson {
   int checks_ = 0, passed_ = 0;
   std::vector<std::string> failed_;
   std::vector<FigureEntry> figures_;
-  Stopwatch clock_;
+  core::Stopwatch clock_;
 };
 
 }  // namespace lesson

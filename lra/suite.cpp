@@ -126,26 +126,17 @@ std::vector<EfficiencyPoint> measure_efficiency(const EfficiencyOptions& o) {
         Rng rng(o.seed + static_cast<uint64_t>(n));
         const IntTensor ids = randint({o.batch, n}, rng, 0, 256);  // (B, n) random pixels/bytes, no padding
         const IntTensor labels = randint({o.batch}, rng, 0, 10);
-        std::vector<double> times;
-        double peak = 0;
-        for (int r = 0; r <= o.repeats; ++r) {  // r = 0 is the warm-up (and allocates AdamW's moments)
-          const auto t0 = std::chrono::steady_clock::now();
-          memory::PeakScope scope;
+        auto step = [&] {
           const Tensor loss = cross_entropy(model.forward(ids), labels);
           loss.backward();
           optim::clip_grad_norm(params, 1.0f);
           opt.step();
-          const double mib = static_cast<double>(scope.peak_above_start()) / (1024.0 * 1024.0);
           opt.zero_grad();
-          const double t = seconds_since(t0);
-          if (r > 0) {
-            times.push_back(t);
-            peak = std::max(peak, mib);
-          }
-        }
-        std::sort(times.begin(), times.end());
-        p.steps_per_second = 1.0 / times[times.size() / 2];
-        p.peak_mib = peak;
+        };
+        step();  // AdamW allocates its moments on the first step: outside the measurement
+        const Cost cost = measure(step, o.repeats, std::numeric_limits<double>::infinity());
+        p.steps_per_second = 1.0 / cost.seconds;
+        p.peak_mib = static_cast<double>(cost.peak_bytes) / (1024.0 * 1024.0);
       } catch (const core::Error& e) {
         p.status = one_line(e.what());
       } catch (const std::bad_alloc&) {

@@ -129,7 +129,7 @@ struct CostResult {
 
 // Measures every curve at every size (forward + backward of the kernel alone, B = 1, H heads, d = 64, the same
 // q, k, v for every curve at one n), prints the table and the exponents, checks each expected exponent, and
-// shows the figure. A check per expected memory exponent always; per expected time exponent without --quick.
+// shows the figure. A check per expected memory exponent; time exponents are reported, not checked (machine load).
 inline CostResult cost_step(Lesson& L, const std::vector<Curve>& curves, const CostOptions& options) {
   attention::BenchOptions bench;
   for (const Curve& c : curves) bench.cases.push_back(c.run());
@@ -190,14 +190,15 @@ inline CostResult cost_step(Lesson& L, const std::vector<Curve>& curves, const C
       L.check(c.scheme + ": peak memory grows between " + growth(lo) + " and " + growth(hi),
               c.memory_exponent >= lo && c.memory_exponent <= hi,
               "fitted exponent " + fixed(c.memory_exponent, 2) + ", band " + fixed(lo, 2) + " - " + fixed(hi, 2));
-    if (!std::isnan(et) && !L.quick())
-      L.check(c.scheme + ": time grows like " + growth(et) + " (measured on this machine)",
-              std::fabs(c.time_exponent - et) <= options.time_tolerance_,
-              "fitted exponent " + fixed(c.time_exponent, 2) + ", expected " + fixed(et, 2) + " ± " +
-                  fixed(options.time_tolerance_, 2));
-    time_skipped = time_skipped || (!std::isnan(et) && L.quick());
+    // Time is reported, never checked: on a shared machine a busy minute bends the fit (measured under a parallel
+    // build: full's time exponent came out 0.01 to 2.63), and a lesson must not fail because the machine was busy.
+    if (!std::isnan(et))
+      L.say(c.scheme, ": time exponent ", fixed(c.time_exponent, 2), " (the paper's growth: ", growth(et),
+            std::fabs(c.time_exponent - et) <= options.time_tolerance_ ? ", within " : ", NOT within ", "± ",
+            fixed(options.time_tolerance_, 2), "; measured on this machine, varies with its load)");
+    time_skipped = time_skipped || !std::isnan(et);
   }
-  if (time_skipped) L.say("(time exponents are not checked with --quick: too few, too short sizes for a busy machine)");
+  if (time_skipped) L.say("(time exponents are reported, not checked: they depend on the machine and its load)");
 
   if (!options.figure_.empty()) {
     std::string sub = "B=1 H=" + std::to_string(options.heads_) + " d=" + std::to_string(options.d_head_) +

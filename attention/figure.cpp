@@ -15,16 +15,7 @@ using core::Tensor;
 namespace {
 
 // One (n, m) matrix of a (1, H, n, m) tensor, for a heatmap.
-Tensor head_matrix(const Tensor& t, int64_t h) {
-  const int64_t n = t.size(2), m = t.size(3);
-  Tensor out = Tensor::empty({n, m});
-  std::copy_n(t.data() + h * n * m, n * m, out.data());
-  return out;
-}
-
-bool same_values(const Tensor& a, const Tensor& b) {
-  return a.shape() == b.shape() && std::equal(a.data(), a.data() + a.numel(), b.data());
-}
+Tensor head_matrix(const Tensor& t, int64_t h) { return core::reshape(core::slice(t, 1, h, h + 1), {t.size(2), t.size(3)}); }
 
 plot::HeatmapOptions panel_options(const FigureOptions& o, const std::string& title, const std::string& subtitle,
                                    const std::string& value_label) {
@@ -73,9 +64,11 @@ SchemeFigure draw_scheme(const Scheme& scheme, const Config& cfg, const Tensor& 
   if (options.pattern && scheme.has_pattern()) {
     f.P = scheme.data_pattern(q, k, cfg);  // (1, H, n, m), 1 = may attend
     AZ_CHECK(f.P.shape() == f.A.shape(), name, ": pattern returned shape ", f.P.shape(), ", expected ", f.A.shape());
+    // one panel when every head has the same pattern (the common case), else one per head drawn
+    const int64_t per_head = n * m;
     bool all_heads_equal = true;
     for (int64_t h = 1; h < H && all_heads_equal; ++h)
-      all_heads_equal = same_values(head_matrix(f.P, h), head_matrix(f.P, 0));
+      all_heads_equal = std::equal(f.P.data(), f.P.data() + per_head, f.P.data() + h * per_head);
     for (int64_t h = 0; h < (all_heads_equal ? 1 : heads_drawn); ++h) {
       plot::HeatmapOptions o = panel_options(
           options, name + " - pattern - " + (all_heads_equal ? std::string("all heads") : "head " + std::to_string(h)),

@@ -181,8 +181,10 @@ Tensor synthesizer_probabilities(const Tensor& logits, bool causal, const Tensor
   // 0 where query i may look at key j, -inf where not: added to B ("add the triangular mask to B").
   Tensor blocked = blocked_mask(batch, n, n, {causal, pad});  // (B or 1, 1, n, n), 1 = blocked
   Tensor additive = Tensor::empty(blocked.shape());
-  for (int64_t i = 0; i < blocked.numel(); ++i)
-    additive.data()[i] = blocked.data()[i] != 0.0f ? -std::numeric_limits<float>::infinity() : 0.0f;
+  const float* pb = blocked.data();
+  float* pa = additive.data();
+  for (int64_t i = 0, count = blocked.numel(); i < count; ++i)
+    pa[i] = pb[i] != 0.0f ? -std::numeric_limits<float>::infinity() : 0.0f;
   return softmax(logits + additive, -1);  // a fully masked row gives zeros
 }
 

@@ -30,6 +30,16 @@ int64_t numel_of(const Shape& shape) {
   return n;
 }
 
+bool all_finite(const float* p, int64_t n) {
+  uint32_t bad = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    uint32_t bits;
+    std::memcpy(&bits, p + i, sizeof bits);
+    bad |= static_cast<uint32_t>((bits & 0x7f800000u) == 0x7f800000u);  // exponent all ones: inf or NaN
+  }
+  return bad == 0;
+}
+
 int64_t normalize_axis(int64_t axis, int64_t rank, const char* op) {
   const int64_t a = axis < 0 ? axis + rank : axis;
   AZ_CHECK(a >= 0 && a < rank, op, ": axis ", axis, " is out of range for a tensor of rank ", rank);
@@ -83,7 +93,13 @@ static const TensorImpl& checked(const std::shared_ptr<TensorImpl>& impl, const 
 }
 
 const Shape& Tensor::shape() const { return checked(impl_, "shape").shape; }
-int64_t Tensor::numel() const { return checked(impl_, "numel").storage ? numel_of(impl_->shape) : 0; }
+int64_t Tensor::numel() const {
+  const TensorImpl& t = checked(impl_, "numel");
+  if (!t.storage) return 0;
+  int64_t n = 1;  // the shape was checked by numel_of when its storage was made: no overflow test here
+  for (int64_t d : t.shape) n *= d;
+  return n;
+}
 float* Tensor::data() const { return checked(impl_, "data").storage->data; }
 
 int64_t Tensor::size(int64_t axis) const {

@@ -21,6 +21,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "attention/scheme.h"
 #include "tests/helpers.h"
@@ -154,4 +155,22 @@ TEST_CASE("numerics fuzzer: every scheme refuses, flags or answers correctly at 
   MESSAGE("numerics fuzzer: ", answered, " answered correctly, ", refused, " refused, ", flagged,
           " flagged non-finite");
   CHECK(answered > 100);  // the fuzzer did check results, not only refusals
+}
+
+TEST_CASE("all_finite finds one NaN or infinity at any index, and passes every finite value") {
+  const float inf = std::numeric_limits<float>::infinity();
+  const float finite[] = {0.0f, -0.0f, 1.0f, std::numeric_limits<float>::max(), -std::numeric_limits<float>::max(),
+                          std::numeric_limits<float>::denorm_min(), std::numeric_limits<float>::min()};
+  for (int64_t n : {1, 7, 16, 33, 100}) {  // lengths around the vector width, so the tail loop is covered too
+    std::vector<float> x(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) x[static_cast<size_t>(i)] = finite[i % 7];
+    CHECK(core::all_finite(x.data(), n));
+    for (float bad : {inf, -inf, std::numeric_limits<float>::quiet_NaN(), -std::numeric_limits<float>::quiet_NaN()})
+      for (int64_t at : {int64_t(0), n / 2, n - 1}) {
+        std::vector<float> y = x;
+        y[static_cast<size_t>(at)] = bad;
+        CHECK_MESSAGE(!core::all_finite(y.data(), n), "n = " << n << ", " << bad << " at " << at);
+      }
+  }
+  CHECK(core::all_finite(nullptr, 0));
 }

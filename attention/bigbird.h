@@ -42,6 +42,9 @@
 namespace attention {
 
 struct BigBirdOptions {
+  BigBirdOptions() = default;  // the defaults below; or all six in one expression (lessons, tests):
+  BigBirdOptions(int64_t b, int64_t window, int64_t global, int64_t random, bool is_causal, uint64_t random_seed)
+      : block(b), window_blocks(window), global_blocks(global), random_blocks(random), causal(is_causal), seed(random_seed) {}
   int64_t block = 16;         // b: tokens per block
   int64_t window_blocks = 3;  // w: odd; the query's own block and (w-1)/2 on each side (causal: before it)
   int64_t global_blocks = 1;  // g: global blocks at each end (causal: at the start only)

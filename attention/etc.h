@@ -46,6 +46,9 @@
 namespace attention {
 
 struct EtcOptions {
+  EtcOptions() = default;  // the defaults below; or the pattern in one expression (lessons, tests):
+  EtcOptions(int64_t globals, int64_t radius, int64_t clip, bool is_causal)
+      : global_tokens(globals), window(radius), rel_clip(clip), causal(is_causal) {}
   int64_t global_tokens = 4;  // G: the first G positions are global tokens
   int64_t window = 8;         // r (the paper's radius): long tokens see long tokens with |i - j| <= r
   int64_t rel_clip = 4;   // k: relative distances are clipped to [-k, k]

@@ -33,6 +33,9 @@
 namespace attention {
 
 struct LongformerOptions {
+  LongformerOptions() = default;  // the defaults below; or all four in one expression (lessons, tests):
+  LongformerOptions(int64_t w, std::vector<int64_t> dilations, std::vector<int64_t> globals, bool is_causal)
+      : window(w), dilation(std::move(dilations)), global(std::move(globals)), causal(is_causal) {}
   int64_t window = 8;                  // w: keys on each side (causal: keys back)
   std::vector<int64_t> dilation = {1};  // δ per head, cycling over heads
   std::vector<int64_t> global;         // positions of the global tokens (distinct, < n)

@@ -47,6 +47,11 @@ namespace attention {
 std::vector<HyperParam> reformer_hyperparams();
 
 struct LSHOptions {
+  LSHOptions() = default;  // the defaults below; or the hashing in one expression (lessons, tests):
+  LSHOptions(int64_t hashes, int64_t buckets, int64_t chunk_length, bool is_causal, uint64_t rotation_seed,
+             Tensor padding = Tensor())
+      : n_hashes(hashes), n_buckets(buckets), chunk(chunk_length), causal(is_causal), seed(rotation_seed),
+        key_padding_mask(std::move(padding)) {}
   int64_t n_hashes = 2;      // R: hashing rounds
   int64_t n_buckets = 0;     // nb: even, >= 2; 0 = auto: 2·ceil(n / chunk) (the paper's m = 2n / nb)
   int64_t chunk = 32;        // m: positions per chunk of the sorted order

@@ -41,6 +41,8 @@ enum class SparseMode { strided, fixed };
 enum class SparseHeads { merged, split };  // settings: heads=merged | heads=split
 
 struct SparseOptions {
+  SparseOptions() = default;  // the defaults below; or the pattern in one expression (lessons, tests):
+  SparseOptions(SparseMode m, int64_t l, int64_t c, bool is_causal) : mode(m), stride(l), summary(c), causal(is_causal) {}
   SparseMode mode = SparseMode::strided;
   int64_t stride = 0;   // l; 0 = auto (setting stride=auto): max(ceil(sqrt(n)), summary)
   int64_t summary = 2;  // c, the summary width of fixed mode (1 <= c <= l)

@@ -47,6 +47,11 @@ std::vector<double> singular_values(const Tensor& a);
 // out[t-1] = (S[0]² + ... + S[t-1]²) / (S[0]² + ... + S[r-1]²). All ones for a zero matrix.
 std::vector<double> cumulative_energy(const std::vector<double>& s);
 
+// The numerical rank: how many singular values exceed tol · the largest (0 for a zero matrix). tol = 1e-4 suits
+// float32 data: a float32 matrix of exact rank k shows S[k] / S[0] around 1e-7, far below it.
+int64_t numerical_rank(const std::vector<double>& s, double tol = 1e-4);
+int64_t numerical_rank(const Tensor& a, double tol = 1e-4);  // of a 2-D tensor, by singular_values()
+
 // ||A - A_t||_F / ||A||_F for the best rank-t approximation A_t, for t = 0..r (t = 0 gives 1; t = r gives 0).
 // All zeros for a zero matrix.
 std::vector<double> truncation_error(const std::vector<double>& s);

@@ -379,7 +379,6 @@ int main(int argc, char** argv) try {
   const lesson::CostResult cost = lesson::cost_step(
       L, {lesson::Curve("star").expect(1.0, 1.0), lesson::Curve("full").expect(2.0, 2.0)},
       lesson::CostOptions()
-          .sizes(L.quick() ? 512 : 256, L.quick() ? 2048 : 4096)
           .heads(2)
           .title("star vs full attention")
           .figure("cost.png", "log-log cost curves — star's lines have slope 1 (linear), full attention's slope 2 "

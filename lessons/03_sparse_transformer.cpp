@@ -37,15 +37,6 @@ using attention::SparseOptions;
 using lesson::list_str;    // {0, 16, 20} (lessons/lesson.h)
 using lesson::matrix_map;  // a heatmap of an attention matrix (lessons/lesson.h)
 
-SparseOptions make_options(SparseMode mode, int64_t stride, int64_t summary, bool causal) {
-  SparseOptions o;
-  o.mode = mode;
-  o.stride = stride;
-  o.summary = summary;
-  o.causal = causal;
-  return o;
-}
-
 // Cell ids of one (n, n) picture: 0 = not attended, 1 = A1 only, 2 = A2 only, 3 = both.
 IntTensor part_ids(const SparseOptions& o, int64_t n, int parts) {
   const int64_t l = attention::sparse_stride(o, n);
@@ -106,8 +97,8 @@ int main(int argc, char** argv) try {
   // %%
   L.step("Step 1 · the two sets A1 and A2");
   const int64_t n = 64, l = 8, c = 2;
-  const SparseOptions strided = make_options(SparseMode::strided, l, c, true);
-  const SparseOptions fixed = make_options(SparseMode::fixed, l, c, true);
+  const SparseOptions strided(SparseMode::strided, l, c, true);
+  const SparseOptions fixed(SparseMode::fixed, l, c, true);
   std::vector<int64_t> keys;
   for (const auto& [o, name] : {std::pair{strided, "strided"}, std::pair{fixed, "fixed"}}) {
     for (const auto& [part, label] : {std::pair{attention::kSparseA1, "A1"}, std::pair{attention::kSparseA2, "A2"}}) {
@@ -210,7 +201,7 @@ int main(int argc, char** argv) try {
                  v0 = core::randn({2, 2, cn, cd}, crng), g = core::randn({2, 2, cn, cd}, crng);
     for (SparseMode mode : {SparseMode::strided, SparseMode::fixed})
       for (bool causal : {true, false}) {
-        const SparseOptions o = make_options(mode, 0, c, causal);
+        const SparseOptions o(mode, 0, c, causal);
         const float worst = lesson::kernel_vs_reference(
             [&](const std::vector<Tensor>& x) { return attention::sparse_attention(x[0], x[1], x[2], o); },
             [&](const std::vector<Tensor>& x) { return attention::sparse_dense_mask_attention(x[0], x[1], x[2], o); },
@@ -270,7 +261,7 @@ int main(int argc, char** argv) try {
   // %%
   L.step("Step 6 · time and memory: key lists vs dense mask vs full");
   // The dense-mask version is not a registered kernel: the sparse scheme's curve runs it in place of its own.
-  const SparseOptions strided_causal = make_options(SparseMode::strided, 0, c, true);
+  const SparseOptions strided_causal(SparseMode::strided, 0, c, true);
   const lesson::CostResult cost = lesson::cost_step(
       L,
       {lesson::Curve("sparse", {}, "sparse fwd").causal().forward_only().expect(1.5, 1.5),

@@ -38,16 +38,6 @@ using attention::LSHOptions;
 
 constexpr double kPi = 3.14159265358979323846;
 
-LSHOptions lsh(int64_t n_hashes, int64_t n_buckets, int64_t chunk, bool causal, uint64_t seed) {
-  LSHOptions o;
-  o.n_hashes = n_hashes;
-  o.n_buckets = n_buckets;
-  o.chunk = chunk;
-  o.causal = causal;
-  o.seed = seed;
-  return o;
-}
-
 // n vectors of length `scale` in clusters: member i of cluster c points along u_c + spread·g/√d (u_c a random
 // unit vector, g ~ N(0, I)), i.e. about atan(spread) radians away from its centre. Members are spread over the
 // sequence in random order. Returns (1, 1, n, d) and the cluster ids.
@@ -168,7 +158,7 @@ int main(int argc, char** argv) try {
   // independent chances. Below: the hash built from core ops for round 0, then `lsh_buckets` for all rounds.
   // %%
   L.step("Step 2 · hashing by random rotations");
-  const LSHOptions opts = lsh(rounds, nb, m, false, L.seed() + 11);
+  const LSHOptions opts(rounds, nb, m, false, L.seed() + 11);
   const Tensor R = attention::lsh_rotations(1, d, nb, opts);  // (H, R, d, nb/2) = (1, 4, 16, 4)
   const Tensor R0 = core::reshape(core::slice(R, 1, 0, 1), {d, nb / 2});  // round 0: (16, 4)
   const Tensor rotated = core::matmul(q, R0);                              // (1,1,64,16) @ (16,4) -> (1,1,64,4)
@@ -235,7 +225,7 @@ int main(int argc, char** argv) try {
           " keys per round instead of n = ", n);
   }
   // Round 0 alone (the first rotation drawn is the same for n_hashes = 1 and 4, with one head).
-  const LSHOptions round0 = lsh(1, nb, m, false, opts.seed);
+  const LSHOptions round0(1, nb, m, false, opts.seed);
   const Tensor A0 = attention::lsh_effective_attention(q, round0);  // (1,1,64,64) in original order
   {
     Tensor sorted = Tensor::zeros({n, n});
@@ -383,7 +373,7 @@ int main(int argc, char** argv) try {
         q2.at({0, 0, i, c}) = frng.normal(0.0f, 2.0f);
         v2.at({0, 0, i, c}) = frng.normal();
       }
-    const LSHOptions causal = lsh(rounds, nb, m, true, opts.seed);
+    const LSHOptions causal(rounds, nb, m, true, opts.seed);
     const Tensor oc = attention::lsh_attention(q, v, causal), oc2 = attention::lsh_attention(q2, v2, causal);
     L.check("per-bucket chunks: outputs 0..31 are bit-identical after tokens 32..63 change",
             lesson::max_abs_diff(core::slice(oc, 2, 0, t + 1), core::slice(oc2, 2, 0, t + 1)) == 0.0f);
@@ -448,7 +438,7 @@ int main(int argc, char** argv) try {
     std::vector<std::vector<double>> measured(2), theory(2);
     const int64_t nbs[2] = {2, 8};
     for (int c = 0; c < 2; ++c) {
-      const IntTensor ids = attention::lsh_buckets(x, lsh(hash_rounds, nbs[c], 1, false, L.seed() + 17 + c));
+      const IntTensor ids = attention::lsh_buckets(x, LSHOptions(hash_rounds, nbs[c], 1, false, L.seed() + 17 + c));
       const int64_t N = 2 * pairs * T;
       for (int64_t a = 0; a < T; ++a) {
         int64_t hits = 0;
@@ -508,7 +498,7 @@ int main(int argc, char** argv) try {
     lesson::Table table({"rounds", "top-8 recovered (%)", "candidates/query", "x full cost"}, 10);
     for (int64_t r : {1, 2, 4, 8}) {
       // One head: the first r rotations of an 8-round draw are the r-round draw, so the sets are nested.
-      const Tensor c = attention::lsh_candidate_counts(big.x, lsh(r, 0, 32, false, L.seed() + 23));
+      const Tensor c = attention::lsh_candidate_counts(big.x, LSHOptions(r, 0, 32, false, L.seed() + 23));
       int64_t found = 0, cand = 0;
       for (int64_t i = 0; i < nn; ++i) {
         for (int64_t t = 0; t < topk; ++t) found += c.at({0, 0, i, best.indices.at({0, 0, i, t})}) > 0.0f;
@@ -711,7 +701,6 @@ int main(int argc, char** argv) try {
     const lesson::CostResult cost = lesson::cost_step(
         L, {lesson::Curve("full").expect(2.0, 2.0), lesson::Curve("reformer", {}, "reformer (LSH)").expect(1.0, 1.0)},
         lesson::CostOptions()
-            .sizes(quick ? 512 : 256, quick ? 2048 : 4096)
             .heads(2)
             .title("Reformer (LSH, R = 2, m = 32) vs full attention")
             .figure("cost.png",
@@ -763,7 +752,7 @@ int main(int argc, char** argv) try {
   const bool my_causal = false;
   // END EXERCISE -----------------------------------------------------------------------------------------------
   {
-    const LSHOptions mo = lsh(my_hashes, my_buckets, my_chunk, my_causal, L.seed() + 41);
+    const LSHOptions mo(my_hashes, my_buckets, my_chunk, my_causal, L.seed() + 41);
     const Tensor mc = attention::lsh_candidate_counts(q, mo);
     const Tensor mo_out = attention::lsh_attention(q, v, mo);
     const Tensor mA = attention::lsh_effective_attention(q, mo);

@@ -40,15 +40,6 @@ using lesson::head;        // the (n, m) matrix of one head (lessons/lesson.h)
 using lesson::list_str;    // {0, 16, 20} (lessons/lesson.h)
 using lesson::matrix_map;  // a heatmap of an attention matrix (lessons/lesson.h)
 
-LongformerOptions make_options(int64_t window, std::vector<int64_t> dilation, std::vector<int64_t> global, bool causal) {
-  LongformerOptions o;
-  o.window = window;
-  o.dilation = std::move(dilation);
-  o.global = std::move(global);
-  o.causal = causal;
-  return o;
-}
-
 // Row i of head h of a key index (1, Hi, n, K).
 std::vector<int64_t> index_row(const IntTensor& index, int64_t h, int64_t i) {
   const int64_t n = index.shape[2], K = index.shape[3], hh = index.shape[1] == 1 ? 0 : h;
@@ -119,7 +110,7 @@ int main(int argc, char** argv) try {
   // %%
   L.step("Step 1 · the band, per head");
   const int64_t n = 32, w = 3;
-  const LongformerOptions bands = make_options(w, {1, 2}, {}, false);
+  const LongformerOptions bands(w, {1, 2}, {}, false);
   const IntTensor band_index = attention::longformer_index(bands, n, 2);  // (1, 2, 32, 7)
   L.say("longformer_index(w = 3, dilation = 1,2): ", band_index.shape, "   (1, H, n, 2w+1)");
   L.say("head 0 (δ = 1), query 10: ", list_str(index_row(band_index, 0, 10)));
@@ -144,7 +135,7 @@ int main(int argc, char** argv) try {
   // softmax. Counting it twice would give it double weight (exp(s) twice in the numerator and the sum).
   // %%
   L.step("Step 2 · global tokens: the cross");
-  const LongformerOptions with_global = make_options(w, {1, 2}, {0, 16}, false);
+  const LongformerOptions with_global(w, {1, 2}, {0, 16}, false);
   const IntTensor gindex = attention::longformer_index(with_global, n, 2);  // (1, 2, 32, 2w+1+2)
   const std::vector<int64_t> row17 = index_row(gindex, 0, 17);
   L.say("key lists with global = 0,16: ", gindex.shape, "   (1, H, n, 2w+1+G)");
@@ -205,7 +196,7 @@ int main(int argc, char** argv) try {
     Tensor pad = Tensor::ones({2, cn});
     pad.at({1, 35}) = pad.at({1, 36}) = 0.0f;  // batch 1 has two padding tokens at the end
     for (bool causal : {false, true}) {
-      const LongformerOptions o = make_options(4, {1, 2}, {0, 20}, causal);
+      const LongformerOptions o(4, {1, 2}, {0, 20}, causal);
       const Tensor pattern = attention::longformer_pattern(o, 2, 2, cn, pad);  // (2, 2, 37, 37)
       const float worst = lesson::kernel_vs_reference(
           [&](const std::vector<Tensor>& x) { return attention::longformer_attention(x[0], x[1], x[2], o, pad); },
@@ -257,9 +248,9 @@ int main(int argc, char** argv) try {
   {
     const int64_t rn = 256;
     lesson::Table t({"setting", "layers (n = 256, w = 4)"}, 10);
-    const int64_t plain = layers_to_reach(make_options(4, {1}, {}, false), rn, 2, rn - 1, 0);
-    const int64_t dilated = layers_to_reach(make_options(4, {1, 4}, {}, false), rn, 2, rn - 1, 0);
-    const int64_t global = layers_to_reach(make_options(4, {1}, {128}, false), rn, 2, rn - 1, 0);
+    const int64_t plain = layers_to_reach(LongformerOptions(4, {1}, {}, false), rn, 2, rn - 1, 0);
+    const int64_t dilated = layers_to_reach(LongformerOptions(4, {1, 4}, {}, false), rn, 2, rn - 1, 0);
+    const int64_t global = layers_to_reach(LongformerOptions(4, {1}, {128}, false), rn, 2, rn - 1, 0);
     t.add({"window only, dilation 1,1", std::to_string(plain)});
     t.add({"window, dilation 1,4 (one head dilated)", std::to_string(dilated)});
     t.add({"window + global token 128", std::to_string(global)});

@@ -30,6 +30,7 @@
 #include "attention/dense.h"
 #include "attention/synthesizer.h"
 #include "attention/transformer.h"
+#include "core/svd.h"
 #include "lessons/cost.h"
 #include "lessons/lesson.h"
 
@@ -57,29 +58,6 @@ attention::SynthesizerLayer& as_synth(std::unique_ptr<attention::AttentionLayer>
 // The heatmaps of this lesson, three side by side: attention weights, and signed logits or differences.
 const lesson::MapStyle weight_style = lesson::MapStyle().value("weight").px(320);
 const lesson::MapStyle signed_style = lesson::MapStyle().value("logit").diverging().px(320);
-
-// Rank by Gaussian elimination with partial pivoting (double precision), relative tolerance tol.
-int64_t numerical_rank(const Tensor& M, double tol = 1e-4) {
-  const int64_t r = M.size(0), c = M.size(1);
-  std::vector<std::vector<double>> a(r, std::vector<double>(c));
-  double scale = 0.0;
-  for (int64_t i = 0; i < r; ++i)
-    for (int64_t j = 0; j < c; ++j) scale = std::max(scale, std::fabs(a[i][j] = M.at({i, j})));
-  int64_t rank = 0;
-  for (int64_t col = 0; col < c && rank < r; ++col) {
-    int64_t best = rank;
-    for (int64_t i = rank; i < r; ++i)
-      if (std::fabs(a[i][col]) > std::fabs(a[best][col])) best = i;
-    if (std::fabs(a[best][col]) <= tol * scale) continue;
-    std::swap(a[best], a[rank]);
-    for (int64_t i = rank + 1; i < r; ++i) {
-      const double f = a[i][col] / a[rank][col];
-      for (int64_t j = col; j < c; ++j) a[i][j] -= f * a[rank][j];
-    }
-    ++rank;
-  }
-  return rank;
-}
 
 // %%
 int main(int argc, char** argv) try {
@@ -196,7 +174,7 @@ int main(int argc, char** argv) try {
   auto fr_layer = synthesizer_layer({"mode=factorized_random", "k=" + std::to_string(k)}, D, H, n, wrng);
   attention::SynthesizerLayer& fr = as_synth(fr_layer);
   const Tensor R = head(fr.logits(x1), 0);  // (n, n)
-  const int64_t rank = numerical_rank(R);
+  const int64_t rank = core::numerical_rank(R);
   L.say("R1, R2: ", fr.params.R1.shape(), " -> R = R1 R2ᵀ: ", R.shape(), " of rank ", rank, "; parameters ",
         2 * n * k, " per head instead of ", n * n);
   L.check("factorized_random: R1 R2ᵀ has rank k", rank == k, "k = " + std::to_string(k));
@@ -204,7 +182,7 @@ int main(int argc, char** argv) try {
   const Tensor F = as_synth(fd_layer).logits(x1);                                   // (1, H, n, n)
   Tensor grid = Tensor::empty({4, 4});
   for (int64_t j = 0; j < n; ++j) grid.at({j / 4, j % 4}) = F.at({0, 0, 7, j});
-  L.check("factorized_dense: row 7 laid out as a (b x a) = (4 x 4) grid has rank 1", numerical_rank(grid) == 1);
+  L.check("factorized_dense: row 7 laid out as a (b x a) = (4 x 4) grid has rank 1", core::numerical_rank(grid) == 1);
   {
     img::HeatmapOptions o;
     o.diverging = true;

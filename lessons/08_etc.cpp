@@ -45,15 +45,6 @@ using lesson::head;        // the (n, m) matrix of one head (lessons/lesson.h)
 using lesson::list_str;    // {0, 16, 20} (lessons/lesson.h)
 using lesson::matrix_map;  // a heatmap of an attention matrix (lessons/lesson.h)
 
-EtcOptions make_options(int64_t globals, int64_t radius, int64_t clip, bool causal) {
-  EtcOptions o;
-  o.global_tokens = globals;
-  o.window = radius;
-  o.rel_clip = clip;
-  o.causal = causal;
-  return o;
-}
-
 img::Image parts_panel(const EtcOptions& o, int64_t n, const std::string& title) {
   img::HeatmapOptions p;
   p.title = title;
@@ -95,7 +86,7 @@ int main(int argc, char** argv) try {
   // %%
   L.step("Step 1 · the four pieces");
   const int64_t G = 4, n = 36, n_l = n - G;
-  const EtcOptions o = make_options(G, 3, 2, false);
+  const EtcOptions o(G, 3, 2, false);
   const IntTensor parts = attention::etc_parts(o, n);  // (n, n)
   int64_t counts[5] = {0, 0, 0, 0, 0};
   for (int64_t e = 0; e < parts.numel(); ++e) ++counts[parts.data[static_cast<size_t>(e)]];
@@ -106,7 +97,7 @@ int main(int argc, char** argv) try {
           counts[attention::kEtcG2G] == G * G && counts[attention::kEtcG2L] == G * n_l &&
               counts[attention::kEtcL2G] == n_l * G && counts[attention::kEtcL2L] == band);
   L.show(img::hstack({parts_panel(o, n, "ETC: the four pieces"),
-                      parts_panel(make_options(G, 3, 2, true), n, "ETC causal: the four pieces")}),
+                      parts_panel(EtcOptions(G, 3, 2, true), n, "ETC causal: the four pieces")}),
          "quadrants.png",
          "left: the four-quadrant matrix — the 4 global rows are full (g2g orange, g2l red), the 4 global columns "
          "are full (l2g green), the long tokens see a band of 7 (blue). Right: the causal variant (Step 7) — g2l "
@@ -195,7 +186,7 @@ int main(int argc, char** argv) try {
     core::Rng crng = L.rng(2);
     for (int64_t cn : {37, 64})
       for (bool causal : {false, true}) {
-        const EtcOptions co = make_options(4, 5, 3, causal);
+        const EtcOptions co(4, 5, 3, causal);
         const Tensor q0 = core::randn({2, 2, cn, 16}, crng), k0 = core::randn({2, 2, cn, 16}, crng),
                      v0 = core::randn({2, 2, cn, 16}, crng), g = core::randn({2, 2, cn, 16}, crng),
                      b0 = core::randn({2, attention::etc_num_relative_ids(co)}, crng);
@@ -222,12 +213,12 @@ int main(int argc, char** argv) try {
     const int64_t en = 40;
     const Tensor q0 = core::randn({2, 2, en, 16}, erng), k0 = core::randn({2, 2, en, 16}, erng),
                  v0 = core::randn({2, 2, en, 16}, erng);
-    const EtcOptions wide = make_options(4, en, 3, false);
+    const EtcOptions wide(4, en, 3, false);
     const Tensor zero = Tensor::zeros({2, attention::etc_num_relative_ids(wide)});
     L.check_close("kernel: r = n, b = 0 -> dense_attention(q, k, v)", attention::etc_attention(q0, k0, v0, wide, zero),
                   attention::dense_attention(q0, k0, v0), 1e-5f);
     const float narrower = lesson::max_abs_diff(
-        attention::etc_attention(q0, k0, v0, make_options(4, en - 4 - 2, 3, false), zero), attention::dense_attention(q0, k0, v0));
+        attention::etc_attention(q0, k0, v0, EtcOptions(4, en - 4 - 2, 3, false), zero), attention::dense_attention(q0, k0, v0));
     L.check("one radius short (r = n_l - 2) it is not", narrower > 1e-3f, "max |diff| = " + lesson::sig(narrower, 2));
 
     attention::LayerConfig lc;
@@ -288,7 +279,7 @@ int main(int argc, char** argv) try {
   // %%
   L.step("Step 7 · causal ETC");
   {
-    const EtcOptions co = make_options(G, 3, 2, true);
+    const EtcOptions co(G, 3, 2, true);
     core::Rng crng = L.rng(4);
     const Tensor cq = core::randn({1, 2, n, 16}, crng), ck = core::randn({1, 2, n, 16}, crng),
                  cv = core::randn({1, 2, n, 16}, crng), cb = core::randn({2, attention::etc_num_relative_ids(co)}, crng);

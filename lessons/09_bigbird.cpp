@@ -41,17 +41,6 @@ using lesson::head;        // the (n, m) matrix of one head (lessons/lesson.h)
 using lesson::list_str;    // {0, 16, 20} (lessons/lesson.h)
 using lesson::matrix_map;  // a heatmap of an attention matrix (lessons/lesson.h)
 
-BigBirdOptions make_options(int64_t block, int64_t window, int64_t global, int64_t random, bool causal, uint64_t seed) {
-  BigBirdOptions o;
-  o.block = block;
-  o.window_blocks = window;
-  o.global_blocks = global;
-  o.random_blocks = random;
-  o.causal = causal;
-  o.seed = seed;
-  return o;
-}
-
 // The key blocks of query block i in head h, with their kinds spelled out.
 std::string row_str(const attention::BigBirdBlocks& bb, int64_t h, int64_t i) {
   static const char* names[] = {"-", "window", "global", "random"};
@@ -132,7 +121,7 @@ int main(int argc, char** argv) try {
   // %%
   L.step("Step 1 · the block graph, per head");
   const int64_t n = 128, b = 8, H = 2;
-  const BigBirdOptions o = make_options(b, 3, 1, 2, false, L.seed() + 1);
+  const BigBirdOptions o(b, 3, 1, 2, false, L.seed() + 1);
   const attention::BigBirdBlocks bb = attention::bigbird_blocks(o, n, H);
   const IntTensor layout = attention::bigbird_block_layout(o, n, H);  // (H, nb, nb)
   L.say("n = ", n, ", b = ", b, ": nb = ", bb.nb, " blocks; block layout ", layout.shape, "   (H, nb, nb)");
@@ -172,7 +161,7 @@ int main(int argc, char** argv) try {
   std::vector<int64_t> row42(index.data.begin() + 42 * K, index.data.begin() + 42 * K + 24);
   L.say("head 0, query 42 (block 5), first 3 key blocks: ", list_str(row42));
   {
-    const BigBirdOptions odd = make_options(16, 3, 1, 2, false, 1);
+    const BigBirdOptions odd(16, 3, 1, 2, false, 1);
     const IntTensor odd_index = attention::bigbird_index(odd, 37, 1);  // blocks of 16, 16 and 5
     const int64_t most = *std::max_element(odd_index.data.begin(), odd_index.data.end());
     L.say("n = 37, b = 16: blocks of 16, 16 and 5 tokens; index ", odd_index.shape, ", largest key listed ", most);
@@ -194,7 +183,7 @@ int main(int argc, char** argv) try {
                      v0 = core::randn({2, 2, cn, 16}, crng), g = core::randn({2, 2, cn, 16}, crng);
         Tensor pad = Tensor::ones({2, cn});
         pad.at({1, cn - 1}) = pad.at({1, 3}) = 0.0f;
-        const float worst = kernel_vs_dense(q0, k0, v0, g, make_options(8, 3, 1, 2, causal, 3), pad);
+        const float worst = kernel_vs_dense(q0, k0, v0, g, BigBirdOptions(8, 3, 1, 2, causal, 3), pad);
         L.check("n = " + std::to_string(cn) + (causal ? ", causal" : "") + ": output, dq, dk, dv equal masked dense attention",
                 worst < 1e-4f, "max |diff| = " + lesson::sig(worst, 2));
       }
@@ -265,7 +254,7 @@ int main(int argc, char** argv) try {
   // %%
   L.step("Step 6 · the causal variant");
   {
-    const BigBirdOptions co = make_options(b, 3, 1, 2, true, L.seed() + 1);
+    const BigBirdOptions co(b, 3, 1, 2, true, L.seed() + 1);
     const IntTensor clayout = attention::bigbird_block_layout(co, n, 1);
     core::Rng crng = L.rng(3);
     const Tensor cq = core::randn({1, 1, n, 16}, crng) * 0.3f, ck = core::randn({1, 1, n, 16}, crng),
@@ -319,7 +308,7 @@ int main(int argc, char** argv) try {
       graph_n.push_back(static_cast<double>(nb * 16));
       std::vector<std::string> cells = {std::to_string(nb * 16)};
       for (size_t vi = 0; vi < variants.size(); ++vi) {
-        paths[vi].push_back(average_token_path(make_options(16, 3, variants[vi].g, variants[vi].r, false, L.seed() + 7), nb));
+        paths[vi].push_back(average_token_path(BigBirdOptions(16, 3, variants[vi].g, variants[vi].r, false, L.seed() + 7), nb));
         cells.push_back(lesson::fixed(paths[vi].back(), 2));
       }
       t.row(cells);

@@ -304,7 +304,6 @@ int main(int argc, char** argv) try {
   const lesson::CostResult cost = lesson::cost_step(
       L, {lesson::Curve("full").expect(2.0, 2.0), lesson::Curve("sinkhorn", {}, "sinkhorn (b = 16)").expect(1.0, 1.0)},
       lesson::CostOptions()
-          .sizes(L.quick() ? 512 : 256, L.quick() ? 2048 : 4096)
           .title("Sinkhorn (b = 16) vs full attention")
           .figure("cost.png", "log-log: full attention climbs with slope 2 (n^2), Sinkhorn with slope close to 1 — the "
                               "gap widens with every doubling of n"));

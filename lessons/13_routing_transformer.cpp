@@ -461,7 +461,6 @@ int main(int argc, char** argv) try {
   const lesson::CostResult cost = lesson::cost_step(
       L, {lesson::Curve("full").expect(2.0, 2.0), lesson::Curve("routing", {}, "routing (C = sqrt(n))").memory_between(0.9, 1.6)},
       lesson::CostOptions()
-          .sizes(L.quick() ? 512 : 256, L.quick() ? 2048 : 4096)
           .title("routing (C = sqrt(n) clusters) vs full attention")
           .figure("cost.png", "log-log: full attention grows with slope 2 (n^2), routing with slope about 1.5 "
                               "(n^1.5): the memory gap widens by about sqrt(2) per doubling of n"));

@@ -44,6 +44,7 @@
 
 #include "attention/benchmark.h"
 #include "attention/dense.h"
+#include "attention/figure.h"
 #include "attention/scheme.h"
 #include "lra/suite.h"
 #include "lessons/lesson.h"
@@ -450,6 +451,8 @@ int main(int argc, char** argv) try {
   // - schemes exact on a pattern: A is zero wherever their pattern (for these q and k) blocks the pair;
   // - approximate schemes: A differs visibly from dense softmax (max |A − dense| > 0.01).
   // Star has no n × n pattern in the registry (its relay mixes all tokens); its lesson (02) checks it instead.
+  // The same A of every scheme is drawn side by side (head 0), by the function that draws `attnzoo show` and the
+  // gallery (`attention::draw_scheme`): the matrices the table's verdicts are about.
   // %%
   L.step("Step 3 · exactness, measured on one input");
   {
@@ -460,10 +463,16 @@ int main(int argc, char** argv) try {
     lesson::Table t({"scheme", "declared", "max |A - dense softmax|", "weight outside its pattern", "verdict"}, 8);
     bool all_ok = true;
     std::string bad;
+    std::vector<img::Image> panels;  // head 0 of every scheme's A
     for (const attention::Scheme* s : schemes) {
       const Placement& p = where.at(s->name());
       const attention::Config cfg = s->configure({}, false, L.seed());
-      const Tensor A = s->effective_attention(q, k, v, cfg);  // (1,2,256,256)
+      attention::FigureOptions look;
+      look.max_heads = 1, look.pattern = false, look.extra = false, look.target_px = 192, look.text_scale = 1;
+      look.subtitle = exactness_name(p.exactness);
+      const attention::SchemeFigure figure = attention::draw_scheme(*s, cfg, q, k, v, look);
+      panels.push_back(figure.attention);
+      const Tensor& A = figure.A;  // (1,2,256,256): kernel(q, k, v) = A v
       const double diff = lesson::max_abs_diff(A, dense);
       std::string outside = "—";
       bool ok = true;
@@ -484,6 +493,14 @@ int main(int argc, char** argv) try {
     }
     t.print();
     L.check("every scheme's effective attention is as exact as the taxonomy declares", all_ok, bad);
+    L.show(img::with_title(img::grid(panels, 5), "every scheme's effective attention A on the same q, k (n = 256, "
+                                                  "head 0; out = A v)"),
+           "zoo.png",
+           "the same random input through every scheme: full and flash draw the same matrix; the schemes exact on a "
+           "pattern draw softmax's weights on their pattern and nothing elsewhere (bands, blocks, stripes); the "
+           "approximations (linear, Linformer, Performer, Sinkhorn, Synthesizer) draw other matrices than softmax's: "
+           "smoothed, mixed, or (Synthesizer's default random mode) not looking at q and k at all. Each panel has its "
+           "own colour scale (its colourbar): compare shapes, not shades");
     L.say("Exact on its pattern is still not the same function as full attention: the pattern decides which pairs");
     L.say("exist (hence max |A - dense| > 0 for Longformer, BigBird, ...), but on those pairs the weights are softmax's.");
   }

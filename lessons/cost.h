@@ -6,6 +6,7 @@
 //       {lesson::Curve("full").up_to(L.quick() ? 1024 : 4096).expect(2.0, 2.0),
 //        lesson::Curve("linformer", {"k=64"}, "linformer k=64").expect(1.0, 1.0)},
 //       lesson::CostOptions().sizes(256, L.quick() ? 2048 : 16384).title("Linformer (k = 64) vs full attention"));
+//   (without .sizes(): the lessons' usual n = 256 … 4096, or 512 … 2048 with --quick)
 //   cost.fit("linformer k=64").mib.back();   // the measured points, for the lesson's later prose
 //
 // What it prints, in order: one row per (curve, n) — time (ms) and its ratio to the previous n, peak memory (MiB)
@@ -101,7 +102,7 @@ class CostOptions {
     return with([&](CostOptions& o) { o.memory_tolerance_ = memory, o.time_tolerance_ = time; });
   }
 
-  std::vector<int64_t> ns_ = {256, 512, 1024};
+  std::vector<int64_t> ns_;  // empty: the lessons' usual sizes, n = 256 … 4096 (512 … 2048 with --quick)
   int64_t heads_ = 1, d_head_ = 64;
   std::string title_ = "cost vs n", figure_ = "cost.png", caption_, reference_ = "full";
   double memory_tolerance_ = 0.2, time_tolerance_ = 0.45;
@@ -134,6 +135,7 @@ inline CostResult cost_step(Lesson& L, const std::vector<Curve>& curves, const C
   attention::BenchOptions bench;
   for (const Curve& c : curves) bench.cases.push_back(c.run());
   bench.ns = options.ns_;
+  if (bench.ns.empty()) bench.ns = L.quick() ? std::vector<int64_t>{512, 1024, 2048} : std::vector<int64_t>{256, 512, 1024, 2048, 4096};
   bench.batch = 1;
   bench.heads = options.heads_;
   bench.d_head = options.d_head_;

@@ -18,17 +18,6 @@ using attention::BigBirdOptions;
 
 namespace {
 
-BigBirdOptions options(int64_t block, int64_t window, int64_t global, int64_t random, bool causal, uint64_t seed = 1) {
-  BigBirdOptions o;
-  o.block = block;
-  o.window_blocks = window;
-  o.global_blocks = global;
-  o.random_blocks = random;
-  o.causal = causal;
-  o.seed = seed;
-  return o;
-}
-
 int kind(const IntTensor& layout, int64_t h, int64_t i, int64_t j) {
   const int64_t nb = layout.shape[1];
   return static_cast<int>(layout.data[static_cast<size_t>((h * nb + i) * nb + j)]);
@@ -38,7 +27,7 @@ int kind(const IntTensor& layout, int64_t h, int64_t i, int64_t j) {
 
 TEST_CASE("bigbird: the block graph has window, global and r random blocks, different per head") {
   const int64_t b = 8, n = 96, nb = 12, H = 3;  // blocks 0 and 11 are global
-  const BigBirdOptions o = options(b, 3, 1, 2, false, 5);
+  const BigBirdOptions o(b, 3, 1, 2, false, 5);
   const IntTensor layout = attention::bigbird_block_layout(o, n, H);
   REQUIRE(layout.shape == Shape{H, nb, nb});
   bool heads_differ = false;
@@ -69,10 +58,10 @@ TEST_CASE("bigbird: the block graph has window, global and r random blocks, diff
   CHECK(heads_differ);
 
   SUBCASE("fewer candidates than r: take all of them") {
-    const IntTensor small = attention::bigbird_block_layout(options(8, 3, 1, 5, false), 40, 1);  // nb = 5
+    const IntTensor small = attention::bigbird_block_layout(BigBirdOptions(8, 3, 1, 5, false, 1), 40, 1);  // nb = 5
     // block 2: window 1,2,3, global 0,4: nothing left for random blocks
     for (int64_t j = 0; j < 5; ++j) CHECK(kind(small, 0, 2, j) != attention::kBlockRandom);
-    const IntTensor wide = attention::bigbird_block_layout(options(8, 1, 0, 5, false), 40, 1);  // window = own block
+    const IntTensor wide = attention::bigbird_block_layout(BigBirdOptions(8, 1, 0, 5, false, 1), 40, 1);  // window = own block
     for (int64_t i = 0; i < 5; ++i) {
       int r = 0;
       for (int64_t j = 0; j < 5; ++j) r += kind(wide, 0, i, j) == attention::kBlockRandom;
@@ -83,7 +72,7 @@ TEST_CASE("bigbird: the block graph has window, global and r random blocks, diff
 
 TEST_CASE("bigbird: the causal block graph looks back only: window i-1, i; globals at the start; random from earlier") {
   const int64_t b = 4, n = 64, nb = 16, H = 2;
-  const BigBirdOptions o = options(b, 3, 1, 2, true, 9);
+  const BigBirdOptions o(b, 3, 1, 2, true, 9);
   const IntTensor layout = attention::bigbird_block_layout(o, n, H);
   for (int64_t h = 0; h < H; ++h)
     for (int64_t i = 0; i < nb; ++i) {
@@ -108,7 +97,7 @@ TEST_CASE("bigbird: the token pattern is the block layout expanded, cropped at n
     for (int64_t n : {37, 64, 80}) {
       CAPTURE(causal);
       CAPTURE(n);
-      const BigBirdOptions o = options(8, 3, 1, 1, causal, 3);
+      const BigBirdOptions o(8, 3, 1, 1, causal, 3);
       const int64_t H = 2;
       const IntTensor layout = attention::bigbird_block_layout(o, n, H);
       const Tensor P = attention::bigbird_pattern(o, 1, H, n);
@@ -124,21 +113,21 @@ TEST_CASE("bigbird: the token pattern is the block layout expanded, cropped at n
 }
 
 TEST_CASE("bigbird: slot storage is (1, H, n, b(w+2g+r)), never n x n; without random blocks one index for all heads") {
-  const IntTensor index = attention::bigbird_index(options(16, 3, 1, 2, false), 1024, 4);
+  const IntTensor index = attention::bigbird_index(BigBirdOptions(16, 3, 1, 2, false, 1), 1024, 4);
   CHECK(index.shape == Shape{1, 4, 1024, 16 * (3 + 2 + 2)});
-  const IntTensor shared = attention::bigbird_index(options(16, 3, 1, 0, false), 1024, 4);
+  const IntTensor shared = attention::bigbird_index(BigBirdOptions(16, 3, 1, 0, false, 1), 1024, 4);
   CHECK(shared.shape == Shape{1, 1, 1024, 16 * (3 + 2)});
   // Rows of global blocks are computed densely: all -1 in the index.
   const int64_t K = index.shape[3];
   for (int64_t i : {0, 15, 1008, 1023})
     for (int64_t s = 0; s < K; ++s) CHECK(index.data[static_cast<size_t>(i * K + s)] == -1);
-  const std::vector<int64_t> rows = attention::bigbird_dense_rows(options(16, 3, 1, 2, false), 1000);
+  const std::vector<int64_t> rows = attention::bigbird_dense_rows(BigBirdOptions(16, 3, 1, 2, false, 1), 1000);
   CHECK(rows.size() == 16 + 8);  // block 0 and the short last block 62 (tokens 992..999)
   CHECK(rows.back() == 999);
 }
 
 TEST_CASE("bigbird: random blocks are fixed by the seed: per call, in eval, per head; each layer has its own") {
-  const BigBirdOptions a = options(4, 3, 1, 2, false, 100), b = options(4, 3, 1, 2, false, 101);
+  const BigBirdOptions a(4, 3, 1, 2, false, 100), b = BigBirdOptions(4, 3, 1, 2, false, 101);
   const IntTensor la = attention::bigbird_block_layout(a, 128, 4);
   CHECK(la.data == attention::bigbird_block_layout(a, 128, 4).data);  // same seed, same blocks
   CHECK(la.data != attention::bigbird_block_layout(b, 128, 4).data);  // another seed, other blocks
@@ -169,7 +158,7 @@ TEST_CASE("bigbird: random blocks are fixed by the seed: per call, in eval, per 
 }
 
 TEST_CASE("bigbird: memory grows linearly in n (tiled kernel, no n x n matrix)") {
-  const BigBirdOptions o = options(16, 3, 1, 2, false);
+  const BigBirdOptions o(16, 3, 1, 2, false, 1);
   auto peak_at = [&](int64_t n) {
     return testing::peak_bytes_forward_backward(
         [&](const Tensor& q, const Tensor& k, const Tensor& v) { return attention::bigbird_attention(q, k, v, o); }, n);

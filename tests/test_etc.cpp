@@ -17,15 +17,6 @@ using attention::EtcOptions;
 
 namespace {
 
-EtcOptions options(int64_t globals, int64_t radius, int64_t clip, bool causal) {
-  EtcOptions o;
-  o.global_tokens = globals;
-  o.window = radius;
-  o.rel_clip = clip;
-  o.causal = causal;
-  return o;
-}
-
 struct Grads {
   Tensor out, dq, dk, dv, dbias;
 };
@@ -42,7 +33,7 @@ Grads with_grads(F f, const Tensor& q, const Tensor& k, const Tensor& v, const T
 
 TEST_CASE("etc: the four pieces and the relative ids of each pair") {
   const int64_t n = 12;  // G = 2 globals, 10 long tokens
-  const EtcOptions o = options(2, 2, 1, false);
+  const EtcOptions o(2, 2, 1, false);
   const IntTensor parts = attention::etc_parts(o, n), ids = attention::etc_relative_ids(o, n);
   auto part = [&](int64_t i, int64_t j) { return parts.at({i, j}); };
   auto id = [&](int64_t i, int64_t j) { return ids.at({i, j}); };
@@ -64,7 +55,7 @@ TEST_CASE("etc: the four pieces and the relative ids of each pair") {
   CHECK(id(7, 11) == -1);  // not attended
 
   SUBCASE("causal: g2l is empty, globals see earlier globals, long tokens the band behind them and every global") {
-    const EtcOptions c = options(2, 2, 1, true);
+    const EtcOptions c(2, 2, 1, true);
     const IntTensor cp = attention::etc_parts(c, n), ci = attention::etc_relative_ids(c, n);
     CHECK(attention::etc_num_relative_ids(c) == 3);  // distances -1, 0, and l2g
     CHECK(cp.at({0, 1}) == attention::kEtcNone);
@@ -84,7 +75,7 @@ TEST_CASE("etc: the bias columns give exactly b[h, id(i, j)] on every listed pai
     for (int64_t n : {9, 30}) {
       CAPTURE(causal);
       CAPTURE(n);
-      const EtcOptions o = options(3, 4, 2, causal);
+      const EtcOptions o(3, 4, 2, causal);
       const int64_t H = 2, d = 16, G = 3;
       const Tensor bias = testing::rand_tensor({H, attention::etc_num_relative_ids(o)}, 5);
       const auto cols = attention::etc_bias_columns(o, bias, n, d);
@@ -114,7 +105,7 @@ TEST_CASE("etc: kernel equals the dense reference with biases and mask, outputs 
         CAPTURE(n);
         CAPTURE(causal);
         CAPTURE(G);
-        const EtcOptions o = options(G, 5, 3, causal);
+        const EtcOptions o(G, 5, 3, causal);
         Tensor pad = Tensor::ones({B, n});
         for (int64_t j : {1, 17, 30}) pad.at({1, j}) = 0.0f;
         const Tensor q = testing::rand_tensor({B, H, n, d}, 1 + n), k = testing::rand_tensor({B, H, n, d}, 2 + n),
@@ -151,12 +142,12 @@ TEST_CASE("etc: with r >= n-1, zero biases and shared projections, ETC is full a
                v = testing::rand_tensor({2, 2, n, 8}, 82);
   for (bool causal : {false, true}) {
     CAPTURE(causal);
-    const EtcOptions o = options(4, n - 1, 3, causal);
+    const EtcOptions o(4, n - 1, 3, causal);
     const Tensor zero = Tensor::zeros({2, attention::etc_num_relative_ids(o)});
     CHECK_CLOSE(attention::etc_attention(q, k, v, o, zero), attention::dense_attention(q, k, v, {causal, Tensor()}),
                 1e-5, 1e-6);
     // One radius short of n-1 is no longer full attention (the first and last long tokens miss each other).
-    const EtcOptions short_band = options(4, n - 4 - 2, 3, false);
+    const EtcOptions short_band(4, n - 4 - 2, 3, false);
     if (!causal)
       CHECK(testing::max_abs(attention::etc_attention(q, k, v, short_band, Tensor::zeros({2, 2 * 3 + 3})) -
                              attention::dense_attention(q, k, v)) > 1e-4f);
@@ -178,7 +169,7 @@ TEST_CASE("etc: with r >= n-1, zero biases and shared projections, ETC is full a
 TEST_CASE("etc: gradcheck of the kernel, the relative biases included") {
   for (bool causal : {false, true}) {
     CAPTURE(causal);
-    const EtcOptions o = options(2, 2, 1, causal);
+    const EtcOptions o(2, 2, 1, causal);
     const Tensor q = testing::rand_tensor({1, 2, 9, 3}, 20), k = testing::rand_tensor({1, 2, 9, 3}, 21),
                  v = testing::rand_tensor({1, 2, 9, 3}, 22),
                  bias = testing::rand_tensor({2, attention::etc_num_relative_ids(o)}, 25);
@@ -201,7 +192,7 @@ TEST_CASE("etc: the global projections move only the global tokens' rows of the 
 }
 
 TEST_CASE("etc: memory grows linearly in n (slot storage and a G x n block, no n x n matrix)") {
-  const EtcOptions o = options(4, 8, 4, false);
+  const EtcOptions o(4, 8, 4, false);
   const Tensor bias = Tensor::zeros({1, attention::etc_num_relative_ids(o)}).set_requires_grad();
   auto peak_at = [&](int64_t n) {
     return testing::peak_bytes_forward_backward(
@@ -218,7 +209,7 @@ TEST_CASE("etc: n must exceed global_tokens, in the kernel and the layer; the bi
   const Tensor q = testing::rand_tensor({1, 1, 16, 4}, 60);
   CHECK_THROWS_WITH_AS(s.kernel(q, q, q, s.configure({"global_tokens=16"})), doctest::Contains("etc: n = 16 must be larger than global_tokens = 16 (the first `global_tokens` positions are the global tokens, the rest the long input)"),
                        core::Error);
-  const EtcOptions o = options(2, 2, 1, false);
+  const EtcOptions o(2, 2, 1, false);
   CHECK_THROWS_WITH_AS(attention::etc_attention(q, q, q, o, Tensor::zeros({1, 3})),
                        doctest::Contains("etc: rel_bias must be (H, V) = (1,5)"), core::Error);
   Rng rng(1);

@@ -15,15 +15,6 @@ using attention::LongformerOptions;
 
 namespace {
 
-LongformerOptions options(int64_t window, std::vector<int64_t> dilation, std::vector<int64_t> global, bool causal) {
-  LongformerOptions o;
-  o.window = window;
-  o.dilation = std::move(dilation);
-  o.global = std::move(global);
-  o.causal = causal;
-  return o;
-}
-
 std::vector<int64_t> row(const IntTensor& index, int64_t h, int64_t i) {
   const int64_t n = index.shape[2], K = index.shape[3];
   return {index.data.begin() + (h * n + i) * K, index.data.begin() + (h * n + i + 1) * K};
@@ -34,7 +25,7 @@ std::vector<int64_t> row(const IntTensor& index, int64_t h, int64_t i) {
 TEST_CASE("longformer: band slots hold i + δt, edges are -1, global keys move to their own column") {
   const int64_t n = 20;
   SUBCASE("window 2, dilation 1 and 3 over two heads") {
-    const IntTensor index = attention::longformer_index(options(2, {1, 3}, {}, false), n, 2);
+    const IntTensor index = attention::longformer_index(LongformerOptions(2, {1, 3}, {}, false), n, 2);
     REQUIRE(index.shape == Shape{1, 2, n, 5});
     CHECK(row(index, 0, 10) == std::vector<int64_t>{8, 9, 10, 11, 12});
     CHECK(row(index, 1, 10) == std::vector<int64_t>{4, 7, 10, 13, 16});
@@ -42,17 +33,17 @@ TEST_CASE("longformer: band slots hold i + δt, edges are -1, global keys move t
     CHECK(row(index, 0, 19) == std::vector<int64_t>{17, 18, 19, -1, -1});  // right edge
   }
   SUBCASE("one dilation: one index shared by every head") {
-    CHECK(attention::longformer_index(options(2, {2, 2}, {}, false), n, 4).shape == Shape{1, 1, n, 5});
+    CHECK(attention::longformer_index(LongformerOptions(2, {2, 2}, {}, false), n, 4).shape == Shape{1, 1, n, 5});
   }
   SUBCASE("global 11 and 0: not in the band, a column each (in the given order) for every local row, own rows empty") {
-    const IntTensor index = attention::longformer_index(options(2, {1}, {11, 0}, false), n, 1);
+    const IntTensor index = attention::longformer_index(LongformerOptions(2, {1}, {11, 0}, false), n, 1);
     REQUIRE(index.shape == Shape{1, 1, n, 7});
     CHECK(row(index, 0, 10) == std::vector<int64_t>{8, 9, 10, -1, 12, 11, 0});
     CHECK(row(index, 0, 1) == std::vector<int64_t>{-1, -1, 1, 2, 3, 11, 0});
     CHECK(row(index, 0, 11) == std::vector<int64_t>(7, -1));
   }
   SUBCASE("causal: the band looks back, a global key only after it") {
-    const IntTensor index = attention::longformer_index(options(3, {1}, {5}, true), n, 1);
+    const IntTensor index = attention::longformer_index(LongformerOptions(3, {1}, {5}, true), n, 1);
     REQUIRE(index.shape == Shape{1, 1, n, 5});
     CHECK(row(index, 0, 7) == std::vector<int64_t>{4, -1, 6, 7, 5});
     CHECK(row(index, 0, 3) == std::vector<int64_t>{0, 1, 2, 3, -1});
@@ -61,7 +52,7 @@ TEST_CASE("longformer: band slots hold i + δt, edges are -1, global keys move t
 
 TEST_CASE("longformer: the pattern is the band plus a global cross; a global key inside the band counts once") {
   const int64_t n = 24;
-  const LongformerOptions o = options(3, {1}, {6}, false);
+  const LongformerOptions o(3, {1}, {6}, false);
   const Tensor P = attention::longformer_pattern(o, 1, 1, n);
   for (int64_t i = 0; i < n; ++i)
     for (int64_t j = 0; j < n; ++j) {
@@ -97,7 +88,7 @@ TEST_CASE("longformer: the global projections move only the global tokens' rows;
 }
 
 TEST_CASE("longformer: memory grows linearly in n (band storage, no n x n matrix)") {
-  const LongformerOptions o = options(8, {1}, {0}, false);
+  const LongformerOptions o(8, {1}, {0}, false);
   auto peak_at = [&](int64_t n) {
     return testing::peak_bytes_forward_backward(
         [&](const Tensor& q, const Tensor& k, const Tensor& v) { return attention::longformer_attention(q, k, v, o); }, n);

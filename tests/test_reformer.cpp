@@ -16,18 +16,6 @@ using attention::LSHOptions;
 
 namespace {
 
-LSHOptions opts(int64_t n_hashes, int64_t n_buckets, int64_t chunk, bool causal, uint64_t seed = 3,
-                const Tensor& pad = Tensor()) {
-  LSHOptions o;
-  o.n_hashes = n_hashes;
-  o.n_buckets = n_buckets;
-  o.chunk = chunk;
-  o.causal = causal;
-  o.seed = seed;
-  o.key_padding_mask = pad;
-  return o;
-}
-
 // softmax(q kᵀ/√d + log(count)) v with k = q/|q| and s_ii = -1e5, from core ops (autograd does the backward).
 // count(i, j) = how many rounds made j a candidate of i (0 = blocked: -inf).
 Tensor dense_reference(const Tensor& q, const Tensor& v, const Tensor& counts) {
@@ -81,7 +69,7 @@ TEST_CASE("reformer: the kernel equals a dense softmax over the same pairs and m
       for (int64_t j = c.n - 6; j < c.n; ++j) pad.at({1, j}) = 0.0f;  // the second sequence ends in padding
       pad.at({0, 3}) = 0.0f;
     }
-    const LSHOptions o = opts(c.n_hashes, c.n_buckets, c.chunk, c.causal, 5, pad);
+    const LSHOptions o(c.n_hashes, c.n_buckets, c.chunk, c.causal, 5, pad);
     const Tensor counts = attention::lsh_candidate_counts(q, o);
     const Grads mine = run_with_grads(q, v, G, [&](const Tensor& a, const Tensor& b) {
       return attention::lsh_attention(a, b, o);
@@ -112,7 +100,7 @@ TEST_CASE("reformer: the candidates are the chunk and the previous chunk of the 
   // Non-causal: round r's pairs are exactly {(i, j): chunk(slot j) ∈ {chunk(slot i), chunk(slot i) - 1 mod N}}.
   const int64_t n = 40, m = 8, R = 2;
   const Tensor q = testing::rand_tensor({1, 1, n, 8}, 21);
-  const LSHOptions o = opts(R, 4, m, false, 1);
+  const LSHOptions o(R, 4, m, false, 1);
   const IntTensor ids = attention::lsh_buckets(q, o);
   const attention::LSHLayout L = attention::lsh_layout(ids, o);
   Tensor want = Tensor::zeros({1, 1, n, n});
@@ -132,7 +120,7 @@ TEST_CASE("reformer: the candidates are the chunk and the previous chunk of the 
   }
   CHECK(testing::bit_equal(attention::lsh_candidate_counts(q, o, &ids), want));
   // One chunk (chunk >= n): every key exactly once per round, so LSH attention is dense shared-QK attention.
-  const LSHOptions one = opts(3, 4, 64, false, 1);
+  const LSHOptions one(3, 4, 64, false, 1);
   const Tensor v = testing::rand_tensor({1, 1, n, 8}, 22);
   const Tensor all = Tensor::full({1, 1, n, n}, 3.0f);
   CHECK_CLOSE(attention::lsh_attention(q, v, one), dense_reference(q, v, all), 1e-5, 1e-6);
@@ -140,7 +128,7 @@ TEST_CASE("reformer: the candidates are the chunk and the previous chunk of the 
 
 TEST_CASE("reformer: hashing is argmax([xR; -xR]) and invariant to the length of x") {
   const Tensor q = testing::rand_tensor({1, 2, 16, 6}, 31);
-  const LSHOptions o = opts(2, 6, 4, false, 9);
+  const LSHOptions o(2, 6, 4, false, 9);
   const IntTensor ids = attention::lsh_buckets(q, o);
   const Tensor rot = attention::lsh_rotations(2, 6, 6, o);  // (H, R, d, 3)
   int wrong = 0;
@@ -161,17 +149,17 @@ TEST_CASE("reformer: hashing is argmax([xR; -xR]) and invariant to the length of
   const IntTensor scaled = attention::lsh_buckets(q * 3.5f, o);
   CHECK(scaled.data == ids.data);
   // n_buckets = auto: 2 ceil(n / chunk)
-  CHECK(attention::lsh_num_buckets(opts(1, 0, 32, false), 64) == 4);
-  CHECK(attention::lsh_num_buckets(opts(1, 0, 32, false), 37) == 4);
-  CHECK(attention::lsh_num_buckets(opts(1, 0, 32, false), 4096) == 256);
-  CHECK(attention::lsh_num_buckets(opts(1, 0, 32, false), 5) == 2);
+  CHECK(attention::lsh_num_buckets(LSHOptions(1, 0, 32, false, 3), 64) == 4);
+  CHECK(attention::lsh_num_buckets(LSHOptions(1, 0, 32, false, 3), 37) == 4);
+  CHECK(attention::lsh_num_buckets(LSHOptions(1, 0, 32, false, 3), 4096) == 256);
+  CHECK(attention::lsh_num_buckets(LSHOptions(1, 0, 32, false, 3), 5) == 2);
 }
 
 TEST_CASE("reformer: a token attends to itself only when nothing else is available") {
   // Causal, one round: the first token of each bucket has no earlier key in its chunks, only itself.
   const int64_t n = 48;
   const Tensor q = testing::rand_tensor({1, 2, n, 8}, 41);
-  const LSHOptions o = opts(1, 8, 4, true, 2);
+  const LSHOptions o(1, 8, 4, true, 2);
   const Tensor A = attention::lsh_effective_attention(q, o);
   const Tensor counts = attention::lsh_candidate_counts(q, o);
   int64_t alone = 0, with_others = 0, wrong = 0;
@@ -195,7 +183,7 @@ TEST_CASE("reformer: a token attends to itself only when nothing else is availab
   const Tensor out = attention::lsh_attention(q, v, o);
   CHECK(testing::bit_equal(slice(slice(out, 2, 0, 1), 1, 0, 1), slice(slice(v, 2, 0, 1), 1, 0, 1)));
   // Non-causal, several rounds: the diagonal is empty.
-  const Tensor A2 = attention::lsh_effective_attention(q, opts(2, 4, 8, false, 2));
+  const Tensor A2 = attention::lsh_effective_attention(q, LSHOptions(2, 4, 8, false, 2));
   int64_t diag = 0;
   for (int64_t h = 0; h < 2; ++h)
     for (int64_t i = 0; i < n; ++i) diag += A2.at({0, h, i, i}) != 0.0f;
@@ -206,7 +194,7 @@ TEST_CASE("reformer: causal outputs up to t are bit-identical whatever the token
   // Small chunks and many buckets, so that a naive global sort would move chunk boundaries.
   const int64_t n = 96;
   const Tensor q = testing::rand_tensor({2, 2, n, 8}, 51), v = testing::rand_tensor({2, 2, n, 8}, 52);
-  for (const LSHOptions& o : {opts(2, 8, 4, true, 4), opts(3, 0, 6, true, 4), opts(1, 2, 3, true, 4)}) {
+  for (const LSHOptions& o : {LSHOptions(2, 8, 4, true, 4), LSHOptions(3, 0, 6, true, 4), LSHOptions(1, 2, 3, true, 4)}) {
     CAPTURE(o.chunk);
     const Tensor out = attention::lsh_attention(q, v, o);
     for (int64_t t : {0, 7, 30, 61}) {
@@ -233,7 +221,7 @@ TEST_CASE("reformer: the naive causal design (one global sort, causal mask only)
   for (int64_t i = t + 1; i < n; ++i)
     for (int64_t c = 0; c < 8; ++c) q2.data()[i * 8 + c] = -q2.data()[i * 8 + c] + 0.5f;
   auto early_pairs = [&](const Tensor& x, bool causal) {
-    const Tensor counts = attention::lsh_candidate_counts(x, opts(2, 8, 4, causal, 4));
+    const Tensor counts = attention::lsh_candidate_counts(x, LSHOptions(2, 8, 4, causal, 4));
     std::vector<float> keep;
     for (int64_t i = 0; i <= t; ++i)
       for (int64_t j = 0; j <= i; ++j) keep.push_back(counts.at({0, 0, i, j}));
@@ -247,7 +235,7 @@ TEST_CASE("reformer: gradcheck of the kernel with fixed buckets, and of the laye
   const Tensor q = testing::rand_away_from_zero({1, 2, 12, 4}, 71), v = testing::rand_tensor({1, 2, 12, 4}, 72);
   for (bool causal : {false, true}) {
     CAPTURE(causal);
-    const LSHOptions o = opts(2, 4, 3, causal, 6);
+    const LSHOptions o(2, 4, 3, causal, 6);
     const IntTensor ids = attention::lsh_buckets(q, o);  // hashing is piecewise constant: keep it fixed
     const auto r = gradcheck([&](const std::vector<Tensor>& in) { return attention::lsh_attention(in[0], in[1], o, &ids); },
                              {q, v}, {"lsh_attention"});
@@ -320,7 +308,7 @@ TEST_CASE("reformer: deterministic under a seed; another seed hashes differently
   CHECK(testing::bit_equal(a, s.kernel(q, k, v, s.configure(set, false, 7))));
   CHECK(testing::bit_equal(a, s.kernel(q, v, v, s.configure(set, false, 7))));  // shared QK: k plays no part
   CHECK_FALSE(testing::bit_equal(a, s.kernel(q, k, v, s.configure(set, false, 8))));
-  CHECK(attention::lsh_buckets(q, opts(2, 8, 5, false, 7)).data != attention::lsh_buckets(q, opts(2, 8, 5, false, 8)).data);
+  CHECK(attention::lsh_buckets(q, LSHOptions(2, 8, 5, false, 7)).data != attention::lsh_buckets(q, LSHOptions(2, 8, 5, false, 8)).data);
 }
 
 // ---- reversible stack and chunked feed-forward ------------------------------------------------------------------

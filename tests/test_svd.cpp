@@ -143,3 +143,18 @@ TEST_CASE("svd: zero matrix, bad shapes and non-finite values") {
   CHECK_THROWS_WITH_AS(svd(bad), doctest::Contains("non-finite"), core::Error);
   CHECK_THROWS_WITH_AS(z.reconstruct(5), doctest::Contains("reconstruct(5)"), core::Error);
 }
+
+TEST_CASE("numerical_rank: a product of rank k counts k, the zero matrix 0, the identity its size") {
+  for (int64_t k : {1, 3, 7}) {
+    const Tensor a = matmul(testing::rand_tensor({12, k}, 5), testing::rand_tensor({k, 9}, 6));  // rank min(k, 9)
+    CHECK(numerical_rank(a) == std::min<int64_t>(k, 9));
+  }
+  CHECK(numerical_rank(Tensor::zeros({5, 4})) == 0);
+  Tensor eye = Tensor::zeros({6, 6});
+  for (int64_t i = 0; i < 6; ++i) eye.at({i, i}) = 1.0f;
+  CHECK(numerical_rank(eye) == 6);
+  eye.at({5, 5}) = 1e-6f;  // below tol · the largest: not counted
+  CHECK(numerical_rank(eye) == 5);
+  CHECK(numerical_rank(eye, 1e-7) == 6);
+  CHECK_THROWS_AS(numerical_rank(eye, 0.0), core::Error);
+}

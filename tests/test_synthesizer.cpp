@@ -7,6 +7,7 @@
 
 #include "attention/dense.h"
 #include "attention/synthesizer.h"
+#include "core/svd.h"
 #include "tests/helpers.h"
 
 using namespace core;
@@ -106,29 +107,6 @@ SynthesizerLayer& as_synth(std::unique_ptr<attention::AttentionLayer>& layer) {
   auto* s = dynamic_cast<SynthesizerLayer*>(layer.get());
   REQUIRE(s != nullptr);
   return *s;
-}
-
-// Rank of a small matrix by Gaussian elimination with partial pivoting, in double.
-int64_t numerical_rank(const Tensor& M, double tol = 1e-4) {
-  const int64_t r = M.size(0), c = M.size(1);
-  std::vector<std::vector<double>> a(r, std::vector<double>(c));
-  double scale = 0.0;
-  for (int64_t i = 0; i < r; ++i)
-    for (int64_t j = 0; j < c; ++j) scale = std::max(scale, std::fabs(a[i][j] = M.at({i, j})));
-  int64_t rank = 0;
-  for (int64_t col = 0; col < c && rank < r; ++col) {
-    int64_t best = rank;
-    for (int64_t i = rank; i < r; ++i)
-      if (std::fabs(a[i][col]) > std::fabs(a[best][col])) best = i;
-    if (std::fabs(a[best][col]) <= tol * scale) continue;
-    std::swap(a[best], a[rank]);
-    for (int64_t i = rank + 1; i < r; ++i) {
-      const double f = a[i][col] / a[rank][col];
-      for (int64_t j = col; j < c; ++j) a[i][j] -= f * a[rank][j];
-    }
-    ++rank;
-  }
-  return rank;
 }
 
 }  // namespace
@@ -301,16 +279,16 @@ TEST_CASE("synthesizer: a short sequence uses the top-left block, which equals p
 TEST_CASE("synthesizer: factorized_random has rank k; a factorized_dense row is a rank-1 (b x a) grid") {
   auto layer = make_layer({"mode=factorized_random", "k=3"}, 8, 2, 16, false, 90);
   const Tensor R = as_synth(layer).logits(testing::rand_tensor({1, 16, 8}, 91));  // (1, 2, 16, 16)
-  for (int64_t h = 0; h < 2; ++h) CHECK(numerical_rank(reshape(slice(R, 1, h, h + 1), {16, 16})) == 3);
+  for (int64_t h = 0; h < 2; ++h) CHECK(core::numerical_rank(reshape(slice(R, 1, h, h + 1), {16, 16})) == 3);
   auto random = make_layer({"mode=random"}, 8, 2, 16, false, 92);
-  CHECK(numerical_rank(reshape(slice(as_synth(random).params.R, 0, 0, 1), {16, 16})) == 16);
+  CHECK(core::numerical_rank(reshape(slice(as_synth(random).params.R, 0, 0, 1), {16, 16})) == 16);
 
   auto fd = make_layer({"mode=factorized_dense", "k=4"}, 8, 2, 16, false, 93);  // a = 4, b = 4
   const Tensor F = as_synth(fd).logits(testing::rand_tensor({1, 16, 8}, 94));     // (1, 2, 16, 16)
   for (int64_t i : {0, 9}) {
     Tensor grid = Tensor::empty({4, 4});  // grid[r][c] = row i at column j = r·a + c
     for (int64_t j = 0; j < 16; ++j) grid.at({j / 4, j % 4}) = F.at({0, 1, i, j});
-    CHECK(numerical_rank(grid) == 1);
+    CHECK(core::numerical_rank(grid) == 1);
   }
 }
 

@@ -160,7 +160,8 @@ int main(int argc, char** argv) {
         std::snprintf(ref, sizeof ref, "%.1f GFLOP/s", r.reference);
         std::snprintf(ratio, sizeof ratio, "%.3f", r.ours / r.reference);
       }
-      csv << r.what << "," << r.shape << "," << r.ours << "," << r.unit << "," << r.reference << ","
+      // op and shape hold commas ("(8,1024,64) @ ..."): quoted, as CSV readers expect
+      csv << '"' << r.what << "\",\"" << r.shape << "\"," << r.ours << "," << r.unit << "," << r.reference << ","
           << (r.reference > 0 ? r.ours / r.reference : 0.0) << "\n";
       md << "| " << r.what << " | " << r.shape << " | " << value << " | " << (r.reference > 0 ? ref : "–") << " | "
          << (r.reference > 0 ? ratio : "–") << " |\n";

@@ -12,13 +12,28 @@ measurement to out/bench/torch.csv) and prints the table:
 usage: compare.py BUILD_DIR OUT_DIR [n-list] [--rounds R]     (R defaults to 3, or ATTNZOO_ROUNDS)
        (needs python3-torch; exits 0 with a note when it is missing)
 """
+import csv
 import json
 import os
 import statistics
 import subprocess
 import sys
 
-PEAK_GFLOPS = float(os.environ.get("ATTNZOO_PEAK_GFLOPS", "200"))  # this 2-core AVX-512 machine's fp32 limit
+
+
+def machine_peak(out_dir):
+    """This machine's fp32 peak (GFLOP/s) and where it came from: the fastest raw cblas_sgemm of `make bench`'s
+    OUT/bench/ops.csv (bench/ops.cpp, same OUT), else ATTNZOO_PEAK_GFLOPS, else unknown (None): a fixed number
+    would be another machine's."""
+    path = os.path.join(out_dir, "ops.csv")
+    if os.path.exists(path):
+        with open(path, newline="") as f:
+            raw = [float(r["raw_sgemm_gflops"]) for r in csv.DictReader(f) if float(r["raw_sgemm_gflops"] or 0) > 0]
+        if raw:
+            return max(raw), f"the fastest raw cblas_sgemm in {path}"
+    if os.environ.get("ATTNZOO_PEAK_GFLOPS"):
+        return float(os.environ["ATTNZOO_PEAK_GFLOPS"]), "ATTNZOO_PEAK_GFLOPS"
+    return None, "unknown (run `make bench` first, or set ATTNZOO_PEAK_GFLOPS)"
 
 
 def lines(cmd):
@@ -108,10 +123,12 @@ def main():
         return max((x["peak_mib"] for x in rows if x["what"] == "attention" and x["impl"] == impl and x["n"] == n
                     and "peak_mib" in x), default=None)
 
+    peak_gflops, peak_source = machine_peak(out_dir)
     md = [f"Exact attention forward + backward, B=1, H=4, d=64, 2 threads; {rounds} rounds, each PyTorch then "
           "attnzoo back to back. Times: median over the rounds (each a median of a few repetitions); speed-up: "
           "median of the rounds' ratios (range). MiB: PyTorch, growth of the process's max RSS; attnzoo, peak bytes "
-          "of live tensors; and, like for like, the whole max RSS of a process running attnzoo full alone.",
+          "of live tensors; and, like for like, the whole max RSS of a process running attnzoo full alone. "
+          + (f"Peak: {peak_gflops:.0f} GFLOP/s, {peak_source}." if peak_gflops else f"Peak: {peak_source}."),
           "", "| n | PyTorch | attnzoo full | attnzoo flash | full: process max RSS | full speed-up | flash speed-up | "
           "flash GFLOP/s (share of peak) |", "|---|---|---|---|---|---|---|---|"]
     for n in ns:
@@ -123,7 +140,7 @@ def main():
         gf = "–"
         if fl:
             g = 12.0 * n * n * 64 * 4 / statistics.median(fl.values()) / 1e9
-            gf = f"{g:.0f} ({100*g/PEAK_GFLOPS:.0f}%)"
+            gf = f"{g:.0f} ({100*g/peak_gflops:.0f}%)" if peak_gflops else f"{g:.0f}"
         md.append(f"| {n} | {cell(t, 'torch')} | {cell(f, 'attnzoo-full')} | {cell(fl, 'attnzoo-flash')} | "
                   f"{full_rss[n]:.0f} MiB | {ratio_cell(ratios(t, f))} | {ratio_cell(ratios(t, fl))} | {gf} |")
     ts, ours = seconds("train_step", "torch"), seconds("train_step", "attnzoo-flash")

@@ -113,8 +113,8 @@ Tensor LinearAttentionState::step(const Tensor& q, const Tensor& k, const Tensor
              "linear: the normaliser of step ", position_, " is ", s,
              ", outside float32's normal range (features underflowed or overflowed)");
   }
-  for (int64_t i = 0; i < out.numel(); ++i)
-    AZ_CHECK(std::isfinite(out.data()[i]), "linear: the output of step ", position_, " has a non-finite value");
+  AZ_CHECK(core::all_finite(out.data(), out.numel()), "linear: the output of step ", position_,
+           " has a non-finite value");
   ++position_;
   return out;
 }

@@ -2,7 +2,6 @@
 #include "attention/scheme.h"
 
 #include <algorithm>
-#include <cmath>
 #include <limits>
 
 #include "core/ops_elementwise.h"
@@ -74,12 +73,9 @@ void Scheme::check_qkv(const Tensor& q, const Tensor& k, const Tensor& v, const 
   // "masked" and return a finite, plausible row. Refuse it here, once for every scheme (O(n·d), next to the
   // kernel's own O(n·K·d) work).
   for (const auto& [name, t] : {std::pair<const char*, const Tensor*>{"q", &q}, {"k", &k}, {"v", &v}}) {
-    const float* p = t->data();
-    const int64_t count = t->numel();
-    if (core::all_finite(p, count)) continue;  // the index is looked for only when there is one
-    for (int64_t e = 0; e < count; ++e)
-      AZ_CHECK(std::isfinite(p[e]), op, ": ", name, " has a non-finite value (", p[e], ") at flat index ", e,
-               " of ", t->shape());
+    const int64_t e = core::first_non_finite(t->data(), t->numel());
+    AZ_CHECK(e < 0, op, ": ", name, " has a non-finite value (", t->data()[e], ") at flat index ", e, " of ",
+             t->shape());
   }
 }
 

@@ -3,7 +3,6 @@
 
 #include <unistd.h>  // getpid (temporary file names), access (writable?)
 
-#include <cmath>
 #include <filesystem>
 
 #include "core/error.h"
@@ -40,9 +39,8 @@ fs::path existing_ancestor(fs::path p) {
 }  // namespace
 
 void check_finite(const Tensor& t, const std::string& what) {
-  const float* p = t.data();
-  for (int64_t i = 0; i < t.numel(); ++i)
-    AZ_CHECK(std::isfinite(p[i]), what, " has a non-finite value (", p[i], ") at ", index_str(t.shape(), i));
+  const int64_t i = core::first_non_finite(t.data(), t.numel());
+  AZ_CHECK(i < 0, what, " has a non-finite value (", t.data()[i], ") at ", index_str(t.shape(), i));
 }
 
 Tensor load_bhnd(const std::string& path, const std::string& role) {

@@ -189,7 +189,7 @@ std::vector<double> truncation_error(const std::vector<double>& s) {
 int64_t numerical_rank(const std::vector<double>& s, double tol) {
   AZ_CHECK(tol > 0.0 && tol < 1.0, "numerical_rank: tol must be in (0, 1), got ", tol);
   int64_t rank = 0;
-  for (double v : s) rank += !s.empty() && v > tol * s.front();  // s is descending: s.front() is the largest
+  for (double v : s) rank += v > tol * s.front();  // s is descending: s.front() is the largest
   return rank;
 }
 

@@ -40,6 +40,13 @@ bool all_finite(const float* p, int64_t n) {
   return bad == 0;
 }
 
+int64_t first_non_finite(const float* p, int64_t n) {
+  if (all_finite(p, n)) return -1;
+  for (int64_t i = 0; i < n; ++i)
+    if (!std::isfinite(p[i])) return i;
+  return -1;  // not reached: all_finite saw one
+}
+
 int64_t normalize_axis(int64_t axis, int64_t rank, const char* op) {
   const int64_t a = axis < 0 ? axis + rank : axis;
   AZ_CHECK(a >= 0 && a < rank, op, ": axis ", axis, " is out of range for a tensor of rank ", rank);

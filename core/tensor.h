@@ -50,6 +50,9 @@ int64_t numel_of(const Shape& shape);
 // True when none of p[0..n) is NaN or ±inf. One branch-free pass over the exponent bits (it vectorises), so
 // the kernels can refuse non-finite input at the cost of a copy.
 bool all_finite(const float* p, int64_t n);
+// The index of the first NaN or ±inf in p[0..n), or -1 when there is none (all_finite first, so the common
+// all-finite case costs that one pass): for error messages that name where the bad value is.
+int64_t first_non_finite(const float* p, int64_t n);
 // Normalise a possibly negative axis (-1 = last) for a tensor of rank `rank`; the error names `op`.
 int64_t normalize_axis(int64_t axis, int64_t rank, const char* op);
 

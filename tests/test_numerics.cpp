@@ -174,3 +174,14 @@ TEST_CASE("all_finite finds one NaN or infinity at any index, and passes every f
   }
   CHECK(core::all_finite(nullptr, 0));
 }
+
+TEST_CASE("first_non_finite names the first bad index, or -1") {
+  std::vector<float> x(37, 1.0f);
+  CHECK(core::first_non_finite(x.data(), 37) == -1);
+  x[20] = std::numeric_limits<float>::quiet_NaN();
+  x[30] = std::numeric_limits<float>::infinity();
+  CHECK(core::first_non_finite(x.data(), 37) == 20);
+  CHECK(core::first_non_finite(x.data(), 20) == -1);  // only p[0..n) is read
+  x[0] = -std::numeric_limits<float>::infinity();
+  CHECK(core::first_non_finite(x.data(), 37) == 0);
+}

@@ -40,7 +40,8 @@ inline float denominator(float s, float eps) { return s > 0.0f ? s : eps; }
 }
 
 void check_finite_output(const Tensor& out, const FeatureAttentionOptions& o) {
-  AZ_CHECK(core::all_finite(out.data(), out.numel()), o.who, ": the output has a non-finite value (an input is too large or not finite)");
+  AZ_CHECK(core::all_finite(out.data(), out.numel()), o.who,
+           ": the output has a non-finite value (an input is too large or not finite)");
 }
 
 void check_inputs(const Tensor& phi_q, const Tensor& phi_k, const Tensor* v, const FeatureAttentionOptions& o,

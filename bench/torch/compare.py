@@ -20,7 +20,6 @@ import subprocess
 import sys
 
 
-
 def machine_peak(out_dir):
     """This machine's fp32 peak (GFLOP/s) and where it came from: the fastest raw cblas_sgemm of `make bench`'s
     OUT/bench/ops.csv (bench/ops.cpp, same OUT), else ATTNZOO_PEAK_GFLOPS, else unknown (None): a fixed number

@@ -81,6 +81,16 @@ void draw_point(img::Image& image, int cx, int cy, img::Color fill, img::Color r
 }
 
 // %%
+// Step 6's exercise: how the spiral network is built and trained. Your version is the EXERCISE block in main;
+// the reference solution and a known-wrong answer are in lessons/solutions/00_tensors_and_autograd.h.
+struct Recipe {
+  int64_t hidden = 32;          // width of the two hidden layers
+  float learning_rate = 0.02f;  // AdamW's step size
+  int steps = 600;              // full-batch updates
+  std::function<Tensor(const Tensor&)> activation;  // applied after each hidden layer
+};
+#include "lessons/solutions/00_tensors_and_autograd.h"
+
 int main(int argc, char** argv) try {
   lesson::Lesson L(argc, argv, "00_tensors_and_autograd");
 
@@ -238,14 +248,24 @@ int main(int argc, char** argv) try {
   L.say("train x ", train.x.shape(), ", labels ", train.y.shape, "; test x ", test.x.shape());
 
   // EXERCISE ---------------------------------------------------------------------------------------------------
-  // Change the network and watch the self-check below. Try: hidden = 3 (too narrow to wind around the
-  // spirals), activation = core::relu (kinked boundaries) or core::sigmoid (slow), learning_rate = 0.3
-  // (unstable) or 1e-4 (too slow for `steps`). The check wants test accuracy >= 90% and the loss to drop.
-  const int64_t hidden = 32;      // width of the two hidden layers
-  const float learning_rate = 0.02f;
-  const int steps = 600;          // full-batch updates
-  auto activation = [](const Tensor& x) { return core::tanh(x); };
+  // How narrow can the network be and still learn the spirals? Shrink `hidden` until the self-check fails, then
+  // go back one. Also try: activation = core::relu (kinked boundaries) or core::sigmoid (slow), learning_rate =
+  // 0.3 (unstable) or 1e-4 (too slow for `steps`). The check wants test accuracy >= 90% and the loss to drop
+  // to under a quarter of its start.
+  Recipe mine;
+  mine.hidden = 32;
+  mine.learning_rate = 0.02f;
+  mine.steps = 600;
+  mine.activation = [](const Tensor& x) { return core::tanh(x); };
   // END EXERCISE -----------------------------------------------------------------------------------------------
+  const Recipe recipe = L.exercise(mine, solution::recipe(), solution::wrong_recipe());
+  const int64_t hidden = recipe.hidden;
+  const float learning_rate = recipe.learning_rate;
+  const int steps = recipe.steps;
+  const auto& activation = recipe.activation;
+  AZ_CHECK(hidden >= 1 && steps >= 1 && learning_rate > 0.0f && activation,
+           "the EXERCISE block wants hidden >= 1, steps >= 1, learning_rate > 0 and an activation; got hidden = ",
+           hidden, ", steps = ", steps, ", learning_rate = ", learning_rate);
 
   core::Rng weight_rng = L.rng(3);
   core::nn::Linear fc1(2, hidden, weight_rng), fc2(hidden, hidden, weight_rng), fc3(hidden, 2, weight_rng);
@@ -319,9 +339,14 @@ int main(int argc, char** argv) try {
     test_acc = accuracy(network(test.x), test.y);
   }
   L.say("test accuracy on ", test.x.size(0), " unseen points: ", lesson::fixed(100 * test_acc, 1), " %");
-  L.check("the loss went down to under a quarter of its start", last_loss < 0.25 * first_loss,
-          "from " + lesson::sig(first_loss, 3) + " to " + lesson::sig(last_loss, 3) + " nats");
-  L.check("test accuracy is at least 90%", test_acc >= 0.90, lesson::fixed(100 * test_acc, 1) + " %");
+  L.exercise_check("the loss went down to under a quarter of its start", last_loss < 0.25 * first_loss,
+                   "from " + lesson::sig(first_loss, 3) + " to " + lesson::sig(last_loss, 3) + " nats",
+                   "the network did not learn: too narrow, a step size too large (the loss jumps) or too small "
+                   "(it crawls), or too few steps");
+  L.exercise_check("test accuracy is at least 90%", test_acc >= 0.90, lesson::fixed(100 * test_acc, 1) + " %",
+                   "the boundary does not follow the spirals (look at regions.png): with " + std::to_string(hidden) +
+                       " hidden units and " + std::to_string(steps) + " steps the network is too small or too "
+                       "briefly trained to wind around them");
 
   // %% [markdown]
   // ## Step 7 · pictures

@@ -86,6 +86,15 @@ Tensor naive_attention(const Tensor& q, const Tensor& k, const Tensor& v, const 
 }
 
 // %%
+// Step 9's exercise: your attention rule and your prediction of how many (query, key) pairs it lets through.
+// Your version is the EXERCISE block in main; the reference solution and a known-wrong answer are in
+// lessons/solutions/01_attention_is_quadratic.h.
+struct MyRule {
+  Rule may_attend;              // may query i look at key j?
+  int64_t predicted_pairs = 0;  // your count of the pairs (i, j) with may_attend(i, j), for n = 48
+};
+#include "lessons/solutions/01_attention_is_quadratic.h"
+
 int main(int argc, char** argv) try {
   lesson::Lesson L(argc, argv, "01_attention_is_quadratic");
 
@@ -283,15 +292,22 @@ int main(int argc, char** argv) try {
   // %%
   L.step("Step 9 · your own attention rule");
   // EXERCISE ---------------------------------------------------------------------------------------------------
-  // may_attend(i, j): may query i look at key j? The default is a causal window of 8 keys, which is exactly
-  // one too short to reach the previous copy of a token: custom.png shows only the diagonal band. Try:
-  //   i - j < 9 instead of 8          (the stripes come back, one copy back)
+  // may_attend(i, j): may query i look at key j? Rules here are for a decoder: query i may only look at keys
+  // j <= i, and every query must see at least one key. The default is a causal window of 8 keys, exactly one
+  // too short to reach the previous copy of a token (the motif repeats every 8): custom.png shows only the
+  // diagonal band. Your task: widen the window until each token (after the first motif) sees its previous
+  // copy, and first PREDICT how many of the 48 x 48 pairs your rule lets through (predicted_pairs); the
+  // self-check counts them. Then try, each with its prediction:
   //   j <= i && (i - j < 4 || j < 2)  (a local window plus two "global" tokens, as in Longformer)
   //   (i - j) % 8 == 0 && j <= i      (a strided pattern, as in the Sparse Transformer)
   // and my_scale = 1.0f (sharper rows) or 0.01f (almost uniform rows).
-  const Rule may_attend = [](int64_t i, int64_t j) { return j <= i && i - j < 8; };
+  MyRule mine;
+  mine.may_attend = [](int64_t i, int64_t j) { return j <= i && i - j < 8; };
+  mine.predicted_pairs = 356;  // rows 0..6 see 1..7 keys (28 pairs), the 41 rows from 7 on see 8 each (328)
   const float my_scale = 1.0f / std::sqrt(static_cast<float>(d));
   // END EXERCISE -----------------------------------------------------------------------------------------------
+  const MyRule answer = L.exercise(mine, solution::rule(), solution::wrong_rule());
+  const Rule may_attend = answer.may_attend;
   {
     const Tensor blocked = blocked_from_rule(n, may_attend);  // (1,1,48,48)
     const AttentionResult mine = attention_from_ops(x, x, x, blocked, my_scale);
@@ -328,6 +344,26 @@ int main(int argc, char** argv) try {
     }
     L.say("your rule lets ", visible, " of ", n * n, " (query, key) pairs through (",
           lesson::fixed(100.0 * visible / double(n * n), 1), " %)");
+    // The rule itself, in the exercise's terms: a decoder's rule, where every query sees something.
+    int64_t first_blind = -1, future_i = -1, future_j = -1;
+    for (int64_t i = 0; i < n; ++i) {
+      bool sees = false;
+      for (int64_t j = 0; j < n; ++j) {
+        sees = sees || may_attend(i, j);
+        if (may_attend(i, j) && j > i && future_i < 0) future_i = i, future_j = j;
+      }
+      if (!sees && first_blind < 0) first_blind = i;
+    }
+    L.exercise_check("every query sees at least one key", first_blind < 0, "",
+                     "query " + std::to_string(first_blind) + " sees no key at all: its softmax has nothing to " +
+                         "normalise and its output is a row of zeros — let each query see at least itself (j <= i, " +
+                         "not j < i)");
+    L.exercise_check("the rule is causal: no query looks at a later key", future_i < 0, "",
+                     "query " + std::to_string(future_i) + " may look at key " + std::to_string(future_j) +
+                         ", a later position: a decoder would read the token it must predict — add j <= i");
+    L.exercise_check("your prediction of the pairs it lets through", answer.predicted_pairs == visible,
+                     "predicted " + std::to_string(answer.predicted_pairs) + ", counted " + std::to_string(visible),
+                     "count row by row: row i sees the keys j with may_attend(i, j), and the total is the sum");
     L.check("your rule: blocked pairs have weight 0, rows sum to 1", rows_ok);
     // 2. the same output as the plain loops.
     L.check_close("your rule: output equals a plain-loop implementation", mine.out,

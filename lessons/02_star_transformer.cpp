@@ -129,6 +129,16 @@ img::Image gradient_heatmap(const Tensor& map, const std::string& title, const s
 }
 
 // %%
+// Step 7's exercise: a stack of window layers, and your prediction of how many inputs output 0 sees through
+// it. Your version is the EXERCISE block in main; the reference solution and a known-wrong answer are in
+// lessons/solutions/02_star_transformer.h.
+struct WindowStack {
+  int64_t radius = 1;          // each layer's window: |i - j| <= radius
+  int64_t window_layers = 3;   // how many window layers are stacked
+  int64_t predicted_seen = 0;  // your prediction: how many of the 16 inputs reach output 0
+};
+#include "lessons/solutions/02_star_transformer.h"
+
 int main(int argc, char** argv) try {
   lesson::Lesson L(argc, argv, "02_star_transformer");
 
@@ -339,11 +349,17 @@ int main(int argc, char** argv) try {
   // %%
   L.step("Step 7 · stacked window layers (EXERCISE)");
   // EXERCISE ---------------------------------------------------------------------------------------------------
-  // How many window layers of radius `radius` does output 0 need to see input 15? Try radius = 2 with
-  // window_layers = 2, or radius 1 with window_layers = 15 (and compare with the single Star layer above).
-  const int64_t radius = 1;
-  const int64_t window_layers = 3;
+  // How many window layers of radius `radius` does output 0 need to see input 15 (all 16 inputs)? Find the
+  // fewest for radius 1, and before you run, PREDICT how many of the 16 inputs output 0 sees with your stack
+  // (predicted_seen): the self-check counts the inputs with a non-zero gradient. Then try radius = 2, and
+  // compare with the single Star layer above.
+  WindowStack my_stack;
+  my_stack.radius = 1;
+  my_stack.window_layers = 3;
+  my_stack.predicted_seen = 4;  // inputs 0, 1, 2, 3
   // END EXERCISE -----------------------------------------------------------------------------------------------
+  const WindowStack answer = L.exercise(my_stack, solution::stack(), solution::wrong_stack());
+  const int64_t radius = answer.radius, window_layers = answer.window_layers;
   {
     AZ_CHECK(radius >= 1 && window_layers >= 1, "02_star_transformer: radius and window_layers must be >= 1");
     std::vector<std::unique_ptr<WindowLayer>> stack;
@@ -367,6 +383,11 @@ int main(int argc, char** argv) try {
           " inputs; a single Star layer sees all ", rn);
     L.check("stacked windows: output i reaches exactly the inputs with |i - j| <= radius * layers", exact,
             "radius " + std::to_string(radius) + " x " + std::to_string(window_layers) + " layers");
+    L.exercise_check("your prediction of the inputs output 0 sees", answer.predicted_seen == seen_by_0,
+                     "predicted " + std::to_string(answer.predicted_seen) + ", counted " + std::to_string(seen_by_0),
+                     "each layer widens the reach by its radius, so output 0 sees inputs 0 .. radius x layers = " +
+                         std::to_string(std::min(rn - 1, radius * window_layers)) + " (the sequence ends at " +
+                         std::to_string(rn - 1) + ")");
   }
 
   // %% [markdown]

@@ -84,6 +84,16 @@ int64_t unreachable_in_two_hops(const Tensor& P) {
 }
 
 // %%
+// Step 8's exercise: your pattern, and your predictions of its cost and its reach at n = 100. Your version is
+// the EXERCISE block in main; the reference solution and a known-wrong answer are in
+// lessons/solutions/03_sparse_transformer.h.
+struct MyPattern {
+  SparseOptions options;
+  int64_t predicted_keys = 0;       // K: the most keys any query reads (the key lists' width)
+  bool predicted_two_hops = true;   // does every head alone reach every earlier position in two hops?
+};
+#include "lessons/solutions/03_sparse_transformer.h"
+
 int main(int argc, char** argv) try {
   lesson::Lesson L(argc, argv, "03_sparse_transformer");
 
@@ -322,32 +332,48 @@ int main(int argc, char** argv) try {
   // %%
   L.step("Step 8 · your own pattern");
   // EXERCISE ---------------------------------------------------------------------------------------------------
-  // Try: mode = SparseMode::fixed with summary 1, 2, 4 (fewer summary cells: cheaper, but still two hops?);
-  //      stride 4 or 16 instead of 0 (auto); causal = false; heads = attention::SparseHeads::split (then a head
-  //      sees only A1 or only A2: does one head alone still reach everything in two hops?).
-  SparseOptions mine;
-  mine.mode = SparseMode::fixed;
-  mine.stride = 0;   // 0 = ceil(sqrt(n))
-  mine.summary = 2;
-  mine.causal = true;
-  mine.heads = attention::SparseHeads::merged;
+  // Choose a pattern, then PREDICT, before you run, for n = 100 (so the auto stride is l = ceil(√100) = 10):
+  //   predicted_keys      K, the most keys a query reads (the table of Step 2 shows how K is made up);
+  //   predicted_two_hops  whether each head alone reaches every earlier position j <= i in two hops.
+  // The self-check counts both. Try: summary 1, 2, 4 (fewer summary cells: cheaper, but still two hops?);
+  // stride 4 or 16 instead of 0 (auto); causal = false; heads = attention::SparseHeads::split (a head then
+  // sees only A1 or only A2: does one head alone still reach everything in two hops?).
+  MyPattern mine;
+  mine.options = SparseOptions(SparseMode::fixed, /*stride=*/0, /*summary=*/2, /*causal=*/true);
+  mine.options.heads = attention::SparseHeads::merged;
+  mine.predicted_keys = 28;         // the 10 keys of its own block + 2 summary cells in each of 9 earlier blocks
+  mine.predicted_two_hops = true;
   // END EXERCISE -----------------------------------------------------------------------------------------------
+  const MyPattern answer = L.exercise(mine, solution::pattern(), solution::wrong_pattern());
+  const SparseOptions& mine_options = answer.options;
   {
     const int64_t en = 100, H = 2;
     core::Rng erng = L.rng(3);
     const Tensor q = core::randn({1, H, en, 16}, erng), k = core::randn({1, H, en, 16}, erng),
                  v = core::randn({1, H, en, 16}, erng);
-    const IntTensor my_index = attention::sparse_index(mine, en, H);
-    L.say("your pattern at n = ", en, ": stride l = ", attention::sparse_stride(mine, en), ", key lists ", my_index.shape,
+    const IntTensor my_index = attention::sparse_index(mine_options, en, H);
+    L.say("your pattern at n = ", en, ": stride l = ", attention::sparse_stride(mine_options, en), ", key lists ", my_index.shape,
           " -> at most ", my_index.shape[3], " keys per query (", lesson::fixed(100.0 * my_index.shape[3] / en, 1),
           " % of n)");
-    L.check_close("your pattern: key-list kernel equals the dense-mask version", attention::sparse_attention(q, k, v, mine),
-                  attention::sparse_dense_mask_attention(q, k, v, mine), 1e-4f);
-    const Tensor P = attention::sparse_pattern(mine, en, H);  // (1, H, n, n)
+    L.check_close("your pattern: key-list kernel equals the dense-mask version", attention::sparse_attention(q, k, v, mine_options),
+                  attention::sparse_dense_mask_attention(q, k, v, mine_options), 1e-4f);
+    const Tensor P = attention::sparse_pattern(mine_options, en, H);  // (1, H, n, n)
+    bool two_hops = true;
     for (int64_t h = 0; h < std::min<int64_t>(H, 2); ++h) {
       const int64_t missing = unreachable_in_two_hops(core::reshape(core::slice(P, 1, h, h + 1), {en, en}));
       L.say("head ", h, ": ", missing, " pairs j <= i are not reachable in two hops");
+      two_hops = two_hops && missing == 0;
     }
+    const int64_t K = my_index.shape[3];
+    L.exercise_check("your prediction of K, the keys per query", answer.predicted_keys == K,
+                     "predicted " + std::to_string(answer.predicted_keys) + ", counted " + std::to_string(K),
+                     "K is the longest key list: count the keys of the last query (its own block or window, plus "
+                     "what A2 adds from the others) — for strided, about l + n/l; for fixed, l + c·(blocks before)");
+    L.exercise_check("your prediction of the two-hop reach", answer.predicted_two_hops == two_hops,
+                     std::string("every head reaches every earlier position in two hops: ") + (two_hops ? "yes" : "no"),
+                     two_hops ? "every head alone does reach everything: A1 and A2 together in one head make two hops enough"
+                              : "some head misses earlier positions (see the counts above): a head with only A1 or "
+                                "only A2 cannot reach every earlier position in two hops");
   }
 
   // %% [markdown]

@@ -348,11 +348,15 @@ class Lesson {
         AZ_CHECK(!s.empty() && s[0] != '-' && end && *end == '\0', name_, ": --seed wants a non-negative integer, got '",
                  s, "'");
         seed_ = static_cast<uint64_t>(v);
+      } else if (arg == "--solution" || arg == "--wrong-answer") {
+        AZ_CHECK(!has_value, name_, ": ", arg, " takes no value");
+        AZ_CHECK(answer_ == Answer::yours, name_, ": --solution and --wrong-answer exclude each other");
+        answer_ = arg == "--solution" ? Answer::solution : Answer::wrong;
       } else if (arg == "--out") {
         out_ = take_value();
         AZ_CHECK(!out_.empty(), name_, ": --out wants a directory");
       } else {
-        AZ_FAIL(name_, ": unknown option '", argv[i], "' (options: --quick --seed N --out DIR --help)");
+        AZ_FAIL(name_, ": unknown option '", argv[i], "' (options: --quick --seed N --out DIR --solution --wrong-answer --help)");
       }
     }
     dir_ = (std::filesystem::path(out_) / name_).string();
@@ -416,6 +420,32 @@ class Lesson {
     return check(what, diff <= tol, "max |diff| = " + sig(diff, 2) + ", tolerance " + sig(tol, 2));
   }
 
+  // ---- exercises ----
+  // Every lesson's EXERCISE block fills an answer (a struct of the lesson's own); its reference solution and a
+  // known-wrong answer live in lessons/solutions/<lesson name>.h. exercise() returns the one this run uses:
+  // yours by default, the solution with --solution, the wrong one with --wrong-answer, and says which.
+  template <class T>
+  T exercise(T yours, T solution, T wrong) {
+    const std::string file = "lessons/solutions/" + name_ + ".h";
+    if (answer_ == Answer::solution) {
+      std::cout << "(--solution: running the reference solution of " << file << ", not your EXERCISE block)\n";
+      return solution;
+    }
+    if (answer_ == Answer::wrong) {
+      std::cout << "(--wrong-answer: running the known-wrong answer of " << file
+                << "; the exercise's checks below should FAIL and say why)\n";
+      return wrong;
+    }
+    std::cout << "(your EXERCISE block; a reference solution: --solution, or read " << file << ")\n";
+    return yours;
+  }
+
+  // A check of the learner's answer: "PASS  exercise: what" or "FAIL  exercise: what — why", where `why` says,
+  // in the learner's terms, what is wrong with the answer (printed only when it fails).
+  bool exercise_check(const std::string& what, bool ok, const std::string& detail, const std::string& why) {
+    return check("exercise: " + what, ok, ok ? detail : detail + (detail.empty() ? "" : "; ") + why);
+  }
+
   // Write img to DIR/NAME/file, announce it, and list it in the manifest. `caption` says what the picture
   // shows and what to look for in it.
   std::string show(const plot::Image& img, const std::string& file, const std::string& caption,
@@ -465,6 +495,9 @@ class Lesson {
            "  --quick     smaller sizes and fewer repetitions (for tests): a few seconds\n"
            "  --seed N    seed of every random number in the lesson (default 0)\n"
            "  --out DIR   where the figures go: DIR/<lesson name>/*.png and manifest.tsv (default out)\n"
+           "  --solution      run the EXERCISE with its reference solution (lessons/solutions/<lesson name>.h)\n"
+           "                  instead of your EXERCISE block\n"
+           "  --wrong-answer  run it with a known-wrong answer, to see how the exercise's check catches it\n"
            "  --help      this text\n"
            "Exit status: 0 all self-checks passed, 1 a check failed, 2 an error.\n";
   }
@@ -484,7 +517,10 @@ class Lesson {
     AZ_CHECK(out.good(), name_, ": cannot write ", path);
   }
 
+  enum class Answer { yours, solution, wrong };
+
   std::string name_;
+  Answer answer_ = Answer::yours;
   bool quick_ = false;
   uint64_t seed_ = 0;
   std::string out_ = "out";

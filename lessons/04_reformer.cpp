@@ -125,6 +125,18 @@ img::HeatmapOptions map_options(const std::string& title, const std::string& sub
 }
 
 // %%
+// Step 14's exercise: your LSH settings, and your prediction of whether they let every query see every key.
+// Your version is the EXERCISE block in main; the reference solution and a known-wrong answer are in
+// lessons/solutions/04_reformer.h.
+struct MySettings {
+  int64_t chunk = 8;             // tokens per chunk after sorting by bucket
+  int64_t buckets = 8;           // hash buckets per round: even, >= 2; 0 = auto
+  int64_t hashes = 2;            // rounds of hashing
+  bool causal = false;
+  bool predicted_full = false;   // your prediction: does every query get every key as a candidate?
+};
+#include "lessons/solutions/04_reformer.h"
+
 int main(int argc, char** argv) try {
   lesson::Lesson L(argc, argv, "04_reformer");
   const bool quick = L.quick();
@@ -741,27 +753,41 @@ int main(int argc, char** argv) try {
   // %%
   L.step("Step 14 · your settings");
   // EXERCISE ---------------------------------------------------------------------------------------------------
-  // Change these and rerun; the checks below must still pass. Things to try:
-  //   my_chunk = 4 (fewer candidates: look at how the share of same-cluster weight drops), 64 (one chunk: full
-  //   attention), my_hashes = 1 vs 8, my_buckets = 2 (hashes barely separate anything), my_causal = true.
-  //   Harder: the paper can also de-duplicate (a key found by several rounds counts once). Call
-  //   restricted_dense with the counts clipped to 1 and print how far that is from the kernel's output.
-  const int64_t my_chunk = 8;
-  const int64_t my_buckets = 8;  // even; 0 = auto
-  const int64_t my_hashes = 2;
-  const bool my_causal = false;
+  // Change these and rerun; the kernel's checks below must still pass. First PREDICT: with your settings, is
+  // every key a candidate of every query (predicted_full)? The self-check compares with the pattern. Things to
+  // try: chunk = 4 (fewer candidates: look at how the share of same-cluster weight drops), 64 (one chunk),
+  // hashes = 1 vs 8, buckets = 2 (hashes barely separate anything), causal = true.
+  // Harder: the paper can also de-duplicate (a key found by several rounds counts once). Call
+  // restricted_dense with the counts clipped to 1 and print how far that is from the kernel's output.
+  MySettings my_settings;
+  my_settings.chunk = 8;
+  my_settings.buckets = 8;
+  my_settings.hashes = 2;
+  my_settings.causal = false;
+  my_settings.predicted_full = false;  // 8 buckets: a query's candidates are its chunk and the one before it
   // END EXERCISE -----------------------------------------------------------------------------------------------
-  {
+  const MySettings answer = L.exercise(my_settings, solution::settings(), solution::wrong_settings());
+  const int64_t my_chunk = answer.chunk, my_buckets = answer.buckets, my_hashes = answer.hashes;
+  const bool my_causal = answer.causal;
+  const bool settings_ok = L.exercise_check(
+      "your settings are ones LSH attention can use", my_chunk >= 1 && my_chunk <= n && my_hashes >= 1 &&
+          my_hashes <= 8 && (my_buckets == 0 || (my_buckets >= 2 && my_buckets % 2 == 0)),
+      "chunk " + std::to_string(my_chunk) + ", buckets " + std::to_string(my_buckets) + ", rounds " +
+          std::to_string(my_hashes),
+      "chunk must be 1.." + std::to_string(n) + ", rounds 1..8, and buckets even (a bucket is argmax over [xR; -xR], "
+      "so they come in +/- pairs) and >= 2, or 0 for auto");
+  if (settings_ok) {
     const LSHOptions mo(my_hashes, my_buckets, my_chunk, my_causal, L.seed() + 41);
     const Tensor mc = attention::lsh_candidate_counts(q, mo);
     const Tensor mo_out = attention::lsh_attention(q, v, mo);
     const Tensor mA = attention::lsh_effective_attention(q, mo);
     const Tensor mP = attention::lsh_pattern(q, mo);
-    int64_t outside = 0, above = 0;
+    int64_t outside = 0, above = 0, missing = 0;
     double own = 0.0;
     for (int64_t i = 0; i < n; ++i)
       for (int64_t j = 0; j < n; ++j) {
         outside += mP.at({0, 0, i, j}) == 0.0f && mA.at({0, 0, i, j}) != 0.0f;
+        missing += mP.at({0, 0, i, j}) == 0.0f;
         above += j > i && mA.at({0, 0, i, j}) != 0.0f;
         if (data.cluster[i] == data.cluster[j]) own += mA.at({0, 0, i, j});
       }
@@ -782,6 +808,13 @@ int main(int argc, char** argv) try {
       L.check("your settings: outputs 0..31 do not see tokens 32..63",
               lesson::max_abs_diff(core::slice(mo_out, 2, 0, 32), core::slice(o2, 2, 0, 32)) == 0.0f);
     }
+    const bool full = missing == 0;
+    L.exercise_check("your prediction of whether every key is a candidate of every query", answer.predicted_full == full,
+                     std::to_string(n * n - missing) + " of " + std::to_string(n * n) + " pairs are candidates",
+                     full ? "every query does see every key: chunks of " + std::to_string(my_chunk) +
+                                " with the look-back cover all " + std::to_string(n) + " sorted tokens"
+                          : "a query's candidates are its own chunk and the previous one, in each round: " +
+                                std::to_string(missing) + " pairs are never candidates");
   }
 
   // %% [markdown]

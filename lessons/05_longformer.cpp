@@ -98,6 +98,15 @@ int64_t layers_to_reach(const LongformerOptions& o, int64_t n, int64_t H, int64_
 }
 
 // %%
+// Step 9's exercise: your configuration, and your prediction of how many distinct keys query 20 reads in head 0.
+// Your version is the EXERCISE block in main; the reference solution and a known-wrong answer are in
+// lessons/solutions/05_longformer.h.
+struct MyConfiguration {
+  LongformerOptions options;
+  int64_t predicted_keys_of_20 = 0;  // distinct keys query 20 attends to in head 0, at n = 48
+};
+#include "lessons/solutions/05_longformer.h"
+
 int main(int argc, char** argv) try {
   lesson::Lesson L(argc, argv, "05_longformer");
 
@@ -310,16 +319,36 @@ int main(int argc, char** argv) try {
   // %%
   L.step("Step 9 · your own configuration");
   // EXERCISE ---------------------------------------------------------------------------------------------------
-  // Try: a window of 1 (only the neighbours), dilation {1, 2, 4, 8} (four heads, four reaches), global tokens at
-  // the ends {0, 47}, causal = true. What happens to K when a global token sits inside every window?
-  LongformerOptions mine;
-  mine.window = 5;
-  mine.dilation = {1, 3};
-  mine.global = {0, 24};
-  mine.causal = false;
+  // n = 48 tokens, 4 heads. window w: keys i-w..i+w (times the head's dilation); dilation: one entry per head
+  // (at most 4; a shorter list repeats its last entry); global: positions that attend to and are attended by
+  // everyone. First PREDICT how many distinct keys query 20 reads in head 0 (predicted_keys_of_20); the
+  // self-check counts them and draws your pattern (yours.png). Try: a window of 1 (only the neighbours),
+  // dilation {1, 2, 4, 8} (four heads, four reaches), global tokens at the ends {0, 47}, causal = true. What
+  // happens to K when a global token sits inside every window?
+  MyConfiguration my_config;
+  my_config.options.window = 5;
+  my_config.options.dilation = {1, 3};
+  my_config.options.global = {0, 24};
+  my_config.options.causal = false;
+  my_config.predicted_keys_of_20 = 12;  // the band 15..25 (11 keys, 24 among them) and the global token 0
   // END EXERCISE -----------------------------------------------------------------------------------------------
-  {
-    const int64_t en = 48, H = 4;
+  const MyConfiguration answer = L.exercise(my_config, solution::configuration(), solution::wrong_configuration());
+  LongformerOptions mine = answer.options;
+  const int64_t en = 48, H = 4;
+  std::string problem;  // what is wrong with the configuration, in the exercise's terms
+  for (int64_t r : mine.dilation)
+    if (r < 1) problem = "dilation " + std::to_string(r) + " would read the same key 2w+1 times: every dilation is >= 1";
+  if (mine.dilation.empty() || static_cast<int64_t>(mine.dilation.size()) > H)
+    problem = "dilation lists one reach per head: 1 to " + std::to_string(H) + " entries, got " +
+              std::to_string(mine.dilation.size());
+  if (mine.window < 0) problem = "the window w counts keys on each side: w >= 0, got " + std::to_string(mine.window);
+  for (size_t t = 0; t < mine.global.size(); ++t) {
+    if (mine.global[t] < 0 || mine.global[t] >= en)
+      problem = "global token " + std::to_string(mine.global[t]) + " is not a position of the 48 tokens (0..47)";
+    for (size_t u = 0; u < t; ++u)
+      if (mine.global[u] == mine.global[t]) problem = "global token " + std::to_string(mine.global[t]) + " is listed twice";
+  }
+  if (L.exercise_check("your configuration is one Longformer can use", problem.empty(), "", problem)) {
     std::sort(mine.global.begin(), mine.global.end());
     core::Rng erng = L.rng(4);
     const Tensor q0 = core::randn({1, H, en, 8}, erng), k0 = core::randn({1, H, en, 8}, erng),
@@ -337,6 +366,21 @@ int main(int argc, char** argv) try {
     double density = 0;
     for (int64_t e = 0; e < pattern.numel(); ++e) density += pattern.data()[e];
     L.say("share of the n x n matrix your heads attend to: ", lesson::fixed(100.0 * density / pattern.numel(), 1), " %");
+    // Query 20's distinct keys in head 0, from the pattern the kernel was checked against.
+    int64_t keys_of_20 = 0;
+    for (int64_t j = 0; j < en; ++j) keys_of_20 += pattern.at({0, 0, 20, j}) != 0.0f;
+    L.exercise_check("your prediction of query 20's keys in head 0", answer.predicted_keys_of_20 == keys_of_20,
+                     "predicted " + std::to_string(answer.predicted_keys_of_20) + ", counted " +
+                         std::to_string(keys_of_20),
+                     "count the band 20-w·r .. 20+w·r in steps of head 0's dilation r (only up to 20 when causal), "
+                     "then add the global tokens outside it — a global token inside the band is not a new key");
+    L.show(img::hstack({matrix_map(head(pattern, 0), "your pattern, head 0",
+                                   "dilation " + std::to_string(mine.dilation[0]) + ", w = " + std::to_string(mine.window)),
+                        matrix_map(head(pattern, std::min<int64_t>(1, H - 1)), "your pattern, head 1",
+                                   "dilation " + std::to_string(mine.dilation[std::min<size_t>(1, mine.dilation.size() - 1)]))}),
+           "yours.png",
+           "your EXERCISE configuration at n = 48, heads 0 and 1 (1 = attended, 0 = not): the band of the window, "
+           "the rows and columns of the global tokens; row 20 holds the keys you predicted");
   }
 
   // %% [markdown]

@@ -15,7 +15,8 @@
 #   make clean      remove build/ and out/
 #
 # Top-level targets first make sure the packages are there, then call this Makefile again with -j so that
-# pkg-config (evaluated when the Makefile is read) sees the installed libraries.
+# pkg-config (evaluated when the Makefile is read) sees the installed libraries. Plain `make` is already parallel
+# (-j$(JOBS), all cores); `make -jN` works too and then uses N jobs.
 
 SHELL   := /bin/bash
 CXX     ?= g++
@@ -24,6 +25,9 @@ BUILD   ?= build
 OUT     ?= out
 JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 SANITIZE ?= 0
+# The inner make's -j: -j$(JOBS), unless this make was itself started with -j. Then the inner make shares the
+# outer one's job slots by itself, and forcing -j on it would make GNU make warn "-jN forced in submake".
+PARALLEL = $(if $(filter -j%,$(MAKEFLAGS)),,-j$(JOBS))
 
 # OpenBLAS's OpenMP build (libopenblas-openmp-dev): it shares libgomp's thread pool with the engine's own
 # OpenMP loops. With the default pthread build, two pools of spinning threads fight over the cores and a
@@ -86,7 +90,7 @@ NB_BUILD_FLAGS = --cxx "$(CXX)" --cxxflags "$(CXXFLAGS)" --ldflags "$(LDFLAGS)" 
 export OMP_WAIT_POLICY ?= passive
 
 all: deps
-	@$(MAKE) --no-print-directory -j$(JOBS) build
+	@$(MAKE) --no-print-directory $(PARALLEL) build
 
 build: $(LIB) $(LESSONS) $(COMPANIONS) $(CLI) $(TEST_BIN) $(BENCHES) $(NB_RUNNER) $(GALLERY)
 
@@ -104,11 +108,11 @@ gallery-check: deps-gallery
 	bash scripts/check-gallery.sh $(OUT)
 
 test: deps
-	@$(MAKE) --no-print-directory -j$(JOBS) $(TEST_BIN) $(LESSONS) $(COMPANIONS) $(CLI) $(NB_RUNNER) $(GALLERY)
+	@$(MAKE) --no-print-directory $(PARALLEL) $(TEST_BIN) $(LESSONS) $(COMPANIONS) $(CLI) $(NB_RUNNER) $(GALLERY)
 	$(TEST_BIN)
 
 sanitize: deps
-	@$(MAKE) --no-print-directory -j$(JOBS) BUILD=build/asan SANITIZE=1 build/asan/tests/run_tests \
+	@$(MAKE) --no-print-directory $(PARALLEL) BUILD=build/asan SANITIZE=1 build/asan/tests/run_tests \
 	  $(patsubst $(BUILD)/%,build/asan/%,$(LESSONS) $(COMPANIONS) $(CLI) $(NB_RUNNER) $(GALLERY))
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 build/asan/tests/run_tests
 

@@ -14,8 +14,12 @@
 // apart — the receptive field is global after ONE layer, where a sliding window needs n/(2r) layers.
 //
 // In this lesson we draw the graph, build a satellite update from core ops (shapes and a worked example),
-// check it against the library's fused kernel, meet the classic bug (zero-padded ring ends), show the global
+// check it against the library's fused kernel, compare the ring with zero-padded ends, show the global
 // receptive field with gradients, and measure the linear cost.
+//
+// A choice of this course: the satellites form a RING (the first satellite's left neighbour is the last one).
+// The official code pads the two ends with zeros instead (Step 4 shows what that padding does), so our kernel
+// differs from it there.
 //
 // Legend: B = batch, H = heads, n = sequence length, d = head size, D = d_model. q, k, v are (B, H, n, d).
 // %%
@@ -146,8 +150,8 @@ int main(int argc, char** argv) try {
   // ## Step 1 · the graph
   // Rows are the nodes that read (n satellites, then the relay); columns are what they read (n satellites,
   // then "my own embedding eᵢ", then the relay): an (n+1) × (n+2) matrix. A satellite row has the ring band
-  // {i-1, i, i+1} — wrapping around at the corners, since the paper connects the first and the last satellite —
-  // plus its embedding and the relay. The relay row reads every satellite and itself.
+  // {i-1, i, i+1} — wrapping around at the corners, because this course joins the first and the last satellite
+  // (the course's choice; the official code pads the ends with zeros) — plus its embedding and the relay. The relay row reads every satellite and itself.
   // %%
   L.step("Step 1 · the (n+1) x (n+2) connectivity");
   const int64_t gn = 12;
@@ -251,13 +255,15 @@ int main(int argc, char** argv) try {
   }
 
   // %% [markdown]
-  // ## Step 4 · the bug to avoid: zero-padded ring ends
-  // A tempting implementation pads the sequence with a zero vector at both ends to build h_{i-1} and h_{i+1}.
-  // But a zero key scores q·0 = 0, not -∞: the phantom neighbour still takes softmax weight, and its zero value
-  // pulls the output towards 0. With a ring the first token's left neighbour is the last token, every token is
-  // treated alike, and the kernel commutes with cyclic shifts of the sequence.
+  // ## Step 4 · ring or zero-padded ends
+  // The official code pads the sequence with a zero vector at both ends to build h_{i-1} and h_{i+1}. A zero
+  // key scores q·0 = 0, not -∞: the phantom neighbour still takes softmax weight, and its zero value pulls the
+  // end tokens' outputs towards 0 (a trained model can learn to live with that; the ends are simply special).
+  // This course joins the ends into a ring instead: the first token's left neighbour is the last token, every
+  // token is treated alike, and the kernel commutes with cyclic shifts of the sequence. Neither is wrong; they
+  // are different models, and our kernel is the ring.
   // %%
-  L.step("Step 4 · the zero-padding bug");
+  L.step("Step 4 · ring or zero-padded ends");
   {
     Tensor k_pad = core::index_select(k, 2, prev), v_pad = core::index_select(v, 2, prev);  // (1,1,6,4)
     for (int64_t c = 0; c < d; ++c) k_pad.at({0, 0, 0, c}) = v_pad.at({0, 0, 0, c}) = 0.0f;  // token 0: no left key
@@ -274,7 +280,7 @@ int main(int argc, char** argv) try {
     const double phantom = sc[0] / z;
     L.say("zero-padded: satellite 0 gives ", lesson::fixed(100 * phantom, 1),
           " % of its attention to a neighbour that does not exist (score exactly 0)");
-    L.check("the zero-padded phantom key takes weight (the bug is real)", phantom > 0.01);
+    L.check("with zero padding, the phantom key takes weight (padding is not neutral)", phantom > 0.01);
     const Tensor out = attention::star_attention(q, k, v);
     const Tensor shifted = attention::star_attention(rotate(q, 2), rotate(k, 2), rotate(v, 2));
     L.check_close("ring: shifting the input cyclically shifts the output (no token is special)", shifted,

@@ -10,7 +10,11 @@
 //     dense:             Bᵢ = W₂ relu(W₁ xᵢ + b₁) + b₂ ∈ ℝⁿ    row i from token i alone
 //     random:            B = R ∈ ℝ^{n×n}                        the same for every input (learned or fixed)
 //     factorized random: R = R₁ R₂ᵀ, R₁, R₂ ∈ ℝ^{n×k}           rank k
-//     mixture:           B = R + Q Kᵀ/√d                        synthetic plus dot product
+//     mixture:           B = α₁ S₁ + α₂ S₂, α₁ + α₂ = 1 learned    e.g. S₁ = R, S₂ = Q Kᵀ/√d
+//
+// (The mixture as the paper writes it, "Mixture of Synthesizers": softmax(α₁S₁(X) + … + α_N S_N(X)) G(X) with
+// learned weights α that sum to 1. This course's kernel (mode=mixture) keeps it simpler and adds the two with
+// equal weight, B = R + Q Kᵀ/√d.)
 //
 // The surprise of the paper: a learned R that never sees the input does almost as well as dot-product attention
 // on several tasks. What it is NOT: an efficient attention. B is still an n × n matrix per head, and

@@ -253,8 +253,10 @@ int main(int argc, char** argv) try {
   // diagonal masked — a mixture that includes block i itself would carry its later tokens); the query summary of
   // block i is the cumulative mean of the blocks before it; and the column step of row i only looks at rows
   // <= i: X_ij ← X_ij − max(0, logsumexp_{k<=i} X_kj) shrinks an entry only when earlier rows already took more
-  // than one unit of that key block. No row of P depends on a later block. (Exact column sums of 1 cannot be
-  // asked causally: the only strictly-lower-triangular doubly stochastic matrix is the shift i -> i-1.)
+  // than one unit of that key block. No row of P depends on a later block. (Exact row and column sums of 1
+  // cannot be asked causally: with the diagonal and the upper triangle masked, P is strictly lower-triangular,
+  // its first row is all zero, and so no such matrix is doubly stochastic. The column step therefore only caps
+  // each column sum at 1.)
   // SortCut (encoders): sort, keep the first k sorted blocks, and let EVERY query attend to those k·b keys only.
   // %%
   L.step("Step 6 · the causal variant and SortCut");

@@ -8,7 +8,12 @@
 //
 //     q̂ = q/|q|, k̂ = k/|k|;   cluster c holds the w queries and the w keys nearest to μ_c   (balanced)
 //     out_i = mean over the clusters c holding query i of softmax(q_i k_Kcᵀ / √d) v_Kc
-//     centroids: k-means on the first batch, then μ ← 0.999·μ + 0.001·(mean of the vectors assigned to μ)
+//     centroids: an online k-means, μ ← λ·μ + (1−λ)·(the queries and keys assigned to μ), λ close to 1
+//
+// (In the official code the centroids start as random normal vectors, layer-normalised, and the update keeps
+// running averages of each centroid's count and sum of assigned vectors. This course does it its own way: Step 2
+// fits the centroids by plain k-means on one input, and the course's routing layer (Step 7) starts from k-means
+// on its first batch, then moves μ by μ ← 0.999·μ + 0.001·(mean of the vectors assigned to μ).)
 //
 // With C ≈ √n clusters of w = n/C tokens the cost is C·w²·d = n·w·d = O(n^1.5·d) instead of n²·d. We build it on
 // an input with hidden topics, look at the clusters and the block-diagonal attention they induce, measure how

@@ -762,8 +762,9 @@ int main(int argc, char** argv) try {
 
   // %% [markdown]
   // ## Exercises
-  // 1. The survey puts BigBird in three families. Which of its three parts (window, global, random blocks) would
-  //    you remove to move it into FP alone, and what does its lesson (09) say that part is for?
+  // 1. BigBird has three parts (window, global, random blocks); the survey's Table 1 puts it in two families,
+  //    FP + M. Which part would you remove to move it into FP alone, and what does its lesson (09) say that part
+  //    is for?
   // 2. Sinkhorn's memory exponent is a little above 1. Find the term in its cost (`attnzoo list`) that is not
   //    linear in n, and the n at which it would dominate.
   // 3. Flash and full share a row of the taxonomy but sit at opposite corners of the memory axis. Which column of

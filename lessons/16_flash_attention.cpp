@@ -16,9 +16,10 @@
 //   Same result, O(√n) memory in their practical version (O(log n) in theory), time still O(n²).
 // - Dao et al. 2022, "FlashAttention: Fast and Memory-Efficient Exact Attention with IO-Awareness": tile both
 //   queries and keys so that every tile fits in fast on-chip memory, fuse the whole attention into one kernel,
-//   and in the backward recompute each tile's probabilities from one number per row (the log-sum-exp L)
-//   instead of storing them. Exact attention in O(n·d) memory — and, on GPUs, faster than the materialised
-//   version, because it moves fewer bytes.
+//   and in the backward recompute each tile's probabilities from a few numbers per row saved by the forward
+//   (FlashAttention keeps two, the row maximum m and the sum ℓ; FlashAttention-2, Dao 2023, keeps one, the
+//   log-sum-exp L = m + log ℓ, as this lesson does) instead of storing them. Exact attention in O(n·d) memory
+//   — and, on GPUs, faster than the materialised version, because it moves fewer bytes.
 //
 // This lesson builds the online softmax by hand on one row, builds a tiled forward and backward from core ops,
 // checks them and the library kernel `attention::flash_attention` against the dense reference, draws the tile
@@ -369,7 +370,8 @@ int main(int argc, char** argv) try {
   // %% [markdown]
   // ### The backward, without the n × n probabilities
   // Dense attention's autograd keeps P (n × n) for the backward. The tiled backward keeps out (n × d) and one
-  // number per row, the log-sum-exp L = m + log l — because then the probabilities of any tile come back as
+  // number per row, the log-sum-exp L = m + log l (as FlashAttention-2 does; FlashAttention-1 keeps m and l
+  // separately) — because then the probabilities of any tile come back as
   //
   //     P = e^(S − L)         (S = q kᵀ/√d of that tile, recomputed: one more matmul)
   //

@@ -5,12 +5,15 @@
 // For each lesson (ROOT/lessons/NN_name.cpp) and each companion notebook (ROOT/notebooks_cpp/NAME.cpp that
 // starts with a `// %% [markdown]` cell), in that order, the page shows:
 //   - the title and a one-line summary: the first `# ` heading of the source's first prose cell and the first
-//     sentence after it (tools/percent.h, summarize()); the whole introduction folds out below;
+//     sentence after it (tools/percent.h, summarize()); the whole introduction folds out below, its Markdown
+//     (**bold**, *italic*, `code`, [links](x)) rendered as HTML by tools/markdown.h;
+//   - where its exercise is (the `// EXERCISE` block of the source);
 //   - its figures, read from OUT/NAME/manifest.tsv ("file<TAB>kind<TAB>caption", written by lessons/lesson.h):
 //     each one an <img> with the caption as alt text and as the figure's caption, linked to the full PNG;
 //   - links to its notebook (OUT/notebooks/NAME.ipynb, when `make notebooks` made one), its source, and its
 //     narration log with the self-check result (OUT/NAME.log, when `make run` made one);
-// then the benchmark plots and tables under OUT/bench/ and OUT/lra/ when they exist.
+// then the benchmark plots and tables under OUT/bench/ and OUT/lra/ when they exist. Under the page title: a link
+// back to the README (ROOT/README.md, relative: ../README.md from out/) and how the exercises work.
 // Every link is relative, so the page works from file:// and from a copy of OUT/ together with the sources.
 // No network, no framework: HTML and inline CSS, plus ten lines of script that, after the page has loaded,
 // list broken images in an attribute of <body> (and show a banner) — scripts/check-gallery.sh reads it through
@@ -28,6 +31,7 @@
 #include <string>
 #include <vector>
 
+#include "tools/markdown.h"
 #include "tools/percent.h"
 
 namespace fs = std::filesystem;
@@ -49,20 +53,8 @@ std::vector<std::string> lines_of(const std::string& text) {
   return lines;
 }
 
-std::string html(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
+using markdown::escape_html;
+using markdown::inline_html;
 
 // A relative URL for a path: every byte outside [A-Za-z0-9._~/-] percent-encoded.
 std::string url(const std::string& path) {
@@ -80,27 +72,13 @@ std::string url(const std::string& path) {
   return out;
 }
 
-// Escaped text with `code` spans as <code>.
-std::string inline_markup(const std::string& s) {
-  std::string out;
-  bool in_code = false;
-  size_t start = 0;
-  for (size_t p = s.find('`'); p != std::string::npos; p = s.find('`', start)) {
-    out += html(s.substr(start, p - start));
-    out += in_code ? "</code>" : "<code>";
-    in_code = !in_code;
-    start = p + 1;
-  }
-  out += html(s.substr(start));
-  if (in_code) out += "</code>";
-  return out;
-}
-
 bool blank(const std::string& s) { return s.find_first_not_of(" \t") == std::string::npos; }
 
 // The lesson's introduction (its first prose cell) as simple HTML: paragraphs, indented blocks as <pre>,
-// "- " and "1. " lines as list items, "## " as a small heading. The "# " title is left out (shown above).
-std::string prose_html(const std::string& markdown) {
+// "- " and "1. " lines as list items, "## " as a small heading, and in the text **bold**, *italic*, `code` and
+// [links](target) (tools/markdown.h; a relative target is prefixed with link_base, the path from OUT to the
+// source's folder). The "# " title is left out (shown above).
+std::string prose_html(const std::string& markdown, const std::string& link_base) {
   const std::vector<std::string> lines = lines_of(markdown);
   std::string out;
   size_t i = 0;
@@ -111,7 +89,7 @@ std::string prose_html(const std::string& markdown) {
     }
     if (lines[i].rfind("#", 0) == 0) {
       const size_t hashes = lines[i].find_first_not_of('#');
-      out += "<h4>" + inline_markup(lines[i].substr(std::min(lines[i].size(), hashes + 1))) + "</h4>\n";
+      out += "<h4>" + inline_html(lines[i].substr(std::min(lines[i].size(), hashes + 1)), link_base) + "</h4>\n";
       ++i;
       continue;
     }
@@ -120,7 +98,7 @@ std::string prose_html(const std::string& markdown) {
       for (; i < lines.size() && (lines[i].rfind("    ", 0) == 0 || (blank(lines[i]) && i + 1 < lines.size() &&
                                                                     lines[i + 1].rfind("    ", 0) == 0));
            ++i)
-        out += html(lines[i].size() >= 4 ? lines[i].substr(4) : "") + "\n";
+        out += escape_html(lines[i].size() >= 4 ? lines[i].substr(4) : "") + "\n";
       out += "</pre>\n";
       continue;
     }
@@ -137,7 +115,7 @@ std::string prose_html(const std::string& markdown) {
         std::string item = lines[i].substr(list_item(lines[i]));
         for (++i; i < lines.size() && !blank(lines[i]) && list_item(lines[i]) == 0 && lines[i].rfind("  ", 0) == 0; ++i)
           item += " " + lines[i].substr(lines[i].find_first_not_of(' '));
-        out += "<li>" + inline_markup(item) + "</li>\n";
+        out += "<li>" + inline_html(item, link_base) + "</li>\n";
       }
       out += ordered ? "</ol>\n" : "</ul>\n";
       continue;
@@ -147,7 +125,7 @@ std::string prose_html(const std::string& markdown) {
            list_item(lines[i]) == 0;
          ++i)
       paragraph += (paragraph.empty() ? "" : " ") + lines[i];
-    out += "<p>" + inline_markup(paragraph) + "</p>\n";
+    out += "<p>" + inline_html(paragraph, link_base) + "</p>\n";
   }
   return out;
 }
@@ -215,10 +193,10 @@ struct Page {
     ++images;
     const std::string src = url(rel(png));
     const std::string alt = caption.empty() ? label : caption;
-    std::string s = std::string(wide ? "<figure class=\"wide\">" : "<figure>") + "\n<a href=\"" + src + "\"><img src=\"" + src + "\" alt=\"" + html(alt) + "\"" +
-                    size_attrs + "></a>\n<figcaption><b>" + html(label) + "</b>" +
+    std::string s = std::string(wide ? "<figure class=\"wide\">" : "<figure>") + "\n<a href=\"" + src + "\"><img src=\"" + src + "\" alt=\"" + escape_html(alt) + "\"" +
+                    size_attrs + "></a>\n<figcaption><b>" + escape_html(label) + "</b>" +
                     (timing ? " <span class=\"note\">(measured times: they vary from run to run)</span>" : "") +
-                    (caption.empty() ? "" : " — " + inline_markup(caption)) + "</figcaption>\n</figure>\n";
+                    (caption.empty() ? "" : " — " + inline_html(caption)) + "</figcaption>\n</figure>\n";
     return s;
   }
 };
@@ -245,7 +223,7 @@ std::string field(const std::string& result, const std::string& key) {
 }
 
 std::string section(Page& page, const Entry& e) {
-  std::string s = "<section class=\"lesson\" id=\"" + html(e.name) + "\">\n";
+  std::string s = "<section class=\"lesson\" id=\"" + escape_html(e.name) + "\">\n";
   notebook::Summary summary;
   std::string parse_error;
   try {
@@ -254,16 +232,18 @@ std::string section(Page& page, const Entry& e) {
     parse_error = ex.what();
   }
   const std::string title = summary.title.empty() ? e.name : summary.title;
-  s += "<h2><a href=\"#" + html(e.name) + "\">" + inline_markup(title) + "</a></h2>\n";
-  if (!summary.sentence.empty()) s += "<p class=\"summary\">" + inline_markup(summary.sentence) + "</p>\n";
+  s += "<h2><a href=\"#" + escape_html(e.name) + "\">" + inline_html(title) + "</a></h2>\n";
+  if (!summary.sentence.empty()) s += "<p class=\"summary\">" + inline_html(summary.sentence) + "</p>\n";
   if (!parse_error.empty())
-    s += "<p class=\"warn\">This source is not a valid percent-format file: " + html(parse_error) + "</p>\n";
+    s += "<p class=\"warn\">This source is not a valid percent-format file: " + escape_html(parse_error) + "</p>\n";
 
-  // Links: notebook, source, log with its result.
+  // Links: notebook, source, where its exercise is, log with its result.
   std::vector<std::string> links;
   const fs::path nb = page.out / "notebooks" / (e.name + ".ipynb");
   if (fs::is_regular_file(nb)) links.push_back("<a href=\"" + url(page.rel(nb)) + "\">notebook (.ipynb)</a>");
-  links.push_back("<a href=\"" + url(page.rel(e.source)) + "\">source (" + html(e.source.filename().string()) + ")</a>");
+  links.push_back("<a href=\"" + url(page.rel(e.source)) + "\">source (" + escape_html(e.source.filename().string()) + ")</a>");
+  if (read_text(e.source).find("// EXERCISE") != std::string::npos)
+    links.push_back("exercise: the <code>// EXERCISE</code> block in " + escape_html(e.source.filename().string()));
   const fs::path log = page.out / (e.name + ".log");
   if (fs::is_regular_file(log)) {
     links.push_back("<a href=\"" + url(page.rel(log)) + "\">narration log</a>");
@@ -271,13 +251,13 @@ std::string section(Page& page, const Entry& e) {
     const std::string status = field(result, "status"), checks = field(result, "checks");
     if (!status.empty())
       links.push_back(std::string("<span class=\"badge ") + (status == "PASS" ? "pass" : "fail") + "\">" +
-                      html(status) + (checks.empty() ? "" : " · checks " + html(checks)) + "</span>");
+                      escape_html(status) + (checks.empty() ? "" : " · checks " + escape_html(checks)) + "</span>");
   }
   s += "<p class=\"links\">";
   for (size_t i = 0; i < links.size(); ++i) s += (i ? " · " : "") + links[i];
   s += "</p>\n";
 
-  const std::string intro = prose_html(summary.intro);
+  const std::string intro = prose_html(summary.intro, page.rel(e.source.parent_path()) + "/");
   if (!intro.empty()) s += "<details><summary>Introduction</summary>\n" + intro + "</details>\n";
 
   const fs::path dir = page.out / e.name;
@@ -315,13 +295,13 @@ std::string results_section(Page& page, const std::string& sub, const std::strin
   std::sort(others.begin(), others.end());
   std::vector<Figure> manifest;
   if (fs::is_regular_file(dir / "manifest.tsv")) manifest = read_manifest(dir);
-  std::string s = "<section class=\"lesson\" id=\"" + sub + "\">\n<h2><a href=\"#" + sub + "\">" + html(title) +
+  std::string s = "<section class=\"lesson\" id=\"" + sub + "\">\n<h2><a href=\"#" + sub + "\">" + escape_html(title) +
                   "</a></h2>\n<p class=\"summary\">" + how + "</p>\n";
   if (!others.empty()) {
     s += "<p class=\"links\">";
     for (size_t i = 0; i < others.size(); ++i)
       s += std::string(i ? " · " : "") + "<a href=\"" + url(page.rel(others[i])) + "\">" +
-           html(others[i].filename().string()) + "</a>";
+           escape_html(others[i].filename().string()) + "</a>";
     s += "</p>\n";
   }
   if (!pngs.empty()) {
@@ -337,7 +317,7 @@ std::string results_section(Page& page, const std::string& sub, const std::strin
   for (const fs::path& t : tables) {
     std::string text = read_text(t);
     if (text.size() > 20000) text = text.substr(0, 20000) + "\n...";
-    s += "<h4>" + html(t.filename().string()) + "</h4>\n<pre>" + html(text) + "</pre>\n";
+    s += "<h4>" + escape_html(t.filename().string()) + "</h4>\n<pre>" + escape_html(text) + "</pre>\n";
   }
   s += "</section>\n";
   return s;
@@ -390,6 +370,24 @@ const char* kImageCheck = R"(window.addEventListener("load", function () {
   }
 });
 )";
+
+// Where to begin, and where the exercises are: under the page title.
+std::string start_here(const Page& page) {
+  std::string s = "<p>New here? Start with the ";
+  const fs::path readme = page.root / "README.md";
+  if (fs::is_regular_file(readme)) {
+    const std::string rel = page.rel(readme);
+    s += "<a href=\"" + url(rel) + "\">README</a> (<code>" + escape_html(rel) + "</code> from this page)";
+  } else {
+    s += "README (README.md at the top of the project)";
+  }
+  s += ": it gives the path through the lessons, starting at 00, and what each one needs.</p>\n"
+       "<p>Exercises: each lesson's EXERCISE block (between <code>// EXERCISE</code> and <code>// END EXERCISE</code> "
+       "in <code>lessons/NN_name.cpp</code>) is the code you are invited to change. Edit it, rebuild with "
+       "<code>make</code>, rerun the lesson (<code>build/lessons/NN_name</code>): its self-checks print PASS or FAIL. "
+       "Run a lesson with <code>--solution</code> to see a reference solution.</p>\n";
+  return s;
+}
 
 }  // namespace
 
@@ -458,7 +456,7 @@ int main(int argc, char** argv) {
       if (!s.title.empty()) title = s.title;
     } catch (const std::exception&) {
     }
-    toc += "<li><a href=\"#" + html(e.name) + "\">" + inline_markup(title) + "</a>" +
+    toc += "<li><a href=\"#" + escape_html(e.name) + "\">" + inline_html(title) + "</a>" +
            (e.group == "notebook" ? " <span class=\"note\">(companion notebook)</span>" : "") + "</li>\n";
   }
   if (fs::is_directory(page.out / "bench")) toc += "<li><a href=\"#bench\">Benchmarks</a></li>\n";
@@ -473,7 +471,7 @@ int main(int argc, char** argv) {
                     std::string(kStyle) + "</style>\n</head>\n<body>\n<main>\n<header>\n<h1>attnzoo — gallery</h1>\n" +
                     "<p>Efficient Transformers from scratch in C++: " + std::to_string(lessons) + " lessons, " +
                     std::to_string(notebooks) + " companion notebooks, " + std::to_string(page.images) +
-                    " figures. Click a figure for the full-size PNG.</p>\n"
+                    " figures. Click a figure for the full-size PNG.</p>\n" + start_here(page) +
                     "<p class=\"note\">Written by <code>build/tools/gallery</code> (tools/gallery.cpp) from "
                     "the lessons' figure manifests; <code>make run</code> and <code>make notebooks</code> rewrite "
                     "it.</p>\n</header>\n<div id=\"broken-images\"></div>\n" +

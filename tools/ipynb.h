@@ -434,9 +434,10 @@ inline std::vector<DocCell> document_cells(const PercentSource& src) {
   if (!helpers.empty())
     note += "The functions and types the steps call, defined in " + file + " before `main()`.\n\n";
   if (src.main_cell >= 0)
-    note += "In " + file + " the steps above are the body of `int main(int argc, char** argv) try { ... }`, whose "
-            "`catch` prints an error as one line. This notebook is the record of one run (made by `tools/nbrun.cpp`): "
-            "it needs no kernel. To change a step, edit the source and run `make notebooks`.";
+    note += "`main()` itself is not shown: in " + file + " the code of the cells after the setup's `#include`s "
+            "and helpers runs inside `int main(int argc, char** argv) try { ... }`, whose `catch` prints an error as "
+            "one line. This notebook is the record of one run (made by `tools/nbrun.cpp`): it needs no kernel. To "
+            "change a step, edit the source and run `make notebooks`.";
   cells.push_back({CellKind::markdown, note, -1});
   if (!helpers.empty()) cells.push_back({CellKind::code, helpers, -1});
   return cells;

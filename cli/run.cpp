@@ -2,6 +2,7 @@
 // against NumPy or PyTorch), optionally with gradients, the effective attention and the pattern.
 #include <cstdint>
 #include <filesystem>
+#include <iostream>
 #include <string>
 #include <vector>
 
@@ -121,8 +122,13 @@ int cmd_run(const std::vector<std::string>& words) {
     files.add(args.get("save-mask"), P);
   }
 
-  // 4. Write all files, or none.
+  // 4. Write all files, or none; then say so in one line on stdout, as `show`, `bench` and `lra` do:
+  //    "run full: wrote out.npy (2,4,128,64), grads/dq.npy (2,4,128,64), ...".
   files.write_all();
+  std::string line = "run " + name + ": wrote";
+  for (size_t i = 0; i < files.files().size(); ++i)
+    line += (i ? ", " : " ") + files.files()[i].first + " " + core::shape_str(files.files()[i].second.shape());
+  std::cout << line << std::endl;
   return kExitOk;
 }
 

@@ -21,7 +21,9 @@
 // core::Error thrown anywhere (a wrong shape, a bad flag) ends the program with one readable line.
 //
 // Output contract (scripts/run-lessons.sh, tests/test_lessons.cpp and the notebook runner rely on it):
-//   - narration goes to stdout, flushed after every step, check, figure and table row;
+//   - narration goes to stdout, flushed after every step, check, figure and table row; the lesson keeps a copy
+//     of everything it prints (stdout and stderr) in DIR/NAME.log, the log the gallery reads its badge from, so
+//     a hand run rewrites its figures, its manifest and its log together;
 //   - each figure is announced as "[figure] DIR/NAME/file.png — caption" and listed in DIR/NAME/manifest.tsv,
 //     a tab-separated file with the header "file<TAB>kind<TAB>caption"; kind is "deterministic" (same seed,
 //     same PNG bytes) or "timing" (contains measured times, so it differs from run to run);
@@ -39,6 +41,7 @@
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <type_traits>
@@ -295,10 +298,47 @@ inline plot::Image matrix_map(const Tensor& m, const std::string& title, const s
 
 // ---- errors ----------------------------------------------------------------------------------------------
 
-// What main's catch clause calls: one line "error: ..." on stderr, and the exit status 2.
+namespace detail {
+// The log of the last Lesson made in this process (DIR/NAME.log), so that report_error can add its line after
+// the Lesson is gone: main's catch clause runs after main's locals, L among them, were destroyed.
+inline std::string& current_log() {
+  static std::string path;
+  return path;
+}
+
+// A stream buffer that hands every character to two others, unbuffered: the terminal's (whose result counts)
+// and the log file's. std::cout and std::cerr write through it while a Lesson lives.
+class TeeBuf : public std::streambuf {
+ public:
+  TeeBuf(std::streambuf* screen, std::streambuf* file) : screen_(screen), file_(file) {}
+
+ protected:
+  int overflow(int c) override {
+    if (c == traits_type::eof()) return traits_type::not_eof(c);
+    file_->sputc(static_cast<char>(c));
+    return screen_->sputc(static_cast<char>(c));
+  }
+  std::streamsize xsputn(const char* s, std::streamsize n) override {
+    file_->sputn(s, n);
+    return screen_->sputn(s, n);
+  }
+  int sync() override {
+    file_->pubsync();
+    return screen_->pubsync();
+  }
+
+ private:
+  std::streambuf* screen_;
+  std::streambuf* file_;
+};
+}  // namespace detail
+
+// What main's catch clause calls: one line "error: ..." on stderr (and at the end of the lesson's log, so the
+// log of a run that stopped says why), and the exit status 2.
 inline int report_error(const std::exception& e) {
   std::cout.flush();
   std::cerr << "error: " << e.what() << std::endl;
+  if (!detail::current_log().empty()) std::ofstream(detail::current_log(), std::ios::app) << "error: " << e.what() << "\n";
   return 2;
 }
 
@@ -316,7 +356,9 @@ inline const char* figure_kind_name(Figure kind) {
 class Lesson {
  public:
   // Parses --quick, --seed N (or --seed=N), --out DIR (or --out=DIR), --help. Prints the usage and exits 0 on
-  // --help; throws core::Error on anything else it does not know. Creates DIR/NAME/ and an empty manifest.
+  // --help; throws core::Error on anything else it does not know. Creates DIR/NAME/ and an empty manifest, and
+  // starts DIR/NAME.log. DIR is `out`, or `out/quick` with --quick, so that a quick run never replaces the
+  // full-size figures of `make run`.
   Lesson(int argc, char** argv, std::string name, uint64_t default_seed = 0)
       : name_(std::move(name)), seed_(default_seed) {
     const std::string program = argc > 0 ? argv[0] : name_;
@@ -355,24 +397,38 @@ class Lesson {
       } else if (arg == "--out") {
         out_ = take_value();
         AZ_CHECK(!out_.empty(), name_, ": --out wants a directory");
+        out_given_ = true;
       } else {
         AZ_FAIL(name_, ": unknown option '", argv[i], "' (options: --quick --seed N --out DIR --solution --wrong-answer --help)");
       }
     }
+    if (quick_ && !out_given_) out_ = "out/quick";
     dir_ = (std::filesystem::path(out_) / name_).string();
     std::error_code ec;
     std::filesystem::create_directories(dir_, ec);
     AZ_CHECK(!ec, name_, ": cannot create the output directory ", dir_, ": ", ec.message());
     write_manifest();
+    open_log();
     std::cout << "# " << name_ << "   (seed " << seed_ << (quick_ ? ", quick" : "") << ", figures in " << dir_
-              << "/)\n";
+              << "/, log in " << log_path_ << ")\n";
     std::cout.flush();
   }
+
+  // The log copies what the lesson prints; it stops when the Lesson is destroyed (at the end of main).
+  ~Lesson() {
+    std::cout.flush();
+    std::cerr.flush();
+    if (old_cout_) std::cout.rdbuf(old_cout_);
+    if (old_cerr_) std::cerr.rdbuf(old_cerr_);
+  }
+  Lesson(const Lesson&) = delete;
+  Lesson& operator=(const Lesson&) = delete;
 
   const std::string& name() const { return name_; }
   bool quick() const { return quick_; }
   uint64_t seed() const { return seed_; }
   const std::string& dir() const { return dir_; }  // DIR/NAME
+  const std::string& log_path() const { return log_path_; }  // DIR/NAME.log
   double elapsed() const { return clock_.seconds(); }
   // A generator for one purpose of the lesson: rng(0) for the data, rng(1) for the weights, ... Different
   // streams give unrelated numbers; the same (seed, stream) always gives the same ones.
@@ -494,12 +550,27 @@ class Lesson {
            " [--quick] [--seed N] [--out DIR]\n"
            "  --quick     smaller sizes and fewer repetitions (for tests): a few seconds\n"
            "  --seed N    seed of every random number in the lesson (default 0)\n"
-           "  --out DIR   where the figures go: DIR/<lesson name>/*.png and manifest.tsv (default out)\n"
+           "  --out DIR   where the figures go: DIR/<lesson name>/*.png and manifest.tsv, and the log of\n"
+           "              this run: DIR/<lesson name>.log (default out; out/quick with --quick)\n"
            "  --solution      run the EXERCISE with its reference solution (lessons/solutions/<lesson name>.h)\n"
            "                  instead of your EXERCISE block\n"
            "  --wrong-answer  run it with a known-wrong answer, to see how the exercise's check catches it\n"
            "  --help      this text\n"
            "Exit status: 0 all self-checks passed, 1 a check failed, 2 an error.\n";
+  }
+
+  // DIR/NAME.log, started afresh: from here on std::cout and std::cerr also write into it (detail::TeeBuf).
+  void open_log() {
+    log_path_ = (std::filesystem::path(out_) / (name_ + ".log")).string();
+    log_.open(log_path_, std::ios::binary | std::ios::trunc);
+    AZ_CHECK(log_.good(), name_, ": cannot write ", log_path_);
+    detail::current_log() = log_path_;
+    std::cout.flush();
+    std::cerr.flush();
+    cout_tee_ = std::make_unique<detail::TeeBuf>(std::cout.rdbuf(), log_.rdbuf());
+    cerr_tee_ = std::make_unique<detail::TeeBuf>(std::cerr.rdbuf(), log_.rdbuf());
+    old_cout_ = std::cout.rdbuf(cout_tee_.get());
+    old_cerr_ = std::cerr.rdbuf(cerr_tee_.get());
   }
 
   // Rewritten after every figure, so that a lesson that stops half-way still leaves a correct manifest.
@@ -524,7 +595,13 @@ class Lesson {
   bool quick_ = false;
   uint64_t seed_ = 0;
   std::string out_ = "out";
+  bool out_given_ = false;
   std::string dir_;
+  std::string log_path_;
+  std::ofstream log_;  // declared before the tees that write into it, so it outlives them
+  std::unique_ptr<detail::TeeBuf> cout_tee_, cerr_tee_;
+  std::streambuf* old_cout_ = nullptr;
+  std::streambuf* old_cerr_ = nullptr;
   int checks_ = 0, passed_ = 0;
   std::vector<std::string> failed_;
   std::vector<FigureEntry> figures_;

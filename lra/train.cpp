@@ -212,6 +212,14 @@ std::string percent(double fraction) {
   return buf;
 }
 
+// The running loss, or a dash before the first log row has measured one (not "nan").
+std::string loss_text(double loss) {
+  if (!std::isfinite(loss)) return "  \u2013  ";  // "–", as wide as "0.693"
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3f", loss);
+  return buf;
+}
+
 // The progress line: a bar rewritten in place on a terminal, plain lines otherwise.
 class ProgressPrinter {
  public:
@@ -220,7 +228,10 @@ class ProgressPrinter {
     mode_ = o.progress;
     if (mode_ == ProgressMode::Auto)
       mode_ = (out_ == &std::cout && ::isatty(STDOUT_FILENO)) ? ProgressMode::Bar : ProgressMode::Lines;
-    every_ = o.progress_every > 0 ? o.progress_every : std::max<int64_t>(1, o.eval_every);
+    // Lines (a file, a pipe, CI): one line per log row, so the file shows the run as the log.csv does.
+    every_ = o.progress_every > 0 ? o.progress_every
+             : o.log_every > 0    ? o.log_every
+                                  : std::max<int64_t>(1, o.eval_every / 4);
   }
 
   // step: steps done; loss/acc: running means; val: the last validation accuracy (NaN before the first);
@@ -239,7 +250,7 @@ class ProgressPrinter {
     }
     const int digits = static_cast<int>(std::to_string(total_).size());
     line << "step " << std::setw(digits) << step << "/" << total_ << std::fixed << std::setprecision(3)
-         << "  loss " << loss << "  acc " << percent(acc) << "  val " << percent(val);
+         << "  loss " << loss_text(loss) << "  acc " << percent(acc) << "  val " << percent(val);
     if (best_step > 0) line << " (best " << percent(best) << " @" << best_step << ")";
     line << std::setprecision(1) << "  " << rate << " steps/s  ETA "
          << format_duration(rate > 0 ? (total_ - step) / rate : NAN);

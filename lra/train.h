@@ -120,7 +120,7 @@ struct LogRow {
 enum class ProgressMode {
   Auto,   // Bar when the stream is std::cout and stdout is a terminal, else Lines
   Bar,    // one line rewritten in place with '\r' (and a final newline)
-  Lines,  // a plain line every progress_every steps (and at every evaluation)
+  Lines,  // a plain line every progress_every steps (default: every log row) and at every evaluation
   Quiet,  // nothing
 };
 
@@ -148,7 +148,7 @@ struct TrainOptions {
   std::string label;             // what the progress line starts with, e.g. "[3/28] linear listops"
   ProgressMode progress = ProgressMode::Auto;
   std::ostream* progress_stream = nullptr;  // default std::cout
-  int64_t progress_every = 0;    // Lines mode: a line every N steps; 0 = eval_every
+  int64_t progress_every = 0;    // Lines mode: a line every N steps; 0 = every log row (log_every)
 
   // Hooks (lessons, tests). after_step runs after each optimiser step (and before that step's evaluation):
   // a test can, e.g., damage the parameters after step k to make validation accuracy drop.

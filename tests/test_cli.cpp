@@ -147,6 +147,8 @@ TEST_CASE("cli: run full equals dense_attention computed in-process") {
     const std::vector<std::string> extra = c.causal ? std::vector<std::string>{"--causal"} : std::vector<std::string>{};
     const Result r = run_cli(run_args(in, extra));
     check_ok(r);
+    // One line on stdout names what was written.
+    CHECK(r.out == "run full: wrote " + in.file("out.npy") + " " + core::shape_str(c.q_shape) + "\n");
     const Tensor got = core::npy::load(in.file("out.npy"));
     const Tensor want = attention::dense_attention(in.q, in.k, in.v, {c.causal, Tensor()});
     CHECK_CLOSE(got, want, 1e-5, 1e-5);
@@ -421,8 +423,10 @@ TEST_CASE("cli: lra generates ListOps TSV and Pathfinder PNGs, trains a scheme, 
                "16", "--test", "16", "--batch", "8", "--eval-every", "3", "--d-model", "16", "--heads", "2",
                "--layers", "1", "--d-ff", "32", "--progress", "lines", "--out", dir + "/run"});
   check_ok(r);
-  CHECK(r.out.find("step 3/6") != std::string::npos);
+  // Piped (not a terminal): a line per log row (every step here: --eval-every 3 logs every max(1, 3/4) steps).
+  for (int step = 1; step <= 6; ++step) CHECK(r.out.find("step " + std::to_string(step) + "/6") != std::string::npos);
   CHECK(r.out.find("ETA") != std::string::npos);
+  CHECK(r.out.find("nan") == std::string::npos);
   CHECK(r.out.find("test accuracy") != std::string::npos);
   const std::vector<std::string> log = lines_of(read_text(dir + "/run/log.csv"));
   REQUIRE(log.size() >= 3);
@@ -430,6 +434,13 @@ TEST_CASE("cli: lra generates ListOps TSV and Pathfinder PNGs, trains a scheme, 
   CHECK(log.back().rfind("6,", 0) == 0);
   CHECK(read_text(dir + "/run/result.json").find("\"scheme\": \"linear\"") != std::string::npos);
   CHECK(plot::load_png(dir + "/run/curves.png").width > 600);
+  // The bar, before the first log row (every 2 steps here): a dash for the loss, not "nan".
+  r = run_cli({"lra", "listops", "--scheme", "linear", "--steps", "4", "--seq-len", "20", "--train", "64", "--val",
+               "16", "--test", "16", "--batch", "8", "--eval-every", "8", "--d-model", "16", "--heads", "2",
+               "--layers", "1", "--d-ff", "32", "--progress", "bar", "--out", dir + "/bar"});
+  check_ok(r);
+  CHECK(r.out.find("step 1/4  loss   \u2013  ") != std::string::npos);
+  CHECK(r.out.find("nan") == std::string::npos);
 
   // Bad input: one line on stderr, exit 2, naming the problem
   const std::vector<std::pair<std::vector<std::string>, std::string>> bad = {

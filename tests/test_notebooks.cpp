@@ -318,19 +318,39 @@ TEST_CASE("notebooks: program output is sorted into cells the same way whatever 
     REQUIRE(c.outputs.count(4));
     REQUIRE(c.outputs.at(4).size() == 1);
     CHECK(c.outputs.at(4)[0].text == "partial lineagain\n");
-    // Cell 5: the figure line, its image, the rest; a boundary with another tag is only text.
+    // Cell 5: the figure line becomes its image (with the caption), then the rest; a boundary with another tag
+    // is only text.
     REQUIRE(c.outputs.count(5));
     const auto& five = c.outputs.at(5);
-    REQUIRE(five.size() == 4);
-    CHECK(five[0].text == "[figure] fig.png — a caption\n");
-    CHECK(five[1].kind == notebook::Output::Kind::image);
-    CHECK(five[1].path == "fig.png");
-    CHECK(five[1].text == "a caption");
-    CHECK(five[1].png == kTwoPixels);
-    CHECK(five[2].text == "after\n@@attnzoo-cell:other:6@@\n");
-    CHECK(five[3].name == "stderr");
-    CHECK(five[3].text == "warn5\n");
+    REQUIRE(five.size() == 3);
+    CHECK(five[0].kind == notebook::Output::Kind::image);
+    CHECK(five[0].path == "fig.png");
+    CHECK(five[0].text == "a caption");
+    CHECK(five[0].png == kTwoPixels);
+    CHECK(five[1].text == "after\n@@attnzoo-cell:other:6@@\n");
+    CHECK(five[2].name == "stderr");
+    CHECK(five[2].text == "warn5\n");
   }
+}
+
+TEST_CASE("notebooks: a lesson's main() try/catch stays out of the cells and its helpers go to an appendix") {
+  const std::string text =
+      "// %% [markdown]\n// # T\n// %%\n#include \"lessons/lesson.h\"\nusing core::Tensor;\n\n// twice x\n"
+      "int twice(int x) { return 2 * x; }\n"
+      "// %%\nint main(int argc, char** argv) try {\n  lesson::Lesson L(argc, argv, \"t\");\n"
+      "  // %% [markdown]\n  // ## Step 1\n  // %%\n"
+      "  if (twice(1) == 2) {\n    L.say(\"two\");\n  }\n  return L.finish();\n"
+      "} catch (const std::exception& e) {\n  return lesson::report_error(e);\n}\n";
+  const notebook::PercentSource src = notebook::parse_percent(text, "t.cpp");
+  const std::vector<notebook::DocCell> doc = notebook::document_cells(src);
+  REQUIRE(doc.size() == 6);  // prose, setup, prose, the step, the appendix's prose, the helpers
+  CHECK(doc[1].source == "#include \"lessons/lesson.h\"\nusing core::Tensor;\n\nlesson::Lesson L(argc, argv, \"t\");");
+  CHECK(doc[1].output_of == src.main_cell);
+  CHECK(doc[3].source == "if (twice(1) == 2) {\n  L.say(\"two\");\n}\nreturn L.finish();");
+  CHECK(doc[3].output_of == 4);
+  CHECK(doc[4].kind == CellKind::markdown);
+  CHECK(doc[5].source == "// twice x\nint twice(int x) { return 2 * x; }");
+  CHECK(doc[5].output_of == -1);
 }
 
 TEST_CASE("notebooks: base64 matches RFC 4648 and round-trips bytes") {
@@ -360,28 +380,29 @@ TEST_CASE("notebooks: nbrun turns the fixture into a notebook with its outputs, 
   const Proc p = run_nbrun(fixture_path(), {"-o", path}, {dir});
   INFO("nbrun stdout:\n" << p.out << "\nstderr:\n" << p.err);
   REQUIRE(p.status == 0);
-  CHECK(p.out.find("wrote " + path + ": 10 cells, 1 figures") != std::string::npos);
+  CHECK(p.out.find("wrote " + path + ": 11 cells, 1 figures") != std::string::npos);
   const std::string bytes = slurp(path);
   const json nb = json::parse(bytes);
 
   CHECK(nb["nbformat"] == 4);
   CHECK(nb["nbformat_minor"] == 5);
-  CHECK(nb["metadata"]["kernelspec"]["name"] == "xcpp17");
-  CHECK(nb["metadata"]["kernelspec"]["language"] == "C++17");
+  CHECK_FALSE(nb["metadata"].contains("kernelspec"));  // no kernel to ask for: the notebook is a record
   CHECK(nb["metadata"]["language_info"]["name"] == "c++");
   CHECK(nb["metadata"]["attnzoo"]["args"] == json::array({dir}));
 
   const notebook::PercentSource src = notebook::parse_percent(slurp(fixture_path()), fixture_path());
+  const std::vector<notebook::DocCell> doc = notebook::document_cells(src);
   const json& cells = nb["cells"];
-  REQUIRE(cells.size() == src.cells.size());
+  REQUIRE(cells.size() == doc.size());
+  REQUIRE(cells.size() == 11);  // the source's 10 cells, the code before main split, the appendix's prose
   std::set<std::string> ids;
   int count = 0;
   for (size_t i = 0; i < cells.size(); ++i) {
     CAPTURE(i);
     const json& c = cells[i];
     ids.insert(c["id"].get<std::string>());
-    CHECK(joined(c["source"]) == src.cells[i].source);
-    if (src.cells[i].kind == CellKind::markdown) {
+    CHECK(joined(c["source"]) == doc[i].source);
+    if (doc[i].kind == CellKind::markdown) {
       CHECK(c["cell_type"] == "markdown");
       CHECK_FALSE(c.contains("outputs"));
       CHECK_FALSE(c.contains("execution_count"));
@@ -392,28 +413,47 @@ TEST_CASE("notebooks: nbrun turns the fixture into a notebook with its outputs, 
   }
   CHECK(ids.size() == cells.size());
 
-  // Which cell printed what.
   auto stream = [&](size_t cell, size_t k) {
     const json& o = cells[cell]["outputs"][k];
     return o["name"].get<std::string>() + ":" + joined(o["text"]);
   };
-  CHECK(cells[1]["outputs"].empty());  // code before main: no output
-  REQUIRE(cells[2]["outputs"].size() == 1);
-  CHECK(stream(2, 0) == "stdout:setup, printed in the cell that holds main\n");
+  // The layout of a document: the setup (the includes, then main's first lines, without main's signature and
+  // moved left), the steps, and the helpers last, after the appendix's prose.
+  const std::string setup = joined(cells[1]["source"]);
+  CHECK(setup.rfind("#include <fstream>\n#include <iostream>\n#include <string>\n\n// usage: nb_tiny", 0) == 0);
+  CHECK(setup.find("\nconst std::string dir = argc > 1") != std::string::npos);
+  CHECK(setup.find("main(") == std::string::npos);
+  CHECK(setup.find("write_png") == std::string::npos);
+  CHECK(joined(cells[3]["source"]) == "std::cout << \"first line\\n\";\nstd::cout << \"second line\" << std::endl;");
+  const std::string last_step = joined(cells[8]["source"]);
+  CHECK(last_step.substr(last_step.size() - 9) == "return 0;");  // main's closing `}` left out
+  CHECK(cells[9]["cell_type"] == "markdown");
+  CHECK(joined(cells[9]["source"]).rfind("## Appendix", 0) == 0);
+  const std::string helpers = joined(cells[10]["source"]);
+  CHECK(helpers.rfind("// A valid 2x1 PNG", 0) == 0);
+  CHECK(helpers.find("std::string write_png(const std::string& dir") != std::string::npos);
+  CHECK(cells[10]["outputs"].empty());
+
+  // Which cell printed what.
+  REQUIRE(cells[1]["outputs"].size() == 1);
+  CHECK(stream(1, 0) == "stdout:setup, printed in the cell that holds main\n");
+  REQUIRE(cells[3]["outputs"].size() == 1);
+  CHECK(stream(3, 0) == "stdout:first line\nsecond line\n");
   REQUIRE(cells[4]["outputs"].size() == 1);
-  CHECK(stream(4, 0) == "stdout:first line\nsecond line\n");
+  CHECK(stream(4, 0) == "stderr:a warning on stderr\n");
   REQUIRE(cells[5]["outputs"].size() == 1);
-  CHECK(stream(5, 0) == "stderr:a warning on stderr\n");
-  REQUIRE(cells[6]["outputs"].size() == 1);
-  CHECK(stream(6, 0) == "stdout:loop 0\nloop 1\n");
-  const json& figure_cell = cells[8]["outputs"];
-  REQUIRE(figure_cell.size() == 3);
-  CHECK(stream(8, 0) == "stdout:before the figure\n[figure] " + dir + "/two_pixels.png — two pixels, red and blue\n");
+  CHECK(stream(5, 0) == "stdout:loop 0\nloop 1\n");
+  // The figure: its picture, then its caption (no "[figure] PATH" line), then what followed.
+  const json& figure_cell = cells[7]["outputs"];
+  REQUIRE(figure_cell.size() == 4);
+  CHECK(stream(7, 0) == "stdout:before the figure\n");
   CHECK(figure_cell[1]["output_type"] == "display_data");
   CHECK(joined(figure_cell[1]["data"]["text/plain"]) == "two pixels, red and blue");
-  CHECK(stream(8, 2) == "stdout:after the figure, without a newline");
-  REQUIRE(cells[9]["outputs"].size() == 1);
-  CHECK(stream(9, 0) == "stdout:done\n");
+  CHECK(figure_cell[2]["output_type"] == "display_data");
+  CHECK(joined(figure_cell[2]["data"]["text/markdown"]) == "*two pixels, red and blue* (`two_pixels.png`)");
+  CHECK(stream(7, 3) == "stdout:after the figure, without a newline");
+  REQUIRE(cells[8]["outputs"].size() == 1);
+  CHECK(stream(8, 0) == "stdout:done\n");
 
   // The image is the PNG the program wrote, and decodes.
   std::string png;
@@ -438,7 +478,7 @@ TEST_CASE("notebooks: nbrun turns the fixture into a notebook with its outputs, 
                                   path});
   INFO("nbformat: " << valid.out << valid.err);
   CHECK(valid.status == 0);
-  CHECK(valid.out == "4 5 10\n");
+  CHECK(valid.out == "4 5 11\n");
 
   // Deterministic: the same source gives the same bytes.
   const std::string again = dir + "/again.ipynb";

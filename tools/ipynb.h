@@ -2,11 +2,21 @@
 // the splitter that hands every piece of output to the cell that printed it, base64 for the images, and the
 // nbformat 4.5 JSON itself (through nlohmann-json). Header-only; used by tools/nbrun.cpp and the tests.
 //
+// The notebook reads as a document, not as the source file cut up (document_cells()): the prose; a short setup
+// cell (the #includes and `using`s, then what main does before its first step, such as the Lesson line); each
+// step's code, dedented, with its output and pictures; and at the end an appendix with the helper functions
+// the source defines before main(). main's own lines — `int main(...) try {` and the closing `} catch` — are
+// left out (the appendix says they are there). A figure shows as its picture with its caption below it, not
+// after the "[figure] PATH — caption" line the program printed.
+//
 // What goes where in the notebook (nbformat 4, minor 5: every cell has an id):
 //   markdown cell  {"cell_type": "markdown", "id": "cell-3", "metadata": {}, "source": [lines]}
 //   code cell      {"cell_type": "code", "id": "cell-4", "execution_count": 2, "metadata": {}, "source": [lines],
-//                   "outputs": [stream stdout/stderr, display_data image/png, stream, ...]}   (in printed order)
-//   metadata       kernelspec xcpp17 (C++17), language_info c++ 17, and "attnzoo": {source, args}.
+//                   "outputs": [stream stdout/stderr, display_data image/png, display_data caption (text/markdown),
+//                               stream, ...]}   (in printed order)
+//   metadata       language_info c++ 17 and "attnzoo": {source, args}. No kernelspec: the notebook is a record of
+//                  one run, read as it is; naming a C++ kernel (xeus-cling's xcpp17) only made Jupyter ask for
+//                  one that is rarely installed.
 // Keys are sorted and the indent is 1 space, as Jupyter writes them; ids and execution counts follow the cell
 // order; nothing depends on the time or the machine, so the same program output gives the same bytes.
 #pragma once
@@ -227,7 +237,9 @@ class OutputSplitter {
     const Figure f = !is_stdout ? Figure() : c.early_ready ? c.early : read_figure(line);
     c.line.clear();
     c.early_ready = false;
-    append_stream(c.cell, c.name, line);
+    // A figure line whose PNG was read becomes the image (its caption goes with it); any other line, or a
+    // figure that could not be read, stays text.
+    if (f.image.path.empty() || !f.error.empty()) append_stream(c.cell, c.name, line);
     if (f.image.path.empty()) return;
     if (!f.error.empty()) {
       figure_problems.push_back({c.cell, "[figure] " + f.image.path + ": " + f.error});
@@ -275,7 +287,6 @@ inline nlohmann::json multiline(const std::string& text) {
 
 inline nlohmann::json kernel_metadata() {
   return {
-      {"kernelspec", {{"name", "xcpp17"}, {"display_name", "C++17"}, {"language", "C++17"}}},
       {"language_info",
        {{"name", "c++"},
         {"version", "17"},
@@ -285,14 +296,173 @@ inline nlohmann::json kernel_metadata() {
   };
 }
 
-// The notebook for `src`, with `outputs` (by cell index) in its code cells. `extra` is merged into the
-// notebook's metadata (the runner puts {"attnzoo": {"source": ..., "args": [...]}} there).
+// ---- the notebook as a document -------------------------------------------------------------------------------
+
+// One cell of the notebook: its kind, its text, and the source cell whose output it shows (-1: none).
+struct DocCell {
+  CellKind kind = CellKind::code;
+  std::string source;
+  int output_of = -1;
+};
+
+namespace detail {
+
+inline bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
+
+inline std::string strip_left(const std::string& s) {
+  size_t p = 0;
+  while (p < s.size() && is_space(s[p])) ++p;
+  return s.substr(p);
+}
+
+// A line of the setup part of the code before main: a directive, a using-declaration or -directive, a namespace
+// alias, a comment or a blank line.
+inline bool setup_line(const std::string& line) {
+  const std::string t = strip_left(line);
+  if (t.empty() || starts_with(t, "#") || starts_with(t, "//") || starts_with(t, "using ")) return true;
+  if (starts_with(t, "namespace ") && t.find('=') != std::string::npos && t.find('{') == std::string::npos) return true;
+  return false;
+}
+
+inline std::string join_lines(const std::vector<std::string>& lines, size_t from, size_t to) {
+  std::string out;
+  for (size_t i = from; i < to; ++i) out += lines[i] + (i + 1 < to ? "\n" : "");
+  return out;
+}
+
+inline std::string trim_blank_lines(const std::string& text) {
+  std::vector<std::string> lines = split_lines(text);
+  size_t from = 0, to = lines.size();
+  while (from < to && blank(lines[from])) ++from;
+  while (to > from && blank(lines[to - 1])) --to;
+  return join_lines(lines, from, to);
+}
+
+// Lines of main's body, moved left by their common indentation.
+inline std::string dedent(const std::string& text) {
+  const std::vector<std::string> lines = split_lines(text);
+  size_t common = std::string::npos;
+  for (const std::string& l : lines) {
+    if (blank(l)) continue;
+    size_t p = 0;
+    while (p < l.size() && l[p] == ' ') ++p;
+    common = std::min(common, p);
+  }
+  if (common == std::string::npos || common == 0) return text;
+  std::vector<std::string> out;
+  for (const std::string& l : lines) out.push_back(blank(l) ? "" : l.substr(common));
+  return join_lines(out, 0, out.size());
+}
+
+}  // namespace detail
+
+// The notebook's cells for `src` (see the top of this file): the first code cell before main() is cut into its
+// setup (includes, usings) and its helpers; the setup joins the cell that holds main's `{` when that cell comes
+// right after it; main's signature and its closing `}` / catch clause are left out; the code inside main is
+// dedented; the helpers follow at the end under "Appendix". Other file-scope cells (a companion notebook that
+// builds a scheme step by step at file scope) stay where they are.
+inline std::vector<DocCell> document_cells(const PercentSource& src) {
+  std::vector<DocCell> cells;
+  int first_code = -1;
+  for (size_t i = 0; i < src.cells.size(); ++i)
+    if (src.cells[i].kind == CellKind::code) {
+      first_code = static_cast<int>(i);
+      break;
+    }
+  const bool split_first = first_code >= 0 && src.main_cell >= 0 && first_code < src.main_cell;
+  std::string setup, helpers;
+  if (split_first) {
+    const std::vector<std::string> lines = detail::split_lines(src.cells[static_cast<size_t>(first_code)].source);
+    size_t end = 0;
+    while (end < lines.size() && detail::setup_line(lines[end])) ++end;
+    if (end < lines.size()) {
+      // Comments right above the first helper describe it: they go with it.
+      while (end > 0 && (detail::blank(lines[end - 1]) || detail::starts_with(detail::strip_left(lines[end - 1]), "//")))
+        --end;
+    }
+    setup = detail::trim_blank_lines(detail::join_lines(lines, 0, end));
+    helpers = detail::trim_blank_lines(detail::join_lines(lines, end, lines.size()));
+  }
+  bool setup_pending = false;  // the setup waits for the main cell right after it
+  for (size_t i = 0; i < src.cells.size(); ++i) {
+    const Cell& c = src.cells[i];
+    const int index = static_cast<int>(i);
+    if (c.kind == CellKind::markdown) {
+      cells.push_back({CellKind::markdown, c.source, -1});
+      continue;
+    }
+    if (split_first && index == first_code) {
+      if (src.main_cell == first_code + 1) {
+        setup_pending = true;
+      } else if (!setup.empty()) {
+        cells.push_back({CellKind::code, setup, -1});
+      }
+      continue;
+    }
+    std::string text = c.source;
+    const bool in_main = index == src.main_cell || c.boundary;
+    if (in_main) {
+      // The cell's lines, without main's signature and everything from main's closing `}` on.
+      std::vector<std::string> lines;
+      int signature = 0;  // the first line of `int main(...) {`
+      if (index == src.main_cell) {
+        signature = src.main_line;
+        while (signature > c.first_line && src.lines[static_cast<size_t>(signature - 1)].find("main") == std::string::npos)
+          --signature;
+        std::string above;  // file-scope code above main in the same cell: a helper too
+        for (int l = c.first_line; l < signature; ++l) above += src.lines[static_cast<size_t>(l - 1)] + "\n";
+        above = detail::trim_blank_lines(above);
+        if (!above.empty()) helpers += (helpers.empty() ? "" : "\n\n") + above;
+      }
+      for (int l = c.first_line; l <= c.last_line; ++l) {
+        if (index == src.main_cell && l <= src.main_line) continue;
+        if (src.main_close_line > 0 && l >= src.main_close_line) break;
+        lines.push_back(src.lines[static_cast<size_t>(l - 1)]);
+      }
+      text = detail::trim_blank_lines(detail::dedent(detail::join_lines(lines, 0, lines.size())));
+    }
+    if (setup_pending && index == src.main_cell) {
+      text = setup.empty() ? text : text.empty() ? setup : setup + "\n\n" + text;
+      setup_pending = false;
+    }
+    if (text.empty() && index != src.main_cell) continue;
+    cells.push_back({CellKind::code, text, index});
+  }
+  helpers = detail::trim_blank_lines(helpers);
+  const std::string file = src.path.empty() ? std::string("the source") : "`" + src.path + "`";
+  std::string note = helpers.empty() ? "## About this notebook\n\n" : "## Appendix · the helpers used above\n\n";
+  if (!helpers.empty())
+    note += "The functions and types the steps call, defined in " + file + " before `main()`.\n\n";
+  if (src.main_cell >= 0)
+    note += "`main()` itself is not shown: in " + file + " the code of the cells after the setup's `#include`s "
+            "and helpers runs inside `int main(int argc, char** argv) try { ... }`, whose `catch` prints an error as "
+            "one line. This notebook is the record of one run (made by `tools/nbrun.cpp`): it needs no kernel. To "
+            "change a step, edit the source and run `make notebooks`.";
+  cells.push_back({CellKind::markdown, note, -1});
+  if (!helpers.empty()) cells.push_back({CellKind::code, helpers, -1});
+  return cells;
+}
+
+// Markdown's special characters in a caption, escaped, so that "A_ij * 2" stays as written.
+inline std::string markdown_escape(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    if (std::string("\\`*_[]<>#|").find(c) != std::string::npos) out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+// The notebook for `src`, with `outputs` (by cell index of `src`) in its code cells, laid out by
+// document_cells(). `extra` is merged into the notebook's metadata (the runner puts {"attnzoo": {"source": ...,
+// "args": [...]}} there).
 inline nlohmann::json make_notebook(const PercentSource& src, const std::map<int, std::vector<Output>>& outputs,
                                     const nlohmann::json& extra = nlohmann::json::object()) {
   nlohmann::json cells = nlohmann::json::array();
   int execution = 0;
-  for (size_t i = 0; i < src.cells.size(); ++i) {
-    const Cell& c = src.cells[i];
+  const std::vector<DocCell> doc = document_cells(src);
+  for (size_t i = 0; i < doc.size(); ++i) {
+    const DocCell& c = doc[i];
     nlohmann::json cell;
     cell["id"] = "cell-" + std::to_string(i + 1);
     cell["metadata"] = nlohmann::json::object();
@@ -303,8 +473,8 @@ inline nlohmann::json make_notebook(const PercentSource& src, const std::map<int
       cell["cell_type"] = "code";
       cell["execution_count"] = ++execution;
       nlohmann::json outs = nlohmann::json::array();
-      auto it = outputs.find(static_cast<int>(i));
-      if (it != outputs.end()) {
+      auto it = outputs.find(c.output_of);
+      if (c.output_of >= 0 && it != outputs.end()) {
         for (const Output& o : it->second) {
           if (o.kind == Output::Kind::stream) {
             outs.push_back({{"output_type", "stream"}, {"name", o.name}, {"text", multiline(o.text)}});
@@ -312,6 +482,14 @@ inline nlohmann::json make_notebook(const PercentSource& src, const std::map<int
             outs.push_back({{"output_type", "display_data"},
                             {"data",
                              {{"image/png", base64_encode(o.png)},
+                              {"text/plain", multiline(o.text.empty() ? o.path : o.text)}}},
+                            {"metadata", nlohmann::json::object()}});
+            // The caption under the picture, and the file it was saved as.
+            const std::string file = o.path.substr(o.path.find_last_of('/') + 1);
+            const std::string caption = o.text.empty() ? "" : "*" + markdown_escape(o.text) + "* ";
+            outs.push_back({{"output_type", "display_data"},
+                            {"data",
+                             {{"text/markdown", multiline(caption + "(`" + file + "`)")},
                               {"text/plain", multiline(o.text.empty() ? o.path : o.text)}}},
                             {"metadata", nlohmann::json::object()}});
           }

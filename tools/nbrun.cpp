@@ -16,10 +16,12 @@
 //      prints into cells as it arrives: text before the first boundary belongs to the cell holding main's `{`;
 //      every "[figure] PATH — caption" line (lessons/lesson.h prints one per L.show) is followed by the PNG
 //      at PATH, read right then, as an inline image (tools/ipynb.h); stderr becomes a stderr stream;
-//   5. writes OUT_DIR/NAME.ipynb (nbformat 4.5, kernelspec xcpp17 / C++17): markdown cells from the prose,
-//      code cells with their source, outputs and execution counts in order. The notebooks open in Jupyter,
-//      VS Code and on GitHub with their pictures, without any C++ kernel. Same source and seed, same bytes,
-//      except for numbers the program itself prints differently (timings).
+//   5. writes OUT_DIR/NAME.ipynb (nbformat 4.5, language C++17, no kernelspec) laid out as a document
+//      (tools/ipynb.h, document_cells): the prose, a short setup cell, each step's code with its output and
+//      pictures (each figure with its caption below it, instead of the "[figure] ..." line), and the helpers
+//      defined before main() in an appendix at the end. The notebooks open in Jupyter, VS Code and on GitHub
+//      with their pictures, without any C++ kernel. Same source and seed, same bytes, except for numbers the
+//      program itself prints differently (timings).
 // A failure names the cell whose output was seen last and shows the error, and no notebook is written:
 //   nbrun: lessons/05_x.cpp: cell 14 (line 210): the program exited with status 2
 //     error: matmul: (2,3) @ (4,5): inner dims 3 != 4
@@ -491,6 +493,7 @@ Result render(const std::string& source, const Options& opt) {
   for (const std::string& a : opt.program_args) args.push_back(a);
   const nlohmann::json nb = notebook::make_notebook(
       src, splitter.outputs, {{"attnzoo", {{"source", source}, {"args", args}, {"made_by", "tools/nbrun.cpp"}}}});
+  res.cells = static_cast<int>(nb["cells"].size());
   for (const auto& cell : splitter.outputs)
     for (const notebook::Output& o : cell.second) res.figures += o.kind == notebook::Output::Kind::image;
   std::error_code ec;

@@ -71,6 +71,7 @@ struct PercentSource {
   std::vector<Cell> cells;         // in source order; cells with nothing in them are left out
   int main_cell = -1;              // index of the cell holding main's `{`; -1 when there is no main()
   int main_line = 0;               // line of main's opening brace
+  int main_close_line = 0;         // line of main's closing brace
 
   int cell_at_line(int line) const {  // the cell whose marker..content range holds `line`; -1 if none
     int found = -1;
@@ -144,6 +145,7 @@ class Scanner {
 
   std::vector<Marker> markers;
   int main_line = 0;
+  int main_close_line = 0;  // the line of main's closing `}` (before `catch` in a function-try-block)
 
   void run() {
     stack_.push_back(Frame{});
@@ -489,6 +491,7 @@ class Scanner {
     owner_.pop_back();
     owner_type_.pop_back();
     Frame& f = stack_.back();
+    if (closed == Scope::main_body) main_close_line = line_;
     switch (closed) {
       case Scope::main_body:
       case Scope::name_space:
@@ -571,6 +574,7 @@ inline PercentSource parse_percent(const std::string& text, const std::string& p
     throw SourceError(path, 0, "no cell markers: a percent-format source has '// %% [markdown]' prose cells and "
                                "'// %%' code cells (see tools/percent.h)");
   src.main_line = scanner.main_line;
+  src.main_close_line = scanner.main_close_line;
 
   const int total = static_cast<int>(src.lines.size());
   auto make_cell = [&](CellKind kind, int marker_line, int from, int to, bool boundary) {
@@ -635,9 +639,11 @@ inline std::string instrument(const PercentSource& src, const std::string& tag, 
   out += "// Instrumented copy made by the notebook runner (tools/nbrun.cpp); edit the original.\n";
   out += "#include <cstdio>\n#include <iostream>\n";
   out += "[[maybe_unused]] static void " + std::string(boundary_function()) + "(int cell) {\n";
-  out += "  std::fflush(stdout);\n  std::cout.flush();\n  std::fflush(stderr);\n  std::cerr.flush();\n";
-  out += "  std::cout << \"\\n@@attnzoo-cell:" + tag + ":\" << cell << \"@@\" << std::endl;\n";
-  out += "  std::cerr << \"\\n@@attnzoo-cell:" + tag + ":\" << cell << \"@@\" << std::endl;\n}\n";
+  // Through C stdio, not std::cout: a lesson copies what std::cout prints into its log (lessons/lesson.h),
+  // and the boundaries are the runner's, not the lesson's.
+  out += "  std::cout.flush();\n  std::cerr.flush();\n  std::fflush(stdout);\n  std::fflush(stderr);\n";
+  out += "  std::fprintf(stdout, \"\\n@@attnzoo-cell:" + tag + ":%d@@\\n\", cell);\n  std::fflush(stdout);\n";
+  out += "  std::fprintf(stderr, \"\\n@@attnzoo-cell:" + tag + ":%d@@\\n\", cell);\n  std::fflush(stderr);\n}\n";
   out += "#line 1 \"" + quoted + "\"\n";
   std::vector<int> boundary_at(src.lines.size() + 1, -1);
   for (size_t i = 0; i < src.cells.size(); ++i)

@@ -542,7 +542,7 @@ plot::Image curves_image(const TrainResult& r) {
     char name[64];
     std::snprintf(name, sizeof name, "best val %.1f%% (step %lld)", 100 * r.best_val_acc,
                   static_cast<long long>(r.best_step));
-    acc.push_back(Series{name, {static_cast<double>(r.best_step)}, {100 * r.best_val_acc}, true});  // on top
+    acc.push_back(Series{name, {static_cast<double>(r.best_step)}, {100 * r.best_val_acc}});
   }
   char title[160];
   std::snprintf(title, sizeof title, "%s - %s: test %.1f%% at the best validation step", r.task.c_str(),

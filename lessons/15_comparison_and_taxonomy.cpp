@@ -299,7 +299,8 @@ img::Image exponent_scatter(const std::vector<ScatterPoint>& pts, const std::str
         if (box.x < px0 + 2 || box.y < py0 + 2 || box.x + box.w > px0 + pw - 2 || box.y + box.h > py0 + ph - 2) continue;
         bool free = true;
         for (const Rect& t : taken) free = free && !box.overlaps(t);
-        for (const auto& l : leaders) free = free && !img::segment_hits({box.x, box.y, box.w, box.h}, l[0], l[1], l[2], l[3]);
+        for (const auto& l : leaders)
+          free = free && !img::segment_hits({box.x, box.y, box.w, box.h}, l[0], l[1], l[2], l[3]);
         if (!free) continue;
         const int ax = std::clamp(cx, box.x, box.x + box.w), ay = std::clamp(cy, box.y, box.y + box.h);
         if (r > 10 && !leader_free(cx, cy, ax, ay)) continue;

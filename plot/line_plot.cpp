@@ -65,7 +65,7 @@ std::string log_label(int m, int k) {
 // The axis ends: the data's [lo, hi] widened so that a margin of `pad` (a fraction of the axis length) stays
 // free at each end: points at the ends of the data are drawn inside the frame, not on it.
 std::pair<double, double> padded(double lo, double hi, double pad, bool log) {
-  if (!(lo <= hi)) return log ? std::make_pair(0.0, 1.0) : std::make_pair(0.0, 1.0);  // no data
+  if (!(lo <= hi)) return {0.0, 1.0};  // no data: [0, 1] (the decade 1 ... 10 on a log axis)
   if (hi - lo <= 1e-12 * std::max(1.0, std::fabs(lo))) {  // all equal: open a window around the value
     const double w = log ? 0.5 : (lo == 0 ? 1.0 : 0.1 * std::fabs(lo));
     lo -= w;
@@ -273,7 +273,8 @@ Frame make_frame(const std::vector<Series>& series, const PlotOptions& opts) {
   // Tick labels need room: rows of text on the y axis, label widths on the x axis.
   auto min_spacing_px = [](const Axis& a, int length) {
     double gap = 1e9;
-    for (size_t i = 1; i < a.major.size(); ++i) gap = std::min(gap, length * (a.major[i] - a.major[i - 1]) / (a.hi - a.lo));
+    for (size_t i = 1; i < a.major.size(); ++i)
+      gap = std::min(gap, length * (a.major[i] - a.major[i - 1]) / (a.hi - a.lo));
     return gap;
   };
   const int pad_px = max_r + 3;

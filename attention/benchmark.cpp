@@ -230,8 +230,11 @@ std::string write_benchmark_report(const std::vector<BenchPoint>& points, const 
   write_text(dir + "/attention.csv", csv.str());
   write_text(dir + "/attention.md", md.str());
 
+  const bool all_backward =
+      std::all_of(o.cases.begin(), o.cases.end(), [](const BenchCase& c) { return c.backward; });
   const std::string subtitle = "B=" + std::to_string(o.batch) + " H=" + std::to_string(o.heads) +
                                " d=" + std::to_string(o.d_head) + (o.causal ? " causal" : "") +
+                               (all_backward ? ", forward + backward" : ", forward only or forward + backward") +
                                ", measured on this machine";
   plot::save_png(cost_figure(curves, "attention schemes: cost vs n", subtitle), dir + "/attention.png");
   return md.str();

@@ -32,6 +32,7 @@
 // Legend: B = batch, H = heads, n = sequence length, d = head size. q, k, v are (B, H, n, d).
 // %%
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -276,11 +277,19 @@ img::Image exponent_scatter(const std::vector<ScatterPoint>& pts, const std::str
     im.draw_rect(cx - 6, cy - 6, 13, 13, img::kBlack);
     taken.push_back({cx - 7, cy - 7, 15, 15});
   }
+  // A leader line must not cross another point or label (its own point's box excepted).
+  auto leader_free = [&](int cx, int cy, int ax, int ay) {
+    for (const Rect& t : taken)
+      if (!t.overlaps({cx, cy, 1, 1}) && img::segment_hits(img::Rect{t.x, t.y, t.w, t.h}, cx, cy, ax, ay)) return false;
+    return true;
+  };
+  std::vector<std::array<int, 4>> leaders;  // drawn leader lines: later labels stay off them
+  int spill_y = py0 + 26 + 24 * int(legend.size()) + 40;  // labels with no free place nearby: listed at the right
   for (const auto& p : pts) {
     if (!std::isfinite(p.x) || !std::isfinite(p.y)) continue;
     const int cx = X(p.x), cy = Y(p.y), tw = img::text_width(p.label, 2), th = 14;
     bool placed = false;
-    for (int r = 10; r <= 200 && !placed; r += 14) {
+    for (int r = 10; r <= 320 && !placed; r += 8) {
       for (int dir = 0; dir < 8 && !placed; ++dir) {
         static const int dx[8] = {1, -1, 1, 1, -1, -1, 0, 0}, dy[8] = {0, 0, -1, 1, -1, 1, -1, 1};
         int x = cx + dx[dir] * r, y = cy + dy[dir] * r;
@@ -290,18 +299,25 @@ img::Image exponent_scatter(const std::vector<ScatterPoint>& pts, const std::str
         if (box.x < px0 + 2 || box.y < py0 + 2 || box.x + box.w > px0 + pw - 2 || box.y + box.h > py0 + ph - 2) continue;
         bool free = true;
         for (const Rect& t : taken) free = free && !box.overlaps(t);
+        for (const auto& l : leaders)
+          free = free && !img::segment_hits({box.x, box.y, box.w, box.h}, l[0], l[1], l[2], l[3]);
         if (!free) continue;
-        if (r > 10) {
-          const int ax = std::clamp(cx, box.x, box.x + box.w), ay = std::clamp(cy, box.y, box.y + box.h);
-          im.draw_line(cx, cy, ax, ay, img::Color{120, 120, 120});
-        }
+        const int ax = std::clamp(cx, box.x, box.x + box.w), ay = std::clamp(cy, box.y, box.y + box.h);
+        if (r > 10 && !leader_free(cx, cy, ax, ay)) continue;
+        if (r > 10) im.draw_line(cx, cy, ax, ay, img::Color{120, 120, 120}), leaders.push_back({cx, cy, ax, ay});
         im.fill_rect(box.x, box.y, box.w, box.h, img::kWhite);
         im.draw_text(x, y, p.label, img::kBlack, 2);
         taken.push_back(box);
         placed = true;
       }
     }
-    if (!placed) im.draw_text(cx + 8, cy - 7, p.label, img::kBlack, 2);
+    if (!placed) {  // outside the plot, right of it, joined to its point by a leader line
+      const int x = px0 + pw + 24;
+      im.draw_line(cx, cy, x - 4, spill_y + th / 2, img::Color{120, 120, 120});
+      im.draw_text(x, spill_y, p.label, img::kBlack, 2);
+      taken.push_back({x - 2, spill_y - 2, tw + 4, th + 4});
+      spill_y += 24;
+    }
   }
   // legend: families (the colour of a point is its first family)
   int ly = py0;

@@ -576,6 +576,7 @@ int main(int argc, char** argv) try {
     mo.width = 980;
     mo.height = 560;
     std::vector<img::Series> mem = attention::cost_series(curves, true, false);
+    for (img::Series& se : mem) se.emphasis = se.name == "flash";  // the lesson's subject: drawn on top, thicker
     img::Series q_size{"bytes of q", {}, {}};
     for (int64_t n : ns) q_size.x.push_back(double(n)), q_size.y.push_back(lesson::mib(static_cast<std::size_t>(n * d * 4)));
     mem.push_back(q_size);
@@ -589,7 +590,9 @@ int main(int argc, char** argv) try {
     img::PlotOptions to = mo;
     to.title = "time, forward + backward (measured on this machine)";
     to.ylabel = "time (ms)";
-    L.show(img::line_plot(attention::cost_series(curves, false, false), to), "time.png",
+    std::vector<img::Series> times = attention::cost_series(curves, false, false);
+    for (img::Series& se : times) se.emphasis = se.name == "flash";
+    L.show(img::line_plot(times, to), "time.png",
            "time vs n on log-log axes — full and flash both climb with slope 2 (exact attention is O(n^2) work "
            "however it is scheduled); the approximate schemes climb with slope 1 (sparse about 1.5: its pattern "
            "has n*sqrt(n) pairs) and end far below",

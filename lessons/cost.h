@@ -203,8 +203,14 @@ inline CostResult cost_step(Lesson& L, const std::vector<Curve>& curves, const C
   if (time_reported) L.say("(time exponents are reported, not checked: they depend on the machine and its load)");
 
   if (!options.figure_.empty()) {
+    // Say what was timed: the kernel's forward and backward pass, or only its forward pass for some curves.
+    size_t forward_only = 0;
+    for (const Curve& c : curves) forward_only += !c.run().backward;
+    const std::string timed = forward_only == 0              ? "forward + backward"
+                              : forward_only == curves.size() ? "the forward pass"
+                                                              : "forward only or forward + backward, as named";
     std::string sub = "B=1 H=" + std::to_string(options.heads_) + " d=" + std::to_string(options.d_head_) +
-                      ", times measured on this machine";
+                      "; time of " + timed;
     L.show(attention::cost_figure(result.curves, options.title_, sub), options.figure_,
            options.caption_.empty() ? "time and peak memory vs n on log-log axes, fitted exponents in the legend"
                                     : options.caption_,

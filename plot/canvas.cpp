@@ -22,6 +22,27 @@ using namespace style;  // plot/style.h: margins, tick length, title weight
 // The canvas
 // ============================================================================================================
 
+bool segment_hits(const Rect& r, double x0, double y0, double x1, double y1) {
+  if (r.empty()) return false;
+  // Liang-Barsky: clip the segment's parameter range [0, 1] against the four sides of the box. Pixel columns
+  // x .. x+w-1 are covered by the continuous range [x - 0.5, x + w - 0.5].
+  const double left = r.x - 0.5, right = r.x + r.w - 0.5, top = r.y - 0.5, bottom = r.y + r.h - 0.5;
+  double t0 = 0, t1 = 1;
+  const double dx = x1 - x0, dy = y1 - y0;
+  const double p[4] = {-dx, dx, -dy, dy}, q[4] = {x0 - left, right - x0, y0 - top, bottom - y0};
+  for (int k = 0; k < 4; ++k) {
+    if (p[k] == 0) {
+      if (q[k] < 0) return false;  // parallel to this side and outside it
+      continue;
+    }
+    const double t = q[k] / p[k];
+    if (p[k] < 0) t0 = std::max(t0, t);
+    else t1 = std::min(t1, t);
+    if (t0 > t1) return false;
+  }
+  return true;
+}
+
 Image::Image(int w, int h, Color background) : width(w), height(h) {
   AZ_CHECK(w >= 0 && h >= 0 && int64_t(w) * h <= (int64_t(1) << 28), "Image: bad size ", w, "x", h);
   rgb.resize(size_t(w) * size_t(h) * 3);

@@ -11,6 +11,24 @@
 
 namespace plot {
 
+// ---- rectangles ------------------------------------------------------------------------------------------------
+
+// A block of pixels: (x, y) is its top-left pixel, w x h its size. Figures use it for their layout (where the plot
+// area and the legend are), so that tests and callers can check what covers what.
+struct Rect {
+  int x = 0, y = 0, w = 0, h = 0;
+  bool empty() const { return w <= 0 || h <= 0; }
+  bool contains(int px, int py) const { return px >= x && px < x + w && py >= y && py < y + h; }
+  bool overlaps(const Rect& o) const {
+    return !empty() && !o.empty() && x < o.x + o.w && o.x < x + w && y < o.y + o.h && o.y < y + h;
+  }
+  Rect grown(int by) const { return {x - by, y - by, w + 2 * by, h + 2 * by}; }  // `by` more on every side
+};
+
+// Does the straight segment from (x0, y0) to (x1, y1) pass through any pixel of r? (A line drawn t pixels thick
+// covers r when the segment hits r.grown(t / 2).)
+bool segment_hits(const Rect& r, double x0, double y0, double x1, double y1);
+
 // ---- the canvas ----------------------------------------------------------------------------------------------
 
 // An RGB image: 3 bytes per pixel, rows top to bottom, row-major: pixel (x, y) starts at rgb[3*(y*width + x)].

@@ -144,18 +144,39 @@ SidePanel colorbar_panel(float lo, float hi, bool is_diverging, int plot_h, cons
   return p;
 }
 
-SidePanel legend_panel(const std::vector<std::string>& labels, const std::vector<Color>& colors, int scale) {
+// One swatch and label per entry; `header` (optional) is written above them, e.g. the name of the values.
+SidePanel legend_panel(const std::vector<std::string>& labels, const std::vector<Color>& colors, int scale,
+                       const std::string& header = "") {
   const int th = kGlyphHeight * scale, row = th + 8;
+  const int head_h = header.empty() ? 0 : th + 8;
   int label_w = 0;
   for (const std::string& l : labels) label_w = std::max(label_w, text_width(l, scale));
-  SidePanel p{Image(th + 8 + label_w, std::max(1, int(labels.size()) * row - 8)), 0};
+  const int width = std::max(th + 8 + label_w, text_width(header, scale));
+  SidePanel p{Image(width, head_h + std::max(1, int(labels.size()) * row - 8)), 0};
+  if (!header.empty()) p.img.draw_text(0, 0, header, kBlack, scale);
   for (size_t i = 0; i < labels.size(); ++i) {
-    const int y = int(i) * row;
+    const int y = head_h + int(i) * row;
     p.img.fill_rect(0, y, th, th, colors[i]);
     p.img.draw_rect(0, y, th, th, kBlack);
     p.img.draw_text(th + 8, y + (th - 7 * scale) / 2, labels[i], kBlack, scale);
   }
   return p;
+}
+
+// The values of a matrix made of a few small integers (at most 6 distinct ones, all whole numbers of size
+// <= 1000, every entry finite), sorted; empty for any other matrix.
+std::vector<float> integer_levels(const float* data, int64_t n) {
+  constexpr size_t kMaxLevels = 6;
+  std::vector<float> levels;
+  for (int64_t i = 0; i < n; ++i) {
+    const float v = data[i];
+    if (!std::isfinite(v) || v != std::round(v) || std::fabs(v) > 1000) return {};
+    if (std::find(levels.begin(), levels.end(), v) != levels.end()) continue;
+    if (levels.size() == kMaxLevels) return {};
+    levels.push_back(v == 0 ? 0.0f : v);  // -0 and 0 are one level
+  }
+  std::sort(levels.begin(), levels.end());
+  return levels;
 }
 
 // Lines every k data cells; drawn by shifting the pixels under them towards `towards`.
@@ -320,7 +341,11 @@ Image heatmap(const float* data, int rows, int cols, const HeatmapOptions& opts,
   if (opts.vmax) hi = *opts.vmax;
   AZ_CHECK(std::isfinite(lo) && std::isfinite(hi), "heatmap: vmin and vmax must be finite, got ", lo, " and ", hi);
   AZ_CHECK(lo <= hi, "heatmap: vmin ", lo, " > vmax ", hi);
-  if (opts.diverging) {
+  // Signed data get the diverging map on a range symmetric around 0, so that 0 is white and a negative entry
+  // is as visible as a positive one (on viridis from the minimum, -0.3 and 0 would both look "small").
+  // Non-negative data, e.g. probabilities, keep viridis.
+  const bool is_diverging = opts.diverging || lo < 0;
+  if (is_diverging) {
     const float a = std::max(std::fabs(lo), std::fabs(hi));  // symmetric, so 0 sits in the white middle
     lo = -a;
     hi = a;
@@ -359,12 +384,12 @@ Image heatmap(const float* data, int rows, int cols, const HeatmapOptions& opts,
   for (int bi = 0; bi < g.out_rows; ++bi) {
     for (int bj = 0; bj < g.out_cols; ++bj) {
       const float t = to_t(shown[size_t(bi) * g.out_cols + bj]);
-      const Color c = std::isnan(t) ? kNaN : (opts.diverging ? diverging(t) : viridis(t));
+      const Color c = std::isnan(t) ? kNaN : (is_diverging ? diverging(t) : viridis(t));
       plot.fill_rect(bj * g.cell_w, bi * g.cell_h, g.cell_w, g.cell_h, c);
     }
   }
   // White lines vanish on diverging's white middle, so that map gets dark lines.
-  if (opts.diverging) {
+  if (is_diverging) {
     draw_block_grid(plot, g, opts.grid_every, kBlack, 0.35f);
   } else {
     draw_block_grid(plot, g, opts.grid_every, kWhite, 0.6f);
@@ -373,7 +398,28 @@ Image heatmap(const float* data, int rows, int cols, const HeatmapOptions& opts,
   std::vector<std::string> notes{downsample_note(g, "mean")};
   if (nan_count > 0) notes.push_back("magenta = NaN (" + std::to_string(nan_count) + ")");
   if (!any_finite) notes.push_back("no finite values");
-  return compose_matrix_figure(plot, g, colorbar_panel(lo, hi, opts.diverging, plot.height, opts), opts, notes,
+  // A matrix of a few small integers (a 0/1 pattern, counts 0..3) gets a legend of those values: a continuous
+  // colorbar would promise in-between values (a tick at 0.5) that do not occur.
+  // A given vmin / vmax that is a whole number is a level too (a 0/1 pattern drawn with vmin 0, vmax 1 shows
+  // both in its legend even where every cell is 1).
+  std::vector<float> levels = g.block == 1 ? integer_levels(data, n) : std::vector<float>{};
+  for (const std::optional<float>& end : {opts.vmin, opts.vmax})
+    if (!levels.empty() && end && *end == std::round(*end) &&
+        std::find(levels.begin(), levels.end(), *end) == levels.end())
+      levels.push_back(*end);
+  std::sort(levels.begin(), levels.end());
+  if (levels.size() > 6) levels.clear();
+  if (levels.size() >= 2) {
+    std::vector<std::string> labels;
+    std::vector<Color> colors;
+    for (float v : levels) {
+      labels.push_back(fmt3g(v));
+      colors.push_back(is_diverging ? diverging(to_t(v)) : viridis(to_t(v)));
+    }
+    return compose_matrix_figure(plot, g, legend_panel(labels, colors, opts.text_scale, opts.value_label), opts,
+                                 notes, layout);
+  }
+  return compose_matrix_figure(plot, g, colorbar_panel(lo, hi, is_diverging, plot.height, opts), opts, notes,
                                layout);
 }
 

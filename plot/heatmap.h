@@ -23,9 +23,11 @@ struct HeatmapOptions {
   std::string ylabel = "row";     // e.g. "query position i"
   std::string subtitle;           // optional second line under the title, e.g. "head 0, n = 64"
   std::string value_label;        // optional name of the colour scale, written beside the colorbar
-  bool diverging = false;         // blue-white-red on a range symmetric around 0 (for signed data)
-  // Colour range. Unset: the min and max of the finite values. With diverging, the range becomes [-a, a]
-  // with a the largest |value| among vmin, vmax (given or found).
+  // Blue-white-red on a range symmetric around 0. Chosen by itself whenever the colour range reaches below 0
+  // (signed data: 0 is white, negatives blue, positives red); set it to force that map on non-negative data.
+  bool diverging = false;
+  // Colour range. Unset: the min and max of the finite values. With the diverging map, the range becomes
+  // [-a, a] with a the largest |value| among vmin, vmax (given or found).
   std::optional<float> vmin, vmax;
   int grid_every = 0;  // draw block-grid lines every k cells (e.g. k = block size of BigBird), 0 = none
   int target_px = 512;  // the plot area's longer side is about this many pixels
@@ -48,7 +50,10 @@ struct HeatmapLayout {
 // the plot is about target_px on its longer side; a very thin matrix gets rectangular cells so that it stays
 // visible. With more than target_px rows or columns, b x b blocks of cells are averaged into one displayed cell
 // and the subtitle says so. NaN cells are magenta (a block containing a NaN too); -inf/+inf are clamped to the
-// ends of the range. A constant matrix gets the middle colour of the map.
+// ends of the range. A constant matrix gets the middle colour of the map. Data below 0 get the diverging map
+// (see HeatmapOptions::diverging), others viridis. A matrix of a few small whole numbers (2 to 6 distinct values,
+// counting a whole-number vmin and vmax; such as a 0/1 pattern; not downsampled) gets a legend of its values,
+// headed by value_label, instead of a continuous colorbar.
 // If `layout` is given, it receives where the cells are.
 Image heatmap(const float* data, int rows, int cols, const HeatmapOptions& opts = {},
               HeatmapLayout* layout = nullptr);

@@ -2,6 +2,7 @@
 // through HeatmapLayout), panels, line plots, and PNG files (round trip, determinism, atomic save, errors).
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -145,10 +146,10 @@ TEST_CASE("text: drawn inside its measured box; scale multiplies the size") {
 // ---- heatmaps --------------------------------------------------------------------------------------------------
 
 TEST_CASE("heatmap: max cell is viridis(1), min cell viridis(0), cells are squares of target_px / n") {
-  // (3, 4), max at (1,2), min at (2,0)
+  // (3, 4), max at (1,2), min at (2,0); non-negative, so viridis (signed data get the diverging map)
   const std::vector<float> a = {0.5f, 0.2f, 0.3f, 0.4f,  //
                                 0.6f, 0.1f, 2.0f, 0.7f,  //
-                                -1.f, 0.8f, 0.9f, 1.0f};
+                                0.0f, 0.8f, 0.9f, 1.0f};
   HeatmapOptions o;
   o.title = "test";
   o.target_px = 64;
@@ -161,7 +162,7 @@ TEST_CASE("heatmap: max cell is viridis(1), min cell viridis(0), cells are squar
   CHECK(L.plot_h == 48);
   CHECK(cell_is(img, L, 1, 2, viridis(1.0f)));
   CHECK(cell_is(img, L, 2, 0, viridis(0.0f)));
-  CHECK(cell_is(img, L, 0, 0, viridis(1.5f / 3.0f)));  // (0.5 - (-1)) / (2 - (-1))
+  CHECK(cell_is(img, L, 0, 0, viridis(0.25f)));  // (0.5 - 0) / (2 - 0)
   // A black frame around the plot area.
   CHECK(img.get(L.plot_x - 1, L.plot_y - 1) == kBlack);
   CHECK(img.get(L.plot_x + L.plot_w, L.plot_y + L.plot_h) == kBlack);
@@ -175,8 +176,10 @@ TEST_CASE("heatmap: max cell is viridis(1), min cell viridis(0), cells are squar
     HeatmapOptions r = o;
     r.vmin = 0.0f;
     r.vmax = 1.0f;
+    std::vector<float> b = a;
+    b[8] = -1.0f;  // below vmin: a non-negative colour range keeps viridis and clamps it
     HeatmapLayout R;
-    const Image c = heatmap(a.data(), 3, 4, r, &R);
+    const Image c = heatmap(b.data(), 3, 4, r, &R);
     CHECK(cell_is(c, R, 1, 2, viridis(1.0f)));  // 2.0 clamped to vmax
     CHECK(cell_is(c, R, 2, 0, viridis(0.0f)));  // -1 clamped to vmin
     CHECK(cell_is(c, R, 0, 0, viridis(0.5f)));
@@ -385,6 +388,282 @@ TEST_CASE("line_plot: degenerate inputs do not crash; mismatched series are name
                        "line_plot: series 's' has 2 x values but 1 y values", core::Error);
   o.width = 50;
   CHECK_THROWS_AS(line_plot({}, o), core::Error);
+}
+
+// ---- layout: legends cover no data, axes fit the data ---------------------------------------------------------
+
+namespace {
+
+// How many points (marker boxes) and line segments of the plot the legend box touches.
+int legend_hits(const LinePlotLayout& L) {
+  int hits = 0;
+  for (size_t s = 0; s < L.points.size(); ++s) {
+    const auto& p = L.points[s];
+    const Rect near = L.legend.grown(L.marker_radius[s]);
+    for (size_t i = 0; i < p.size(); ++i) {
+      if (p[i].first < 0) continue;
+      hits += near.contains(p[i].first, p[i].second);
+      if (i + 1 < p.size() && p[i + 1].first >= 0)
+        hits += segment_hits(L.legend.grown(L.line_width[s] / 2), p[i].first, p[i].second, p[i + 1].first,
+                             p[i + 1].second);
+    }
+  }
+  return hits;
+}
+
+// Every drawable point lies inside the plot area, at least its marker's radius away from the frame.
+bool points_inside(const LinePlotLayout& L) {
+  for (size_t s = 0; s < L.points.size(); ++s)
+    for (const auto& [x, y] : L.points[s])
+      if (x >= 0 && !Rect{L.plot.x + L.marker_radius[s], L.plot.y + L.marker_radius[s],
+                          L.plot.w - 2 * L.marker_radius[s], L.plot.h - 2 * L.marker_radius[s]}
+                         .contains(x, y))
+        return false;
+  return true;
+}
+
+std::vector<double> powers_of_two(int from, int to) {
+  std::vector<double> v;
+  for (int n = from; n <= to; n *= 2) v.push_back(n);
+  return v;
+}
+
+// The cost figures of the lessons: n = 512 ... 2048, full attention quadratic and far above the rest.
+std::vector<Series> cost_like() {
+  const std::vector<double> n = powers_of_two(512, 2048);
+  return {{"longformer fwd (n^1.00)", n, {0.5, 1.0, 2.0}},
+          {"longformer fwd+bwd (n^1.00)", n, {1.1, 2.2, 4.5}},
+          {"full fwd (n^1.94)", n, {1.1, 4.2, 16.0}}};
+}
+
+}  // namespace
+
+TEST_CASE("segment_hits: crossing, touching and missing a box") {
+  const Rect r{10, 10, 5, 5};  // pixels 10..14
+  CHECK(segment_hits(r, 0, 12, 30, 12));   // straight through
+  CHECK(segment_hits(r, 12, 12, 12, 12));  // a point inside
+  CHECK(segment_hits(r, 0, 0, 20, 20));    // the diagonal
+  CHECK_FALSE(segment_hits(r, 0, 0, 9, 9));    // stops short
+  CHECK_FALSE(segment_hits(r, 0, 16, 30, 16));  // passes below
+  CHECK_FALSE(segment_hits(r, 0, 20, 20, 35));  // a diagonal that misses the corner
+  CHECK(segment_hits(r.grown(2), 0, 16, 30, 16));  // ... but hits the box grown by 2
+  CHECK_FALSE(segment_hits(Rect{}, 0, 0, 5, 5));   // an empty box is never hit
+}
+
+TEST_CASE("line_plot layout: the cost figure (lesson 05): legend covers no line, log axes fit n = 512...2048") {
+  PlotOptions o;
+  o.title = "peak memory (exact)";
+  o.xlabel = "sequence length n";
+  o.ylabel = "peak memory (MiB)";
+  o.log_x = o.log_y = true;
+  LinePlotLayout L;
+  const Image img = line_plot(cost_like(), o, &L);
+  CHECK(line_plot_layout(cost_like(), o).legend.x == L.legend.x);  // the layout is the one drawn
+  CHECK_FALSE(L.legend.empty());
+  CHECK(legend_hits(L) == 0);
+  CHECK(points_inside(L));
+  // Fitted: the x axis ends within 25% of the data (it used to run 100 ... 10000 for 512 ... 2048).
+  CHECK(L.x_lo >= 512 / 1.25);
+  CHECK(L.x_lo < 512);
+  CHECK(L.x_hi <= 2048 * 1.25);
+  CHECK(L.x_hi > 2048);
+  CHECK(L.y_lo >= 0.5 / 1.5);
+  CHECK(L.y_hi > 16.0);
+  // The legend box is drawn where the layout says: a black frame, white inside apart from its entries.
+  CHECK(img.get(L.legend.x, L.legend.y) == kBlack);
+  CHECK(img.get(L.legend.x + L.legend.w - 1, L.legend.y + L.legend.h - 1) == kBlack);
+}
+
+TEST_CASE("line_plot layout: the benchmark figure: data up to 2048 do not get an axis to 10000") {
+  const std::vector<double> n = powers_of_two(256, 2048);
+  std::vector<Series> curves;
+  for (int k = 0; k < 5; ++k) {
+    Series se{"scheme " + std::to_string(k), n, {}};
+    for (double v : n) se.y.push_back(0.01 * (k + 1) * std::pow(v / 256, 1.0 + 0.25 * k));
+    curves.push_back(se);
+  }
+  PlotOptions o;
+  o.title = "time";
+  o.xlabel = "n";
+  o.ylabel = "ms";
+  o.log_x = o.log_y = true;
+  const LinePlotLayout L = line_plot_layout(curves, o);
+  CHECK(L.x_hi < 2048 * 1.3);
+  CHECK(L.x_lo > 256 / 1.3);
+  double y_min = 1e9, y_max = 0;
+  for (const Series& se : curves)
+    for (double v : se.y) y_min = std::min(y_min, v), y_max = std::max(y_max, v);
+  CHECK(L.y_lo >= y_min / 2);  // within a factor of the data's range, on a log axis
+  CHECK(L.y_lo < y_min);
+  CHECK(L.y_hi <= y_max * 4);  // (the legend may take a band at the top)
+  CHECK(legend_hits(L) == 0);
+  CHECK(points_inside(L));
+}
+
+TEST_CASE("line_plot layout: ten curves (lesson 16's memory.png): legend outside when it fits nowhere inside; "
+          "the emphasised series is drawn on top") {
+  const std::vector<double> n = powers_of_two(512, 2048);
+  std::vector<Series> mem;
+  const char* names[] = {"flash", "full", "star", "longformer", "linformer", "etc", "bigbird", "linear", "performer"};
+  for (int k = 0; k < 9; ++k) {
+    Series se{names[k], n, {}};
+    for (double v : n) se.y.push_back((0.7 + 0.15 * k) * v / 512 * (k == 1 ? v / 512 : 1.0));
+    mem.push_back(se);
+  }
+  mem[3].y = mem[0].y;  // longformer exactly on flash's line: flash (emphasised) must still show
+  mem[0].emphasis = true;
+  mem.push_back({"bytes of q", n, {0.125, 0.25, 0.5}});
+  PlotOptions o;
+  o.title = "peak memory, forward + backward";
+  o.xlabel = "sequence length n";
+  o.ylabel = "peak activation memory (MiB)";
+  o.log_x = o.log_y = true;
+  o.width = 980;
+  o.height = 560;
+  LinePlotLayout L;
+  const Image img = line_plot(mem, o, &L);
+  CHECK(legend_hits(L) == 0);
+  CHECK(points_inside(L));
+  if (L.legend_outside) CHECK_FALSE(L.legend.overlaps(L.plot));
+  CHECK(L.x_hi < 2048 * 1.3);
+  CHECK(L.line_width[0] > L.line_width[1]);  // thicker
+  CHECK(L.marker_radius[0] > L.marker_radius[1]);
+  // flash and longformer share their points; flash is drawn last, so its colour is what shows.
+  const auto [x, y] = L.points[0][1];
+  CHECK(img.get(x, y) == categorical(0));
+  const auto [xm, ym] = std::make_pair((L.points[0][0].first + x) / 2, (L.points[0][0].second + y) / 2);
+  CHECK(img.get(xm, ym) == categorical(0));
+}
+
+TEST_CASE("line_plot layout: data everywhere push the legend out of the plot area") {
+  // Zig-zags over the whole plot: no corner or side of it is free, and a legend of 12 rows is too tall for a
+  // band above the data.
+  std::vector<Series> zz;
+  for (int k = 0; k < 12; ++k) {
+    Series se{"zig-zag " + std::to_string(k), {}, {}};
+    for (int i = 0; i <= 40; ++i) se.x.push_back(i), se.y.push_back(((i + k) % 2) ? 1.0 : 0.0);
+    zz.push_back(se);
+  }
+  PlotOptions o;
+  o.title = "zig-zag";
+  o.xlabel = "x";
+  o.ylabel = "y";
+  LinePlotLayout L = line_plot_layout(zz, o);
+  CHECK(legend_hits(L) == 0);
+  CHECK(L.legend_outside);
+  CHECK(L.legend.x >= L.plot.x + L.plot.w);
+  CHECK(L.legend.x + L.legend.w <= o.width);
+  CHECK(points_inside(L));
+  // Four rows fit in a band above the data: the y axis grows to make room, the legend stays inside.
+  zz.resize(4);
+  L = line_plot_layout(zz, o);
+  CHECK(legend_hits(L) == 0);
+  CHECK_FALSE(L.legend_outside);
+  CHECK(L.plot.contains(L.legend.x, L.legend.y));
+  CHECK(L.y_hi > 1.0);
+}
+
+TEST_CASE("line_plot layout: lesson 09's graph and LRA's curves: legend off the curves, a lone point visible") {
+  SUBCASE("graph.png: four curves on log-log axes") {
+    const std::vector<double> n = powers_of_two(256, 4096);
+    std::vector<Series> paths = {{"window", n, {5.3, 10.6, 21.1, 42.4, 84.5}},
+                                 {"window+random", n, {2.0, 2.4, 2.9, 3.5, 4.1}},
+                                 {"window+global", n, {1.6, 1.7, 1.85, 1.9, 1.95}},
+                                 {"window+global+random", n, {1.5, 1.65, 1.8, 1.9, 1.95}}};
+    PlotOptions o;
+    o.title = "average shortest path between tokens";
+    o.xlabel = "sequence length n (b = 16)";
+    o.ylabel = "layers (hops)";
+    o.log_x = o.log_y = true;
+    const LinePlotLayout L = line_plot_layout(paths, o);
+    CHECK(legend_hits(L) == 0);
+    CHECK(points_inside(L));
+    CHECK(L.x_hi < 4096 * 1.3);
+  }
+  SUBCASE("curves.png: a dense training curve, a single validation point at the last step") {
+    Series train{"train", {}, {}}, val{"validation", {300}, {62.5}};
+    for (int step = 0; step <= 300; step += 2) train.x.push_back(step), train.y.push_back(50 + 15.0 * step / 300);
+    PlotOptions o;
+    o.title = "accuracy";
+    o.xlabel = "step";
+    o.ylabel = "accuracy (%)";
+    LinePlotLayout L;
+    const Image img = line_plot({train, val}, o, &L);
+    CHECK_FALSE(L.markers[0]);  // 151 points: a bare line
+    CHECK(L.markers[1]);        // a sparse series gets markers
+    CHECK(points_inside(L));    // the last step is inside the frame, not on it
+    const auto [x, y] = L.points[1][0];
+    CHECK(img.get(x, y) == categorical(1));
+    CHECK(x + L.marker_radius[1] < L.plot.x + L.plot.w - 1);
+    CHECK(legend_hits(L) == 0);
+    CHECK(L.x_lo >= -300 * 0.1);  // linear axes: a margin of a few percent, not a whole empty step
+    CHECK(L.x_hi <= 300 * 1.1);
+    CHECK(L.y_hi <= 65 + 15 * 0.6);  // the legend's band included
+  }
+}
+
+// ---- heatmaps of signed data and of small whole numbers ----------------------------------------------------------
+
+namespace {
+
+// The colours (not white, black or grey) right of the plot area: the colorbar's or the legend's swatches.
+std::vector<Color> side_colours(const Image& img, const HeatmapLayout& L) {
+  std::vector<Color> seen;
+  for (int y = 0; y < img.height; ++y)
+    for (int x = L.plot_x + L.plot_w + 1; x < img.width; ++x) {
+      const Color c = img.get(x, y);
+      if (c.r == c.g && c.g == c.b) continue;
+      if (std::find(seen.begin(), seen.end(), c) == seen.end()) seen.push_back(c);
+    }
+  return seen;
+}
+
+}  // namespace
+
+TEST_CASE("heatmap: a matrix with negative entries gets the diverging map centred on 0 by itself") {
+  // lesson 10's custom.png with a wrong feature map: weights of both signs
+  const std::vector<float> a = {-0.5f, 0.0f, 1.0f, 0.25f};
+  HeatmapOptions o;  // diverging not asked for
+  o.target_px = 32;
+  HeatmapLayout L;
+  const Image img = heatmap(a.data(), 2, 2, o, &L);
+  CHECK(cell_is(img, L, 0, 1, kWhite));  // 0: the neutral middle
+  CHECK(cell_is(img, L, 0, 0, diverging(0.25f)));  // -0.5 on [-1, 1]
+  CHECK(cell_is(img, L, 1, 0, diverging(1.0f)));
+  const Color neg = diverging(0.25f), pos = diverging(0.625f);
+  CHECK(neg.b > neg.r);  // negatives blue
+  CHECK(pos.r > pos.b);  // positives red
+  CHECK(cell_is(img, L, 1, 1, pos));
+  // Probabilities (all >= 0) keep viridis: their pictures do not change.
+  const std::vector<float> p = {0.0f, 0.25f, 0.75f, 0.5f};
+  const Image q = heatmap(p.data(), 2, 2, o, &L);
+  CHECK(cell_is(q, L, 0, 0, viridis(0.0f)));
+  CHECK(cell_is(q, L, 0, 2 - 1, viridis(1.0f / 3)));
+}
+
+TEST_CASE("heatmap: a 0/1 pattern gets a legend of its two values, not a continuous colorbar") {
+  std::vector<float> pattern(16 * 16);
+  for (int i = 0; i < 16; ++i)
+    for (int j = 0; j < 16; ++j) pattern[size_t(i * 16 + j)] = std::abs(i - j) <= 2 ? 1.0f : 0.0f;
+  HeatmapOptions o;
+  o.title = "pattern";
+  o.value_label = "1 = may attend";
+  HeatmapLayout L;
+  const Image img = heatmap(pattern.data(), 16, 16, o, &L);
+  const std::vector<Color> legend = side_colours(img, L);
+  CHECK(legend.size() == 2);  // a swatch for 0 and one for 1, and nothing in between (no 0.5)
+  CHECK(std::find(legend.begin(), legend.end(), viridis(0.0f)) != legend.end());
+  CHECK(std::find(legend.begin(), legend.end(), viridis(1.0f)) != legend.end());
+  // An all-ones pattern drawn on the range [0, 1] (attnzoo show's pattern of full attention) lists both too.
+  std::vector<float> ones(16 * 16, 1.0f);
+  o.vmin = 0.0f;
+  o.vmax = 1.0f;
+  CHECK(side_colours(heatmap(ones.data(), 16, 16, o, &L), L).size() == 2);
+  // Weights between 0 and 1 keep the continuous colorbar (many colours).
+  std::vector<float> w(16 * 16);
+  for (size_t i = 0; i < w.size(); ++i) w[i] = float(i) / float(w.size());
+  HeatmapOptions c;
+  CHECK(side_colours(heatmap(w.data(), 16, 16, c, &L), L).size() > 20);
 }
 
 // ---- PNG files -------------------------------------------------------------------------------------------------

@@ -518,10 +518,11 @@ int main(int argc, char** argv) try {
   // Forward + backward of each kernel on q, k, v of shape (1, 1, n, 64), the gradients of q, k and v included
   // (they are dropped after each run). Memory is the peak of bytes in tensors above what was alive before
   // (core::memory::PeakScope, through the course benchmark: lesson::cost_step): exact and the same on every
-  // machine. Time is the median of a few runs after a warm-up: measured on this machine, so it varies. Schemes come
-  // from the registry with their default hyperparameters: flash, full and every scheme that declares a linear time
-  // (SchemeInfo::time_growth == "n"), each checked against the memory exponent its file declares. Dense attention
-  // stops at n = 8K (at 16K it would need about 3 GiB).
+  // machine. Time is the fastest of a few runs in separate rounds, with their spread: measured on this machine, so
+  // it varies (a row whose runs disagree is marked noisy). Schemes come from the registry with their default
+  // hyperparameters: flash, full and every scheme that declares a linear time (SchemeInfo::time_growth == "n"),
+  // each checked against the memory exponent its file declares. Dense attention stops at n = 8K (at 16K it would
+  // need about 3 GiB).
   // %%
   L.step("Step 4 · peak memory and time of forward + backward vs n");
   const int64_t d = 64;

@@ -611,10 +611,14 @@ int main(int argc, char** argv) try {
     t.print();
     L.say("Expected time: routing's C = sqrt(n) clusters of sqrt(n) tokens make it n·sqrt(n) (as its paper says); Sinkhorn");
     {
-      const double sk = fit.at("sinkhorn").time_exponent;  // the measured exponent decides the end of the sentence
+      // The measured exponent, and whether its runs agreed, decide the end of the sentence.
+      const double sk = fit.at("sinkhorn").time_exponent;
+      bool sk_noisy = false;
+      for (const lesson::Runs& r : runs["sinkhorn"]) sk_noisy = sk_noisy || r.noisy();
       L.say("sorts n/b blocks against each other, a (n/b)² term that is small at b = 16",
-            sk > 1.15 ? " and here already bends its time upwards (exponent " : " and does not show yet at these n (exponent ",
-            lesson::fixed(sk, 2), ").");
+            sk_noisy ? " (here its runs disagreed, so its measured exponent, "
+                     : sk > 1.15 ? " and here already bends its time upwards (exponent " : " and does not show yet at these n (exponent ",
+            lesson::fixed(sk, 2), sk_noisy ? ", cannot tell)." : ").");
     }
     L.say("Time: the fastest run of each point (worst spread: how much longer the slowest run of the scheme's noisiest");
     L.say("point took; noisy above ", lesson::fixed(100 * lesson::kNoisySpread, 0), "%). Where a time exponent is more than 0.45 "
@@ -655,8 +659,10 @@ int main(int argc, char** argv) try {
       L.check("time: exact attention (flash) grows faster than kernel attention (linear) — exponents differ by > 0.4",
               fl.time_exponent - lin.time_exponent > 0.4, measured);
     else
-      L.say("time exponents (not checked: ", L.quick() ? "too short with --quick" : "their runs disagreed, the machine was busy",
-            " to be stable on a shared machine): ", measured);
+      L.say("time exponents (not checked: ",
+            L.quick() ? "with --quick the lengths are too short to be stable on a shared machine"
+                      : "their runs disagreed, the machine was busy",
+            "): ", measured);
   }
 
   // %% [markdown]

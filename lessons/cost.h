@@ -166,7 +166,13 @@ inline std::string time_verdict(const attention::Scaling& c, const std::vector<R
   if (c.n.size() < 2) return "too few sizes to fit a time exponent";
   const double a = c.time_exponent, late = late_time_exponent(c);
   const std::string fitted = "time exponent " + fixed(a, 2);
-  if (std::fabs(a - expected) <= tolerance) return fitted + ": matches " + want + " (± " + fixed(tolerance, 2) + ")";
+  int noisy = 0;
+  for (const Runs& r : runs) noisy += r.noisy();
+  const std::string though = noisy == 0 ? std::string()
+                                         : ", though " + std::to_string(noisy) + " of its " + std::to_string(runs.size()) +
+                                               " points are noisy (their runs disagreed), so the match is less certain";
+  if (std::fabs(a - expected) <= tolerance)
+    return fitted + ": matches " + want + " (± " + fixed(tolerance, 2) + ")" + though;
   const std::string span = std::to_string(int64_t(c.n[c.n.size() >= 3 ? c.n.size() - 3 : 0])) + " → " +
                            std::to_string(int64_t(c.n.back()));
   if (c.n.size() > 3 && std::fabs(late - expected) <= tolerance)
@@ -174,14 +180,14 @@ inline std::string time_verdict(const attention::Scaling& c, const std::vector<R
                                                           "costs that do not grow with n"
                                                         : "steepened by the smaller n (a busy moment or a cache "
                                                           "boundary between them)") +
-           "; over the last two doublings (n = " + span + ") it is " + fixed(late, 2) + ", close to " + want;
+           "; over the last two doublings (n = " + span + ") it is " + fixed(late, 2) + ", close to " + want + though;
   const int w = noisiest(runs);
   if (w >= 0 && runs[size_t(w)].noisy())
     return fitted + ", far from " + want + ", and the runs disagree (at n = " + std::to_string(int64_t(c.n[size_t(w)])) +
            " the slowest of " + std::to_string(runs[size_t(w)].count()) + " took " +
            fixed(100.0 * runs[size_t(w)].spread(), 0) +
-           "% longer than the fastest): the machine was busy, so this fit does not measure the growth — the memory "
-           "exponent, counted exactly, does; rerun on a quiet machine";
+           "% longer than the fastest): something else on the machine slowed them, so this fit does not measure the "
+           "growth — the memory exponent, counted exactly, does; rerun on a quiet machine";
   const std::string caveat = runs.empty() ? " (runs not recorded)" : " with repeatable runs";
   if (a < expected)
     return fitted + ", below " + want + caveat + ": at these n the time is mostly fixed costs (calls, threads, "
@@ -204,8 +210,8 @@ inline std::string doubling_verdict(const attention::Scaling& c, const std::vect
     if (k < runs.size() && runs[k].noisy() && (!loud || runs[k].spread() > loud->spread())) loud = &runs[k];
   if (loud)
     return what + ": far from " + want + ", and the runs disagree there (the slowest took " +
-           fixed(100.0 * loud->spread(), 0) + "% longer than the fastest): the machine was busy, so this ratio "
-           "does not measure the growth";
+           fixed(100.0 * loud->spread(), 0) + "% longer than the fastest): something else on the machine slowed "
+           "them, so this ratio does not measure the growth";
   if (r < expected_ratio)
     return what + ": below " + want + " with repeatable runs — fixed costs that do not grow with n are still a large "
            "part of the time at these n";
@@ -376,8 +382,9 @@ inline CostResult cost_step(Lesson& L, const std::vector<Curve>& curves, const C
   table.print();
   L.say("(x prev: the ratio to the previous n; per doubling of n, 2.00 is linear, 2.83 is n·√n and 4.00 quadratic)");
   if (noisy > 0)
-    L.say(noisy, " of ", rows, " rows are noisy: their runs disagreed, because other programs were using this machine's",
-          " cores; their times, and the ratios and exponents built on them, are less certain than the memory columns.");
+    L.say(noisy, " of ", rows, " rows are noisy: their runs disagreed (other programs were using this machine's cores,",
+          " or, below a millisecond, its threads woke up late); their times, and the ratios and exponents built on them,",
+          " are less certain than the memory columns.");
   for (const attention::Scaling& c : result.curves)
     L.say("fitted exponents of ", c.scheme, " (cost ~ n^a, over ", c.n.size(), " sizes): time ", fixed(c.time_exponent, 2),
           c.n.size() > 3 ? " (last two doublings " + fixed(late_time_exponent(c), 2) + ")" : std::string(),

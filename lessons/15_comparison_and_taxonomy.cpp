@@ -613,8 +613,9 @@ int main(int argc, char** argv) try {
     {
       // The measured exponent, and whether its runs agreed, decide the end of the sentence.
       const double sk = fit.at("sinkhorn").time_exponent;
-      bool sk_noisy = false;
-      for (const lesson::Runs& r : runs["sinkhorn"]) sk_noisy = sk_noisy || r.noisy();
+      // Only noise at the larger n can steepen an exponent, only noise at the smaller n flatten it (lesson::noisiest).
+      const int loud = lesson::noisiest(runs["sinkhorn"], sk > 1.15);
+      const bool sk_noisy = loud >= 0 && runs["sinkhorn"][size_t(loud)].noisy();
       L.say("sorts n/b blocks against each other, a (n/b)² term that is small at b = 16",
             sk_noisy ? " (here its runs disagreed, so its measured exponent, "
                      : sk > 1.15 ? " and here already bends its time upwards (exponent " : " and does not show yet at these n (exponent ",

@@ -147,11 +147,25 @@ inline std::string growth_name(double e) {
   return e == 1 ? std::string("n") : e == 1.5 ? std::string("n·√n") : e == 2 ? std::string("n²") : "n^" + fixed(e, 2);
 }
 
-// The noisiest of some runs: its index, or -1 when none has a spread.
+// The noisiest of some runs (parallel to a curve's n): its index, or -1 when none has a spread.
+// Noise only ever slows a run, and a slowed run at small n flattens a fitted exponent while one at large n steepens
+// it. So with `steepens` (is an exponent too high?) only the larger half of the n is looked at, with !steepens
+// only the smaller half (a middle point counts for both): noise elsewhere cannot explain the deviation.
 inline int noisiest(const std::vector<Runs>& runs) {
   int worst = -1;
   for (size_t i = 0; i < runs.size(); ++i)
     if (runs[i].count() >= 2 && (worst < 0 || runs[i].spread() > runs[size_t(worst)].spread())) worst = int(i);
+  return worst;
+}
+inline int noisiest(const std::vector<Runs>& runs, bool steepens) {
+  int worst = -1;
+  const size_t m = runs.size();
+  for (size_t i = 0; i < m; ++i) {
+    const bool larger = 2 * i + 1 >= m, smaller = 2 * i + 1 <= m;  // halves of the n; the middle one is in both
+    if ((steepens ? larger : smaller) && runs[i].count() >= 2 &&
+        (worst < 0 || runs[i].spread() > runs[size_t(worst)].spread()))
+      worst = int(i);
+  }
   return worst;
 }
 
@@ -181,14 +195,17 @@ inline std::string time_verdict(const attention::Scaling& c, const std::vector<R
                                                         : "steepened by the smaller n (a busy moment or a cache "
                                                           "boundary between them)") +
            "; over the last two doublings (n = " + span + ") it is " + fixed(late, 2) + ", close to " + want + though;
-  const int w = noisiest(runs);
+  const int w = noisiest(runs, a > expected);
   if (w >= 0 && runs[size_t(w)].noisy())
     return fitted + ", far from " + want + ", and the runs disagree (at n = " + std::to_string(int64_t(c.n[size_t(w)])) +
            " the slowest of " + std::to_string(runs[size_t(w)].count()) + " took " +
            fixed(100.0 * runs[size_t(w)].spread(), 0) +
            "% longer than the fastest): something else on the machine slowed them, so this fit does not measure the "
            "growth — the memory exponent, counted exactly, does; rerun on a quiet machine";
-  const std::string caveat = runs.empty() ? " (runs not recorded)" : " with repeatable runs";
+  const std::string caveat = runs.empty() ? " (runs not recorded)"
+                             : noisy > 0 ? std::string(" (its noisy points are at the ") + (a > expected ? "smaller" : "larger") +
+                                               " n, where a slowed run would pull the exponent the other way)"
+                                         : " with repeatable runs";
   if (a < expected)
     return fitted + ", below " + want + caveat + ": at these n the time is mostly fixed costs (calls, threads, "
            "small loops) that do not grow with n; the growing work would show at larger n";

@@ -60,6 +60,12 @@ TEST_CASE("cost: time_verdict picks the sentence the numbers support, not the ex
   // Lesson 05's 3.22 for full attention: far from 2 everywhere; noisy runs -> the fit is not trusted.
   const attention::Scaling steep = curve({1, 10, 100, 1000});
   CHECK(has(lesson::time_verdict(steep, loud, 2.0, 0.45), "does not measure the growth"));
+  // Noise at the smallest n only can flatten a fit, not steepen it: the steep fit is not blamed on it.
+  std::vector<lesson::Runs> loud_small = steady(4);
+  loud_small[0] = lesson::Runs{{10.0, 40.0}};
+  const std::string s = lesson::time_verdict(steep, loud_small, 2.0, 0.45);
+  CHECK(has(s, "above the expected n²"));
+  CHECK(has(s, "noisy points are at the smaller n"));
   // The same numbers from runs that agreed: above, with the reasons a CPU has.
   CHECK(has(lesson::time_verdict(steep, steady(4), 2.0, 0.45), "above the expected n²"));
   // Lesson 15's star at -0.10: flat times, runs that agreed -> below, fixed costs.

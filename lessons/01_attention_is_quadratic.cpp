@@ -280,8 +280,8 @@ int main(int argc, char** argv) try {
     for (const char* label : {"forward", "forward+backward"}) {
       const attention::Scaling& c = cost.fit(label);
       if (c.n.size() < 2) continue;
-      L.say("  ", label, ", first doubling: ", lesson::doubling_verdict(c, cost.runs_of(label), 1, 4.0), ";");
-      L.say("  ", label, ", last doubling: ", lesson::doubling_verdict(c, cost.runs_of(label), c.n.size() - 1, 4.0), ".");
+      L.say("  ", label, ", first doubling: ", lesson::doubling_verdict(c, cost.runs_of(label), 1, 4.0, cost.other_load), ";");
+      L.say("  ", label, ", last doubling: ", lesson::doubling_verdict(c, cost.runs_of(label), c.n.size() - 1, 4.0, cost.other_load), ".");
     }
   }
 

@@ -532,7 +532,7 @@ int main(int argc, char** argv) try {
   for (int64_t n : bench.ns) ns_text += (ns_text.empty() ? "" : ", ") + std::to_string(n);
   const std::string bench_csv = (std::filesystem::path(L.dir()).parent_path() / "bench" / "attention.csv").string();
   std::vector<attention::BenchPoint> points;
-  lesson::Repeated measured;  // every run of every point, when measured here (a file from `make bench` has none)
+  lesson::Repeated timed;  // every run of every point, when measured here (a file from `make bench` has none)
   if (!L.quick() && std::filesystem::exists(bench_csv)) {
     const attention::BenchReport report = attention::read_benchmark_csv(bench_csv);
     std::set<std::string> have;
@@ -553,15 +553,15 @@ int main(int argc, char** argv) try {
     L.say("n = ", ns_text, "; memory limit ", bench.max_mib, " MiB per point; one line per point of the first round:");
     // In rounds, as every cost step (lessons/cost.h): the first sweep prints its lines, then the points run again,
     // cheapest first, so each time is the fastest of up to 3 runs (5 where they disagree), spread over the step.
-    measured = lesson::run_repeated(bench, 3, 5, L.quick() ? 0.5 : 2.0);
-    points = measured.points;
+    timed = lesson::run_repeated(bench, 3, 5, L.quick() ? 0.5 : 2.0);
+    points = timed.points;
   }
 
   std::map<std::string, attention::Scaling> fit;  // each scheme's measured points and fitted exponents
   std::map<std::string, std::vector<lesson::Runs>> runs;  // and every run of those points (empty: read from a file)
   for (const attention::Scaling& c : attention::fit_scaling(points)) {
     fit[c.scheme] = c;
-    runs[c.scheme] = lesson::runs_of(measured, c);
+    runs[c.scheme] = lesson::runs_of(timed, c);
   }
   // The expected growth of the time as an exponent, from its text: n² -> 2, n·√n -> 1.5, the rest (n, n (x rounds),
   // n + (n/b)² with its small second term) -> 1.
@@ -615,12 +615,14 @@ int main(int argc, char** argv) try {
       const double sk = fit.at("sinkhorn").time_exponent;
       // Only noise at the larger n can steepen an exponent, only noise at the smaller n flatten it (lesson::noisiest).
       const int loud = lesson::noisiest(runs["sinkhorn"], sk > 1.15);
-      const bool sk_noisy = loud >= 0 && runs["sinkhorn"][size_t(loud)].noisy();
+      const bool sk_noisy =
+          (loud >= 0 && runs["sinkhorn"][size_t(loud)].noisy()) || timed.other_load > lesson::OtherLoad::kBusy;
       L.say("sorts n/b blocks against each other, a (n/b)² term that is small at b = 16",
-            sk_noisy ? " (here its runs disagreed, so its measured exponent, "
+            sk_noisy ? " (here its runs disagreed or the machine was busy, so its measured exponent, "
                      : sk > 1.15 ? " and here already bends its time upwards (exponent " : " and does not show yet at these n (exponent ",
             lesson::fixed(sk, 2), sk_noisy ? ", cannot tell)." : ").");
     }
+    lesson::say_load(L, timed.other_load);
     L.say("Time: the fastest run of each point (worst spread: how much longer the slowest run of the scheme's noisiest");
     L.say("point took; noisy above ", lesson::fixed(100 * lesson::kNoisySpread, 0), "%). Where a time exponent is more than 0.45 "
           "from its expected growth, what its numbers support:");
@@ -630,7 +632,7 @@ int main(int argc, char** argv) try {
       const double expected = time_class(where.at(s->name()).time_growth);
       if (f.n.size() >= 2 && std::fabs(f.time_exponent - expected) <= 0.45) continue;
       ++off_time;
-      L.say("  ", s->name(), ": ", lesson::time_verdict(f, runs[s->name()], expected, 0.45), ".");
+      L.say("  ", s->name(), ": ", lesson::time_verdict(f, runs[s->name()], expected, 0.45, timed.other_load), ".");
     }
     if (off_time == 0) L.say("  none: every time exponent is within 0.45 of its expected growth in this run.");
   }
@@ -653,7 +655,7 @@ int main(int argc, char** argv) try {
     // Wall-clock time is checked only at full size and only when the runs of both curves agreed: with --quick (the
     // test suite, often beside other jobs) the lengths are so short, and on a busy machine the runs so far apart,
     // that a neighbour moves the fitted exponents more than the difference we test.
-    bool steady = true;
+    bool steady = !(timed.other_load > lesson::OtherLoad::kBusy);
     for (const char* name : {"flash", "linear"})
       for (const lesson::Runs& r : runs[name]) steady = steady && !r.noisy();
     if (!L.quick() && steady)
@@ -662,7 +664,7 @@ int main(int argc, char** argv) try {
     else
       L.say("time exponents (not checked: ",
             L.quick() ? "with --quick the lengths are too short to be stable on a shared machine"
-                      : "their runs disagreed, the machine was busy",
+                      : "their runs disagreed or the machine was busy",
             "): ", measured);
   }
 

@@ -631,7 +631,7 @@ int main(int argc, char** argv) try {
     const size_t last = flash->n.size() - 1;
     // Quadratic work predicts x4 per doubling; the sentence is the one flash's measured ratio supports.
     if (last >= 1)
-      L.say("Flash's last doubling: ", lesson::doubling_verdict(*flash, flash_runs, last, 4.0), " (exact attention's n² "
+      L.say("Flash's last doubling: ", lesson::doubling_verdict(*flash, flash_runs, last, 4.0, cost.other_load), " (exact attention's n² "
             "work predicts 4); memory x", lesson::fixed(flash->mib[last] / flash->mib[last - 1], 2), ".");
     L.say("At n = ", int64_t(flash->n[last]), ", flash takes ", lesson::fixed(flash->ms[last], 0), " ms and ",
           lesson::fixed(flash->mib[last], 1), " MiB; the approximate schemes:");
@@ -665,7 +665,7 @@ int main(int argc, char** argv) try {
     }
     std::string speed;
     double lo = 1e300, hi = 0;
-    bool noisy = false;
+    bool noisy = cost.busy();  // a steadily busy machine: every ratio is suspect
     for (size_t i = 0; i < full->n.size(); ++i) {
       const double r = flash->ms[i] / full->ms[i];
       lo = std::min(lo, r), hi = std::max(hi, r);
@@ -693,8 +693,8 @@ int main(int argc, char** argv) try {
                 ? ": dense wins at small n, where its n x n matrices stay in the cache, flash at large n, where they do not."
                 : ".");
     if (noisy)
-      L.say("  Some of these times are noisy (their runs disagreed: see the spread column), so these ratios move from "
-            "run to run.");
+      L.say("  Some of these times are noisy (their runs disagreed: see the spread column, or the machine was busy),"
+            " so these ratios move from run to run.");
     L.say("What flash changes for sure is the memory column — exactly, on every machine.");
   }
 

@@ -25,8 +25,12 @@
 // from 0.01 to 2.63), with the sentence the numbers support (time_verdict).
 #pragma once
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
+#include <fstream>
 #include <limits>
 #include <map>
 #include <string>
@@ -61,11 +65,46 @@ struct Runs {
   static constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 };
 
+// How busy other programs kept this machine while something ran: the CPU time all cores spent busy (Linux's
+// /proc/stat) minus the CPU time of this process (getrusage), as a share of what the cores could give in that
+// wall time. A steadily busy machine slows every run alike — its runs agree, their spread stays small — so the
+// spread cannot see it; this share can. NaN where /proc/stat cannot be read.
+class OtherLoad {
+ public:
+  OtherLoad() : busy_(machine_busy_seconds()), own_(own_seconds()) {}
+  double share() const {
+    const double wall = clock_.seconds(), busy = machine_busy_seconds() - busy_, own = own_seconds() - own_;
+    const long cores = ::sysconf(_SC_NPROCESSORS_ONLN);
+    if (std::isnan(busy) || wall <= 0 || cores <= 0) return std::numeric_limits<double>::quiet_NaN();
+    return std::clamp((busy - own) / (wall * double(cores)), 0.0, 1.0);
+  }
+  static constexpr double kBusy = 0.25;  // above this share, a lesson says the machine was busy
+
+ private:
+  static double machine_busy_seconds() {
+    std::ifstream stat("/proc/stat");
+    std::string cpu;
+    double user, nice, system, idle, iowait, irq, softirq, steal;
+    if (!(stat >> cpu >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal) || cpu != "cpu")
+      return std::numeric_limits<double>::quiet_NaN();
+    const long tick = ::sysconf(_SC_CLK_TCK);
+    return (user + nice + system + irq + softirq + steal) / double(tick > 0 ? tick : 100);
+  }
+  static double own_seconds() {
+    rusage u{};
+    ::getrusage(RUSAGE_SELF, &u);
+    return double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + 1e-6 * double(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+  }
+  core::Stopwatch clock_;
+  double busy_, own_;
+};
+
 // A benchmark measured in rounds: points as attention::run_benchmark returns them, each with seconds = its
 // fastest run, and every run of each point (parallel to points; empty for a skipped point).
 struct Repeated {
   std::vector<attention::BenchPoint> points;
   std::vector<Runs> runs;
+  double other_load = std::numeric_limits<double>::quiet_NaN();  // OtherLoad::share() over all the rounds
 };
 
 // Runs `bench` once (its progress lines, its skips), then again point by point, cheapest first, until every
@@ -80,6 +119,7 @@ inline Repeated run_repeated(attention::BenchOptions bench, int rounds, int max_
   bench.max_seconds_per_point = 0.5;  // the first round: a warm-up, then the timed run (a point slower than
                                       // 0.5 s is timed by its warm-up alone: the later rounds find it warm)
   Repeated out;
+  const OtherLoad load;
   core::Stopwatch first_sweep;
   out.points = attention::run_benchmark(bench);
   const double extra_seconds = std::max(min_extra_seconds, first_sweep.seconds());
@@ -122,6 +162,7 @@ inline Repeated run_repeated(attention::BenchOptions bench, int rounds, int max_
   }
   for (size_t i = 0; i < out.points.size(); ++i)
     if (out.runs[i].count() > 0) out.points[i].seconds = out.runs[i].fastest() / 1e3;
+  out.other_load = load.share();
   return out;
 }
 
@@ -175,7 +216,7 @@ inline int noisiest(const std::vector<Runs>& runs, bool steepens) {
 // measure the growth; or, with repeatable runs, it is really far from it — and why that can happen on a CPU.
 // `runs` is parallel to c.n (runs_of); empty when the points were read from a file without their runs.
 inline std::string time_verdict(const attention::Scaling& c, const std::vector<Runs>& runs, double expected,
-                                double tolerance) {
+                                double tolerance, double other_load = std::numeric_limits<double>::quiet_NaN()) {
   const std::string want = "the expected " + growth_name(expected);
   if (c.n.size() < 2) return "too few sizes to fit a time exponent";
   const double a = c.time_exponent, late = late_time_exponent(c);
@@ -202,6 +243,13 @@ inline std::string time_verdict(const attention::Scaling& c, const std::vector<R
            fixed(100.0 * runs[size_t(w)].spread(), 0) +
            "% longer than the fastest): something else on the machine slowed them, so this fit does not measure the "
            "growth — the memory exponent, counted exactly, does; rerun on a quiet machine";
+  // Runs that agree on a steadily busy machine are all slow alike: then the deviation cannot be read as the
+  // kernel's own behaviour.
+  if (other_load > OtherLoad::kBusy)
+    return fitted + ", far from " + want + ", while other programs kept " + fixed(100.0 * other_load, 0) +
+           "% of this machine's CPU time busy: a steadily busy machine slows every run alike (the spread stays small) "
+           "and stretches small kernels most, so this fit does not measure the growth — the memory exponent, counted "
+           "exactly, does; rerun on a quiet machine";
   const std::string caveat = runs.empty() ? " (runs not recorded)"
                              : noisy > 0 ? std::string(" (its noisy points are at the ") + (a > expected ? "smaller" : "larger") +
                                                " n, where a slowed run would pull the exponent the other way)"
@@ -216,7 +264,8 @@ inline std::string time_verdict(const attention::Scaling& c, const std::vector<R
 // What one doubling of a curve's time says (from c.n[i-1] to c.n[i]), against the ratio its growth predicts
 // (4 for n², 2 for n): the sentence its numbers support. "Close" is within 25 % of the prediction.
 inline std::string doubling_verdict(const attention::Scaling& c, const std::vector<Runs>& runs, size_t i,
-                                    double expected_ratio) {
+                                    double expected_ratio,
+                                    double other_load = std::numeric_limits<double>::quiet_NaN()) {
   const double r = c.ms[i] / c.ms[i - 1];
   const std::string what = "time x prev " + fixed(r, 2) + " at n = " + std::to_string(int64_t(c.n[i - 1])) + " → " +
                            std::to_string(int64_t(c.n[i]));
@@ -229,6 +278,9 @@ inline std::string doubling_verdict(const attention::Scaling& c, const std::vect
     return what + ": far from " + want + ", and the runs disagree there (the slowest took " +
            fixed(100.0 * loud->spread(), 0) + "% longer than the fastest): something else on the machine slowed "
            "them, so this ratio does not measure the growth";
+  if (other_load > OtherLoad::kBusy)
+    return what + ": far from " + want + ", while other programs kept " + fixed(100.0 * other_load, 0) +
+           "% of the machine's CPU time busy, so this ratio does not measure the growth";
   if (r < expected_ratio)
     return what + ": below " + want + " with repeatable runs — fixed costs that do not grow with n are still a large "
            "part of the time at these n";
@@ -330,6 +382,8 @@ struct CostResult {
   std::vector<attention::BenchPoint> points;   // seconds = the fastest run of the point
   std::vector<attention::Scaling> curves;      // fitted on the fastest runs
   std::vector<std::vector<Runs>> runs;         // runs[c][i]: every run of curves[c] at curves[c].n[i]
+  double other_load = std::numeric_limits<double>::quiet_NaN();  // other programs' share of the CPU (OtherLoad)
+  bool busy() const { return other_load > OtherLoad::kBusy; }
   // The fit of the curve with this label (its scheme name when it has none); throws when there is none.
   const attention::Scaling& fit(const std::string& label) const { return curves[index(label)]; }
   // The runs of that curve, parallel to fit(label).n.
@@ -342,6 +396,15 @@ struct CostResult {
     AZ_FAIL("cost: no curve named '", label, "'");
   }
 };
+
+// One line on how busy other programs kept the machine while a step measured (OtherLoad), and what that means.
+inline void say_load(Lesson& L, double other_load) {
+  if (std::isnan(other_load)) return;
+  L.say("While these were measured, other programs kept ", fixed(100.0 * other_load, 0), "% of this machine's CPU time busy",
+        other_load > OtherLoad::kBusy ? ": a busy machine slows runs, all alike when it stays busy, so read the times "
+                                        "with care (the memory columns are exact)."
+                                      : ": quiet enough for the times to be read.");
+}
 
 // Measures every curve at every size (forward + backward of the kernel alone, B = 1, H heads, d = 64, the same
 // q, k, v for every curve at one n) in rounds (run_repeated), prints the table and the exponents, checks each
@@ -361,6 +424,7 @@ inline CostResult cost_step(Lesson& L, const std::vector<Curve>& curves, const C
   const Repeated measured = run_repeated(bench, kRounds, kMaxRounds, L.quick() ? 0.5 : 2.0);
   CostResult result;
   result.points = measured.points;
+  result.other_load = measured.other_load;
   result.curves = attention::fit_scaling(result.points);
   for (const attention::Scaling& c : result.curves) result.runs.push_back(lesson::runs_of(measured, c));
 
@@ -398,6 +462,7 @@ inline CostResult cost_step(Lesson& L, const std::vector<Curve>& curves, const C
   }
   table.print();
   L.say("(x prev: the ratio to the previous n; per doubling of n, 2.00 is linear, 2.83 is n·√n and 4.00 quadratic)");
+  say_load(L, result.other_load);
   if (noisy > 0)
     L.say(noisy, " of ", rows, " rows are noisy: their runs disagreed (other programs were using this machine's cores,",
           " or, below a millisecond, its threads woke up late); their times, and the ratios and exponents built on them,",
@@ -423,7 +488,8 @@ inline CostResult cost_step(Lesson& L, const std::vector<Curve>& curves, const C
     // Time is reported, never checked: on a shared machine a busy minute bends the fit (measured under a parallel
     // build: full's time exponent came out 0.01 to 2.63), and a lesson must not fail because the machine was busy.
     // What is printed is the sentence the measured times support (time_verdict), not the paper's claim.
-    if (!std::isnan(et)) L.say(c.scheme, ": ", time_verdict(c, result.runs[i], et, options.time_tolerance_), ".");
+    if (!std::isnan(et))
+      L.say(c.scheme, ": ", time_verdict(c, result.runs[i], et, options.time_tolerance_, result.other_load), ".");
     time_reported = time_reported || !std::isnan(et);
   }
   if (time_reported) L.say("(time exponents are reported, not checked: they depend on the machine and its load)");

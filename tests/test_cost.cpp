@@ -70,6 +70,8 @@ TEST_CASE("cost: time_verdict picks the sentence the numbers support, not the ex
   CHECK(has(lesson::time_verdict(steep, steady(4), 2.0, 0.45), "above the expected n²"));
   // Lesson 15's star at -0.10: flat times, runs that agreed -> below, fixed costs.
   CHECK(has(lesson::time_verdict(curve({5, 5, 5, 5}), steady(4), 1.0, 0.45), "below the expected n"));
+  // The same flat times on a machine other programs kept 60 % busy: runs that agree are not trusted.
+  CHECK(has(lesson::time_verdict(curve({5, 5, 5, 5}), steady(4), 1.0, 0.45, 0.6), "60% of this machine's CPU time busy"));
   // Read from a file without runs: says so instead of "repeatable".
   CHECK(has(lesson::time_verdict(curve({5, 5, 5, 5}), {}, 1.0, 0.45), "runs not recorded"));
 }
@@ -83,6 +85,14 @@ TEST_CASE("cost: doubling_verdict reads one x-prev ratio against the growth's pr
   CHECK(has(lesson::doubling_verdict(c, loud, 3, 4.0), "the runs disagree there"));
   CHECK(has(lesson::doubling_verdict(c, steady(4), 3, 4.0), "above 4 with repeatable runs"));
   CHECK(has(lesson::doubling_verdict(curve({1, 2, 8, 32}), steady(4), 1, 4.0), "below 4"));
+  CHECK(has(lesson::doubling_verdict(c, steady(4), 3, 4.0, 0.5), "does not measure the growth"));
+  CHECK(has(lesson::doubling_verdict(c, steady(4), 1, 4.0, 0.5), "close to 4"));  // a ratio that fits stays read
+}
+
+TEST_CASE("cost: OtherLoad's share is a fraction of the machine, or NaN where it cannot be read") {
+  const lesson::OtherLoad load;
+  const double share = load.share();
+  CHECK((std::isnan(share) || (share >= 0.0 && share <= 1.0)));
 }
 
 TEST_CASE("cost: late_time_exponent fits the last three points only") {

@@ -228,8 +228,8 @@ inline std::string time_verdict(const attention::Scaling& c, const std::vector<R
           ? ", though other programs kept " + fixed(100.0 * other_load, 0) + "% of the machine busy meanwhile, so the "
                 "match is less certain"
       : noisy == 0 ? std::string()
-                   : ", though " + std::to_string(noisy) + " of its " + std::to_string(runs.size()) +
-                         " points are noisy (their runs disagreed), so the match is less certain";
+                   : ", though " + std::to_string(noisy) + " of its " + std::to_string(runs.size()) + " points " +
+                         (noisy == 1 ? "is" : "are") + " noisy (their runs disagreed), so the match is less certain";
   if (std::fabs(a - expected) <= tolerance)
     return fitted + ": matches " + want + " (± " + fixed(tolerance, 2) + ")" + though;
   const std::string span = std::to_string(int64_t(c.n[c.n.size() >= 3 ? c.n.size() - 3 : 0])) + " → " +

@@ -468,9 +468,13 @@ inline CostResult cost_step(Lesson& L, const std::vector<Curve>& curves, const C
   L.say("(x prev: the ratio to the previous n; per doubling of n, 2.00 is linear, 2.83 is n·√n and 4.00 quadratic)");
   say_load(L, result.other_load);
   if (noisy > 0)
-    L.say(noisy, " of ", rows, " rows are noisy: their runs disagreed (other programs were using this machine's cores,",
-          " or, below a millisecond, its threads woke up late); their times, and the ratios and exponents built on them,",
-          " are less certain than the memory columns.");
+    L.say(noisy, " of ", rows, " rows are noisy: their runs disagreed (",
+          result.busy()                    ? "other programs were using this machine's cores"
+          : std::isnan(result.other_load) ? "other programs on this machine's cores, threads woken late, the "
+                                            "processor changing its clock"
+                                          : "not for want of a free core, by the line above: threads woken late, other "
+                                            "programs' memory traffic, the processor changing its clock",
+          "); their times, and the ratios and exponents built on them, are less certain than the memory columns.");
   for (const attention::Scaling& c : result.curves)
     L.say("fitted exponents of ", c.scheme, " (cost ~ n^a, over ", c.n.size(), " sizes): time ", fixed(c.time_exponent, 2),
           c.n.size() > 3 ? " (last two doublings " + fixed(late_time_exponent(c), 2) + ")" : std::string(),

@@ -50,7 +50,7 @@ TEST_CASE("cost: time_verdict picks the sentence the numbers support, not the ex
   // ... and says so with a caveat when its points were noisy.
   std::vector<lesson::Runs> loud = steady(4);
   loud[2] = lesson::Runs{{10.0, 40.0}};
-  CHECK(has(lesson::time_verdict(curve({1, 4, 16, 64}), loud, 2.0, 0.45), "1 of its 4 points are noisy"));
+  CHECK(has(lesson::time_verdict(curve({1, 4, 16, 64}), loud, 2.0, 0.45), "1 of its 4 points is noisy"));
   // Flat while fixed costs dominate, then quadratic: the whole fit is low (1.4), the last two doublings are 2.
   const attention::Scaling overhead = curve({10, 10, 40, 160});
   CHECK(overhead.time_exponent == doctest::Approx(1.4));

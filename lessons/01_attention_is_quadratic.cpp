@@ -249,9 +249,10 @@ int main(int argc, char** argv) try {
   // products of 2 · n² · d floating-point operations each. Double n: four times the memory, four times the
   // time. We measure the registry's `full` kernel (`attention::dense_attention`) at B = 1, H = 1, d = 64, the
   // forward alone and forward + backward, with `lesson::cost_step`, the call every lesson's cost step makes: it
-  // runs the course's benchmark (attention/benchmark.h; time: median of a few runs after a warm-up, on this
-  // machine; memory: bytes of tensors allocated by core::memory on top of q, k and v, exact), prints the table,
-  // fits the exponent a of cost ~ n^a, checks it against the one we expect, and draws the log-log figure.
+  // runs the course's benchmark (attention/benchmark.h; time: the fastest of a few runs in separate rounds, on
+  // this machine, with their spread — other programs only ever slow a run down; memory: bytes of tensors allocated
+  // by core::memory on top of q, k and v, exact), prints the table, fits the exponent a of cost ~ n^a, checks the
+  // memory exponent against the one we expect, says what the times support, and draws the log-log figure.
   // %%
   L.step("Step 8 · the cost of dense attention");
   // One call measures, prints, fits, checks and draws (lessons/cost.h): the same call in every lesson's cost step.
@@ -280,7 +281,18 @@ int main(int argc, char** argv) try {
           "): autograd keeps the probabilities for the backward pass, which then");
     L.say("makes n x n gradients of its own (of the probabilities, then of the scores): three at the peak.");
   }
-  L.say("Small n are dominated by fixed overheads (time x prev < 4), large n by the n² work (x prev close to 4).");
+  {
+    // What the doublings show, in the sentence the measured ratios support (lessons/cost.h: doubling_verdict):
+    // the n² work predicts x prev = 4; fixed overheads pull the first doublings below it, a busy machine or the
+    // matrices leaving the cache can push a doubling above it.
+    L.say("What the time ratios per doubling show (n² work predicts 4):");
+    for (const char* label : {"forward", "forward+backward"}) {
+      const attention::Scaling& c = cost.fit(label);
+      if (c.n.size() < 2) continue;
+      L.say("  ", label, ", first doubling: ", lesson::doubling_verdict(c, cost.runs_of(label), 1, 4.0, cost.other_load), ";");
+      L.say("  ", label, ", last doubling: ", lesson::doubling_verdict(c, cost.runs_of(label), c.n.size() - 1, 4.0, cost.other_load), ".");
+    }
+  }
 
   // %% [markdown]
   // ## Step 9 · your own attention rule

@@ -48,6 +48,7 @@
 #include "attention/figure.h"
 #include "attention/scheme.h"
 #include "lra/suite.h"
+#include "lessons/cost.h"
 #include "lessons/lesson.h"
 
 using core::Tensor;
@@ -539,7 +540,7 @@ int main(int argc, char** argv) try {
   bench.heads = 1;
   bench.batch = 1;
   bench.d_head = 64;
-  bench.repeats = L.quick() ? 1 : 2;
+  bench.repeats = L.quick() ? 1 : 2;  // step 7's single run (step 4 measures in rounds: lesson::run_repeated)
   bench.max_mib = L.quick() ? 64 : 512;
   bench.seed = L.seed();
   bench.progress = [&](const std::string& line) { L.say("  ", line); };
@@ -547,6 +548,7 @@ int main(int argc, char** argv) try {
   for (int64_t n : bench.ns) ns_text += (ns_text.empty() ? "" : ", ") + std::to_string(n);
   const std::string bench_csv = (std::filesystem::path(L.dir()).parent_path() / "bench" / "attention.csv").string();
   std::vector<attention::BenchPoint> points;
+  lesson::Repeated timed;  // every run of every point, when measured here (a file from `make bench` has none)
   if (!L.quick() && std::filesystem::exists(bench_csv)) {
     const attention::BenchReport report = attention::read_benchmark_csv(bench_csv);
     std::set<std::string> have;
@@ -564,12 +566,30 @@ int main(int argc, char** argv) try {
     }
   }
   if (points.empty()) {
-    L.say("n = ", ns_text, "; memory limit ", bench.max_mib, " MiB per point; one line per measurement:");
-    points = attention::run_benchmark(bench);
+    L.say("n = ", ns_text, "; memory limit ", bench.max_mib, " MiB per point; one line per point of the first round:");
+    // In rounds, as every cost step (lessons/cost.h): the first sweep prints its lines, then the points run again,
+    // cheapest first, so each time is the fastest of up to 3 runs (5 where they disagree), spread over the step.
+    timed = lesson::run_repeated(bench, 3, 5, L.quick() ? 0.5 : 2.0);
+    points = timed.points;
   }
 
   std::map<std::string, attention::Scaling> fit;  // each scheme's measured points and fitted exponents
-  for (const attention::Scaling& c : attention::fit_scaling(points)) fit[c.scheme] = c;
+  std::map<std::string, std::vector<lesson::Runs>> runs;  // and every run of those points (empty: read from a file)
+  for (const attention::Scaling& c : attention::fit_scaling(points)) {
+    fit[c.scheme] = c;
+    runs[c.scheme] = lesson::runs_of(timed, c);
+  }
+  // The expected growth of the time as an exponent, from its text: n² -> 2, n·√n -> 1.5, the rest (n, n (x rounds),
+  // n + (n/b)² with its small second term) -> 1.
+  auto time_class = [](const std::string& growth) {
+    return growth.rfind("n²", 0) == 0 ? 2.0 : growth.find("√") != std::string::npos ? 1.5 : 1.0;
+  };
+  // A scheme's noisiest point, as a cell: "12%", "48% noisy", or "-" when its runs were not recorded.
+  auto spread_cell = [&](const std::string& scheme) {
+    const std::vector<lesson::Runs>& r = runs[scheme];
+    const int w = lesson::noisiest(r);
+    return w < 0 ? std::string("-") : r[size_t(w)].cell();
+  };
   const attention::Scaling& full_fit = fit.at("full");
   auto class_name = [](double c) { return c == 1 ? "n" : c == 1.5 ? "n·√n" : "n²"; };
   // The band a measured exponent must fall in for a class (memory: exact counts; the n·d terms of every scheme
@@ -578,8 +598,8 @@ int main(int argc, char** argv) try {
     return c == 1 ? (e > 0.8 && e < 1.2) : c == 1.5 ? (e >= 1.15 && e < 1.7) : (e > 1.8 && e < 2.2);
   };
   {
-    lesson::Table t({"scheme", "n fitted", "time exp.", "expected", "memory exp.", "expected", "ms at largest n",
-                     "MiB at largest n", "memory / full's"},
+    lesson::Table t({"scheme", "n fitted", "time exp.", "expected", "worst spread", "memory exp.", "expected",
+                     "ms at largest n", "MiB at largest n", "memory / full's"},
                     7);
     for (const attention::Scheme* s : schemes) {
       const attention::Scaling& f = fit.at(s->name());
@@ -600,14 +620,39 @@ int main(int argc, char** argv) try {
       }
       t.add({s->name(),
              f.n.empty() ? "0" : std::to_string(f.n.size()) + " (to " + std::to_string(int64_t(f.n.back())) + ")",
-             lesson::fixed(f.time_exponent, 2), p.time_growth, lesson::fixed(f.memory_exponent, 2),
+             lesson::fixed(f.time_exponent, 2), p.time_growth, spread_cell(s->name()), lesson::fixed(f.memory_exponent, 2),
              class_name(p.memory_class), f.n.empty() ? "—" : lesson::fixed(f.ms.back(), 1),
              f.n.empty() ? "—" : lesson::fixed(f.mib.back(), 1), vs_full});
     }
     t.print();
     L.say("Expected time: routing's C = sqrt(n) clusters of sqrt(n) tokens make it n·sqrt(n) (as its paper says); Sinkhorn");
-    L.say("sorts n/b blocks against each other, a (n/b)² term that is small at b = 16 but already bends its time upwards.");
-    L.say("Time exponents below their class (star, small n) come from fixed costs that do not grow with n.");
+    {
+      // The measured exponent, and whether its runs agreed, decide the end of the sentence.
+      const double sk = fit.at("sinkhorn").time_exponent;
+      // Only noise at the larger n can steepen an exponent, only noise at the smaller n flatten it (lesson::noisiest).
+      const int loud = lesson::noisiest(runs["sinkhorn"], sk > 1.15);
+      const bool sk_noisy =
+          (loud >= 0 && runs["sinkhorn"][size_t(loud)].noisy()) || timed.other_load > lesson::OtherLoad::kBusy;
+      L.say("sorts n/b blocks against each other, a (n/b)² term that is small at b = 16",
+            sk_noisy ? " (here its runs disagreed or the machine was busy, so its measured exponent, "
+                     : sk > 1.15 ? " and here already bends its time upwards (exponent " : " and does not show yet at these n (exponent ",
+            lesson::fixed(sk, 2), sk_noisy ? ", cannot tell)." : ").");
+    }
+    lesson::say_load(L, timed.other_load);
+    L.say("Time: the fastest run of each point (worst spread: how much longer the slowest run of the scheme's noisiest");
+    L.say("point took; noisy above ", lesson::fixed(100 * lesson::kNoisySpread, 0), "%). Where a time exponent is more than 0.45 "
+          "from its expected growth, what its numbers support:");
+    int off_time = 0;
+    for (const attention::Scheme* s : schemes) {
+      const attention::Scaling& f = fit.at(s->name());
+      const double expected = time_class(where.at(s->name()).time_growth);
+      if (f.n.size() >= 2 && std::fabs(f.time_exponent - expected) <= 0.45) continue;
+      // A growth with a second term (Sinkhorn's n + (n/b)²) has no single exponent: its sentence is above.
+      if (where.at(s->name()).time_growth.find('+') != std::string::npos) continue;
+      ++off_time;
+      L.say("  ", s->name(), ": ", lesson::time_verdict(f, runs[s->name()], expected, 0.45, timed.other_load), ".");
+    }
+    if (off_time == 0) L.say("  none: every time exponent is within 0.45 of its expected growth in this run.");
   }
   {
     std::string off;
@@ -625,13 +670,20 @@ int main(int argc, char** argv) try {
     const attention::Scaling& lin = fit.at("linear");
     const std::string measured =
         "flash " + lesson::fixed(fl.time_exponent, 2) + ", linear " + lesson::fixed(lin.time_exponent, 2) + " (measured times)";
-    // Wall-clock time is checked only at full size: with --quick (the test suite, often beside other jobs) the
-    // lengths are so short that a busy neighbour moves the fitted exponents more than the difference we test.
-    if (!L.quick())
+    // Wall-clock time is checked only at full size and only when the runs of both curves agreed: with --quick (the
+    // test suite, often beside other jobs) the lengths are so short, and on a busy machine the runs so far apart,
+    // that a neighbour moves the fitted exponents more than the difference we test.
+    bool steady = !(timed.other_load > lesson::OtherLoad::kBusy);
+    for (const char* name : {"flash", "linear"})
+      for (const lesson::Runs& r : runs[name]) steady = steady && !r.noisy();
+    if (!L.quick() && steady)
       L.check("time: exact attention (flash) grows faster than kernel attention (linear) — exponents differ by > 0.4",
               fl.time_exponent - lin.time_exponent > 0.4, measured);
     else
-      L.say("time exponents (not checked with --quick: too short to be stable on a shared machine): ", measured);
+      L.say("time exponents (not checked: ",
+            L.quick() ? "with --quick the lengths are too short to be stable on a shared machine"
+                      : "their runs disagreed or the machine was busy",
+            "): ", measured);
   }
 
   // %% [markdown]

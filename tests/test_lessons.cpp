@@ -281,3 +281,39 @@ TEST_CASE("lessons: bad flags exit 2 with one line on stderr; --help exits 0") {
     fs::remove_all(out_dir);
   }
 }
+
+// Every lesson whose EXERCISE block goes through Lesson::exercise (lessons/solutions/NAME.h) is run twice more:
+// with its reference solution (--solution) every check passes; with its known-wrong answer (--wrong-answer) the
+// lesson ends with status FAIL, every FAIL is an exercise check ("FAIL  exercise: ..."), and each FAIL carries a
+// reason for the learner after the measured detail.
+TEST_CASE("lessons: every exercise's solution passes its check, and its known-wrong answer fails it, saying why") {
+  int with_exercise = 0;
+  for (const std::string& program : lesson_programs()) {
+    const std::string name = program_name(program);
+    CAPTURE(name);
+    const Outcome wrong = run_lesson(program, {"--wrong-answer"});
+    if (wrong.run.out.find("(--wrong-answer: running the known-wrong answer") == std::string::npos) {
+      fs::remove_all(wrong.out_dir);
+      continue;  // this lesson's exercise has no solutions file yet
+    }
+    ++with_exercise;
+    CHECK(wrong.run.status == 1);
+    CHECK(wrong.run.out.find("status=FAIL") != std::string::npos);
+    int fails = 0;
+    for (const std::string& line : split_lines(wrong.run.out)) {
+      if (line.rfind("FAIL  ", 0) != 0) continue;
+      ++fails;
+      CAPTURE(line);
+      CHECK(line.rfind("FAIL  exercise: ", 0) == 0);  // only the exercise's own checks fail
+      CHECK(line.find("(") != std::string::npos);      // with the learner's reason in parentheses
+    }
+    CHECK(fails >= 1);
+    const Outcome solved = run_lesson(program, {"--solution"});
+    CHECK(solved.run.status == 0);
+    CHECK(solved.run.out.find("(--solution: running the reference solution") != std::string::npos);
+    CHECK(solved.run.out.find("status=PASS") != std::string::npos);
+    fs::remove_all(wrong.out_dir);
+    fs::remove_all(solved.out_dir);
+  }
+  CHECK(with_exercise >= 6);  // lessons 00-05 at least
+}

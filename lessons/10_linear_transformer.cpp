@@ -385,27 +385,35 @@ int main(int argc, char** argv) try {
     const Tensor phi_test = my_feature_map(q);
     double min_phi = 1e30;
     for (int64_t i = 0; i < phi_test.numel(); ++i) min_phi = std::min(min_phi, double(phi_test.data()[i]));
-    L.check("your phi is non-negative (so every attention weight is)", min_phi >= 0.0 && all_finite(phi_test),
-            "smallest value " + lesson::sig(min_phi, 3));
-    const lesson::KernelVsReference c = lesson::kernel_vs_reference(
-        [&](const std::vector<Tensor>& x) {
-          return attention::feature_attention(my_feature_map(x[0]), my_feature_map(x[1]), x[2], {true, eps, Tensor()});
-        },
-        [&](const std::vector<Tensor>& x) {
-          return core::matmul(dense_normalised(my_feature_map(x[0]), my_feature_map(x[1]), true, eps), x[2]);
-        },
-        {q, k, v}, g);
-    float worst = 0.0f;
-    const char* names[] = {"dq", "dk", "dv"};
-    std::string detail;
-    for (int a = 0; a < 3; ++a) {
-      const float scale = std::max(1.0f, max_abs(c.ref_grads[a]));  // relative to the gradient's size
-      const float diff = all_finite(c.grads[a]) ? lesson::max_abs_diff(c.grads[a], c.ref_grads[a]) / scale : 1e30f;
-      worst = std::max(worst, diff);
-      detail += std::string(a ? ", " : "") + names[a] + " " + lesson::sig(diff, 2);
+    const bool phi_ok = L.exercise_check(
+        "your phi is non-negative (so every attention weight is)", min_phi >= 0.0 && all_finite(phi_test),
+        "smallest value " + lesson::sig(min_phi, 3),
+        "a feature map with negative values gives negative attention weights, and the normaliser "
+        "sum_j phi(q_i)·phi(k_j) can pass through 0: did you drop the +1 of elu(x) + 1?");
+    if (!phi_ok)
+      L.say("(so the two checks of kernel against dense matrix are skipped: the kernel refuses a normaliser that is "
+            "not positive, and near 0 both sides would divide by almost nothing)");
+    if (phi_ok) {
+      const lesson::KernelVsReference c = lesson::kernel_vs_reference(
+          [&](const std::vector<Tensor>& x) {
+            return attention::feature_attention(my_feature_map(x[0]), my_feature_map(x[1]), x[2], {true, eps, Tensor()});
+          },
+          [&](const std::vector<Tensor>& x) {
+            return core::matmul(dense_normalised(my_feature_map(x[0]), my_feature_map(x[1]), true, eps), x[2]);
+          },
+          {q, k, v}, g);
+      float worst = 0.0f;
+      const char* names[] = {"dq", "dk", "dv"};
+      std::string detail;
+      for (int a = 0; a < 3; ++a) {
+        const float scale = std::max(1.0f, max_abs(c.ref_grads[a]));  // relative to the gradient's size
+        const float diff = all_finite(c.grads[a]) ? lesson::max_abs_diff(c.grads[a], c.ref_grads[a]) / scale : 1e30f;
+        worst = std::max(worst, diff);
+        detail += std::string(a ? ", " : "") + names[a] + " " + lesson::sig(diff, 2);
+      }
+      L.check_close("your phi: causal kernel output equals the dense normalised matrix @ v", c.out, c.ref_out, 1e-4f);
+      L.check("your phi: gradients equal autograd through the dense matrix (relative)", worst < 1e-4f, detail);
     }
-    L.check_close("your phi: causal kernel output equals the dense normalised matrix @ v", c.out, c.ref_out, 1e-4f);
-    L.check("your phi: gradients equal autograd through the dense matrix (relative)", worst < 1e-4f, detail);
     const Tensor mine_A = dense_normalised(my_feature_map(x), my_feature_map(x), false, eps);  // (1,1,48,48)
     const Tensor soft = attention::dense_probabilities(x, x);
     L.say("your phi on the motif input: mean largest weight per row ", lesson::fixed(mean_row_max(mine_A), 3),
@@ -414,8 +422,10 @@ int main(int argc, char** argv) try {
     const lesson::MapStyle motif_grid = lesson::MapStyle().px(384).grid(static_cast<int>(motif));
     L.show(img::hstack({matrix_map(soft, "softmax(q kT / sqrt(d))", "n = 48 motif input, own scale",
                                    motif_grid.range(0.0f, max_abs(soft))),
-                        matrix_map(mine_A, "your phi: D^-1 phi(Q) phi(K)T", "n = 48 motif input, own scale",
-                                   motif_grid.range(0.0f, std::max(max_abs(mine_A), 1e-6f)))}),
+                        matrix_map(mine_A, "your phi: D^-1 phi(Q) phi(K)T",
+                                   phi_ok ? "n = 48 motif input, own scale" : "n = 48: negative weights in blue",
+                                   phi_ok ? motif_grid.range(0.0f, std::max(max_abs(mine_A), 1e-6f))
+                                          : motif_grid.diverging())}),
            "custom.png",
            "left softmax, right linear attention with your EXERCISE feature map on the motif input of step 5 — "
            "with elu+1 it is the washed-out picture of step 5; sharper feature maps bring the stripes out");

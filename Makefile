@@ -48,7 +48,8 @@ endif
 CXXFLAGS ?=
 CXXFLAGS += -std=c++17 $(OPT) -fopenmp -Wall -Wextra -Wno-unused-parameter -I. $(PKG_CFLAGS) -MMD -MP
 LDFLAGS  += $(OPT) -fopenmp
-LDLIBS   += $(PKG_LIBS) -lm
+# zlib, libbz2, liblzma: the compressors a language model is measured against (lm/compressors.cpp).
+LDLIBS   += $(PKG_LIBS) -lz -lbz2 -llzma -lm
 # --whole-archive: schemes register themselves from static objects that nothing else references.
 LIB_LINK  = -Wl,--whole-archive $(LIB) -Wl,--no-whole-archive
 
@@ -56,7 +57,8 @@ CORE_SRC   := $(wildcard core/*.cpp)
 PLOT_SRC   := $(wildcard plot/*.cpp)      # figures: canvas, colormaps, heatmaps, line plots, PNG (beside the engine)
 ATTN_SRC   := $(wildcard attention/*.cpp attention/kernels/*.cpp)
 LRA_SRC    := $(wildcard lra/*.cpp)   # the Long Range Arena tasks and trainer: part of the library (the CLI uses them)
-LIB_OBJ    := $(patsubst %.cpp,$(BUILD)/obj/%.o,$(CORE_SRC) $(PLOT_SRC) $(ATTN_SRC) $(LRA_SRC))
+LM_SRC     := $(wildcard lm/*.cpp)    # language modelling on real text: corpora, byte LMs, compressors, the LM trainer
+LIB_OBJ    := $(patsubst %.cpp,$(BUILD)/obj/%.o,$(CORE_SRC) $(PLOT_SRC) $(ATTN_SRC) $(LRA_SRC) $(LM_SRC))
 LIB        := $(BUILD)/libattnzoo.a
 
 LESSON_SRC := $(sort $(wildcard lessons/[0-9]*.cpp))
@@ -77,7 +79,7 @@ GALLERY       := $(BUILD)/tools/gallery
 # nbrun compiles each notebook's instrumented copy exactly as a lesson is built.
 NB_BUILD_FLAGS = --cxx "$(CXX)" --cxxflags "$(CXXFLAGS)" --ldflags "$(LDFLAGS)" --ldlibs "$(LIB_LINK) $(LDLIBS)"
 
-.PHONY: all build run test sanitize bench lra notebooks gallery-check deps-gallery bench-torch deps deps-torch reference clean help FORCE
+.PHONY: all build run test sanitize bench lra notebooks gallery-check deps-gallery deps-text bench-torch deps deps-torch reference clean help FORCE
 # Keep every object file: make would delete the lessons' and notebooks' .o as intermediates of a pattern chain, and
 # the next make (whose included .d files name them) would compile them all again — twice per CI run.
 .SECONDARY:
@@ -94,7 +96,7 @@ all: deps
 
 build: $(LIB) $(LESSONS) $(COMPANIONS) $(CLI) $(TEST_BIN) $(BENCHES) $(NB_RUNNER) $(GALLERY)
 
-run: all
+run: all deps-text
 	@status=0; bash scripts/run-lessons.sh $(BUILD)/lessons $(OUT) || status=$$?; \
 	  $(GALLERY) --out $(OUT) || status=1; exit $$status
 
@@ -107,7 +109,7 @@ notebooks: all
 gallery-check: deps-gallery
 	bash scripts/check-gallery.sh $(OUT)
 
-test: deps
+test: deps deps-text
 	@$(MAKE) --no-print-directory $(PARALLEL) $(TEST_BIN) $(LESSONS) $(COMPANIONS) $(CLI) $(NB_RUNNER) $(GALLERY)
 	$(TEST_BIN)
 
@@ -137,6 +139,10 @@ deps-torch:
 
 deps-gallery:
 	@sh scripts/install-deps.sh --gallery
+
+# The real text of lm/ (KJV Bible, fortunes, GCIDE): for `make lm`, lesson 17 (`make run`) and the corpus tests.
+deps-text:
+	@sh scripts/install-deps.sh --text
 
 reference: deps-torch
 	$(PYTHON) tests/reference/make_reference.py

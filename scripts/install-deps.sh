@@ -5,15 +5,20 @@
 #
 #   sh scripts/install-deps.sh            # build, run and test needs
 #   sh scripts/install-deps.sh --torch    # also python3-torch + python3-numpy (only to regenerate golden files)
+#   sh scripts/install-deps.sh --text     # also the real text of lm/ (King James Bible, fortunes, GCIDE dictionary)
 #   sh scripts/install-deps.sh --gallery  # also chromium, the headless browser of scripts/check-gallery.sh (large)
 set -eu
 
 # libopenblas-openmp-dev, not the default libopenblas-dev (pthread build): see the BLAS note in the Makefile.
 
+# zlib1g-dev libbz2-dev liblzma-dev: gzip, bzip2 and xz in-process, the compressors a language model is compared to.
 # python3-nbformat: tests/test_notebooks.cpp validates the notebooks the runner writes against the nbformat schema.
-PACKAGES="g++ make pkg-config libopenblas-openmp-dev doctest-dev libstb-dev nlohmann-json3-dev python3-nbformat"
+PACKAGES="g++ make pkg-config libopenblas-openmp-dev doctest-dev libstb-dev nlohmann-json3-dev python3-nbformat zlib1g-dev libbz2-dev liblzma-dev"
 case "${1:-}" in
   --torch) PACKAGES="$PACKAGES python3-torch python3-numpy" ;;
+  # bible-kjv + bible-kjv-text: `bible -p /usr/lib "gen1:1-rev22:21"` prints the King James Bible (4.3 MB);
+  # fortunes: /usr/share/games/fortunes/*; dict-gcide: /usr/share/dictd/gcide.dict.dz (Webster's 1913, 40 MB).
+  --text) PACKAGES="$PACKAGES bible-kjv bible-kjv-text fortunes dict-gcide" ;;
   --gallery) PACKAGES="$PACKAGES chromium fonts-dejavu-core" ;;
 esac
 

@@ -29,6 +29,7 @@
 // %%
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <numeric>
 #include <string>
 #include <vector>
@@ -213,6 +214,15 @@ img::Series series(const std::string& name, const std::vector<double>& x, const 
 }
 
 // %%
+// Step 5's exercise: your fixed projection E = F, and your prediction of the rank it leaves the matrix P_bar F.
+// Your version is the EXERCISE block in main; the reference solution and a known-wrong answer are in
+// lessons/solutions/06_linformer.h.
+struct MyProjection {
+  std::function<Tensor(int64_t k, int64_t n)> make;  // E = F, (k, n): row r mixes the n tokens into position r
+  int64_t predicted_rank_at_8 = 0;  // the rank of P_bar F with your E = F at k = 8 (the largest over the inputs)
+};
+#include "lessons/solutions/06_linformer.h"
+
 int main(int argc, char** argv) try {
   lesson::Lesson L(argc, argv, "06_linformer");
   const bool quick = L.quick();
@@ -416,19 +426,44 @@ int main(int argc, char** argv) try {
   //   E.at({r, r}) = 1.0f for r < k                  (the first k positions)
   //   E.at({r, j}) = 1.0f for all j                  (every row the sum of all positions: no position at all)
   //   a mix: half the rows strided, half pooling     (what helps the marker head? the positional head?)
-  // The self-check verifies that your projection has the right shape, that out == (P_bar F) @ v holds with it,
-  // and that its matrix never beats the SVD floor (Eckart–Young).
-  auto my_projection = [](int64_t k, int64_t n) {
+  // First PREDICT the rank of the n x n matrix P_bar F that your E = F gives at k = 8 (predicted_rank_at_8):
+  // the self-check measures it (on the random inputs of Step 2, largest over the inputs). It also verifies that
+  // your projection has the right shape, that out == (P_bar F) @ v holds with it, and that its matrix never
+  // beats the SVD floor (Eckart–Young).
+  MyProjection my_projection;
+  my_projection.make = [](int64_t k, int64_t n) {
     Tensor E = Tensor::zeros({k, n});
     for (int64_t r = 0; r < k; ++r) E.at({r, r * n / k}) = 1.0f;
     return E;
   };
+  my_projection.predicted_rank_at_8 = 8;  // 8 rows, each a different single token
   // END EXERCISE -----------------------------------------------------------------------------------------------
+  const MyProjection answer = L.exercise(my_projection, solution::projection(), solution::wrong_projection());
+  // Your projection must be a (k, n) matrix for every k of the table; anything else is a mistake of the
+  // exercise, and the columns "yours" are left out.
+  std::string shape_problem;
+  for (int64_t kk : ks) {
+    if (!shape_problem.empty()) break;
+    try {
+      const Tensor E = answer.make(kk, n);
+      if (E.shape() != core::Shape({kk, n}))
+        shape_problem = "for k = " + std::to_string(kk) + " it is " + core::shape_str(E.shape()) + ", not (k, n) = " +
+                        core::shape_str(core::Shape({kk, n})) + ": one row per projected position, one column per token";
+    } catch (const std::exception& e) {  // an index outside the matrix, or no function given at all
+      shape_problem = "for k = " + std::to_string(kk) + " making it stopped with \"" + e.what() +
+                      "\": make must fill a (k, n) matrix, with rows r < k and columns j < n";
+    }
+  }
+  const bool mine_usable = L.exercise_check("your projection is a (k, n) matrix for every k", shape_problem.empty(),
+                                            "", shape_problem);
   core::Rng proj_rng5 = L.rng(4);
-  bool above_floor = true, mine_ok = true;
+  bool above_floor = true, mine_consistent = true;
   double marker_best_fixed_at_kq = 1e9;
   std::vector<double> k_axis(ks.begin(), ks.end());
   std::vector<img::Image> panels;
+  auto cell = [&](const std::vector<double>& errors, size_t which) {  // a table cell: "-" when yours is left out
+    return which < errors.size() ? lesson::fixed(errors[which], 3) : std::string("-");
+  };
   for (size_t c = 0; c < 3; ++c) {  // the peaked random attention's point was its spectrum
     const Kind& kd = kinds[c];
     const HeadAttention& h = kd.eval;
@@ -439,35 +474,33 @@ int main(int argc, char** argv) try {
     for (int64_t kk : ks) {
       const attention::LinformerProjections rnd =
           attention::linformer_projections(1, kk, n, attention::LinformerShare::none, proj_rng5);
-      const Tensor pool = pooling_projection(kk, n), mine = my_projection(kk, n);
-      if (mine.shape() != core::Shape({kk, n})) {
-        mine_ok = false;
-        L.say("your projection has shape ", mine.shape(), ", expected ", core::Shape({kk, n}));
-        break;
+      const Tensor pool = pooling_projection(kk, n);
+      std::vector<Tensor> matrices;  // P_bar F (n_eval, 1, n, n) of random, pooling (and yours)
+      matrices.push_back(attention::linformer_effective_attention(h.q, h.k, rnd.E, rnd.F));
+      matrices.push_back(attention::linformer_effective_attention(h.q, h.k, pool, pool));
+      std::vector<double> output = {rms_of(output_errors(h, rnd.E, rnd.F)), rms_of(output_errors(h, pool, pool))};
+      if (mine_usable) {
+        const Tensor mine = answer.make(kk, n);
+        matrices.push_back(attention::linformer_effective_attention(h.q, h.k, mine, mine));
+        output.push_back(rms_of(output_errors(h, mine, mine)));
+        mine_consistent = mine_consistent && lesson::max_abs_diff(attention::linformer_attention(h.q, h.k, h.v, mine, mine),
+                                                                  core::matmul(matrices.back(), h.v)) < 1e-4f;
       }
-      const Tensor A_random = attention::linformer_effective_attention(h.q, h.k, rnd.E, rnd.F);
-      const Tensor A_pool = attention::linformer_effective_attention(h.q, h.k, pool, pool);
-      const Tensor A_mine = attention::linformer_effective_attention(h.q, h.k, mine, mine);
-      std::vector<double> rms;  // root-mean-square matrix error of random, pooling, yours
-      for (const Tensor* A : {&A_random, &A_pool, &A_mine}) {
-        const std::vector<double> e = relative_errors(*A, h.P);
+      std::vector<double> rms;  // root-mean-square matrix error of random, pooling (and yours)
+      for (const Tensor& A : matrices) {
+        const std::vector<double> e = relative_errors(A, h.P);
         for (size_t i = 0; i < e.size(); ++i) above_floor = above_floor && e[i] >= kd.spectrum.floors[i][kk] - 1e-5;
         rms.push_back(rms_of(e));
       }
-      mine_ok = mine_ok && lesson::max_abs_diff(attention::linformer_attention(h.q, h.k, h.v, mine, mine),
-                                                core::matmul(A_mine, h.v)) < 1e-4f;
       if (c == 0 && kk == n / 4) marker_best_fixed_at_kq = *std::min_element(rms.begin(), rms.end());
       floor_curve.push_back(kd.spectrum.error[kk]);
       random_curve.push_back(rms[0]);
       pool_curve.push_back(rms[1]);
-      mine_curve.push_back(rms[2]);
-      table.row({std::to_string(kk), lesson::fixed(floor_curve.back(), 3), lesson::fixed(rms[0], 3),
-                 lesson::fixed(rms[1], 3), lesson::fixed(rms[2], 3),
-                 lesson::fixed(rms_of(output_errors(h, rnd.E, rnd.F)), 3),
-                 lesson::fixed(rms_of(output_errors(h, pool, pool)), 3),
-                 lesson::fixed(rms_of(output_errors(h, mine, mine)), 3)});
+      if (mine_usable) mine_curve.push_back(rms[2]);
+      table.row({std::to_string(kk), lesson::fixed(floor_curve.back(), 3), cell(rms, 0), cell(rms, 1), cell(rms, 2),
+                 cell(output, 0), cell(output, 1), cell(output, 2)});
     }
-    if (c < 2 && floor_curve.size() == ks.size()) {
+    if (c < 2) {
       std::vector<double> sq;
       for (double kk : k_axis) sq.push_back(std::sqrt(1.0 - kk / double(n)));
       img::PlotOptions o;
@@ -475,22 +508,42 @@ int main(int argc, char** argv) try {
       o.xlabel = "k (rank / projected length)";
       o.ylabel = "||PbarF - P||_F / ||P||_F";
       o.log_x = true;
-      panels.push_back(img::line_plot({series("SVD floor (per input)", k_axis, floor_curve),
-                                       series("random E,F", k_axis, random_curve),
-                                       series("pooling E=F", k_axis, pool_curve), series("your E=F", k_axis, mine_curve),
-                                       series("sqrt(1 - k/n)", k_axis, sq)},
-                                      o));
+      std::vector<img::Series> curves = {series("SVD floor (per input)", k_axis, floor_curve),
+                                         series("random E,F", k_axis, random_curve),
+                                         series("pooling E=F", k_axis, pool_curve)};
+      if (mine_usable) curves.push_back(series("your E=F", k_axis, mine_curve));
+      curves.push_back(series("sqrt(1 - k/n)", k_axis, sq));
+      panels.push_back(img::line_plot(curves, o));
     }
   }
   L.say("(relative Frobenius errors on held-out inputs, root mean square over inputs; errors above 1 mean P_bar F is further");
   L.say(" from P than the zero matrix: random E, F with the scheme's N(0, 1/n) start are not an approximation)");
   L.check("no rank-k Linformer matrix beats the truncated SVD at the same k (Eckart–Young), per input", above_floor);
-  L.check("your projection: shape (k, n), and out == (P_bar F) @ v with it", mine_ok);
+  if (mine_usable) {
+    L.check("your projection: out == (P_bar F) @ v with it", mine_consistent);
+    // The rank of P_bar F at k = 8, on the random sigma = 1 inputs: their P_bar (n x 8) has full rank 8, so what
+    // limits the rank of P_bar F is F alone.
+    const int64_t k8 = 8;
+    const Tensor E8 = answer.make(k8, n);
+    const Tensor A8 = attention::linformer_effective_attention(kinds[2].eval.q, kinds[2].eval.k, E8, E8);  // (n_eval, 1, n, n)
+    int64_t rank8 = 0;
+    for (int64_t b = 0; b < n_eval; ++b) rank8 = std::max(rank8, core::numerical_rank(head(A8, 0, b)));
+    const int64_t rank_F = core::numerical_rank(E8);
+    L.say("your E = F at k = 8: rank of F ", rank_F, "; rank of P_bar F (n x n = ", n, " x ", n, "), largest over ",
+          n_eval, " random inputs: ", rank8);
+    L.exercise_check("your prediction of the rank of P_bar F at k = 8", answer.predicted_rank_at_8 == rank8,
+                     "predicted " + std::to_string(answer.predicted_rank_at_8) + ", measured " + std::to_string(rank8),
+                     "P_bar F = P_bar · F: every row of it is a mixture of the k rows of F, so its rank is at most "
+                     "the number of independent rows of your E = F — count them: rows that repeat, or are sums of "
+                     "other rows, add nothing, and a zero row adds nothing");
+  } else {
+    L.say("(skipped: out == (P_bar F) @ v with your projection, and the rank of P_bar F you predicted — both need a "
+          "(k, n) projection)");
+  }
   L.check("marker head: SVD floor < 0.3 at k = 1, but every fixed projection's error > 0.6 at k = n/4",
           kinds[0].spectrum.error[1] < 0.3 && marker_best_fixed_at_kq > 0.6,
           "floor " + lesson::fixed(kinds[0].spectrum.error[1], 3) + ", best fixed " + lesson::fixed(marker_best_fixed_at_kq, 3));
-  if (panels.size() == 2)
-    L.show(img::hstack(panels), "error_vs_k.png",
+  L.show(img::hstack(panels), "error_vs_k.png",
            "matrix error vs k, left the content (marker) head, right the positional head: the SVD floor is per "
            "input, the other curves use one projection for all inputs. On the left the floor is ~0 from k = 1 "
            "while every fixed projection stays near or above the sqrt(1 - k/n) line; on the right floor and "
@@ -631,7 +684,8 @@ int main(int argc, char** argv) try {
   // %% [markdown]
   // ## Exercises
   // 1. In the EXERCISE block, try the first k positions, all-ones rows, and a mix of strided and pooled rows.
-  //    Which fixed projection suits which head, and why does none of them find the marker at small k?
+  //    Predict the rank of P_bar F for each before you run. Which fixed projection suits which head, and why
+  //    does none of them find the marker at small k?
   // 2. In Step 6, try share=kv (mc.set = {"k=16", "share=kv"}) and k = n (then E, F can become the identity).
   //    Does Linformer learn "find the marker" then? How many steps does it need?
   // 3. Why can Linformer not be causal? Write down which entries of P̄ F above the diagonal are non-zero.

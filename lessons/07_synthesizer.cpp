@@ -28,6 +28,7 @@
 // Legend: B = batch, H = heads, n = sequence length, d = head size, D = d_model, L = max_len.
 // %%
 #include <cmath>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -64,6 +65,17 @@ const lesson::MapStyle weight_style = lesson::MapStyle().value("weight").px(320)
 const lesson::MapStyle signed_style = lesson::MapStyle().value("logit").diverging().px(320);
 
 // %%
+// Step 7's exercise: your positional task and synthesizer, and your prediction of whether the model learns it.
+// Your version is the EXERCISE block in main; the reference solution and a known-wrong answer are in
+// lessons/solutions/07_synthesizer.h.
+struct MyTask {
+  std::string mode = "random";                            // the synthesizer: random, factorized_random, dense, ...
+  std::vector<std::string> settings;                      // more of its settings, e.g. {"k=2"}
+  std::function<int64_t(int64_t i, int64_t n)> source;    // target[i] = input[source(i, n)], a position 0..n-1
+  bool predicted_learns = false;  // your prediction: does the model reach accuracy >= 0.9 on fresh sequences?
+};
+#include "lessons/solutions/07_synthesizer.h"
+
 int main(int argc, char** argv) try {
   lesson::Lesson L(argc, argv, "07_synthesizer");
 
@@ -256,16 +268,11 @@ int main(int argc, char** argv) try {
   // same model with trainable=false (a fixed random R, the paper's "fixed random" variant).
   // %%
   L.step("Step 6 · train: reverse a sequence with random attention");
-  // EXERCISE ---------------------------------------------------------------------------------------------------
-  // The positional task: target[i] = input[source(i)]. Try a cyclic shift (shift = 3: source = (i + 3) mod n),
-  // a swap of the two halves, or mode = "factorized_random" with k=2 (can rank 2 express a permutation?).
-  // The self-check trains your choice and requires accuracy >= 0.9 and a learned R whose rows point at source(i).
-  const std::string mode = "random";
-  const std::vector<std::string> extra_settings = {};  // e.g. {"k=2"}
-  auto source = [](int64_t i, int64_t len) { return len - 1 - i; };  // reverse
-  // END EXERCISE -----------------------------------------------------------------------------------------------
+  using Source = std::function<int64_t(int64_t i, int64_t n)>;
+  const Source reverse = [](int64_t i, int64_t len) { return len - 1 - i; };
   const int64_t vocab = 8, tn = 16, batch = 16, steps = 150;
-  auto make_batch = [&](core::Rng& r, int64_t bsz, IntTensor& ids, IntTensor& targets) {
+  // A batch of random token sequences (bsz, tn) and their targets: target[b, i] = ids[b, source(i)].
+  auto make_batch = [&](core::Rng& r, int64_t bsz, const Source& source, IntTensor& ids, IntTensor& targets) {
     ids = IntTensor({bsz, tn});
     targets = IntTensor({bsz * tn});
     for (int64_t b = 0; b < bsz; ++b)
@@ -278,7 +285,7 @@ int main(int argc, char** argv) try {
     double accuracy = 0.0;
     Tensor attention;  // (1, H, n, n) after training
   };
-  auto train = [&](const std::vector<std::string>& set) {
+  auto train = [&](const std::vector<std::string>& set, const Source& source) {
     attention::ModelConfig mc;
     mc.scheme = "synthesizer";
     mc.set = set;
@@ -295,7 +302,7 @@ int main(int argc, char** argv) try {
     Trained t;
     for (int64_t s = 0; s < steps; ++s) {
       IntTensor ids, targets;
-      make_batch(data, batch, ids, targets);
+      make_batch(data, batch, source, ids, targets);
       const Tensor loss = core::cross_entropy(core::reshape(model.forward(ids), {batch * tn, vocab}), targets);
       loss.backward();
       opt.step();
@@ -306,7 +313,7 @@ int main(int argc, char** argv) try {
     model.eval();
     IntTensor ids, targets;
     core::Rng test = L.rng(5);
-    make_batch(test, 256, ids, targets);
+    make_batch(test, 256, source, ids, targets);
     const IntTensor pred = core::argmax(model.forward(ids), -1);  // (256, n)
     int64_t correct = 0;
     for (size_t i = 0; i < pred.data.size(); ++i) correct += pred.data[i] == targets.data[i];
@@ -322,31 +329,34 @@ int main(int argc, char** argv) try {
     t.attention = layer.probabilities(model.encoder.blocks[0]->ln1.forward(x));  // (1, H, n, n)
     return t;
   };
-  std::vector<std::string> learned_set = {"mode=" + mode};
-  learned_set.insert(learned_set.end(), extra_settings.begin(), extra_settings.end());
-  const Trained learned = train(learned_set);
-  const Trained fixed = train({"mode=random", "trainable=false"});
+  // Rows i whose strongest weight, in some head, is on source(i).
+  auto routed_rows = [&](const Trained& t, const Source& source) {
+    int64_t routed = 0;
+    for (int64_t i = 0; i < tn; ++i) {
+      bool any = false;
+      for (int64_t h = 0; h < 2; ++h) {
+        int64_t best = 0;
+        for (int64_t j = 1; j < tn; ++j)
+          if (t.attention.at({0, h, i, j}) > t.attention.at({0, h, i, best})) best = j;
+        any = any || best == source(i, tn);
+      }
+      routed += any;
+    }
+    return routed;
+  };
+  const std::vector<std::string> learned_set = {"mode=random"};
+  const Trained learned = train(learned_set, reverse);
+  const Trained fixed = train({"mode=random", "trainable=false"}, reverse);
   const double chance = 1.0 / double(vocab);
   L.say("accuracy on 256 fresh sequences: learned R ", lesson::fixed(learned.accuracy, 3), ", fixed random R ",
         lesson::fixed(fixed.accuracy, 3), ", chance ", lesson::fixed(chance, 3));
   L.say("loss: ", lesson::fixed(learned.loss.front(), 3), " -> ", lesson::fixed(learned.loss.back(), 3),
         " (learned), ", lesson::fixed(fixed.loss.front(), 3), " -> ", lesson::fixed(fixed.loss.back(), 3), " (fixed)");
-  // Does some head route row i to source(i)?
-  int64_t routed = 0;
-  for (int64_t i = 0; i < tn; ++i) {
-    bool any = false;
-    for (int64_t h = 0; h < 2; ++h) {
-      int64_t best = 0;
-      for (int64_t j = 1; j < tn; ++j)
-        if (learned.attention.at({0, h, i, j}) > learned.attention.at({0, h, i, best})) best = j;
-      any = any || best == source(i, tn);
-    }
-    routed += any;
-  }
-  L.say("rows whose strongest weight (in some head) is on source(i): ", routed, " of ", tn);
+  const int64_t routed = routed_rows(learned, reverse);  // does some head route row i to n-1-i?
+  L.say("rows whose strongest weight (in some head) is on n-1-i: ", routed, " of ", tn);
   L.check("the learned-R model solves the positional task (accuracy >= 0.9, chance 0.125)", learned.accuracy >= 0.9,
           "accuracy " + lesson::fixed(learned.accuracy, 3));
-  L.check("the learned attention routes every output row i to its source position", routed == tn);
+  L.check("the learned attention routes every output row i to position n-1-i", routed == tn);
   L.check("learning R matters: the fixed random R does worse", fixed.accuracy < learned.accuracy,
           lesson::fixed(fixed.accuracy, 3) + " < " + lesson::fixed(learned.accuracy, 3));
   {
@@ -369,7 +379,82 @@ int main(int argc, char** argv) try {
   }
 
   // %% [markdown]
-  // ## Step 7 · what the paper reported, and what we measured
+  // ## Step 7 · your own positional task
+  // The same model and training, on a task and a synthesizer of your choice: target[i] = input[source(i)].
+  // Before you run, decide whether the model will learn it. A learned R can send row i to any single key, so
+  // any source(i) is within reach of mode=random; a factorised R = R₁R₂ᵀ of rank k has row logits a_i·b_j made
+  // of k-dimensional vectors, which limits which keys a row can single out; dense mode must read the position
+  // from the token's own vector (token + positional embedding).
+  // %%
+  L.step("Step 7 · your own positional task");
+  // EXERCISE ---------------------------------------------------------------------------------------------------
+  // The positional task: target[i] = input[source(i)]. Try a swap of the two halves, the reversal again with
+  // mode = "factorized_random" and settings {"k=2"} or {"k=1"} (can rank 2 express a permutation? rank 1?),
+  // or mode = "dense". First PREDICT whether the model learns it (accuracy >= 0.9 on 256 fresh sequences,
+  // chance 0.125): predicted_learns. The self-check trains your choice and compares.
+  MyTask my_task;
+  my_task.mode = "random";
+  my_task.settings = {};  // e.g. {"k=2"}
+  my_task.source = [](int64_t i, int64_t len) { return (i + 3) % len; };  // a cyclic shift by 3
+  my_task.predicted_learns = true;  // a learned R can point row i at any one position
+  // END EXERCISE -----------------------------------------------------------------------------------------------
+  const MyTask task = L.exercise(my_task, solution::task(), solution::wrong_task());
+  std::vector<std::string> task_set = {"mode=" + task.mode};
+  task_set.insert(task_set.end(), task.settings.begin(), task.settings.end());
+  std::string problem;  // what is wrong with the task, in the exercise's terms
+  try {
+    attention::find_scheme("synthesizer").configure(task_set);  // the library's own rules for the settings
+  } catch (const core::Error& e) {
+    problem = std::string(e.what()) + " — mode and settings become the layer's key=value settings (mode=" +
+              task.mode + ", ...); `attnzoo list` shows what the synthesizer accepts";
+  }
+  if (problem.empty() && !task.source) problem = "source is not set: give a function of (i, n) that returns a position";
+  for (int64_t i = 0; problem.empty() && i < tn; ++i) {
+    const int64_t from = task.source(i, tn);
+    if (from < 0 || from >= tn)
+      problem = "source(" + std::to_string(i) + ", " + std::to_string(tn) + ") = " + std::to_string(from) +
+                " is not a position of the " + std::to_string(tn) + " tokens (0.." + std::to_string(tn - 1) + ")";
+  }
+  if (L.exercise_check("your task and settings are ones the synthesizer can train", problem.empty(), "", problem)) {
+    const Trained yours = train(task_set, task.source);
+    const bool learns = yours.accuracy >= 0.9;
+    const int64_t your_routed = routed_rows(yours, task.source);
+    std::vector<int64_t> sources;
+    for (int64_t i = 0; i < tn; ++i) sources.push_back(task.source(i, tn));
+    std::string settings;
+    for (const std::string& a : task_set) settings += (settings.empty() ? "" : " ") + a;
+    L.say("your task: source(0..", tn - 1, ") = ", lesson::list_str(sources), "; ", settings);
+    L.say("accuracy on 256 fresh sequences ", lesson::fixed(yours.accuracy, 3), " (chance ", lesson::fixed(chance, 3),
+          "); loss ", lesson::fixed(yours.loss.front(), 3), " -> ", lesson::fixed(yours.loss.back(), 3),
+          "; rows whose strongest weight (in some head) is on source(i): ", your_routed, " of ", tn);
+    std::string why_not;  // what limits the mode, for the message when it does not learn
+    if (task.mode.rfind("factorized", 0) == 0)
+      why_not = " — a factorised R of rank k gives row i the logits a_i·b_j of k-dimensional vectors; with k = 1 "
+                "every row can only peak at the key of largest or smallest b_j";
+    else if (task.mode == "dense")
+      why_not = " — the dense synthesizer computes row i from token i's own vector (token + position embedding), "
+                "and has to learn to read the position out of it";
+    L.exercise_check(
+        "your prediction of whether the model learns your task (accuracy >= 0.9)", task.predicted_learns == learns,
+        std::string("predicted ") + (task.predicted_learns ? "yes" : "no") + ", accuracy " +
+            lesson::fixed(yours.accuracy, 3),
+        learns ? "it does learn it: R only has to put row i's largest logit on source(i), and " + task.mode +
+                     " with these settings can — look at yours.png, where each row points"
+               : "it does not: the logits of row i did not come to single out source(i) for every i (see "
+                     "yours.png)" + why_not);
+    L.show(img::hstack({matrix_map(head(yours.attention, 0), "your model: softmax(B), head 0",
+                                   "mode=" + task.mode + ", after training", weight_style.px(256)),
+                        matrix_map(head(yours.attention, 1), "your model: softmax(B), head 1",
+                                   "accuracy " + lesson::fixed(yours.accuracy, 3), weight_style.px(256))}),
+           "yours.png",
+           "the attention your EXERCISE model learned for your task (first test sequence): where it learned the "
+           "task, each row i has its bright cell at source(i) in at least one head");
+  } else {
+    L.say("(skipped: training on your task — it needs settings the synthesizer accepts and a source inside 0..n-1)");
+  }
+
+  // %% [markdown]
+  // ## Step 8 · what the paper reported, and what we measured
   // Tay et al. 2020 (their numbers): on WMT'14 English-German, BLEU 27.67 for the Transformer, 27.27 for the
   // random Synthesizer, 27.43 for dense, 23.89 for a FIXED random R, and 28.47 for Random + Vanilla (the
   // mixture); 41.85 BLEU on English-French for Random + Vanilla. They also report the random Synthesizer 60 %
@@ -378,16 +463,16 @@ int main(int argc, char** argv) try {
   // Linformer on encoding-only tasks. Here: a learned R solves a purely positional task, a fixed R does not, and
   // the memory still grows 4× per doubling of n.
   // %%
-  L.step("Step 7 · the paper's results (Tay et al. 2020) and ours");
+  L.step("Step 8 · the paper's results (Tay et al. 2020) and ours");
   L.say("paper: EnDe BLEU — Transformer 27.67, random 27.27, dense 27.43, fixed random 23.89, random+vanilla 28.47");
   L.say("ours:  reverse task accuracy — learned R ", lesson::fixed(learned.accuracy, 3), ", fixed R ",
         lesson::fixed(fixed.accuracy, 3), "; memory exponent ", lesson::fixed(synth_memory_exponent, 2), " (quadratic)");
 
   // %% [markdown]
   // ## Exercises
-  // 1. In the EXERCISE block, train a cyclic shift instead of the reversal. Then try mode = "factorized_random"
-  //    with k=2: which permutations can a rank-2 R still express after the softmax?
-  // 2. Replace `mode` by "dense": the task is positional, the dense synthesizer must learn it from the
+  // 1. In the EXERCISE block (Step 7), train the reversal with mode = "factorized_random" and k=1, then k=2:
+  //    predict each time whether it learns. Which permutations can a rank-2 R still express after the softmax?
+  // 2. Set `mode` to "dense": the task is positional, the dense synthesizer must learn it from the
   //    positional embeddings that are added to every token. Does it?
   // 3. Design a task random attention cannot solve but dot-product attention can (hint: "copy the token that
   //    equals the first token"). Train both with scheme "synthesizer" and "full".

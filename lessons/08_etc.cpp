@@ -72,6 +72,15 @@ float kernel_vs_dense(const Tensor& q, const Tensor& k, const Tensor& v, const T
 }
 
 // %%
+// Step 10's exercise: your configuration, and your prediction of how many relative ids it actually uses.
+// Your version is the EXERCISE block in main; the reference solution and a known-wrong answer are in
+// lessons/solutions/08_etc.h.
+struct MyConfiguration {
+  EtcOptions options;
+  int64_t predicted_ids_in_use = 0;  // how many of the V relative ids some attended pair gets, at n = 45
+};
+#include "lessons/solutions/08_etc.h"
+
 int main(int argc, char** argv) try {
   lesson::Lesson L(argc, argv, "08_etc");
 
@@ -337,21 +346,42 @@ int main(int argc, char** argv) try {
 
   // %% [markdown]
   // ## Step 10 · your own configuration
-  // Change the settings below, rebuild, rerun. The self-check verifies that the kernel still equals the dense
-  // reference (outputs and gradients, biases included).
+  // Change the settings below, rebuild, rerun. A head has V = 2k + 3 relative ids (causal k + 2), but not every
+  // id has to occur: first predict how many of them some attended pair of your configuration gets at n = 45.
+  // The self-check counts them, and verifies that the kernel still equals the dense reference (outputs and
+  // gradients, biases included).
   // %%
   L.step("Step 10 · your own configuration");
   // EXERCISE ---------------------------------------------------------------------------------------------------
-  // Try: no global tokens (globals = 0), a radius of 0 (only the token itself), a clip larger than the radius
-  // (rel_clip = 12: which ids can still occur?), causal = true.
-  EtcOptions mine;
-  mine.global_tokens = 6;
-  mine.window = 5;
-  mine.rel_clip = 3;
-  mine.causal = false;
+  // n = 45 positions, the first global_tokens of them global. Try: no global tokens (global_tokens = 0), a
+  // radius of 0 (only the token itself), a clip larger than the radius (rel_clip = 12: which ids can still
+  // occur?), causal = true. First PREDICT predicted_ids_in_use: how many distinct relative ids the attended pairs
+  // get (the l2l and g2g distances, clipped at ±k, and the l2g and g2l labels).
+  MyConfiguration my_config;
+  my_config.options.global_tokens = 6;
+  my_config.options.window = 5;
+  my_config.options.rel_clip = 3;
+  my_config.options.causal = false;
+  my_config.predicted_ids_in_use = 9;  // distances -3..3 (the band reaches 5, clipped to 3), l2g and g2l
   // END EXERCISE -----------------------------------------------------------------------------------------------
-  {
-    const int64_t en = 45, eH = 3;
+  const MyConfiguration answer = L.exercise(my_config, solution::configuration(), solution::wrong_configuration());
+  const EtcOptions mine = answer.options;
+  const int64_t en = 45, eH = 3;
+  std::string problem;  // the library's own rules for ETC settings, in its words
+  try {
+    attention::find_scheme("etc").configure({"global_tokens=" + std::to_string(mine.global_tokens),
+                                             "window=" + std::to_string(mine.window),
+                                             "rel_clip=" + std::to_string(mine.rel_clip)},
+                                            mine.causal);
+    attention::etc_check_length(mine, en);
+  } catch (const core::Error& e) {
+    problem = std::string(e.what()) + " — global_tokens, window and rel_clip count tokens: all >= 0, and at n = 45 "
+              "at least one position must be left for the long input";
+  }
+  if (L.exercise_check("your configuration is one ETC can use", problem.empty(),
+                       "G = " + std::to_string(mine.global_tokens) + ", r = " + std::to_string(mine.window) +
+                           ", k = " + std::to_string(mine.rel_clip),
+                       problem)) {
     core::Rng erng = L.rng(6);
     const Tensor q0 = core::randn({1, eH, en, 8}, erng), k0 = core::randn({1, eH, en, 8}, erng),
                  v0 = core::randn({1, eH, en, 8}, erng), g = core::randn({1, eH, en, 8}, erng),
@@ -362,6 +392,25 @@ int main(int argc, char** argv) try {
     const float worst = kernel_vs_dense(q0, k0, v0, b0, g, mine, Tensor());
     L.check("your configuration: output and gradients equal the dense reference", worst < 1e-4f,
             "max |diff| = " + lesson::sig(worst, 2));
+    // The ids some attended pair gets: the others are biases no pair ever reads.
+    const IntTensor your_ids = attention::etc_relative_ids(mine, en);  // (n, n), -1 where not attended
+    std::vector<char> used(static_cast<size_t>(attention::etc_num_relative_ids(mine)), 0);
+    for (int64_t id : your_ids.data)
+      if (id >= 0) used[static_cast<size_t>(id)] = 1;
+    std::vector<int64_t> in_use;
+    for (size_t id = 0; id < used.size(); ++id)
+      if (used[id]) in_use.push_back(static_cast<int64_t>(id));
+    const int64_t count = static_cast<int64_t>(in_use.size());
+    L.say("ids in use: ", lesson::list_str(in_use), " — ", count, " of V = ", used.size(), " (l2g is id ",
+          attention::etc_l2g_id(mine), mine.causal ? "" : ", g2l id " + std::to_string(attention::etc_g2l_id(mine)), ")");
+    L.exercise_check("your prediction of the number of relative ids in use", answer.predicted_ids_in_use == count,
+                     "predicted " + std::to_string(answer.predicted_ids_in_use) + ", counted " + std::to_string(count),
+                     "V = 2k + 3 (causal k + 2) is every clipped distance -k..k plus two labels, but a long token "
+                     "meets long tokens at most r away (and within the n - G long tokens) and a global token meets globals at most G - 1 away: count "
+                     "the distances that occur (causal: only <= 0), clip them at ±k, then add l2g if G > 0 and g2l "
+                     "if G > 0 and not causal");
+  } else {
+    L.say("(skipped: the kernel check and the ids of your configuration — ETC cannot build it)");
   }
 
   // %% [markdown]
@@ -369,7 +418,7 @@ int main(int argc, char** argv) try {
   // 1. Step 1: how many pairs does ETC attend to at n_l = 4096, r = 84, G = 128, and what fraction of the full
   //    (G + n_l)² is that?
   // 2. Step 2: with k >= r, every l2l distance has its own id. What changes in the picture? What is lost when
-  //    k = 0?
+  //    k = 0? In the EXERCISE block, predict the ids in use for rel_clip = 12 with G = 6, then with G = 8.
   // 3. Step 5: the exactness check needs r >= n_l - 1. Why is r = n_l - 2 already different — which pairs are
   //    missing?
   // 4. Step 3: why must M be at least the number of distinct band offsets for the bias trick to be exact? Try

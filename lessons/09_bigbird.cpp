@@ -108,6 +108,16 @@ double average_token_path(const BigBirdOptions& o, int64_t nb) {
 }
 
 // %%
+// Step 10's exercise: your configuration, and your prediction of whether every token can reach every other.
+// Your version is the EXERCISE block in main; the reference solution and a known-wrong answer are in
+// lessons/solutions/09_bigbird.h.
+struct MyConfiguration {
+  BigBirdOptions options;
+  bool predicted_all_reachable = false;  // in your (non-causal) graph at nb = 64 blocks, can every token's output
+                                         // come to depend on every other token's input, given enough layers?
+};
+#include "lessons/solutions/09_bigbird.h"
+
 int main(int argc, char** argv) try {
   lesson::Lesson L(argc, argv, "09_bigbird");
 
@@ -383,23 +393,42 @@ int main(int argc, char** argv) try {
 
   // %% [markdown]
   // ## Step 10 · your own configuration
-  // Change the settings below, rebuild, rerun. The self-check verifies that the kernel still equals dense
-  // attention with the same mask (outputs and gradients) at a length that is not a multiple of your block, and
-  // prints how many hops your graph needs on average.
+  // Change the settings below, rebuild, rerun. First predict whether every token of your graph can reach every
+  // other one (a finite average path); the self-check measures it on the non-causal graph at nb = 64 blocks,
+  // verifies that the kernel still equals dense attention with the same mask (outputs and gradients) at a
+  // length that is not a multiple of your block, and prints how many hops your graph needs on average.
   // %%
   L.step("Step 10 · your own configuration");
   // EXERCISE ---------------------------------------------------------------------------------------------------
   // Try: random_blocks = 0 (no random graph), window_blocks = 1 (only the own block), global_blocks = 0, a block
-  // of 4, causal = true. Which settings make some tokens unreachable (an infinite average path)?
-  BigBirdOptions mine;
-  mine.block = 6;
-  mine.window_blocks = 3;
-  mine.global_blocks = 1;
-  mine.random_blocks = 3;
-  mine.causal = false;
-  mine.seed = 42;
+  // of 4, causal = true. Which settings make some tokens unreachable (an infinite average path)? First PREDICT
+  // predicted_all_reachable for your settings.
+  MyConfiguration my_config;
+  my_config.options.block = 6;
+  my_config.options.window_blocks = 3;
+  my_config.options.global_blocks = 1;
+  my_config.options.random_blocks = 3;
+  my_config.options.causal = false;
+  my_config.options.seed = 42;
+  my_config.predicted_all_reachable = true;  // the window alone chains every block to its neighbours
   // END EXERCISE -----------------------------------------------------------------------------------------------
-  {
+  const MyConfiguration answer = L.exercise(my_config, solution::configuration(), solution::wrong_configuration());
+  const BigBirdOptions mine = answer.options;
+  std::string problem;  // the library's own rules for BigBird settings, in its words
+  try {
+    attention::find_scheme("bigbird").configure({"block=" + std::to_string(mine.block),
+                                                 "window_blocks=" + std::to_string(mine.window_blocks),
+                                                 "global_blocks=" + std::to_string(mine.global_blocks),
+                                                 "random_blocks=" + std::to_string(mine.random_blocks)},
+                                                mine.causal);
+  } catch (const core::Error& e) {
+    problem = std::string(e.what()) + " — block counts tokens (>= 1), the others count blocks (>= 0; the window "
+              "is the own block and as many on each side, so it is odd)";
+  }
+  if (L.exercise_check("your configuration is one BigBird can use", problem.empty(),
+                       "b = " + std::to_string(mine.block) + ", w = " + std::to_string(mine.window_blocks) +
+                           ", g = " + std::to_string(mine.global_blocks) + ", r = " + std::to_string(mine.random_blocks),
+                       problem)) {
     const int64_t en = 77, eH = 3;
     core::Rng erng = L.rng(5);
     const Tensor q0 = core::randn({1, eH, en, 8}, erng), k0 = core::randn({1, eH, en, 8}, erng),
@@ -412,17 +441,46 @@ int main(int argc, char** argv) try {
             "max |diff| = " + lesson::sig(worst, 2));
     BigBirdOptions acyclic = mine;
     acyclic.causal = false;
-    const double hops = average_token_path(acyclic, 64);
-    L.say("average path between tokens of your (non-causal) graph at nb = 64 blocks: ",
-          std::isinf(hops) ? std::string("infinite (some tokens never reach each other)") : lesson::fixed(hops, 2) + " hops");
+    const int64_t gnb = 64;
+    const double hops = average_token_path(acyclic, gnb);
+    // Information flows from a key block into the query blocks that read it: count the blocks no other block
+    // reads (nobody can ever depend on them) and the blocks that read no other block (they never hear anything).
+    const attention::BigBirdBlocks gb = attention::bigbird_blocks(acyclic, gnb * acyclic.block, 1);
+    std::vector<char> read_by_other(static_cast<size_t>(gnb), 0);
+    int64_t deaf = 0;
+    for (int64_t i = 0; i < gnb; ++i) {
+      bool reads_other = false;
+      for (const auto& key : gb.row(0, i))
+        if (key.block != i) read_by_other[static_cast<size_t>(key.block)] = 1, reads_other = true;
+      deaf += !reads_other;
+    }
+    const int64_t unread = gnb - std::count(read_by_other.begin(), read_by_other.end(), 1);
+    const bool reachable = !std::isinf(hops);
+    L.say("average path between tokens of your (non-causal) graph at nb = ", gnb, " blocks: ",
+          reachable ? lesson::fixed(hops, 2) + " hops" : std::string("infinite (some tokens never reach each other)"),
+          "; blocks no other block reads: ", unread, ", blocks that read no other block: ", deaf);
+    L.exercise_check("your prediction of whether every token reaches every other", answer.predicted_all_reachable == reachable,
+                     std::string("predicted ") + (answer.predicted_all_reachable ? "yes" : "no") + ", measured " +
+                         (reachable ? "yes" : "no"),
+                     reachable ? "every block is reached: a window of 3 or more chains each block to its "
+                                 "neighbours, a global block is one hop from everyone, and without both, enough "
+                                 "random blocks can still leave no block unread — see the counts above"
+                               : "information moves only from a key block to the blocks that read it: here " +
+                                     std::to_string(unread) + " blocks are read by no other block (no output can "
+                                     "ever depend on them) and " + std::to_string(deaf) +
+                                     " read no other block — without a wider window or global blocks, nothing "
+                                     "guarantees that the random draws connect everything");
+  } else {
+    L.say("(skipped: the kernel check and the path length of your graph — BigBird cannot build it)");
   }
 
   // %% [markdown]
   // ## Exercises
   // 1. Step 7: add a variant with r = 1 and one with r = 4. How does the average path change? Which r is enough
   //    to keep it under 3 hops at n = 16K?
-  // 2. In the EXERCISE block, set window_blocks = 1 and global_blocks = 0. Why does the average path become
-  //    infinite — and what does that mean for a deep stack of such layers?
+  // 2. In the EXERCISE block, set window_blocks = 1 and global_blocks = 0 (predict first). Why does the average
+  //    path become infinite — and what does that mean for a deep stack of such layers? How many random blocks
+  //    make it finite again?
   // 3. Step 8: at which n does BigBird (K = 112) need less memory than full attention? Predict it from K and
   //    check with the table.
   // 4. Step 5: make the layer redraw its random blocks in eval mode (a copy of the public bug) and measure how

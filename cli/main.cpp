@@ -7,6 +7,7 @@
 //                                      against NumPy/PyTorch), optionally with gradients
 //   attnzoo lra TASK --scheme S ...    train a Transformer classifier with any scheme on a Long Range Arena task
 //                                      (lra/train.h); `lra suite` is `make lra` (lra/suite.h)
+//   attnzoo lm train|eval ...          pretrain a byte-level language model on real text, score one (lm/train.h)
 //
 // Legend: B = batch, H = heads, n = number of queries, m = number of keys, d = head size.
 //   q: (B, H, n, d)   k, v: (B, H, m, d)   out: (B, H, n, d)   A: (B, H, n, m) with out == A @ v
@@ -101,6 +102,24 @@ usage:
       then one training step per scheme at 1K..4K tokens; writes DIR/results.md, results.csv,
       results.json, efficiency.md, efficiency.csv, bubbles.png (default DIR out/lra); a run that
       takes longer than --time-limit (default 420 s, 0 = none) stops there and says so
+  attnzoo lm train --corpus C --scheme S [--set k=v] [--mlm] [--context N] [--steps N] [--out DIR] [options]
+      pretrain a byte-level language model with attention scheme S on real text; prints a progress
+      line (step, train and validation bits per byte, tokens/s, ETA), then the test split's bits per
+      byte of the best-validation checkpoint beside what gzip -9, bzip2 -9 and xz -9e spend on it;
+      writes DIR/model.safetensors, config.json, result.json, log.csv, curves.png
+      --corpus C       kjv (King James Bible), fortunes, gcide (Webster's 1913) from Debian packages
+                       (make deps-text), or a file's path; split 90/5/5 % by contiguous ranges
+      --mlm            a masked LM (BERT-style, 15 % of the bytes) instead of a causal one: for the
+                       schemes without a causal variant too
+      --context N      bytes per window (default 256); --steps N (default 1000); --batch B (16)
+      --d-model D --heads H --layers L --d-ff F   model size (default 128, 4, 2, 4·D)
+      --lr LR --warmup W --eval-every K --eval-bytes N (valid bytes read per evaluation, default 131072)
+      --seed S --time-limit SEC --progress MODE   as for lra; --no-compressors skips the reference rows
+      --out DIR        default out/lm/runs/SCHEME (SCHEME_mlm for --mlm)
+  attnzoo lm eval --model DIR --text FILE [--logits OUT.npy]
+      the bits per byte of the model in DIR (from lm train) on FILE; prints one line bpc=...
+      --logits OUT.npy also writes the logits (1, n, 256) of FILE's first window, and its input
+                       ids as OUT.npy.inputs.npy (tests/reference/lm_parity.py compares them with PyTorch)
   attnzoo help          this text (also: attnzoo --help, attnzoo COMMAND --help)
 
 examples:
@@ -168,11 +187,12 @@ int dispatch(const std::vector<std::string>& argv) {
     if (command == "run") return cmd_run(rest);
     if (command == "bench") return cmd_bench(rest);
     if (command == "lra") return cmd_lra(rest);
+    if (command == "lm") return cmd_lm(rest);
   } catch (const HelpRequested&) {
     std::cout << kUsage;
     return kExitOk;
   }
-  AZ_FAIL("unknown command '", command, "' (commands: list, show, run, bench, lra, help)");
+  AZ_FAIL("unknown command '", command, "' (commands: list, show, run, bench, lra, lm, help)");
 }
 
 }  // namespace

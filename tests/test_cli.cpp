@@ -636,7 +636,16 @@ TEST_CASE("cli fuzz: every numeric option of every command at boundary values: e
         "data-seed", "seq-len", "time-limit", "seed"}},
       {{"lra", "listops", "--generate", "3", "--seq-len", "40", "--out", out + ".tsv"}, {"generate", "seq-len", "seed"}},
       {{"lra", "pathfinder", "--generate", "2", "--size", "16", "--out", out}, {"generate", "size", "seed"}},
+      {{"lm", "train", "--corpus", in.file("text.txt"), "--scheme", "flash", "--context", "16", "--steps", "2",
+        "--d-model", "8", "--heads", "2", "--layers", "1", "--d-ff", "8", "--batch", "2", "--progress", "quiet",
+        "--no-compressors", "--out", out},
+       {"context", "steps", "batch", "lr", "warmup", "eval-every", "eval-bytes", "d-model", "heads", "layers", "d-ff",
+        "seed", "time-limit"}},
   };
+  {
+    std::ofstream text(in.file("text.txt"));
+    for (int i = 0; i < 300; ++i) text << "  " << i << " and the light was good.\n";
+  }
   const std::vector<std::string> values = {"0",   "1",   "-1",  "abc", "1e3", "99999999999999999999", "9223372036854775807",
                                            "2.5"};
   int runs = 0, refused = 0;
@@ -665,4 +674,83 @@ TEST_CASE("cli fuzz: every numeric option of every command at boundary values: e
   MESSAGE(runs, " runs, ", refused, " refused");
   CHECK(refused > runs / 2);
   fs::remove_all(in.dir);
+}
+
+TEST_CASE("cli: lm train writes a model that lm eval scores in one line bpc=...; bad input is refused before work") {
+  const std::string dir = testing::temp_dir("cli_lm");
+  const std::string text = dir + "/text.txt", model = dir + "/model";
+  {
+    std::ofstream f(text);
+    for (int i = 0; i < 400; ++i) f << "  " << i << " and the light was good, and he said unto them.\n";
+  }
+  const std::vector<std::string> train = {"lm", "train", "--corpus", text, "--scheme", "longformer", "--set",
+                                          "window=4", "--context", "32", "--steps", "20", "--d-model", "16",
+                                          "--heads", "2", "--layers", "1", "--batch", "4", "--eval-every", "10",
+                                          "--progress", "lines", "--out", model};
+  const Result r = run_cli(train);
+  check_ok(r);
+  INFO(r.out);
+  CHECK(r.out.find("step 20/20") != std::string::npos);
+  CHECK(r.out.find("tok/s") != std::string::npos);
+  for (const char* c : {"gzip", "bzip2", "xz"}) CHECK(r.out.find(std::string("  ") + c) != std::string::npos);
+  for (const char* f : {"model.safetensors", "config.json", "result.json", "log.csv", "curves.png"})
+    CHECK(fs::exists(model + "/" + f));
+  const std::string result = read_text(model + "/result.json");
+  for (const char* key : {"\"test_bpc\"", "\"valid_bpc\"", "\"tokens_per_s\"", "\"peak_bytes\"", "\"steps\": 20"})
+    CHECK(result.find(key) != std::string::npos);
+
+  const Result e = run_cli({"lm", "eval", "--model", model, "--text", text});
+  check_ok(e);
+  const std::vector<std::string> lines = lines_of(e.out);
+  REQUIRE(lines.size() == 1);
+  CHECK(lines[0].rfind("bpc=", 0) == 0);
+  const double bpc = std::stod(lines[0].substr(4));
+  CHECK(bpc > 0.05);
+  CHECK(bpc < 7.5);  // trained for 20 tiny steps: below the 8 bits per byte of knowing nothing (measured 6.8)
+
+  // Refusals: exit 2, one line, no output directory created.
+  const std::string out = dir + "/never";
+  const std::vector<std::vector<std::string>> bad = {
+      {"lm", "train", "--corpus", text, "--context", "32", "--out", out},                            // no scheme
+      {"lm", "train", "--corpus", dir + "/missing.txt", "--scheme", "flash", "--out", out},          // no file
+      {"lm", "train", "--corpus", text, "--scheme", "linformer", "--out", out},                      // not causal
+      {"lm", "train", "--corpus", text, "--scheme", "flash", "--context", "4096", "--out", out},     // text too short
+      {"lm", "train", "--corpus", text, "--scheme", "nope", "--out", out},
+      {"lm", "train", "--corpus", text, "--scheme", "flash", "--set", "window=3", "--out", out},
+      {"lm", "train", "--scheme", "flash", "--out", out},                                            // no corpus
+      {"lm", "eval", "--model", dir + "/none", "--text", text},
+      {"lm", "eval", "--model", model, "--text", dir + "/missing.txt"},
+      {"lm", "eval", "--model", model},
+      {"lm", "fly"},
+      {"lm"}};
+  for (const auto& args : bad) {
+    std::string joined;
+    for (const auto& a : args) joined += a + " ";
+    CAPTURE(joined);
+    const Result b = run_cli(args);
+    check_refused(b);
+    CHECK_FALSE(fs::exists(out));
+  }
+  // The non-causal scheme is refused with the way out: --mlm.
+  CHECK(run_cli({"lm", "train", "--corpus", text, "--scheme", "linformer", "--out", out}).err.find("--mlm") !=
+        std::string::npos);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("cli: lm's model, rebuilt in PyTorch from model.safetensors + config.json, gives the same logits") {
+  const std::string script = testing::source_dir() + "/tests/reference/lm_parity.py";
+  const std::string dir = testing::temp_dir("cli_lm_parity");
+  const std::string cmd = "/usr/bin/python3 " + shell_quote(script) + " " + shell_quote(testing::build_dir()) + " >" +
+                          shell_quote(dir + "/out") + " 2>&1";
+  const int raw = std::system(cmd.c_str());
+  const int status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+  const std::string out = read_text(dir + "/out");
+  fs::remove_all(dir);
+  if (status == 2 && out.find("skipped") != std::string::npos) {
+    MESSAGE("skipped: " << out << " (the parity check needs python3-torch and python3-numpy: make deps-torch)");
+    return;
+  }
+  INFO(out);
+  CHECK(status == 0);
+  CHECK(out.find("PASS") != std::string::npos);
 }

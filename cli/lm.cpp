@@ -1,0 +1,152 @@
+// cli/lm.cpp — `attnzoo lm`: pretrain a byte-level language model with any scheme on real text (lm/train.h),
+// and measure a trained model's bits per byte on any file.
+//
+//   attnzoo lm train --corpus kjv --scheme longformer --set window=32 --context 512 --steps 2000 --out DIR
+//   attnzoo lm eval --model DIR --text FILE [--logits OUT.npy]
+#include <cstdint>
+#include <filesystem>
+#include <iomanip>
+#include <iostream>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "attention/scheme.h"
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "cli/files.h"
+#include "core/core.h"
+#include "lm/compressors.h"
+#include "lm/corpus.h"
+#include "lm/train.h"
+
+namespace cli {
+
+namespace {
+
+const std::vector<OptionSpec> kLmOptions = {
+    {"corpus", true, false}, {"scheme", true, false},  {"set", true, true},         {"mlm", false, false},
+    {"context", true, false}, {"steps", true, false},  {"batch", true, false},      {"lr", true, false},
+    {"warmup", true, false}, {"eval-every", true, false}, {"eval-bytes", true, false}, {"d-model", true, false},
+    {"heads", true, false},  {"layers", true, false},  {"d-ff", true, false},       {"seed", true, false},
+    {"time-limit", true, false}, {"progress", true, false}, {"out", true, false}, {"model", true, false},
+    {"text", true, false},   {"no-compressors", false, false}, {"logits", true, false}};
+
+void only_options(const Args& args, const std::set<std::string>& allowed, const std::string& mode) {
+  for (const auto& kv : args.values)
+    AZ_CHECK(allowed.count(kv.first), "lm ", mode, ": option --", kv.first, " does not apply here (see attnzoo help)");
+  for (const std::string& f : args.flags)
+    AZ_CHECK(allowed.count(f), "lm ", mode, ": option --", f, " does not apply here (see attnzoo help)");
+}
+
+lra::ProgressMode parse_progress(const Args& args) {
+  const std::string m = args.get("progress", "auto");
+  if (m == "auto") return lra::ProgressMode::Auto;
+  if (m == "bar") return lra::ProgressMode::Bar;
+  if (m == "lines") return lra::ProgressMode::Lines;
+  if (m == "quiet") return lra::ProgressMode::Quiet;
+  AZ_FAIL("lm: --progress '", m, "': expected bar, lines, quiet or auto");
+}
+
+// attnzoo lm train ...
+int lm_train(const Args& args) {
+  only_options(args, {"corpus", "scheme", "set", "mlm", "context", "steps", "batch", "lr", "warmup", "eval-every",
+                      "eval-bytes", "d-model", "heads", "layers", "d-ff", "seed", "time-limit", "progress", "out",
+                      "no-compressors"},
+               "train");
+  AZ_CHECK(args.positional.size() == 1, "lm train: unexpected argument '", args.positional.back(), "'");
+  // 1. Every option checked before anything is read or trained.
+  AZ_CHECK(args.has("scheme"), "lm train: which scheme? (--scheme S; `attnzoo list` shows them)");
+  const attention::Scheme& scheme = attention::find_scheme(args.get("scheme"));
+  const bool masked = args.has("mlm");
+  const std::vector<std::string> sets = args.all("set");
+  AZ_CHECK(masked || scheme.supports_causal(), "lm train: ", scheme.name(), " has no causal variant (",
+           scheme.causal_refusal(), "); train it as a masked LM with --mlm");
+  scheme.configure(sets, !masked);
+
+  lm::TrainOptions o;
+  o.lm.masked = masked;
+  o.lm.model.scheme = scheme.name();
+  o.lm.model.set = sets;
+  o.lm.context = parse_int(args, "context", 256, 2, 1 << 16);
+  o.lm.model.d_model = parse_int(args, "d-model", 128, 1, 8192);
+  o.lm.model.n_heads = parse_int(args, "heads", 4, 1, 256);
+  AZ_CHECK(o.lm.model.d_model % o.lm.model.n_heads == 0, "lm train: --d-model ", o.lm.model.d_model,
+           " is not divisible by --heads ", o.lm.model.n_heads);
+  o.lm.model.n_layers = parse_int(args, "layers", 2, 1, 64);
+  o.lm.model.d_ff = parse_int(args, "d-ff", 4 * o.lm.model.d_model, 1, 65536);
+  o.steps = parse_int(args, "steps", 1000, 1, 100000000);
+  o.batch_size = parse_int(args, "batch", 16, 1, 65536);
+  o.lr = static_cast<float>(parse_float(args, "lr", o.lr, 1e-8, 10));
+  o.min_lr = std::min(o.min_lr, o.lr);
+  o.warmup = parse_int(args, "warmup", -1, 0, o.steps);
+  o.eval_every = parse_int(args, "eval-every", std::min<int64_t>(200, o.steps), 1, 100000000);
+  o.eval_bytes = parse_int(args, "eval-bytes", o.eval_bytes, 1, INT64_MAX);
+  o.seed = parse_seed(args);
+  o.time_limit = parse_float(args, "time-limit", 0, 0, 1e7);
+  o.progress = parse_progress(args);
+  AZ_CHECK(args.has("corpus"), "lm train: which text? (--corpus kjv, fortunes, gcide or a file's path)");
+  o.out_dir = args.get("out", "out/lm/runs/" + scheme.name() + (masked ? "_mlm" : ""));
+  check_output_dir(o.out_dir, "lm train");
+
+  // 2. The text and its splits.
+  const lm::Corpus corpus = lm::load_corpus(args.get("corpus"));
+  const lm::TextSplits splits = lm::split(corpus.text);
+  std::cout << "lm train: " << corpus.name << ", " << corpus.text.size() << " bytes: train " << splits.train.size()
+            << ", valid " << splits.valid.size() << ", test " << splits.test.size() << " (contiguous 90/5/5 %); "
+            << scheme.name() << " (" << (sets.empty() ? std::string("defaults") : "");
+  for (size_t i = 0; i < sets.size(); ++i) std::cout << (i ? " " : "") << sets[i];
+  std::cout << "), " << (masked ? "masked" : "causal") << " LM, context " << o.lm.context << ", " << o.steps
+            << " steps of " << o.batch_size << " windows" << std::endl;
+
+  // 3. Training, then the compressors on the same test split as reference points.
+  const lm::TrainResult r = lm::train(splits, corpus, o);
+  std::cout << std::fixed << std::setprecision(3) << "test " << r.test_bpc << " bits per byte ("
+            << (masked ? "masked LM: predicts 15 % of the bytes from both sides, not comparable with a compressor"
+                       : "causal LM")
+            << "; checkpoint of step " << r.best_step << ")\n";
+  if (!args.has("no-compressors")) {
+    for (const lm::CompressorResult& c : lm::compressor_results(splits.train, splits.test))
+      std::cout << "  " << std::left << std::setw(10) << c.name << std::right << c.bits_per_byte
+                << " bits per byte on the same test split, given the training text\n";
+  }
+  std::cout << "wrote " << o.out_dir << "/model.safetensors, config.json, result.json, log.csv, curves.png\n";
+  return kExitOk;
+}
+
+// attnzoo lm eval --model DIR --text FILE [--logits OUT.npy]
+int lm_eval(const Args& args) {
+  only_options(args, {"model", "text", "logits"}, "eval");
+  AZ_CHECK(args.positional.size() == 1, "lm eval: unexpected argument '", args.positional.back(), "'");
+  AZ_CHECK(args.has("model"), "lm eval: which model? (--model DIR, a directory written by attnzoo lm train)");
+  AZ_CHECK(args.has("text"), "lm eval: which text? (--text FILE)");
+  std::unique_ptr<lm::ByteLM> model = lm::load_model(args.get("model"));
+  const lm::Corpus text = lm::load_file(args.get("text"));
+  const lm::BpcResult r = lm::evaluate_bpc(*model, text.text);
+  if (args.has("logits")) {
+    // The logits of the text's first window (1, n, 256): what tests/reference/lm_parity.py compares with PyTorch.
+    const std::string out = args.get("logits");
+    check_output_file(out, "logits");
+    core::Rng mask_rng(1234);
+    const lm::Example first = lm::window(text.text, 0, model->config, mask_rng);
+    model->eval();
+    core::NoGradGuard no_grad;
+    core::npy::save(out, model->forward(first.inputs));
+    core::npy::save(out + ".inputs.npy", first.inputs);
+  }
+  std::cout << std::fixed << std::setprecision(4) << "bpc=" << r.bpc << "\n";
+  return kExitOk;
+}
+
+}  // namespace
+
+int cmd_lm(const std::vector<std::string>& words) {
+  const Args args = parse_args("lm", words, kLmOptions);
+  AZ_CHECK(!args.positional.empty(), "lm: what to do? (attnzoo lm train ... or attnzoo lm eval ...)");
+  const std::string mode = args.positional[0];
+  if (mode == "train") return lm_train(args);
+  if (mode == "eval") return lm_eval(args);
+  AZ_FAIL("lm: unknown mode '", mode, "' (train or eval)");
+}
+
+}  // namespace cli

@@ -457,7 +457,8 @@ int main(int argc, char** argv) try {
       if (phi_ok) {
         const bool sharper = mine_max > 1.25 * elu_max;
         L.exercise_check(
-            "your prediction of whether your phi is clearly more selective than elu+1", answer.predicted_sharper == sharper,
+            "your prediction of whether your phi is clearly more selective than elu+1",
+            answer.predicted_sharper == sharper,
             "predicted " + std::string(answer.predicted_sharper ? "yes" : "no") + "; yours is " +
                 lesson::fixed(mine_max / elu_max, 2) + "x elu+1's mean largest weight per row, yes means above 1.25x",
             sharper ? "it is: your phi is small for most coordinates and large for a few, so phi(q)·phi(k) is "

@@ -488,7 +488,8 @@ int main(int argc, char** argv) try {
         favor += mean_error(q, k, attention::draw_random_features(m, d, true, seed)) / seeds;
         iid += mean_error(q, k, attention::draw_random_features(m, d, false, seed)) / seeds;
         const Tensor out = attention::performer_attention(q, k, v, Ws[s], true);
-        kernel_ok = kernel_ok && lesson::max_abs_diff(out, core::matmul(attention::performer_attention_matrix(q, k, Ws[s], true), v)) < 1e-4f;
+        const Tensor A_hat = attention::performer_attention_matrix(q, k, Ws[s], true);  // (1,1,n,n)
+        kernel_ok = kernel_ok && lesson::max_abs_diff(out, core::matmul(A_hat, v)) < 1e-4f;
       }
       // The kernel itself: phi(q)·phi(k) with your W, averaged over the draws, against exp(q·k/√d), as a ratio
       // for every (query, key) pair. Averaging over draws shrinks the random error; a bias stays.
@@ -498,8 +499,8 @@ int main(int argc, char** argv) try {
         estimate = estimate + core::matmul(attention::positive_random_features(q, W),
                                            attention::positive_random_features(k, W), false, true) / float(seeds);
       const double ratio = core::mean(estimate / exact).item();
-      L.say("mean |Â - A| over ", seeds, " draws, m = ", m, ": yours ", lesson::sig(mine_error, 3), ", FAVOR+ (orthogonal) ",
-            lesson::sig(favor, 3), ", iid rows ", lesson::sig(iid, 3));
+      L.say("mean |Â - A| over ", seeds, " draws, m = ", m, ": yours ", lesson::sig(mine_error, 3),
+            ", FAVOR+ (orthogonal) ", lesson::sig(favor, 3), ", iid rows ", lesson::sig(iid, 3));
       L.check("the causal kernel with your W equals its Â @ v", kernel_ok);
       const bool unbiased = L.exercise_check(
           "your phi(q)·phi(k), averaged over the draws, estimates exp(q·k/√d) (mean ratio 0.9 to 1.1)",
@@ -517,7 +518,8 @@ int main(int argc, char** argv) try {
         L.say("(so your prediction is not checked: beating iid rows means a smaller random error for the SAME "
               "kernel, and yours estimates another one)");
       else
-        L.exercise_check("your prediction of whether your W beats iid Gaussian rows", answer.predicted_below_iid == below,
+        L.exercise_check("your prediction of whether your W beats iid Gaussian rows",
+                         answer.predicted_below_iid == below,
                          "predicted " + std::string(answer.predicted_below_iid ? "yes" : "no") + "; yours / iid = " +
                              lesson::fixed(mine_error / iid, 2),
                          below ? "it does: rows that are orthogonal (or of equal length) spread the m directions "

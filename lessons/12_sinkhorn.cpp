@@ -259,8 +259,8 @@ int main(int argc, char** argv) try {
       problem = "iters = " + std::to_string(answer.iters) + ": one iteration normalises the rows and then the "
                 "columns, so at least 1";
     else if ((my_P = answer.balance(X1, answer.iters)).shape() != logits.shape())
-      problem = "your P has shape " + core::shape_str(my_P.shape()) + ", the logits " + core::shape_str(logits.shape()) +
-                ": balancing rescales the rows and columns of X, it keeps its shape";
+      problem = "your P has shape " + core::shape_str(my_P.shape()) + ", the logits " +
+                core::shape_str(logits.shape()) + ": balancing rescales the rows and columns of X, it keeps its shape";
     else if (!lesson::all_finite(my_P))
       problem = "your P has inf or NaN: exp of large logits overflows in the probability domain — stay with logs "
                 "(log_softmax) and take exp once at the end";
@@ -297,7 +297,8 @@ int main(int argc, char** argv) try {
                          "the tensor it was given (no .detach(), no loops over data())");
       }
       const bool within = rd <= 0.05;
-      L.exercise_check("your prediction of whether every row sums to 1 within 0.05", answer.predicted_rows_within_5pct == within,
+      L.exercise_check("your prediction of whether every row sums to 1 within 0.05",
+                       answer.predicted_rows_within_5pct == within,
                        "predicted " + std::string(answer.predicted_rows_within_5pct ? "yes" : "no") +
                            "; max |row sum - 1| = " + lesson::sig(rd, 2),
                        within ? "they do: each iteration pulls the rows closer (step 3: 0.06 after 10 iterations, "

@@ -77,6 +77,15 @@ double mean_row_max(const Tensor& A) {
 }
 
 // %%
+// Step 10's exercise: your feature map, and your prediction of whether it makes the attention on step 5's motif
+// input more selective than elu+1. Your version is the EXERCISE block in main; the reference solution and a
+// known-wrong answer are in lessons/solutions/10_linear_transformer.h.
+struct MyFeatureMap {
+  std::function<Tensor(const Tensor&)> phi;  // phi(x), applied to every coordinate of q and of k
+  bool predicted_sharper = false;  // your prediction: mean largest weight per row clearly above elu+1's (> 1.25x)?
+};
+#include "lessons/solutions/10_linear_transformer.h"
+
 int main(int argc, char** argv) try {
   lesson::Lesson L(argc, argv, "10_linear_transformer");
   const float eps = attention::kLinearEps;
@@ -364,35 +373,59 @@ int main(int argc, char** argv) try {
   // %% [markdown]
   // ## Step 10 · your own feature map
   // Any phi with non-negative values gives a valid linear attention (the weights stay >= 0); phi decides how
-  // selective the attention can be. Change `my_feature_map` below, rebuild, rerun: the self-check verifies the
-  // kernel with your phi against the dense matrix (outputs and gradients, causal) and that phi is
-  // non-negative, and custom.png shows your attention beside softmax for the motif input of step 5.
+  // selective the attention can be. Change the feature map in the EXERCISE block below, rebuild, rerun — but
+  // first PREDICT whether your phi makes the attention on step 5's motif input clearly more selective than
+  // elu+1: is the mean largest weight per row more than 1.25 times elu+1's? The self-check verifies that phi is
+  // non-negative, the kernel with your phi against the dense matrix (outputs and gradients, causal), and your
+  // prediction; custom.png shows your attention beside softmax. Your version is the EXERCISE block; the
+  // reference solution and a known-wrong answer are in lessons/solutions/10_linear_transformer.h.
   // %%
   L.step("Step 10 · your own feature map");
   // EXERCISE ---------------------------------------------------------------------------------------------------
-  // phi(x) for every coordinate. The paper's choice is elu(x) + 1. Try:
+  // phi(x) for every coordinate. The paper's choice is elu(x) + 1. Try, each with its prediction:
   //   core::relu(x)                     (weights can be exactly 0; a query with no positive coordinate sees nothing)
   //   core::exp(x)                      (sharper: large coordinates dominate)
   //   core::square(x)                   (symmetric: x and -x look alike)
   //   core::exp(x * 4.0f)               (sharper still — does the picture get closer to softmax?)
-  auto my_feature_map = [](const Tensor& x) { return core::elu(x) + 1.0f; };
+  //   core::elu(x) + 3.0f               (a larger constant: more or less selective?)
+  MyFeatureMap mine;
+  mine.phi = [](const Tensor& x) { return core::elu(x) + 1.0f; };
+  mine.predicted_sharper = false;  // the paper's own map: as selective as elu+1 itself, not 1.25 times more
   // END EXERCISE -----------------------------------------------------------------------------------------------
+  const MyFeatureMap answer = L.exercise(mine, solution::feature_map(), solution::wrong_feature_map());
+  const std::function<Tensor(const Tensor&)> my_feature_map = answer.phi;
   {
     core::Rng r = L.rng(7);
     const int64_t n = 24, d = 8;
     const Tensor q = core::randn({1, 2, n, d}, r), k = core::randn({1, 2, n, d}, r), v = core::randn({1, 2, n, d}, r),
                  g = core::randn({1, 2, n, d}, r);
-    const Tensor phi_test = my_feature_map(q);
-    double min_phi = 1e30;
-    for (int64_t i = 0; i < phi_test.numel(); ++i) min_phi = std::min(min_phi, double(phi_test.data()[i]));
-    const bool phi_ok = L.exercise_check(
-        "your phi is non-negative (so every attention weight is)", min_phi >= 0.0 && all_finite(phi_test),
-        "smallest value " + lesson::sig(min_phi, 3),
-        "a feature map with negative values gives negative attention weights, and the normaliser "
-        "sum_j phi(q_i)·phi(k_j) can pass through 0: did you drop the +1 of elu(x) + 1?");
+    std::string problem;             // what is wrong with the feature map, in the exercise's terms
+    bool one_row_per_token = false;  // phi gives (B, H, n, m) features: the motif matrix can be drawn
+    double min_phi = 0.0;
+    if (!my_feature_map) {
+      problem = "the EXERCISE block sets no feature map: give mine.phi a function, e.g. [](const Tensor& x) { ... }";
+    } else {
+      const Tensor phi_test = my_feature_map(q);  // (1, 2, 24, m)
+      if (phi_test.dim() != 4 || phi_test.size(0) != 1 || phi_test.size(1) != 2 || phi_test.size(2) != n) {
+        problem = "phi must keep one row of features per token: (B, H, n, d) in, (B, H, n, m) out";
+      } else {
+        one_row_per_token = true;
+        min_phi = 1e30;
+        for (int64_t i = 0; i < phi_test.numel(); ++i) min_phi = std::min(min_phi, double(phi_test.data()[i]));
+        if (!all_finite(phi_test))
+          problem = "phi gave inf or NaN: exp of a float overflows above x = 88 — keep its argument small";
+        else if (min_phi < 0.0)
+          problem = "a feature map with negative values gives negative attention weights, and the normaliser "
+                    "sum_j phi(q_i)·phi(k_j) can pass through 0: did you drop the +1 of elu(x) + 1?";
+      }
+    }
+    const bool phi_ok = L.exercise_check("your phi is finite and non-negative (so every attention weight is >= 0)",
+                                         problem.empty(),
+                                         one_row_per_token ? "smallest value " + lesson::sig(min_phi, 3) : "", problem);
     if (!phi_ok)
-      L.say("(so the two checks of kernel against dense matrix are skipped: the kernel refuses a normaliser that is "
-            "not positive, and near 0 both sides would divide by almost nothing)");
+      L.say("(so the two checks of kernel against dense matrix and the check of your prediction are skipped: the "
+            "kernel refuses a normaliser that is not positive, near 0 both sides would divide by almost nothing, "
+            "and weights that are negative or not numbers are not a selection of keys)");
     if (phi_ok) {
       const lesson::KernelVsReference c = lesson::kernel_vs_reference(
           [&](const std::vector<Tensor>& x) {
@@ -414,27 +447,44 @@ int main(int argc, char** argv) try {
       L.check_close("your phi: causal kernel output equals the dense normalised matrix @ v", c.out, c.ref_out, 1e-4f);
       L.check("your phi: gradients equal autograd through the dense matrix (relative)", worst < 1e-4f, detail);
     }
-    const Tensor mine_A = dense_normalised(my_feature_map(x), my_feature_map(x), false, eps);  // (1,1,48,48)
-    const Tensor soft = attention::dense_probabilities(x, x);
-    L.say("your phi on the motif input: mean largest weight per row ", lesson::fixed(mean_row_max(mine_A), 3),
-          " (elu+1: ", lesson::fixed(mean_row_max(attention::linear_attention_matrix(x, x, false)), 3), ", softmax ",
-          lesson::fixed(mean_row_max(soft), 3), ")");
-    const lesson::MapStyle motif_grid = lesson::MapStyle().px(384).grid(static_cast<int>(motif));
-    L.show(img::hstack({matrix_map(soft, "softmax(q kT / sqrt(d))", "n = 48 motif input, own scale",
-                                   motif_grid.range(0.0f, max_abs(soft))),
-                        matrix_map(mine_A, "your phi: D^-1 phi(Q) phi(K)T",
-                                   phi_ok ? "n = 48 motif input, own scale" : "n = 48: negative weights in blue",
-                                   phi_ok ? motif_grid.range(0.0f, std::max(max_abs(mine_A), 1e-6f))
-                                          : motif_grid.diverging())}),
-           "custom.png",
-           "left softmax, right linear attention with your EXERCISE feature map on the motif input of step 5 — "
-           "with elu+1 it is the washed-out picture of step 5; sharper feature maps bring the stripes out");
+    if (one_row_per_token) {
+      const Tensor mine_A = dense_normalised(my_feature_map(x), my_feature_map(x), false, eps);  // (1,1,48,48)
+      const Tensor soft = attention::dense_probabilities(x, x);
+      const double mine_max = mean_row_max(mine_A);
+      const double elu_max = mean_row_max(attention::linear_attention_matrix(x, x, false));
+      L.say("your phi on the motif input: mean largest weight per row ", lesson::fixed(mine_max, 3), " (elu+1: ",
+            lesson::fixed(elu_max, 3), ", softmax ", lesson::fixed(mean_row_max(soft), 3), ")");
+      if (phi_ok) {
+        const bool sharper = mine_max > 1.25 * elu_max;
+        L.exercise_check(
+            "your prediction of whether your phi is clearly more selective than elu+1",
+            answer.predicted_sharper == sharper,
+            "predicted " + std::string(answer.predicted_sharper ? "yes" : "no") + "; yours is " +
+                lesson::fixed(mine_max / elu_max, 2) + "x elu+1's mean largest weight per row, yes means above 1.25x",
+            sharper ? "it is: your phi is small for most coordinates and large for a few, so phi(q)·phi(k) is "
+                      "dominated by the coordinates where q and k are both large — a token's own copies stand out"
+                    : "it is not: phi(q)·phi(k) sums d products, and a phi that is about as large for every "
+                      "coordinate (a constant like the +1, or slow growth) makes every pair's sum alike — rows "
+                      "stay flat; sharpening needs a phi near 0 for most x and large for a few (relu, exp(c·x))");
+      }
+      const lesson::MapStyle motif_grid = lesson::MapStyle().px(384).grid(static_cast<int>(motif));
+      L.show(img::hstack({matrix_map(soft, "softmax(q kT / sqrt(d))", "n = 48 motif input, own scale",
+                                     motif_grid.range(0.0f, max_abs(soft))),
+                          matrix_map(mine_A, "your phi: D^-1 phi(Q) phi(K)T",
+                                     phi_ok ? "n = 48 motif input, own scale" : "n = 48: negative weights in blue",
+                                     phi_ok ? motif_grid.range(0.0f, std::max(max_abs(mine_A), 1e-6f))
+                                            : motif_grid.diverging())}),
+             "custom.png",
+             "left softmax, right linear attention with your EXERCISE feature map on the motif input of step 5 — "
+             "with elu+1 it is the washed-out picture of step 5; sharper feature maps bring the stripes out");
+    }
   }
 
   // %% [markdown]
   // ## Exercises
-  // 1. In the EXERCISE block try exp(4x): how close does the mean largest weight get to softmax's? What
-  //    happens to the numbers for larger inputs (hint: float overflows at exp(88))?
+  // 1. In the EXERCISE block try exp(4x), predicting first whether it beats 1.25x elu+1: how close does the
+  //    mean largest weight get to softmax's? What happens to the numbers for larger inputs (hint: float
+  //    overflows at exp(88))? And elu(x) + 3: why is it flatter than elu(x) + 1?
   // 2. From step 6's table: at what n does the stored-states version need more memory than the n x n
   //    matrix of dense attention (d = 64)? And for d = 16?
   // 3. Step 7 measures memory per generated token. Write down the cost (flops) of one step for both forms at

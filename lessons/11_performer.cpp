@@ -59,6 +59,15 @@ Tensor global_max_key_features(const Tensor& k, const Tensor& W) {
 }
 
 // %%
+// Step 9's exercise: your way of drawing the random features W, and your prediction of whether they beat iid
+// Gaussian rows. Your version is the EXERCISE block in main; the reference solution and a known-wrong answer are
+// in lessons/solutions/11_performer.h.
+struct MyRandomFeatures {
+  std::function<Tensor(int64_t m, int64_t d, uint64_t seed)> draw;  // W: (m, d), one row w per feature
+  bool predicted_below_iid = false;  // your prediction: is the mean error of your W lower than iid rows' error?
+};
+#include "lessons/solutions/11_performer.h"
+
 int main(int argc, char** argv) try {
   lesson::Lesson L(argc, argv, "11_performer");
 
@@ -428,46 +437,104 @@ int main(int argc, char** argv) try {
 
   // %% [markdown]
   // ## Step 9 · your own random features
-  // The features decide the estimator. Change `my_random_features` below, rebuild, rerun. The self-check
-  // runs the Performer with your W on the inputs of step 4 (m = 64, several draws) and requires its error
-  // against exact softmax attention to stay within 1.5x of FAVOR+'s own (orthogonal) features — an estimator
-  // that is biased (it no longer averages to exp(q·k/√d)) fails it.
+  // The features decide the estimator. Change the draw of W in the EXERCISE block below, rebuild, rerun — but
+  // first PREDICT whether your W gives a lower error than iid Gaussian rows. The self-check runs the Performer
+  // with your W on the inputs of step 4 (m = 64, several draws). It checks that phi(q)·phi(k), averaged over
+  // the draws, still estimates exp(q·k/√d) — a biased estimator estimates another kernel and fails — that the
+  // error of Â against exact softmax attention stays within 1.5x of FAVOR+'s own (orthogonal) features, and
+  // compares your error with iid rows' to check your prediction. Your version is the EXERCISE block; the
+  // reference solution and a known-wrong answer are in lessons/solutions/11_performer.h.
   // %%
   L.step("Step 9 · your own random features");
   // EXERCISE ---------------------------------------------------------------------------------------------------
-  // W: (m, d), drawn from `seed`. The default is FAVOR+'s orthogonal draw. Try:
+  // W: (m, d), drawn from `seed`. The default is FAVOR+'s orthogonal draw. Try, each with its prediction:
   //   attention::draw_random_features(m, d, false, seed)          (iid rows: a bit worse, still unbiased)
   //   attention::draw_random_features(m, d, true, seed) * 0.5f    (rows too short: biased — the check fails)
   //   rows of length exactly √d (normalise each row of the orthogonal W): the paper's "regularised" variant
-  auto my_random_features = [](int64_t m, int64_t d, uint64_t seed) {
+  MyRandomFeatures mine;
+  mine.draw = [](int64_t m, int64_t d, uint64_t seed) {
     return attention::draw_random_features(m, d, /*orthogonal=*/true, seed);
   };
+  mine.predicted_below_iid = true;  // step 4: orthogonal rows have the lower error
   // END EXERCISE -----------------------------------------------------------------------------------------------
+  const MyRandomFeatures answer = L.exercise(mine, solution::random_features(), solution::wrong_random_features());
   {
     const int64_t n = 64, d = 16, m = 64, seeds = L.quick() ? 6 : 12;
     core::Rng r = L.rng(3);  // the inputs of step 4
     const Tensor q = core::randn({1, 1, n, d}, r) * 0.4f, k = core::randn({1, 1, n, d}, r) * 0.4f,
                  v = core::randn({1, 1, n, d}, r);
-    double mine = 0.0, favor = 0.0;
-    bool shapes_ok = true, kernel_ok = true;
-    for (int64_t s = 0; s < seeds; ++s) {
-      const Tensor W = my_random_features(m, d, L.seed() * 100 + 50 + s);
-      shapes_ok = shapes_ok && W.shape() == core::Shape({m, d}) && all_finite(W);
-      if (!shapes_ok) break;
-      mine += mean_error(q, k, W) / seeds;
-      favor += mean_error(q, k, attention::draw_random_features(m, d, true, L.seed() * 100 + 50 + s)) / seeds;
-      const Tensor out = attention::performer_attention(q, k, v, W, true);
-      kernel_ok = kernel_ok && lesson::max_abs_diff(out, core::matmul(attention::performer_attention_matrix(q, k, W, true), v)) < 1e-4f;
+    std::vector<Tensor> Ws;  // your W for each seed, (m, d)
+    std::string problem;     // what is wrong with the draw, in the exercise's terms
+    if (!answer.draw) {
+      problem = "the EXERCISE block sets no draw: give mine.draw a function (m, d, seed) -> W";
+    } else {
+      for (int64_t s = 0; s < seeds && problem.empty(); ++s) {
+        Ws.push_back(answer.draw(m, d, L.seed() * 100 + 50 + s));
+        if (Ws.back().shape() != core::Shape({m, d}))
+          problem = "W has shape " + core::shape_str(Ws.back().shape()) + ": it needs one row w of d = 16 numbers "
+                    "for each of the m = 64 features, (m, d)";
+        else if (!all_finite(Ws.back()))
+          problem = "W has inf or NaN entries: every row w is a direction to project on, a vector of finite numbers";
+      }
     }
-    L.check("your W is (m, d) and finite", shapes_ok);
-    L.check("the causal kernel with your W equals its Â @ v", shapes_ok && kernel_ok);
-    L.check("your features approximate softmax within 1.5x of FAVOR+'s error", shapes_ok && mine < 1.5 * favor,
-            "yours " + lesson::sig(mine, 3) + ", FAVOR+ " + lesson::sig(favor, 3));
+    const bool shapes_ok = L.exercise_check("your W is (m, d) and finite", problem.empty(), "", problem);
+    if (!shapes_ok) L.say("(so the checks of the kernel, of the error and of your prediction are skipped)");
+    if (shapes_ok) {
+      double mine_error = 0.0, favor = 0.0, iid = 0.0;
+      bool kernel_ok = true;
+      for (int64_t s = 0; s < seeds; ++s) {
+        const uint64_t seed = L.seed() * 100 + 50 + s;
+        mine_error += mean_error(q, k, Ws[s]) / seeds;
+        favor += mean_error(q, k, attention::draw_random_features(m, d, true, seed)) / seeds;
+        iid += mean_error(q, k, attention::draw_random_features(m, d, false, seed)) / seeds;
+        const Tensor out = attention::performer_attention(q, k, v, Ws[s], true);
+        const Tensor A_hat = attention::performer_attention_matrix(q, k, Ws[s], true);  // (1,1,n,n)
+        kernel_ok = kernel_ok && lesson::max_abs_diff(out, core::matmul(A_hat, v)) < 1e-4f;
+      }
+      // The kernel itself: phi(q)·phi(k) with your W, averaged over the draws, against exp(q·k/√d), as a ratio
+      // for every (query, key) pair. Averaging over draws shrinks the random error; a bias stays.
+      const Tensor exact = core::exp(core::matmul(q, k, false, true) / std::sqrt(static_cast<float>(d)));  // (1,1,n,n)
+      Tensor estimate = Tensor::zeros({1, 1, n, n});
+      for (const Tensor& W : Ws)
+        estimate = estimate + core::matmul(attention::positive_random_features(q, W),
+                                           attention::positive_random_features(k, W), false, true) / float(seeds);
+      const double ratio = core::mean(estimate / exact).item();
+      L.say("mean |Â - A| over ", seeds, " draws, m = ", m, ": yours ", lesson::sig(mine_error, 3),
+            ", FAVOR+ (orthogonal) ", lesson::sig(favor, 3), ", iid rows ", lesson::sig(iid, 3));
+      L.check("the causal kernel with your W equals its Â @ v", kernel_ok);
+      const bool unbiased = L.exercise_check(
+          "your phi(q)·phi(k), averaged over the draws, estimates exp(q·k/√d) (mean ratio 0.9 to 1.1)",
+          ratio > 0.9 && ratio < 1.1, "mean ratio " + lesson::fixed(ratio, 3),
+          "your features estimate another kernel than softmax's: the identity behind phi needs rows w drawn like "
+          "N(0, I_d), of length about √d = 4 — rows scaled by c estimate exp(c²·q·k/√d) times a factor that "
+          "shrinks or grows with |q| and |k|");
+      L.exercise_check("your features approximate softmax within 1.5x of FAVOR+'s error", mine_error < 1.5 * favor,
+                       "yours " + lesson::sig(mine_error, 3) + ", FAVOR+ " + lesson::sig(favor, 3),
+                       "your Â strays from softmax's A: either the kernel is biased (the check above), or your "
+                       "estimate varies more from draw to draw than Gaussian rows' (repeated rows, or a few very "
+                       "long rows that dominate the sum)");
+      const bool below = mine_error < iid;
+      if (!unbiased)
+        L.say("(so your prediction is not checked: beating iid rows means a smaller random error for the SAME "
+              "kernel, and yours estimates another one)");
+      else
+        L.exercise_check("your prediction of whether your W beats iid Gaussian rows",
+                         answer.predicted_below_iid == below,
+                         "predicted " + std::string(answer.predicted_below_iid ? "yes" : "no") + "; yours / iid = " +
+                             lesson::fixed(mine_error / iid, 2),
+                         below ? "it does: rows that are orthogonal (or of equal length) spread the m directions "
+                                 "more evenly than chance, so their errors cancel more than independent draws do — "
+                                 "the O of FAVOR+"
+                               : "it does not: independent Gaussian rows are the iid baseline itself, and rows "
+                                 "that are repeated or vary more in length add variance; only rows spread more "
+                                 "evenly than chance (orthogonal blocks, equal lengths) lower the error");
+    }
   }
 
   // %% [markdown]
   // ## Exercises
-  // 1. In the EXERCISE block, try the rows-too-short W: by how much does the error grow, and why does a
+  // 1. In the EXERCISE block, try the rows-too-short W: the kernel check fails, yet the error of Â barely
+  //    grows — why does a softmax this flat (step 4: largest weight 0.027) hide the bias? And why does a
   //    shorter w make phi(q)·phi(k) estimate exp(c·q·k/√d) for some c < 1 instead?
   // 2. Step 4 uses σ = 0.4. Rerun it at σ = 1: the error barely falls with m. The estimator's variance grows
   //    like exp(‖q' + k'‖²): work out ‖q' + k'‖² for q, k ~ N(0, σ² I_16).

@@ -22,6 +22,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <limits>
 #include <string>
 #include <vector>
@@ -52,26 +53,17 @@ std::pair<double, double> sum_deviation(const Tensor& P) {
   return {row, col};
 }
 
-// EXERCISE ---------------------------------------------------------------------------------------------------
-// Your own Sinkhorn balancing from core ops, on logits X (..., nb, nb). The version below is the log-domain one:
-// log_softmax along a row subtracts that row's logsumexp; along a column, the column's. Try:
-//   - normalising the columns first, then the rows (the self-check tells you whether P changes — does it?);
-//   - the probability domain: P = exp(X), then P / sum(P, -1, true), P / sum(P, -2, true) — same P? Try it with
-//     tau = 0.05 (logits 20x larger): which version overflows?
-//   - my_iters = 1 or 50 and watch "max |row sum - 1|" in the self-check.
-// The self-check compares your P and its gradient with attention::sinkhorn_balance on the lesson's logits.
-const int64_t my_iters = 5;
-Tensor my_sinkhorn(const Tensor& X, int64_t iters) {
-  Tensor Y = X;
-  for (int64_t t = 0; t < iters; ++t) {
-    Y = core::log_softmax(Y, -1);  // rows:    Y - logsumexp over j
-    Y = core::log_softmax(Y, -2);  // columns: Y - logsumexp over i
-  }
-  return core::exp(Y);
-}
-// END EXERCISE -----------------------------------------------------------------------------------------------
-
 // %%
+// Step 5's exercise: your own Sinkhorn balancing, its number of iterations, and your prediction of how close its
+// rows come to summing to 1. Your version is the EXERCISE block in main; the reference solution and a known-wrong
+// answer are in lessons/solutions/12_sinkhorn.h.
+struct MySinkhorn {
+  std::function<Tensor(const Tensor& X, int64_t iters)> balance;  // logits X (..., nb, nb) -> P (..., nb, nb)
+  int64_t iters = 5;                        // iterations: one = normalise the rows, then the columns
+  bool predicted_rows_within_5pct = false;  // your prediction: is every row sum of your P within 0.05 of 1?
+};
+#include "lessons/solutions/12_sinkhorn.h"
+
 int main(int argc, char** argv) try {
   lesson::Lesson L(argc, argv, "12_sinkhorn");
 
@@ -220,7 +212,9 @@ int main(int argc, char** argv) try {
   // ## Step 5 · checks: the kernel's gradient, your Sinkhorn, and the values
   // The whole kernel is differentiable — through the attention, the sorted blocks, P, the Sinkhorn iterations
   // (a hand-written backward through every step) and the summaries — so gradcheck compares it with finite
-  // differences. Then the EXERCISE: your Sinkhorn from core ops against the library's.
+  // differences. Then the EXERCISE: your Sinkhorn from core ops against the library's, and your prediction of
+  // how close its rows come to summing to 1. Your version is the EXERCISE block; the reference solution and a
+  // known-wrong answer are in lessons/solutions/12_sinkhorn.h.
   // %%
   L.step("Step 5 · checks");
   {
@@ -232,17 +226,86 @@ int main(int argc, char** argv) try {
         {core::randn({1, 1, 10, 3}, grng), core::randn({1, 1, 10, 3}, grng), core::randn({1, 1, 10, 3}, grng)});
     L.check("gradcheck of the kernel (n = 10, b = 3, padded to 12)", r.ok, r.ok ? "max |diff| " + lesson::sig(r.max_abs_diff, 2) : r.message);
   }
+  // EXERCISE ---------------------------------------------------------------------------------------------------
+  // Your own Sinkhorn balancing from core ops, on logits X (..., nb, nb). The version below is the log-domain one:
+  // log_softmax along a row subtracts that row's logsumexp; along a column, the column's. First PREDICT whether
+  // after `iters` iterations every row of your P sums to 1 within 0.05 (predicted_rows_within_5pct); the
+  // self-check measures it. Try, each with its prediction:
+  //   - normalising the columns first, then the rows (the self-check tells you whether P changes — does it?);
+  //   - the probability domain: P = exp(X), then P / sum(P, -1, true), P / sum(P, -2, true) — same P? Try it with
+  //     tau = 0.05 (logits 20x larger): which version overflows?
+  //   - iters = 1 or 50 and watch "max |row sum - 1|" in the self-check.
+  // The self-check compares your P and its gradient with attention::sinkhorn_balance on the lesson's logits.
+  MySinkhorn mine;
+  mine.balance = [](const Tensor& X, int64_t iters) {
+    Tensor Y = X;
+    for (int64_t t = 0; t < iters; ++t) {
+      Y = core::log_softmax(Y, -1);  // rows:    Y - logsumexp over j
+      Y = core::log_softmax(Y, -2);  // columns: Y - logsumexp over i
+    }
+    return core::exp(Y);
+  };
+  mine.iters = 5;
+  mine.predicted_rows_within_5pct = false;  // step 3's table: 5 iterations leave the rows about 10 % off
+  // END EXERCISE -----------------------------------------------------------------------------------------------
+  const MySinkhorn answer = L.exercise(mine, solution::sinkhorn(), solution::wrong_sinkhorn());
   {
     const Tensor X1 = logits.detach().clone().set_requires_grad(), X2 = logits.detach().clone().set_requires_grad();
-    const Tensor mine = my_sinkhorn(X1, my_iters), lib = attention::sinkhorn_balance(X2, my_iters);
-    const Tensor W = core::randn({1, 1, nb, nb}, rng);
-    core::sum(mine * W).backward();
-    core::sum(lib * W).backward();
-    const auto [rd, cd] = sum_deviation(mine.detach());
-    L.say("your Sinkhorn (", my_iters, " iterations): max |row sum - 1| = ", lesson::sig(rd, 2), ", max |col sum - 1| = ",
-          lesson::sig(cd, 2));
-    L.check_close("your Sinkhorn equals attention::sinkhorn_balance", mine.detach(), lib.detach(), 1e-5f);
-    L.check_close("and so does its gradient", X1.grad(), X2.grad(), 1e-4f);
+    std::string problem;  // what is wrong with the balancing, in the exercise's terms
+    Tensor my_P;          // (1, 1, nb, nb)
+    if (!answer.balance)
+      problem = "the EXERCISE block sets no balancing: give mine.balance a function (X, iters) -> P";
+    else if (answer.iters < 1)
+      problem = "iters = " + std::to_string(answer.iters) + ": one iteration normalises the rows and then the "
+                "columns, so at least 1";
+    else if ((my_P = answer.balance(X1, answer.iters)).shape() != logits.shape())
+      problem = "your P has shape " + core::shape_str(my_P.shape()) + ", the logits " +
+                core::shape_str(logits.shape()) + ": balancing rescales the rows and columns of X, it keeps its shape";
+    else if (!lesson::all_finite(my_P))
+      problem = "your P has inf or NaN: exp of large logits overflows in the probability domain — stay with logs "
+                "(log_softmax) and take exp once at the end";
+    const bool usable = L.exercise_check("your Sinkhorn gives a finite P of the logits' shape", problem.empty(),
+                                         "iterations " + std::to_string(answer.iters), problem);
+    if (!usable) L.say("(so the comparisons with attention::sinkhorn_balance and your prediction are skipped)");
+    if (usable) {
+      const Tensor lib = attention::sinkhorn_balance(X2, answer.iters);
+      const Tensor W = core::randn({1, 1, nb, nb}, rng);
+      const auto [rd, cd] = sum_deviation(my_P.detach());
+      L.say("your Sinkhorn (", answer.iters, " iterations): max |row sum - 1| = ", lesson::sig(rd, 2),
+            ", max |col sum - 1| = ", lesson::sig(cd, 2));
+      const float p_diff = lesson::max_abs_diff(my_P.detach(), lib.detach());
+      const bool same_P = L.exercise_check(
+          "your Sinkhorn equals attention::sinkhorn_balance", p_diff < 1e-5f,
+          "max |diff| = " + lesson::sig(p_diff, 2) + ", tolerance 1e-05",
+          rd < 1e-5 && cd >= 1e-5
+              ? "your rows sum to 1 exactly and your columns do not: you normalised the columns first — after a "
+                "finite number of iterations the last step is the exact one, and the library ends with the columns"
+          : rd >= 1e-5 && cd >= 1e-5
+              ? "neither your rows nor your columns sum to 1: is each step along the right axis (-1 normalises a "
+                "row, summing over j; -2 a column, summing over i), and does an iteration end with the columns?"
+              : "your sums look right but P is not the library's: one iteration is one row step then one column "
+                "step, repeated iters times, on the logits X themselves (no extra scaling)");
+      if (!same_P) L.say("(so the gradient check is skipped: a different P has a different gradient)");
+      if (same_P) {
+        if (my_P.requires_grad()) core::sum(my_P * W).backward();  // (P recorded by autograd: it has a gradient)
+        core::sum(lib * W).backward();
+        const bool has_grad = my_P.requires_grad() && X1.grad().defined();
+        const float g_diff = has_grad ? lesson::max_abs_diff(X1.grad(), X2.grad()) : 1e30f;
+        L.exercise_check("and so does its gradient", has_grad && g_diff < 1e-4f,
+                         has_grad ? "max |diff| = " + lesson::sig(g_diff, 2) + ", tolerance 0.0001" : "no gradient",
+                         "your P is right but its gradient is not: every step must be a differentiable core op on "
+                         "the tensor it was given (no .detach(), no loops over data())");
+      }
+      const bool within = rd <= 0.05;
+      L.exercise_check("your prediction of whether every row sums to 1 within 0.05",
+                       answer.predicted_rows_within_5pct == within,
+                       "predicted " + std::string(answer.predicted_rows_within_5pct ? "yes" : "no") +
+                           "; max |row sum - 1| = " + lesson::sig(rd, 2),
+                       within ? "they do: each iteration pulls the rows closer (step 3: 0.06 after 10 iterations, "
+                                "0.03 after 20), and a row step that comes last makes them exact"
+                              : "they do not: on a P this close to a permutation Sinkhorn converges slowly — step 3's "
+                                "table shows the rows still 0.10 off after 5 iterations, 0.06 after 10");
+    }
   }
   L.check("v = 0 gives out = 0 exactly (values, not keys, are sorted into the values)",
           lesson::max_abs_diff(attention::sinkhorn_attention(q, k, Tensor::zeros(v.shape()), o), Tensor::zeros(v.shape())) == 0.0f);
@@ -333,8 +396,9 @@ int main(int argc, char** argv) try {
 
   // %% [markdown]
   // ## Exercises
-  // 1. In the EXERCISE block, normalise the columns before the rows. P changes (which sums are exact now?), so
-  //    the self-check fails: why does the order matter after a finite number of iterations but not in the limit?
+  // 1. In the EXERCISE block, normalise the columns before the rows. P changes (which sums are exact now? what
+  //    does that do to your prediction?), so the self-check fails: why does the order matter after a finite
+  //    number of iterations but not in the limit?
   // 2. Lower τ to 0.1 in Step 2 (o.tau): P becomes almost a hard permutation. What happens to the gradient
   //    through P (try the gradcheck with small.tau = 0.1)?
   // 3. With noise (o.noise = true, o.seed = s) P changes from seed to seed. Why does the paper add Gumbel noise

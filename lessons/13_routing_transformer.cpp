@@ -25,6 +25,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <numeric>
 #include <string>
 #include <vector>
@@ -106,30 +107,6 @@ Tensor dense_reference(const Tensor& q, const Tensor& k, const Tensor& v, const 
   return core::matmul(total / count, v);
 }
 
-// EXERCISE ---------------------------------------------------------------------------------------------------
-// The routing rule: given rank[i][c] = |μ_c|² - 2 x̂_i·μ_c (smaller = nearer; n rows of C) and the window w, list
-// the positions cluster c takes. The default is the paper's balanced rule: each cluster takes its w nearest
-// tokens, so every cluster has exactly w members and a token may be in several clusters or in none. Try:
-//   - nearest centroid only: token i goes to argmin_c rank[i][c] (clusters become unbalanced: look at the
-//     sizes printed and at the captured share in the self-check);
-//   - the 2 nearest centroids per token (every token is routed, twice the work);
-//   - a larger w (w = 2n/C): more keys per query, more of the top-k mass found, twice the cost.
-// The self-check runs your rule through the kernel and compares it with the dense masked reference built from
-// the same clusters, and reports the share of the exact top-8 attention mass your routing keeps.
-std::vector<std::vector<int64_t>> my_cluster_members(const std::vector<float>& rank, int64_t n, int64_t C, int64_t w) {
-  std::vector<std::vector<int64_t>> members(static_cast<size_t>(C));
-  for (int64_t c = 0; c < C; ++c) {
-    std::vector<int64_t> order(static_cast<size_t>(n));
-    std::iota(order.begin(), order.end(), 0);
-    std::stable_sort(order.begin(), order.end(),
-                     [&](int64_t a, int64_t b) { return rank[a * C + c] < rank[b * C + c]; });  // nearest first
-    members[c].assign(order.begin(), order.begin() + std::min(w, n));
-    std::sort(members[c].begin(), members[c].end());  // the kernel wants positions in ascending order
-  }
-  return members;
-}
-// END EXERCISE -----------------------------------------------------------------------------------------------
-
 // rank[i][c] = |μ_c|² - 2 x_i·μ_c for x (1, 1, n, d), centroids (C, d): n·C floats.
 std::vector<float> ranks_of(const Tensor& x, const Tensor& mu) {
   const int64_t n = x.size(2), d = x.size(3), C = mu.size(0);
@@ -167,6 +144,18 @@ double captured_share(const Tensor& A, const Tensor& pattern, int64_t topk) {
 }
 
 // %%
+// Step 5's exercise: your routing rule (which positions each cluster takes), and your prediction of how many
+// (query, cluster) memberships it makes. Your version is the EXERCISE block in main; the reference solution and
+// a known-wrong answer are in lessons/solutions/13_routing_transformer.h.
+//   rank: n rows of C, rank[i·C + c] = |μ_c|² - 2 x̂_i·μ_c (smaller = nearer); -> C lists of positions
+using ClusterRule = std::function<std::vector<std::vector<int64_t>>(const std::vector<float>& rank, int64_t n,
+                                                                    int64_t C, int64_t w)>;
+struct MyRouting {
+  ClusterRule cluster_members;        // called once with the queries' ranks, once with the keys'
+  int64_t predicted_memberships = 0;  // your count of Σ_c (queries in cluster c), for n = 64, C = 8, w = 8
+};
+#include "lessons/solutions/13_routing_transformer.h"
+
 int main(int argc, char** argv) try {
   lesson::Lesson L(argc, argv, "13_routing_transformer");
 
@@ -325,19 +314,120 @@ int main(int argc, char** argv) try {
       L.check(tag + ": dq, dk, dv equal the reference's", worst < 1e-4f, "max |diff| = " + lesson::sig(worst, 2));
     }
   }
+
+  // %% [markdown]
+  // ### Your routing rule
+  // The EXERCISE block holds the rule that turns distances into clusters. Before you run it, PREDICT how many
+  // (query, cluster) memberships it makes in total, Σ_c (queries in cluster c): every membership is one row of
+  // scores the kernel computes (a row as long as that cluster's key list). The self-check verifies that your
+  // lists are lists the kernel can use, runs them through the kernel against the dense reference, counts the
+  // memberships, and asks whether your clusters find the content: they must keep clearly more of each query's
+  // exact top-8 attention mass than random clusters of the same sizes do. Your version is the EXERCISE block;
+  // the reference solution and a known-wrong answer are in lessons/solutions/13_routing_transformer.h.
+  // %%
+  // EXERCISE ---------------------------------------------------------------------------------------------------
+  // cluster_members(rank, n, C, w): given rank[i·C + c] = |μ_c|² - 2 x̂_i·μ_c (smaller = nearer; n rows of C)
+  // and the window w, list the positions cluster c takes (ascending, each once). The default is the paper's
+  // balanced rule: each cluster takes its w nearest tokens, so every cluster has exactly w members and a token
+  // may be in several clusters or in none. Try, each with its prediction of the memberships:
+  //   - nearest centroid only: token i goes to argmin_c rank[i][c] (clusters become unbalanced: look at the
+  //     sizes printed and at the captured share);
+  //   - the 2 nearest centroids per token (every token is routed; twice the memberships, and more than twice
+  //     the scores, since a cluster of m queries and m keys costs m²);
+  //   - a larger w (w = 2n/C): more keys per query, more of the top-8 mass found, four times the scores.
+  MyRouting my_routing;
+  my_routing.cluster_members = [](const std::vector<float>& rank, int64_t n, int64_t C, int64_t w) {
+    std::vector<std::vector<int64_t>> members(static_cast<size_t>(C));
+    for (int64_t c = 0; c < C; ++c) {
+      std::vector<int64_t> order(static_cast<size_t>(n));
+      std::iota(order.begin(), order.end(), 0);
+      std::stable_sort(order.begin(), order.end(),
+                       [&](int64_t a, int64_t b) { return rank[a * C + c] < rank[b * C + c]; });  // nearest first
+      members[c].assign(order.begin(), order.begin() + std::min(w, n));
+      std::sort(members[c].begin(), members[c].end());  // the kernel wants positions in ascending order
+    }
+    return members;
+  };
+  my_routing.predicted_memberships = 64;  // C = 8 clusters of w = 8 queries each
+  // END EXERCISE -----------------------------------------------------------------------------------------------
+  const MyRouting answer = L.exercise(my_routing, solution::routing(), solution::wrong_routing());
   {
     const std::vector<float> rq = ranks_of(qhat, mu), rk = ranks_of(khat, mu);
-    const auto qm = my_cluster_members(rq, n, C, w), kmem = my_cluster_members(rk, n, C, w);
-    const attention::Routing mine = make_routing(n, qm, kmem);
-    bool sorted_ok = true;
+    const auto qm = answer.cluster_members(rq, n, C, w), kmem = answer.cluster_members(rk, n, C, w);
+    // What is wrong with the lists, in the exercise's terms (empty: nothing).
+    std::string problem;
+    if (static_cast<int64_t>(qm.size()) != C || static_cast<int64_t>(kmem.size()) != C)
+      problem = "your rule returned " + std::to_string(qm.size()) + " lists for the queries and " +
+                std::to_string(kmem.size()) + " for the keys: return one list per cluster, C = " + std::to_string(C);
     for (const auto* m : {&qm, &kmem})
-      for (const auto& c : *m) sorted_ok = sorted_ok && std::is_sorted(c.begin(), c.end()) && (c.empty() || (c.front() >= 0 && c.back() < n));
-    L.check("your routing lists valid positions in ascending order", sorted_ok);
-    L.check_close("your routing through the kernel equals the dense reference with your clusters",
-                  attention::routing_attention(q, k, v, mine, false), dense_reference(q, k, v, mine, false), 1e-5f);
-    const double share = captured_share(attention::dense_probabilities(q, k), attention::routing_pattern(mine, false), 8);
-    L.say("your routing keeps ", lesson::fixed(100 * share, 1), " % of the exact top-8 attention mass (the library's balanced routing: ",
-          lesson::fixed(100 * captured_share(attention::dense_probabilities(q, k), M, 8), 1), " %)");
+      for (size_t c = 0; c < m->size() && problem.empty(); ++c) {
+        const std::vector<int64_t>& list = (*m)[c];
+        const std::string which = std::string(m == &qm ? "query" : "key") + " list of cluster " + std::to_string(c);
+        for (size_t a = 0; a < list.size() && problem.empty(); ++a) {
+          if (list[a] < 0 || list[a] >= n)
+            problem = which + " holds " + std::to_string(list[a]) + ", not a position of the " + std::to_string(n) +
+                      " tokens (0.." + std::to_string(n - 1) + ")";
+          else if (a > 0 && list[a] == list[a - 1])
+            problem = which + " holds position " + std::to_string(list[a]) + " twice: a token is in a cluster or not";
+          else if (a > 0 && list[a] < list[a - 1])
+            problem = which + " is not ascending (" + std::to_string(list[a - 1]) + " before " +
+                      std::to_string(list[a]) + "): the kernel walks positions in order — sort each list";
+        }
+      }
+    const bool lists_ok = L.exercise_check("your rule lists each cluster's positions once, ascending, within 0.." +
+                                               std::to_string(n - 1),
+                                           problem.empty(), "", problem);
+    if (!lists_ok) {
+      L.say("(the kernel, captured-mass and prediction checks of your rule are skipped: they need lists the kernel can use)");
+    } else {
+      const attention::Routing mine = make_routing(n, qm, kmem);
+      L.check_close("your routing through the kernel equals the dense reference with your clusters",
+                    attention::routing_attention(q, k, v, mine, false), dense_reference(q, k, v, mine, false), 1e-5f);
+      int64_t memberships = 0, scores = 0, largest = 0;
+      std::vector<int> seen(static_cast<size_t>(n), 0);
+      std::string sizes_text;
+      for (int64_t c = 0; c < C; ++c) {
+        const int64_t nq = static_cast<int64_t>(qm[c].size()), nk = static_cast<int64_t>(kmem[c].size());
+        memberships += nq, scores += nq * nk, largest = std::max(largest, nq * nk);
+        sizes_text += std::to_string(nq) + "/" + std::to_string(nk) + " ";
+        for (int64_t i : qm[c]) ++seen[static_cast<size_t>(i)];
+      }
+      L.say("your clusters (queries/keys): ", sizes_text, "-> ", memberships, " memberships, ", scores,
+            " scores (balanced: ", C * w * w, "; n² = ", n * n, "), largest cluster ", largest, " scores; queries in no "
+            "cluster: ", std::count(seen.begin(), seen.end(), 0));
+      // Random clusters of exactly your sizes: the share that routing by chance alone would keep.
+      core::Rng prng = L.rng(5);
+      auto random_like = [&](const std::vector<std::vector<int64_t>>& lists) {
+        std::vector<std::vector<int64_t>> out;
+        for (const std::vector<int64_t>& list : lists) {
+          const IntTensor perm = core::permutation(n, prng);  // the first |list| positions of a shuffle
+          out.emplace_back(perm.data.begin(), perm.data.begin() + static_cast<int64_t>(list.size()));
+          std::sort(out.back().begin(), out.back().end());
+        }
+        return out;
+      };
+      const Tensor exact = attention::dense_probabilities(q, k);  // (1, 1, 64, 64)
+      const double share = captured_share(exact, attention::routing_pattern(mine, false), 8);
+      const auto random_q = random_like(qm), random_k = random_like(kmem);  // in this order: one stream of shuffles
+      const double chance = captured_share(exact, attention::routing_pattern(make_routing(n, random_q, random_k), false), 8);
+      L.say("your routing keeps ", lesson::fixed(100 * share, 1), " % of the exact top-8 attention mass; random clusters of "
+            "your sizes keep ", lesson::fixed(100 * chance, 1), " % (the library's balanced routing: ",
+            lesson::fixed(100 * captured_share(exact, M, 8), 1), " %)");
+      L.exercise_check("your clusters find the content: at least 25 points more of the top-8 mass than random clusters of "
+                       "the same sizes",
+                       share >= chance + 0.25,
+                       "yours " + lesson::fixed(100 * share, 1) + " %, random " + lesson::fixed(100 * chance, 1) + " %",
+                       chance > 0.75 ? "your clusters are so large that even random ones hold most of each query's top "
+                                       "keys: the routing no longer chooses, and saves little — keep w near n/C"
+                                     : "your clusters hold a query's top keys hardly more often than random clusters "
+                                       "of the same sizes: cluster c should take the tokens nearest to its centroid, "
+                                       "the smallest rank[i·C + c] (row i, column c of n rows of C numbers)");
+      L.exercise_check("your prediction of the (query, cluster) memberships", answer.predicted_memberships == memberships,
+                       "predicted " + std::to_string(answer.predicted_memberships) + ", counted " +
+                           std::to_string(memberships),
+                       "add up the query lists: a rule that gives each of the C clusters w tokens makes C·w, one that "
+                       "sends every token to its m nearest centroids makes m·n");
+    }
   }
 
   // %% [markdown]
@@ -492,8 +582,9 @@ int main(int argc, char** argv) try {
 
   // %% [markdown]
   // ## Exercises
-  // 1. In the EXERCISE block, route each token to its nearest centroid only. Which clusters grow, which shrink,
-  //    and what happens to the captured share and to the cost (the biggest cluster decides it)?
+  // 1. In the EXERCISE block, route each token to its nearest centroid only (predict the memberships first).
+  //    Which clusters grow, which shrink, and what happens to the captured share and to the cost (the biggest
+  //    cluster decides it)? The reference solution (--solution) routes every token to its 2 nearest centroids.
   // 2. In Step 6, raise the number of topics to 64: where does the k-means curve drop now, and why?
   // 3. Why is there no gradient through the cluster assignment, and how do the centroids learn anyway?
   // 4. A query in no cluster gets output 0. How would you make sure every token is covered (the paper mixes in

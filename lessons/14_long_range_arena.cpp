@@ -152,6 +152,13 @@ img::Image ratio_dots(const std::vector<std::string>& names, const std::vector<i
 }
 
 // %%
+// Step 6's exercise: the value of one ListOps operator on its arguments' values. Your version is the EXERCISE
+// block in main; the reference solution and a known-wrong answer are in lessons/solutions/14_long_range_arena.h.
+struct MyEvaluator {
+  std::function<int(lo::Op op, std::vector<int> values)> apply;  // MIN, MAX, MED or SM of the values -> 0..9
+};
+#include "lessons/solutions/14_long_range_arena.h"
+
 int main(int argc, char** argv) try {
   lesson::Lesson L(argc, argv, "14_long_range_arena");
 
@@ -519,16 +526,20 @@ int main(int argc, char** argv) try {
 
   // %% [markdown]
   // ## Step 6 · your turn: evaluate ListOps yourself
-  // The label of a ListOps example is its value. The EXERCISE block holds `my_apply`, the value of one operator
-  // on its arguments' values; `my_evaluate` (below it) applies it bottom-up over the tree. The self-check runs it
-  // on 1000 generated examples and compares with their labels. Things to try:
+  // The label of a ListOps example is its value. The EXERCISE block holds `apply`, the value of one operator on
+  // its arguments' values; `my_evaluate` (below it) applies it bottom-up over the tree. The self-check runs it
+  // on 1000 generated examples and compares with their labels; when some disagree, it tries your `apply` on
+  // each operator alone and says which one is wrong. Things to try:
   // - MED with an even number of arguments: the original takes `int(np.median(v))`, the mean of the two middle
   //   values truncated. Replace it by the lower middle value: how many labels change?
   // - SM: sum modulo 10. Drop the modulo and watch the check fail (and why can a label never be 10?).
+  // Your version is the EXERCISE block; the reference solution and a known-wrong answer are in
+  // lessons/solutions/14_long_range_arena.h.
   // %%
   L.step("Step 6 · your turn: a ListOps evaluator");
   // EXERCISE ---------------------------------------------------------------------------------------------------
-  auto my_apply = [](lo::Op op, std::vector<int> v) -> int {
+  MyEvaluator my_evaluator;
+  my_evaluator.apply = [](lo::Op op, std::vector<int> v) -> int {
     std::sort(v.begin(), v.end());
     switch (op) {
       case lo::Op::Min: return v.front();
@@ -543,12 +554,13 @@ int main(int argc, char** argv) try {
     return -1;
   };
   // END EXERCISE -----------------------------------------------------------------------------------------------
+  const MyEvaluator answer = L.exercise(my_evaluator, solution::evaluator(), solution::wrong_evaluator());
   {
     std::function<int(const lo::Tree&)> my_evaluate = [&](const lo::Tree& t) -> int {
       if (!t.is_op) return t.value;
       std::vector<int> values;
       for (const lo::Tree& a : t.args) values.push_back(my_evaluate(a));
-      return my_apply(t.op, values);
+      return answer.apply(t.op, values);
     };
     lo::Options o;
     o.min_length = 10;
@@ -575,8 +587,34 @@ int main(int argc, char** argv) try {
       for (const auto& [op, k] : wrong_by_root) roots += " " + op + ":" + std::to_string(k);
       L.say("  first disagreement: ", first_wrong, "; disagreements by root operator:", roots);
     }
-    L.check("your evaluator gives every example its label", agree == int(examples.size()),
-            std::to_string(agree) + "/" + std::to_string(examples.size()));
+    // Which operator is wrong: each one alone on argument lists of 2..5 digits, against the library's evaluate.
+    // The first disagreement of each becomes part of the reason.
+    std::string why;
+    for (lo::Op op : {lo::Op::Min, lo::Op::Max, lo::Op::Med, lo::Op::SumMod}) {
+      core::Rng arng(L.seed() + 23);
+      for (int trial = 0; trial < 400; ++trial) {
+        std::vector<int> values(static_cast<size_t>(2 + trial % 4));
+        std::vector<lo::Tree> leaves;
+        for (int& x : values) x = static_cast<int>(arng.randint(0, 10)), leaves.push_back(lo::Tree::digit(x));
+        const int want = lo::evaluate(lo::Tree::apply(op, leaves)), got = answer.apply(op, values);
+        if (got == want) continue;
+        std::string args;
+        for (int x : values) args += (args.empty() ? "" : " ") + std::to_string(x);
+        const char* rule = op == lo::Op::Min   ? "MIN is the smallest argument"
+                           : op == lo::Op::Max ? "MAX is the largest argument"
+                           : op == lo::Op::Med ? "MED is the median: the middle value of the sorted arguments, and for "
+                                                 "an even count the mean of the two middle ones rounded down (the "
+                                                 "original's int(np.median(v)))"
+                                               : "SM is the sum of the arguments modulo 10, so that every value is "
+                                                 "one digit 0..9";
+        why += std::string(why.empty() ? "" : "; ") + "[" + lo::op_name(op) + " " + args + " ] is " +
+               std::to_string(want) + ", yours gives " + std::to_string(got) + ": " + rule;
+        break;
+      }
+    }
+    if (why.empty()) why = "every operator alone is right on short lists: look at how the values of nested lists reach it";
+    L.exercise_check("your evaluator gives every example its label", agree == int(examples.size()),
+                     std::to_string(agree) + "/" + std::to_string(examples.size()), why);
   }
 
   // %% [markdown]

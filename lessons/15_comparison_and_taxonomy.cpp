@@ -357,6 +357,17 @@ MiniLra read_mini_lra(const std::string& path) {
 }
 
 // %%
+// Step 7's exercise: a scheme with settings, where it sits in the taxonomy, and your prediction of its memory
+// exponent. Your version is the EXERCISE block in main; the reference solution and a known-wrong answer are in
+// lessons/solutions/15_comparison_and_taxonomy.h.
+struct MyConfiguration {
+  std::string scheme;                     // a registered scheme (`attnzoo list`)
+  std::vector<std::string> settings;      // its key=value settings; empty = its defaults
+  std::string predicted_family;           // one of its families: EX, FP, CP, LP, M, LR, KR, RC or DS
+  double predicted_memory_exponent = 0;   // 1 = O(n), 1.5 = O(n·√n), 2 = O(n²)
+};
+#include "lessons/solutions/15_comparison_and_taxonomy.h"
+
 int main(int argc, char** argv) try {
   lesson::Lesson L(argc, argv, "15_comparison_and_taxonomy");
 
@@ -798,34 +809,86 @@ int main(int argc, char** argv) try {
   // %% [markdown]
   // ## Step 7 · your turn: put a configuration on the map
   // Every scheme above ran with its default settings, and settings can move a scheme across the map. Pick a scheme
-  // and settings in the EXERCISE block and predict its memory exponent; the self-check benchmarks it at the same
-  // lengths and compares. Ideas:
+  // and settings in the EXERCISE block, classify it — name one of the survey's families it belongs to — and
+  // predict its memory exponent before you run; the self-check compares the family with the scheme's declared
+  // place and benchmarks the configuration at the same lengths as step 4 (the prediction must be within 0.25 of
+  // the measured exponent). Ideas:
   // - `sparse` with `stride=16`: a fixed stride instead of √n — every query now sees n/16 strided keys;
   // - `synthesizer`: O(n²) whatever its mode? try `mode=factorized_random`;
   // - `longformer` with `window=256`: a wider window costs more, but does it grow faster?
   // - `linformer` with `k=256`, `performer` with `features=512`.
+  // The reference solution and a known-wrong answer are in lessons/solutions/15_comparison_and_taxonomy.h.
   // %%
   L.step("Step 7 · your turn: a configuration on the map");
   // EXERCISE ---------------------------------------------------------------------------------------------------
-  const std::string my_scheme = "longformer";
-  const std::vector<std::string> my_settings = {"window=128"};
-  const double my_predicted_memory_exponent = 1.0;  // 1 = O(n), 1.5 = O(n·√n), 2 = O(n²)
+  MyConfiguration my_config;
+  my_config.scheme = "longformer";
+  my_config.settings = {"window=128"};
+  my_config.predicted_family = "FP";            // EX FP CP LP M LR KR RC DS (step 1's table)
+  my_config.predicted_memory_exponent = 1.0;    // 1 = O(n), 1.5 = O(n·√n), 2 = O(n²)
   // END EXERCISE -----------------------------------------------------------------------------------------------
+  const MyConfiguration answer = L.exercise(my_config, solution::configuration(), solution::wrong_configuration());
   {
-    // The same benchmark as step 4, on one curve: this scheme with these settings (a bad key or value stops here
-    // with a one-line error).
-    attention::BenchOptions mine = bench;
-    mine.cases = {attention::BenchCase(my_scheme, my_settings)};
-    mine.progress = [&](const std::string& line) { L.say("  ", line); };
-    const attention::Scaling fitted = attention::fit_scaling(attention::run_benchmark(mine)).front();
-    const std::vector<double>& ns = fitted.n;
-    const double e = fitted.memory_exponent;
-    L.say("your configuration: memory exponent ", lesson::fixed(e, 2), " (predicted ", my_predicted_memory_exponent,
-          "), time exponent ", lesson::fixed(fitted.time_exponent, 2), " (this machine)");
-    L.check("your prediction of the memory exponent is within 0.25 of the measurement",
-            ns.size() >= 2 && std::fabs(e - my_predicted_memory_exponent) <= 0.25,
-            my_scheme + " " + (my_settings.empty() ? std::string("(defaults)") : my_settings.front()) + ": measured " +
-                lesson::fixed(e, 2));
+    std::string settings_text;
+    for (const std::string& kv : answer.settings) settings_text += " " + kv;
+    const std::string config_text = answer.scheme + (settings_text.empty() ? " (defaults)" : settings_text);
+    // The library's own rule for names and settings (Scheme::configure), in its words.
+    std::string problem;
+    try {
+      attention::find_scheme(answer.scheme).configure(answer.settings);
+    } catch (const core::Error& e) {
+      problem = e.what();
+    }
+    const bool known = L.exercise_check("your scheme and settings are ones the library accepts", problem.empty(),
+                                        config_text,
+                                        problem + " (the names, settings and their ranges are those of `attnzoo list`)");
+    if (!known) {
+      L.say("(the family and memory-exponent checks are skipped: they need a scheme the library can run)");
+    } else {
+      const std::vector<Family>& declared = where.at(answer.scheme).families;
+      std::string declared_text;
+      for (Family f : declared) declared_text += (declared_text.empty() ? "" : "+") + std::string(family_info(f).code);
+      int code = -1;
+      for (int f = 0; f < kFamilies; ++f)
+        if (answer.predicted_family == kFamilyInfo[f].code) code = f;
+      const bool member = code >= 0 && std::find(declared.begin(), declared.end(), Family(code)) != declared.end();
+      L.exercise_check("your family is one of " + answer.scheme + "'s", member,
+                       "yours " + answer.predicted_family + ", declared " + declared_text,
+                       code < 0 ? "a family is one of the codes EX, FP, CP, LP, M, LR, KR, RC, DS (step 1's table)"
+                                : "ask how " + answer.scheme + " avoids the n x n matrix: pairs chosen in advance (FP, "
+                                  "CP), pairs chosen by the data (LP), a few global tokens (M), a projection of the "
+                                  "keys (LR), a feature map (KR) — or not at all (EX)");
+      // The same benchmark as step 4, on one curve: this scheme with these settings. A setting the library accepts
+      // in general may still not fit these lengths (a projection longer than n): the benchmark's error says so.
+      attention::BenchOptions mine = bench;
+      mine.cases = {attention::BenchCase(answer.scheme, answer.settings)};
+      mine.progress = [&](const std::string& line) { L.say("  ", line); };
+      attention::Scaling fitted;
+      std::string refused;
+      try {
+        fitted = attention::fit_scaling(attention::run_benchmark(mine)).front();
+      } catch (const core::Error& e) {
+        refused = e.what();
+      }
+      const double e = fitted.memory_exponent;
+      const bool ran = refused.empty() && fitted.n.size() >= 2;
+      if (ran)
+        L.say("your configuration: memory exponent ", lesson::fixed(e, 2), " (predicted ",
+              answer.predicted_memory_exponent, "), time exponent ", lesson::fixed(fitted.time_exponent, 2),
+              " (this machine)");
+      L.exercise_check(
+          "your prediction of the memory exponent is within 0.25 of the measurement",
+          ran && std::fabs(e - answer.predicted_memory_exponent) <= 0.25,
+          config_text + ": predicted " + lesson::fixed(answer.predicted_memory_exponent, 2) +
+              (ran ? ", measured " + lesson::fixed(e, 2) : ""),
+          !refused.empty() ? "the benchmark could not run it at n = " + ns_text + ": " + refused
+          : !ran ? "fewer than two lengths fit in the memory limit of " + lesson::fixed(bench.max_mib, 0) +
+                       " MiB, so there is no exponent to compare: choose smaller settings"
+                 : "ask what the kernel keeps per query as n doubles: a fixed number of keys, rows or features (a "
+                   "window, k, m) is O(n), exponent 1; a number growing like √n is O(n·√n), 1.5; all n keys — an "
+                   "n x n matrix, whatever computes its entries — is O(n²), 2 (at short lengths, parts that grow "
+                   "more slowly pull a measurement below its class: step 4's table shows by how much)");
+    }
   }
 
   // %% [markdown]
@@ -839,6 +902,8 @@ int main(int argc, char** argv) try {
   //    the summary table would a user who only reads the survey's "complexity" column get wrong?
   // 4. After `make lra`, rerun this lesson: do the schemes that sit lowest on the map also score lowest on
   //    ListOps? The LRA paper found that kernel schemes (Linear, Performer) fell to ~17 % there.
+  // 5. In the EXERCISE block, put each idea of step 7 on the map, classifying it and predicting its memory
+  //    exponent before you run. Which prediction missed, and what did the kernel keep that you did not count?
   // %%
   return L.finish();
 } catch (const std::exception& e) {

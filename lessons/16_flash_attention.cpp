@@ -236,6 +236,16 @@ img::Image schedule_map(const std::vector<std::pair<int, int>>& visits, int tile
 }
 
 // %%
+// Step 6's exercise: the online-softmax update of one row, and the tile size. Your version is the EXERCISE block
+// in main; the reference solution and a known-wrong answer are in lessons/solutions/16_flash_attention.h.
+//   update(st, s, v, count, d): fold `count` scores s and their value rows v (count x d, row-major) into st
+using RowUpdate = std::function<void(RowState& st, const float* s, const float* v, int64_t count, int64_t d)>;
+struct MyOnlineSoftmax {
+  RowUpdate update;
+  int64_t tile = 0;  // scores per chunk of a row; rows and keys per tile of the attention checks
+};
+#include "lessons/solutions/16_flash_attention.h"
+
 int main(int argc, char** argv) try {
   lesson::Lesson L(argc, argv, "16_flash_attention");
 
@@ -706,22 +716,25 @@ int main(int argc, char** argv) try {
   // %% [markdown]
   // ## Step 6 · your turn: the update, and the tile size
   // The EXERCISE block holds the online-softmax update as a lambda (a copy of step 1's `online_update`) and the
-  // tile size used below. The self-check streams several rows through your update in chunks of `my_tile` —
+  // tile size used below. The self-check streams several rows through your update in chunks of `tile` —
   // random scores, scores up to 3000 (far past float's exp range), a row whose first chunks are all masked
-  // (-inf), and a row of one score — and compares with softmax · V computed in double. Then it runs the tiled
-  // loop of step 2 and flash_attention with your tile size against dense attention.
+  // (-inf), and a row of one score — compares with softmax · V computed in double, and when a row is wrong says
+  // which of step 1's ideas the update misses. Then it runs the tiled loop of step 2 and flash_attention with
+  // your tile size against dense attention. The reference solution and a known-wrong answer are in
+  // lessons/solutions/16_flash_attention.h.
   // %%
   L.step("Step 6 · your turn: the online update and the tile size");
   // EXERCISE ---------------------------------------------------------------------------------------------------
-  // my_update folds `count` scores s (and their value rows v, count x d) into the row state st. Try:
+  // update folds `count` scores s (and their value rows v, count x d) into the row state st. Try:
   //   - delete its body and write it again from the three equations of step 1;
   //   - replace alpha by 1.0f (no rescaling): which rows of the table go wrong, and which do not? (The
   //     attention checks after the table still pass: they do not use your update.)
   //   - drop the `if (m_new == kNegInf) return;` line: which row breaks? (exp(-inf - (-inf)) is NaN)
-  // my_tile is the chunk size of the rows and the tile size of the attention checks: try 1, 7, 100, 1000.
+  // tile is the chunk size of the rows and the tile size of the attention checks: try 1, 7, 100, 1000.
   // The answers do not change — only the number of rescalings (and, for flash, the speed).
-  const int64_t my_tile = 16;
-  auto my_update = [](RowState& st, const float* s, const float* v, int64_t count, int64_t d) {
+  MyOnlineSoftmax mine;
+  mine.tile = 16;
+  mine.update = [](RowState& st, const float* s, const float* v, int64_t count, int64_t d) {
     float chunk_max = kNegInf;
     for (int64_t c = 0; c < count; ++c) chunk_max = std::max(chunk_max, s[c]);
     const float m_new = std::max(st.m, chunk_max);
@@ -737,8 +750,12 @@ int main(int argc, char** argv) try {
     st.m = m_new;
   };
   // END EXERCISE -----------------------------------------------------------------------------------------------
-  {
-    AZ_CHECK(my_tile >= 1, "16_flash_attention: my_tile must be >= 1, got ", my_tile);
+  const MyOnlineSoftmax answer = L.exercise(mine, solution::online_softmax(), solution::wrong_online_softmax());
+  const int64_t my_tile = answer.tile;
+  if (!L.exercise_check("your tile size is one the loops can use", my_tile >= 1, "tile " + std::to_string(my_tile),
+                        "the tile counts the scores of one chunk (and the rows and keys of one tile): at least 1")) {
+    L.say("(the row and attention checks are skipped: they walk the keys in chunks of your tile)");
+  } else {
     const int64_t n = 100, d = 8;
     core::Rng r = L.rng(2);
     struct TestRow {
@@ -758,22 +775,37 @@ int main(int argc, char** argv) try {
       rows.push_back({"one score", {2.5f}});
     }
     const std::vector<float> v = core::randn({n, d}, r).to_vector();
-    lesson::Table t({"row", "chunks of my_tile", "your o / l vs exact (max rel. error)"}, 10);
-    bool rows_ok = true;
+    lesson::Table t({"row", "chunks of your tile", "your o / l vs exact (max rel. error)"}, 10);
+    std::string wrong_rows, why;  // the rows your update gets wrong, and what the first of them says it misses
     for (const TestRow& row : rows) {
       const int64_t len = static_cast<int64_t>(row.s.size());
       RowState st(d);
       for (int64_t c0 = 0; c0 < len; c0 += my_tile)
-        my_update(st, row.s.data() + c0, v.data() + c0 * d, std::min(my_tile, len - c0), d);
+        answer.update(st, row.s.data() + c0, v.data() + c0 * d, std::min(my_tile, len - c0), d);
       std::vector<float> out(static_cast<size_t>(d));
-      for (int64_t u = 0; u < d; ++u) out[size_t(u)] = st.o[size_t(u)] / st.l;
-      const double err = rel_error(out, softmax_times_v(row.s, std::vector<float>(v.begin(), v.begin() + len * d), d));
-      rows_ok = rows_ok && err < 1e-5;
-      t.add({row.name, std::to_string((len + my_tile - 1) / my_tile), lesson::sig(err, 2)});
+      bool finite = std::isfinite(st.l) && st.o.size() == static_cast<size_t>(d);
+      for (int64_t u = 0; u < d && finite; ++u) out[size_t(u)] = st.o[size_t(u)] / st.l, finite = std::isfinite(out[size_t(u)]);
+      const double err = finite ? rel_error(out, softmax_times_v(row.s, std::vector<float>(v.begin(), v.begin() + len * d), d))
+                                : std::numeric_limits<double>::infinity();
+      t.add({row.name, std::to_string((len + my_tile - 1) / my_tile), finite ? lesson::sig(err, 2) : "not finite"});
+      if (err < 1e-5) continue;
+      wrong_rows += (wrong_rows.empty() ? "" : ", ") + row.name;
+      if (!why.empty()) continue;
+      if (!finite && row.name.rfind("leading", 0) == 0)
+        why = "while every score so far is -inf, m_new is -inf and e^(m_old - m_new) = e^(-inf + inf) is NaN: "
+              "return before touching l and o when m_new is -inf";
+      else if (!finite && row.name.rfind("scores up to", 0) == 0)
+        why = "e^s overflows above s = 88: exponentiate s - m_new, the scores minus the running maximum, never s alone";
+      else if (finite && row.name != "one score")
+        why = "when the maximum grows, what l and o summed so far is on the old scale: multiply both by "
+              "e^(m_old - m_new) before adding the new chunk's e^(s - m_new) and e^(s - m_new)·v";
+      else
+        why = "fold each chunk in with step 1's three equations: m_new = max(m, max(chunk)), "
+              "l = l·e^(m - m_new) + Σ e^(s - m_new), o = o·e^(m - m_new) + Σ e^(s - m_new)·v, then set m = m_new";
     }
     t.print();
-    L.check("your update: every test row equals softmax · V (rel. error < 1e-5)", rows_ok,
-            "tile " + std::to_string(my_tile));
+    L.exercise_check("your update: every test row equals softmax · V (rel. error < 1e-5)", wrong_rows.empty(),
+                     "tile " + std::to_string(my_tile) + (wrong_rows.empty() ? "" : "; wrong: " + wrong_rows), why);
     const Tensor q = core::randn({1, 2, n, d}, r), k = core::randn({1, 2, n, d}, r), vv = core::randn({1, 2, n, d}, r),
                  g = core::randn({1, 2, n, d}, r);
     for (const bool causal : {false, true}) {
@@ -797,7 +829,7 @@ int main(int argc, char** argv) try {
 
   // %% [markdown]
   // ## Exercises
-  // 1. In the EXERCISE block, set my_tile to 1: the online softmax becomes one score at a time, Milakov &
+  // 1. In the EXERCISE block, set the tile to 1: the online softmax becomes one score at a time, Milakov &
   //    Gimelshein's original setting. Then 1000 (one chunk holds the whole row): the ordinary safe softmax.
   // 2. Process the chunks of a row in reverse order (or any order). Why is the result still exact? What does
   //    that say about splitting the keys between two threads and merging their (m, l, o) afterwards?

@@ -10,6 +10,8 @@
 #   make bench-torch  the same attention and training-step timings in PyTorch, as ratios (needs python3-torch)
 #   make lra        the mini Long Range Arena suite: every scheme on ListOps and Pathfinder, efficiency at 1K-4K
 #                   tokens -> out/lra/ (results.md, efficiency.md, bubbles.png, ...); ~26 min on 2 cores
+#   make lm         pretraining on real text: every scheme as a byte-level LM on the KJV Bible, bits per byte vs
+#                   context, Linformer's k -> out/lm/ (results.md, context.png, ...); see lm/suite.h
 #   make deps       install missing Debian packages only (scripts/install-deps.sh)
 #   make reference  regenerate tests/reference/*.npy with PyTorch (needs python3-torch: make deps-torch)
 #   make clean      remove build/ and out/
@@ -79,7 +81,7 @@ GALLERY       := $(BUILD)/tools/gallery
 # nbrun compiles each notebook's instrumented copy exactly as a lesson is built.
 NB_BUILD_FLAGS = --cxx "$(CXX)" --cxxflags "$(CXXFLAGS)" --ldflags "$(LDFLAGS)" --ldlibs "$(LIB_LINK) $(LDLIBS)"
 
-.PHONY: all build run test sanitize bench lra notebooks gallery-check deps-gallery deps-text bench-torch deps deps-torch reference clean help FORCE
+.PHONY: all build run test sanitize bench lra lm notebooks gallery-check deps-gallery deps-text bench-torch deps deps-torch reference clean help FORCE
 # Keep every object file: make would delete the lessons' and notebooks' .o as intermediates of a pattern chain, and
 # the next make (whose included .d files name them) would compile them all again — twice per CI run.
 .SECONDARY:
@@ -127,6 +129,11 @@ bench: all
 LRA_ARGS ?=
 lra: all
 	$(CLI) lra suite --out $(OUT)/lra $(LRA_ARGS)
+
+# LM_ARGS: extra arguments for the pretraining experiments, e.g. `make lm LM_ARGS="--experiments 1 --quick"`.
+LM_ARGS ?=
+lm: all deps-text
+	$(CLI) lm suite --out $(OUT)/lm $(LM_ARGS)
 
 bench-torch: all deps-torch
 	$(PYTHON) bench/torch/compare.py $(BUILD) $(OUT)/bench

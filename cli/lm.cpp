@@ -7,7 +7,9 @@
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
+#include <algorithm>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -18,6 +20,7 @@
 #include "core/core.h"
 #include "lm/compressors.h"
 #include "lm/corpus.h"
+#include "lm/suite.h"
 #include "lm/train.h"
 
 namespace cli {
@@ -30,7 +33,10 @@ const std::vector<OptionSpec> kLmOptions = {
     {"warmup", true, false}, {"eval-every", true, false}, {"eval-bytes", true, false}, {"d-model", true, false},
     {"heads", true, false},  {"layers", true, false},  {"d-ff", true, false},       {"seed", true, false},
     {"time-limit", true, false}, {"progress", true, false}, {"out", true, false}, {"model", true, false},
-    {"text", true, false},   {"no-compressors", false, false}, {"logits", true, false}};
+    {"text", true, false},   {"no-compressors", false, false}, {"logits", true, false},
+    // lm suite
+    {"schemes", true, false}, {"budget", true, false}, {"contexts", true, false}, {"experiments", true, false},
+    {"quick", false, false}};
 
 void only_options(const Args& args, const std::set<std::string>& allowed, const std::string& mode) {
   for (const auto& kv : args.values)
@@ -138,6 +144,56 @@ int lm_eval(const Args& args) {
   return kExitOk;
 }
 
+// attnzoo lm suite ...: the experiments of `make lm`
+int lm_suite(const Args& args) {
+  only_options(args, {"corpus", "schemes", "context", "budget", "contexts", "experiments", "time-limit", "quick",
+                      "d-model", "heads", "layers", "seed", "progress", "out"},
+               "suite");
+  AZ_CHECK(args.positional.size() == 1, "lm suite: unexpected argument '", args.positional.back(), "'");
+  lm::SuiteOptions o;
+  o.model.d_model = parse_int(args, "d-model", 128, 1, 8192);
+  o.model.n_heads = parse_int(args, "heads", 4, 1, 256);
+  AZ_CHECK(o.model.d_model % o.model.n_heads == 0, "lm suite: --d-model ", o.model.d_model,
+           " is not divisible by --heads ", o.model.n_heads);
+  o.model.n_layers = parse_int(args, "layers", 2, 1, 64);
+  o.model.d_ff = 4 * o.model.d_model;
+  if (args.has("quick")) {  // minutes, not the better part of an hour: for trying the pipeline, not for the numbers
+    o.budget_tokens = 1 << 18;
+    o.context_budget_tokens = 1 << 17;
+    o.linformer_budget_tokens = 1 << 17;
+    o.contexts = {128, 512, 2048};
+    o.tokens_per_step = 4096;
+    o.linformer_k = {16, 64, 256};
+  }
+  o.corpus = args.get("corpus", "kjv");
+  if (args.has("schemes")) {
+    std::stringstream ss(args.get("schemes"));
+    o.schemes.clear();
+    for (std::string name; std::getline(ss, name, ',');) o.schemes.push_back(attention::find_scheme(name).name());
+    // the context sweep keeps the schemes of its list that were asked for
+    std::vector<std::string> kept;
+    for (const std::string& name : o.context_schemes)
+      if (std::find(o.schemes.begin(), o.schemes.end(), name) != o.schemes.end()) kept.push_back(name);
+    o.context_schemes = kept;
+  }
+  o.context = parse_int(args, "context", o.context, 2, 1 << 16);
+  const int64_t budget = parse_int(args, "budget", 0, 0, int64_t(1) << 40);
+  if (budget > 0) o.budget_tokens = o.context_budget_tokens = o.linformer_budget_tokens = budget;
+  o.contexts = parse_int_list(args, "contexts", o.contexts, 2, 1 << 16);
+  const std::vector<int64_t> experiments = parse_int_list(args, "experiments", {1, 2, 3}, 1, 3);
+  o.experiments.assign(experiments.begin(), experiments.end());
+  o.time_limit_per_run = parse_float(args, "time-limit", 0, 0, 1e7);
+  o.seed = parse_seed(args);
+  o.progress = parse_progress(args);
+  o.out_dir = args.get("out", "out/lm");
+  check_output_dir(o.out_dir, "lm suite");
+  const lm::SuiteResult r = lm::run_suite(o);
+  std::cout << "\n" << lm::results_markdown(r, o) << "\nwrote " << o.out_dir
+            << "/results.md, results.csv, context.md, context.png, linformer_k.md, all_runs.csv and " << o.out_dir
+            << "/runs/\n";
+  return kExitOk;
+}
+
 }  // namespace
 
 int cmd_lm(const std::vector<std::string>& words) {
@@ -146,7 +202,8 @@ int cmd_lm(const std::vector<std::string>& words) {
   const std::string mode = args.positional[0];
   if (mode == "train") return lm_train(args);
   if (mode == "eval") return lm_eval(args);
-  AZ_FAIL("lm: unknown mode '", mode, "' (train or eval)");
+  if (mode == "suite") return lm_suite(args);
+  AZ_FAIL("lm: unknown mode '", mode, "' (train, eval or suite)");
 }
 
 }  // namespace cli

@@ -120,6 +120,12 @@ usage:
       the bits per byte of the model in DIR (from lm train) on FILE; prints one line bpc=...
       --logits OUT.npy also writes the logits (1, n, 256) of FILE's first window, and its input
                        ids as OUT.npy.inputs.npy (tests/reference/lm_parity.py compares them with PyTorch)
+  attnzoo lm suite [--corpus C] [--schemes a,b] [--experiments 1,2,3] [--quick] [--out DIR] [options]
+      the experiments of `make lm` (default DIR out/lm): 1. every scheme as a causal and a masked LM
+      at --context N (default 512) -> results.md/.csv with gzip, bzip2, xz as reference rows;
+      2. test bpc vs context 128..4096 at a fixed budget -> context.md, context.png; 3. Linformer's
+      masked-LM bpc vs k at n = 512 -> linformer_k.md. --budget N training bytes per run,
+      --contexts a,b, --time-limit SEC per run, --quick a few minutes' version
   attnzoo help          this text (also: attnzoo --help, attnzoo COMMAND --help)
 
 examples:

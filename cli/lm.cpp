@@ -182,7 +182,7 @@ int lm_suite(const Args& args) {
   o.contexts = parse_int_list(args, "contexts", o.contexts, 2, 1 << 16);
   const std::vector<int64_t> experiments = parse_int_list(args, "experiments", {1, 2, 3}, 1, 3);
   o.experiments.assign(experiments.begin(), experiments.end());
-  o.time_limit_per_run = parse_float(args, "time-limit", 0, 0, 1e7);
+  o.time_limit_per_run = parse_float(args, "time-limit", 300, 0, 1e7);  // a safety net: 0 = none
   o.seed = parse_seed(args);
   o.progress = parse_progress(args);
   o.out_dir = args.get("out", "out/lm");

@@ -125,7 +125,7 @@ usage:
       at --context N (default 512) -> results.md/.csv with gzip, bzip2, xz as reference rows;
       2. test bpc vs context 128..4096 at a fixed budget -> context.md, context.png; 3. Linformer's
       masked-LM bpc vs k at n = 512 -> linformer_k.md. --budget N training bytes per run,
-      --contexts a,b, --time-limit SEC per run, --quick a few minutes' version
+      --contexts a,b, --time-limit SEC per run (default 300, 0 = none), --quick a few minutes' version
   attnzoo help          this text (also: attnzoo --help, attnzoo COMMAND --help)
 
 examples:

@@ -11,6 +11,7 @@
 #include "helpers.h"
 #include "lm/corpus.h"
 #include "lm/model.h"
+#include "lm/suite.h"
 #include "lm/train.h"
 
 namespace {
@@ -216,4 +217,46 @@ TEST_CASE("lm train: the same seed gives the same losses, step by step") {
   REQUIRE(a.log.size() == b.log.size());
   for (size_t i = 0; i < a.log.size(); ++i) CHECK(a.log[i].train_bpc == b.log[i].train_bpc);
   CHECK(a.test_bpc == b.test_bpc);
+}
+
+TEST_CASE("lm suite: a tiny suite on a file writes its tables, with the compressors as reference rows and a scheme "
+          "without a causal variant said so") {
+  TempDir dir("lm_suite");
+  const std::string text = toy_text(800);
+  std::ofstream(dir / "toy.txt") << text;
+  lm::SuiteOptions o;
+  o.corpus = dir / "toy.txt";
+  o.out_dir = dir / "out";
+  o.model.d_model = 16;
+  o.model.n_heads = 2;
+  o.model.n_layers = 1;
+  o.model.d_ff = 32;
+  o.schemes = {"flash", "linformer"};
+  o.context = 32;
+  o.tokens_per_step = 128;
+  o.budget_tokens = 128 * 6;
+  o.linformer_k = {4, 8};
+  o.linformer_n = 32;
+  o.linformer_budget_tokens = 128 * 3;
+  o.experiments = {1, 3};
+  o.progress = lra::ProgressMode::Quiet;
+  const lm::SuiteResult r = lm::run_suite(o);
+  // flash causal + masked, linformer masked (no causal variant), linformer k = 4 and 8
+  REQUIRE(r.rows.size() == 5);
+  for (const lm::SuiteRow& row : r.rows) {
+    CAPTURE(row.scheme + " " + row.objective + " " + row.error);
+    CHECK(row.ok);
+    CHECK(row.result.test_bpc > 0);
+    CHECK(row.result.test_bpc < 9);
+  }
+  REQUIRE(r.compressors.size() == 3);
+  const std::string md = lm::results_markdown(r, o);
+  CHECK(md.find("| flash | defaults |") != std::string::npos);
+  CHECK(md.find("no causal variant") != std::string::npos);
+  for (const char* c : {"*gzip -9*", "*bzip2 -9*", "*xz -9e*"}) CHECK(md.find(c) != std::string::npos);
+  const std::string csv = lm::results_csv(r);
+  CHECK(std::count(csv.begin(), csv.end(), '\n') == 1 + 5 + 3);
+  for (const char* f : {"results.md", "results.csv", "linformer_k.md", "all_runs.csv"})
+    CHECK(std::filesystem::exists(dir / ("out/" + std::string(f))));
+  CHECK_FALSE(std::filesystem::exists(dir / "out/context.md"));  // experiment 2 was not asked for
 }

@@ -1,0 +1,309 @@
+// %% [markdown]
+// # 17 · Pretraining on real text: bytes, bits, and a language model that is a compressor
+//
+// Every lesson so far fed attention random q, k, v or a synthetic task. The papers of this course did not: Sparse
+// Transformer, Reformer, Longformer and the Routing Transformer were measured as *character-level language
+// models* (enwik8, text8, PG-19), Linformer and BigBird by the *masked-LM perplexity* of their pretraining. This
+// lesson trains a language model on real English — the King James Bible, 4.3 MB from the Debian package
+// bible-kjv (`make deps-text`) — and measures it the way those papers did, in bits per byte.
+//
+// - Step 1: the text as bytes, and its train / valid / test split.
+// - Step 2: bits per byte of two counting models (how often each byte comes; which byte follows which).
+// - Step 3: a language model is a compressor: gzip, bzip2 and xz on the same test text.
+// - Step 4: a Transformer language model trained live (lm::train), scored on the test split.
+// - Step 5: does a longer context help? From `make lm` when it has run, otherwise measured small, here.
+// - Step 6: your run (EXERCISE): predict whether it beats counting.
+//
+// Legend: B = batch, n = context (bytes a model reads at once), V = 256 byte values. bpc = bits per byte.
+// %%
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "lessons/lesson.h"
+#include "lm/compressors.h"
+#include "lm/corpus.h"
+#include "lm/train.h"
+
+namespace img = plot;
+
+// Step 6's exercise: a training run, and your prediction. Your version is the EXERCISE block in main; the
+// reference solution and a known-wrong answer are in lessons/solutions/17_pretraining_on_text.h.
+struct MyRun {
+  std::string scheme = "flash";
+  std::vector<std::string> settings;  // the scheme's key=value settings
+  int64_t context = 64;               // n
+  int64_t steps = 40;                 // optimiser steps of 8 windows each
+  bool predicted_beats_unigram = true;  // will its test bpc be below the byte-counting model's?
+};
+#include "lessons/solutions/17_pretraining_on_text.h"
+
+namespace {
+
+// The cost in bits per byte of `test` under byte frequencies counted on `train` (add-one smoothing: a byte never
+// seen still costs something finite).
+double unigram_bpc(const std::string& train, const std::string& test) {
+  std::array<double, 256> count{};
+  for (unsigned char c : train) count[c] += 1;
+  double bits = 0;
+  for (unsigned char c : test) bits -= std::log2((count[c] + 1) / (train.size() + 256.0));
+  return bits / test.size();
+}
+
+// The same with one byte of context: how often byte b follows byte a in train.
+double bigram_bpc(const std::string& train, const std::string& test) {
+  std::vector<double> pair(256 * 256, 0.0), first(256, 0.0);
+  for (size_t i = 0; i + 1 < train.size(); ++i) {
+    const unsigned char a = train[i], b = train[i + 1];
+    pair[a * 256 + b] += 1;
+    first[a] += 1;
+  }
+  double bits = 0;
+  for (size_t i = 0; i + 1 < test.size(); ++i) {
+    const unsigned char a = test[i], b = test[i + 1];
+    bits -= std::log2((pair[a * 256 + b] + 1) / (first[a] + 256));
+  }
+  return bits / (test.size() - 1);
+}
+
+// A passage with its control characters made visible, for printing.
+std::string visible(const std::string& s) {
+  std::string out;
+  for (char c : s) out += c == '\n' ? std::string("\\n") : std::string(1, c);
+  return out;
+}
+
+lm::TrainOptions small_run(int64_t context, int64_t steps, int64_t batch, uint64_t seed) {
+  lm::TrainOptions o;
+  o.lm.model.scheme = "flash";
+  o.lm.model.d_model = 64;
+  o.lm.model.n_heads = 4;
+  o.lm.model.n_layers = 2;
+  o.lm.model.d_ff = 256;
+  o.lm.context = context;
+  o.steps = steps;
+  o.batch_size = batch;
+  o.lr = 3e-3f;
+  o.eval_every = std::max<int64_t>(1, steps / 4);
+  o.eval_bytes = 1 << 15;
+  o.seed = seed;
+  o.progress = lra::ProgressMode::Lines;
+  return o;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) try {
+  lesson::Lesson L(argc, argv, "17_pretraining_on_text");
+  const bool quick = L.quick();
+
+  // %% [markdown]
+  // ## Step 1 · the text as bytes
+  // A byte-level model reads the file exactly as it is: 256 possible values, no tokenizer, nothing lost
+  // (enwik8 and the Long Range Arena's text task do the same). The split is by contiguous ranges — train the first
+  // 90 %, valid the next 5 %, test the last 5 % — so the test text is one passage the model never saw (the end of
+  // the New Testament), not verses sprinkled among the training ones.
+  // %%
+  L.step("Step 1 · the King James Bible as bytes");
+  const lm::Corpus corpus = lm::load_corpus("kjv");  // one line saying what to install when it is missing
+  const lm::TextSplits full_split = lm::split(corpus.text);
+  L.say("corpus: ", corpus.source);
+  L.say(corpus.text.size(), " bytes: train ", full_split.train.size(), ", valid ", full_split.valid.size(), ", test ",
+        full_split.test.size(), " (contiguous 90 / 5 / 5 %)");
+  L.say("the first 120 bytes: \"", visible(corpus.text.substr(0, 120)), "\"");
+  L.say("the test split starts: \"", visible(full_split.test.substr(0, 100)), "\"");
+  std::array<int64_t, 256> seen{};
+  for (unsigned char c : corpus.text) seen[c] = 1;
+  int64_t distinct = 0;
+  for (int64_t s : seen) distinct += s;
+  L.say("distinct byte values in the text: ", distinct, " of 256");
+  L.check("the three splits put together give the text back, in order",
+          full_split.train + full_split.valid + full_split.test == corpus.text);
+  // --quick works on a slice (the last 1 MB of train, the first 64 KB of valid and test) to stay within seconds.
+  lm::TextSplits split = full_split;
+  if (quick) {
+    split.train = full_split.train.substr(full_split.train.size() - (1 << 20));
+    split.valid = full_split.valid.substr(0, 1 << 16);
+    split.test = full_split.test.substr(0, 1 << 16);
+    L.say("--quick: train on the last 1 MB of the train split, test on the first 64 KB of the test split");
+  }
+
+  // %% [markdown]
+  // ## Step 2 · bits per byte, by counting
+  // A model that gives byte b the probability p(b) spends −log₂ p(b) bits on it: the ideal code length, which an
+  // arithmetic coder reaches within a few bytes for the whole file. Averaged over the test text, that is the
+  // model's **bits per byte** — its cross-entropy in bits. 8 bits per byte is knowing nothing; counting how often
+  // each byte comes (a unigram model) already knows that 'e' and ' ' are common; counting which byte follows which
+  // (a bigram model) knows that 'q' is followed by 'u'. Every extra byte of context a model can use should lower
+  // the number — that is what attention is for.
+  // %%
+  L.step("Step 2 · bits per byte of two counting models");
+  const double uni = unigram_bpc(split.train, split.test), bi = bigram_bpc(split.train, split.test);
+  L.say("unigram (byte frequencies of train):      ", lesson::fixed(uni, 3), " bits per byte");
+  L.say("bigram  (which byte follows which):       ", lesson::fixed(bi, 3), " bits per byte");
+  L.check("counting byte frequencies beats knowing nothing (< 8 bits per byte)", uni < 8.0,
+          lesson::fixed(uni, 3) + " bits per byte");
+  L.check("one byte of context beats none: the bigram costs less than the unigram", bi < uni,
+          lesson::fixed(bi, 3) + " < " + lesson::fixed(uni, 3));
+
+  // %% [markdown]
+  // ## Step 3 · a language model is a compressor
+  // A compressor is a model of its input plus a coder. So we can ask gzip, bzip2 and xz the same question: how many
+  // bits do they spend on the test text once they have read the training text? (Compress train + test, subtract
+  // what train alone costs.) gzip sees 32 KB back, bzip2 sorts 900 KB blocks, xz finds matches megabytes back with
+  // a context model of the bytes after them. A language model that beats xz has learned more about English (and
+  // this book) than a match finder can.
+  // %%
+  L.step("Step 3 · the compressors on the same test text");
+  const std::vector<lm::CompressorResult> compressors = lm::compressor_results(split.train, split.test);
+  lesson::Table t({"model", "bits per byte", "how"}, 10);
+  t.row({"unigram", lesson::fixed(uni, 3), "byte counts"});
+  t.row({"bigram", lesson::fixed(bi, 3), "pair counts"});
+  double best_compressor = 8;
+  for (const lm::CompressorResult& c : compressors) {
+    t.row({c.setting, lesson::fixed(c.bits_per_byte, 3), "in-process (zlib, libbz2, liblzma), given the train split"});
+    best_compressor = std::min(best_compressor, c.bits_per_byte);
+  }
+  double gzip = 8;
+  for (const lm::CompressorResult& c : compressors)
+    if (c.name == "gzip") gzip = c.bits_per_byte;
+  L.check("every compressor beats the unigram count (they use context: repeats, sorted contexts)",
+          std::all_of(compressors.begin(), compressors.end(), [&](const lm::CompressorResult& c) {
+            return c.bits_per_byte < uni;
+          }));
+  L.check("the block-sorting and LZMA compressors beat gzip's 32 KB window",
+          std::all_of(compressors.begin(), compressors.end(),
+                      [&](const lm::CompressorResult& c) { return c.name == "gzip" || c.bits_per_byte < gzip; }));
+
+  // %% [markdown]
+  // ## Step 4 · a Transformer language model, trained live
+  // A decoder-only (causal) Transformer reads n bytes and predicts, at every position, the next byte from the ones
+  // before it (lm/model.h). We train one with exact attention (flash) for a few hundred steps — minutes, where the
+  // papers trained for days — with the course's trainer: AdamW, warmup + cosine, clipping, the checkpoint with the
+  // best validation bits per byte scored on the test split. The same run from the command line:
+  //   build/attnzoo lm train --corpus kjv --scheme flash --context 128 --steps 400 --d-model 64 --layers 2
+  // %%
+  L.step("Step 4 · a causal Transformer LM, trained live");
+  lm::TrainOptions run = small_run(quick ? 64 : 128, quick ? 50 : 400, quick ? 8 : 16, L.seed());
+  run.out_dir = L.dir() + "/model";
+  run.label = "flash n=" + std::to_string(run.lm.context);
+  const lm::TrainResult r = lm::train(split, corpus, run);
+  L.say("test ", lesson::fixed(r.test_bpc, 3), " bits per byte after ", r.steps, " steps (", r.steps * run.batch_size *
+        run.lm.context, " training bytes; ", lesson::fixed(r.tokens_per_s, 0), " bytes/s on this machine)");
+  L.show(lm::curves_image(r), "curves.png",
+         "training and validation bits per byte of the live model vs step; the best validation step is marked");
+  L.check("training lowered the bits per byte (first logged training bpc > test bpc of the best checkpoint)",
+          r.log.front().train_bpc > r.test_bpc + 0.5,
+          lesson::fixed(r.log.front().train_bpc, 3) + " -> " + lesson::fixed(r.test_bpc, 3));
+  L.check("the model beats the unigram count: it uses its context", r.test_bpc < uni,
+          lesson::fixed(r.test_bpc, 3) + " < " + lesson::fixed(uni, 3));
+  L.say(r.test_bpc < bi ? "it also beats the bigram count (" + lesson::fixed(bi, 3) + ")"
+                        : "it does not beat the bigram count yet (" + lesson::fixed(bi, 3) +
+                              "): a few hundred small steps are not enough; `make lm` trains longer");
+  L.say(r.test_bpc < best_compressor ? "and it beats the best compressor (" + lesson::fixed(best_compressor, 3) + ")"
+                                     : "the best compressor (" + lesson::fixed(best_compressor, 3) +
+                                           ") is still ahead: it read the whole 3.9 MB training text at once");
+  const std::unique_ptr<lm::ByteLM> back = lm::load_model(run.out_dir);
+  const double again = lm::evaluate_bpc(*back, split.test).bpc;
+  L.check("the saved model (model.safetensors + config.json) loads back and scores the same",
+          std::fabs(again - r.test_bpc) < 1e-6, lesson::fixed(again, 6) + " vs " + lesson::fixed(r.test_bpc, 6));
+
+  // %% [markdown]
+  // ## Step 5 · does a longer context help?
+  // The papers' headline claim: an efficient scheme lets a model read further back, and reading further back
+  // lowers the bits per byte. `make lm` measures it for eight schemes at contexts 128 … 4096 with the same
+  // training budget (out/lm/context.md, context.png). When it has not run, we measure the smallest version here:
+  // the same model at two contexts, the same number of training bytes.
+  // %%
+  L.step("Step 5 · longer context vs bits per byte");
+  const std::string context_md = "out/lm/context.md";
+  if (!quick && std::filesystem::exists(context_md)) {
+    std::ifstream in(context_md);
+    std::stringstream s;
+    s << in.rdbuf();
+    L.say("from `make lm` (", context_md, "):\n", s.str());
+  } else {
+    const int64_t budget = quick ? 40960 : 409600;  // training bytes per run
+    std::vector<std::pair<int64_t, double>> by_context;
+    for (int64_t n : {int64_t(16), quick ? int64_t(64) : int64_t(256)}) {
+      const int64_t batch = std::max<int64_t>(1, 1024 / n);
+      lm::TrainOptions o = small_run(n, budget / (batch * n), batch, L.seed());
+      o.progress = lra::ProgressMode::Quiet;
+      const lm::TrainResult rr = lm::train(split, corpus, o);
+      by_context.push_back({n, rr.test_bpc});
+      L.say("context ", n, ": test ", lesson::fixed(rr.test_bpc, 3), " bits per byte (", o.steps, " steps of ", batch,
+            " windows)");
+    }
+    L.say(by_context[1].second < by_context[0].second
+              ? "the longer context helped at the same budget"
+              : "the longer context did not help at this tiny budget: its model has more to learn before the far bytes "
+                "pay off (run `make lm` for the real sweep)");
+    L.check("both contexts beat the unigram count", by_context[0].second < uni && by_context[1].second < uni);
+  }
+
+  // %% [markdown]
+  // ## Step 6 · your run
+  // Choose a scheme (any with a causal variant: `build/attnzoo list`), its settings, a context and a number of
+  // steps, and PREDICT whether the test bits per byte will be below the unigram count of Step 2. The self-check
+  // trains it (8 windows per step) and compares.
+  // %%
+  L.step("Step 6 · your run (EXERCISE)");
+  // EXERCISE ---------------------------------------------------------------------------------------------------
+  MyRun my_run;
+  my_run.scheme = "flash";
+  my_run.context = 64;
+  my_run.steps = 40;
+  my_run.predicted_beats_unigram = true;
+  // END EXERCISE -----------------------------------------------------------------------------------------------
+  const MyRun answer = L.exercise(my_run, solution::run(), solution::wrong_run());
+  std::string problem;
+  try {
+    const attention::Scheme& s = attention::find_scheme(answer.scheme);
+    if (!s.supports_causal()) problem = answer.scheme + " has no causal variant: " + s.causal_refusal();
+    else s.configure(answer.settings, true);
+  } catch (const core::Error& e) {
+    problem = e.what();
+  }
+  if (problem.empty() && (answer.context < 2 || answer.context > 1024))
+    problem = "a context of 2 to 1024 bytes, please (got " + std::to_string(answer.context) + ")";
+  if (problem.empty() && (answer.steps < 1 || answer.steps > 2000))
+    problem = "1 to 2000 steps, please (got " + std::to_string(answer.steps) + ")";
+  if (L.exercise_check("your run is one the library can train", problem.empty(), "", problem)) {
+    lm::TrainOptions o = small_run(answer.context, answer.steps, 8, L.seed());
+    o.lm.model.scheme = answer.scheme;
+    o.lm.model.set = answer.settings;
+    o.label = "your " + answer.scheme + " n=" + std::to_string(answer.context);
+    o.progress = lra::ProgressMode::Quiet;
+    const lm::TrainResult yours = lm::train(split, corpus, o);
+    const bool beats = yours.test_bpc < uni;
+    L.say("your run: ", answer.scheme, " n = ", answer.context, ", ", answer.steps, " steps: test ",
+          lesson::fixed(yours.test_bpc, 3), " bits per byte (unigram ", lesson::fixed(uni, 3), ")");
+    L.exercise_check("your prediction of whether your model beats the unigram count",
+                     beats == answer.predicted_beats_unigram,
+                     std::string("predicted ") + (answer.predicted_beats_unigram ? "yes" : "no") + ", measured " +
+                         lesson::fixed(yours.test_bpc, 3) + " vs " + lesson::fixed(uni, 3),
+                     beats ? "it does: a few dozen steps are enough to learn more than byte frequencies"
+                           : "it does not: a model starts at 8 bits per byte and must first learn the byte "
+                             "frequencies themselves; with too few steps (or a learning rate that never warms up) "
+                             "it is still above them");
+  }
+
+  // %% [markdown]
+  // ## Exercises
+  // 1. Step 6: what is the fewest number of steps with which flash at n = 64 beats the unigram count? And the
+  //    bigram count?
+  // 2. Train longformer (--set window=16) and flash at the same context and budget from the command line
+  //    (`build/attnzoo lm train ...`): which is faster per byte, and which reaches the lower bits per byte?
+  // 3. Run `build/attnzoo lm train --corpus fortunes ...`: why are fortunes harder to predict than the Bible?
+  // 4. Train a masked LM (--mlm) with linformer: why can its bits per byte not be compared with the compressors'?
+  // %%
+  return L.finish();
+} catch (const std::exception& e) {
+  return lesson::report_error(e);
+}

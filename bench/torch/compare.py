@@ -8,8 +8,12 @@ sides; the table gives the median ratio over the rounds and its range. Writes ou
 measurement to out/bench/torch.csv) and prints the table:
   - exact attention forward+backward (B=1, H=4, d=64): seconds and peak MiB per n, speed-up of full and flash
     over PyTorch, and flash's useful FLOP/s (12·n²·d·H per forward+backward) as a share of the machine's peak;
-  - the ListOps-sized training step: seconds and speed-up.
-usage: compare.py BUILD_DIR OUT_DIR [n-list] [--rounds R]     (R defaults to 3, or ATTNZOO_ROUNDS)
+  - the ListOps-sized training step: seconds and speed-up;
+  - the byte LM's training step (lm::ByteLM, bench/lm_step.cpp; 8192 bytes per step) at contexts 512 and 2048:
+    tokens/s of both, the speed-up against its target (LM_TARGETS: issue 15) and whether it is met, and the step's
+    phases (forward + loss, backward, clip + AdamW), so that a shortfall shows where the time goes.
+usage: compare.py BUILD_DIR OUT_DIR [n-list] [--rounds R] [--lm-only]     (R defaults to 3, or ATTNZOO_ROUNDS)
+       --lm-only: the LM step alone (~2 minutes), written to OUT_DIR/torch_lm.md and torch_lm.csv
        (needs python3-torch; exits 0 with a note when it is missing)
 """
 import csv
@@ -18,6 +22,9 @@ import os
 import statistics
 import subprocess
 import sys
+
+LM_CONTEXTS = (512, 2048)
+LM_TARGETS = {512: 3.0, 2048: 5.0}  # speed-up over PyTorch the LM step aims at (issue 15, "Performance")
 
 
 def machine_peak(out_dir):
@@ -68,9 +75,13 @@ def parse_args(argv):
         raise SystemExit("usage: compare.py BUILD_DIR OUT_DIR [n-list] [--rounds R]")
     build, out_dir, rest = argv[1], argv[2], argv[3:]
     ns, rounds = "1024,2048,4096,8192", int(os.environ.get("ATTNZOO_ROUNDS", "3"))
+    lm_only = False
     i = 0
     while i < len(rest):
-        if rest[i] == "--rounds" and i + 1 < len(rest):
+        if rest[i] == "--lm-only":
+            lm_only = True
+            i += 1
+        elif rest[i] == "--rounds" and i + 1 < len(rest):
             rounds = int(rest[i + 1])
             i += 2
         else:
@@ -78,11 +89,69 @@ def parse_args(argv):
             i += 1
     if rounds < 1:
         raise SystemExit(f"compare: --rounds must be >= 1, got {rounds}")
-    return build, out_dir, [int(x) for x in ns.split(",")], rounds
+    return build, out_dir, [int(x) for x in ns.split(",")], rounds, lm_only
+
+
+def lm_table(rows, rounds):
+    """The LM step's section of the report: tokens/s per context, speed-up vs target, and the phases."""
+    def runs(impl, n):
+        return {x["round"]: x for x in rows if x["what"] == "lm_step" and x["impl"] == impl and x["n"] == n}
+
+    md = [f"Byte LM training step (lm::ByteLM, causal, d_model 128, 4 heads, 2 layers, d_ff 512; 8192 bytes per "
+          "step; forward, cross-entropy over every position, backward, clipping, AdamW); attnzoo with scheme flash, "
+          "PyTorch with its fastest exact causal attention (_scaled_dot_product_attention, is_causal=True); "
+          f"{rounds} rounds, each PyTorch then attnzoo back to back per context. tokens/s = 8192 / median step "
+          "(median over the rounds); speed-up: median of the rounds' ratios (range).", "",
+          "| context | batch | PyTorch tokens/s | attnzoo tokens/s | speed-up | target | met |",
+          "|---|---|---|---|---|---|---|"]
+    phases = ["", "Where a step's time goes (ms, median over the rounds): forward + loss / backward / clip + AdamW.",
+              "", "| context | PyTorch | attnzoo |", "|---|---|---|"]
+    for n in LM_CONTEXTS:
+        t, o = runs("torch", n), runs("attnzoo-flash", n)
+        r = [t[k]["seconds"] / o[k]["seconds"] for k in t if k in o]
+        tok = lambda s: f"{statistics.median(x['tokens_per_s'] for x in s.values()):.0f}" if s else "–"
+        batch = next(iter((t or o).values()), {}).get("batch", "–")
+        met = "–" if not r else ("yes" if statistics.median(r) >= LM_TARGETS[n] else "no")
+        md.append(f"| {n} | {batch} | {tok(t)} | {tok(o)} | {ratio_cell(r)} | ≥ {LM_TARGETS[n]:.0f}× | {met} |")
+
+        def split(s):
+            if not s:
+                return "–"
+            return " / ".join(f"{statistics.median(x[k] for x in s.values())*1e3:.0f}"
+                              for k in ("forward", "backward", "update"))
+        phases.append(f"| {n} | {split(t)} | {split(o)} |")
+    return md + phases
+
+
+def lm_rounds(build, rounds):
+    """The LM step, ROUNDS times: per context, PyTorch then attnzoo back to back."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    rows = []
+    for r in range(1, rounds + 1):
+        for n in LM_CONTEXTS:
+            print(f"round {r}/{rounds}: LM step n={n}, PyTorch then attnzoo ...", file=sys.stderr, flush=True)
+            rows += [dict(x, round=r) for x in lines([sys.executable, os.path.join(here, "bench_torch.py"),
+                                                      "--lm-only", str(n)])]
+            rows += [dict(x, round=r) for x in lines([os.path.join(build, "bench", "lm_step"), "--n", str(n)])]
+    return rows
+
+
+def write_report(out_dir, stem, rows, text):
+    os.makedirs(out_dir, exist_ok=True)
+    csv = ["round,what,impl,n,seconds,peak_mib"] + [
+        f"{x['round']},{x['what']},{x['impl']},{x.get('n', '')},{x.get('seconds', '')},{x.get('peak_mib', '')}"
+        for x in rows]
+    for name, content in ((stem + ".csv", "\n".join(csv) + "\n"), (stem + ".md", text)):
+        path = os.path.join(out_dir, name)
+        with open(path + ".tmp", "w") as fh:  # written whole, then renamed: never a half-written report
+            fh.write(content)
+        os.replace(path + ".tmp", path)
+    print(text)
+    print(f"wrote {os.path.join(out_dir, stem + '.md')} and {stem}.csv")
 
 
 def main():
-    build, out_dir, ns, rounds = parse_args(sys.argv)
+    build, out_dir, ns, rounds, lm_only = parse_args(sys.argv)
     try:
         import torch  # noqa: F401
     except ImportError:
@@ -91,6 +160,10 @@ def main():
     here = os.path.dirname(os.path.abspath(__file__))
     torch_script = os.path.join(here, "bench_torch.py")
     ours_bin = os.path.join(build, "bench", "train_step")
+    if lm_only:
+        rows = lm_rounds(build, rounds)
+        write_report(out_dir, "torch_lm", rows, "\n".join(lm_table(rows, rounds)) + "\n")
+        return
 
     # PyTorch's peak is the growth of its process's max RSS; ours is the bytes of live tensors. To compare like
     # with like, `full` also runs alone once per n in a process of its own, whose WHOLE max RSS (binary, OpenBLAS
@@ -109,6 +182,7 @@ def main():
         print(f"round {r}/{rounds}: training step, PyTorch then attnzoo ...", file=sys.stderr, flush=True)
         rows += [dict(x, round=r) for x in lines([sys.executable, torch_script, "--train-only"])]
         rows += [dict(x, round=r) for x in lines([ours_bin, "--no-attention"])]
+    rows += lm_rounds(build, rounds)
 
     def seconds(what, impl, n=None):
         """{round: seconds} of one implementation."""
@@ -149,19 +223,8 @@ def main():
         md.append(f"| torch | {statistics.median(ts.values()):.3f} | 1.0× |")
     if ours:
         md.append(f"| attnzoo-flash | {statistics.median(ours.values()):.3f} | {ratio_cell(ratios(ts, ours))} |")
-    text = "\n".join(md) + "\n"
-
-    os.makedirs(out_dir, exist_ok=True)
-    csv = ["round,what,impl,n,seconds,peak_mib"] + [
-        f"{x['round']},{x['what']},{x['impl']},{x.get('n', '')},{x.get('seconds', '')},{x.get('peak_mib', '')}"
-        for x in rows]
-    for name, content in (("torch.csv", "\n".join(csv) + "\n"), ("torch.md", text)):
-        path = os.path.join(out_dir, name)
-        with open(path + ".tmp", "w") as fh:  # written whole, then renamed: never a half-written report
-            fh.write(content)
-        os.replace(path + ".tmp", path)
-    print(text)
-    print(f"wrote {os.path.join(out_dir, 'torch.md')} and torch.csv")
+    md += [""] + lm_table(rows, rounds)
+    write_report(out_dir, "torch", rows, "\n".join(md) + "\n")
 
 
 if __name__ == "__main__":

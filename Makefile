@@ -7,7 +7,7 @@
 #   make notebooks  every lesson and companion notebook as out/notebooks/NAME.ipynb, plus out/index.html
 #   make gallery-check  open out/index.html in headless Chromium: screenshot, fail on a missing/broken image
 #   make bench      op throughput (bench/ops.cpp) and every scheme's time/memory vs n (attnzoo bench) -> out/bench/
-#   make bench-torch  the same attention and training-step timings in PyTorch, as ratios (needs python3-torch)
+#   make bench-torch  the same attention, training-step and byte-LM-step timings in PyTorch, as ratios (python3-torch)
 #   make lra        the mini Long Range Arena suite: every scheme on ListOps and Pathfinder, efficiency at 1K-4K
 #                   tokens -> out/lra/ (results.md, efficiency.md, bubbles.png, ...); ~26 min on 2 cores
 #   make lm         pretraining on real text: every scheme as a byte-level LM on the KJV Bible, bits per byte vs

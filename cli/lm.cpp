@@ -151,7 +151,8 @@ int lm_attention(const Args& args) {
   AZ_CHECK(args.positional.size() == 1, "lm attention: unexpected argument '", args.positional.back(), "'");
   // 1. Every option checked, every model loaded and the passage cut before anything is written.
   AZ_CHECK(args.has("model"), "lm attention: which model? (--model DIR, a directory written by attnzoo lm train)");
-  AZ_CHECK(args.has("text") != args.has("corpus"), "lm attention: which text? (--text FILE or --corpus NAME, one of them)");
+  AZ_CHECK(args.has("text") != args.has("corpus"),
+           "lm attention: which text? (--text FILE or --corpus NAME, one of them)");
   AZ_CHECK(args.has("out"), "lm attention: where? (--out DIR)");
   const std::string out_dir = args.get("out");
   check_output_dir(out_dir, "lm attention");

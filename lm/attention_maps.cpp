@@ -147,7 +147,8 @@ plot::Image distance_figure(const std::vector<AttentionMaps>& maps) {
     o.target_px = 256;
     panels.push_back(plot::heatmap(grids[k], o));
   }
-  return plot::with_title(plot::hstack(panels), "Mean attention distance of every head (sum_j A_ij |i-j|, mean over i)");
+  return plot::with_title(plot::hstack(panels),
+                          "Mean attention distance of every head (sum_j A_ij |i-j|, mean over i)");
 }
 
 // ---- the page -------------------------------------------------------------------------------------------------
@@ -192,7 +193,12 @@ const DATA = JSON.parse(document.getElementById("attention-data").textContent);
 const $ = (id) => document.getElementById(id);
 function fill(sel, items) {
   sel.innerHTML = "";
-  items.forEach(([value, text]) => { const o = document.createElement("option"); o.value = value; o.textContent = text; sel.appendChild(o); });
+  items.forEach(([value, text]) => {
+    const o = document.createElement("option");
+    o.value = value;
+    o.textContent = text;
+    sel.appendChild(o);
+  });
 }
 function models() { return DATA.models.map((m, k) => [k, m]).filter(([k, m]) => m.passage === +$("passage").value); }
 function model() { return DATA.models[+$("model").value]; }
@@ -234,10 +240,14 @@ function show(i) {
   $("hover").textContent = "query " + i + " '" + DATA.passages[m.passage][i].replace("\n", "\\n") +
       "': largest weight " + top.toFixed(3) + " (full colour); blue = negative (Linformer)";
 }
-fill($("passage"), DATA.passages.map((p, k) => [k, "passage " + k + ": " + p.slice(0, 40).replace(/\n/g, " ") + "..."]));
+fill($("passage"), DATA.passages.map((p, k) =>
+    [k, "passage " + k + ": " + p.slice(0, 40).replace(/\n/g, " ") + "..."]));
 ["passage", "model", "layer", "head"].forEach((id) => $(id).addEventListener("change",
     id === "passage" ? onPassage : id === "model" ? onModel : draw));
 onPassage();
+// page.html#query=N shows query N at once (what scripts/check-attention-page.sh uses to exercise the hover)
+const q = /^#query=(\d+)$/.exec(location.hash);
+if (q && +q[1] < spans.length) show(+q[1]);
 document.body.setAttribute("data-models", String(DATA.models.length));
 document.body.setAttribute("data-ready", "1");
 )JS";

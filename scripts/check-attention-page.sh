@@ -39,7 +39,8 @@ fi
 # 2. Load it in headless Chromium.
 profile=$(mktemp -d "${TMPDIR:-/tmp}/attnzoo-chromium-XXXXXX")
 trap 'rm -rf "$profile"' EXIT
-url="file://$(cd "$(dirname "$page")" && pwd)/$(basename "$page")"
+# #query=1: the page shows at once where character 1 looks, as a hover would (every character gets a colour)
+url="file://$(cd "$(dirname "$page")" && pwd)/$(basename "$page")#query=1"
 flags=(--headless --no-sandbox --disable-gpu --disable-dev-shm-usage --disable-quic --no-first-run
        --disable-background-networking --disable-component-update --disable-sync --disable-extensions
        --hide-scrollbars --mute-audio --user-data-dir="$profile" --virtual-time-budget=10000
@@ -72,6 +73,11 @@ if [ "$spans" -lt 1 ]; then
   echo "check-attention-page: no passage characters were drawn"
   failed=1
 fi
+coloured=$(grep -o 'class="ch[^"]*" style="background: rgba\?(' <<<"$dom" | wc -l)
+if [ "$coloured" -lt "$spans" ]; then
+  echo "check-attention-page: showing query 1 coloured $coloured of $spans characters"
+  failed=1
+fi
 console=$(grep -E 'CONSOLE.*(Uncaught|Error)|Uncaught ' "$profile/dump.log")
 if [ -n "$console" ]; then
   echo "check-attention-page: console error:"
@@ -79,6 +85,6 @@ if [ -n "$console" ]; then
   failed=1
 fi
 if [ $failed -eq 0 ]; then
-  echo "check-attention-page: $page loads: ${models} models, ${spans} characters drawn, no errors"
+  echo "check-attention-page: $page loads: ${models} models, ${spans} characters drawn and coloured by query 1, no errors"
 fi
 exit $failed

@@ -77,9 +77,19 @@ Tensor mean_attention_distance(const Tensor& A) {
   Tensor out = Tensor::zeros(out_shape);
   for (int64_t b = 0; b < m; ++b) {
     double total = 0;
-    for (int64_t i = 0; i < n; ++i)
-      for (int64_t j = 0; j < n; ++j) total += A.data()[(b * n + i) * n + j] * std::fabs(static_cast<double>(i - j));
-    out.data()[b] = static_cast<float>(n > 0 ? total / static_cast<double>(n) : 0.0);
+    int64_t rows = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      double dist = 0, mass = 0;  // sum_j |A_ij| |i-j| and sum_j |A_ij| (1 for a row-stochastic A)
+      for (int64_t j = 0; j < n; ++j) {
+        const double a = std::fabs(static_cast<double>(A.data()[(b * n + i) * n + j]));
+        dist += a * std::fabs(static_cast<double>(i - j));
+        mass += a;
+      }
+      if (mass == 0) continue;  // a query that attends to nothing (routing's unrouted tokens)
+      total += dist / mass;
+      ++rows;
+    }
+    out.data()[b] = static_cast<float>(rows > 0 ? total / static_cast<double>(rows) : 0.0);
   }
   return out;
 }

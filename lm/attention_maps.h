@@ -47,7 +47,9 @@ std::string model_label(const ByteLM& model);
 // the scheme's layer has no n×n matrix (Star).
 AttentionMaps capture_attention(ByteLM& model, const std::string& passage, const std::string& label = "");
 
-// A (..., n, n) -> (...): for every matrix, the mean over its n rows i of sum_j A_ij |i - j|.
+// A (..., n, n) -> (...): for every matrix, the mean over its rows i of sum_j A_ij |i - j|. Rows are weighted as
+// |A_ij| / sum_j |A_ij| (the same for the usual rows, which sum to 1), so Linformer's signed P̄·F gives a distance
+// too; rows that are all 0 (routing's unrouted queries) are left out of the mean.
 Tensor mean_attention_distance(const Tensor& A);
 // (L, H): mean_attention_distance of every layer's heads.
 Tensor distance_grid(const AttentionMaps& maps);

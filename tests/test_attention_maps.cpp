@@ -159,6 +159,10 @@ TEST_CASE("mean_attention_distance: sum_j A_ij |i-j| averaged over the queries, 
   CHECK(d.data()[1] == doctest::Approx(0.75));
   CHECK(d.data()[2] == doctest::Approx(1.25));
   CHECK_THROWS_AS(lm::mean_attention_distance(Tensor::zeros({2, 3})), core::Error);
+  // Signed rows count by |A_ij| / sum_j |A_ij|; an all-zero row is left out:
+  // row 0 (1, -1, 0): (0 + 1) / 2; row 1 zero; row 2 (0, 0, 2): 0 -> mean over 2 rows 0.25.
+  const Tensor S = Tensor::from_vector({3, 3}, {1, -1, 0, 0, 0, 0, 0, 0, 2});
+  CHECK(lm::mean_attention_distance(S).item() == doctest::Approx(0.25));
   // distance_grid: (layers, heads)
   const Tensor g = lm::distance_grid(toy_maps("abcd"));
   REQUIRE(g.shape() == core::Shape({1, 2}));

@@ -182,8 +182,16 @@ int lm_attention(const Args& args) {
   const int64_t head = parse_int(args, "head", 0, 0, heads - 1);
 
   // 2. The maps and the figures, in memory.
+  // Each model is labelled by its scheme, settings and objective, and its directory's name (two runs of one scheme
+  // would look alike otherwise).
   std::vector<lm::AttentionMaps> maps;
-  for (auto& m : models) maps.push_back(lm::capture_attention(*m, passage));
+  for (size_t k = 0; k < models.size(); ++k) {
+    std::filesystem::path p = std::filesystem::path(args.all("model")[k]).lexically_normal();
+    if (!p.has_filename()) p = p.parent_path();  // "runs/full/" -> "runs/full"
+    const std::string dir = p.filename().string();
+    const std::string label = lm::model_label(*models[k]) + (dir.empty() ? "" : " (" + dir + ")");
+    maps.push_back(lm::capture_attention(*models[k], passage, label));
+  }
   const plot::Image heatmaps = lm::compare_heatmaps(maps, layer, head);
   const plot::Image distance = lm::distance_figure(maps);
 

@@ -115,6 +115,8 @@ class BigBirdLayer : public ProjectedAttention {
   // bigbird_attention with this layer's options (its own random-block seed): (B, H, n, d)
   Tensor attend(const Tensor& x, const Tensor& q, const Tensor& k, const Tensor& v,
                 const Tensor& key_padding_mask) override;
+  // The matrix attend applies (its own random graph), read off attend: (B, H, n, n). Eval mode.
+  Tensor attention_weights(const Tensor& x) override { return attend_matrix(x); }
   uint64_t random_seed() const { return options.seed; }
   // The pattern (1, H, n, n) this layer uses at length n: the same in training and evaluation.
   Tensor pattern(int64_t n) const;

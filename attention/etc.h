@@ -122,6 +122,8 @@ class EtcLayer : public ProjectedAttention {
   // etc_attention with the layer's rel_bias: (B, H, n, d)
   Tensor attend(const Tensor& x, const Tensor& q, const Tensor& k, const Tensor& v,
                 const Tensor& key_padding_mask) override;
+  // The matrix attend applies (with the relative biases and the global projections), read off attend: (B, H, n, n). Eval mode.
+  Tensor attention_weights(const Tensor& x) override { return attend_matrix(x); }
 
   EtcOptions options;
   std::unique_ptr<core::nn::Linear> w_qg, w_kg, w_vg;  // only with separate projections and G > 0

@@ -118,6 +118,8 @@ class LinformerLayer : public ProjectedAttention {
   // linformer_attention(q, k, v, E, F): (B, H, n, d), for n <= max_len
   Tensor attend(const Tensor& x, const Tensor& q, const Tensor& k, const Tensor& v,
                 const Tensor& key_padding_mask) override;
+  // The matrix attend applies (P̄·F: what the k projected values imply on the n original ones; rows need not sum to 1), read off attend: (B, H, n, n). Eval mode.
+  Tensor attention_weights(const Tensor& x) override { return attend_matrix(x); }
 
   int64_t max_len;
   LinformerSettings settings;

@@ -242,6 +242,8 @@ class LongformerLayer : public ProjectedAttention {
     const Tensor vg = split_heads(w_vg->forward(x), n_heads);               // (B, H, n, d)
     return longformer_attention(q, k, v, options, key_padding_mask, qg, kg, vg);  // (B, H, n, d)
   }
+  // The matrix attend applies (with the global projections), read off attend: (B, H, n, n). Eval mode.
+  Tensor attention_weights(const Tensor& x) override { return attend_matrix(x); }
 
   LongformerOptions options;
   std::unique_ptr<core::nn::Linear> w_qg, w_kg, w_vg;

@@ -91,6 +91,8 @@ class PerformerLayer : public ProjectedAttention {
   // first moves to the next draw.
   Tensor attend(const Tensor& x, const Tensor& q, const Tensor& k, const Tensor& v,
                 const Tensor& key_padding_mask) override;
+  // The matrix attend applies (with the current draw's features), read off attend: (B, H, n, n). Eval mode.
+  Tensor attention_weights(const Tensor& x) override { return attend_matrix(x); }
   void redraw();                                    // next draw of W (deterministic: see feature_seed)
   uint64_t draws() const;                           // how many times the features were redrawn
   Tensor features(int64_t d_head) const;            // the W the next forward pass uses: (m, d_head)

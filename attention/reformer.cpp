@@ -541,6 +541,12 @@ Tensor LSHAttentionLayer::forward_lsh(const Tensor& x, const Tensor& key_padding
   return w_o.forward(merge_heads(out));  // (B, n, d_model)
 }
 
+Tensor LSHAttentionLayer::attention_weights(const Tensor& x) {
+  AZ_CHECK(x.dim() == 3 && x.size(2) == d_model, "reformer layer: x must be (B, n, ", d_model, "), got ", x.shape());
+  core::NoGradGuard no_grad;
+  return lsh_effective_attention(split_heads(w_qk.forward(x), n_heads), options());  // (B, H, n, n)
+}
+
 // ---- the registered scheme ------------------------------------------------------------------------------------
 namespace {
 

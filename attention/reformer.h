@@ -122,6 +122,8 @@ class LSHAttentionLayer : public AttentionLayer {
   Tensor forward_lsh(const Tensor& x, const Tensor& key_padding_mask, IntTensor* buckets, bool replay);
   // The kernel's options for this layer (seed, causal, settings) with the given padding mask.
   LSHOptions options(const Tensor& key_padding_mask = Tensor()) const;
+  // lsh_effective_attention on the shared qk of x: (B, H, n, n), applied to split_heads(w_v(x)).
+  Tensor attention_weights(const Tensor& x) override;
 
   Config config;
   int64_t d_model, n_heads;

@@ -128,6 +128,8 @@ class RoutingLayer : public ProjectedAttention {
   // move the centroids: (B, H, n, d).
   Tensor attend(const Tensor& x, const Tensor& q, const Tensor& k, const Tensor& v,
                 const Tensor& key_padding_mask) override;
+  // The matrix attend applies (with the layer's centroids), read off attend: (B, H, n, n). Eval mode.
+  Tensor attention_weights(const Tensor& x) override { return attend_matrix(x); }
   // k-means on the q̂, k̂ of a batch (every valid row of every sequence), per head; sets fitted.
   void fit_centroids(const Tensor& qhat, const Tensor& khat, const Tensor& key_padding_mask);
   bool is_fitted() const { return fitted.item() != 0.0f; }

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "core/autograd.h"
 #include "core/ops_elementwise.h"
 #include "core/ops_shape.h"
 
@@ -147,6 +148,40 @@ Tensor ProjectedAttention::forward(const Tensor& x, const Tensor& key_padding_ma
   const Heads h = project(x);                                     // q, k, v: (B, H, n, d)
   const Tensor out = attend(x, h.q, h.k, h.v, key_padding_mask);  // (B, H, n, d)
   return w_o.forward(merge_heads(out));                           // (B, n, d_model)
+}
+
+// ---- the attention a layer puts on its input ------------------------------------------------------------
+Tensor AttentionLayer::attention_weights(const Tensor&) {
+  AZ_FAIL("attention_weights: this layer's output is not one n×n mix of its value rows (no matrix to show)");
+}
+
+Tensor ProjectedAttention::attention_weights(const Tensor& x) {
+  AZ_CHECK(x.dim() == 3 && x.size(2) == d_model, scheme.name(), " layer: x must be (B, n, ", d_model, "), got ",
+           x.shape());
+  core::NoGradGuard no_grad;
+  const Heads h = project(x);                                 // q, k, v: (B, H, n, d)
+  return scheme.effective_attention(h.q, h.k, h.v, config);  // (B, H, n, n)
+}
+
+Tensor ProjectedAttention::attend_matrix(const Tensor& x) {
+  AZ_CHECK(x.dim() == 3 && x.size(2) == d_model, scheme.name(), " layer: x must be (B, n, ", d_model, "), got ",
+           x.shape());
+  AZ_CHECK(!training(), scheme.name(), " layer: attention_weights needs eval mode (training may change the layer)");
+  core::NoGradGuard no_grad;
+  const Heads h = project(x);  // q, k, v: (B, H, n, d)
+  const int64_t B = h.v.size(0), H = h.v.size(1), n = h.v.size(2), d = h.v.size(3);
+  Tensor A = Tensor::zeros({B, H, n, n});
+  for (int64_t j0 = 0; j0 < n; j0 += d) {  // values = identity columns j0 .. j0+d-1 (zeros past n)
+    Tensor e = Tensor::zeros({B, H, n, d});
+    for (int64_t bh = 0; bh < B * H; ++bh)
+      for (int64_t c = 0; c < d && j0 + c < n; ++c) e.data()[(bh * n + j0 + c) * d + c] = 1.0f;
+    const Tensor out = attend(x, h.q, h.k, e, Tensor());  // (B, H, n, d) = A[:, :, :, j0 .. j0+d-1]
+    for (int64_t bh = 0; bh < B * H; ++bh)
+      for (int64_t i = 0; i < n; ++i)
+        for (int64_t c = 0; c < d && j0 + c < n; ++c)
+          A.data()[(bh * n + i) * n + j0 + c] = out.data()[(bh * n + i) * d + c];
+  }
+  return A;
 }
 
 // ---- registry -------------------------------------------------------------------------------------------

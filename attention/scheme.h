@@ -49,6 +49,11 @@ struct Config {
 class AttentionLayer : public core::nn::Module {
  public:
   virtual Tensor forward(const Tensor& x, const Tensor& key_padding_mask = Tensor()) = 0;
+  // The attention this layer puts on x: (B, H, n, n), row i = what query i takes from each key j, so that the
+  // heads' output before w_o is attention_weights(x) @ v (v = the layer's value projection of x, (B, H, n, d)).
+  // For pictures (lm/attention_maps.h): call it in eval mode (a layer in training may redraw or update state).
+  // No padding mask. Default: throws — a layer whose output is not one n×n mix of its value rows (Star's relay).
+  virtual Tensor attention_weights(const Tensor& x);
 };
 
 struct LayerConfig {
@@ -207,11 +212,20 @@ class ProjectedAttention : public AttentionLayer {
   // layers that project more from it (Longformer's global Q_g, K_g, V_g).
   virtual Tensor attend(const Tensor& x, const Tensor& q, const Tensor& k, const Tensor& v,
                         const Tensor& key_padding_mask);
+  // (B, H, n, n): default scheme.effective_attention(project(x)) with the layer's config. A layer that overrides
+  // attend overrides this too, usually with attend_matrix.
+  Tensor attention_weights(const Tensor& x) override;
 
   const Scheme& scheme;
   Config config;  // the scheme's settings for this layer (validated), causal flag and seed
   int64_t d_model, n_heads;
   core::nn::Linear w_q, w_k, w_v, w_o;
+
+ protected:
+  // The matrix attend applies, read off attend itself: attend is linear in v, attend(q, k, V) = A V, so feeding
+  // the columns of the n×n identity as values (d at a time, v's own width) returns A's columns. Exact for any
+  // attend whose A depends on q, k and the layer only, not on v. Eval mode only (no state changes); no graph.
+  Tensor attend_matrix(const Tensor& x);
 };
 
 // Every layer's first check: n_heads > 0 divides d_model. Throws "WHO layer: d_model D is not divisible by

@@ -128,6 +128,8 @@ class SinkhornLayer : public ProjectedAttention {
   // sinkhorn_attention, with this step's noise seed in training: (B, H, n, d)
   Tensor attend(const Tensor& x, const Tensor& q, const Tensor& k, const Tensor& v,
                 const Tensor& key_padding_mask) override;
+  // The matrix attend applies (the sorted blocks, without training noise), read off attend: (B, H, n, n). Eval mode.
+  Tensor attention_weights(const Tensor& x) override { return attend_matrix(x); }
   SinkhornOptions options;
   // The noise generator. Not a buffer: its state is not a tensor, so a restored checkpoint continues the noise
   // stream where the run is, not where the checkpoint was (eval, which draws no noise, is unaffected).

@@ -290,6 +290,12 @@ Tensor SynthesizerLayer::forward(const Tensor& x, const Tensor& pad) {
   return w_o.forward(merge_heads(matmul(A, v)));               // (B, n, D)
 }
 
+Tensor SynthesizerLayer::attention_weights(const Tensor& x) {
+  core::NoGradGuard no_grad;
+  const Tensor A = probabilities(x);  // (1 or B, H, n, n)
+  return expand(A, {x.size(0), A.size(1), A.size(2), A.size(3)});  // (B, H, n, n)
+}
+
 // ---- the registered scheme "synthesizer" --------------------------------------------------------------------
 namespace {
 

@@ -116,6 +116,8 @@ class SynthesizerLayer : public AttentionLayer {
   Tensor logits(const Tensor& x) const;
   // The attention probabilities the forward pass applies: (1 or B, H, n, n).
   Tensor probabilities(const Tensor& x, const Tensor& key_padding_mask = Tensor()) const;
+  // probabilities(x) for every sequence of the batch: (B, H, n, n), applied to split_heads(w_v(x)).
+  Tensor attention_weights(const Tensor& x) override;
 
   SynthesizerOptions options;
   int64_t d_model, n_heads, max_len;

@@ -18,10 +18,12 @@
 #include "cli/commands.h"
 #include "cli/files.h"
 #include "core/core.h"
+#include "lm/attention_maps.h"
 #include "lm/compressors.h"
 #include "lm/corpus.h"
 #include "lm/suite.h"
 #include "lm/train.h"
+#include "plot/png.h"
 
 namespace cli {
 
@@ -32,11 +34,13 @@ const std::vector<OptionSpec> kLmOptions = {
     {"context", true, false}, {"steps", true, false},  {"batch", true, false},      {"lr", true, false},
     {"warmup", true, false}, {"eval-every", true, false}, {"eval-bytes", true, false}, {"d-model", true, false},
     {"heads", true, false},  {"layers", true, false},  {"d-ff", true, false},       {"seed", true, false},
-    {"time-limit", true, false}, {"progress", true, false}, {"out", true, false}, {"model", true, false},
+    {"time-limit", true, false}, {"progress", true, false}, {"out", true, false}, {"model", true, true},
     {"text", true, false},   {"no-compressors", false, false}, {"logits", true, false},
     // lm suite
     {"schemes", true, false}, {"budget", true, false}, {"contexts", true, false}, {"experiments", true, false},
-    {"quick", false, false}};
+    {"quick", false, false},
+    // lm attention
+    {"offset", true, false}, {"length", true, false}, {"layer", true, false}, {"head", true, false}};
 
 void only_options(const Args& args, const std::set<std::string>& allowed, const std::string& mode) {
   for (const auto& kv : args.values)
@@ -125,6 +129,7 @@ int lm_eval(const Args& args) {
   only_options(args, {"model", "text", "logits"}, "eval");
   AZ_CHECK(args.positional.size() == 1, "lm eval: unexpected argument '", args.positional.back(), "'");
   AZ_CHECK(args.has("model"), "lm eval: which model? (--model DIR, a directory written by attnzoo lm train)");
+  AZ_CHECK(args.all("model").size() == 1, "lm eval: one --model only");
   AZ_CHECK(args.has("text"), "lm eval: which text? (--text FILE)");
   std::unique_ptr<lm::ByteLM> model = lm::load_model(args.get("model"));
   const lm::Corpus text = lm::load_file(args.get("text"));
@@ -191,6 +196,78 @@ int lm_suite(const Args& args) {
   std::cout << "\n" << lm::results_markdown(r, o) << "\nwrote " << o.out_dir
             << "/results.md, results.csv, context.md, context.png, linformer_k.md, all_runs.csv and " << o.out_dir
             << "/runs/\n";
+
+// attnzoo lm attention --model DIR [--model DIR2 ...] --text FILE|--corpus C [--offset N] [--length N]
+//                      [--layer L] [--head H] --out DIR
+// Every model reads the same passage; writes DIR/heatmaps.png (layer L, head H of every model, default the last
+// layer's head 0), DIR/distance.png (every head's mean attention distance) and DIR/attention.html.
+int lm_attention(const Args& args) {
+  only_options(args, {"model", "text", "corpus", "offset", "length", "layer", "head", "out"}, "attention");
+  AZ_CHECK(args.positional.size() == 1, "lm attention: unexpected argument '", args.positional.back(), "'");
+  // 1. Every option checked, every model loaded and the passage cut before anything is written.
+  AZ_CHECK(args.has("model"), "lm attention: which model? (--model DIR, a directory written by attnzoo lm train)");
+  AZ_CHECK(args.has("text") != args.has("corpus"),
+           "lm attention: which text? (--text FILE or --corpus NAME, one of them)");
+  AZ_CHECK(args.has("out"), "lm attention: where? (--out DIR)");
+  const std::string out_dir = args.get("out");
+  check_output_dir(out_dir, "lm attention");
+  std::vector<std::unique_ptr<lm::ByteLM>> models;
+  int64_t context = INT64_MAX, layers = INT64_MAX, heads = INT64_MAX;
+  for (const std::string& dir : args.all("model")) {
+    models.push_back(lm::load_model(dir));
+    const lm::LMConfig& c = models.back()->config;
+    context = std::min(context, c.context);
+    layers = std::min(layers, c.model.n_layers);
+    heads = std::min(heads, c.model.n_heads);
+  }
+  // The passage: --text FILE from its start, or --corpus's test split (text no model was trained on).
+  std::string text;
+  if (args.has("text")) {
+    text = lm::load_file(args.get("text")).text;
+  } else {
+    text = lm::split(lm::load_corpus(args.get("corpus")).text).test;
+  }
+  const int64_t length = parse_int(args, "length", std::min<int64_t>(context, 128), 1, context);
+  const int64_t size = static_cast<int64_t>(text.size());
+  const int64_t offset = parse_int(args, "offset", 0, 0, INT64_MAX);
+  AZ_CHECK(offset + length <= size, "lm attention: --offset ", offset, " + --length ", length, " is past the text's ",
+           size, " bytes");
+  const std::string passage = text.substr(static_cast<size_t>(offset), static_cast<size_t>(length));
+  const int64_t layer = parse_int(args, "layer", layers - 1, 0, layers - 1);
+  const int64_t head = parse_int(args, "head", 0, 0, heads - 1);
+
+  // 2. The maps and the figures, in memory.
+  // Each model is labelled by its scheme, settings and objective, and its directory's name (two runs of one scheme
+  // would look alike otherwise).
+  std::vector<lm::AttentionMaps> maps;
+  for (size_t k = 0; k < models.size(); ++k) {
+    std::filesystem::path p = std::filesystem::path(args.all("model")[k]).lexically_normal();
+    if (!p.has_filename()) p = p.parent_path();  // "runs/full/" -> "runs/full"
+    const std::string dir = p.filename().string();
+    const std::string label = lm::model_label(*models[k]) + (dir.empty() ? "" : " (" + dir + ")");
+    maps.push_back(lm::capture_attention(*models[k], passage, label));
+  }
+  const plot::Image heatmaps = lm::compare_heatmaps(maps, layer, head);
+  const plot::Image distance = lm::distance_figure(maps);
+
+  // 3. The files.
+  std::filesystem::create_directories(out_dir);
+  plot::save_png(heatmaps, out_dir + "/heatmaps.png");
+  plot::save_png(distance, out_dir + "/distance.png");
+  lm::write_attention_page(out_dir + "/attention.html", maps, "attnzoo: where byte-level language models look");
+  std::cout << "lm attention: " << passage.size() << " bytes at offset " << offset << "; mean attention distance "
+               "(bytes) per layer, head:\n";
+  for (const lm::AttentionMaps& m : maps) {
+    const core::Tensor d = lm::distance_grid(m);
+    std::cout << "  " << m.label << ":";
+    for (int64_t l = 0; l < m.layers(); ++l) {
+      std::cout << (l ? " |" : "");
+      for (int64_t h = 0; h < m.heads(); ++h)
+        std::cout << " " << std::fixed << std::setprecision(1) << d.data()[l * m.heads() + h];
+    }
+    std::cout << "\n";
+  }
+  std::cout << "wrote " << out_dir << "/heatmaps.png, distance.png, attention.html\n";
   return kExitOk;
 }
 
@@ -203,7 +280,8 @@ int cmd_lm(const std::vector<std::string>& words) {
   if (mode == "train") return lm_train(args);
   if (mode == "eval") return lm_eval(args);
   if (mode == "suite") return lm_suite(args);
-  AZ_FAIL("lm: unknown mode '", mode, "' (train, eval or suite)");
+  if (mode == "attention") return lm_attention(args);
+  AZ_FAIL("lm: unknown mode '", mode, "' (train, eval, suite or attention)");
 }
 
 }  // namespace cli

@@ -7,7 +7,8 @@
 //                                      against NumPy/PyTorch), optionally with gradients
 //   attnzoo lra TASK --scheme S ...    train a Transformer classifier with any scheme on a Long Range Arena task
 //                                      (lra/train.h); `lra suite` is `make lra` (lra/suite.h)
-//   attnzoo lm train|eval ...          pretrain a byte-level language model on real text, score one (lm/train.h)
+//   attnzoo lm train|eval|attention .. pretrain a byte-level language model on real text, score one, show where it
+//                                      looks (lm/train.h, lm/attention_maps.h)
 //
 // Legend: B = batch, H = heads, n = number of queries, m = number of keys, d = head size.
 //   q: (B, H, n, d)   k, v: (B, H, m, d)   out: (B, H, n, d)   A: (B, H, n, m) with out == A @ v
@@ -126,6 +127,14 @@ usage:
       2. test bpc vs context 128..4096 at a fixed budget -> context.md, context.png; 3. Linformer's
       masked-LM bpc vs k at n = 512 -> linformer_k.md. --budget N training bytes per run,
       --contexts a,b, --time-limit SEC per run (default 300, 0 = none), --quick a few minutes' version
+  attnzoo lm attention --model DIR [--model DIR2 ...] (--text FILE | --corpus C) --out DIR [options]
+      where the models look on one passage: every layer's and head's attention weights; writes
+      DIR/heatmaps.png (one head of every model, the passage's characters on the axes),
+      DIR/distance.png (every head's mean attention distance) and DIR/attention.html (interactive:
+      hover a character to see where it looks); prints the distances
+      --text FILE | --corpus C   the passage's source (--corpus: its test split)
+      --offset N --length N      the passage: N bytes (default min(context, 128)) from byte N (default 0)
+      --layer L --head H         the head heatmaps.png shows (default the last layer, head 0)
   attnzoo help          this text (also: attnzoo --help, attnzoo COMMAND --help)
 
 examples:

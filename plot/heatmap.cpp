@@ -194,6 +194,15 @@ void draw_block_grid(Image& plot, const CellGeometry& g, int k, Color towards, f
   }
 }
 
+// Ticks for text labels: every cell when a label of `need` pixels fits in the `pitch` pixels between cells,
+// otherwise every k-th cell with the smallest k that gives it room.
+std::vector<int> every_kth(int n, int pitch, int need) {
+  const int k = std::max(1, (need + std::max(pitch, 1) - 1) / std::max(pitch, 1));
+  std::vector<int> ticks;
+  for (int v = 0; v < n; v += k) ticks.push_back(v);
+  return ticks;
+}
+
 // Places the title, subtitle lines, axes with tick labels, the plot area and the side panel on one canvas.
 Image compose_matrix_figure(const Image& plot, const CellGeometry& g, const SidePanel& side,
                             const HeatmapOptions& opts, const std::vector<std::string>& notes,
@@ -230,11 +239,19 @@ Image compose_matrix_figure(const Image& plot, const CellGeometry& g, const Side
   const int plot_y = y + std::max(8, side.align_top + 2);
 
   // ---- horizontal layout: y label, y tick labels, ticks, plot, side panel
-  std::vector<int> yt = index_ticks(g.rows);
+  AZ_CHECK(opts.row_labels.empty() || static_cast<int>(opts.row_labels.size()) == g.rows, "heatmap: ",
+           opts.row_labels.size(), " row labels for ", g.rows, " rows");
+  AZ_CHECK(opts.col_labels.empty() || static_cast<int>(opts.col_labels.size()) == g.cols, "heatmap: ",
+           opts.col_labels.size(), " column labels for ", g.cols, " columns");
+  const int row_pitch = g.rows > 1 ? g.row_centre(1) - g.row_centre(0) : th;  // pixels between row centres
+  const int col_pitch = g.cols > 1 ? g.col_centre(1) - g.col_centre(0) : th;
+  int label_w = 0;
+  for (const std::string& l : opts.col_labels) label_w = std::max(label_w, text_width(l, s));
+  std::vector<int> yt = opts.row_labels.empty() ? index_ticks(g.rows) : every_kth(g.rows, row_pitch, cap + 3 * s);
   std::vector<std::string> yt_text;
   int yt_w = 0;
   for (int v : yt) {
-    yt_text.push_back(std::to_string(v));
+    yt_text.push_back(opts.row_labels.empty() ? std::to_string(v) : opts.row_labels[static_cast<size_t>(v)]);
     yt_w = std::max(yt_w, text_width(yt_text.back(), s));
   }
   int x = M;
@@ -242,11 +259,11 @@ Image compose_matrix_figure(const Image& plot, const CellGeometry& g, const Side
   if (!opts.ylabel.empty() && ylabel_vertical) x += th + 8;
   const int plot_x = x + yt_w + 4 + kTick + 1;
 
-  std::vector<int> xt = index_ticks(g.cols);
+  std::vector<int> xt = opts.col_labels.empty() ? index_ticks(g.cols) : every_kth(g.cols, col_pitch, label_w + 4 * s);
   std::vector<std::string> xt_text;
   std::vector<int> xt_centre, xt_half;
   for (int v : xt) {
-    xt_text.push_back(std::to_string(v));
+    xt_text.push_back(opts.col_labels.empty() ? std::to_string(v) : opts.col_labels[static_cast<size_t>(v)]);
     xt_centre.push_back(plot_x + g.col_centre(v));
     xt_half.push_back(text_width(xt_text.back(), s) / 2);
   }

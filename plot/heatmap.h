@@ -33,6 +33,10 @@ struct HeatmapOptions {
   int target_px = 512;  // the plot area's longer side is about this many pixels
   int text_scale = 2;   // 1..3; 2 reads well at target_px = 512
   std::vector<Color> colors;  // categorical_heatmap only: colour of id i (default: categorical(i))
+  // Text tick labels instead of the row / column indices (e.g. the characters of a passage), one per row /
+  // column (empty = indices). A label is drawn at every cell when they fit, otherwise at every k-th cell (the
+  // smallest k whose labels do not overlap). Printable ASCII only (others show as '?').
+  std::vector<std::string> row_labels, col_labels;
 };
 
 // Where the cells ended up in a heatmap figure, for tests and for lessons that draw on top of cells

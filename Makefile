@@ -12,6 +12,7 @@
 #                   tokens -> out/lra/ (results.md, efficiency.md, bubbles.png, ...); ~26 min on 2 cores
 #   make lm         pretraining on real text: every scheme as a byte-level LM on the KJV Bible, bits per byte vs
 #                   context, Linformer's k -> out/lm/ (results.md, context.png, ...); see lm/suite.h
+#   make attention-page  two small LMs trained on the KJV Bible and where their heads look: out/lm/attention.html
 #   make deps       install missing Debian packages only (scripts/install-deps.sh)
 #   make reference  regenerate tests/reference/*.npy with PyTorch (needs python3-torch: make deps-torch)
 #   make clean      remove build/ and out/
@@ -81,7 +82,7 @@ GALLERY       := $(BUILD)/tools/gallery
 # nbrun compiles each notebook's instrumented copy exactly as a lesson is built.
 NB_BUILD_FLAGS = --cxx "$(CXX)" --cxxflags "$(CXXFLAGS)" --ldflags "$(LDFLAGS)" --ldlibs "$(LIB_LINK) $(LDLIBS)"
 
-.PHONY: all build run test sanitize bench lra lm notebooks gallery-check deps-gallery deps-text bench-torch deps deps-torch reference clean help FORCE
+.PHONY: all build run test sanitize bench lra lm attention-page notebooks gallery-check deps-gallery deps-text bench-torch deps deps-torch reference clean help FORCE
 # Keep every object file: make would delete the lessons' and notebooks' .o as intermediates of a pattern chain, and
 # the next make (whose included .d files name them) would compile them all again — twice per CI run.
 .SECONDARY:
@@ -110,6 +111,7 @@ notebooks: all
 
 gallery-check: deps-gallery
 	bash scripts/check-gallery.sh $(OUT)
+	@if [ -f $(OUT)/lm/attention.html ]; then bash scripts/check-attention-page.sh $(OUT)/lm/attention.html; fi
 
 test: deps deps-text
 	@$(MAKE) --no-print-directory $(PARALLEL) $(TEST_BIN) $(LESSONS) $(COMPANIONS) $(CLI) $(NB_RUNNER) $(GALLERY)
@@ -134,6 +136,20 @@ lra: all
 LM_ARGS ?=
 lm: all deps-text
 	$(CLI) lm suite --out $(OUT)/lm $(LM_ARGS)
+	@models=""; for s in flash longformer bigbird reformer routing; do \
+	  d=$(OUT)/lm/runs/schemes/$${s}_n512; [ -f $$d/model.safetensors ] && models="$$models --model $$d"; done; \
+	  if [ -n "$$models" ]; then $(CLI) lm attention --corpus kjv --out $(OUT)/lm $$models; fi
+
+# The interactive attention page alone, in about a minute: two small causal LMs on the KJV Bible (exact attention and
+# Longformer's window), their heads on a passage of the test split -> out/lm/attention.html, heatmaps.png,
+# distance.png. CI runs it before gallery-check.
+PAGE_TRAIN = --corpus kjv --context 128 --steps 200 --d-model 64 --heads 4 --layers 2 --eval-every 200 \
+             --no-compressors --progress lines
+attention-page: all deps-text
+	$(CLI) lm train $(PAGE_TRAIN) --scheme flash --out $(OUT)/lm/runs/page/flash
+	$(CLI) lm train $(PAGE_TRAIN) --scheme longformer --set window=16 --out $(OUT)/lm/runs/page/longformer
+	$(CLI) lm attention --corpus kjv --model $(OUT)/lm/runs/page/flash --model $(OUT)/lm/runs/page/longformer \
+	  --out $(OUT)/lm
 
 bench-torch: all deps-torch
 	$(PYTHON) bench/torch/compare.py $(BUILD) $(OUT)/bench
@@ -158,7 +174,7 @@ clean:
 	rm -rf build $(OUT)
 
 help:
-	@sed -n '3,17p' Makefile
+	@sed -n '3,18p' Makefile
 
 # ---- rules ------------------------------------------------------------------------------------------------
 $(BUILD)/obj/%.o: %.cpp

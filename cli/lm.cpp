@@ -196,6 +196,8 @@ int lm_suite(const Args& args) {
   std::cout << "\n" << lm::results_markdown(r, o) << "\nwrote " << o.out_dir
             << "/results.md, results.csv, context.md, context.png, linformer_k.md, all_runs.csv and " << o.out_dir
             << "/runs/\n";
+  return kExitOk;
+}
 
 // attnzoo lm attention --model DIR [--model DIR2 ...] --text FILE|--corpus C [--offset N] [--length N]
 //                      [--layer L] [--head H] --out DIR
@@ -275,7 +277,7 @@ int lm_attention(const Args& args) {
 
 int cmd_lm(const std::vector<std::string>& words) {
   const Args args = parse_args("lm", words, kLmOptions);
-  AZ_CHECK(!args.positional.empty(), "lm: what to do? (attnzoo lm train ... or attnzoo lm eval ...)");
+  AZ_CHECK(!args.positional.empty(), "lm: what to do? (attnzoo lm train, eval, suite or attention ...)");
   const std::string mode = args.positional[0];
   if (mode == "train") return lm_train(args);
   if (mode == "eval") return lm_eval(args);

@@ -287,7 +287,7 @@ std::string results_section(Page& page, const std::string& sub, const std::strin
     const std::string ext = entry.path().extension().string();
     if (ext == ".png") pngs.push_back(entry.path());
     else if (ext == ".md") tables.push_back(entry.path());
-    else if (ext == ".csv" || ext == ".json" || ext == ".txt") others.push_back(entry.path());
+    else if (ext == ".csv" || ext == ".json" || ext == ".txt" || ext == ".html") others.push_back(entry.path());
   }
   if (pngs.empty() && tables.empty() && others.empty()) return "";
   std::sort(pngs.begin(), pngs.end());
@@ -445,6 +445,10 @@ int main(int argc, char** argv) {
   std::string results = results_section(page, "bench", "Benchmarks: time and memory vs n",
                                          "Made by <code>make bench</code> (times are measured on this machine).");
   results += results_section(page, "lra", "Long Range Arena", "Made by <code>make lra</code>.");
+  results += results_section(page, "lm", "Language models on real text",
+                             "Made by <code>make lm</code> (every scheme pretrained on the King James Bible) and "
+                             "<code>attnzoo lm attention</code> (attention.html: hover a character to see where a "
+                             "trained head looks).");
   if (!results.empty()) body += "<h3 class=\"group\" id=\"results\">Results</h3>\n" + results;
 
   // Table of contents.
@@ -461,6 +465,7 @@ int main(int argc, char** argv) {
   }
   if (fs::is_directory(page.out / "bench")) toc += "<li><a href=\"#bench\">Benchmarks</a></li>\n";
   if (fs::is_directory(page.out / "lra")) toc += "<li><a href=\"#lra\">Long Range Arena</a></li>\n";
+  if (fs::is_directory(page.out / "lm")) toc += "<li><a href=\"#lm\">Language models on real text</a></li>\n";
   toc += "</ol>\n</nav>\n";
 
   int lessons = 0, notebooks = 0;

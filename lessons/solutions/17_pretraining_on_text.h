@@ -1,4 +1,4 @@
-// lessons/solutions/17_pretraining_on_text.h — SPOILER: the reference solution of lesson 17's exercise (step 6),
+// lessons/solutions/17_pretraining_on_text.h — SPOILER: the reference solution of lesson 17's exercise (step 7),
 // and a known-wrong answer. Try the exercise first; `build/lessons/17_pretraining_on_text --solution` runs this
 // solution, `--wrong-answer` shows how the self-check reports a wrong prediction.
 // Included by the lesson after its `MyRun` struct.

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "lra/train.h"  // ProgressMode
 
 namespace cli {
 
@@ -111,6 +112,22 @@ std::vector<int64_t> parse_int_list(const Args& args, const std::string& option,
   }
   AZ_CHECK(!out.empty(), args.command, ": --", option, " is empty");
   return out;
+}
+
+void only_options(const Args& args, const std::set<std::string>& allowed, const std::string& who) {
+  for (const auto& kv : args.values)
+    AZ_CHECK(allowed.count(kv.first), who, ": option --", kv.first, " does not apply here (see attnzoo help)");
+  for (const std::string& f : args.flags)
+    AZ_CHECK(allowed.count(f), who, ": option --", f, " does not apply here (see attnzoo help)");
+}
+
+lra::ProgressMode parse_progress(const Args& args, const std::string& who) {
+  const std::string m = args.get("progress", "auto");
+  if (m == "auto") return lra::ProgressMode::Auto;
+  if (m == "bar") return lra::ProgressMode::Bar;
+  if (m == "lines") return lra::ProgressMode::Lines;
+  if (m == "quiet") return lra::ProgressMode::Quiet;
+  AZ_FAIL(who, ": --progress '", m, "': expected bar, lines, quiet or auto");
 }
 
 }  // namespace cli

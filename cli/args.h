@@ -8,6 +8,10 @@
 #include <string>
 #include <vector>
 
+namespace lra {
+enum class ProgressMode;  // lra/train.h
+}
+
 namespace cli {
 
 constexpr int kExitOk = 0;
@@ -55,6 +59,11 @@ std::vector<int64_t> parse_int_list(const Args& args, const std::string& option,
                                     int64_t lo, int64_t hi);
 // --seed S: a non-negative integer, 0 when not given.
 uint64_t parse_seed(const Args& args);
+// Refuses (core::Error "WHO: option --X does not apply here") any option or flag given that is not in `allowed`:
+// for commands whose modes take different subsets of one option list (lra, lm).
+void only_options(const Args& args, const std::set<std::string>& allowed, const std::string& who);
+// --progress auto|bar|lines|quiet (default auto) for the commands that train.
+lra::ProgressMode parse_progress(const Args& args, const std::string& who);
 // The one SCHEME word after `show`/`run`.
 std::string scheme_name(const Args& args);
 

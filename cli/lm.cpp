@@ -42,28 +42,12 @@ const std::vector<OptionSpec> kLmOptions = {
     // lm attention
     {"offset", true, false}, {"length", true, false}, {"layer", true, false}, {"head", true, false}};
 
-void only_options(const Args& args, const std::set<std::string>& allowed, const std::string& mode) {
-  for (const auto& kv : args.values)
-    AZ_CHECK(allowed.count(kv.first), "lm ", mode, ": option --", kv.first, " does not apply here (see attnzoo help)");
-  for (const std::string& f : args.flags)
-    AZ_CHECK(allowed.count(f), "lm ", mode, ": option --", f, " does not apply here (see attnzoo help)");
-}
-
-lra::ProgressMode parse_progress(const Args& args) {
-  const std::string m = args.get("progress", "auto");
-  if (m == "auto") return lra::ProgressMode::Auto;
-  if (m == "bar") return lra::ProgressMode::Bar;
-  if (m == "lines") return lra::ProgressMode::Lines;
-  if (m == "quiet") return lra::ProgressMode::Quiet;
-  AZ_FAIL("lm: --progress '", m, "': expected bar, lines, quiet or auto");
-}
 
 // attnzoo lm train ...
 int lm_train(const Args& args) {
   only_options(args, {"corpus", "scheme", "set", "mlm", "context", "steps", "batch", "lr", "warmup", "eval-every",
                       "eval-bytes", "d-model", "heads", "layers", "d-ff", "seed", "time-limit", "progress", "out",
-                      "no-compressors"},
-               "train");
+                      "no-compressors"}, "lm train");
   AZ_CHECK(args.positional.size() == 1, "lm train: unexpected argument '", args.positional.back(), "'");
   // 1. Every option checked before anything is read or trained.
   AZ_CHECK(args.has("scheme"), "lm train: which scheme? (--scheme S; `attnzoo list` shows them)");
@@ -94,7 +78,7 @@ int lm_train(const Args& args) {
   o.eval_bytes = parse_int(args, "eval-bytes", o.eval_bytes, 1, INT64_MAX);
   o.seed = parse_seed(args);
   o.time_limit = parse_float(args, "time-limit", 0, 0, 1e7);
-  o.progress = parse_progress(args);
+  o.progress = parse_progress(args, "lm");
   AZ_CHECK(args.has("corpus"), "lm train: which text? (--corpus kjv, fortunes, gcide or a file's path)");
   o.out_dir = args.get("out", "out/lm/runs/" + scheme.name() + (masked ? "_mlm" : ""));
   check_output_dir(o.out_dir, "lm train");
@@ -126,7 +110,7 @@ int lm_train(const Args& args) {
 
 // attnzoo lm eval --model DIR --text FILE [--logits OUT.npy]
 int lm_eval(const Args& args) {
-  only_options(args, {"model", "text", "logits"}, "eval");
+  only_options(args, {"model", "text", "logits"}, "lm eval");
   AZ_CHECK(args.positional.size() == 1, "lm eval: unexpected argument '", args.positional.back(), "'");
   AZ_CHECK(args.has("model"), "lm eval: which model? (--model DIR, a directory written by attnzoo lm train)");
   AZ_CHECK(args.all("model").size() == 1, "lm eval: one --model only");
@@ -152,8 +136,7 @@ int lm_eval(const Args& args) {
 // attnzoo lm suite ...: the experiments of `make lm`
 int lm_suite(const Args& args) {
   only_options(args, {"corpus", "schemes", "context", "budget", "contexts", "experiments", "time-limit", "quick",
-                      "d-model", "heads", "layers", "seed", "progress", "out"},
-               "suite");
+                      "d-model", "heads", "layers", "seed", "progress", "out"}, "lm suite");
   AZ_CHECK(args.positional.size() == 1, "lm suite: unexpected argument '", args.positional.back(), "'");
   lm::SuiteOptions o;
   o.model.d_model = parse_int(args, "d-model", 128, 1, 8192);
@@ -189,7 +172,7 @@ int lm_suite(const Args& args) {
   o.experiments.assign(experiments.begin(), experiments.end());
   o.time_limit_per_run = parse_float(args, "time-limit", 300, 0, 1e7);  // a safety net: 0 = none
   o.seed = parse_seed(args);
-  o.progress = parse_progress(args);
+  o.progress = parse_progress(args, "lm");
   o.out_dir = args.get("out", "out/lm");
   check_output_dir(o.out_dir, "lm suite");
   const lm::SuiteResult r = lm::run_suite(o);
@@ -204,7 +187,7 @@ int lm_suite(const Args& args) {
 // Every model reads the same passage; writes DIR/heatmaps.png (layer L, head H of every model, default the last
 // layer's head 0), DIR/distance.png (every head's mean attention distance) and DIR/attention.html.
 int lm_attention(const Args& args) {
-  only_options(args, {"model", "text", "corpus", "offset", "length", "layer", "head", "out"}, "attention");
+  only_options(args, {"model", "text", "corpus", "offset", "length", "layer", "head", "out"}, "lm attention");
   AZ_CHECK(args.positional.size() == 1, "lm attention: unexpected argument '", args.positional.back(), "'");
   // 1. Every option checked, every model loaded and the passage cut before anything is written.
   AZ_CHECK(args.has("model"), "lm attention: which model? (--model DIR, a directory written by attnzoo lm train)");

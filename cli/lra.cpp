@@ -37,26 +37,10 @@ const std::vector<OptionSpec> kLraOptions = {
     {"no-parens", false, false}, {"schemes", true, false},    {"no-efficiency", false, false},
     {"lengths", true, false}};
 
-void only_options(const Args& args, const std::set<std::string>& allowed, const std::string& mode) {
-  std::vector<std::string> given;
-  for (const auto& kv : args.values) given.push_back(kv.first);
-  for (const std::string& f : args.flags) given.push_back(f);
-  for (const std::string& name : given)
-    AZ_CHECK(allowed.count(name), "lra ", mode, ": option --", name, " does not apply here (see attnzoo help)");
-}
-
-lra::ProgressMode parse_progress(const Args& args) {
-  const std::string m = args.get("progress", "auto");
-  if (m == "auto") return lra::ProgressMode::Auto;
-  if (m == "bar") return lra::ProgressMode::Bar;
-  if (m == "lines") return lra::ProgressMode::Lines;
-  if (m == "quiet") return lra::ProgressMode::Quiet;
-  AZ_FAIL("lra: --progress '", m, "': expected bar, lines, quiet or auto");
-}
 
 // attnzoo lra listops --generate N --out FILE.tsv
 int lra_generate_listops(const Args& args) {
-  only_options(args, {"generate", "out", "seq-len", "seed", "parens", "no-parens"}, "listops --generate");
+  only_options(args, {"generate", "out", "seq-len", "seed", "parens", "no-parens"}, "lra listops --generate");
   const int64_t n = parse_int(args, "generate", 0, 1, 10000000);
   AZ_CHECK(args.has("out"), "lra listops --generate: missing --out FILE.tsv");
   AZ_CHECK(!(args.has("parens") && args.has("no-parens")), "lra listops: --parens and --no-parens contradict each other");
@@ -84,7 +68,7 @@ int lra_generate_listops(const Args& args) {
 
 // attnzoo lra pathfinder --generate N --size S --out DIR
 int lra_generate_pathfinder(const Args& args) {
-  only_options(args, {"generate", "out", "size", "seed"}, "pathfinder --generate");
+  only_options(args, {"generate", "out", "size", "seed"}, "lra pathfinder --generate");
   const int64_t n = parse_int(args, "generate", 0, 1, 1000000);
   const int64_t size = parse_int(args, "size", 32, 16, 128);
   AZ_CHECK(size == 16 || size == 32 || size == 64 || size == 128, "lra pathfinder: --size ", size,
@@ -102,7 +86,7 @@ int lra_generate_pathfinder(const Args& args) {
 
 // attnzoo lra suite ...
 int lra_suite(const Args& args) {
-  only_options(args, {"out", "schemes", "time-limit", "no-efficiency", "progress", "lengths"}, "suite");
+  only_options(args, {"out", "schemes", "time-limit", "no-efficiency", "progress", "lengths"}, "lra suite");
   AZ_CHECK(args.positional.size() == 1, "lra suite: unexpected argument '",
            args.positional.size() > 1 ? args.positional[1] : "", "'");
   lra::SuiteOptions o;
@@ -116,7 +100,7 @@ int lra_suite(const Args& args) {
   o.run_efficiency = !args.has("no-efficiency");
   o.efficiency.lengths = parse_int_list(args, "lengths", o.efficiency.lengths, 1, 1 << 16);
   o.efficiency.model = o.tasks[0].train.model;
-  o.progress = parse_progress(args);
+  o.progress = parse_progress(args, "lra");
   const lra::SuiteResult r = lra::run_suite(o);
   std::cout << "\n" << lra::results_markdown(r);
   if (!r.efficiency.empty()) std::cout << "\n" << lra::efficiency_markdown(r.efficiency, o.efficiency);
@@ -130,8 +114,7 @@ int lra_suite(const Args& args) {
 int lra_train(const Args& args, std::string task) {
   only_options(args, {"scheme", "set", "steps", "seq-len", "seed", "data", "out", "batch", "eval-every", "lr",
                       "warmup", "d-model", "heads", "layers", "d-ff", "train", "val", "test", "data-seed", "size",
-                      "time-limit", "progress"},
-               task + " (training)");
+                      "time-limit", "progress"}, "lra " + task + " (training)");
   AZ_CHECK(args.positional.size() == 1, "lra: unexpected argument '", args.positional.size() > 1 ? args.positional[1] : "",
            "' (one task per run)");
   // 1. What to train: the scheme and its settings, checked first.
@@ -197,7 +180,7 @@ int lra_train(const Args& args, std::string task) {
   o.model.d_ff = parse_int(args, "d-ff", o.model.d_ff, 1, 65536);
   o.seed = parse_seed(args);
   o.time_limit = parse_float(args, "time-limit", 0, 0, 1e7);
-  o.progress = parse_progress(args);
+  o.progress = parse_progress(args, "lra");
   o.out_dir = args.get("out", "out/lra/runs/" + task + "/" + scheme.name());
   check_output_dir(o.out_dir, "lra " + task);
 

@@ -22,6 +22,8 @@
 // (ESC, BEL, NUL, ...) shows them as \x1b etc., so an error is always one line of printable ASCII.
 #include "core/npy.h"
 
+#include "core/atomic_file.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>  // getpid, read, close
@@ -113,26 +115,6 @@ void append_le(std::string& out, const T* values, int64_t n) {
   }
 }
 
-// Writes `bytes` to `path` atomically: to `path.tmp.<pid>` in the same directory (so that rename stays within
-// one filesystem), then rename over `path`. A reader sees the old file or the complete new one, never a prefix.
-//
-// Missing parent directories are NOT created: numpy.save does not create them either, and a typo in an output
-// path should fail loudly rather than scatter directories. Programs that own an output folder (the CLI's
-// --grads DIR, lessons' out/) create it themselves.
-void write_atomically(const std::string& path, const std::string& bytes) {
-  const std::string tmp = path + ".tmp." + std::to_string(static_cast<long long>(::getpid()));
-  std::FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (f == nullptr) AZ_FAIL("npy: cannot write ", printable(path), ": ", std::strerror(errno));
-  const size_t written = bytes.empty() ? 0 : std::fwrite(bytes.data(), 1, bytes.size(), f);
-  int err = written == bytes.size() ? 0 : (errno != 0 ? errno : EIO);
-  if (std::fflush(f) != 0 && err == 0) err = errno != 0 ? errno : EIO;
-  if (std::fclose(f) != 0 && err == 0) err = errno != 0 ? errno : EIO;
-  if (err == 0 && std::rename(tmp.c_str(), path.c_str()) != 0) err = errno;
-  if (err != 0) {
-    std::remove(tmp.c_str());
-    AZ_FAIL("npy: cannot write ", printable(path), ": ", std::strerror(err));
-  }
-}
 
 // ---- reading: the header dict ------------------------------------------------------------------------------
 
@@ -571,7 +553,7 @@ void save(const std::string& path, const Tensor& t) {
   AZ_CHECK(t.defined(), "npy: cannot write ", printable(path), ": the tensor is undefined");
   std::string bytes = make_preamble("<f4", t.shape());
   append_le(bytes, t.data(), t.numel());
-  write_atomically(path, bytes);
+  core::write_file_atomically(path, bytes, "npy");
 }
 
 void save(const std::string& path, const IntTensor& t) {
@@ -579,7 +561,7 @@ void save(const std::string& path, const IntTensor& t) {
            t.numel(), " values");
   std::string bytes = make_preamble("<i8", t.shape);
   append_le(bytes, t.data.data(), t.numel());
-  write_atomically(path, bytes);
+  core::write_file_atomically(path, bytes, "npy");
 }
 
 Tensor load_from_bytes(const std::string& bytes, const std::string& name) {

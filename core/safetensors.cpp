@@ -12,6 +12,8 @@
 // So what a load allocates is what the file's own bytes describe, never what a length field claims.
 #include "core/safetensors.h"
 
+#include "core/atomic_file.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>  // getpid, pread, close
@@ -157,22 +159,6 @@ std::string encode(const File& f, const std::string& prefix) {
   return out;
 }
 
-// Writes `bytes` to `path` atomically: to `path.tmp.<pid>` in the same directory, then rename over `path`. A
-// reader sees the old file or the complete new one; on any failure the temporary file is removed.
-void write_atomically(const std::string& path, const std::string& bytes) {
-  const std::string tmp = path + ".tmp." + std::to_string(static_cast<long long>(::getpid()));
-  std::FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (f == nullptr) AZ_FAIL("safetensors: cannot write ", printable(path), ": ", std::strerror(errno));
-  const size_t written = bytes.empty() ? 0 : std::fwrite(bytes.data(), 1, bytes.size(), f);
-  int err = written == bytes.size() ? 0 : (errno != 0 ? errno : EIO);
-  if (std::fflush(f) != 0 && err == 0) err = errno != 0 ? errno : EIO;
-  if (std::fclose(f) != 0 && err == 0) err = errno != 0 ? errno : EIO;
-  if (err == 0 && std::rename(tmp.c_str(), path.c_str()) != 0) err = errno;
-  if (err != 0) {
-    std::remove(tmp.c_str());
-    AZ_FAIL("safetensors: cannot write ", printable(path), ": ", std::strerror(err));
-  }
-}
 
 // ---- reading: the header -----------------------------------------------------------------------------------
 
@@ -409,7 +395,7 @@ class FileInput {
 std::string to_bytes(const File& f) { return encode(f, "safetensors: cannot encode: "); }
 
 void save(const std::string& path, const File& f) {
-  write_atomically(path, encode(f, "safetensors: cannot write " + printable(path) + ": "));
+  core::write_file_atomically(path, encode(f, "safetensors: cannot write " + printable(path) + ": "), "safetensors");
 }
 
 File from_bytes(const std::string& bytes, const std::string& name) {

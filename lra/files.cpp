@@ -1,6 +1,8 @@
 // lra/files.cpp — see files.h.
 #include "lra/files.h"
 
+#include "core/atomic_file.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -26,22 +28,7 @@ void write_atomically(const std::string& path, const std::string& bytes, const s
   const fs::path target(path);
   std::error_code ec;
   if (target.has_parent_path()) fs::create_directories(target.parent_path(), ec);
-  const fs::path tmp = target.string() + ".tmp" + std::to_string(::getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    AZ_CHECK(out.good(), who, ": cannot write ", printable(path));
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    out.flush();
-    if (!out.good()) {
-      fs::remove(tmp, ec);
-      AZ_FAIL(who, ": cannot write ", printable(path));
-    }
-  }
-  fs::rename(tmp, target, ec);
-  if (ec) {
-    fs::remove(tmp, ec);
-    AZ_FAIL(who, ": cannot write ", printable(path));
-  }
+  core::write_file_atomically(path, bytes, who);
 }
 
 std::string read_all(const std::string& path, const std::string& who, int64_t max_bytes) {

@@ -249,8 +249,9 @@ int main(int argc, char** argv) try {
             ? "every head still looks almost uniformly over the earlier bytes: the model has not trained long enough "
               "for heads to specialise (in a 500-step run of this model at n = 128, the last layer's heads looked 10 "
               "to 18 bytes back, against 32 for uniform attention)"
-            : "the near head has specialised: its weight sits on the last few characters (compare its heatmap with "
-              "the far head's)");
+            : "the near head has specialised: its weight gathers on a few earlier positions (bright columns in "
+              "head_near.png, often where a word or a phrase begins) instead of spreading evenly; compare the far "
+              "head's heatmap");
   L.show(lm::head_heatmap(maps, near_l, near_h), "head_near.png",
          "the nearest-looking head of the trained model on a test passage: row i = where byte i looks (causal: only "
          "left of the diagonal)");

@@ -84,6 +84,23 @@ TEST_CASE("lm corpus: the King James Bible is Genesis 1:1 to Revelation 22:21, t
   CHECK(s.train.find("Revelation 22") == std::string::npos);
 }
 
+TEST_CASE("lm corpus: fortunes are the category files without their .dat and .u8; GCIDE is the dictzip decompressed") {
+  if (!std::filesystem::exists("/usr/share/games/fortunes") || !std::filesystem::exists("/usr/share/dictd/gcide.dict.dz")) {
+    MESSAGE("skipped: fortunes or dict-gcide is not installed (make deps-text installs them)");
+    return;
+  }
+  const lm::Corpus f = lm::load_corpus("fortunes");
+  CHECK(f.text.size() > 2000000);
+  CHECK(f.text.find("\n%\n") != std::string::npos);  // quotations separated by lines "%"
+  CHECK(f.source.find("43 files") != std::string::npos);
+  // the random-access indexes (.dat) are binary: none of their NUL-padded headers made it in
+  CHECK(f.text.find(std::string(4, '\0')) == std::string::npos);
+  CHECK(lm::load_corpus("fortunes").text == f.text);
+  const lm::Corpus g = lm::load_corpus("gcide");
+  CHECK(g.text.size() > 30000000);
+  CHECK(g.text.find("Webster") != std::string::npos);
+}
+
 TEST_CASE("lm examples: causal targets are the next bytes; the masked LM predicts ~15 % of the bytes, BERT's way") {
   const std::string text = toy_text(200);
   lm::LMConfig causal;

@@ -3,8 +3,6 @@
 // Legend: B = batch, n = context, V = 256 byte values.
 #include "lm/train.h"
 
-#include <unistd.h>
-
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -48,52 +46,28 @@ std::string rate_text(double per_s) {
   return buf;
 }
 
-// The progress line: rewritten in place on a terminal; otherwise one plain line per log row and per evaluation.
+// The LM trainer's progress text (step, training and validation bits per byte, tokens/s, ETA), shown by a
+// ProgressLine (lra/progress.h): in place on a terminal; otherwise one line per log row and per evaluation.
 class Progress {
  public:
-  Progress(const TrainOptions& o, int64_t every) : label_(o.label), total_(o.steps), every_(every) {
-    out_ = o.progress_stream ? o.progress_stream : &std::cout;
-    mode_ = o.progress;
-    if (mode_ == lra::ProgressMode::Auto)
-      mode_ = (out_ == &std::cout && ::isatty(STDOUT_FILENO)) ? lra::ProgressMode::Bar : lra::ProgressMode::Lines;
-  }
+  Progress(const TrainOptions& o, int64_t every)
+      : line_(o.progress, o.progress_stream, o.label, o.steps, every), total_(o.steps) {}
   void update(int64_t step, double train_bpc, double valid_bpc, double best, int64_t best_step, double tokens_per_s,
               double eta_s, bool evaluated) {
-    if (mode_ == lra::ProgressMode::Quiet) return;
-    if (mode_ == lra::ProgressMode::Lines && !(step % every_ == 0 || evaluated || step == total_)) return;
-    std::ostringstream line;
-    if (!label_.empty()) line << label_ << "  ";
+    if (!line_.shows(step, evaluated)) return;
+    std::ostringstream text;
     const int digits = static_cast<int>(std::to_string(total_).size());
-    line << "step " << std::setw(digits) << step << "/" << total_ << "  train " << bpc_text(train_bpc)
+    text << "step " << std::setw(digits) << step << "/" << total_ << "  train " << bpc_text(train_bpc)
          << " bpc  valid " << bpc_text(valid_bpc);
-    if (best_step > 0) line << " (best " << bpc_text(best) << " @" << best_step << ")";
-    line << "  " << rate_text(tokens_per_s) << " tok/s  ETA " << lra::format_duration(eta_s);
-    std::string text = line.str();
-    if (mode_ == lra::ProgressMode::Bar) {
-      const size_t len = text.size();
-      if (text.size() < last_len_) text += std::string(last_len_ - text.size(), ' ');
-      last_len_ = len;
-      *out_ << "\r" << text << std::flush;
-      open_ = true;
-    } else {
-      *out_ << text << std::endl;
-    }
+    if (best_step > 0) text << " (best " << bpc_text(best) << " @" << best_step << ")";
+    text << "  " << rate_text(tokens_per_s) << " tok/s  ETA " << lra::format_duration(eta_s);
+    line_.update(step, text.str(), evaluated);
   }
-  void note(const std::string& text) {
-    if (mode_ == lra::ProgressMode::Quiet) return;
-    if (open_) *out_ << "\n";
-    open_ = false;
-    last_len_ = 0;
-    *out_ << (label_.empty() ? "" : label_ + "  ") << text << std::endl;
-  }
+  void note(const std::string& text) { line_.note(text); }
 
  private:
-  std::string label_;
-  int64_t total_, every_;
-  std::ostream* out_;
-  lra::ProgressMode mode_;
-  size_t last_len_ = 0;
-  bool open_ = false;
+  lra::ProgressLine line_;
+  int64_t total_;
 };
 
 std::string objective_name(const LMConfig& c) { return c.masked ? "masked" : "causal"; }

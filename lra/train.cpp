@@ -3,8 +3,6 @@
 // Legend: B = batch, n = sequence length (n1, n2 for the two documents of a pair), d = d_model, C = classes.
 #include "lra/train.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -220,71 +218,43 @@ std::string loss_text(double loss) {
   return buf;
 }
 
-// The progress line: a bar rewritten in place on a terminal, plain lines otherwise.
+// The trainer's progress text (step, loss, accuracy, validation, rate, ETA, and a bar when it is drawn in place),
+// shown by a ProgressLine (lra/progress.h).
 class ProgressPrinter {
  public:
-  ProgressPrinter(const TrainOptions& o) : label_(o.label), total_(o.steps) {
-    out_ = o.progress_stream ? o.progress_stream : &std::cout;
-    mode_ = o.progress;
-    if (mode_ == ProgressMode::Auto)
-      mode_ = (out_ == &std::cout && ::isatty(STDOUT_FILENO)) ? ProgressMode::Bar : ProgressMode::Lines;
-    // Lines (a file, a pipe, CI): one line per log row, so the file shows the run as the log.csv does.
-    every_ = o.progress_every > 0 ? o.progress_every
-             : o.log_every > 0    ? o.log_every
-                                  : std::max<int64_t>(1, o.eval_every / 4);
-  }
+  ProgressPrinter(const TrainOptions& o)
+      : line_(o.progress, o.progress_stream, o.label, o.steps,
+              // Lines (a file, a pipe, CI): one line per log row, so the file shows the run as the log.csv does.
+              o.progress_every > 0 ? o.progress_every
+              : o.log_every > 0    ? o.log_every
+                                   : std::max<int64_t>(1, o.eval_every / 4)),
+        total_(o.steps) {}
 
   // step: steps done; loss/acc: running means; val: the last validation accuracy (NaN before the first);
   // rate: steps per wall second so far (evaluations included, for the ETA).
   void update(int64_t step, double loss, double acc, double val, double best, int64_t best_step, double rate,
               bool evaluated) {
-    if (mode_ == ProgressMode::Quiet) return;
-    const bool last = step == total_;
-    if (mode_ == ProgressMode::Lines && !(step % every_ == 0 || evaluated || last)) return;
-    std::ostringstream line;
-    if (!label_.empty()) line << label_ << "  ";
-    if (mode_ == ProgressMode::Bar) {
+    if (!line_.shows(step, evaluated)) return;
+    std::ostringstream text;
+    if (line_.mode() == ProgressMode::Bar) {
       const int width = 20;
       const int filled = static_cast<int>(width * step / std::max<int64_t>(total_, 1));
-      line << "[" << std::string(filled, '#') << std::string(width - filled, '.') << "] ";
+      text << "[" << std::string(filled, '#') << std::string(width - filled, '.') << "] ";
     }
     const int digits = static_cast<int>(std::to_string(total_).size());
-    line << "step " << std::setw(digits) << step << "/" << total_ << std::fixed << std::setprecision(3)
+    text << "step " << std::setw(digits) << step << "/" << total_ << std::fixed << std::setprecision(3)
          << "  loss " << loss_text(loss) << "  acc " << percent(acc) << "  val " << percent(val);
-    if (best_step > 0) line << " (best " << percent(best) << " @" << best_step << ")";
-    line << std::setprecision(1) << "  " << rate << " steps/s  ETA "
+    if (best_step > 0) text << " (best " << percent(best) << " @" << best_step << ")";
+    text << std::setprecision(1) << "  " << rate << " steps/s  ETA "
          << format_duration(rate > 0 ? (total_ - step) / rate : NAN);
-    std::string text = line.str();
-    if (mode_ == ProgressMode::Bar) {
-      // pad to the previous length so that a shorter line leaves nothing behind
-      const size_t len = text.size();
-      if (text.size() < last_len_) text += std::string(last_len_ - text.size(), ' ');
-      last_len_ = len;
-      *out_ << "\r" << text << std::flush;
-      open_ = true;
-    } else {
-      *out_ << text << std::endl;
-    }
+    line_.update(step, text.str(), evaluated);
   }
-  void note(const std::string& text) {
-    if (mode_ == ProgressMode::Quiet) return;
-    finish_bar();
-    *out_ << (label_.empty() ? "" : label_ + "  ") << text << std::endl;
-  }
-  void finish_bar() {
-    if (open_) *out_ << "\n" << std::flush;
-    open_ = false;
-    last_len_ = 0;
-  }
+  void note(const std::string& text) { line_.note(text); }
+  void finish_bar() { line_.finish(); }
 
  private:
-  std::string label_;
+  ProgressLine line_;
   int64_t total_;
-  std::ostream* out_;
-  ProgressMode mode_;
-  int64_t every_;
-  size_t last_len_ = 0;
-  bool open_ = false;
 };
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {

@@ -46,6 +46,7 @@
 
 #include "attention/transformer.h"
 #include "lra/dataset.h"
+#include "lra/progress.h"  // ProgressMode
 #include "plot/plot.h"
 #include "core/nn.h"
 
@@ -115,13 +116,6 @@ class Checkpoint {
 struct LogRow {
   int64_t step = 0;  // 1-based: the row after the step-th optimiser step
   double loss = 0, train_acc = 0, val_acc = 0, lr = 0, seconds = 0;
-};
-
-enum class ProgressMode {
-  Auto,   // Bar when the stream is std::cout and stdout is a terminal, else Lines
-  Bar,    // one line rewritten in place with '\r' (and a final newline)
-  Lines,  // a plain line every progress_every steps (default: every log row) and at every evaluation
-  Quiet,  // nothing
 };
 
 struct TrainOptions {

@@ -115,13 +115,13 @@ int lm_eval(const Args& args) {
   AZ_CHECK(args.has("model"), "lm eval: which model? (--model DIR, a directory written by attnzoo lm train)");
   AZ_CHECK(args.all("model").size() == 1, "lm eval: one --model only");
   AZ_CHECK(args.has("text"), "lm eval: which text? (--text FILE)");
+  if (args.has("logits")) check_output_file(args.get("logits"), "logits");  // before any work
   std::unique_ptr<lm::ByteLM> model = lm::load_model(args.get("model"));
   const lm::Corpus text = lm::load_file(args.get("text"));
   const lm::BpcResult r = lm::evaluate_bpc(*model, text.text);
   if (args.has("logits")) {
     // The logits of the text's first window (1, n, 256): what tests/reference/lm_parity.py compares with PyTorch.
     const std::string out = args.get("logits");
-    check_output_file(out, "logits");
     core::Rng mask_rng(1234);
     const lm::Example first = lm::window(text.text, 0, model->config, mask_rng);
     model->eval();

@@ -348,6 +348,7 @@ SchemeInfo etc_info() {
   i.memory_exponent = 1;
   i.idea = "band of radius r + global-long inputs + relative biases";
   i.lra_paper.model = "ETC";
+  i.lm_settings = {"window=64"};  // radius 64 and the 4 global tokens
   i.gallery_settings = {"window=3"};
   i.test_settings = {{"global_tokens=2", "window=3", "rel_clip=2"}, {"global_tokens=0", "window=1", "shared_qkv=true"}};
   return i;

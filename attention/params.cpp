@@ -117,6 +117,18 @@ Settings::Settings(const std::string& scheme, const std::vector<HyperParam>& spe
     if (p.check) p.check(scheme, values_[p.key]);
 }
 
+std::vector<std::string> overlay_settings(const std::vector<std::string>& preset,
+                                          const std::vector<std::string>& given) {
+  const auto key_of = [](const std::string& kv) { return kv.substr(0, kv.find('=')); };
+  std::set<std::string> given_keys;
+  for (const std::string& kv : given) given_keys.insert(key_of(kv));
+  std::vector<std::string> out;
+  for (const std::string& kv : preset)
+    if (!given_keys.count(key_of(kv))) out.push_back(kv);
+  out.insert(out.end(), given.begin(), given.end());
+  return out;
+}
+
 std::string Settings::get(const std::string& key) const {
   auto it = values_.find(key);
   AZ_CHECK(it != values_.end(), scheme_, ": no setting named '", key, "'");

@@ -61,6 +61,11 @@ class Settings {
   std::map<std::string, std::string> values_;
 };
 
+// A preset overlaid with the settings a user gave: the preset's key=value items whose key the user did not give,
+// then the user's, in order ({"window=64", "dilation=1"} + {"window=16"} -> {"dilation=1", "window=16"}).
+// The result is checked by Settings like any list.
+std::vector<std::string> overlay_settings(const std::vector<std::string>& preset, const std::vector<std::string>& given);
+
 // The parsers behind Settings and ParamTable: one-line errors "SCHEME: setting KEY='TEXT' is not ...".
 int64_t parse_int(const std::string& scheme, const std::string& key, const std::string& text);
 double parse_number(const std::string& scheme, const std::string& key, const std::string& text);

@@ -663,6 +663,7 @@ SchemeInfo routing_info() {
   i.memory_exponent = 1;
   i.idea = "pairs chosen by k-means: sqrt(n) clusters of sqrt(n) tokens";
   i.lra_paper.model = "Routing Trans.";
+  i.lm_settings = {"clusters=8"};  // windows of n/8 tokens: 64 at n = 512
   i.gallery_settings = {"clusters=4"};
   i.test_settings = {{"clusters=4"}, {"clusters=3", "cluster_size=10", "kmeans_iters=1"}};
   return i;

@@ -43,6 +43,7 @@ Scheme::Scheme(SchemeInfo info) : info_(std::move(info)) {
   AZ_CHECK(!info_.masked_softmax || (info_.has_pattern && info_.exactness != Exactness::approximate), info_.name,
            ": a masked softmax (SchemeInfo::masked_softmax) is exact on a pattern it can show (has_pattern)");
   configure(info_.lra_settings);  // the presets are settings the scheme accepts
+  configure(info_.lm_settings);
   configure(info_.gallery_settings);
   for (const auto& set : info_.test_settings) configure(set);
 }

@@ -128,6 +128,10 @@ struct SchemeInfo {
   // ---- presets ----
   PaperLraRow lra_paper;                        // its row in the Long Range Arena paper
   std::vector<std::string> lra_settings;        // the mini Long Range Arena's preset (attnzoo lra, make lra)
+  // The byte-level language model's preset (attnzoo lm train and make lm; --set overrides it key by key): the
+  // schemes that keep some keys per query keep about 64 of them at n = 512, so that the LM table compares them at
+  // a like budget. Empty: the scheme's defaults.
+  std::vector<std::string> lm_settings;
   std::vector<std::string> gallery_settings;    // the setting the gallery draws (its keys' effect shows at n = 64)
   std::vector<std::vector<std::string>> test_settings;  // the conformance tests run the defaults and each of these
 };

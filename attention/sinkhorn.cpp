@@ -538,6 +538,7 @@ SchemeInfo sinkhorn_info() {
   i.memory_exponent = 1;
   i.idea = "blockwise local + a learned soft sorting of blocks";
   i.lra_paper = {"Sinkhorn Trans.", 33.67, 67.45};  // its LRA average is printed differently in versions of the paper
+  i.lm_settings = {"block=32"};  // its own block and one sorted block: 64 keys
   i.gallery_settings = {"block=32"};
   i.test_settings = {{"block=8", "iters=3", "tau=0.5"}, {"block=4", "noise=true"}};
   return i;

@@ -64,6 +64,13 @@ int cmd_list(const std::vector<std::string>& words) {
     }
     std::cout << "  causal: " << (s->supports_causal() ? "yes" : "no (" + s->causal_refusal() + ")")
               << "   pattern: " << yes_no(s->has_pattern()) << "\n";
+    const auto preset = [](const std::vector<std::string>& set) {
+      std::string t;
+      for (const std::string& kv : set) t += (t.empty() ? "" : " ") + kv;
+      return t.empty() ? std::string("defaults") : t;
+    };
+    std::cout << "  presets: lra " << preset(s->info().lra_settings) << "; lm " << preset(s->info().lm_settings)
+              << "\n";
   }
   return kExitOk;
 }

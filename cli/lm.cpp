@@ -53,7 +53,8 @@ int lm_train(const Args& args) {
   AZ_CHECK(args.has("scheme"), "lm train: which scheme? (--scheme S; `attnzoo list` shows them)");
   const attention::Scheme& scheme = attention::find_scheme(args.get("scheme"));
   const bool masked = args.has("mlm");
-  const std::vector<std::string> sets = args.all("set");
+  // The scheme's LM preset (SchemeInfo::lm_settings), each --set replacing the preset's value of its key.
+  const std::vector<std::string> sets = attention::overlay_settings(scheme.info().lm_settings, args.all("set"));
   AZ_CHECK(masked || scheme.supports_causal(), "lm train: ", scheme.name(), " has no causal variant (",
            scheme.causal_refusal(), "); train it as a masked LM with --mlm");
   scheme.configure(sets, !masked);
@@ -88,7 +89,7 @@ int lm_train(const Args& args) {
   const lm::TextSplits splits = lm::split(corpus.text);
   std::cout << "lm train: " << corpus.name << ", " << corpus.text.size() << " bytes: train " << splits.train.size()
             << ", valid " << splits.valid.size() << ", test " << splits.test.size() << " (contiguous 90/5/5 %); "
-            << scheme.name() << " (" << (sets.empty() ? std::string("defaults") : "");
+            << scheme.name() << " (" << (sets.empty() ? std::string("defaults") : "");  // preset + --set
   for (size_t i = 0; i < sets.size(); ++i) std::cout << (i ? " " : "") << sets[i];
   std::cout << "), " << (masked ? "masked" : "causal") << " LM, context " << o.lm.context << ", " << o.steps
             << " steps of " << o.batch_size << " windows" << std::endl;
@@ -152,6 +153,7 @@ int lm_suite(const Args& args) {
     o.contexts = {128, 512, 2048};
     o.tokens_per_step = 4096;
     o.linformer_k = {16, 64, 256};
+    o.long_budget_tokens = 1 << 20;
   }
   o.corpus = args.get("corpus", "kjv");
   if (args.has("schemes")) {
@@ -168,7 +170,11 @@ int lm_suite(const Args& args) {
   const int64_t budget = parse_int(args, "budget", 0, 0, int64_t(1) << 40);
   if (budget > 0) o.budget_tokens = o.context_budget_tokens = o.linformer_budget_tokens = budget;
   o.contexts = parse_int_list(args, "contexts", o.contexts, 2, 1 << 16);
-  const std::vector<int64_t> experiments = parse_int_list(args, "experiments", {1, 2, 3}, 1, 3);
+  // --schemes without flash leaves out the long run (flash's), unless --experiments asks for it.
+  const bool long_run_wanted =
+      !args.has("schemes") || std::find(o.schemes.begin(), o.schemes.end(), o.long_scheme) != o.schemes.end();
+  const std::vector<int64_t> experiments =
+      parse_int_list(args, "experiments", long_run_wanted ? std::vector<int64_t>{1, 2, 3, 4} : std::vector<int64_t>{1, 2, 3}, 1, 4);
   o.experiments.assign(experiments.begin(), experiments.end());
   o.time_limit_per_run = parse_float(args, "time-limit", 300, 0, 1e7);  // a safety net: 0 = none
   o.seed = parse_seed(args);
@@ -177,7 +183,7 @@ int lm_suite(const Args& args) {
   check_output_dir(o.out_dir, "lm suite");
   const lm::SuiteResult r = lm::run_suite(o);
   std::cout << "\n" << lm::results_markdown(r, o) << "\nwrote " << o.out_dir
-            << "/results.md, results.csv, context.md, context.png, linformer_k.md, all_runs.csv and " << o.out_dir
+            << "/results.md, results.csv, context.md, context.png, linformer_k.md, long_run.md, all_runs.csv and " << o.out_dir
             << "/runs/\n";
   return kExitOk;
 }

@@ -34,8 +34,8 @@ const char* const kUsage = R"(attnzoo - efficient attention schemes from the com
 
 usage:
   attnzoo list
-      every scheme: name, summary, paper, hyperparameters with defaults, and whether it
-      supports causal masking, `run` and a sparsity pattern
+      every scheme: name, summary, paper, hyperparameters with defaults, whether it supports
+      causal masking and a sparsity pattern, and its presets for lra and lm
 
   attnzoo show SCHEME [--n N] [--d D] [--heads H] [--causal] [--seed S] [--set key=value]... [--out FILE.png]
       draw the effective attention A of each head for random q, k, v ~ N(0,1) of shape (1, H, n, d),
@@ -116,16 +116,20 @@ usage:
       --d-model D --heads H --layers L --d-ff F   model size (default 128, 4, 2, 4·D)
       --lr LR --warmup W --eval-every K --eval-bytes N (valid bytes read per evaluation, default 131072)
       --seed S --time-limit SEC --progress MODE   as for lra; --no-compressors skips the reference rows
+      --set k=v        a scheme setting; the scheme's LM preset (about 64 keys per query, e.g.
+                       longformer window=64; `attnzoo list` shows them) fills in the keys not given
       --out DIR        default out/lm/runs/SCHEME (SCHEME_mlm for --mlm)
   attnzoo lm eval --model DIR --text FILE [--logits OUT.npy]
       the bits per byte of the model in DIR (from lm train) on FILE; prints one line bpc=...
       --logits OUT.npy also writes the logits (1, n, 256) of FILE's first window, and its input
                        ids as OUT.npy.inputs.npy (tests/reference/lm_parity.py compares them with PyTorch)
-  attnzoo lm suite [--corpus C] [--schemes a,b] [--experiments 1,2,3] [--quick] [--out DIR] [options]
+  attnzoo lm suite [--corpus C] [--schemes a,b] [--experiments 1,2,3,4] [--quick] [--out DIR] [options]
       the experiments of `make lm` (default DIR out/lm): 1. every scheme as a causal and a masked LM
       at --context N (default 512) -> results.md/.csv with gzip, bzip2, xz as reference rows;
       2. test bpc vs context 128..4096 at a fixed budget -> context.md, context.png; 3. Linformer's
-      masked-LM bpc vs k at n = 512 -> linformer_k.md. --budget N training bytes per run,
+      masked-LM bpc vs k at n = 512 -> linformer_k.md; 4. the long run: flash at n = 256 on 12.3M
+      bytes (about 10 minutes here) against the compressors -> long_run.md (left out when --schemes
+      has no flash). Each scheme runs with its LM preset. --budget N training bytes per run,
       --contexts a,b, --time-limit SEC per run (default 300, 0 = none), --quick a few minutes' version
   attnzoo lm attention --model DIR [--model DIR2 ...] (--text FILE | --corpus C) --out DIR [options]
       where the models look on one passage: every layer's and head's attention weights; writes

@@ -35,7 +35,10 @@ std::string settings_text(const std::vector<std::string>& set) {
 // One training run; a refusal (core::Error) becomes a row that says why.
 SuiteRow run_one(const std::string& experiment, const std::string& scheme, std::vector<std::string> set,
                  bool masked, int64_t context, int64_t budget, const TextSplits& splits, const Corpus& corpus,
-                 const SuiteOptions& o, const std::string& label) {
+                 const SuiteOptions& o, const std::string& label, int64_t tokens_per_step = 0,
+                 double time_limit = -1) {
+  if (tokens_per_step <= 0) tokens_per_step = o.tokens_per_step;
+  if (time_limit < 0) time_limit = o.time_limit_per_run;
   SuiteRow row;
   row.experiment = experiment;
   row.scheme = scheme;
@@ -48,15 +51,16 @@ SuiteRow run_one(const std::string& experiment, const std::string& scheme, std::
   t.lm.model.set = set;
   t.lm.masked = masked;
   t.lm.context = context;
-  t.batch_size = std::max<int64_t>(1, o.tokens_per_step / context);
+  t.batch_size = std::max<int64_t>(1, tokens_per_step / context);
   t.steps = std::max<int64_t>(1, budget / (t.batch_size * context));
-  t.eval_every = std::max<int64_t>(1, t.steps / 4);
+  t.eval_every = std::max<int64_t>(1, t.steps / (experiment == "long" ? 12 : 4));
   t.eval_bytes = 1 << 16;
   t.seed = o.seed;
-  t.time_limit = o.time_limit_per_run;
+  t.time_limit = time_limit;
   t.progress = o.progress;
   t.label = label;
   t.out_dir = o.out_dir + "/runs/" + experiment + "/" + scheme + (masked ? "_mlm" : "") + "_n" + std::to_string(context);
+  row.out_dir = t.out_dir;
   try {
     row.result = train(splits, corpus, t);
     row.ok = true;
@@ -84,7 +88,7 @@ std::string context_markdown(const SuiteResult& r, const SuiteOptions& o) {
   for (size_t i = 0; i < o.contexts.size(); ++i) s << "---:|";
   s << "\n";
   for (const std::string& scheme : o.context_schemes) {
-    s << "| " << scheme << " |";
+    s << "| " << scheme << " (" << settings_text(attention::find_scheme(scheme).info().lm_settings) << ") |";
     for (int64_t n : o.contexts) {
       std::string cell = " ";
       for (const SuiteRow& row : r.rows)
@@ -127,6 +131,35 @@ plot::Image context_image(const SuiteResult& r, const SuiteOptions& o) {
 }
 
 }  // namespace
+
+std::string long_run_markdown(const SuiteResult& r, const SuiteOptions& o) {
+  const SuiteRow* run = nullptr;
+  for (const SuiteRow& row : r.rows)
+    if (row.experiment == "long") run = &row;
+  std::ostringstream s;
+  s << "# The long run: can a small language model beat the compressors?\n\n";
+  if (!run) return s.str() + "Not run.\n";
+  const TrainResult& t = run->result;
+  s << "A causal byte-level LM with " << o.long_scheme << " attention (" << settings_text(run->settings)
+    << "), context " << o.long_context << ", d_model " << o.model.d_model << ", " << o.model.n_layers
+    << " layers, " << t.parameters << " parameters, trained on " << o.long_budget_tokens << " bytes of " << o.corpus
+    << "'s train split (" << o.long_tokens_per_step << " per step, " << t.steps << " steps). Its test bits per "
+       "byte are the cost of coding the test split byte after byte, as a compressor does; each compressor is "
+       "given the train split first (it codes train + test and the train part's cost is taken off).\n\n";
+  if (!run->ok) return s.str() + "The run failed: " + run->error + "\n";
+  s << "| coder | test bits per byte |\n|---|---:|\n";
+  s << "| **" << o.long_scheme << " LM** (step " << t.best_step << ", the best validation)"
+    << (t.stopped_by_time_limit ? ", stopped by the time limit" : "") << " | **" << fixed(t.test_bpc, 3) << "** |\n";
+  for (const CompressorResult& c : r.compressors) s << "| " << c.setting << " | " << fixed(c.bits_per_byte, 3) << " |\n";
+  s << "\n";
+  for (const CompressorResult& c : r.compressors)
+    s << "- " << (t.test_bpc < c.bits_per_byte ? "beats " : "does not beat ") << c.name << " ("
+      << fixed(t.test_bpc, 3) << " vs " << fixed(c.bits_per_byte, 3) << ")\n";
+  s << "\nTraining took " << lra::format_duration(t.train_seconds) << " at " << fixed(t.tokens_per_s, 0)
+    << " bytes/s on this machine; the bits per byte depend only on the budget, the seed and the thread count. "
+       "Curves: runs/long/" << o.long_scheme << "_n" << o.long_context << "/curves.png.\n";
+  return s.str();
+}
 
 const std::vector<PaperBpc>& paper_enwik8() {
   static const std::vector<PaperBpc> rows = {
@@ -226,7 +259,7 @@ SuiteResult run_suite(const SuiteOptions& o) {
         if (!masked && !scheme.supports_causal()) continue;  // the table says "no causal variant"
         const std::string label = "[1: " + std::to_string(index) + "/" + std::to_string(total1) + "] " + name +
                                   (masked ? " masked" : " causal");
-        r.rows.push_back(run_one("schemes", name, {}, masked, o.context, o.budget_tokens, splits, corpus, o, label));
+        r.rows.push_back(run_one("schemes", name, scheme.info().lm_settings, masked, o.context, o.budget_tokens, splits, corpus, o, label));
       }
     }
   if (has(1)) {
@@ -243,7 +276,7 @@ SuiteResult run_suite(const SuiteOptions& o) {
         ++index;
         const std::string label = "[2: " + std::to_string(index) + "/" + std::to_string(total2) + "] " + name +
                                   " n=" + std::to_string(n);
-        r.rows.push_back(run_one("context", name, {}, false, n, o.context_budget_tokens, splits, corpus, o, label));
+        r.rows.push_back(run_one("context", name, attention::find_scheme(name).info().lm_settings, false, n, o.context_budget_tokens, splits, corpus, o, label));
       }
     write(o.out_dir + "/context.md", context_markdown(r, o));
     plot::save_png(context_image(r, o), o.out_dir + "/context.png");
@@ -256,7 +289,9 @@ SuiteResult run_suite(const SuiteOptions& o) {
       ++index;
       const std::string label = "[3: " + std::to_string(index) + "/" + std::to_string(o.linformer_k.size()) +
                                 "] linformer k=" + std::to_string(k);
-      r.rows.push_back(run_one("linformer_k", "linformer", {"k=" + std::to_string(k)}, true, o.linformer_n,
+      const auto set = attention::overlay_settings(attention::find_scheme("linformer").info().lm_settings,
+                                                   {"k=" + std::to_string(k)});
+      r.rows.push_back(run_one("linformer_k", "linformer", set, true, o.linformer_n,
                                o.linformer_budget_tokens, splits, corpus, o, label));
     }
     std::ostringstream s;
@@ -266,9 +301,17 @@ SuiteResult run_suite(const SuiteOptions& o) {
          "n = 512.\n\n| k | masked LM test bpc | tokens/s |\n|---:|---:|---:|\n";
     for (const SuiteRow& row : r.rows)
       if (row.experiment == "linformer_k")
-        s << "| " << row.settings[0].substr(2) << " | " << (row.ok ? fixed(row.result.test_bpc, 3) : "refused") << " | "
+        s << "| " << row.settings.back().substr(2)  /* the k=K given last */ << " | " << (row.ok ? fixed(row.result.test_bpc, 3) : "refused") << " | "
           << (row.ok ? fixed(row.result.tokens_per_s, 0) : "–") << " |\n";
     write(o.out_dir + "/linformer_k.md", s.str());
+  }
+  // 4. the long run
+  if (has(4)) {
+    const std::string label = "[4: 1/1] " + o.long_scheme + " n=" + std::to_string(o.long_context) + " long";
+    r.rows.push_back(run_one("long", o.long_scheme, attention::find_scheme(o.long_scheme).info().lm_settings, false,
+                             o.long_context, o.long_budget_tokens, splits, corpus, o, label, o.long_tokens_per_step,
+                             o.long_time_limit));
+    write(o.out_dir + "/long_run.md", long_run_markdown(r, o));
   }
   write(o.out_dir + "/all_runs.csv", results_csv(r));
   return r;

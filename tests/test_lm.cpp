@@ -255,13 +255,22 @@ TEST_CASE("lm suite: a tiny suite on a file writes its tables, with the compress
   o.linformer_k = {4, 8};
   o.linformer_n = 32;
   o.linformer_budget_tokens = 128 * 3;
-  o.experiments = {1, 3};
+  o.long_context = 16;
+  o.long_tokens_per_step = 64;
+  o.long_budget_tokens = 64 * 4;
+  o.experiments = {1, 3, 4};
   o.progress = lra::ProgressMode::Quiet;
+  // Linformer's LM preset (k = 64) does not fit n = 32: a refusal, not the end of the suite
   const lm::SuiteResult r = lm::run_suite(o);
-  // flash causal + masked, linformer masked (no causal variant), linformer k = 4 and 8
-  REQUIRE(r.rows.size() == 5);
+  // flash causal + masked, linformer masked (no causal variant; refused), linformer k = 4 and 8, the long run
+  REQUIRE(r.rows.size() == 6);
   for (const lm::SuiteRow& row : r.rows) {
     CAPTURE(row.scheme + " " + row.objective + " " + row.error);
+    if (row.experiment == "schemes" && row.scheme == "linformer") {
+      CHECK_FALSE(row.ok);
+      CHECK(row.error.find("k") != std::string::npos);
+      continue;
+    }
     CHECK(row.ok);
     CHECK(row.result.test_bpc > 0);
     CHECK(row.result.test_bpc < 9);
@@ -272,8 +281,15 @@ TEST_CASE("lm suite: a tiny suite on a file writes its tables, with the compress
   CHECK(md.find("no causal variant") != std::string::npos);
   for (const char* c : {"*gzip -9*", "*bzip2 -9*", "*xz -9e*"}) CHECK(md.find(c) != std::string::npos);
   const std::string csv = lm::results_csv(r);
-  CHECK(std::count(csv.begin(), csv.end(), '\n') == 1 + 5 + 3);
-  for (const char* f : {"results.md", "results.csv", "linformer_k.md", "all_runs.csv"})
+  CHECK(std::count(csv.begin(), csv.end(), '\n') == 1 + 6 + 3);
+  CHECK(r.rows.back().experiment == "long");
+  CHECK(r.rows.back().result.steps == 4);
+  const std::string long_md = lm::long_run_markdown(r, o);
+  for (const lm::CompressorResult& c : r.compressors) {  // the verdict the numbers give, for each compressor
+    const bool beats = r.rows.back().result.test_bpc < c.bits_per_byte;
+    CHECK(long_md.find(std::string(beats ? "- beats " : "- does not beat ") + c.name + " (") != std::string::npos);
+  }
+  for (const char* f : {"results.md", "results.csv", "linformer_k.md", "long_run.md", "all_runs.csv"})
     CHECK(std::filesystem::exists(dir / ("out/" + std::string(f))));
   CHECK_FALSE(std::filesystem::exists(dir / "out/context.md"));  // experiment 2 was not asked for
 }

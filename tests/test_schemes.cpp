@@ -166,6 +166,20 @@ TEST_CASE("conformance: every scheme describes itself, and its declared settings
   }
 }
 
+TEST_CASE("presets: a user's --set replaces the preset's value of its key, and only that key") {
+  using attention::overlay_settings;
+  CHECK(overlay_settings({}, {}).empty());
+  CHECK(overlay_settings({"window=64"}, {}) == std::vector<std::string>{"window=64"});
+  CHECK(overlay_settings({"window=64", "dilation=1"}, {"window=16"}) ==
+        std::vector<std::string>{"dilation=1", "window=16"});
+  CHECK(overlay_settings({"k=64"}, {"share=kv"}) == std::vector<std::string>{"k=64", "share=kv"});
+  // every LM preset is accepted for the objective the LM trains it with (causal where it has a causal variant)
+  for (const Scheme* s : attention::all_schemes()) {
+    CAPTURE(s->name());
+    CHECK_NOTHROW(s->configure(s->info().lm_settings, s->supports_causal()));
+  }
+}
+
 TEST_CASE("conformance: bad values of every setting are refused naming the scheme and the key, by the layer too") {
   for (const Scheme* s : attention::all_schemes())
     for (const auto& hp : s->hyperparams()) {

@@ -104,10 +104,13 @@ run: all deps-text
 	  $(GALLERY) --out $(OUT) || status=1; exit $$status
 
 # NB_ARGS: extra arguments for every notebook program, e.g. `make notebooks NB_ARGS=--quick` (CI does this).
+# A --quick run writes everything (notebooks, figures, logs, gallery) under OUT/quick, as a quick lesson does, so
+# that it never replaces the full-size figures of `make run`; its gallery is OUT/quick/index.html.
 NB_ARGS ?=
+NB_OUT = $(if $(filter --quick,$(NB_ARGS)),$(OUT)/quick,$(OUT))
 notebooks: all
-	@status=0; $(NB_RUNNER) $(NB_BUILD_FLAGS) --out-dir $(OUT)/notebooks $(LESSON_SRC) $(COMPANION_SRC) \
-	  -- --out $(OUT) $(NB_ARGS) || status=$$?; $(GALLERY) --out $(OUT) || status=1; exit $$status
+	@status=0; $(NB_RUNNER) $(NB_BUILD_FLAGS) --out-dir $(NB_OUT)/notebooks $(LESSON_SRC) $(COMPANION_SRC) \
+	  -- --out $(NB_OUT) $(NB_ARGS) || status=$$?; $(GALLERY) --out $(NB_OUT) || status=1; exit $$status
 
 gallery-check: deps-gallery
 	bash scripts/check-gallery.sh $(OUT)

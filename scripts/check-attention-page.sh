@@ -16,14 +16,8 @@ if [ ! -f "$page" ]; then
   echo "check-attention-page: $page does not exist (attnzoo lm attention ... --out DIR writes DIR/attention.html)" >&2
   exit 2
 fi
-browser=""
-for b in chromium chromium-browser google-chrome; do
-  if command -v "$b" >/dev/null 2>&1; then browser=$(command -v "$b"); break; fi
-done
-if [ -z "$browser" ]; then
-  echo "check-attention-page: no Chromium found (install it with: sh scripts/install-deps.sh --gallery)" >&2
-  exit 2
-fi
+. "$(dirname "$0")/headless.sh"
+headless_start check-attention-page
 
 failed=0
 # 1. Without a browser: the data is inlined and nothing is fetched from the network.
@@ -37,25 +31,13 @@ if grep -Eq '(src|href)="(https?:)?//' "$page"; then
 fi
 
 # 2. Load it in headless Chromium.
-profile=$(mktemp -d "${TMPDIR:-/tmp}/attnzoo-chromium-XXXXXX")
-trap 'rm -rf "$profile"' EXIT
-# #query=1: the page shows at once where character 1 looks, as a hover would (every character gets a colour)
+# #query=1: the page shows at once where character 1 looks, as a hover would (every character gets a colour);
+# the console goes to dump.log (read below for errors)
 url="file://$(cd "$(dirname "$page")" && pwd)/$(basename "$page")#query=1"
-flags=(--headless --no-sandbox --disable-gpu --disable-dev-shm-usage --disable-quic --no-first-run
-       --disable-background-networking --disable-component-update --disable-sync --disable-extensions
-       --hide-scrollbars --mute-audio --user-data-dir="$profile" --virtual-time-budget=10000
-       --enable-logging=stderr --v=0)
-dom=$(timeout 120 "$browser" "${flags[@]}" --dump-dom "$url" 2>"$profile/dump.log")
-rc=$?
-if [ $rc -ne 0 ] || [ -z "$dom" ]; then
-  echo "check-attention-page: chromium could not load $url (exit $rc):"
-  tail -n 5 "$profile/dump.log" | sed 's/^/  /'
-  exit 1
-fi
-body=$(grep -o '<body[^>]*>' <<<"$dom" | head -n 1)
-ready=$(sed -n 's/.*data-ready="\([0-9]*\)".*/\1/p' <<<"$body")
-models=$(sed -n 's/.*data-models="\([0-9]*\)".*/\1/p' <<<"$body")
-errors=$(sed -n 's/.*data-errors="\([^"]*\)".*/\1/p' <<<"$body")
+headless_dump check-attention-page "$url" --enable-logging=stderr --v=0
+ready=$(body_attr data-ready)
+models=$(body_attr data-models)
+errors=$(body_attr data-errors)
 if [ "$ready" != "1" ]; then
   echo "check-attention-page: the page's script did not finish (no data-ready on <body>)"
   failed=1

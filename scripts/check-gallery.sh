@@ -20,14 +20,8 @@ if [ ! -f "$page" ]; then
   echo "check-gallery: $page does not exist (make run or make notebooks writes it)" >&2
   exit 2
 fi
-browser=""
-for b in chromium chromium-browser google-chrome; do
-  if command -v "$b" >/dev/null 2>&1; then browser=$(command -v "$b"); break; fi
-done
-if [ -z "$browser" ]; then
-  echo "check-gallery: no Chromium found (install it with: sh scripts/install-deps.sh --gallery)" >&2
-  exit 2
-fi
+. "$(dirname "$0")/headless.sh"
+headless_start check-gallery
 
 failed=0
 abs_out=$(cd "$out_dir" && pwd)
@@ -55,21 +49,9 @@ if [ "$count" -eq 0 ]; then
 fi
 
 # ---- 2. load it in headless Chromium -------------------------------------------------------------------------
-profile=$(mktemp -d "${TMPDIR:-/tmp}/attnzoo-chromium-XXXXXX")
-trap 'rm -rf "$profile"' EXIT
-flags=(--headless --no-sandbox --disable-gpu --disable-dev-shm-usage --disable-quic --no-first-run
-       --disable-background-networking --disable-component-update --disable-sync --disable-extensions
-       --hide-scrollbars --mute-audio --user-data-dir="$profile" --virtual-time-budget=10000)
-dom=$(timeout 120 "$browser" "${flags[@]}" --dump-dom "$url" 2>"$profile/dump.log")
-rc=$?
-if [ $rc -ne 0 ] || [ -z "$dom" ]; then
-  echo "check-gallery: chromium could not load $url (exit $rc):"
-  tail -n 5 "$profile/dump.log" | sed 's/^/  /'
-  exit 1
-fi
-body=$(grep -o '<body[^>]*>' <<<"$dom" | head -n 1)
-loaded=$(sed -n 's/.*data-images="\([0-9]*\)".*/\1/p' <<<"$body")
-broken=$(sed -n 's/.*data-broken-images="\([^"]*\)".*/\1/p' <<<"$body")
+headless_dump check-gallery "$url"
+loaded=$(body_attr data-images)
+broken=$(body_attr data-broken-images)
 if [ -z "$loaded" ]; then
   echo "check-gallery: the page's image check did not run (no data-images on <body>): was the page made by build/tools/gallery?"
   exit 1
@@ -86,7 +68,7 @@ fi
 # ---- 3. screenshot -------------------------------------------------------------------------------------------
 shot="$abs_out/gallery.png"
 rm -f "$shot"
-(cd "$profile" && timeout 120 "$browser" "${flags[@]}" --window-size=1280,2000 --screenshot="$shot" "$url" \
+(cd "$profile" && timeout 120 "$browser" "${headless_flags[@]}" --window-size=1280,2000 --screenshot="$shot" "$url" \
   >"$profile/shot.log" 2>&1)
 if [ ! -s "$shot" ]; then
   echo "check-gallery: chromium wrote no screenshot:"

@@ -325,17 +325,20 @@ int main(int argc, char** argv) try {
   // ## Step 9 · what the paper reported
   // Ainslie et al. (2020) report (the paper's results, described qualitatively — see the paper for the numbers):
   // - long inputs of thousands of tokens with a few hundred global tokens, with attention cost linear in the
-  //   long input (Natural Questions ran at 8,192 long tokens, 16 times BERT's 512 — the paper's NQ setup);
+  //   long input (for Natural Questions: 4,096 long input tokens, in the released code — the default
+  //   max_seq_length of etcmodel/models/nq/run_nq.py in google-research/google-research);
   // - relative position labels replace absolute positions and, with the g2l/l2g labels, encode the structure of
   //   the input (which global token stands for which sentence or paragraph);
   // - pretraining with masked language modelling plus contrastive predictive coding (CPC) on the global tokens;
   // - state-of-the-art results at the time on four datasets with long or structured inputs: Natural Questions,
-  //   HotpotQA, WikiHop and OpenKP (keyphrase extraction). Their ablations (the paper's ablation table) test
-  //   parts of the design one at a time; CPC was ablated only together with hard g2l masking, and we found no
-  //   ablation that removes the relative positions, so the lesson claims nothing about what each part is worth.
+  //   HotpotQA, WikiHop and OpenKP (keyphrase extraction), per the paper's abstract (arXiv v5). Their ablations
+  //   test parts of the design; CPC was ablated only together with hard g2l masking (not on its own), and we
+  //   found no ablation that removes the relative positions, so the lesson claims nothing about what each part
+  //   is worth.
   // %%
   L.step("Step 9 · what the paper reported (Ainslie et al. 2020)");
-  L.say("paper: long inputs (8192 long tokens on Natural Questions) plus global tokens, attention linear in the long input");
+  L.say("paper: long inputs plus global tokens, attention linear in the long input (Natural Questions: 4,096 long input "
+        "tokens, in the released code)");
   L.say("paper: relative positions + g2l/l2g labels encode structure; MLM + CPC pretraining");
   L.say("paper: state of the art at the time on Natural Questions, HotpotQA, WikiHop and OpenKP");
   L.say("this lesson: exact equality with the dense reference (outputs and gradients, biases included), ETC == full "

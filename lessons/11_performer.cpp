@@ -191,11 +191,43 @@ int main(int argc, char** argv) try {
     for (int64_t l = 0; l < m; ++l)
       if (core::sum(core::square(core::slice(W, 0, l, l + 1))).item() > core::sum(core::square(core::slice(W, 0, longest, longest + 1))).item())
         longest = l;
-    // The past keys get a large norm (16x): their exponents e_j = w·x_j - ‖x_j‖²/2 sit near -90, far below the
-    // crafted future key's. In exact arithmetic a common factor exp(-c) cancels in every row; in float32 it
-    // decides whether a row's terms survive: with c taken from the future key, the past rows' terms fall below
-    // float's normal range, and those rows can no longer be computed at all.
-    const Tensor k_far = k * 16.0f;
+    // The past keys: key j's exponents are e_jl = w_l·x'_j - ‖x'_j‖²/2 (x' = x/d^¼), its largest c_j. In exact
+    // arithmetic a common factor exp(-c) cancels in every row; in float32 it decides whether a row's terms
+    // survive. The demo needs two things for EVERY draw of q, k and W, so we build the keys to have them rather
+    // than hope a random draw does:
+    //   (a) with the past keys alone the wrong stabiliser works: every row must hold a key whose exponent is
+    //       near c. All keys get the SAME norm R (so ‖x'‖²/2 is the same for all), and the key with the largest
+    //       a_j = max_l w_l·x'_j/R goes to position 0 — then c = c_0, and key 0 is in every causal row;
+    //   (b) with c taken from the crafted future key (c_f = ‖w_longest‖²/2, its own largest exponent), key 0's
+    //       terms fall 110 below it: exp(-110) is under float32's smallest denormal (about exp(-103)), so rows
+    //       0..t are all 0/0. R solves R²/2 - a_0·R + c_f = 110 (about 17 to 18, where a plain key has ‖x'‖ ≈ 1).
+    const float root_d = std::pow(float(d), 0.25f);                      // x = x'·d^¼
+    std::vector<std::vector<float>> dir(n, std::vector<float>(d));      // (n, d): unit directions of the keys
+    std::vector<float> a(n, 0.0f);                                      // a_j = max_l w_l·dir_j
+    for (int64_t j = 0; j < n; ++j) {
+      float norm2 = 0.0f;
+      for (int64_t c = 0; c < d; ++c) norm2 += k.at({0, 0, j, c}) * k.at({0, 0, j, c});
+      for (int64_t c = 0; c < d; ++c) dir[j][c] = k.at({0, 0, j, c}) / std::sqrt(norm2);
+      a[j] = -INFINITY;
+      for (int64_t l = 0; l < m; ++l) {
+        float dot = 0.0f;
+        for (int64_t c = 0; c < d; ++c) dot += W.at({l, c}) * dir[j][c];
+        a[j] = std::max(a[j], dot);
+      }
+    }
+    const int64_t top = std::max_element(a.begin(), a.end()) - a.begin();
+    std::swap(dir[0], dir[top]);
+    std::swap(a[0], a[top]);
+    float c_future = 0.0f;  // ‖w_longest‖²/2: the crafted key's largest exponent
+    for (int64_t c = 0; c < d; ++c) c_future += 0.5f * W.at({longest, c}) * W.at({longest, c});
+    const float gap = 110.0f;
+    const float R = a[0] + std::sqrt(a[0] * a[0] + 2.0f * std::max(0.0f, gap - c_future));
+    Tensor k_far = Tensor::zeros({1, 1, n, d});  // (1,1,n,d): the past keys, all of norm R (in x' units)
+    for (int64_t j = 0; j < n; ++j)
+      for (int64_t c = 0; c < d; ++c) k_far.at({0, 0, j, c}) = R * root_d * dir[j][c];
+    L.say("past keys: all of norm ‖x'‖ = ", lesson::sig(R, 3), ", the best-aligned first (a_0 = ", lesson::sig(a[0], 3),
+          "): c = ", lesson::sig(a[0] * R - R * R / 2, 4), " without the future key, c_f = ", lesson::sig(c_future, 3),
+          " with it");
     Tensor k2 = k_far.clone();
     for (int64_t c = 0; c < d; ++c) k2.at({0, 0, n - 1, c}) = W.at({longest, c}) * std::pow(float(d), 0.25f);
     auto wrong = [&](const Tensor& keys) {
@@ -205,16 +237,26 @@ int main(int argc, char** argv) try {
     auto ours = [&](const Tensor& keys) { return attention::performer_attention(q, keys, v, W, true); };
     // What the wrong stabiliser does to rows 0..t once key n-1 changes: a different output, or a refusal
     // (feature_attention refuses a row whose normaliser left float32's normal range instead of dividing by it).
-    const Tensor wrong_before = wrong(k_far);  // with the past keys alone, the wrong stabiliser works
-    std::string wrong_effect;
-    bool wrong_leaks = false;
+    Tensor wrong_before;  // with the past keys alone the wrong stabiliser works: premise (a), checked
+    std::string premise_problem;
     try {
-      const float change = lesson::max_abs_diff(core::slice(wrong_before, 2, 0, t + 1), core::slice(wrong(k2), 2, 0, t + 1));
-      wrong_leaks = change > 1e-3f;
-      wrong_effect = "max |change| = " + lesson::sig(change, 3);
+      wrong_before = wrong(k_far);
     } catch (const core::Error& e) {
-      wrong_leaks = true;
-      wrong_effect = std::string("the rows can no longer be computed: ") + e.what();
+      premise_problem = e.what();
+    }
+    L.check("premise: with the past keys alone, the sequence-wide maximum computes every row", premise_problem.empty(),
+            premise_problem);
+    std::string wrong_effect = "not measured: the premise above failed";
+    bool wrong_leaks = false;
+    if (premise_problem.empty()) {
+      try {
+        const float change = lesson::max_abs_diff(core::slice(wrong_before, 2, 0, t + 1), core::slice(wrong(k2), 2, 0, t + 1));
+        wrong_leaks = change > 1e-3f;
+        wrong_effect = "max |change| = " + lesson::sig(change, 3);
+      } catch (const core::Error& e) {
+        wrong_leaks = true;
+        wrong_effect = std::string("the rows can no longer be computed: ") + e.what();
+      }
     }
     const float leak_ours = lesson::max_abs_diff(core::slice(ours(k_far), 2, 0, t + 1), core::slice(ours(k2), 2, 0, t + 1));
     L.say("change key ", n - 1, " only, look at the outputs of rows 0..", t, ":");

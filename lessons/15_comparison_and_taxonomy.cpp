@@ -6,7 +6,7 @@
 //
 // - **fixed patterns (FP)** — look at fewer pairs, chosen in advance: blocks, strides, a sliding window;
 // - **combinations of patterns (CP)** — several fixed patterns together, for coverage (Sparse Transformer's
-//   strided ∪ local heads, Axial Transformer's rows and columns);
+//   strided ∪ local heads, Axial Transformer's rows and columns: the examples of the survey's §3.1);
 // - **learnable patterns (LP)** — the pairs depend on the data: hash buckets (Reformer), k-means clusters
 //   (Routing), a learned sorting of blocks (Sinkhorn);
 // - **neural memory / global tokens (M)** — a few tokens that every token reads and writes (Longformer's and
@@ -18,7 +18,9 @@
 // - **downsampling (DS)** — shorten the sequence inside the network (Funnel Transformer).
 //
 // A scheme can sit in several families at once — the survey draws them as a Venn diagram (it puts Synthesizer,
-// whose weights do not come from token-token dot products, in LR and LP). We add one family the survey did not
+// whose weights do not come from token-token dot products, in LR and LP). Our families come from the survey's
+// Table 1, with one addition from its text: Table 1 lists Sparse Transformer as FP only, but CP is §3.1's family
+// for Sparse Transformer (one of its two examples), so `sparse` sits in FP + CP. We add one family the survey did not
 // need: **exact attention (EX)**, the reference `full` and `flash` (lesson 16), which computes exactly the same
 // function in O(n) memory and so belongs to none of the others. Two schemes of the course are not in the survey's
 // table: Star Transformer (we place it FP + M: a ring window and a relay) and FlashAttention (2022, after it).
@@ -72,8 +74,8 @@ struct FamilyInfo {
 // Indexed by attention::Family (EX, FP, CP, LP, M, LR, KR, RC, DS).
 const FamilyInfo kFamilyInfo[kFamilies] = {
     {"EX", "exact attention", "the course's own class: Transformer; FlashAttention (2022, after the survey)"},
-    {"FP", "fixed patterns", "blockwise, strided, window: Image Transformer, Longformer, BigBird, ETC"},
-    {"CP", "combinations of patterns", "Sparse Transformer, Axial Transformer"},
+    {"FP", "fixed patterns", "blockwise, strided, window: Image Transformer, Sparse Transformer, Longformer, BigBird, ETC"},
+    {"CP", "combinations of patterns", "§3.1: Sparse Transformer, Axial Transformer (Table 1 has Sparse Transformer as FP)"},
     {"LP", "learnable patterns", "Reformer (LSH), Routing (k-means), Sinkhorn (sorting), Synthesizer"},
     {"M", "neural memory / global tokens", "Set Transformer, Longformer, ETC, BigBird"},
     {"LR", "low rank", "Linformer, Synthesizer"},
@@ -145,7 +147,8 @@ img::Image taxonomy_figure(const std::vector<const attention::Scheme*>& schemes,
                            const std::map<std::string, Placement>& where, std::vector<std::vector<Rect>>* cells) {
   const int cell = 40, label_w = 250, top = 90, left = 24, gap = 20, exact_w = 150, causal_w = 70;
   const std::string title = "The survey's taxonomy: where each scheme of the course sits";
-  const std::string sub = "Tay, Dehghani, Bahri, Metzler 2020, Efficient Transformers: A Survey (+ EX: exact attention)";
+  const std::string sub =
+      "Tay, Dehghani, Bahri, Metzler 2020, Efficient Transformers: A Survey, Table 1 (CP: its §3.1; + EX: exact attention)";
   const std::string note = "legend: a coloured cell = the scheme belongs to that family; grey = it does not";
   std::vector<std::string> headers, legend_lines;
   int header_h = img::text_width("causal variant", 2);
@@ -383,7 +386,7 @@ int main(int argc, char** argv) try {
   std::map<std::string, Placement> where;
   for (const Placement& p : declared) where[p.scheme] = p;
   {
-    lesson::Table t({"family", "schemes of this course", "the survey's examples"}, 8);
+    lesson::Table t({"family", "schemes of this course", "the survey's examples (Table 1; CP: §3.1)"}, 8);
     for (int f = 0; f < kFamilies; ++f) {
       std::string members;
       for (const attention::Scheme* s : schemes) {
@@ -415,12 +418,20 @@ int main(int argc, char** argv) try {
       if (it != where.end()) {
         fam.clear();
         for (Family f : it->second.families) fam += (fam.empty() ? "" : "+") + std::string(family_info(f).code);
-        if (!it->second.in_survey) fam += " (not in the survey)";
+        if (!it->second.in_survey) fam += " (the course's placement: not in the survey)";
         ex = exactness_name(it->second.exactness);
       }
       t.add({s->name(), std::to_string(s->lecture()), fam, ex, s->supports_causal() ? "yes" : "no"});
     }
     t.print();
+    std::string in_cp;  // the schemes placed in CP: the survey's text (§3.1) puts them there, its Table 1 does not
+    for (const Placement& p : declared)
+      if (std::find(p.families.begin(), p.families.end(), Family::CP) != p.families.end())
+        in_cp += (in_cp.empty() ? "" : ", ") + p.scheme;
+    if (!in_cp.empty())
+      L.say("Families follow the survey's Table 1, except CP (", in_cp, "): Table 1 lists Sparse Transformer as FP only; CP is");
+    if (!in_cp.empty())
+      L.say("the family §3.1 gives it (its examples there: Sparse Transformer and Axial Transformer).");
     L.say("Why there, and the paper (from the registry):");
     for (const attention::Scheme* s : schemes)
       L.say("  ", s->name(), ": ", where.count(s->name()) ? where.at(s->name()).why : "(not placed)", "\n      ",

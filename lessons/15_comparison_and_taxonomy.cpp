@@ -219,7 +219,8 @@ img::Image taxonomy_figure(const std::vector<const attention::Scheme*>& schemes,
 }
 
 // A scatter of the fitted exponents: x = time, y = memory, one labelled point per scheme, coloured by its first
-// family. Labels are placed greedily so that they do not overlap (with a leader line when moved away).
+// family. Each label goes to the free spot nearest its point (no overlap with labels, points or the frame; leader
+// lines short and crossing nothing where possible).
 struct ScatterPoint {
   std::string label;
   double x, y;
@@ -292,28 +293,39 @@ img::Image exponent_scatter(const std::vector<ScatterPoint>& pts, const std::str
   for (const auto& p : pts) {
     if (!std::isfinite(p.x) || !std::isfinite(p.y)) continue;
     const int cx = X(p.x), cy = Y(p.y), tw = img::text_width(p.label, 2), th = 14;
+    // Every candidate near the point — 16 directions at radii 10 … 160 px — that overlaps no label, no point and
+    // not the frame; of those, the one with the shortest leader line, a leader that crosses another point or label
+    // (or a label that covers another label's leader) counting as 1000 px more. Near points are tried first, so a
+    // crowded cluster spreads out around itself instead of sending one label across the plot.
     bool placed = false;
-    for (int r = 10; r <= 320 && !placed; r += 8) {
-      for (int dir = 0; dir < 8 && !placed; ++dir) {
-        static const int dx[8] = {1, -1, 1, 1, -1, -1, 0, 0}, dy[8] = {0, 0, -1, 1, -1, 1, -1, 1};
-        int x = cx + dx[dir] * r, y = cy + dy[dir] * r;
-        x = dx[dir] > 0 ? x : dx[dir] < 0 ? x - tw : x - tw / 2;
-        y = dy[dir] > 0 ? y : dy[dir] < 0 ? y - th : y - th / 2;
+    int best_x = 0, best_y = 0;
+    double best_score = std::numeric_limits<double>::infinity();
+    Rect best_box{0, 0, 0, 0};
+    for (int r = 10; r <= 160; r += 6)
+      for (int a = 0; a < 16; ++a) {
+        const double ux = std::cos(a * 3.14159265358979 / 8), uy = -std::sin(a * 3.14159265358979 / 8);
+        // the box's side nearest the point sits r px away in direction (ux, uy)
+        const int x = cx + int(std::lround(ux * r - (1.0 - ux) * 0.5 * tw));
+        const int y = cy + int(std::lround(uy * r - (1.0 - uy) * 0.5 * th));
         const Rect box{x - 2, y - 2, tw + 4, th + 4};
         if (box.x < px0 + 2 || box.y < py0 + 2 || box.x + box.w > px0 + pw - 2 || box.y + box.h > py0 + ph - 2) continue;
         bool free = true;
         for (const Rect& t : taken) free = free && !box.overlaps(t);
-        for (const auto& l : leaders)
-          free = free && !img::segment_hits({box.x, box.y, box.w, box.h}, l[0], l[1], l[2], l[3]);
         if (!free) continue;
         const int ax = std::clamp(cx, box.x, box.x + box.w), ay = std::clamp(cy, box.y, box.y + box.h);
-        if (r > 10 && !leader_free(cx, cy, ax, ay)) continue;
-        if (r > 10) im.draw_line(cx, cy, ax, ay, img::Color{120, 120, 120}), leaders.push_back({cx, cy, ax, ay});
-        im.fill_rect(box.x, box.y, box.w, box.h, img::kWhite);
-        im.draw_text(x, y, p.label, img::kBlack, 2);
-        taken.push_back(box);
-        placed = true;
+        int crossings = 0;
+        for (const auto& l : leaders) crossings += img::segment_hits({box.x, box.y, box.w, box.h}, l[0], l[1], l[2], l[3]);
+        if (r > 10 && !leader_free(cx, cy, ax, ay)) ++crossings;
+        const double score = std::hypot(double(ax - cx), double(ay - cy)) + 1000.0 * crossings;
+        if (score < best_score) best_score = score, best_x = x, best_y = y, best_box = box, placed = true;
       }
+    if (placed) {
+      const int ax = std::clamp(cx, best_box.x, best_box.x + best_box.w), ay = std::clamp(cy, best_box.y, best_box.y + best_box.h);
+      if (std::hypot(double(ax - cx), double(ay - cy)) > 9.0)
+        im.draw_line(cx, cy, ax, ay, img::Color{120, 120, 120}), leaders.push_back({cx, cy, ax, ay});
+      im.fill_rect(best_box.x, best_box.y, best_box.w, best_box.h, img::kWhite);
+      im.draw_text(best_x, best_y, p.label, img::kBlack, 2);
+      taken.push_back(best_box);
     }
     if (!placed) {  // outside the plot, right of it, joined to its point by a leader line
       const int x = px0 + pw + 24;

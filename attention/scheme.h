@@ -110,7 +110,9 @@ struct SchemeInfo {
   std::string causal_refusal;  // why not, when !causal (for the error message)
   bool has_pattern = false;    // pattern() gives its 0/1 sparsity pattern
   // ---- where it sits (lesson 15) ----
-  std::vector<Family> families;  // its classes in the survey's Table 1 ...
+  // Its classes in the survey: Table 1, or §3.1 for CP (Table 1 lists Sparse Transformer as FP only; §3.1 gives it
+  // and Axial Transformer as the examples of combinations of patterns, so `sparse` is FP + CP) ...
+  std::vector<Family> families;
   bool in_survey = true;         // ... or, when the survey does not list it, the course's placement
   Exactness exactness = Exactness::approximate;
   // kernel(q, k, v) == softmax(q kᵀ/√d, -∞ where data_pattern is 0) v, outputs and gradients: the conformance

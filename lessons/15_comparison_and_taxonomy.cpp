@@ -6,7 +6,7 @@
 //
 // - **fixed patterns (FP)** — look at fewer pairs, chosen in advance: blocks, strides, a sliding window;
 // - **combinations of patterns (CP)** — several fixed patterns together, for coverage (Sparse Transformer's
-//   strided ∪ local heads, Axial Transformer's rows and columns);
+//   strided ∪ local heads, Axial Transformer's rows and columns: the examples of the survey's §3.1);
 // - **learnable patterns (LP)** — the pairs depend on the data: hash buckets (Reformer), k-means clusters
 //   (Routing), a learned sorting of blocks (Sinkhorn);
 // - **neural memory / global tokens (M)** — a few tokens that every token reads and writes (Longformer's and
@@ -18,7 +18,9 @@
 // - **downsampling (DS)** — shorten the sequence inside the network (Funnel Transformer).
 //
 // A scheme can sit in several families at once — the survey draws them as a Venn diagram (it puts Synthesizer,
-// whose weights do not come from token-token dot products, in LR and LP). We add one family the survey did not
+// whose weights do not come from token-token dot products, in LR and LP). Our families come from the survey's
+// Table 1, with one addition from its text: Table 1 lists Sparse Transformer as FP only, but CP is §3.1's family
+// for Sparse Transformer (one of its two examples), so `sparse` sits in FP + CP. We add one family the survey did not
 // need: **exact attention (EX)**, the reference `full` and `flash` (lesson 16), which computes exactly the same
 // function in O(n) memory and so belongs to none of the others. Two schemes of the course are not in the survey's
 // table: Star Transformer (we place it FP + M: a ring window and a relay) and FlashAttention (2022, after it).
@@ -72,8 +74,8 @@ struct FamilyInfo {
 // Indexed by attention::Family (EX, FP, CP, LP, M, LR, KR, RC, DS).
 const FamilyInfo kFamilyInfo[kFamilies] = {
     {"EX", "exact attention", "the course's own class: Transformer; FlashAttention (2022, after the survey)"},
-    {"FP", "fixed patterns", "blockwise, strided, window: Image Transformer, Longformer, BigBird, ETC"},
-    {"CP", "combinations of patterns", "Sparse Transformer, Axial Transformer"},
+    {"FP", "fixed patterns", "blockwise, strided, window: Image Transformer, Sparse Transformer, Longformer, BigBird, ETC"},
+    {"CP", "combinations of patterns", "§3.1: Sparse Transformer, Axial Transformer (Table 1 has Sparse Transformer as FP)"},
     {"LP", "learnable patterns", "Reformer (LSH), Routing (k-means), Sinkhorn (sorting), Synthesizer"},
     {"M", "neural memory / global tokens", "Set Transformer, Longformer, ETC, BigBird"},
     {"LR", "low rank", "Linformer, Synthesizer"},
@@ -145,7 +147,8 @@ img::Image taxonomy_figure(const std::vector<const attention::Scheme*>& schemes,
                            const std::map<std::string, Placement>& where, std::vector<std::vector<Rect>>* cells) {
   const int cell = 40, label_w = 250, top = 90, left = 24, gap = 20, exact_w = 150, causal_w = 70;
   const std::string title = "The survey's taxonomy: where each scheme of the course sits";
-  const std::string sub = "Tay, Dehghani, Bahri, Metzler 2020, Efficient Transformers: A Survey (+ EX: exact attention)";
+  const std::string sub =
+      "Tay, Dehghani, Bahri, Metzler 2020, Efficient Transformers: A Survey, Table 1 (CP: its §3.1; + EX: exact attention)";
   const std::string note = "legend: a coloured cell = the scheme belongs to that family; grey = it does not";
   std::vector<std::string> headers, legend_lines;
   int header_h = img::text_width("causal variant", 2);
@@ -216,7 +219,8 @@ img::Image taxonomy_figure(const std::vector<const attention::Scheme*>& schemes,
 }
 
 // A scatter of the fitted exponents: x = time, y = memory, one labelled point per scheme, coloured by its first
-// family. Labels are placed greedily so that they do not overlap (with a leader line when moved away).
+// family. Each label goes to the free spot nearest its point (no overlap with labels, points or the frame; leader
+// lines short and crossing nothing where possible).
 struct ScatterPoint {
   std::string label;
   double x, y;
@@ -289,28 +293,39 @@ img::Image exponent_scatter(const std::vector<ScatterPoint>& pts, const std::str
   for (const auto& p : pts) {
     if (!std::isfinite(p.x) || !std::isfinite(p.y)) continue;
     const int cx = X(p.x), cy = Y(p.y), tw = img::text_width(p.label, 2), th = 14;
+    // Every candidate near the point — 16 directions at radii 10 … 160 px — that overlaps no label, no point and
+    // not the frame; of those, the one with the shortest leader line, a leader that crosses another point or label
+    // (or a label that covers another label's leader) counting as 1000 px more. Near points are tried first, so a
+    // crowded cluster spreads out around itself instead of sending one label across the plot.
     bool placed = false;
-    for (int r = 10; r <= 320 && !placed; r += 8) {
-      for (int dir = 0; dir < 8 && !placed; ++dir) {
-        static const int dx[8] = {1, -1, 1, 1, -1, -1, 0, 0}, dy[8] = {0, 0, -1, 1, -1, 1, -1, 1};
-        int x = cx + dx[dir] * r, y = cy + dy[dir] * r;
-        x = dx[dir] > 0 ? x : dx[dir] < 0 ? x - tw : x - tw / 2;
-        y = dy[dir] > 0 ? y : dy[dir] < 0 ? y - th : y - th / 2;
+    int best_x = 0, best_y = 0;
+    double best_score = std::numeric_limits<double>::infinity();
+    Rect best_box{0, 0, 0, 0};
+    for (int r = 10; r <= 160; r += 6)
+      for (int a = 0; a < 16; ++a) {
+        const double ux = std::cos(a * 3.14159265358979 / 8), uy = -std::sin(a * 3.14159265358979 / 8);
+        // the box's side nearest the point sits r px away in direction (ux, uy)
+        const int x = cx + int(std::lround(ux * r - (1.0 - ux) * 0.5 * tw));
+        const int y = cy + int(std::lround(uy * r - (1.0 - uy) * 0.5 * th));
         const Rect box{x - 2, y - 2, tw + 4, th + 4};
         if (box.x < px0 + 2 || box.y < py0 + 2 || box.x + box.w > px0 + pw - 2 || box.y + box.h > py0 + ph - 2) continue;
         bool free = true;
         for (const Rect& t : taken) free = free && !box.overlaps(t);
-        for (const auto& l : leaders)
-          free = free && !img::segment_hits({box.x, box.y, box.w, box.h}, l[0], l[1], l[2], l[3]);
         if (!free) continue;
         const int ax = std::clamp(cx, box.x, box.x + box.w), ay = std::clamp(cy, box.y, box.y + box.h);
-        if (r > 10 && !leader_free(cx, cy, ax, ay)) continue;
-        if (r > 10) im.draw_line(cx, cy, ax, ay, img::Color{120, 120, 120}), leaders.push_back({cx, cy, ax, ay});
-        im.fill_rect(box.x, box.y, box.w, box.h, img::kWhite);
-        im.draw_text(x, y, p.label, img::kBlack, 2);
-        taken.push_back(box);
-        placed = true;
+        int crossings = 0;
+        for (const auto& l : leaders) crossings += img::segment_hits({box.x, box.y, box.w, box.h}, l[0], l[1], l[2], l[3]);
+        if (r > 10 && !leader_free(cx, cy, ax, ay)) ++crossings;
+        const double score = std::hypot(double(ax - cx), double(ay - cy)) + 1000.0 * crossings;
+        if (score < best_score) best_score = score, best_x = x, best_y = y, best_box = box, placed = true;
       }
+    if (placed) {
+      const int ax = std::clamp(cx, best_box.x, best_box.x + best_box.w), ay = std::clamp(cy, best_box.y, best_box.y + best_box.h);
+      if (std::hypot(double(ax - cx), double(ay - cy)) > 9.0)
+        im.draw_line(cx, cy, ax, ay, img::Color{120, 120, 120}), leaders.push_back({cx, cy, ax, ay});
+      im.fill_rect(best_box.x, best_box.y, best_box.w, best_box.h, img::kWhite);
+      im.draw_text(best_x, best_y, p.label, img::kBlack, 2);
+      taken.push_back(best_box);
     }
     if (!placed) {  // outside the plot, right of it, joined to its point by a leader line
       const int x = px0 + pw + 24;
@@ -383,7 +398,7 @@ int main(int argc, char** argv) try {
   std::map<std::string, Placement> where;
   for (const Placement& p : declared) where[p.scheme] = p;
   {
-    lesson::Table t({"family", "schemes of this course", "the survey's examples"}, 8);
+    lesson::Table t({"family", "schemes of this course", "the survey's examples (Table 1; CP: §3.1)"}, 8);
     for (int f = 0; f < kFamilies; ++f) {
       std::string members;
       for (const attention::Scheme* s : schemes) {
@@ -415,12 +430,20 @@ int main(int argc, char** argv) try {
       if (it != where.end()) {
         fam.clear();
         for (Family f : it->second.families) fam += (fam.empty() ? "" : "+") + std::string(family_info(f).code);
-        if (!it->second.in_survey) fam += " (not in the survey)";
+        if (!it->second.in_survey) fam += " (the course's placement: not in the survey)";
         ex = exactness_name(it->second.exactness);
       }
       t.add({s->name(), std::to_string(s->lecture()), fam, ex, s->supports_causal() ? "yes" : "no"});
     }
     t.print();
+    std::string in_cp;  // the schemes placed in CP: the survey's text (§3.1) puts them there, its Table 1 does not
+    for (const Placement& p : declared)
+      if (std::find(p.families.begin(), p.families.end(), Family::CP) != p.families.end())
+        in_cp += (in_cp.empty() ? "" : ", ") + p.scheme;
+    if (!in_cp.empty())
+      L.say("Families follow the survey's Table 1, except CP (", in_cp, "): Table 1 lists Sparse Transformer as FP only; CP is");
+    if (!in_cp.empty())
+      L.say("the family §3.1 gives it (its examples there: Sparse Transformer and Axial Transformer).");
     L.say("Why there, and the paper (from the registry):");
     for (const attention::Scheme* s : schemes)
       L.say("  ", s->name(), ": ", where.count(s->name()) ? where.at(s->name()).why : "(not placed)", "\n      ",

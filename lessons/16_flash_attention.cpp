@@ -533,8 +533,8 @@ int main(int argc, char** argv) try {
   // machine. Time is the fastest of a few runs in separate rounds, with their spread: measured on this machine, so
   // it varies (a row whose runs disagree is marked noisy). Schemes come from the registry with their default
   // hyperparameters: flash, full and every scheme that declares a linear time (SchemeInfo::time_growth == "n"),
-  // each checked against the memory exponent its file declares. Dense attention stops at n = 8K (at 16K it would
-  // need about 3 GiB).
+  // each checked against the memory exponent its file declares. At full size (n up to 16K) dense attention stops
+  // at n = 8K (at 16K it would need about 3 GiB); with --quick every scheme runs n = 512 … 2048.
   // %%
   L.step("Step 4 · peak memory and time of forward + backward vs n");
   const int64_t d = 64;
@@ -558,7 +558,10 @@ int main(int argc, char** argv) try {
     cost = lesson::cost_step(L, lines,
                              lesson::CostOptions().sizes(ns).reference("flash").title("flash vs the rest").figure(""));
     curves = cost.curves;
-    L.say("Dense attention stops at n = 8K: at 16K its three n x n matrices would take about 3 GiB.");
+    const attention::Scaling& full_fit = cost.fit("full");
+    if (!full_fit.n.empty() && full_fit.n.back() < double(ns.back()))
+      L.say("Dense attention stops at n = ", int64_t(full_fit.n.back()), ": at ", ns.back(),
+            " its three n x n matrices would take about ", lesson::fixed(3.0 * double(ns.back()) * double(ns.back()) * 4.0 / (1 << 30), 0), " GiB.");
     L.say("Flash's peak is a handful of n x d tensors: out, dq, dk, dv, the copies of k and v transposed that the");
     L.say("backward's tile products read, and the copy autograd makes when a gradient lands in its leaf; the saved L");
     L.say("is n floats, 1/64 of q. No n x n buffer at any point.");
@@ -587,27 +590,43 @@ int main(int argc, char** argv) try {
     mo.log_x = mo.log_y = true;
     mo.width = 980;
     mo.height = 560;
-    std::vector<img::Series> mem = attention::cost_series(curves, true, false);
-    for (img::Series& se : mem) se.emphasis = se.name == "flash";  // the lesson's subject: drawn on top, thicker
-    img::Series q_size{"bytes of q", {}, {}};
+    // The legends carry each curve's fitted exponent (its slope on these axes); the captions quote them for the
+    // curves the lesson is about, beside the exponents expected, measured in this run rather than asserted.
+    auto fitted = [](double e) { return lesson::fixed(e, 2); };
+    double approx_lo = 1e300, approx_hi = -1e300;  // the approximate schemes' fitted time exponents: their range
+    for (const attention::Scaling& c : curves)
+      if (c.scheme != "flash" && c.scheme != "full" && !std::isnan(c.time_exponent))
+        approx_lo = std::min(approx_lo, c.time_exponent), approx_hi = std::max(approx_hi, c.time_exponent);
+    const std::string approx_range =
+        approx_lo > approx_hi ? std::string("not measured")
+                              : fitted(approx_lo) + (approx_hi > approx_lo ? " to " + fitted(approx_hi) : std::string());
+    std::vector<img::Series> mem = attention::cost_series(curves, true, true);
+    for (img::Series& se : mem) se.emphasis = se.name.rfind("flash ", 0) == 0;  // the lesson's subject: drawn on top
+    img::Series q_size{"bytes of q (n^1)", {}, {}};
     for (int64_t n : ns) q_size.x.push_back(double(n)), q_size.y.push_back(lesson::mib(static_cast<std::size_t>(n * d * 4)));
     mem.push_back(q_size);
     L.show(img::line_plot(mem, mo), "memory.png",
-           "peak memory vs n on log-log axes (B = 1, H = 1, d = 64) — full attention climbs with slope 2 and stops "
-           "at 8K; flash runs parallel to the bytes-of-q line (slope 1), a constant factor above it, among the "
-           "approximate schemes",
+           "peak memory vs n on log-log axes (B = 1, H = 1, d = 64), fitted exponents (slopes) in the legend — full "
+           "attention's slope is " + fitted(full->memory_exponent) + " (expected 2)" +
+               (full->n.back() < flash->n.back() ? " and it stops at n = " + std::to_string(int64_t(full->n.back()))
+                                                 : std::string()) +
+               "; flash's is " + fitted(flash->memory_exponent) +
+               " (expected 1), parallel to the bytes-of-q line, a constant factor above it, among the approximate "
+               "schemes",
            // Not byte-identical between runs: with 2 OpenMP threads flash's peak moves by a few % with how its
            // threads' tiles overlap in time (with OMP_NUM_THREADS=1 it does not move).
            lesson::Figure::timing);
     img::PlotOptions to = mo;
     to.title = "time, forward + backward (measured on this machine)";
     to.ylabel = "time (ms)";
-    std::vector<img::Series> times = attention::cost_series(curves, false, false);
-    for (img::Series& se : times) se.emphasis = se.name == "flash";
+    std::vector<img::Series> times = attention::cost_series(curves, false, true);
+    for (img::Series& se : times) se.emphasis = se.name.rfind("flash ", 0) == 0;
     L.show(img::line_plot(times, to), "time.png",
-           "time vs n on log-log axes — full and flash both climb with slope 2 (exact attention is O(n^2) work "
-           "however it is scheduled); the approximate schemes climb with slope 1 (sparse about 1.5: its pattern "
-           "has n*sqrt(n) pairs) and end far below",
+           "time vs n on log-log axes, fitted exponents (slopes) in the legend — measured in this run: full " +
+               fitted(full->time_exponent) + ", flash " + fitted(flash->time_exponent) +
+               " (expected ~2 for both: exact attention is O(n^2) work however it is scheduled); the approximate "
+               "schemes " + approx_range + " (expected ~1: each declares linear time) — step 4's verdicts say which "
+               "fits the runs support",
            lesson::Figure::timing);
   }
 
@@ -621,8 +640,9 @@ int main(int argc, char** argv) try {
   //   attention that fits too. (Reformer's reversible layers save a different memory — activations across
   //   layers — and that saving still stands.)
   // - Time is still quadratic. Tiling changes where the n² scores live, not how many there are: flash's time
-  //   grows ~4x per doubling, and its backward even does more arithmetic than dense's (it recomputes S). The
-  //   approximate schemes still win on time at long n — by the factors in the last column.
+  //   should grow ~4x per doubling (below: what it did in this run), and its backward even does more arithmetic
+  //   than dense's (it recomputes S). The approximate schemes should still win on time at long n — the
+  //   "flash / scheme (time)" column below measures by how much.
   // - The sparse schemes are tilings too. Causal flash skips the tiles above the diagonal (step 3); Longformer,
   //   BigBird and the Sparse Transformer skip more tiles. Dao et al. pair FlashAttention with block-sparse masks
   //   exactly so: the IO-aware kernel and the sparsity pattern multiply.
@@ -690,19 +710,21 @@ int main(int argc, char** argv) try {
     L.say("Flash / full time, measured: ", speed, ".");
     L.say("On a GPU FlashAttention is also faster than dense attention, because it reads and writes far fewer bytes of");
     L.say("slow memory (Dao et al. 2022). On this CPU, in this run:");
-    // The sentence the measured ratios support (below 1: flash faster).
-    if (lo >= 0.5 && hi <= 2.0)
-      L.say("  the two are within a factor of two of each other at every n (flash / full from ", lesson::fixed(lo, 2),
-            " to ", lesson::fixed(hi, 2), ").");
-    else if (hi < 1.0)
-      L.say("  flash is faster at every n (it takes ", lesson::fixed(lo, 2), " to ", lesson::fixed(hi, 2),
-            " of full's time)", noisy ? "." : ": it never writes the n x n matrices to memory and reads them back, as dense does.");
+    // The sentence the measured ratios support (below 1: flash faster), with the factor read from them.
+    const std::string range = lesson::fixed(lo, 2) + (hi > lo ? " to " + lesson::fixed(hi, 2) : std::string());
+    auto times_range = [&](double a, double b) {  // "3.2x" or "4.8x to 7.1x": how many times as long
+      return lesson::fixed(a, 1) + "x" + (b > a * 1.0001 ? " to " + lesson::fixed(b, 1) + "x" : std::string());
+    };
+    if (hi < 1.0)
+      L.say("  flash is faster at every n: it takes ", range, " of full's time, so full takes ",
+            times_range(1.0 / hi, 1.0 / lo), " as long",
+            noisy ? "." : " (flash never writes the n x n matrices to memory and reads them back, as dense does).");
     else if (lo > 1.0)
-      L.say("  flash is slower at every n (", lesson::fixed(lo, 2), " to ", lesson::fixed(hi, 2),
-            " times full's time)", noisy ? "." : ": its backward recomputes S, and here that costs more than dense's memory traffic.");
+      L.say("  flash is slower at every n: it takes ", times_range(lo, hi), " full's time",
+            noisy ? "." : " (its backward recomputes S, and here that costs more than dense's memory traffic).");
     else
-      L.say("  flash is faster at some n and slower at others (flash / full from ", lesson::fixed(lo, 2), " to ",
-            lesson::fixed(hi, 2), ")",
+      L.say("  flash is faster at some n and slower at others (flash / full from ", range,
+            lo >= 0.5 && hi <= 2.0 ? ", within a factor of two either way" : "", ")",
             // The mechanism is named only when the ratios are steady and ordered so.
             !noisy && flash->ms[0] / full->ms[0] > 1.0 && flash->ms[fi] / full->ms[fm] < 1.0
                 ? ": dense wins at small n, where its n x n matrices stay in the cache, flash at large n, where they do not."

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <iomanip>
 #include <iostream>
+#include <limits>
 #include <sstream>
 
 #include "attention/scheme.h"
@@ -76,6 +77,59 @@ SuiteRow run_one(const std::string& experiment, const std::string& scheme, std::
 
 void write(const std::string& path, const std::string& text) { lra::files::write_atomically(path, text, "lm suite"); }
 
+// What the context table shows, computed from it: each scheme's change from its shortest to its longest context
+// that ran, against the spread between the schemes at the shortest context (where they see nearly the same keys:
+// a scale of how much runs differ at this budget anyway).
+std::string context_verdict(const SuiteResult& r, const SuiteOptions& o) {
+  const auto bpc = [&](const std::string& scheme, int64_t n) {
+    for (const SuiteRow& row : r.rows)
+      if (row.experiment == "context" && row.scheme == scheme && row.context == n && row.ok) return row.result.test_bpc;
+    return std::numeric_limits<double>::quiet_NaN();
+  };
+  double lo = INFINITY, hi = -INFINITY, spread = 0;  // per-scheme change; the schemes' spread at the shortest n
+  for (const std::string& scheme : o.context_schemes) {
+    double first = NAN, last = NAN;
+    for (int64_t n : o.contexts) {
+      const double b = bpc(scheme, n);
+      if (std::isnan(b)) continue;
+      if (std::isnan(first)) first = b;
+      last = b;
+    }
+    if (std::isnan(first) || first == last) continue;
+    lo = std::min(lo, last - first);
+    hi = std::max(hi, last - first);
+  }
+  for (int64_t n : o.contexts) {  // the shortest context that ran for two schemes or more
+    double mn = INFINITY, mx = -INFINITY;
+    for (const std::string& scheme : o.context_schemes) {
+      const double b = bpc(scheme, n);
+      if (!std::isnan(b)) mn = std::min(mn, b), mx = std::max(mx, b);
+    }
+    if (mx > mn) {
+      spread = mx - mn;
+      break;
+    }
+  }
+  if (!std::isfinite(lo)) return "";
+  std::ostringstream s;
+  s << "What the table shows: from each scheme's shortest to its longest context, test bits per byte change by "
+    << fixed(lo, 3) << " to " << fixed(hi, 3) << " (negative = the longer context helps); at the shortest context the "
+    << "schemes differ by up to " << fixed(spread, 3) << ". ";
+  if (std::max(std::fabs(lo), std::fabs(hi)) <= spread)
+    s << "The context effect is no larger than the differences between runs: at this budget the models have not "
+         "yet learned to use what came long before (a model that has learned little predicts from the last few "
+         "bytes, which every context holds). long_run.md shows what the same model reaches with "
+      << fixed(double(o.long_budget_tokens) / double(std::max<int64_t>(o.context_budget_tokens, 1)), 0)
+      << " times the bytes; the papers' gains from context came after days of training.\n";
+  else if (hi < 0)
+    s << "Every scheme gains from a longer context, by more than the schemes differ at the shortest context.\n";
+  else
+    s << "Some schemes gain from a longer context and some lose, by more than the schemes differ at the shortest context.\n";
+  return s.str();
+}
+
+}  // namespace
+
 std::string context_markdown(const SuiteResult& r, const SuiteOptions& o) {
   std::ostringstream s;
   s << "# Does a longer context help? Test bits per byte vs context, at a fixed budget\n\n";
@@ -98,12 +152,15 @@ std::string context_markdown(const SuiteResult& r, const SuiteOptions& o) {
     }
     s << "\n";
   }
+  s << "\n" << context_verdict(r, o);
   s << "\nA bpc marked * comes from a run the time limit stopped before its budget.\n\nThe papers' own enwik8 test bits per byte (theirs, "
        "not measured here: models of 12–30 layers and 40–100M parameters, trained for days):\n\n";
   for (const PaperBpc& p : paper_enwik8())
     s << "- " << p.scheme << ": " << fixed(p.bpc, 2) << " (" << p.model << "; " << p.source << ")\n";
   return s.str();
 }
+
+namespace {
 
 plot::Image context_image(const SuiteResult& r, const SuiteOptions& o) {
   std::vector<plot::Series> series;

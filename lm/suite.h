@@ -87,6 +87,7 @@ SuiteResult run_suite(const SuiteOptions& options);
 // The files' contents (for tests).
 std::string results_markdown(const SuiteResult& r, const SuiteOptions& o);
 std::string results_csv(const SuiteResult& r);
+std::string context_markdown(const SuiteResult& r, const SuiteOptions& o);  // with what the table shows, computed
 std::string long_run_markdown(const SuiteResult& r, const SuiteOptions& o);
 
 // The papers' own enwik8 test bits per byte, as quoted in the lessons (labelled theirs wherever shown).

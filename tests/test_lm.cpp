@@ -293,3 +293,35 @@ TEST_CASE("lm suite: a tiny suite on a file writes its tables, with the compress
     CHECK(std::filesystem::exists(dir / ("out/" + std::string(f))));
   CHECK_FALSE(std::filesystem::exists(dir / "out/context.md"));  // experiment 2 was not asked for
 }
+
+TEST_CASE("lm suite: the context table says what its numbers show, computed from them") {
+  lm::SuiteOptions o;
+  o.context_schemes = {"flash", "longformer"};
+  o.contexts = {128, 512};
+  const auto table = [&](double f128, double f512, double l128, double l512) {
+    lm::SuiteResult r;
+    const double bpc[2][2] = {{f128, f512}, {l128, l512}};
+    for (int s = 0; s < 2; ++s)
+      for (int c = 0; c < 2; ++c) {
+        lm::SuiteRow row;
+        row.experiment = "context";
+        row.scheme = o.context_schemes[s];
+        row.context = o.contexts[c];
+        row.ok = true;
+        row.result.test_bpc = bpc[s][c];
+        r.rows.push_back(row);
+      }
+    return lm::context_markdown(r, o);
+  };
+  // changes of 0.01 and 0.02 against schemes 0.1 apart at n = 128: no context effect to speak of
+  const std::string flat = table(4.00, 4.01, 4.10, 4.12);
+  CHECK(flat.find("change by 0.010 to 0.020") != std::string::npos);
+  CHECK(flat.find("differ by up to 0.100") != std::string::npos);
+  CHECK(flat.find("no larger than the differences between runs") != std::string::npos);
+  // both fall by more than they differ: the longer context helps
+  const std::string helps = table(4.00, 3.50, 4.05, 3.60);
+  CHECK(helps.find("Every scheme gains from a longer context") != std::string::npos);
+  CHECK(helps.find("no larger than") == std::string::npos);
+  // one falls, one rises
+  CHECK(table(4.00, 3.50, 4.05, 4.60).find("Some schemes gain") != std::string::npos);
+}

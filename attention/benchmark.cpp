@@ -175,9 +175,10 @@ std::vector<plot::Series> cost_series(const std::vector<Scaling>& curves, bool m
   return series;
 }
 
-plot::Image cost_figure(const std::vector<Scaling>& curves, const std::string& title, const std::string& subtitle) {
+plot::Image cost_figure(const std::vector<Scaling>& curves, const std::string& title, const std::string& subtitle,
+                        const std::string& time_statistic) {
   plot::PlotOptions pt;
-  pt.title = "time (median, this machine)";
+  pt.title = "time (" + time_statistic + ", this machine)";
   pt.xlabel = "sequence length n";
   pt.ylabel = "time (ms)";
   pt.log_x = pt.log_y = true;

@@ -92,9 +92,10 @@ std::vector<Scaling> fit_scaling(const std::vector<BenchPoint>& points);
 std::vector<plot::Series> cost_series(const std::vector<Scaling>& curves, bool memory, bool exponent_in_name);
 // Time and peak memory against n, two log-log panels side by side under one title: a straight line's slope is
 // the exponent (1 linear, 2 quadratic). Legends carry the fitted exponents. Times are machine-dependent: the
-// subtitle says so.
-plot::Image cost_figure(const std::vector<Scaling>& curves, const std::string& title,
-                               const std::string& subtitle);
+// subtitle says so. time_statistic names what each time is ("median": attnzoo bench; the lessons time the
+// fastest of repeated runs) in the time panel's title.
+plot::Image cost_figure(const std::vector<Scaling>& curves, const std::string& title, const std::string& subtitle,
+                        const std::string& time_statistic = "median");
 
 // Writes DIR/attention.csv, DIR/attention.md (table + fitted exponents) and DIR/attention.png (log-log time
 // and memory vs n, one line per scheme). Returns the markdown text.

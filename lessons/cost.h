@@ -511,7 +511,7 @@ inline CostResult cost_step(Lesson& L, const std::vector<Curve>& curves, const C
                                                               : "forward only or forward + backward, as named";
     std::string sub = "B=1 H=" + std::to_string(options.heads_) + " d=" + std::to_string(options.d_head_) +
                       "; time of " + timed + ", fastest of repeated runs";
-    L.show(attention::cost_figure(result.curves, options.title_, sub), options.figure_,
+    L.show(attention::cost_figure(result.curves, options.title_, sub, "fastest run"), options.figure_,
            options.caption_.empty() ? "time and peak memory vs n on log-log axes, fitted exponents in the legend"
                                     : options.caption_,
            Figure::timing);

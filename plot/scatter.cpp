@@ -183,7 +183,10 @@ Image labeled_scatter(const std::vector<LabeledPoint>& points, const ScatterOpti
   im.draw_text(f.px0 + (f.pw - text_width(opts.xlabel, 2)) / 2, f.py0 + f.ph + 34, opts.xlabel, kBlack, 2);
   im.draw_text_vertical(24, f.py0 + (f.ph - text_width(opts.ylabel, 2)) / 2, opts.ylabel, kBlack, 2);
 
-  // points, then leaders and labels (a label's white box hides the grid under its text)
+  // leader lines first, then the points over them (a leader starts at its marker's edge, and one that has to pass
+  // a marker goes under it), then the labels in their white boxes (which cover no marker)
+  for (const auto& l : L.leaders)
+    if (l[0] >= 0) im.draw_line(l[0], l[1], l[2], l[3], kLeader);
   for (size_t i = 0; i < points.size(); ++i) {
     const Rect& m = L.markers[i];
     if (m.empty()) continue;
@@ -193,8 +196,6 @@ Image labeled_scatter(const std::vector<LabeledPoint>& points, const ScatterOpti
   for (size_t i = 0; i < points.size(); ++i) {
     const Rect& b = L.labels[i];
     if (b.empty()) continue;
-    const auto& l = L.leaders[i];
-    if (l[0] >= 0) im.draw_line(l[0], l[1], l[2], l[3], kLeader);
     if (L.label_inside[i]) im.fill_rect(b.x, b.y, b.w, b.h, kWhite);
     im.draw_text(b.x + 2, b.y + 2, points[i].label, kBlack, kLabelScale);
   }

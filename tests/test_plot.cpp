@@ -1,5 +1,5 @@
 // tests/test_plot.cpp — plot/: colormaps, the canvas and its text, heatmaps (checked pixel by pixel
-// through HeatmapLayout), panels, line plots, and PNG files (round trip, determinism, atomic save, errors).
+// through HeatmapLayout), panels, line plots, labelled scatters, and PNG files (round trip, determinism, atomic save, errors).
 #include <doctest/doctest.h>
 
 #include <algorithm>

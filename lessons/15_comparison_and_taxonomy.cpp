@@ -34,7 +34,6 @@
 // Legend: B = batch, H = heads, n = sequence length, d = head size. q, k, v are (B, H, n, d).
 // %%
 #include <algorithm>
-#include <array>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -219,134 +218,22 @@ img::Image taxonomy_figure(const std::vector<const attention::Scheme*>& schemes,
 }
 
 // A scatter of the fitted exponents: x = time, y = memory, one labelled point per scheme, coloured by its first
-// family. Each label goes to the free spot nearest its point (no overlap with labels, points or the frame; leader
-// lines short and crossing nothing where possible).
-struct ScatterPoint {
-  std::string label;
-  double x, y;
-  img::Color color;
-};
-
-img::Image exponent_scatter(const std::vector<ScatterPoint>& pts, const std::string& subtitle,
+// family. plot::labeled_scatter places each label at the free spot nearest its point (no overlap with labels,
+// points or the frame; leader lines short and crossing nothing where possible): see plot/scatter.h.
+img::Image exponent_scatter(const std::vector<img::LabeledPoint>& pts, const std::string& subtitle,
                             const std::vector<std::pair<img::Color, std::string>>& legend) {
-  const int W = 1120, H = 780, px0 = 100, py0 = 110, pw = 720, ph = 560;
-  double x_lo = 0.5, x_hi = 2.5, y_lo = 0.75, y_hi = 2.25;
-  for (const auto& p : pts) {
-    if (std::isfinite(p.x)) x_lo = std::min(x_lo, std::floor((p.x - 0.1) * 4) / 4), x_hi = std::max(x_hi, std::ceil((p.x + 0.1) * 4) / 4);
-    if (std::isfinite(p.y)) y_lo = std::min(y_lo, std::floor((p.y - 0.1) * 4) / 4), y_hi = std::max(y_hi, std::ceil((p.y + 0.1) * 4) / 4);
-  }
-  auto X = [&](double v) { return px0 + int(std::lround((v - x_lo) / (x_hi - x_lo) * pw)); };
-  auto Y = [&](double v) { return py0 + ph - int(std::lround((v - y_lo) / (y_hi - y_lo) * ph)); };
-  img::Image im(W, H, img::kWhite);
-  const std::string title = "Measured cost exponents: time vs memory (cost ~ n^exponent)";
-  im.draw_text((W - img::text_width(title, 3)) / 2, 14, title, img::kBlack, 3);
-  im.draw_text((W - img::text_width(subtitle, 2)) / 2, 52, subtitle, img::Color{80, 80, 80}, 2);
-  // grid, ticks every 0.25, guides at 1 (linear) and 2 (quadratic), and 1.5 for n*sqrt(n)
-  const img::Color grid{230, 230, 230}, guide{150, 150, 150};
-  for (double v = std::ceil(x_lo * 4) / 4; v <= x_hi + 1e-9; v += 0.25) {
-    const bool major = std::fabs(v * 2 - std::round(v * 2)) < 1e-9;
-    im.draw_line(X(v), py0, X(v), py0 + ph, std::fabs(v - 1) < 1e-9 || std::fabs(v - 2) < 1e-9 ? guide : grid);
-    if (major) {
-      const std::string t = lesson::fixed(v, 1);
-      im.draw_text(X(v) - img::text_width(t, 2) / 2, py0 + ph + 8, t, img::kBlack, 2);
-    }
-  }
-  for (double v = std::ceil(y_lo * 4) / 4; v <= y_hi + 1e-9; v += 0.25) {
-    const bool major = std::fabs(v * 2 - std::round(v * 2)) < 1e-9;
-    im.draw_line(px0, Y(v), px0 + pw, Y(v), std::fabs(v - 1) < 1e-9 || std::fabs(v - 2) < 1e-9 ? guide : grid);
-    if (major) {
-      const std::string t = lesson::fixed(v, 1);
-      im.draw_text(px0 - 10 - img::text_width(t, 2), Y(v) - 7, t, img::kBlack, 2);
-    }
-  }
-  // the guides' names: above the frame for time, inside at the left for memory (kept free of point labels)
-  std::vector<Rect> taken;
-  const img::Color guide_text{110, 110, 110};
-  for (const auto& [v, t] : std::vector<std::pair<double, std::string>>{{1.0, "O(n) time"}, {2.0, "O(n^2) time"}})
-    if (v > x_lo && v < x_hi) im.draw_text(X(v) - img::text_width(t, 2) / 2, py0 - 20, t, guide_text, 2);
-  for (const auto& [v, t] : std::vector<std::pair<double, std::string>>{{1.0, "O(n) memory"}, {2.0, "O(n^2) memory"}})
-    if (v > y_lo && v < y_hi) {
-      im.draw_text(px0 + 6, Y(v) - 18, t, guide_text, 2);
-      taken.push_back({px0 + 4, Y(v) - 20, img::text_width(t, 2) + 4, 18});
-    }
-  im.draw_rect(px0, py0, pw + 1, ph + 1, img::kBlack);
-  const std::string xl = "time exponent (slope of log time vs log n)";
-  im.draw_text(px0 + (pw - img::text_width(xl, 2)) / 2, py0 + ph + 34, xl, img::kBlack, 2);
-  const std::string yl = "memory exponent";
-  im.draw_text_vertical(24, py0 + (ph - img::text_width(yl, 2)) / 2, yl, img::kBlack, 2);
-  // points first (so labels avoid them), then labels
-  for (const auto& p : pts) {
-    if (!std::isfinite(p.x) || !std::isfinite(p.y)) continue;
-    const int cx = X(p.x), cy = Y(p.y);
-    im.fill_rect(cx - 6, cy - 6, 13, 13, p.color);
-    im.draw_rect(cx - 6, cy - 6, 13, 13, img::kBlack);
-    taken.push_back({cx - 7, cy - 7, 15, 15});
-  }
-  // A leader line must not cross another point or label (its own point's box excepted).
-  auto leader_free = [&](int cx, int cy, int ax, int ay) {
-    for (const Rect& t : taken)
-      if (!t.overlaps({cx, cy, 1, 1}) && img::segment_hits(img::Rect{t.x, t.y, t.w, t.h}, cx, cy, ax, ay)) return false;
-    return true;
-  };
-  std::vector<std::array<int, 4>> leaders;  // drawn leader lines: later labels stay off them
-  int spill_y = py0 + 26 + 24 * int(legend.size()) + 40;  // labels with no free place nearby: listed at the right
-  for (const auto& p : pts) {
-    if (!std::isfinite(p.x) || !std::isfinite(p.y)) continue;
-    const int cx = X(p.x), cy = Y(p.y), tw = img::text_width(p.label, 2), th = 14;
-    // Every candidate near the point — 16 directions at radii 10 … 160 px — that overlaps no label, no point and
-    // not the frame; of those, the one with the shortest leader line, a leader that crosses another point or label
-    // (or a label that covers another label's leader) counting as 1000 px more. Near points are tried first, so a
-    // crowded cluster spreads out around itself instead of sending one label across the plot.
-    bool placed = false;
-    int best_x = 0, best_y = 0;
-    double best_score = std::numeric_limits<double>::infinity();
-    Rect best_box{0, 0, 0, 0};
-    for (int r = 10; r <= 160; r += 6)
-      for (int a = 0; a < 16; ++a) {
-        const double ux = std::cos(a * 3.14159265358979 / 8), uy = -std::sin(a * 3.14159265358979 / 8);
-        // the box's side nearest the point sits r px away in direction (ux, uy)
-        const int x = cx + int(std::lround(ux * r - (1.0 - ux) * 0.5 * tw));
-        const int y = cy + int(std::lround(uy * r - (1.0 - uy) * 0.5 * th));
-        const Rect box{x - 2, y - 2, tw + 4, th + 4};
-        if (box.x < px0 + 2 || box.y < py0 + 2 || box.x + box.w > px0 + pw - 2 || box.y + box.h > py0 + ph - 2) continue;
-        bool free = true;
-        for (const Rect& t : taken) free = free && !box.overlaps(t);
-        if (!free) continue;
-        const int ax = std::clamp(cx, box.x, box.x + box.w), ay = std::clamp(cy, box.y, box.y + box.h);
-        int crossings = 0;
-        for (const auto& l : leaders) crossings += img::segment_hits({box.x, box.y, box.w, box.h}, l[0], l[1], l[2], l[3]);
-        if (r > 10 && !leader_free(cx, cy, ax, ay)) ++crossings;
-        const double score = std::hypot(double(ax - cx), double(ay - cy)) + 1000.0 * crossings;
-        if (score < best_score) best_score = score, best_x = x, best_y = y, best_box = box, placed = true;
-      }
-    if (placed) {
-      const int ax = std::clamp(cx, best_box.x, best_box.x + best_box.w), ay = std::clamp(cy, best_box.y, best_box.y + best_box.h);
-      if (std::hypot(double(ax - cx), double(ay - cy)) > 9.0)
-        im.draw_line(cx, cy, ax, ay, img::Color{120, 120, 120}), leaders.push_back({cx, cy, ax, ay});
-      im.fill_rect(best_box.x, best_box.y, best_box.w, best_box.h, img::kWhite);
-      im.draw_text(best_x, best_y, p.label, img::kBlack, 2);
-      taken.push_back(best_box);
-    }
-    if (!placed) {  // outside the plot, right of it, joined to its point by a leader line
-      const int x = px0 + pw + 24;
-      im.draw_line(cx, cy, x - 4, spill_y + th / 2, img::Color{120, 120, 120});
-      im.draw_text(x, spill_y, p.label, img::kBlack, 2);
-      taken.push_back({x - 2, spill_y - 2, tw + 4, th + 4});
-      spill_y += 24;
-    }
-  }
-  // legend: families (the colour of a point is its first family)
-  int ly = py0;
-  const int lx = px0 + pw + 24;
-  im.draw_text(lx, ly, "colour = first family", img::kBlack, 2);
-  ly += 26;
-  for (const auto& [c, name] : legend) {
-    im.fill_rect(lx, ly, 13, 13, c);
-    im.draw_rect(lx, ly, 13, 13, img::kBlack);
-    im.draw_text(lx + 22, ly, name, img::kBlack, 2);
-    ly += 24;
-  }
-  return im;
+  img::ScatterOptions o;
+  o.title = "Measured cost exponents: time vs memory (cost ~ n^exponent)";
+  o.subtitle = subtitle;
+  o.xlabel = "time exponent (slope of log time vs log n)";
+  o.ylabel = "memory exponent";
+  o.tick = 0.25;                             // grid every 0.25, labels every 0.5
+  o.x_lo = 0.5, o.x_hi = 2.5, o.y_lo = 0.75, o.y_hi = 2.25;  // always show both guides, 1 and 2
+  // guides at 1 (linear) and 2 (quadratic); the grid line at 1.5 is n*sqrt(n)
+  o.guides = {{true, 1.0, "O(n) time"}, {true, 2.0, "O(n^2) time"}, {false, 1.0, "O(n) memory"}, {false, 2.0, "O(n^2) memory"}};
+  o.legend_title = "colour = first family";
+  o.legend = legend;
+  return img::labeled_scatter(pts, o);
 }
 
 // ---- our own mini-LRA results (written by `make lra`) -----------------------------------------------------------
@@ -806,7 +693,7 @@ int main(int argc, char** argv) try {
     L.say("Accuracy columns: ", acc_source, ". Exponents: measured here, n = ", ns_text, ".");
   }
   {
-    std::vector<ScatterPoint> pts;
+    std::vector<img::LabeledPoint> pts;
     std::set<int> used;
     for (const attention::Scheme* s : schemes) {
       const attention::Scaling& f = fit.at(s->name());

@@ -15,6 +15,7 @@
 //   plot/canvas.h     the canvas: pixels, rectangles, lines, text
 //   plot/heatmap.h    a matrix as cells, with axes and a colorbar or legend
 //   plot/line_plot.h  lines through points, linear or log axes, a legend
+//   plot/scatter.h    labelled points, each label placed where it covers no other label or point
 //   plot/panels.h     figures side by side, in a grid, under a title
 //   plot/png.h        PNG files in and out
 #pragma once
@@ -25,3 +26,4 @@
 #include "plot/line_plot.h"
 #include "plot/panels.h"
 #include "plot/png.h"
+#include "plot/scatter.h"

@@ -1,5 +1,5 @@
 // tests/test_plot.cpp — plot/: colormaps, the canvas and its text, heatmaps (checked pixel by pixel
-// through HeatmapLayout), panels, line plots, and PNG files (round trip, determinism, atomic save, errors).
+// through HeatmapLayout), panels, line plots, labelled scatters, and PNG files (round trip, determinism, atomic save, errors).
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -619,6 +619,83 @@ std::vector<Color> side_colours(const Image& img, const HeatmapLayout& L) {
 }
 
 }  // namespace
+
+// ---- labelled scatter ----------------------------------------------------------------------------------------
+
+TEST_CASE("labeled_scatter: a crowded cluster and points at the frame: labels cover no label and no point, "
+          "stay in the image, leaders short") {
+  // Lesson 15's exponents: ten points within 0.6 x 0.25 of (1, 1), two of them at the same spot, plus two points
+  // about 7 px inside the frame's corners (the axes end at the range asked for: pad 0.01).
+  const std::vector<LabeledPoint> pts = {
+      {"longformer", 1.04, 1.00, categorical(1)}, {"twin", 1.04, 1.00, categorical(1)},
+      {"bigbird", 1.04, 0.97, categorical(1)},    {"linear", 1.04, 0.96, categorical(6)},
+      {"etc", 0.96, 1.00, categorical(1)},        {"star", 1.15, 1.00, categorical(1)},
+      {"reformer", 1.13, 1.00, categorical(3)},   {"sinkhorn", 1.23, 1.02, categorical(3)},
+      {"routing", 1.43, 1.03, categorical(3)},    {"performer", 0.85, 0.97, categorical(6)},
+      {"linformer", 1.04, 1.18, categorical(5)},  {"flash", 1.96, 0.92, categorical(0)},
+      {"top-right", 2.48, 2.23, categorical(2)},  {"bottom-left", 0.52, 0.77, categorical(2)}};
+  ScatterOptions o;
+  o.title = "crowded";
+  o.xlabel = "time exponent";
+  o.ylabel = "memory exponent";
+  o.pad = 0.01;
+  o.x_lo = 0.5, o.x_hi = 2.5, o.y_lo = 0.75, o.y_hi = 2.25;
+  o.guides = {{true, 1.0, "O(n) time"}, {false, 1.0, "O(n) memory"}};
+  o.legend_title = "families";
+  o.legend = {{categorical(1), "FP fixed patterns"}};
+  ScatterLayout L;
+  const Image img = labeled_scatter(pts, o, &L);
+  REQUIRE(L.labels.size() == pts.size());
+  REQUIRE(L.markers.size() == pts.size());
+  CHECK(L.x_hi == doctest::Approx(2.5));  // the corner points really are at the frame
+  CHECK(L.y_hi == doctest::Approx(2.25));
+  for (size_t i = 0; i < pts.size(); ++i) {
+    CAPTURE(pts[i].label);
+    const Rect& b = L.labels[i];
+    REQUIRE_FALSE(b.empty());
+    CHECK(L.label_inside[i]);  // every label found a place near its point
+    // inside the image, and inside the frame
+    CHECK(b.x >= 0);
+    CHECK(b.y >= 0);
+    CHECK(b.x + b.w <= img.width);
+    CHECK(b.y + b.h <= img.height);
+    CHECK(b.x > L.plot.x);
+    CHECK(b.y > L.plot.y);
+    CHECK(b.x + b.w < L.plot.x + L.plot.w);
+    CHECK(b.y + b.h < L.plot.y + L.plot.h);
+    // no other label, no marker (its own included), no guide's name under it
+    for (size_t j = 0; j < pts.size(); ++j) {
+      CAPTURE(pts[j].label);
+      if (j != i) CHECK_FALSE(b.overlaps(L.labels[j]));
+      CHECK_FALSE(b.overlaps(L.markers[j]));
+    }
+    for (const Rect& r : L.reserved) CHECK_FALSE(b.overlaps(r));
+    // the leader (from the point to the nearest pixel of its box) is short; none is drawn within 9 px
+    const auto [cx, cy] = L.centres[i];
+    const double gap = std::hypot(double(std::clamp(cx, b.x, b.x + b.w) - cx), double(std::clamp(cy, b.y, b.y + b.h) - cy));
+    CHECK(gap < 200.0);
+    CHECK((L.leaders[i][0] >= 0) == (gap > 9.0));
+    // the picture: the marker's centre shows a marker colour (no label box or leader painted over it; nearly
+    // coincident points may cover each other), and the box holds text
+    bool marker_colour = false;
+    for (size_t j = 0; j < pts.size(); ++j)
+      marker_colour = marker_colour || (L.markers[j].contains(cx, cy) && img.get(cx, cy) == pts[j].color);
+    CHECK(marker_colour);
+    CHECK(ink_inside(img, b.x, b.y, b.x + b.w, b.y + b.h) > 0);
+  }
+}
+
+TEST_CASE("labeled_scatter: a NaN point is left out; bad options are named") {
+  ScatterLayout L;
+  labeled_scatter({{"a", 1.0, 1.0, categorical(0)}, {"nan", std::nan(""), 1.0, categorical(1)}}, {}, &L);
+  CHECK_FALSE(L.labels[0].empty());
+  CHECK(L.markers[1].empty());
+  CHECK(L.labels[1].empty());
+  CHECK(L.leaders[1][0] == -1);
+  ScatterOptions bad;
+  bad.tick = 0;
+  CHECK(contains(error_of([&] { labeled_scatter({}, bad); }), "tick must be positive"));
+}
 
 TEST_CASE("heatmap: a matrix with negative entries gets the diverging map centred on 0 by itself") {
   // lesson 10's custom.png with a wrong feature map: weights of both signs

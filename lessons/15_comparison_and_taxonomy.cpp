@@ -132,6 +132,36 @@ std::vector<LraRow> paper_lra() {
 
 std::string pct(double v) { return std::isnan(v) ? "—" : lesson::fixed(v, 2); }
 
+// ---- step 4's cost classes ------------------------------------------------------------------------------------
+
+// The expected growth of the time as an exponent, from its text: n² -> 2, n·√n -> 1.5, the rest (n, n (x rounds),
+// n + (n/b)² with its small second term) -> 1.
+double time_class(const std::string& growth) {
+  return growth.rfind("n²", 0) == 0 ? 2.0 : growth.find("√") != std::string::npos ? 1.5 : 1.0;
+}
+
+// A memory class (1, 1.5 or 2) as the growth it stands for.
+const char* class_name(double c) { return c == 1 ? "n" : c == 1.5 ? "n·√n" : "n²"; }
+
+// The band a measured exponent must fall in for a class (memory: exact counts; the n·d terms of every scheme
+// pull O(n·√n) down towards 1 at small n).
+bool in_class(double e, double c) {
+  return c == 1 ? (e > 0.8 && e < 1.2) : c == 1.5 ? (e >= 1.15 && e < 1.7) : (e > 1.8 && e < 2.2);
+}
+
+// A scheme's peak memory at its largest fitted n as a fraction of full attention's at the same n, as a table cell:
+// full's measured MiB when it reached that n, otherwise its last point extrapolated as n² ("(extrap.)"); empty when
+// either curve has no point.
+std::string memory_vs_full(const attention::Scaling& f, const attention::Scaling& full) {
+  if (f.n.empty()) return "";
+  const auto it = std::find(full.n.begin(), full.n.end(), f.n.back());
+  if (it != full.n.end()) return lesson::fixed(f.mib.back() / full.mib[size_t(it - full.n.begin())], 3);
+  if (full.n.empty()) return "";
+  const double ratio = f.n.back() / full.n.back();
+  const double full_mib = full.mib.back() * ratio * ratio;  // MiB
+  return lesson::fixed(f.mib.back() / full_mib, 3) + " (extrap.)";
+}
+
 // ---- figures --------------------------------------------------------------------------------------------------
 
 struct Rect {
@@ -336,6 +366,13 @@ int main(int argc, char** argv) try {
       L.say("  ", s->name(), ": ", where.count(s->name()) ? where.at(s->name()).why : "(not placed)", "\n      ",
             s->paper());
   }
+
+  // %% [markdown]
+  // **Do the declarations agree with the code?** A declaration is only text until something checks it. Every
+  // scheme must sit in at least one family, and the families must match what the registry can do: a scheme whose
+  // pairs are chosen by the data (LP) can draw its pattern, while low-rank (LR) and kernel (KR) schemes mix all
+  // keys and have no pattern to draw (Synthesizer, in LP and LR at once, counts as low rank).
+  // %%
   {
     bool each_has_family = true;
     for (const Placement& p : declared) each_has_family = each_has_family && !p.families.empty();
@@ -357,6 +394,12 @@ int main(int argc, char** argv) try {
     L.check("learnable-pattern schemes have a pattern in the registry; low-rank and kernel schemes have none",
             consistent, why);
   }
+
+  // %% [markdown]
+  // **The map as a picture.** `taxonomy_figure` (in the appendix) draws the table above as a matrix, one row per
+  // scheme and one column per family, and records where it drew each cell. The self-check then reads the colour
+  // of every cell back from the image: a family's colour exactly where a membership was declared, grey elsewhere.
+  // %%
   {
     std::vector<std::vector<Rect>> cells;
     const img::Image fig = taxonomy_figure(schemes, where, &cells);
@@ -494,17 +537,18 @@ int main(int argc, char** argv) try {
     points = timed.points;
   }
 
+  // %% [markdown]
+  // **Fitting.** `attention::fit_scaling` turns each scheme's points into a `Scaling`: its lengths n, times (ms)
+  // and peak memory (MiB), and the two fitted exponents. The table puts them beside the growth the scheme declares,
+  // with the "worst spread" of its timings (how far its runs of one point disagreed), its cost at the largest n,
+  // and its memory as a fraction of full attention's at that n.
+  // %%
   std::map<std::string, attention::Scaling> fit;  // each scheme's measured points and fitted exponents
   std::map<std::string, std::vector<lesson::Runs>> runs;  // and every run of those points (empty: read from a file)
   for (const attention::Scaling& c : attention::fit_scaling(points)) {
     fit[c.scheme] = c;
     runs[c.scheme] = lesson::runs_of(timed, c);
   }
-  // The expected growth of the time as an exponent, from its text: n² -> 2, n·√n -> 1.5, the rest (n, n (x rounds),
-  // n + (n/b)² with its small second term) -> 1.
-  auto time_class = [](const std::string& growth) {
-    return growth.rfind("n²", 0) == 0 ? 2.0 : growth.find("√") != std::string::npos ? 1.5 : 1.0;
-  };
   // A scheme's noisiest point, as a cell: "12%", "48% noisy", or "-" when its runs were not recorded.
   auto spread_cell = [&](const std::string& scheme) {
     const std::vector<lesson::Runs>& r = runs[scheme];
@@ -512,12 +556,6 @@ int main(int argc, char** argv) try {
     return w < 0 ? std::string("-") : r[size_t(w)].cell();
   };
   const attention::Scaling& full_fit = fit.at("full");
-  auto class_name = [](double c) { return c == 1 ? "n" : c == 1.5 ? "n·√n" : "n²"; };
-  // The band a measured exponent must fall in for a class (memory: exact counts; the n·d terms of every scheme
-  // pull O(n·√n) down towards 1 at small n).
-  auto in_class = [](double e, double c) {
-    return c == 1 ? (e > 0.8 && e < 1.2) : c == 1.5 ? (e >= 1.15 && e < 1.7) : (e > 1.8 && e < 2.2);
-  };
   {
     lesson::Table t({"scheme", "n fitted", "time exp.", "expected", "worst spread", "memory exp.", "expected",
                      "ms at largest n", "MiB at largest n", "memory / full's"},
@@ -525,27 +563,23 @@ int main(int argc, char** argv) try {
     for (const attention::Scheme* s : schemes) {
       const attention::Scaling& f = fit.at(s->name());
       const Placement& p = where.at(s->name());
-      std::string vs_full = "";
-      if (!f.n.empty()) {
-        // full's memory at the same n: measured, or extrapolated as n² from its last point
-        const auto it = std::find(full_fit.n.begin(), full_fit.n.end(), f.n.back());
-        double full_mib = 0;
-        if (it != full_fit.n.end()) {
-          full_mib = full_fit.mib[size_t(it - full_fit.n.begin())];
-          vs_full = lesson::fixed(f.mib.back() / full_mib, 3);
-        } else if (!full_fit.n.empty()) {
-          const double ratio = f.n.back() / full_fit.n.back();
-          full_mib = full_fit.mib.back() * ratio * ratio;
-          vs_full = lesson::fixed(f.mib.back() / full_mib, 3) + " (extrap.)";
-        }
-      }
       t.add({s->name(),
              f.n.empty() ? "0" : std::to_string(f.n.size()) + " (to " + std::to_string(int64_t(f.n.back())) + ")",
              lesson::fixed(f.time_exponent, 2), p.time_growth, spread_cell(s->name()), lesson::fixed(f.memory_exponent, 2),
              class_name(p.memory_class), f.n.empty() ? "—" : lesson::fixed(f.ms.back(), 1),
-             f.n.empty() ? "—" : lesson::fixed(f.mib.back(), 1), vs_full});
+             f.n.empty() ? "—" : lesson::fixed(f.mib.back(), 1), memory_vs_full(f, full_fit)});
     }
     t.print();
+  }
+
+  // %% [markdown]
+  // **Reading the time exponents.** Memory is counted by the allocator, so its exponents are the same on every
+  // machine; times depend on the machine and its load. The text below first explains the expected growths that are neither n nor n² (routing's n·√n,
+  // Sinkhorn's n + (n/b)², which has no single exponent), then says how busy the machine was, and then, for every
+  // time exponent more than 0.45 from its expected growth, what its runs support (`lesson::time_verdict`): fixed
+  // costs at small n, runs that disagreed, a busy machine, or a real difference.
+  // %%
+  {
     L.say("Expected time: routing's C = sqrt(n) clusters of sqrt(n) tokens make it n·sqrt(n) (as its paper says); Sinkhorn");
     {
       // The measured exponent, and whether its runs agreed, decide the end of the sentence.
@@ -575,6 +609,13 @@ int main(int argc, char** argv) try {
     }
     if (off_time == 0) L.say("  none: every time exponent is within 0.45 of its expected growth in this run.");
   }
+
+  // %% [markdown]
+  // **Checks.** The memory exponents are checked against their declared classes (with bands wide enough for the
+  // O(n·d) terms every scheme also has), and full attention's against 2. The time claim — exact attention (flash)
+  // grows faster than kernel attention (linear) — is checked only at full size and when both curves' runs agreed;
+  // otherwise the two exponents are printed, unchecked.
+  // %%
   {
     std::string off;
     for (const attention::Scheme* s : schemes) {
@@ -643,6 +684,13 @@ int main(int argc, char** argv) try {
   const std::string acc_source = have_mini ? "our mini-LRA (" + mini.source + ", `make lra`)"
                                            : "the LRA paper, Table 1 (Tay et al. 2021) — NOT measured here";
   L.say("accuracy source: ", acc_source);
+
+  // %% [markdown]
+  // **Two sources, never mixed.** Without our results file, the paper's Table 1 is printed as it is, with the
+  // schemes of ours it has no row for and the chance levels to read it against. With the file, the lesson checks
+  // that every accuracy it read is a percentage and names the schemes that have none yet (a scheme added after
+  // the last `make lra`).
+  // %%
   if (!have_mini) {
     L.say("(", results_path, " not found: run `make lra` to train every scheme on the mini tasks, then rerun this");
     std::string without;  // the registered schemes the paper's Table 1 has no row for
@@ -738,67 +786,71 @@ int main(int argc, char** argv) try {
   my_config.predicted_memory_exponent = 1.0;    // 1 = O(n), 1.5 = O(n·√n), 2 = O(n²)
   // END EXERCISE -----------------------------------------------------------------------------------------------
   const MyConfiguration answer = L.exercise(my_config, solution::configuration(), solution::wrong_configuration());
-  {
-    std::string settings_text;
-    for (const std::string& kv : answer.settings) settings_text += " " + kv;
-    const std::string config_text = answer.scheme + (settings_text.empty() ? " (defaults)" : settings_text);
-    // The library's own rule for names and settings (Scheme::configure), in its words.
-    std::string problem;
+  std::string settings_text;
+  for (const std::string& kv : answer.settings) settings_text += " " + kv;
+  const std::string config_text = answer.scheme + (settings_text.empty() ? " (defaults)" : settings_text);
+  // The library's own rule for names and settings (Scheme::configure), in its words.
+  std::string problem;
+  try {
+    attention::find_scheme(answer.scheme).configure(answer.settings);
+  } catch (const core::Error& e) {
+    problem = e.what();
+  }
+  const bool known = L.exercise_check("your scheme and settings are ones the library accepts", problem.empty(),
+                                      config_text,
+                                      problem + " (the names, settings and their ranges are those of `attnzoo list`)");
+
+  // %% [markdown]
+  // **Checking your answer.** Your family must be one of those the scheme declares in its file (step 2's table).
+  // Your prediction is then measured: the configuration runs through the same benchmark as step 4, on one curve,
+  // and its fitted memory exponent must be within 0.25 of yours. Each check that fails says what to ask yourself.
+  // %%
+  if (!known) {
+    L.say("(the family and memory-exponent checks are skipped: they need a scheme the library can run)");
+  } else {
+    const std::vector<Family>& declared = where.at(answer.scheme).families;
+    std::string declared_text;
+    for (Family f : declared) declared_text += (declared_text.empty() ? "" : "+") + std::string(family_info(f).code);
+    int code = -1;
+    for (int f = 0; f < kFamilies; ++f)
+      if (answer.predicted_family == kFamilyInfo[f].code) code = f;
+    const bool member = code >= 0 && std::find(declared.begin(), declared.end(), Family(code)) != declared.end();
+    L.exercise_check("your family is one of " + answer.scheme + "'s", member,
+                     "yours " + answer.predicted_family + ", declared " + declared_text,
+                     code < 0 ? "a family is one of the codes EX, FP, CP, LP, M, LR, KR, RC, DS (step 1's table)"
+                              : "ask how " + answer.scheme + " avoids the n x n matrix: pairs chosen in advance (FP, "
+                                "CP), pairs chosen by the data (LP), a few global tokens (M), a projection of the "
+                                "keys (LR), a feature map (KR) — or not at all (EX)");
+    // The same benchmark as step 4, on one curve: this scheme with these settings. A setting the library accepts
+    // in general may still not fit these lengths (a projection longer than n): the benchmark's error says so.
+    attention::BenchOptions mine = bench;
+    mine.cases = {attention::BenchCase(answer.scheme, answer.settings)};
+    mine.progress = [&](const std::string& line) { L.say("  ", line); };
+    attention::Scaling fitted;
+    std::string refused;
     try {
-      attention::find_scheme(answer.scheme).configure(answer.settings);
+      fitted = attention::fit_scaling(attention::run_benchmark(mine)).front();
     } catch (const core::Error& e) {
-      problem = e.what();
+      refused = e.what();
     }
-    const bool known = L.exercise_check("your scheme and settings are ones the library accepts", problem.empty(),
-                                        config_text,
-                                        problem + " (the names, settings and their ranges are those of `attnzoo list`)");
-    if (!known) {
-      L.say("(the family and memory-exponent checks are skipped: they need a scheme the library can run)");
-    } else {
-      const std::vector<Family>& declared = where.at(answer.scheme).families;
-      std::string declared_text;
-      for (Family f : declared) declared_text += (declared_text.empty() ? "" : "+") + std::string(family_info(f).code);
-      int code = -1;
-      for (int f = 0; f < kFamilies; ++f)
-        if (answer.predicted_family == kFamilyInfo[f].code) code = f;
-      const bool member = code >= 0 && std::find(declared.begin(), declared.end(), Family(code)) != declared.end();
-      L.exercise_check("your family is one of " + answer.scheme + "'s", member,
-                       "yours " + answer.predicted_family + ", declared " + declared_text,
-                       code < 0 ? "a family is one of the codes EX, FP, CP, LP, M, LR, KR, RC, DS (step 1's table)"
-                                : "ask how " + answer.scheme + " avoids the n x n matrix: pairs chosen in advance (FP, "
-                                  "CP), pairs chosen by the data (LP), a few global tokens (M), a projection of the "
-                                  "keys (LR), a feature map (KR) — or not at all (EX)");
-      // The same benchmark as step 4, on one curve: this scheme with these settings. A setting the library accepts
-      // in general may still not fit these lengths (a projection longer than n): the benchmark's error says so.
-      attention::BenchOptions mine = bench;
-      mine.cases = {attention::BenchCase(answer.scheme, answer.settings)};
-      mine.progress = [&](const std::string& line) { L.say("  ", line); };
-      attention::Scaling fitted;
-      std::string refused;
-      try {
-        fitted = attention::fit_scaling(attention::run_benchmark(mine)).front();
-      } catch (const core::Error& e) {
-        refused = e.what();
-      }
-      const double e = fitted.memory_exponent;
-      const bool ran = refused.empty() && fitted.n.size() >= 2;
-      if (ran)
-        L.say("your configuration: memory exponent ", lesson::fixed(e, 2), " (predicted ",
-              answer.predicted_memory_exponent, "), time exponent ", lesson::fixed(fitted.time_exponent, 2),
-              " (this machine)");
-      L.exercise_check(
-          "your prediction of the memory exponent is within 0.25 of the measurement",
-          ran && std::fabs(e - answer.predicted_memory_exponent) <= 0.25,
-          config_text + ": predicted " + lesson::fixed(answer.predicted_memory_exponent, 2) +
-              (ran ? ", measured " + lesson::fixed(e, 2) : ""),
-          !refused.empty() ? "the benchmark could not run it at n = " + ns_text + ": " + refused
-          : !ran ? "fewer than two lengths fit in the memory limit of " + lesson::fixed(bench.max_mib, 0) +
-                       " MiB, so there is no exponent to compare: choose smaller settings"
-                 : "ask what the kernel keeps per query as n doubles: a fixed number of keys, rows or features (a "
-                   "window, k, m) is O(n), exponent 1; a number growing like √n is O(n·√n), 1.5; all n keys — an "
-                   "n x n matrix, whatever computes its entries — is O(n²), 2 (at short lengths, parts that grow "
-                   "more slowly pull a measurement below its class: step 4's table shows by how much)");
-    }
+    const double e = fitted.memory_exponent;
+    const bool ran = refused.empty() && fitted.n.size() >= 2;
+    if (ran)
+      L.say("your configuration: memory exponent ", lesson::fixed(e, 2), " (predicted ",
+            answer.predicted_memory_exponent, "), time exponent ", lesson::fixed(fitted.time_exponent, 2),
+            " (this machine)");
+    L.exercise_check(
+        "your prediction of the memory exponent is within 0.25 of the measurement",
+        ran && std::fabs(e - answer.predicted_memory_exponent) <= 0.25,
+        config_text + ": predicted " + lesson::fixed(answer.predicted_memory_exponent, 2) +
+            (ran ? ", measured " + lesson::fixed(e, 2) : ""),
+        !refused.empty() ? "the benchmark could not run it at n = " + ns_text + ": " + refused
+        : !ran ? "fewer than two lengths fit in the memory limit of " + lesson::fixed(bench.max_mib, 0) +
+                     " MiB, so there is no exponent to compare: choose smaller settings"
+               : "ask what the kernel keeps per query as n doubles: a fixed number of keys, rows or features (a "
+                 "window, k, m) is O(n), exponent 1; a number growing like √n is O(n·√n), 1.5; all n keys — an "
+                 "n x n matrix, whatever computes its entries — is O(n²), 2 (at short lengths, parts that grow "
+                 "more slowly pull a measurement below its class: step 4's table shows by how much)");
   }
 
   // %% [markdown]

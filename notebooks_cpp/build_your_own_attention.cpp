@@ -97,19 +97,12 @@ std::shared_ptr<const KeyLists> key_lists(int64_t n, int64_t window, int64_t str
 //
 //     s_t = q_i · k_{j_t} / √d         p = softmax(s)         out_i = Σ_t p_t v_{j_t}
 //
-// The forward pass keeps only p: (B, H, n, K_max) numbers, not n × n. The backward pass is the chain rule
-// through the same three lines, in reverse (each line quotes the forward line it differentiates):
-//
-//     dp_t  = dout_i · v_{j_t},   dv_{j_t} += p_t dout_i
-//     ds_t  = p_t (dp_t - Σ_u p_u dp_u)
-//     dq_i += ds_t k_{j_t} / √d,  dk_{j_t} += ds_t q_i / √d
-//
-// `core::record` attaches that backward to the output, so autograd calls it like any built-in op's.
+// The forward pass keeps only p: (B, H, n, K_max) numbers, not n × n.
 // %%
-// out: (B, H, n, d); probs: (B, H, n, K_max), entry t of row i is the weight of key keys[start[i] + t].
-Tensor window_strided_attention(const Tensor& q, const Tensor& k, const Tensor& v,
-                                const std::shared_ptr<const KeyLists>& lists, Tensor* probs_out = nullptr) {
-  const int64_t BH = q.size(0) * q.size(1), n = q.size(2), d = q.size(3), K = std::max<int64_t>(1, lists->max_keys);
+// out: (B, H, n, d); *probs_out: (B, H, n, K_max), entry t of row i is the weight of key keys[start[i] + t].
+Tensor window_strided_forward(const Tensor& q, const Tensor& k, const Tensor& v, const KeyLists& lists,
+                              Tensor* probs_out) {
+  const int64_t BH = q.size(0) * q.size(1), n = q.size(2), d = q.size(3), K = std::max<int64_t>(1, lists.max_keys);
   const float scale = 1.0f / std::sqrt(static_cast<float>(d));
   Tensor out = Tensor::zeros(q.shape());                        // (B, H, n, d)
   Tensor probs = Tensor::zeros({q.size(0), q.size(1), n, K});   // (B, H, n, K)
@@ -118,13 +111,13 @@ Tensor window_strided_attention(const Tensor& q, const Tensor& k, const Tensor& 
 #pragma omp parallel for schedule(static)
   for (int64_t row = 0; row < BH * n; ++row) {
     const int64_t bh = row / n, i = row % n;
-    const int64_t first = lists->start[i], count = lists->start[i + 1] - first;
+    const int64_t first = lists.start[i], count = lists.start[i + 1] - first;
     if (count == 0) continue;  // a query that may see nothing attends to nothing: out_i = 0
     const float* qi = Q + row * d;
     float* p = P + row * K;
     float top = -std::numeric_limits<float>::infinity();
     for (int64_t t = 0; t < count; ++t) {  // s_t = q_i · k_j / √d
-      const float* kj = Kd + (bh * n + lists->keys[first + t]) * d;
+      const float* kj = Kd + (bh * n + lists.keys[first + t]) * d;
       float s = 0.0f;
       for (int64_t c = 0; c < d; ++c) s += qi[c] * kj[c];
       p[t] = s * scale;
@@ -135,48 +128,71 @@ Tensor window_strided_attention(const Tensor& q, const Tensor& k, const Tensor& 
     float* oi = O + row * d;
     for (int64_t t = 0; t < count; ++t) {  // out_i = Σ_t p_t v_j
       p[t] /= total;
-      const float* vj = V + (bh * n + lists->keys[first + t]) * d;
+      const float* vj = V + (bh * n + lists.keys[first + t]) * d;
       for (int64_t c = 0; c < d; ++c) oi[c] += p[t] * vj[c];
     }
   }
+  *probs_out = probs;
+  return out;
+}
+
+// %% [markdown]
+// **The backward pass** is the chain rule through the same three lines, in reverse (each line quotes the forward
+// line it differentiates):
+//
+//     dp_t  = dout_i · v_{j_t},   dv_{j_t} += p_t dout_i
+//     ds_t  = p_t (dp_t - Σ_u p_u dp_u)
+//     dq_i += ds_t k_{j_t} / √d,  dk_{j_t} += ds_t q_i / √d
+//
+// It reads q, k, v, the saved p and dout, and visits the same pairs as the forward pass. `core::record`
+// attaches it to the output, so autograd calls it like any built-in op's.
+// %%
+// ctx.inputs = {q, k, v}: (B, H, n, d); ctx.saved = {probs}: (B, H, n, K_max); ctx.grad_out: (B, H, n, d).
+void window_strided_backward(core::BackwardContext& ctx, const KeyLists& lists) {
+  const Tensor &q = ctx.inputs[0], &k = ctx.inputs[1], &v = ctx.inputs[2], &probs = ctx.saved[0];
+  const int64_t BH = q.size(0) * q.size(1), n = q.size(2), d = q.size(3), K = probs.size(3);
+  const float scale = 1.0f / std::sqrt(static_cast<float>(d));
+  Tensor dq = Tensor::zeros(q.shape()), dk = Tensor::zeros(k.shape()), dv = Tensor::zeros(v.shape());
+  std::vector<float> dp(static_cast<size_t>(K));
+  for (int64_t row = 0; row < BH * n; ++row) {
+    const int64_t bh = row / n, i = row % n;
+    const int64_t first = lists.start[i], count = lists.start[i + 1] - first;
+    const float* p = probs.data() + row * K;
+    const float* dout = ctx.grad_out.data() + row * d;
+    float dot = 0.0f;  // Σ_u p_u dp_u
+    for (int64_t t = 0; t < count; ++t) {
+      const int64_t j = bh * n + lists.keys[first + t];
+      float s = 0.0f;
+      for (int64_t c = 0; c < d; ++c) {
+        s += dout[c] * v.data()[j * d + c];           // forward: out_i += p_t v_j  =>  dp_t = dout_i · v_j
+        dv.data()[j * d + c] += p[t] * dout[c];       //                               dv_j += p_t dout_i
+      }
+      dp[static_cast<size_t>(t)] = s;
+      dot += p[t] * s;
+    }
+    for (int64_t t = 0; t < count; ++t) {
+      const int64_t j = bh * n + lists.keys[first + t];
+      const float ds = p[t] * (dp[static_cast<size_t>(t)] - dot) * scale;  // softmax, then s = scale q·k
+      for (int64_t c = 0; c < d; ++c) {
+        dq.data()[row * d + c] += ds * k.data()[j * d + c];  // forward: s_t = q_i · k_j  =>  dq_i += ds k_j
+        dk.data()[j * d + c] += ds * q.data()[row * d + c];  //                                dk_j += ds q_i
+      }
+    }
+  }
+  if (ctx.needs_grad(0)) ctx.add_grad(0, dq);
+  if (ctx.needs_grad(1)) ctx.add_grad(1, dk);
+  if (ctx.needs_grad(2)) ctx.add_grad(2, dv);
+}
+
+// The kernel: out (B, H, n, d), with the backward recorded; probs_out, if given, receives p (B, H, n, K_max).
+Tensor window_strided_attention(const Tensor& q, const Tensor& k, const Tensor& v,
+                                const std::shared_ptr<const KeyLists>& lists, Tensor* probs_out = nullptr) {
+  Tensor probs;                                                         // (B, H, n, K_max)
+  Tensor out = window_strided_forward(q, k, v, *lists, &probs);        // (B, H, n, d)
   if (probs_out) *probs_out = probs;
   return core::record(
       out, "window_strided_attention", {q, k, v},
-      [lists, scale, K](core::BackwardContext& ctx) {
-        const Tensor &q = ctx.inputs[0], &k = ctx.inputs[1], &v = ctx.inputs[2], &probs = ctx.saved[0];
-        const int64_t BH = q.size(0) * q.size(1), n = q.size(2), d = q.size(3);
-        Tensor dq = Tensor::zeros(q.shape()), dk = Tensor::zeros(k.shape()), dv = Tensor::zeros(v.shape());
-        std::vector<float> dp(static_cast<size_t>(K));
-        for (int64_t row = 0; row < BH * n; ++row) {
-          const int64_t bh = row / n, i = row % n;
-          const int64_t first = lists->start[i], count = lists->start[i + 1] - first;
-          const float* p = probs.data() + row * K;
-          const float* dout = ctx.grad_out.data() + row * d;
-          float dot = 0.0f;  // Σ_u p_u dp_u
-          for (int64_t t = 0; t < count; ++t) {
-            const int64_t j = bh * n + lists->keys[first + t];
-            float s = 0.0f;
-            for (int64_t c = 0; c < d; ++c) {
-              s += dout[c] * v.data()[j * d + c];           // forward: out_i += p_t v_j  =>  dp_t = dout_i · v_j
-              dv.data()[j * d + c] += p[t] * dout[c];       //                               dv_j += p_t dout_i
-            }
-            dp[static_cast<size_t>(t)] = s;
-            dot += p[t] * s;
-          }
-          for (int64_t t = 0; t < count; ++t) {
-            const int64_t j = bh * n + lists->keys[first + t];
-            const float ds = p[t] * (dp[static_cast<size_t>(t)] - dot) * scale;  // softmax, then s = scale q·k
-            for (int64_t c = 0; c < d; ++c) {
-              dq.data()[row * d + c] += ds * k.data()[j * d + c];  // forward: s_t = q_i · k_j  =>  dq_i += ds k_j
-              dk.data()[j * d + c] += ds * q.data()[row * d + c];  //                                dk_j += ds q_i
-            }
-          }
-        }
-        if (ctx.needs_grad(0)) ctx.add_grad(0, dq);
-        if (ctx.needs_grad(1)) ctx.add_grad(1, dk);
-        if (ctx.needs_grad(2)) ctx.add_grad(2, dv);
-      },
-      {probs});
+      [lists](core::BackwardContext& ctx) { window_strided_backward(ctx, *lists); }, {probs});
 }
 
 // %% [markdown]
@@ -215,6 +231,13 @@ attention::SchemeInfo window_strided_info() {
   return i;
 }
 
+// %% [markdown]
+// **The three levels.** The class reads the settings into key lists (built once per n, window, stride and causal
+// flag), then implements each level on them: `kernel` runs the kernel of step 2; `effective_attention` runs the
+// same kernel, keeps its weights p and scatters each row into an n × n matrix, so that kernel == A v; `pattern`
+// writes a 1 for every pair in the lists. Inputs are checked with the library's own `check_qkv` and `AZ_CHECK`,
+// whose errors name the scheme and the shapes; a key-padding mask is refused (supporting it is an exercise).
+// %%
 class WindowStridedScheme : public attention::Scheme {
  public:
   WindowStridedScheme() : Scheme(window_strided_info()) {}

@@ -330,7 +330,8 @@ int main(int argc, char** argv) try {
   // %% [markdown]
   // ## Exercises
   // 1. Which schemes' rows do not sum exactly to 1, and why is that not a bug? (Look at the table.)
-  // 2. Change n to 128 in Step 2. Which pictures change character, and which only get finer?
+  // 2. Change n to 256 in Step 2. Which pictures change character, and which only get finer? Then try 64: why
+  //    does BigBird's picture turn into full attention?
   // 3. Run `build/attnzoo show longformer --n 64 --set window=4 --set global=0` and compare with the gallery.
   // %%
   return L.finish();

@@ -6,8 +6,8 @@
 // and encodes base64. End to end: nbrun compiles and runs tests/fixtures/nb_tiny.cpp (standard library only,
 // compiled with -O0 so that this stays fast, also under ASan) into a notebook whose cells, outputs and image are
 // checked one by one and which Debian's python3-nbformat validates; a second run gives the same bytes; a failing
-// run and a compile error name the cell. Every lesson and companion must parse, and the companions must pass
-// their self-checks with --quick.
+// run and a compile error name the cell. Every lesson and companion must parse, keep each step's code cell short
+// (≤ 60 non-blank lines), and the companions must pass their self-checks with --quick.
 #include <doctest/doctest.h>
 #include <sys/wait.h>
 
@@ -549,6 +549,27 @@ TEST_CASE("notebooks: every lesson and companion notebook is a percent source th
     int boundaries = 0;
     for (const notebook::Cell& c : src.cells) boundaries += c.boundary;
     CHECK(boundaries >= 2);
+  }
+}
+
+// A notebook reads as a document (tools/ipynb.h): each step's code is short enough to read next to its prose and
+// output. The helpers in the appendix (defined before main, output_of == -1) may be longer: they are reference.
+TEST_CASE("notebooks: no code cell outside the appendix is longer than 60 non-blank lines") {
+  constexpr int kMaxLines = 60;
+  for (const std::string& path : percent_sources()) {
+    CAPTURE(path);
+    const notebook::PercentSource src = notebook::parse_percent(slurp(path), path);
+    const std::vector<notebook::DocCell> doc = notebook::document_cells(src);
+    for (size_t i = 0; i < doc.size(); ++i) {
+      if (doc[i].kind != CellKind::code || doc[i].output_of < 0) continue;
+      std::istringstream lines(doc[i].source);
+      int count = 0;
+      for (std::string line; std::getline(lines, line);) count += line.find_first_not_of(" \t") != std::string::npos;
+      const std::string first_line = doc[i].source.substr(0, doc[i].source.find('\n'));
+      CAPTURE(i);
+      CAPTURE(first_line);
+      CHECK(count <= kMaxLines);
+    }
   }
 }
 

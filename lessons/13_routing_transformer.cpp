@@ -143,6 +143,46 @@ double captured_share(const Tensor& A, const Tensor& pattern, int64_t topk) {
   return total / n;
 }
 
+// What is wrong with the query and key lists (C lists of positions each) that an exercise's cluster rule returned,
+// in the exercise's terms: the wrong number of lists, a position outside 0..n-1, a position twice, a list out of
+// order. Empty when the routing kernel can use them.
+std::string cluster_list_problem(const std::vector<std::vector<int64_t>>& qm,
+                                 const std::vector<std::vector<int64_t>>& kmem, int64_t n, int64_t C) {
+  std::string problem;
+  if (static_cast<int64_t>(qm.size()) != C || static_cast<int64_t>(kmem.size()) != C)
+    problem = "your rule returned " + std::to_string(qm.size()) + " lists for the queries and " +
+              std::to_string(kmem.size()) + " for the keys: return one list per cluster, C = " + std::to_string(C);
+  for (const auto* m : {&qm, &kmem})
+    for (size_t c = 0; c < m->size() && problem.empty(); ++c) {
+      const std::vector<int64_t>& list = (*m)[c];
+      const std::string which = std::string(m == &qm ? "query" : "key") + " list of cluster " + std::to_string(c);
+      for (size_t a = 0; a < list.size() && problem.empty(); ++a) {
+        if (list[a] < 0 || list[a] >= n)
+          problem = which + " holds " + std::to_string(list[a]) + ", not a position of the " + std::to_string(n) +
+                    " tokens (0.." + std::to_string(n - 1) + ")";
+        else if (a > 0 && list[a] == list[a - 1])
+          problem = which + " holds position " + std::to_string(list[a]) + " twice: a token is in a cluster or not";
+        else if (a > 0 && list[a] < list[a - 1])
+          problem = which + " is not ascending (" + std::to_string(list[a - 1]) + " before " +
+                    std::to_string(list[a]) + "): the kernel walks positions in order — sort each list";
+      }
+    }
+  return problem;
+}
+
+// Random clusters of exactly the sizes of `lists` (cluster c -> positions among n): list c becomes the first
+// |list c| positions of a fresh shuffle of 0..n-1, ascending. One permutation of rng per list, in order.
+std::vector<std::vector<int64_t>> random_clusters_like(const std::vector<std::vector<int64_t>>& lists, int64_t n,
+                                                       core::Rng& rng) {
+  std::vector<std::vector<int64_t>> out;
+  for (const std::vector<int64_t>& list : lists) {
+    const IntTensor perm = core::permutation(n, rng);
+    out.emplace_back(perm.data.begin(), perm.data.begin() + static_cast<int64_t>(list.size()));
+    std::sort(out.back().begin(), out.back().end());
+  }
+  return out;
+}
+
 // %%
 // Step 5's exercise: your routing rule (which positions each cluster takes), and your prediction of how many
 // (query, cluster) memberships it makes. Your version is the EXERCISE block in main; the reference solution and
@@ -351,29 +391,18 @@ int main(int argc, char** argv) try {
   my_routing.predicted_memberships = 64;  // C = 8 clusters of w = 8 queries each
   // END EXERCISE -----------------------------------------------------------------------------------------------
   const MyRouting answer = L.exercise(my_routing, solution::routing(), solution::wrong_routing());
+
+  // %% [markdown]
+  // **Checking your rule.** Your rule runs twice, on the queries' ranks and on the keys', and must give lists
+  // the kernel can use; if it does, they go through the kernel against the dense reference. Then read the sizes
+  // printed: the memberships you predicted, the scores they cost beside the balanced C·w², and the queries left
+  // in no cluster. Last, the top-8 mass your clusters keep is set beside that of random clusters of the same
+  // sizes: what routing by chance alone would keep.
+  // %%
   {
     const std::vector<float> rq = ranks_of(qhat, mu), rk = ranks_of(khat, mu);
     const auto qm = answer.cluster_members(rq, n, C, w), kmem = answer.cluster_members(rk, n, C, w);
-    // What is wrong with the lists, in the exercise's terms (empty: nothing).
-    std::string problem;
-    if (static_cast<int64_t>(qm.size()) != C || static_cast<int64_t>(kmem.size()) != C)
-      problem = "your rule returned " + std::to_string(qm.size()) + " lists for the queries and " +
-                std::to_string(kmem.size()) + " for the keys: return one list per cluster, C = " + std::to_string(C);
-    for (const auto* m : {&qm, &kmem})
-      for (size_t c = 0; c < m->size() && problem.empty(); ++c) {
-        const std::vector<int64_t>& list = (*m)[c];
-        const std::string which = std::string(m == &qm ? "query" : "key") + " list of cluster " + std::to_string(c);
-        for (size_t a = 0; a < list.size() && problem.empty(); ++a) {
-          if (list[a] < 0 || list[a] >= n)
-            problem = which + " holds " + std::to_string(list[a]) + ", not a position of the " + std::to_string(n) +
-                      " tokens (0.." + std::to_string(n - 1) + ")";
-          else if (a > 0 && list[a] == list[a - 1])
-            problem = which + " holds position " + std::to_string(list[a]) + " twice: a token is in a cluster or not";
-          else if (a > 0 && list[a] < list[a - 1])
-            problem = which + " is not ascending (" + std::to_string(list[a - 1]) + " before " +
-                      std::to_string(list[a]) + "): the kernel walks positions in order — sort each list";
-        }
-      }
+    const std::string problem = cluster_list_problem(qm, kmem, n, C);  // empty: the kernel can use the lists
     const bool lists_ok = L.exercise_check("your rule lists each cluster's positions once, ascending, within 0.." +
                                                std::to_string(n - 1),
                                            problem.empty(), "", problem);
@@ -395,20 +424,11 @@ int main(int argc, char** argv) try {
       L.say("your clusters (queries/keys): ", sizes_text, "-> ", memberships, " memberships, ", scores,
             " scores (balanced: ", C * w * w, "; n² = ", n * n, "), largest cluster ", largest, " scores; queries in no "
             "cluster: ", std::count(seen.begin(), seen.end(), 0));
-      // Random clusters of exactly your sizes: the share that routing by chance alone would keep.
+      // Random clusters of your sizes (queries' lists, then keys', one stream of shuffles): what chance would keep.
       core::Rng prng = L.rng(5);
-      auto random_like = [&](const std::vector<std::vector<int64_t>>& lists) {
-        std::vector<std::vector<int64_t>> out;
-        for (const std::vector<int64_t>& list : lists) {
-          const IntTensor perm = core::permutation(n, prng);  // the first |list| positions of a shuffle
-          out.emplace_back(perm.data.begin(), perm.data.begin() + static_cast<int64_t>(list.size()));
-          std::sort(out.back().begin(), out.back().end());
-        }
-        return out;
-      };
       const Tensor exact = attention::dense_probabilities(q, k);  // (1, 1, 64, 64)
       const double share = captured_share(exact, attention::routing_pattern(mine, false), 8);
-      const auto random_q = random_like(qm), random_k = random_like(kmem);  // in this order: one stream of shuffles
+      const auto random_q = random_clusters_like(qm, n, prng), random_k = random_clusters_like(kmem, n, prng);
       const double chance = captured_share(exact, attention::routing_pattern(make_routing(n, random_q, random_k), false), 8);
       L.say("your routing keeps ", lesson::fixed(100 * share, 1), " % of the exact top-8 attention mass; random clusters of "
             "your sizes keep ", lesson::fixed(100 * chance, 1), " % (the library's balanced routing: ",
@@ -522,6 +542,13 @@ int main(int argc, char** argv) try {
           early(after));
     L.check("top-w routing is not causal: later tokens pushed earlier ones out of a cluster", early(before) > early(after));
   }
+
+  // %% [markdown]
+  // **Centroids that move.** In a model the centroids belong to the routing layer and follow its queries and
+  // keys as they train. The layer's first training forward fits them by k-means on its batch; every later one
+  // moves each centroid a little towards the mean of the unit vectors assigned to it (an exponential moving
+  // average, decay 0.999). The check repeats one such step by hand and compares.
+  // %%
   {
     // the layer: first training forward = k-means on the batch; every later one = EMA with decay 0.999
     attention::LayerConfig lc;

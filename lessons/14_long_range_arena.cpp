@@ -82,6 +82,38 @@ Nesting nesting(const lra::Sequence& ids) {
   return r;
 }
 
+// Which operator of an exercise's `apply` is wrong: each of MIN, MAX, MED, SM alone on 400 argument lists of 2..5
+// digits (drawn from Rng(seed), the same lists for every operator), against the library's evaluate. The first
+// disagreement of each becomes part of the reason, with the operator's rule; if there is none, a hint that the
+// fault is in how nested values reach `apply`.
+std::string which_operator_is_wrong(const std::function<int(lo::Op, std::vector<int>)>& apply, uint64_t seed) {
+  std::string why;
+  for (lo::Op op : {lo::Op::Min, lo::Op::Max, lo::Op::Med, lo::Op::SumMod}) {
+    core::Rng arng(seed);
+    for (int trial = 0; trial < 400; ++trial) {
+      std::vector<int> values(static_cast<size_t>(2 + trial % 4));
+      std::vector<lo::Tree> leaves;
+      for (int& x : values) x = static_cast<int>(arng.randint(0, 10)), leaves.push_back(lo::Tree::digit(x));
+      const int want = lo::evaluate(lo::Tree::apply(op, leaves)), got = apply(op, values);
+      if (got == want) continue;
+      std::string args;
+      for (int x : values) args += (args.empty() ? "" : " ") + std::to_string(x);
+      const char* rule = op == lo::Op::Min   ? "MIN is the smallest argument"
+                         : op == lo::Op::Max ? "MAX is the largest argument"
+                         : op == lo::Op::Med ? "MED is the median: the middle value of the sorted arguments, and for "
+                                               "an even count the mean of the two middle ones rounded down (the "
+                                               "original's int(np.median(v)))"
+                                             : "SM is the sum of the arguments modulo 10, so that every value is "
+                                               "one digit 0..9";
+      why += std::string(why.empty() ? "" : "; ") + "[" + lo::op_name(op) + " " + args + " ] is " +
+             std::to_string(want) + ", yours gives " + std::to_string(got) + ": " + rule;
+      break;
+    }
+  }
+  if (why.empty()) why = "every operator alone is right on short lists: look at how the values of nested lists reach it";
+  return why;
+}
+
 // ---- the efficiency measurement ----------------------------------------------------------------------------------
 
 // One training step of the classifier: forward, cross-entropy, backward, AdamW step, gradients dropped. Timed by
@@ -376,6 +408,13 @@ int main(int argc, char** argv) try {
     t.label = "[" + std::to_string(i + 1) + "/2] " + train_schemes[i];
     runs.push_back(lra::train(data, t));
   }
+
+  // %% [markdown]
+  // **Reading the runs.** One row per scheme: the final training loss, the best validation accuracy and the step
+  // it came at, and the test accuracy of that checkpoint and of the last one. The test split is small, so the
+  // checks ask only that each model beats a guesser by three standard errors and that its loss fell below
+  // guessing's ln(10). The figure puts both runs' loss and validation accuracy side by side.
+  // %%
   {
     const double n_test = double(data.test.size());
     const double chance = 0.1, se = std::sqrt(chance * (1 - chance) / n_test), bar = chance + 3 * se;
@@ -474,6 +513,13 @@ int main(int argc, char** argv) try {
       t.row(row);
     }
   }
+
+  // %% [markdown]
+  // **What the table says.** The memory columns are exact, so they carry the checks: from the shortest length to
+  // the longest, the step memory of flash, Linformer and Linear attention should fall as a share of the
+  // Transformer's, and over the last doubling of n the Transformer's should grow faster than linear attention's.
+  // The time columns move with the machine's load; the figure draws both kinds of ratio, one dot per length.
+  // %%
   {
     const int64_t n = lengths.back();
     const double full_mib = double(cost["full"][n].peak_bytes);
@@ -555,6 +601,13 @@ int main(int argc, char** argv) try {
   };
   // END EXERCISE -----------------------------------------------------------------------------------------------
   const MyEvaluator answer = L.exercise(my_evaluator, solution::evaluator(), solution::wrong_evaluator());
+
+  // %% [markdown]
+  // **Checking your evaluator.** `my_evaluate` walks a parsed tree bottom-up: a digit is its own value, a list is
+  // your `apply` on the values of its arguments. It runs on 1000 generated examples of 10 to 200 tokens and is
+  // compared with their labels. If some disagree, you see the first one and the count per root operator, and
+  // each operator is then tried alone on short lists of digits to say which of them is wrong.
+  // %%
   {
     std::function<int(const lo::Tree&)> my_evaluate = [&](const lo::Tree& t) -> int {
       if (!t.is_op) return t.value;
@@ -587,32 +640,7 @@ int main(int argc, char** argv) try {
       for (const auto& [op, k] : wrong_by_root) roots += " " + op + ":" + std::to_string(k);
       L.say("  first disagreement: ", first_wrong, "; disagreements by root operator:", roots);
     }
-    // Which operator is wrong: each one alone on argument lists of 2..5 digits, against the library's evaluate.
-    // The first disagreement of each becomes part of the reason.
-    std::string why;
-    for (lo::Op op : {lo::Op::Min, lo::Op::Max, lo::Op::Med, lo::Op::SumMod}) {
-      core::Rng arng(L.seed() + 23);
-      for (int trial = 0; trial < 400; ++trial) {
-        std::vector<int> values(static_cast<size_t>(2 + trial % 4));
-        std::vector<lo::Tree> leaves;
-        for (int& x : values) x = static_cast<int>(arng.randint(0, 10)), leaves.push_back(lo::Tree::digit(x));
-        const int want = lo::evaluate(lo::Tree::apply(op, leaves)), got = answer.apply(op, values);
-        if (got == want) continue;
-        std::string args;
-        for (int x : values) args += (args.empty() ? "" : " ") + std::to_string(x);
-        const char* rule = op == lo::Op::Min   ? "MIN is the smallest argument"
-                           : op == lo::Op::Max ? "MAX is the largest argument"
-                           : op == lo::Op::Med ? "MED is the median: the middle value of the sorted arguments, and for "
-                                                 "an even count the mean of the two middle ones rounded down (the "
-                                                 "original's int(np.median(v)))"
-                                               : "SM is the sum of the arguments modulo 10, so that every value is "
-                                                 "one digit 0..9";
-        why += std::string(why.empty() ? "" : "; ") + "[" + lo::op_name(op) + " " + args + " ] is " +
-               std::to_string(want) + ", yours gives " + std::to_string(got) + ": " + rule;
-        break;
-      }
-    }
-    if (why.empty()) why = "every operator alone is right on short lists: look at how the values of nested lists reach it";
+    const std::string why = which_operator_is_wrong(answer.apply, L.seed() + 23);
     L.exercise_check("your evaluator gives every example its label", agree == int(examples.size()),
                      std::to_string(agree) + "/" + std::to_string(examples.size()), why);
   }

@@ -101,11 +101,41 @@ double rel_error(const std::vector<float>& a, const std::vector<double>& b) {
   return worst;
 }
 
+// log Σ_j e^(s_j) over count scores, in double, the safe way: the maximum first, then the sum of e^(s − max).
+double log_sum_exp(const float* s, int64_t count) {
+  double top = -1e30, total = 0.0;
+  for (int64_t j = 0; j < count; ++j) top = std::max(top, double(s[j]));
+  for (int64_t j = 0; j < count; ++j) total += std::exp(double(s[j]) - top);
+  return top + std::log(total);
+}
+
 // count numbers with `digits` significant digits, separated by commas: a row of scores or of an output.
 std::string numbers_str(const float* x, int64_t count, int digits = 3) {
   std::string s;
   for (int64_t i = 0; i < count; ++i) s += (i ? ", " : "") + lesson::sig(x[i], digits);
   return s;
+}
+
+// Of the rows of scores S (rows, n), streamed with their values v (n, d) through online_update in chunks of c,
+// the row whose running sum l falls most often (a fall: the max grew, and the rescaling outweighed the new
+// terms), and how often. The first such row wins a tie.
+struct RowDrops {
+  int row = 0, drops = -1;
+};
+RowDrops row_with_most_drops(const Tensor& S, const Tensor& v, int64_t c) {
+  const int64_t rows = S.size(0), n = S.size(1), d = v.size(1);
+  RowDrops best;
+  for (int row = 0; row < rows; ++row) {
+    RowState st(d);
+    int drops = 0;
+    for (int64_t c0 = 0; c0 < n; c0 += c) {
+      const float l_old = st.l;
+      online_update(st, S.data() + row * n + c0, v.data() + c0 * d, c, d);
+      drops += c0 > 0 && st.l < l_old;
+    }
+    if (drops > best.drops) best.drops = drops, best.row = row;
+  }
+  return best;
 }
 
 // ---- tiled attention from core ops, one head --------------------------------------------------------------
@@ -191,6 +221,44 @@ TiledGrads tiled_attention_backward(const Tensor& q, const Tensor& k, const Tens
     dv_tiles.push_back(dV);
   }
   return {core::concat(dq_tiles, 0), core::concat(dk_tiles, 0), core::concat(dv_tiles, 0)};
+}
+
+// ---- the exercise's test rows ----------------------------------------------------------------------------------
+
+struct TestRow {
+  std::string name;
+  std::vector<float> s;  // the row's scores (its length: n, or 1 for "one score")
+};
+
+// The rows step 6 streams through the learner's update, each aimed at one of step 1's ideas: random scores
+// (n of them, drawn from rng), the same scores x 1000 (past float's exp range), the same with the first
+// min(n − 1, 2·tile + 3) masked to -inf (more than two whole chunks of nothing), and a row of one score.
+std::vector<TestRow> online_test_rows(int64_t n, int64_t tile, core::Rng& rng) {
+  std::vector<TestRow> rows;
+  const Tensor s = core::randn({n}, rng);
+  rows.push_back({"random scores", s.to_vector()});
+  std::vector<float> big = s.to_vector();
+  for (size_t j = 0; j < big.size(); ++j) big[j] = 1000.0f * big[j];
+  rows.push_back({"scores up to ~3000", big});
+  std::vector<float> masked = s.to_vector();
+  for (int64_t j = 0; j < std::min<int64_t>(n - 1, 2 * tile + 3); ++j) masked[size_t(j)] = kNegInf;
+  rows.push_back({"leading scores masked (-inf)", masked});
+  rows.push_back({"one score", {2.5f}});
+  return rows;
+}
+
+// What an update that got the test row `name` wrong (its o / l `finite` or not) misses, as a hint for the learner.
+std::string what_update_misses(const std::string& name, bool finite) {
+  if (!finite && name.rfind("leading", 0) == 0)
+    return "while every score so far is -inf, m_new is -inf and e^(m_old - m_new) = e^(-inf + inf) is NaN: "
+           "return before touching l and o when m_new is -inf";
+  if (!finite && name.rfind("scores up to", 0) == 0)
+    return "e^s overflows above s = 88: exponentiate s - m_new, the scores minus the running maximum, never s alone";
+  if (finite && name != "one score")
+    return "when the maximum grows, what l and o summed so far is on the old scale: multiply both by "
+           "e^(m_old - m_new) before adding the new chunk's e^(s - m_new) and e^(s - m_new)·v";
+  return "fold each chunk in with step 1's three equations: m_new = max(m, max(chunk)), "
+         "l = l·e^(m - m_new) + Σ e^(s - m_new), o = o·e^(m - m_new) + Σ e^(s - m_new)·v, then set m = m_new";
 }
 
 // ---- figures ------------------------------------------------------------------------------------------------
@@ -461,6 +529,13 @@ int main(int argc, char** argv) try {
            "visits all 64 row by row; causal skips the 28 grey tiles above the diagonal and masks only inside the "
            "8 diagonal tiles (faded half); the backward walks the same 36 tiles column by column");
   }
+
+  // %% [markdown]
+  // **One row's running max and sum.** Now the online softmax of step 1 on a longer row: one query against
+  // 1024 keys in 16 chunks of 64. After every chunk we record the chunk's own maximum, the running max m, the
+  // running sum l and m + log l, which should end at the row's exact log-sum-exp L, the number the forward
+  // saves for the backward. Watch l: it grows with every chunk, except where m steps up and rescales it.
+  // %%
   {
     // One query against 1024 keys in 16 chunks of 64 (d = 64, queries scaled by 2 so that the scores spread over
     // a few units, as in a trained model): of 16 random rows we draw the one whose l is rescaled downwards most often.
@@ -468,17 +543,7 @@ int main(int argc, char** argv) try {
     core::Rng r = L.rng(1);
     const Tensor q = core::randn({rows, d}, r) * 2.0f, k = core::randn({n, d}, r), v = core::randn({n, d}, r);
     const Tensor S = core::matmul(q, k, false, true) * (1.0f / std::sqrt(float(d)));  // (16, 1024)
-    int best_row = 0, best_drops = -1;
-    for (int row = 0; row < rows; ++row) {
-      RowState st(d);
-      int drops = 0;
-      for (int64_t c0 = 0; c0 < n; c0 += c) {
-        const float l_old = st.l;
-        online_update(st, S.data() + row * n + c0, v.data() + c0 * d, c, d);
-        drops += c0 > 0 && st.l < l_old;
-      }
-      if (drops > best_drops) best_drops = drops, best_row = row;
-    }
+    const auto [best_row, best_drops] = row_with_most_drops(S, v, c);
     std::vector<double> xs, chunk_max, run_max, run_sum, run_lse, final_lse;
     RowState st(d);
     for (int64_t c0 = 0; c0 < n; c0 += c) {
@@ -490,10 +555,7 @@ int main(int argc, char** argv) try {
       run_sum.push_back(st.l);
       run_lse.push_back(st.m + std::log(st.l));
     }
-    double top = -1e30, total = 0.0;
-    for (int64_t j = 0; j < n; ++j) top = std::max(top, double(S.data()[best_row * n + j]));
-    for (int64_t j = 0; j < n; ++j) total += std::exp(double(S.data()[best_row * n + j]) - top);
-    const double L_exact = top + std::log(total);
+    const double L_exact = log_sum_exp(S.data() + best_row * n, n);  // the whole row at once, in double
     final_lse.assign(xs.size(), L_exact);
     int jumps = 0;
     for (size_t i = 1; i < run_max.size(); ++i) jumps += run_max[i] > run_max[i - 1];
@@ -582,6 +644,14 @@ int main(int argc, char** argv) try {
             lesson::fixed(flash->mib.back(), 1) + " MiB = " + lesson::fixed(flash->mib.back() / q_mib, 1) + "x of q's " +
                 lesson::fixed(q_mib, 1) + " MiB");
   }
+
+  // %% [markdown]
+  // **Memory and time, drawn apart.** The same runs on two log-log plots, where a curve's slope is its exponent
+  // (each legend gives the fitted one). Memory has the bytes of q beside it, a line of slope 1: flash should run
+  // parallel to it, a constant factor above, among the approximate schemes, while full attention climbs with
+  // slope 2. Time is the other story: flash's line should be as steep as full's, since exact attention does all
+  // n² of the work however it is scheduled; the approximate schemes should climb with slope about 1.
+  // %%
   {
     img::PlotOptions mo;
     mo.title = "peak memory, forward + backward";
@@ -651,19 +721,19 @@ int main(int argc, char** argv) try {
   //   attention, because memory had stopped being the limit; the compute bill for 16K tokens was paid in full.
   // %%
   L.step("Step 5 · what this means for the schemes of the course");
+  const size_t fm = full->n.size() - 1;  // index of the largest n where full ran
+  size_t fi = 0;                         // index of the same n in flash's curve
+  while (flash->n[fi] != full->n[fm]) ++fi;
+  const size_t last = flash->n.size() - 1;  // index of the largest n flash ran at
+  const std::vector<lesson::Runs>& flash_runs = cost.runs_of("flash");  // every run of every point, for the spread
+  const std::vector<lesson::Runs>& full_runs = cost.runs_of("full");
   {
-    const size_t fm = full->n.size() - 1;  // largest n where full ran
     const double n_full = full->n[fm];
-    size_t fi = 0;
-    while (flash->n[fi] != n_full) ++fi;
     L.say("At n = ", int64_t(n_full), " (the largest n full attention ran at): full needs ",
           lesson::fixed(full->mib[fm], 1), " MiB, flash ", lesson::fixed(flash->mib[fi], 1), " MiB — ",
           lesson::fixed(full->mib[fm] / flash->mib[fi], 0), "x less, for the same numbers (step 2).");
     L.say("  Time at that n: full ", lesson::fixed(full->ms[fm], 0), " ms, flash ", lesson::fixed(flash->ms[fi], 0),
           " ms (flash / full = ", lesson::fixed(flash->ms[fi] / full->ms[fm], 2), ").");
-    const std::vector<lesson::Runs>& flash_runs = cost.runs_of("flash");
-    const std::vector<lesson::Runs>& full_runs = cost.runs_of("full");
-    const size_t last = flash->n.size() - 1;
     // Quadratic work predicts x4 per doubling; the sentence is the one flash's measured ratio supports.
     if (last >= 1)
       L.say("Flash's last doubling: ", lesson::doubling_verdict(*flash, flash_runs, last, 4.0, cost.other_load), " (exact attention's n² "
@@ -698,6 +768,14 @@ int main(int argc, char** argv) try {
       L.say("The price they charge — an approximate or restricted attention matrix, measured in their own lessons — is");
       L.say("now paid for speed alone.");
     }
+  }
+
+  // %% [markdown]
+  // **Flash against dense attention, in time.** The memory verdict is exact; the time verdict is a measurement.
+  // Below: flash's time over full's at every n where both ran (below 1: flash faster), and the one sentence those
+  // ratios support. If some runs disagreed, the sentence says so instead of naming a cause.
+  // %%
+  {
     std::string speed;
     double lo = 1e300, hi = 0;
     bool noisy = cost.busy();  // a steadily busy machine: every ratio is suspect
@@ -774,28 +852,20 @@ int main(int argc, char** argv) try {
   // END EXERCISE -----------------------------------------------------------------------------------------------
   const MyOnlineSoftmax answer = L.exercise(mine, solution::online_softmax(), solution::wrong_online_softmax());
   const int64_t my_tile = answer.tile;
+
+  // %% [markdown]
+  // **Checking your update.** Each test row is streamed through your update in chunks of your tile, as step 1
+  // streamed its row, and o / l is compared with softmax · V computed in double. If a row comes out wrong, the
+  // check below the table names the idea of step 1 that the update misses. Then the tiled loop of step 2 and
+  // flash_attention run with your tile against dense attention, outputs and gradients.
+  // %%
   if (!L.exercise_check("your tile size is one the loops can use", my_tile >= 1, "tile " + std::to_string(my_tile),
                         "the tile counts the scores of one chunk (and the rows and keys of one tile): at least 1")) {
     L.say("(the row and attention checks are skipped: they walk the keys in chunks of your tile)");
   } else {
     const int64_t n = 100, d = 8;
     core::Rng r = L.rng(2);
-    struct TestRow {
-      std::string name;
-      std::vector<float> s;
-    };
-    std::vector<TestRow> rows;
-    {
-      const Tensor s = core::randn({n}, r);
-      rows.push_back({"random scores", s.to_vector()});
-      std::vector<float> big = s.to_vector();
-      for (size_t j = 0; j < big.size(); ++j) big[j] = 1000.0f * big[j];
-      rows.push_back({"scores up to ~3000", big});
-      std::vector<float> masked = s.to_vector();
-      for (int64_t j = 0; j < std::min<int64_t>(n - 1, 2 * my_tile + 3); ++j) masked[size_t(j)] = kNegInf;
-      rows.push_back({"leading scores masked (-inf)", masked});
-      rows.push_back({"one score", {2.5f}});
-    }
+    const std::vector<TestRow> rows = online_test_rows(n, my_tile, r);
     const std::vector<float> v = core::randn({n, d}, r).to_vector();
     lesson::Table t({"row", "chunks of your tile", "your o / l vs exact (max rel. error)"}, 10);
     std::string wrong_rows, why;  // the rows your update gets wrong, and what the first of them says it misses
@@ -812,18 +882,7 @@ int main(int argc, char** argv) try {
       t.add({row.name, std::to_string((len + my_tile - 1) / my_tile), finite ? lesson::sig(err, 2) : "not finite"});
       if (err < 1e-5) continue;
       wrong_rows += (wrong_rows.empty() ? "" : ", ") + row.name;
-      if (!why.empty()) continue;
-      if (!finite && row.name.rfind("leading", 0) == 0)
-        why = "while every score so far is -inf, m_new is -inf and e^(m_old - m_new) = e^(-inf + inf) is NaN: "
-              "return before touching l and o when m_new is -inf";
-      else if (!finite && row.name.rfind("scores up to", 0) == 0)
-        why = "e^s overflows above s = 88: exponentiate s - m_new, the scores minus the running maximum, never s alone";
-      else if (finite && row.name != "one score")
-        why = "when the maximum grows, what l and o summed so far is on the old scale: multiply both by "
-              "e^(m_old - m_new) before adding the new chunk's e^(s - m_new) and e^(s - m_new)·v";
-      else
-        why = "fold each chunk in with step 1's three equations: m_new = max(m, max(chunk)), "
-              "l = l·e^(m - m_new) + Σ e^(s - m_new), o = o·e^(m - m_new) + Σ e^(s - m_new)·v, then set m = m_new";
+      if (why.empty()) why = what_update_misses(row.name, finite);
     }
     t.print();
     L.exercise_check("your update: every test row equals softmax · V (rel. error < 1e-5)", wrong_rows.empty(),

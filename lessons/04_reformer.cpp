@@ -593,6 +593,13 @@ int main(int argc, char** argv) try {
     L.say("with ANOTHER dropout seed the rebuilt X1 is off by ", lesson::sig(lesson::max_abs_diff(X1, wrong), 2),
           ": replaying the seed is not optional");
   }
+
+  // %% [markdown]
+  // **The whole stack.** Four reversible blocks with dropout 0.1, against the same blocks built from the same
+  // configuration and seed as an ordinary residual stack (reversible = false): one backward pass each, of the
+  // same weighted sum of the outputs. Every gradient — of the input and of every parameter — must agree to 1e-4
+  // of the largest one, although the reversible stack rebuilt each layer's inputs instead of keeping them.
+  // %%
   {
     // Gradients of the reversible stack == those of the same blocks as an ordinary residual stack.
     attention::ReformerConfig a = rc, b = rc;

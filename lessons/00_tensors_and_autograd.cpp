@@ -279,6 +279,11 @@ int main(int argc, char** argv) try {
   for (const Tensor& p : params) n_params += p.numel();
   L.say("network 2 -> ", hidden, " -> ", hidden, " -> 2: ", n_params, " parameters");
 
+  // %% [markdown]
+  // **Decision regions.** What the network has learnt is easiest to see as a map: P(class 1) at every point
+  // of a 96×96 grid over the square [-1.25, 1.25]², with the training points drawn on top. We draw the map
+  // once now, before the first optimiser step, so that Step 7 can set it beside the trained one.
+  // %%
   // Decision regions: P(class 1) on a grid of the plane, before training and after.
   const int G = 96;
   const float lo = -1.25f, hi = 1.25f;

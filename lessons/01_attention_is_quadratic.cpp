@@ -320,81 +320,91 @@ int main(int argc, char** argv) try {
   // END EXERCISE -----------------------------------------------------------------------------------------------
   const MyRule answer = L.exercise(mine, solution::rule(), solution::wrong_rule());
   const Rule may_attend = answer.may_attend;
-  {
-    const Tensor blocked = blocked_from_rule(n, may_attend);  // (1,1,48,48)
-    const AttentionResult mine = attention_from_ops(x, x, x, blocked, my_scale);
-    img::HeatmapOptions po;
-    po.title = "your rule: may_attend(i, j)";
-    po.subtitle = "n = 48";
-    po.xlabel = "key position j";
-    po.ylabel = "query position i";
-    po.grid_every = static_cast<int>(motif);
-    IntTensor pattern({n, n});
-    for (int64_t i = 0; i < n; ++i)
-      for (int64_t j = 0; j < n; ++j) pattern.at({i, j}) = may_attend(i, j) ? 1 : 0;
-    po.colors = {img::Color{235, 235, 235}, img::categorical(0)};
-    L.show(img::hstack({img::categorical_heatmap(pattern, {"blocked", "may attend"}, po),
-                        matrix_map(mine.probs, "attention with your rule", "n = 48: a motif of 8 tokens, 6 times",
-                                   motif_grid)}),
-           "custom.png",
-           "left: the pairs your EXERCISE rule lets through (by default a band of 8 keys under the diagonal); "
-           "right: the attention weights — they can only appear inside the band, and with the default window "
-           "each token sees no earlier copy of itself, so only the diagonal lights up");
-    // 1. blocked pairs get exactly zero weight; every row with a visible key sums to 1.
-    bool rows_ok = true;
-    int64_t visible = 0;
-    for (int64_t i = 0; i < n; ++i) {
-      double total = 0.0;
-      bool any = false;
-      for (int64_t j = 0; j < n; ++j) {
-        const float p = mine.probs.at({0, 0, i, j});
-        if (!may_attend(i, j) && p != 0.0f) rows_ok = false;
-        if (may_attend(i, j)) any = true, ++visible;
-        total += p;
-      }
-      if (std::fabs(total - (any ? 1.0 : 0.0)) > 1e-4) rows_ok = false;
+  const Tensor blocked = blocked_from_rule(n, may_attend);  // (1,1,48,48)
+  const AttentionResult with_rule = attention_from_ops(x, x, x, blocked, my_scale);
+  img::HeatmapOptions po;
+  po.title = "your rule: may_attend(i, j)";
+  po.subtitle = "n = 48";
+  po.xlabel = "key position j";
+  po.ylabel = "query position i";
+  po.grid_every = static_cast<int>(motif);
+  IntTensor pattern({n, n});
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < n; ++j) pattern.at({i, j}) = may_attend(i, j) ? 1 : 0;
+  po.colors = {img::Color{235, 235, 235}, img::categorical(0)};
+  L.show(img::hstack({img::categorical_heatmap(pattern, {"blocked", "may attend"}, po),
+                      matrix_map(with_rule.probs, "attention with your rule", "n = 48: a motif of 8 tokens, 6 times",
+                                 motif_grid)}),
+         "custom.png",
+         "left: the pairs your EXERCISE rule lets through (by default a band of 8 keys under the diagonal); "
+         "right: the attention weights — they can only appear inside the band, and with the default window "
+         "each token sees no earlier copy of itself, so only the diagonal lights up");
+
+  // %% [markdown]
+  // **What your rule lets through.** First the rule itself, in numbers: the (query, key) pairs it allows,
+  // counted and set beside your prediction, and whether it is a decoder's rule — every query sees at least one
+  // key, none sees a later one. On the weights: a blocked pair gets exactly 0, and each row still sums to 1.
+  // %%
+  // 1. blocked pairs get exactly zero weight; every row with a visible key sums to 1.
+  bool rows_ok = true;
+  int64_t visible = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    double total = 0.0;
+    bool any = false;
+    for (int64_t j = 0; j < n; ++j) {
+      const float p = with_rule.probs.at({0, 0, i, j});
+      if (!may_attend(i, j) && p != 0.0f) rows_ok = false;
+      if (may_attend(i, j)) any = true, ++visible;
+      total += p;
     }
-    L.say("your rule lets ", visible, " of ", n * n, " (query, key) pairs through (",
-          lesson::fixed(100.0 * visible / double(n * n), 1), " %)");
-    // The rule itself, in the exercise's terms: a decoder's rule, where every query sees something.
-    int64_t first_blind = -1, future_i = -1, future_j = -1;
-    for (int64_t i = 0; i < n; ++i) {
-      bool sees = false;
-      for (int64_t j = 0; j < n; ++j) {
-        sees = sees || may_attend(i, j);
-        if (may_attend(i, j) && j > i && future_i < 0) future_i = i, future_j = j;
-      }
-      if (!sees && first_blind < 0) first_blind = i;
-    }
-    L.exercise_check("every query sees at least one key", first_blind < 0, "",
-                     "query " + std::to_string(first_blind) + " sees no key at all: its softmax has nothing to " +
-                         "normalise and its output is a row of zeros — let each query see at least itself (j <= i, " +
-                         "not j < i)");
-    L.exercise_check("the rule is causal: no query looks at a later key", future_i < 0, "",
-                     "query " + std::to_string(future_i) + " may look at key " + std::to_string(future_j) +
-                         ", a later position: a decoder would read the token it must predict — add j <= i");
-    L.exercise_check("your prediction of the pairs it lets through", answer.predicted_pairs == visible,
-                     "predicted " + std::to_string(answer.predicted_pairs) + ", counted " + std::to_string(visible),
-                     "count row by row: row i sees the keys j with may_attend(i, j), and the total is the sum");
-    L.check("your rule: blocked pairs have weight 0, rows sum to 1", rows_ok);
-    // 2. the same output as the plain loops.
-    L.check_close("your rule: output equals a plain-loop implementation", mine.out,
-                  naive_attention(x, x, x, may_attend, my_scale), 1e-4f);
-    // 3. no information leaks: the output of query i does not depend on the keys and values it may not see.
-    //    One backward pass per query: d(sum of out[i]) / d(k, v) must be exactly 0 at every blocked key.
-    bool no_leak = true;
-    for (int64_t i = 0; i < n; ++i) {
-      const Tensor lk = x.detach().clone().set_requires_grad(), lv = x.detach().clone().set_requires_grad();
-      const Tensor out_i = core::slice(attention_from_ops(x, lk, lv, blocked, my_scale).out, 2, i, i + 1);
-      core::sum(out_i).backward();  // (1,1,1,64) -> ()
-      for (int64_t j = 0; j < n; ++j) {
-        if (may_attend(i, j)) continue;
-        for (int64_t t = 0; t < d; ++t)
-          if (lk.grad().at({0, 0, j, t}) != 0.0f || lv.grad().at({0, 0, j, t}) != 0.0f) no_leak = false;
-      }
-    }
-    L.check("your rule: no query gets gradient from keys or values it may not see", no_leak);
+    if (std::fabs(total - (any ? 1.0 : 0.0)) > 1e-4) rows_ok = false;
   }
+  L.say("your rule lets ", visible, " of ", n * n, " (query, key) pairs through (",
+        lesson::fixed(100.0 * visible / double(n * n), 1), " %)");
+  // The rule itself, in the exercise's terms: a decoder's rule, where every query sees something.
+  int64_t first_blind = -1, future_i = -1, future_j = -1;
+  for (int64_t i = 0; i < n; ++i) {
+    bool sees = false;
+    for (int64_t j = 0; j < n; ++j) {
+      sees = sees || may_attend(i, j);
+      if (may_attend(i, j) && j > i && future_i < 0) future_i = i, future_j = j;
+    }
+    if (!sees && first_blind < 0) first_blind = i;
+  }
+  L.exercise_check("every query sees at least one key", first_blind < 0, "",
+                   "query " + std::to_string(first_blind) + " sees no key at all: its softmax has nothing to " +
+                       "normalise and its output is a row of zeros — let each query see at least itself (j <= i, " +
+                       "not j < i)");
+  L.exercise_check("the rule is causal: no query looks at a later key", future_i < 0, "",
+                   "query " + std::to_string(future_i) + " may look at key " + std::to_string(future_j) +
+                       ", a later position: a decoder would read the token it must predict — add j <= i");
+  L.exercise_check("your prediction of the pairs it lets through", answer.predicted_pairs == visible,
+                   "predicted " + std::to_string(answer.predicted_pairs) + ", counted " + std::to_string(visible),
+                   "count row by row: row i sees the keys j with may_attend(i, j), and the total is the sum");
+  L.check("your rule: blocked pairs have weight 0, rows sum to 1", rows_ok);
+
+  // %% [markdown]
+  // **Does the engine follow it?** Two checks against independent evidence: the output equals plain loops in
+  // double precision (`naive_attention`, which skips the blocked pairs outright), and one backward pass per
+  // query (48 of them) gives exactly zero gradient to every key and value that query may not see.
+  // %%
+  // 2. the same output as the plain loops.
+  L.check_close("your rule: output equals a plain-loop implementation", with_rule.out,
+                naive_attention(x, x, x, may_attend, my_scale), 1e-4f);
+  // 3. no information leaks: the output of query i does not depend on the keys and values it may not see.
+  //    One backward pass per query: d(sum of out[i]) / d(k, v) must be exactly 0 at every blocked key.
+  bool no_leak = true;
+  for (int64_t i = 0; i < n; ++i) {
+    const Tensor lk = x.detach().clone().set_requires_grad(), lv = x.detach().clone().set_requires_grad();
+    const Tensor out_i = core::slice(attention_from_ops(x, lk, lv, blocked, my_scale).out, 2, i, i + 1);
+    core::sum(out_i).backward();  // (1,1,1,64) -> ()
+    for (int64_t j = 0; j < n; ++j) {
+      if (may_attend(i, j)) continue;
+      for (int64_t t = 0; t < d; ++t)
+        if (lk.grad().at({0, 0, j, t}) != 0.0f || lv.grad().at({0, 0, j, t}) != 0.0f) no_leak = false;
+    }
+  }
+  L.check("your rule: no query gets gradient from keys or values it may not see", no_leak);
 
   // %% [markdown]
   // ## Exercises

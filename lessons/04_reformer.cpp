@@ -114,6 +114,32 @@ double collision_theory(double theta, int64_t nb, double h = 0.02) {
   return double(nb) * total;
 }
 
+// Pairs of unit vectors at known angles, to measure how often LSH puts two vectors in one bucket. For each
+// angle a (in degrees) and each p < pairs: token 2(a·pairs + p) is a random unit vector u, token
+// 2(a·pairs + p) + 1 the unit vector at that angle from u, cos θ · u + sin θ · w, with w a random unit vector
+// orthogonal to u. Returns x: (1, 1, 2 · pairs · angles.size(), d).
+Tensor pairs_at_angles(const std::vector<double>& angles, int64_t pairs, int64_t dd, core::Rng& crng) {
+  const int64_t T = static_cast<int64_t>(angles.size());
+  Tensor x = Tensor::empty({1, 1, 2 * pairs * T, dd});
+  for (int64_t a = 0; a < T; ++a) {
+    const double th = angles[a] * kPi / 180.0;
+    for (int64_t p = 0; p < pairs; ++p) {
+      std::vector<double> u(dd), w(dd);
+      double nu = 0, dot = 0, nw = 0;
+      for (int64_t t = 0; t < dd; ++t) nu += (u[t] = crng.normal()) * u[t];
+      for (int64_t t = 0; t < dd; ++t) u[t] /= std::sqrt(nu);
+      for (int64_t t = 0; t < dd; ++t) dot += (w[t] = crng.normal()) * u[t];
+      for (int64_t t = 0; t < dd; ++t) nw += (w[t] -= dot * u[t]) * w[t];  // w ⊥ u
+      const int64_t row = 2 * (a * pairs + p);
+      for (int64_t t = 0; t < dd; ++t) {
+        x.at({0, 0, row, t}) = static_cast<float>(u[t]);
+        x.at({0, 0, row + 1, t}) = static_cast<float>(std::cos(th) * u[t] + std::sin(th) * w[t] / std::sqrt(nw));
+      }
+    }
+  }
+  return x;
+}
+
 img::HeatmapOptions map_options(const std::string& title, const std::string& subtitle, const std::string& x,
                                 const std::string& y) {
   img::HeatmapOptions o;
@@ -426,23 +452,8 @@ int main(int argc, char** argv) try {
     for (int deg = 0; deg <= 180; deg += 10) angles.push_back(deg);
     const int64_t T = static_cast<int64_t>(angles.size());
     core::Rng crng = L.rng(5);
-    Tensor x = Tensor::empty({1, 1, 2 * pairs * T, dd});  // pair p at angle a: tokens 2(aP + p), 2(aP + p) + 1
-    for (int64_t a = 0; a < T; ++a) {
-      const double th = angles[a] * kPi / 180.0;
-      for (int64_t p = 0; p < pairs; ++p) {
-        std::vector<double> u(dd), w(dd);
-        double nu = 0, dot = 0, nw = 0;
-        for (int64_t t = 0; t < dd; ++t) nu += (u[t] = crng.normal()) * u[t];
-        for (int64_t t = 0; t < dd; ++t) u[t] /= std::sqrt(nu);
-        for (int64_t t = 0; t < dd; ++t) dot += (w[t] = crng.normal()) * u[t];
-        for (int64_t t = 0; t < dd; ++t) nw += (w[t] -= dot * u[t]) * w[t];  // w ⊥ u
-        const int64_t row = 2 * (a * pairs + p);
-        for (int64_t t = 0; t < dd; ++t) {
-          x.at({0, 0, row, t}) = static_cast<float>(u[t]);
-          x.at({0, 0, row + 1, t}) = static_cast<float>(std::cos(th) * u[t] + std::sin(th) * w[t] / std::sqrt(nw));
-        }
-      }
-    }
+    const Tensor x = pairs_at_angles(angles, pairs, dd, crng);  // (1, 1, 2·pairs·T, 64): pair p at angle a is
+                                                                 // tokens 2(a·pairs + p) and 2(a·pairs + p) + 1
     std::vector<img::Series> series;
     bool close = true, integrator_ok = true;
     double worst = 0.0;
@@ -582,6 +593,13 @@ int main(int argc, char** argv) try {
     L.say("with ANOTHER dropout seed the rebuilt X1 is off by ", lesson::sig(lesson::max_abs_diff(X1, wrong), 2),
           ": replaying the seed is not optional");
   }
+
+  // %% [markdown]
+  // **The whole stack.** Four reversible blocks with dropout 0.1, against the same blocks built from the same
+  // configuration and seed as an ordinary residual stack (reversible = false): one backward pass each, of the
+  // same weighted sum of the outputs. Every gradient — of the input and of every parameter — must agree to 1e-4
+  // of the largest one, although the reversible stack rebuilt each layer's inputs instead of keeping them.
+  // %%
   {
     // Gradients of the reversible stack == those of the same blocks as an ordinary residual stack.
     attention::ReformerConfig a = rc, b = rc;
@@ -783,6 +801,13 @@ int main(int argc, char** argv) try {
       "chunk " + std::to_string(my_chunk) + ", buckets " + std::to_string(my_buckets) + ", rounds " +
           std::to_string(my_hashes),
       problem + " (a bucket is argmax over [xR; -xR], so buckets come in +/- pairs; 0 picks them for you)");
+
+  // %% [markdown]
+  // **Checking your settings.** If LSH attention accepts them, the kernel runs with them on the clustered
+  // sequence, and the checks compare its output with the restricted dense softmax over the same candidates and
+  // with A @ v, look for weight outside the pattern (in causal mode also above the diagonal, and in outputs
+  // 0..31 when only tokens 32..63 change), and count the candidate pairs to set beside your prediction.
+  // %%
   if (settings_ok) {
     const LSHOptions mo(my_hashes, my_buckets, my_chunk, my_causal, L.seed() + 41);
     const Tensor mc = attention::lsh_candidate_counts(q, mo);

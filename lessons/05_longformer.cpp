@@ -351,7 +351,15 @@ int main(int argc, char** argv) try {
     for (size_t u = 0; u < t; ++u)
       if (mine.global[u] == mine.global[t]) problem = "global token " + std::to_string(mine.global[t]) + " is listed twice";
   }
-  if (L.exercise_check("your configuration is one Longformer can use", problem.empty(), "", problem)) {
+  const bool usable = L.exercise_check("your configuration is one Longformer can use", problem.empty(), "", problem);
+
+  // %% [markdown]
+  // **Checking your configuration.** If Longformer can use it, the kernel runs on random q, k, v (4 heads, 48
+  // tokens, d = 8) and must equal dense attention masked with the same pattern, in outputs and in gradients.
+  // Then query 20's distinct keys in head 0 are counted from that pattern and set beside your prediction, and
+  // yours.png draws heads 0 and 1 of the pattern.
+  // %%
+  if (usable) {
     std::sort(mine.global.begin(), mine.global.end());
     core::Rng erng = L.rng(4);
     const Tensor q0 = core::randn({1, H, en, 8}, erng), k0 = core::randn({1, H, en, 8}, erng),

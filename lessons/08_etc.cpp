@@ -381,6 +381,11 @@ int main(int argc, char** argv) try {
     problem = std::string(e.what()) + " — global_tokens, window and rel_clip count tokens: all >= 0, and at n = 45 "
               "at least one position must be left for the long input";
   }
+  // %% [markdown]
+  // **Checking your configuration.** Only if ETC accepts it: random q, k, v, relative biases and an output
+  // gradient at n = 45, the kernel against the dense reference (outputs and gradients), then the count of the ids
+  // that some attended pair reads — the others are biases no pair ever reads — against your prediction.
+  // %%
   if (L.exercise_check("your configuration is one ETC can use", problem.empty(),
                        "G = " + std::to_string(mine.global_tokens) + ", r = " + std::to_string(mine.window) +
                            ", k = " + std::to_string(mine.rel_clip),

@@ -425,6 +425,11 @@ int main(int argc, char** argv) try {
     problem = std::string(e.what()) + " — block counts tokens (>= 1), the others count blocks (>= 0; the window "
               "is the own block and as many on each side, so it is odd)";
   }
+  // %% [markdown]
+  // **Checking your configuration.** Only if BigBird accepts it: the kernel against masked dense attention at
+  // n = 77, then the graph of your blocks at nb = 64 without the causal mask — its average path between tokens,
+  // and where information cannot flow: the blocks no other block reads and the blocks that read no other block.
+  // %%
   if (L.exercise_check("your configuration is one BigBird can use", problem.empty(),
                        "b = " + std::to_string(mine.block) + ", w = " + std::to_string(mine.window_blocks) +
                            ", g = " + std::to_string(mine.global_blocks) + ", r = " + std::to_string(mine.random_blocks),

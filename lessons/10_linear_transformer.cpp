@@ -398,90 +398,98 @@ int main(int argc, char** argv) try {
   // END EXERCISE -----------------------------------------------------------------------------------------------
   const MyFeatureMap answer = L.exercise(mine, solution::feature_map(), solution::wrong_feature_map());
   const std::function<Tensor(const Tensor&)> my_feature_map = answer.phi;
-  {
-    core::Rng r = L.rng(7);
-    const int64_t n = 24, d = 8;
-    const Tensor q = core::randn({1, 2, n, d}, r), k = core::randn({1, 2, n, d}, r), v = core::randn({1, 2, n, d}, r),
-                 g = core::randn({1, 2, n, d}, r);
-    std::string problem;             // what is wrong with the feature map, in the exercise's terms
-    bool one_row_per_token = false;  // phi gives (B, H, n, m) features: the motif matrix can be drawn
-    double min_phi = 0.0;
-    if (!my_feature_map) {
-      problem = "the EXERCISE block sets no feature map: give mine.phi a function, e.g. [](const Tensor& x) { ... }";
+  core::Rng r = L.rng(7);
+  const int64_t n = 24, d = 8;
+  const Tensor q = core::randn({1, 2, n, d}, r), k = core::randn({1, 2, n, d}, r), v = core::randn({1, 2, n, d}, r),
+               g = core::randn({1, 2, n, d}, r);
+  std::string problem;             // what is wrong with the feature map, in the exercise's terms
+  bool one_row_per_token = false;  // phi gives (B, H, n, m) features: the motif matrix can be drawn
+  double min_phi = 0.0;
+  if (!my_feature_map) {
+    problem = "the EXERCISE block sets no feature map: give mine.phi a function, e.g. [](const Tensor& x) { ... }";
+  } else {
+    const Tensor phi_test = my_feature_map(q);  // (1, 2, 24, m)
+    if (phi_test.dim() != 4 || phi_test.size(0) != 1 || phi_test.size(1) != 2 || phi_test.size(2) != n) {
+      problem = "phi must keep one row of features per token: (B, H, n, d) in, (B, H, n, m) out";
     } else {
-      const Tensor phi_test = my_feature_map(q);  // (1, 2, 24, m)
-      if (phi_test.dim() != 4 || phi_test.size(0) != 1 || phi_test.size(1) != 2 || phi_test.size(2) != n) {
-        problem = "phi must keep one row of features per token: (B, H, n, d) in, (B, H, n, m) out";
-      } else {
-        one_row_per_token = true;
-        min_phi = 1e30;
-        for (int64_t i = 0; i < phi_test.numel(); ++i) min_phi = std::min(min_phi, double(phi_test.data()[i]));
-        if (!all_finite(phi_test))
-          problem = "phi gave inf or NaN: exp of a float overflows above x = 88 — keep its argument small";
-        else if (min_phi < 0.0)
-          problem = "a feature map with negative values gives negative attention weights, and the normaliser "
-                    "sum_j phi(q_i)·phi(k_j) can pass through 0: did you drop the +1 of elu(x) + 1?";
-      }
+      one_row_per_token = true;
+      min_phi = 1e30;
+      for (int64_t i = 0; i < phi_test.numel(); ++i) min_phi = std::min(min_phi, double(phi_test.data()[i]));
+      if (!all_finite(phi_test))
+        problem = "phi gave inf or NaN: exp of a float overflows above x = 88 — keep its argument small";
+      else if (min_phi < 0.0)
+        problem = "a feature map with negative values gives negative attention weights, and the normaliser "
+                  "sum_j phi(q_i)·phi(k_j) can pass through 0: did you drop the +1 of elu(x) + 1?";
     }
-    const bool phi_ok = L.exercise_check("your phi is finite and non-negative (so every attention weight is >= 0)",
-                                         problem.empty(),
-                                         one_row_per_token ? "smallest value " + lesson::sig(min_phi, 3) : "", problem);
-    if (!phi_ok)
-      L.say("(so the two checks of kernel against dense matrix and the check of your prediction are skipped: the "
-            "kernel refuses a normaliser that is not positive, near 0 both sides would divide by almost nothing, "
-            "and weights that are negative or not numbers are not a selection of keys)");
+  }
+  const bool phi_ok = L.exercise_check("your phi is finite and non-negative (so every attention weight is >= 0)",
+                                       problem.empty(),
+                                       one_row_per_token ? "smallest value " + lesson::sig(min_phi, 3) : "", problem);
+  if (!phi_ok)
+    L.say("(so the two checks of kernel against dense matrix and the check of your prediction are skipped: the "
+          "kernel refuses a normaliser that is not positive, near 0 both sides would divide by almost nothing, "
+          "and weights that are negative or not numbers are not a selection of keys)");
+  // %% [markdown]
+  // **Your phi in the kernel.** With a valid phi, the causal kernel (running sums of phi(k) vᵀ and phi(k)) must
+  // equal the dense normalised matrix D⁻¹ phi(Q) phi(K)ᵀ, masked, times v — outputs, and gradients compared
+  // relative to each gradient's size.
+  // %%
+  if (phi_ok) {
+    const lesson::KernelVsReference c = lesson::kernel_vs_reference(
+        [&](const std::vector<Tensor>& x) {
+          return attention::feature_attention(my_feature_map(x[0]), my_feature_map(x[1]), x[2], {true, eps, Tensor()});
+        },
+        [&](const std::vector<Tensor>& x) {
+          return core::matmul(dense_normalised(my_feature_map(x[0]), my_feature_map(x[1]), true, eps), x[2]);
+        },
+        {q, k, v}, g);
+    float worst = 0.0f;
+    const char* names[] = {"dq", "dk", "dv"};
+    std::string detail;
+    for (int a = 0; a < 3; ++a) {
+      const float scale = std::max(1.0f, max_abs(c.ref_grads[a]));  // relative to the gradient's size
+      const float diff = all_finite(c.grads[a]) ? lesson::max_abs_diff(c.grads[a], c.ref_grads[a]) / scale : 1e30f;
+      worst = std::max(worst, diff);
+      detail += std::string(a ? ", " : "") + names[a] + " " + lesson::sig(diff, 2);
+    }
+    L.check_close("your phi: causal kernel output equals the dense normalised matrix @ v", c.out, c.ref_out, 1e-4f);
+    L.check("your phi: gradients equal autograd through the dense matrix (relative)", worst < 1e-4f, detail);
+  }
+  // %% [markdown]
+  // **How selective is your phi?** On step 5's motif input, the mean largest weight per row of your attention
+  // beside elu+1's and softmax's: your prediction was whether yours exceeds 1.25 times elu+1's. custom.png puts
+  // your matrix beside softmax.
+  // %%
+  if (one_row_per_token) {
+    const Tensor mine_A = dense_normalised(my_feature_map(x), my_feature_map(x), false, eps);  // (1,1,48,48)
+    const Tensor soft = attention::dense_probabilities(x, x);
+    const double mine_max = mean_row_max(mine_A);
+    const double elu_max = mean_row_max(attention::linear_attention_matrix(x, x, false));
+    L.say("your phi on the motif input: mean largest weight per row ", lesson::fixed(mine_max, 3), " (elu+1: ",
+          lesson::fixed(elu_max, 3), ", softmax ", lesson::fixed(mean_row_max(soft), 3), ")");
     if (phi_ok) {
-      const lesson::KernelVsReference c = lesson::kernel_vs_reference(
-          [&](const std::vector<Tensor>& x) {
-            return attention::feature_attention(my_feature_map(x[0]), my_feature_map(x[1]), x[2], {true, eps, Tensor()});
-          },
-          [&](const std::vector<Tensor>& x) {
-            return core::matmul(dense_normalised(my_feature_map(x[0]), my_feature_map(x[1]), true, eps), x[2]);
-          },
-          {q, k, v}, g);
-      float worst = 0.0f;
-      const char* names[] = {"dq", "dk", "dv"};
-      std::string detail;
-      for (int a = 0; a < 3; ++a) {
-        const float scale = std::max(1.0f, max_abs(c.ref_grads[a]));  // relative to the gradient's size
-        const float diff = all_finite(c.grads[a]) ? lesson::max_abs_diff(c.grads[a], c.ref_grads[a]) / scale : 1e30f;
-        worst = std::max(worst, diff);
-        detail += std::string(a ? ", " : "") + names[a] + " " + lesson::sig(diff, 2);
-      }
-      L.check_close("your phi: causal kernel output equals the dense normalised matrix @ v", c.out, c.ref_out, 1e-4f);
-      L.check("your phi: gradients equal autograd through the dense matrix (relative)", worst < 1e-4f, detail);
+      const bool sharper = mine_max > 1.25 * elu_max;
+      L.exercise_check(
+          "your prediction of whether your phi is clearly more selective than elu+1",
+          answer.predicted_sharper == sharper,
+          "predicted " + std::string(answer.predicted_sharper ? "yes" : "no") + "; yours is " +
+              lesson::fixed(mine_max / elu_max, 2) + "x elu+1's mean largest weight per row, yes means above 1.25x",
+          sharper ? "it is: your phi is small for most coordinates and large for a few, so phi(q)·phi(k) is "
+                    "dominated by the coordinates where q and k are both large — a token's own copies stand out"
+                  : "it is not: phi(q)·phi(k) sums d products, and a phi that is about as large for every "
+                    "coordinate (a constant like the +1, or slow growth) makes every pair's sum alike — rows "
+                    "stay flat; sharpening needs a phi near 0 for most x and large for a few (relu, exp(c·x))");
     }
-    if (one_row_per_token) {
-      const Tensor mine_A = dense_normalised(my_feature_map(x), my_feature_map(x), false, eps);  // (1,1,48,48)
-      const Tensor soft = attention::dense_probabilities(x, x);
-      const double mine_max = mean_row_max(mine_A);
-      const double elu_max = mean_row_max(attention::linear_attention_matrix(x, x, false));
-      L.say("your phi on the motif input: mean largest weight per row ", lesson::fixed(mine_max, 3), " (elu+1: ",
-            lesson::fixed(elu_max, 3), ", softmax ", lesson::fixed(mean_row_max(soft), 3), ")");
-      if (phi_ok) {
-        const bool sharper = mine_max > 1.25 * elu_max;
-        L.exercise_check(
-            "your prediction of whether your phi is clearly more selective than elu+1",
-            answer.predicted_sharper == sharper,
-            "predicted " + std::string(answer.predicted_sharper ? "yes" : "no") + "; yours is " +
-                lesson::fixed(mine_max / elu_max, 2) + "x elu+1's mean largest weight per row, yes means above 1.25x",
-            sharper ? "it is: your phi is small for most coordinates and large for a few, so phi(q)·phi(k) is "
-                      "dominated by the coordinates where q and k are both large — a token's own copies stand out"
-                    : "it is not: phi(q)·phi(k) sums d products, and a phi that is about as large for every "
-                      "coordinate (a constant like the +1, or slow growth) makes every pair's sum alike — rows "
-                      "stay flat; sharpening needs a phi near 0 for most x and large for a few (relu, exp(c·x))");
-      }
-      const lesson::MapStyle motif_grid = lesson::MapStyle().px(384).grid(static_cast<int>(motif));
-      L.show(img::hstack({matrix_map(soft, "softmax(q kT / sqrt(d))", "n = 48 motif input, own scale",
-                                     motif_grid.range(0.0f, max_abs(soft))),
-                          matrix_map(mine_A, "your phi: D^-1 phi(Q) phi(K)T",
-                                     phi_ok ? "n = 48 motif input, own scale" : "n = 48: negative weights in blue",
-                                     phi_ok ? motif_grid.range(0.0f, std::max(max_abs(mine_A), 1e-6f))
-                                            : motif_grid.diverging())}),
-             "custom.png",
-             "left softmax, right linear attention with your EXERCISE feature map on the motif input of step 5 — "
-             "with elu+1 it is the washed-out picture of step 5; sharper feature maps bring the stripes out");
-    }
+    const lesson::MapStyle motif_grid = lesson::MapStyle().px(384).grid(static_cast<int>(motif));
+    L.show(img::hstack({matrix_map(soft, "softmax(q kT / sqrt(d))", "n = 48 motif input, own scale",
+                                   motif_grid.range(0.0f, max_abs(soft))),
+                        matrix_map(mine_A, "your phi: D^-1 phi(Q) phi(K)T",
+                                   phi_ok ? "n = 48 motif input, own scale" : "n = 48: negative weights in blue",
+                                   phi_ok ? motif_grid.range(0.0f, std::max(max_abs(mine_A), 1e-6f))
+                                          : motif_grid.diverging())}),
+           "custom.png",
+           "left softmax, right linear attention with your EXERCISE feature map on the motif input of step 5 — "
+           "with elu+1 it is the washed-out picture of step 5; sharper feature maps bring the stripes out");
   }
 
   // %% [markdown]

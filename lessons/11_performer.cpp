@@ -58,6 +58,60 @@ Tensor global_max_key_features(const Tensor& k, const Tensor& W) {
   return core::exp(e - c) / std::sqrt(static_cast<float>(W.size(0)));
 }
 
+// Step 3's keys for the causal leak, crafted (as the comments below explain) so that the demo works for every
+// draw of k and W. k: (1, 1, n, d) the random keys, of which only the directions are kept; W: (m, d).
+struct LeakKeys {
+  Tensor past;         // (1, 1, n, d): the past keys, all of norm R (in x' units), the best-aligned first
+  Tensor with_future;  // (1, 1, n, d): the same, with key n-1 replaced by the crafted future key
+  float R = 0.0f;         // the past keys' norm ‖x'‖
+  float a0 = 0.0f;        // a_0 = max_l w_l·x'_0/R of key 0
+  float c_future = 0.0f;  // ‖w_longest‖²/2: the crafted key's largest exponent
+};
+LeakKeys leak_keys(const Tensor& k, const Tensor& W, float gap) {
+  const int64_t n = k.size(2), d = k.size(3), m = W.size(0);
+  // A future key crafted to have the largest exponent of all: x' = the longest row of W.
+  int64_t longest = 0;
+  for (int64_t l = 0; l < m; ++l)
+    if (core::sum(core::square(core::slice(W, 0, l, l + 1))).item() > core::sum(core::square(core::slice(W, 0, longest, longest + 1))).item())
+      longest = l;
+  // The past keys: key j's exponents are e_jl = w_l·x'_j - ‖x'_j‖²/2 (x' = x/d^¼), its largest c_j. In exact
+  // arithmetic a common factor exp(-c) cancels in every row; in float32 it decides whether a row's terms
+  // survive. The demo needs two things for EVERY draw of q, k and W, so we build the keys to have them rather
+  // than hope a random draw does:
+  //   (a) with the past keys alone the wrong stabiliser works: every row must hold a key whose exponent is
+  //       near c. All keys get the SAME norm R (so ‖x'‖²/2 is the same for all), and the key with the largest
+  //       a_j = max_l w_l·x'_j/R goes to position 0 — then c = c_0, and key 0 is in every causal row;
+  //   (b) with c taken from the crafted future key (c_f = ‖w_longest‖²/2, its own largest exponent), key 0's
+  //       terms fall 110 below it: exp(-110) is under float32's smallest denormal (about exp(-103)), so rows
+  //       0..t are all 0/0. R solves R²/2 - a_0·R + c_f = 110 (about 17 to 18, where a plain key has ‖x'‖ ≈ 1).
+  const float root_d = std::pow(float(d), 0.25f);                      // x = x'·d^¼
+  std::vector<std::vector<float>> dir(n, std::vector<float>(d));      // (n, d): unit directions of the keys
+  std::vector<float> a(n, 0.0f);                                      // a_j = max_l w_l·dir_j
+  for (int64_t j = 0; j < n; ++j) {
+    float norm2 = 0.0f;
+    for (int64_t c = 0; c < d; ++c) norm2 += k.at({0, 0, j, c}) * k.at({0, 0, j, c});
+    for (int64_t c = 0; c < d; ++c) dir[j][c] = k.at({0, 0, j, c}) / std::sqrt(norm2);
+    a[j] = -INFINITY;
+    for (int64_t l = 0; l < m; ++l) {
+      float dot = 0.0f;
+      for (int64_t c = 0; c < d; ++c) dot += W.at({l, c}) * dir[j][c];
+      a[j] = std::max(a[j], dot);
+    }
+  }
+  const int64_t top = std::max_element(a.begin(), a.end()) - a.begin();
+  std::swap(dir[0], dir[top]);
+  std::swap(a[0], a[top]);
+  float c_future = 0.0f;  // ‖w_longest‖²/2: the crafted key's largest exponent
+  for (int64_t c = 0; c < d; ++c) c_future += 0.5f * W.at({longest, c}) * W.at({longest, c});
+  const float R = a[0] + std::sqrt(a[0] * a[0] + 2.0f * std::max(0.0f, gap - c_future));
+  Tensor k_far = Tensor::zeros({1, 1, n, d});  // (1,1,n,d): the past keys, all of norm R (in x' units)
+  for (int64_t j = 0; j < n; ++j)
+    for (int64_t c = 0; c < d; ++c) k_far.at({0, 0, j, c}) = R * root_d * dir[j][c];
+  Tensor k2 = k_far.clone();
+  for (int64_t c = 0; c < d; ++c) k2.at({0, 0, n - 1, c}) = W.at({longest, c}) * std::pow(float(d), 0.25f);
+  return {k_far, k2, R, a[0], c_future};
+}
+
 // %%
 // Step 9's exercise: your way of drawing the random features W, and your prediction of whether they beat iid
 // Gaussian rows. Your version is the EXERCISE block in main; the reference solution and a known-wrong answer are
@@ -169,10 +223,10 @@ int main(int argc, char** argv) try {
   // %%
   L.step("Step 3 · the stabiliser, and a causal leak to avoid");
   {
-    const int64_t n = 24, d = 16, m = 64, t = 11;
+    const int64_t n = 24, d = 16, m = 64;
     core::Rng r = L.rng(2);
     const Tensor q = core::randn({1, 1, n, d}, r) * 0.5f, k = core::randn({1, 1, n, d}, r) * 0.5f,
-                 v = core::randn({1, 1, n, d}, r);
+                 v = core::randn({1, 1, n, d}, r);  // k is for the leak below, which draws the same q, k, v, W
     const Tensor W = attention::draw_random_features(m, d, true, L.seed() + 3);
     const Tensor big = q * 30.0f;  // ‖x'‖² in the thousands
     const Tensor raw = attention::positive_random_features(big, W);  // (1,1,24,64)
@@ -185,51 +239,26 @@ int main(int argc, char** argv) try {
     const Tensor big_out = attention::performer_attention(big, big * 0.5f, v, W, true);
     L.check("stabilised Performer attention stays finite where the plain features give 0/0",
             zero_rows > n / 2 && all_finite(big_out), std::to_string(zero_rows) + " zero rows");
-
-    // A future key crafted to have the largest exponent of all: x' = the longest row of W.
-    int64_t longest = 0;
-    for (int64_t l = 0; l < m; ++l)
-      if (core::sum(core::square(core::slice(W, 0, l, l + 1))).item() > core::sum(core::square(core::slice(W, 0, longest, longest + 1))).item())
-        longest = l;
-    // The past keys: key j's exponents are e_jl = w_l·x'_j - ‖x'_j‖²/2 (x' = x/d^¼), its largest c_j. In exact
-    // arithmetic a common factor exp(-c) cancels in every row; in float32 it decides whether a row's terms
-    // survive. The demo needs two things for EVERY draw of q, k and W, so we build the keys to have them rather
-    // than hope a random draw does:
-    //   (a) with the past keys alone the wrong stabiliser works: every row must hold a key whose exponent is
-    //       near c. All keys get the SAME norm R (so ‖x'‖²/2 is the same for all), and the key with the largest
-    //       a_j = max_l w_l·x'_j/R goes to position 0 — then c = c_0, and key 0 is in every causal row;
-    //   (b) with c taken from the crafted future key (c_f = ‖w_longest‖²/2, its own largest exponent), key 0's
-    //       terms fall 110 below it: exp(-110) is under float32's smallest denormal (about exp(-103)), so rows
-    //       0..t are all 0/0. R solves R²/2 - a_0·R + c_f = 110 (about 17 to 18, where a plain key has ‖x'‖ ≈ 1).
-    const float root_d = std::pow(float(d), 0.25f);                      // x = x'·d^¼
-    std::vector<std::vector<float>> dir(n, std::vector<float>(d));      // (n, d): unit directions of the keys
-    std::vector<float> a(n, 0.0f);                                      // a_j = max_l w_l·dir_j
-    for (int64_t j = 0; j < n; ++j) {
-      float norm2 = 0.0f;
-      for (int64_t c = 0; c < d; ++c) norm2 += k.at({0, 0, j, c}) * k.at({0, 0, j, c});
-      for (int64_t c = 0; c < d; ++c) dir[j][c] = k.at({0, 0, j, c}) / std::sqrt(norm2);
-      a[j] = -INFINITY;
-      for (int64_t l = 0; l < m; ++l) {
-        float dot = 0.0f;
-        for (int64_t c = 0; c < d; ++c) dot += W.at({l, c}) * dir[j][c];
-        a[j] = std::max(a[j], dot);
-      }
-    }
-    const int64_t top = std::max_element(a.begin(), a.end()) - a.begin();
-    std::swap(dir[0], dir[top]);
-    std::swap(a[0], a[top]);
-    float c_future = 0.0f;  // ‖w_longest‖²/2: the crafted key's largest exponent
-    for (int64_t c = 0; c < d; ++c) c_future += 0.5f * W.at({longest, c}) * W.at({longest, c});
-    const float gap = 110.0f;
-    const float R = a[0] + std::sqrt(a[0] * a[0] + 2.0f * std::max(0.0f, gap - c_future));
-    Tensor k_far = Tensor::zeros({1, 1, n, d});  // (1,1,n,d): the past keys, all of norm R (in x' units)
-    for (int64_t j = 0; j < n; ++j)
-      for (int64_t c = 0; c < d; ++c) k_far.at({0, 0, j, c}) = R * root_d * dir[j][c];
-    L.say("past keys: all of norm ‖x'‖ = ", lesson::sig(R, 3), ", the best-aligned first (a_0 = ", lesson::sig(a[0], 3),
-          "): c = ", lesson::sig(a[0] * R - R * R / 2, 4), " without the future key, c_f = ", lesson::sig(c_future, 3),
-          " with it");
-    Tensor k2 = k_far.clone();
-    for (int64_t c = 0; c < d; ++c) k2.at({0, 0, n - 1, c}) = W.at({longest, c}) * std::pow(float(d), 0.25f);
+  }
+  // %% [markdown]
+  // **The causal leak.** Now the keys' factor. We change only the LAST key and look at the causal rows 0..11,
+  // which must not notice. The keys are built for the demo (leak_keys, in the appendix) from the directions of
+  // the random k: past keys of one norm R, the best-aligned first, on which one sequence-wide maximum works
+  // fine; then key n-1 replaced by a future key whose largest exponent lies 110 above key 0's, and exp(-110)
+  // underflows float32. The wrong stabiliser's rows change or can no longer be computed; ours stay the same bits.
+  // %%
+  {
+    const int64_t n = 24, d = 16, t = 11;
+    core::Rng r = L.rng(2);  // the same q, k, v and W as above
+    const Tensor q = core::randn({1, 1, n, d}, r) * 0.5f, k = core::randn({1, 1, n, d}, r) * 0.5f,
+                 v = core::randn({1, 1, n, d}, r);
+    const Tensor W = attention::draw_random_features(64, d, true, L.seed() + 3);  // (m, d), m = 64
+    const LeakKeys crafted = leak_keys(k, W, /*gap=*/110.0f);
+    const Tensor k_far = crafted.past, k2 = crafted.with_future;  // (1,1,n,d) each
+    const float R = crafted.R;
+    L.say("past keys: all of norm ‖x'‖ = ", lesson::sig(R, 3), ", the best-aligned first (a_0 = ",
+          lesson::sig(crafted.a0, 3), "): c = ", lesson::sig(crafted.a0 * R - R * R / 2, 4),
+          " without the future key, c_f = ", lesson::sig(crafted.c_future, 3), " with it");
     auto wrong = [&](const Tensor& keys) {
       return attention::feature_attention(attention::favor_query_features(q, W), global_max_key_features(keys, W), v,
                                           {true, attention::kPerformerEps, Tensor()});
@@ -369,6 +398,10 @@ int main(int argc, char** argv) try {
   // D_ii = phi(q_i)·Σ_j phi(k_j) is negative (causal: sum over j <= i), and the error of each.
   // %%
   L.step("Step 6 · positive vs trigonometric random features");
+  std::vector<double> sigmas, e_trig, e_pos;  // σ, and mean |Â - A| of the trigonometric and positive features
+  double worst_negative_pos = 0.0;            // positive features: most rows with D < 0 at one σ (all draws)
+  double max_negative_trig = 0.0;             // trigonometric, causal: largest share of rows with D < 0
+  Tensor trig_example;                        // (1,1,64,64): a trigonometric Â at σ = 1
   {
     const int64_t n = 64, d = 16, m = 64, draws = 8;
     core::Rng r = L.rng(5);
@@ -376,9 +409,7 @@ int main(int argc, char** argv) try {
     lesson::Table t({"sigma", "trig: D<0 rows", "trig causal: D<0 rows", "trig: mean |Â-A|", "positive: mean |Â-A|",
                      "positive: D<0 rows"},
                     10);
-    std::vector<double> sigmas, e_trig, e_pos;
-    double worst_negative_pos = 0.0, max_negative_trig = 0.0;
-    Tensor trig_example, A_example;
+    Tensor A_example;
     for (double sigma : {0.25, 0.5, 0.75, 1.0, 1.25, 1.5}) {
       const Tensor q = q0 * float(sigma), k = k0 * float(sigma);
       const Tensor A = attention::dense_probabilities(q, k);
@@ -410,6 +441,13 @@ int main(int argc, char** argv) try {
       t.row({lesson::fixed(sigma, 2), lesson::fixed(100 * share, 1) + " %", lesson::fixed(100 * share_causal, 1) + " %",
              lesson::sig(et, 3), lesson::sig(ep, 3), lesson::fixed(100 * neg_pos / double(draws * n), 1) + " %"});
     }
+  }
+  // %% [markdown]
+  // **Reading the sweep.** First the sign of the normaliser: a positive feature is an exponential, so D_ii can
+  // never be negative, while the trigonometric one can. Then the error for σ >= 1, where the attention has many
+  // small entries. The figure puts the two error curves beside a trigonometric Â at σ = 1.
+  // %%
+  {
     L.check("positive features never give a negative normaliser", worst_negative_pos == 0.0);
     L.check("trigonometric features do (causal rows, growing σ)", max_negative_trig > 0.05,
             "up to " + lesson::fixed(100 * max_negative_trig, 1) + " % of rows");
@@ -500,77 +538,80 @@ int main(int argc, char** argv) try {
   mine.predicted_below_iid = true;  // step 4: orthogonal rows have the lower error
   // END EXERCISE -----------------------------------------------------------------------------------------------
   const MyRandomFeatures answer = L.exercise(mine, solution::random_features(), solution::wrong_random_features());
-  {
-    const int64_t n = 64, d = 16, m = 64, seeds = L.quick() ? 6 : 12;
-    core::Rng r = L.rng(3);  // the inputs of step 4
-    const Tensor q = core::randn({1, 1, n, d}, r) * 0.4f, k = core::randn({1, 1, n, d}, r) * 0.4f,
-                 v = core::randn({1, 1, n, d}, r);
-    std::vector<Tensor> Ws;  // your W for each seed, (m, d)
-    std::string problem;     // what is wrong with the draw, in the exercise's terms
-    if (!answer.draw) {
-      problem = "the EXERCISE block sets no draw: give mine.draw a function (m, d, seed) -> W";
-    } else {
-      for (int64_t s = 0; s < seeds && problem.empty(); ++s) {
-        Ws.push_back(answer.draw(m, d, L.seed() * 100 + 50 + s));
-        if (Ws.back().shape() != core::Shape({m, d}))
-          problem = "W has shape " + core::shape_str(Ws.back().shape()) + ": it needs one row w of d = 16 numbers "
-                    "for each of the m = 64 features, (m, d)";
-        else if (!all_finite(Ws.back()))
-          problem = "W has inf or NaN entries: every row w is a direction to project on, a vector of finite numbers";
-      }
+  const int64_t n = 64, d = 16, m = 64, seeds = L.quick() ? 6 : 12;
+  core::Rng r = L.rng(3);  // the inputs of step 4
+  const Tensor q = core::randn({1, 1, n, d}, r) * 0.4f, k = core::randn({1, 1, n, d}, r) * 0.4f,
+               v = core::randn({1, 1, n, d}, r);
+  std::vector<Tensor> Ws;  // your W for each seed, (m, d)
+  std::string problem;     // what is wrong with the draw, in the exercise's terms
+  if (!answer.draw) {
+    problem = "the EXERCISE block sets no draw: give mine.draw a function (m, d, seed) -> W";
+  } else {
+    for (int64_t s = 0; s < seeds && problem.empty(); ++s) {
+      Ws.push_back(answer.draw(m, d, L.seed() * 100 + 50 + s));
+      if (Ws.back().shape() != core::Shape({m, d}))
+        problem = "W has shape " + core::shape_str(Ws.back().shape()) + ": it needs one row w of d = 16 numbers "
+                  "for each of the m = 64 features, (m, d)";
+      else if (!all_finite(Ws.back()))
+        problem = "W has inf or NaN entries: every row w is a direction to project on, a vector of finite numbers";
     }
-    const bool shapes_ok = L.exercise_check("your W is (m, d) and finite", problem.empty(), "", problem);
-    if (!shapes_ok) L.say("(so the checks of the kernel, of the error and of your prediction are skipped)");
-    if (shapes_ok) {
-      double mine_error = 0.0, favor = 0.0, iid = 0.0;
-      bool kernel_ok = true;
-      for (int64_t s = 0; s < seeds; ++s) {
-        const uint64_t seed = L.seed() * 100 + 50 + s;
-        mine_error += mean_error(q, k, Ws[s]) / seeds;
-        favor += mean_error(q, k, attention::draw_random_features(m, d, true, seed)) / seeds;
-        iid += mean_error(q, k, attention::draw_random_features(m, d, false, seed)) / seeds;
-        const Tensor out = attention::performer_attention(q, k, v, Ws[s], true);
-        const Tensor A_hat = attention::performer_attention_matrix(q, k, Ws[s], true);  // (1,1,n,n)
-        kernel_ok = kernel_ok && lesson::max_abs_diff(out, core::matmul(A_hat, v)) < 1e-4f;
-      }
-      // The kernel itself: phi(q)·phi(k) with your W, averaged over the draws, against exp(q·k/√d), as a ratio
-      // for every (query, key) pair. Averaging over draws shrinks the random error; a bias stays.
-      const Tensor exact = core::exp(core::matmul(q, k, false, true) / std::sqrt(static_cast<float>(d)));  // (1,1,n,n)
-      Tensor estimate = Tensor::zeros({1, 1, n, n});
-      for (const Tensor& W : Ws)
-        estimate = estimate + core::matmul(attention::positive_random_features(q, W),
-                                           attention::positive_random_features(k, W), false, true) / float(seeds);
-      const double ratio = core::mean(estimate / exact).item();
-      L.say("mean |Â - A| over ", seeds, " draws, m = ", m, ": yours ", lesson::sig(mine_error, 3),
-            ", FAVOR+ (orthogonal) ", lesson::sig(favor, 3), ", iid rows ", lesson::sig(iid, 3));
-      L.check("the causal kernel with your W equals its Â @ v", kernel_ok);
-      const bool unbiased = L.exercise_check(
-          "your phi(q)·phi(k), averaged over the draws, estimates exp(q·k/√d) (mean ratio 0.9 to 1.1)",
-          ratio > 0.9 && ratio < 1.1, "mean ratio " + lesson::fixed(ratio, 3),
-          "your features estimate another kernel than softmax's: the identity behind phi needs rows w drawn like "
-          "N(0, I_d), of length about √d = 4 — rows scaled by c estimate exp(c²·q·k/√d) times a factor that "
-          "shrinks or grows with |q| and |k|");
-      L.exercise_check("your features approximate softmax within 1.5x of FAVOR+'s error", mine_error < 1.5 * favor,
-                       "yours " + lesson::sig(mine_error, 3) + ", FAVOR+ " + lesson::sig(favor, 3),
-                       "your Â strays from softmax's A: either the kernel is biased (the check above), or your "
-                       "estimate varies more from draw to draw than Gaussian rows' (repeated rows, or a few very "
-                       "long rows that dominate the sum)");
-      const bool below = mine_error < iid;
-      if (!unbiased)
-        L.say("(so your prediction is not checked: beating iid rows means a smaller random error for the SAME "
-              "kernel, and yours estimates another one)");
-      else
-        L.exercise_check("your prediction of whether your W beats iid Gaussian rows",
-                         answer.predicted_below_iid == below,
-                         "predicted " + std::string(answer.predicted_below_iid ? "yes" : "no") + "; yours / iid = " +
-                             lesson::fixed(mine_error / iid, 2),
-                         below ? "it does: rows that are orthogonal (or of equal length) spread the m directions "
-                                 "more evenly than chance, so their errors cancel more than independent draws do — "
-                                 "the O of FAVOR+"
-                               : "it does not: independent Gaussian rows are the iid baseline itself, and rows "
-                                 "that are repeated or vary more in length add variance; only rows spread more "
-                                 "evenly than chance (orthogonal blocks, equal lengths) lower the error");
+  }
+  const bool shapes_ok = L.exercise_check("your W is (m, d) and finite", problem.empty(), "", problem);
+  if (!shapes_ok) L.say("(so the checks of the kernel, of the error and of your prediction are skipped)");
+  // %% [markdown]
+  // **Your W at work.** For each draw: the mean |Â - A| of your W, of FAVOR+'s orthogonal W and of iid rows, and
+  // the causal kernel against its own Â @ v. Then the kernel itself: phi(q)·phi(k) averaged over the draws,
+  // divided by exp(q·k/√d), should be near 1 — your prediction is only checked if it is.
+  // %%
+  if (shapes_ok) {
+    double mine_error = 0.0, favor = 0.0, iid = 0.0;
+    bool kernel_ok = true;
+    for (int64_t s = 0; s < seeds; ++s) {
+      const uint64_t seed = L.seed() * 100 + 50 + s;
+      mine_error += mean_error(q, k, Ws[s]) / seeds;
+      favor += mean_error(q, k, attention::draw_random_features(m, d, true, seed)) / seeds;
+      iid += mean_error(q, k, attention::draw_random_features(m, d, false, seed)) / seeds;
+      const Tensor out = attention::performer_attention(q, k, v, Ws[s], true);
+      const Tensor A_hat = attention::performer_attention_matrix(q, k, Ws[s], true);  // (1,1,n,n)
+      kernel_ok = kernel_ok && lesson::max_abs_diff(out, core::matmul(A_hat, v)) < 1e-4f;
     }
+    // The kernel itself: phi(q)·phi(k) with your W, averaged over the draws, against exp(q·k/√d), as a ratio
+    // for every (query, key) pair. Averaging over draws shrinks the random error; a bias stays.
+    const Tensor exact = core::exp(core::matmul(q, k, false, true) / std::sqrt(static_cast<float>(d)));  // (1,1,n,n)
+    Tensor estimate = Tensor::zeros({1, 1, n, n});
+    for (const Tensor& W : Ws)
+      estimate = estimate + core::matmul(attention::positive_random_features(q, W),
+                                         attention::positive_random_features(k, W), false, true) / float(seeds);
+    const double ratio = core::mean(estimate / exact).item();
+    L.say("mean |Â - A| over ", seeds, " draws, m = ", m, ": yours ", lesson::sig(mine_error, 3),
+          ", FAVOR+ (orthogonal) ", lesson::sig(favor, 3), ", iid rows ", lesson::sig(iid, 3));
+    L.check("the causal kernel with your W equals its Â @ v", kernel_ok);
+    const bool unbiased = L.exercise_check(
+        "your phi(q)·phi(k), averaged over the draws, estimates exp(q·k/√d) (mean ratio 0.9 to 1.1)",
+        ratio > 0.9 && ratio < 1.1, "mean ratio " + lesson::fixed(ratio, 3),
+        "your features estimate another kernel than softmax's: the identity behind phi needs rows w drawn like "
+        "N(0, I_d), of length about √d = 4 — rows scaled by c estimate exp(c²·q·k/√d) times a factor that "
+        "shrinks or grows with |q| and |k|");
+    L.exercise_check("your features approximate softmax within 1.5x of FAVOR+'s error", mine_error < 1.5 * favor,
+                     "yours " + lesson::sig(mine_error, 3) + ", FAVOR+ " + lesson::sig(favor, 3),
+                     "your Â strays from softmax's A: either the kernel is biased (the check above), or your "
+                     "estimate varies more from draw to draw than Gaussian rows' (repeated rows, or a few very "
+                     "long rows that dominate the sum)");
+    const bool below = mine_error < iid;
+    if (!unbiased)
+      L.say("(so your prediction is not checked: beating iid rows means a smaller random error for the SAME "
+            "kernel, and yours estimates another one)");
+    else
+      L.exercise_check("your prediction of whether your W beats iid Gaussian rows",
+                       answer.predicted_below_iid == below,
+                       "predicted " + std::string(answer.predicted_below_iid ? "yes" : "no") + "; yours / iid = " +
+                           lesson::fixed(mine_error / iid, 2),
+                       below ? "it does: rows that are orthogonal (or of equal length) spread the m directions "
+                               "more evenly than chance, so their errors cancel more than independent draws do — "
+                               "the O of FAVOR+"
+                             : "it does not: independent Gaussian rows are the iid baseline itself, and rows "
+                               "that are repeated or vary more in length add variance; only rows spread more "
+                               "evenly than chance (orthogonal blocks, equal lengths) lower the error");
   }
 
   // %% [markdown]

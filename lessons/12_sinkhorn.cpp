@@ -226,6 +226,11 @@ int main(int argc, char** argv) try {
         {core::randn({1, 1, 10, 3}, grng), core::randn({1, 1, 10, 3}, grng), core::randn({1, 1, 10, 3}, grng)});
     L.check("gradcheck of the kernel (n = 10, b = 3, padded to 12)", r.ok, r.ok ? "max |diff| " + lesson::sig(r.max_abs_diff, 2) : r.message);
   }
+  // %% [markdown]
+  // **Your Sinkhorn.** Write the balancing in the EXERCISE block. Before it is compared with the library, it must
+  // be usable: a function, at least one iteration, and a finite P of the logits' shape — an overflow of exp in
+  // the probability domain shows up here.
+  // %%
   // EXERCISE ---------------------------------------------------------------------------------------------------
   // Your own Sinkhorn balancing from core ops, on logits X (..., nb, nb). The version below is the log-domain one:
   // log_softmax along a row subtracts that row's logsumexp; along a column, the column's. First PREDICT whether
@@ -249,10 +254,12 @@ int main(int argc, char** argv) try {
   mine.predicted_rows_within_5pct = false;  // step 3's table: 5 iterations leave the rows about 10 % off
   // END EXERCISE -----------------------------------------------------------------------------------------------
   const MySinkhorn answer = L.exercise(mine, solution::sinkhorn(), solution::wrong_sinkhorn());
+  // The logits, twice (1, 1, nb, nb): X1 for your P, X2 for the library's, so each gets its own gradient.
+  const Tensor X1 = logits.detach().clone().set_requires_grad(), X2 = logits.detach().clone().set_requires_grad();
+  Tensor my_P;          // (1, 1, nb, nb): your P
+  bool usable = false;  // is my_P finite and of the logits' shape?
   {
-    const Tensor X1 = logits.detach().clone().set_requires_grad(), X2 = logits.detach().clone().set_requires_grad();
     std::string problem;  // what is wrong with the balancing, in the exercise's terms
-    Tensor my_P;          // (1, 1, nb, nb)
     if (!answer.balance)
       problem = "the EXERCISE block sets no balancing: give mine.balance a function (X, iters) -> P";
     else if (answer.iters < 1)
@@ -264,48 +271,53 @@ int main(int argc, char** argv) try {
     else if (!lesson::all_finite(my_P))
       problem = "your P has inf or NaN: exp of large logits overflows in the probability domain — stay with logs "
                 "(log_softmax) and take exp once at the end";
-    const bool usable = L.exercise_check("your Sinkhorn gives a finite P of the logits' shape", problem.empty(),
-                                         "iterations " + std::to_string(answer.iters), problem);
+    usable = L.exercise_check("your Sinkhorn gives a finite P of the logits' shape", problem.empty(),
+                              "iterations " + std::to_string(answer.iters), problem);
     if (!usable) L.say("(so the comparisons with attention::sinkhorn_balance and your prediction are skipped)");
-    if (usable) {
-      const Tensor lib = attention::sinkhorn_balance(X2, answer.iters);
-      const Tensor W = core::randn({1, 1, nb, nb}, rng);
-      const auto [rd, cd] = sum_deviation(my_P.detach());
-      L.say("your Sinkhorn (", answer.iters, " iterations): max |row sum - 1| = ", lesson::sig(rd, 2),
-            ", max |col sum - 1| = ", lesson::sig(cd, 2));
-      const float p_diff = lesson::max_abs_diff(my_P.detach(), lib.detach());
-      const bool same_P = L.exercise_check(
-          "your Sinkhorn equals attention::sinkhorn_balance", p_diff < 1e-5f,
-          "max |diff| = " + lesson::sig(p_diff, 2) + ", tolerance 1e-05",
-          rd < 1e-5 && cd >= 1e-5
-              ? "your rows sum to 1 exactly and your columns do not: you normalised the columns first — after a "
-                "finite number of iterations the last step is the exact one, and the library ends with the columns"
-          : rd >= 1e-5 && cd >= 1e-5
-              ? "neither your rows nor your columns sum to 1: is each step along the right axis (-1 normalises a "
-                "row, summing over j; -2 a column, summing over i), and does an iteration end with the columns?"
-              : "your sums look right but P is not the library's: one iteration is one row step then one column "
-                "step, repeated iters times, on the logits X themselves (no extra scaling)");
-      if (!same_P) L.say("(so the gradient check is skipped: a different P has a different gradient)");
-      if (same_P) {
-        if (my_P.requires_grad()) core::sum(my_P * W).backward();  // (P recorded by autograd: it has a gradient)
-        core::sum(lib * W).backward();
-        const bool has_grad = my_P.requires_grad() && X1.grad().defined();
-        const float g_diff = has_grad ? lesson::max_abs_diff(X1.grad(), X2.grad()) : 1e30f;
-        L.exercise_check("and so does its gradient", has_grad && g_diff < 1e-4f,
-                         has_grad ? "max |diff| = " + lesson::sig(g_diff, 2) + ", tolerance 0.0001" : "no gradient",
-                         "your P is right but its gradient is not: every step must be a differentiable core op on "
-                         "the tensor it was given (no .detach(), no loops over data())");
-      }
-      const bool within = rd <= 0.05;
-      L.exercise_check("your prediction of whether every row sums to 1 within 0.05",
-                       answer.predicted_rows_within_5pct == within,
-                       "predicted " + std::string(answer.predicted_rows_within_5pct ? "yes" : "no") +
-                           "; max |row sum - 1| = " + lesson::sig(rd, 2),
-                       within ? "they do: each iteration pulls the rows closer (step 3: 0.06 after 10 iterations, "
-                                "0.03 after 20), and a row step that comes last makes them exact"
-                              : "they do not: on a P this close to a permutation Sinkhorn converges slowly — step 3's "
-                                "table shows the rows still 0.10 off after 5 iterations, 0.06 after 10");
+  }
+  // %% [markdown]
+  // **Against the library.** Your P beside attention::sinkhorn_balance with the same number of iterations: its
+  // row and column sums, the largest difference, then the gradient through it (only if P agrees) and your
+  // prediction about the rows. Last, the values: with v = 0 the output must be exactly 0.
+  // %%
+  if (usable) {
+    const Tensor lib = attention::sinkhorn_balance(X2, answer.iters);
+    const Tensor W = core::randn({1, 1, nb, nb}, rng);
+    const auto [rd, cd] = sum_deviation(my_P.detach());
+    L.say("your Sinkhorn (", answer.iters, " iterations): max |row sum - 1| = ", lesson::sig(rd, 2),
+          ", max |col sum - 1| = ", lesson::sig(cd, 2));
+    const float p_diff = lesson::max_abs_diff(my_P.detach(), lib.detach());
+    const bool same_P = L.exercise_check(
+        "your Sinkhorn equals attention::sinkhorn_balance", p_diff < 1e-5f,
+        "max |diff| = " + lesson::sig(p_diff, 2) + ", tolerance 1e-05",
+        rd < 1e-5 && cd >= 1e-5
+            ? "your rows sum to 1 exactly and your columns do not: you normalised the columns first — after a "
+              "finite number of iterations the last step is the exact one, and the library ends with the columns"
+        : rd >= 1e-5 && cd >= 1e-5
+            ? "neither your rows nor your columns sum to 1: is each step along the right axis (-1 normalises a "
+              "row, summing over j; -2 a column, summing over i), and does an iteration end with the columns?"
+            : "your sums look right but P is not the library's: one iteration is one row step then one column "
+              "step, repeated iters times, on the logits X themselves (no extra scaling)");
+    if (!same_P) L.say("(so the gradient check is skipped: a different P has a different gradient)");
+    if (same_P) {
+      if (my_P.requires_grad()) core::sum(my_P * W).backward();  // (P recorded by autograd: it has a gradient)
+      core::sum(lib * W).backward();
+      const bool has_grad = my_P.requires_grad() && X1.grad().defined();
+      const float g_diff = has_grad ? lesson::max_abs_diff(X1.grad(), X2.grad()) : 1e30f;
+      L.exercise_check("and so does its gradient", has_grad && g_diff < 1e-4f,
+                       has_grad ? "max |diff| = " + lesson::sig(g_diff, 2) + ", tolerance 0.0001" : "no gradient",
+                       "your P is right but its gradient is not: every step must be a differentiable core op on "
+                       "the tensor it was given (no .detach(), no loops over data())");
     }
+    const bool within = rd <= 0.05;
+    L.exercise_check("your prediction of whether every row sums to 1 within 0.05",
+                     answer.predicted_rows_within_5pct == within,
+                     "predicted " + std::string(answer.predicted_rows_within_5pct ? "yes" : "no") +
+                         "; max |row sum - 1| = " + lesson::sig(rd, 2),
+                     within ? "they do: each iteration pulls the rows closer (step 3: 0.06 after 10 iterations, "
+                              "0.03 after 20), and a row step that comes last makes them exact"
+                            : "they do not: on a P this close to a permutation Sinkhorn converges slowly — step 3's "
+                              "table shows the rows still 0.10 off after 5 iterations, 0.06 after 10");
   }
   L.check("v = 0 gives out = 0 exactly (values, not keys, are sorted into the values)",
           lesson::max_abs_diff(attention::sinkhorn_attention(q, k, Tensor::zeros(v.shape()), o), Tensor::zeros(v.shape())) == 0.0f);

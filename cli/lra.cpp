@@ -15,6 +15,7 @@
 #include "cli/commands.h"
 #include "cli/files.h"
 #include "core/core.h"
+#include "lm/finetune.h"
 #include "lra/lra.h"
 #include "lra/suite.h"
 #include "lra/train.h"
@@ -35,7 +36,7 @@ const std::vector<OptionSpec> kLraOptions = {
     {"val", true, false},        {"test", true, false},       {"data-seed", true, false}, {"size", true, false},
     {"time-limit", true, false}, {"progress", true, false},   {"generate", true, false}, {"parens", false, false},
     {"no-parens", false, false}, {"schemes", true, false},    {"no-efficiency", false, false},
-    {"lengths", true, false}};
+    {"lengths", true, false},    {"init", true, false}};
 
 
 // attnzoo lra listops --generate N --out FILE.tsv
@@ -114,7 +115,7 @@ int lra_suite(const Args& args) {
 int lra_train(const Args& args, std::string task) {
   only_options(args, {"scheme", "set", "steps", "seq-len", "seed", "data", "out", "batch", "eval-every", "lr",
                       "warmup", "d-model", "heads", "layers", "d-ff", "train", "val", "test", "data-seed", "size",
-                      "time-limit", "progress"}, "lra " + task + " (training)");
+                      "time-limit", "progress", "init"}, "lra " + task + " (training)");
   AZ_CHECK(args.positional.size() == 1, "lra: unexpected argument '", args.positional.size() > 1 ? args.positional[1] : "",
            "' (one task per run)");
   // 1. What to train: the scheme and its settings, checked first.
@@ -178,6 +179,24 @@ int lra_train(const Args& args, std::string task) {
            " is not divisible by --heads ", o.model.n_heads);
   o.model.n_layers = parse_int(args, "layers", o.model.n_layers, 1, 64);
   o.model.d_ff = parse_int(args, "d-ff", o.model.d_ff, 1, 65536);
+  if (args.has("init")) {
+    // Fine-tuning: the encoder's sizes are the pretrained model's; the scheme is --scheme (it may differ).
+    AZ_CHECK(task == "text" || task == "retrieval", "lra ", task, ": --init starts from a byte language model, so it ",
+             "needs a byte task (text or retrieval); ", task, "'s tokens are not bytes");
+    o.init = args.get("init");
+    const attention::ModelConfig pre = lm::pretrained_config(o.init);
+    const std::pair<const char*, std::pair<int64_t, int64_t>> sizes[] = {
+        {"d-model", {o.model.d_model, pre.d_model}}, {"heads", {o.model.n_heads, pre.n_heads}},
+        {"layers", {o.model.n_layers, pre.n_layers}}, {"d-ff", {o.model.d_ff, pre.d_ff}}};
+    for (const auto& [opt, given_and_pretrained] : sizes)
+      AZ_CHECK(!args.has(opt) || given_and_pretrained.first == given_and_pretrained.second, "lra ", task, ": --", opt,
+               " ", given_and_pretrained.first, " contradicts the pretrained model's ", given_and_pretrained.second,
+               " (", o.init, "); leave it out with --init");
+    o.model.d_model = pre.d_model;
+    o.model.n_heads = pre.n_heads;
+    o.model.n_layers = pre.n_layers;
+    o.model.d_ff = pre.d_ff;
+  }
   o.seed = parse_seed(args);
   o.time_limit = parse_float(args, "time-limit", 0, 0, 1e7);
   o.progress = parse_progress(args, "lra");
@@ -193,7 +212,11 @@ int lra_train(const Args& args, std::string task) {
             << " tokens; " << scheme.name() << " (" << (sets.empty() ? std::string("defaults") : "") ;
   for (size_t i = 0; i < sets.size(); ++i) std::cout << (i ? " " : "") << sets[i];
   std::cout << "), " << o.steps << " steps of batch " << o.batch_size << std::endl;
-  const lra::TrainResult r = lra::train(data, o);
+  attention::ModelConfig cfg = o.model;
+  cfg.seed = o.seed;
+  lra::Classifier model(cfg, data.train);
+  if (!o.init.empty()) std::cout << lm::describe(lm::init_classifier(model, o.init)) << std::flush;
+  const lra::TrainResult r = lra::train(model, data, o);
   std::cout << std::fixed << std::setprecision(2) << "test accuracy " << 100 * r.test_acc
             << "% (checkpoint of step " << r.best_step << ", best validation " << 100 * r.best_val_acc
             << "%); wrote " << o.out_dir << "/log.csv, curves.png, result.json, result.md\n";

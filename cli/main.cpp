@@ -71,7 +71,7 @@ usage:
       --repeats R      timed runs per point, median taken (default 3)
       --seed S         seed of q, k, v and of the schemes' random parts (default 0)
 
-  attnzoo lra TASK --scheme S [--steps N] [--seq-len L] [--seed S] [--data PATH] [--out DIR] [options]
+  attnzoo lra TASK --scheme S [--steps N] [--seq-len L] [--seed S] [--data PATH] [--init DIR] [--out DIR] [options]
       train the Transformer classifier with attention scheme S on a Long Range Arena task; prints a
       progress line (step, loss, accuracy, steps/s, ETA); the score is the test accuracy of the
       checkpoint with the best validation accuracy; writes DIR/log.csv, curves.png, result.json, result.md
@@ -84,6 +84,9 @@ usage:
       --seed S         parameters, batch order, the scheme's random parts (default 0)
       --data PATH      the downloaded data (text: aclImdb, retrieval: the tsv directory, image:
                        cifar-10-batches-bin; listops: optional directory of basic_*.tsv)
+      --init DIR       fine-tune: start the encoder from a model of `attnzoo lm train --out DIR` (its
+                       embeddings and blocks; a new head; sizes from DIR; the scheme may differ: new
+                       parameters are freshly initialised and listed). Byte tasks only (text, retrieval)
       --out DIR        default out/lra/runs/TASK/SCHEME
       --batch B --eval-every K --lr LR --warmup W --d-model D --heads H --layers L --d-ff F
       --train N --val N --test N    sizes of generated splits; --data-seed S their seed (default 1)

@@ -17,6 +17,7 @@
 
 #include "core/core.h"
 #include "core/safetensors.h"
+#include "core/state.h"
 #include "lra/files.h"
 
 namespace lm {
@@ -334,19 +335,7 @@ std::unique_ptr<ByteLM> load_model(const std::string& dir) {
            "lm: ", config_path, ": sizes out of range (context, d_model, n_layers, d_ff, n_heads)");
   const safetensors::File f = safetensors::load(weights_path);
   auto model = std::make_unique<ByteLM>(cfg);
-  std::map<std::string, const Tensor*> saved;
-  for (const auto& [name, t] : f.tensors) saved[name] = &t;
-  std::vector<std::pair<std::string, Tensor>> mine = model->named_parameters();
-  for (const auto& b : model->named_buffers()) mine.push_back(b);
-  for (const auto& [name, t] : mine) {
-    const auto it = saved.find(name);
-    AZ_CHECK(it != saved.end(), "lm: ", weights_path, " has no tensor '", name, "' that the model of config.json needs");
-    AZ_CHECK(it->second->shape() == t.shape(), "lm: ", weights_path, ": tensor '", name, "' has shape ",
-             it->second->shape(), ", the model of config.json needs ", t.shape());
-  }
-  AZ_CHECK(saved.size() == mine.size(), "lm: ", weights_path, " has ", saved.size(), " tensors, the model of config.json ",
-           mine.size());
-  for (auto& [name, t] : mine) std::copy_n(saved[name]->data(), t.numel(), t.data());
+  core::nn::load_exact(*model, f.tensors, "lm: " + weights_path);
   return model;
 }
 

@@ -15,6 +15,7 @@
 
 #include "lra/files.h"
 #include "core/core.h"
+#include "core/state.h"
 
 namespace lra {
 
@@ -137,52 +138,13 @@ EvalResult evaluate(Classifier& model, const Dataset& data, int64_t batch_size, 
 
 // ---- checkpoints ---------------------------------------------------------------------------------------------
 
-namespace {
-using Named = std::vector<std::pair<std::string, Tensor>>;
-
-Named deep_copy(const Named& tensors) {
-  Named out;
-  for (const auto& [name, t] : tensors) out.emplace_back(name, t.detach().clone());
-  return out;
-}
-
-// For each of the model's tensors, the saved one of the same name. The names must match both ways and the
-// shapes must agree; `what` ("parameter", "buffer") names the kind in the error.
-std::vector<const Tensor*> match_by_name(const Named& saved, const Named& model, const char* what) {
-  std::map<std::string, const Tensor*> by_name;
-  for (const auto& [name, t] : saved) by_name[name] = &t;
-  std::vector<const Tensor*> out;
-  for (const auto& [name, t] : model) {
-    const auto it = by_name.find(name);
-    AZ_CHECK(it != by_name.end(), "Checkpoint: the model's ", what, " '", name, "' is not in the checkpoint");
-    AZ_CHECK(it->second->shape() == t.shape(), "Checkpoint: ", what, " '", name, "' has shape ", t.shape(),
-             " in the model but ", it->second->shape(), " in the checkpoint");
-    out.push_back(it->second);
-    by_name.erase(it);
-  }
-  AZ_CHECK(by_name.empty(), "Checkpoint: the checkpoint's ", what, " '", by_name.begin()->first,
-           "' is not in the model");
-  return out;
-}
-}  // namespace
-
 Checkpoint Checkpoint::capture(const core::nn::Module& model) {
-  NoGradGuard no_grad;
   Checkpoint c;
-  c.params_ = deep_copy(model.named_parameters());
-  c.buffers_ = deep_copy(model.named_buffers());
+  c.state_ = core::nn::copy_of(core::nn::state_of(model));
   return c;
 }
 
-void Checkpoint::restore(core::nn::Module& model) const {
-  const Named params = model.named_parameters(), buffers = model.named_buffers();
-  // every check before the first write: a checkpoint that does not fit leaves the model as it was
-  const std::vector<const Tensor*> p = match_by_name(params_, params, "parameter");
-  const std::vector<const Tensor*> b = match_by_name(buffers_, buffers, "buffer");
-  // in place: the model's tensors are the ones its layers (and the optimiser) hold
-  for (size_t i = 0; i < params.size(); ++i) std::copy_n(p[i]->data(), p[i]->numel(), params[i].second.data());
-  for (size_t i = 0; i < buffers.size(); ++i) std::copy_n(b[i]->data(), b[i]->numel(), buffers[i].second.data());
-}
+void Checkpoint::restore(core::nn::Module& model) const { core::nn::load_exact(model, state_, "Checkpoint"); }
 
 // ---- progress ------------------------------------------------------------------------------------------------
 
@@ -303,6 +265,7 @@ TrainResult train(Classifier& model, const Splits& data, const TrainOptions& o) 
   r.task = data.train.task;
   r.scheme = model.config.scheme;
   r.settings = model.config.set;
+  r.init = o.init;
   r.steps_requested = o.steps;
   r.parameters = model.num_parameters();
   {
@@ -461,6 +424,7 @@ std::string result_json(const TrainResult& r) {
   s << "  \"settings\": [";
   for (size_t i = 0; i < r.settings.size(); ++i) s << (i ? ", " : "") << json_str(r.settings[i]);
   s << "],\n";
+  s << "  \"init\": " << (r.init.empty() ? std::string("null") : json_str(r.init)) << ",\n";
   s << "  \"steps\": " << r.steps << ",\n";
   s << "  \"steps_requested\": " << r.steps_requested << ",\n";
   s << "  \"stopped_by_time_limit\": " << (r.stopped_by_time_limit ? "true" : "false") << ",\n";
@@ -485,6 +449,8 @@ std::string result_markdown(const TrainResult& r) {
   s << std::fixed << std::setprecision(2);
   s << "# " << r.task << " with " << r.scheme << " (" << settings_text(r.settings) << ")\n\n";
   s << "| quantity | value |\n|---|---|\n";
+  s << "| encoder started from | " << (r.init.empty() ? std::string("scratch (random initialisation)") : r.init)
+    << " |\n";
   s << "| test accuracy (best-validation checkpoint) | " << 100 * r.test_acc << "% |\n";
   s << "| best validation accuracy | " << 100 * r.best_val_acc << "% at step " << r.best_step << " |\n";
   s << "| test accuracy of the last parameters | " << 100 * r.test_acc_last << "% |\n";
@@ -526,8 +492,8 @@ plot::Image curves_image(const TrainResult& r) {
     acc.push_back(Series{name, {static_cast<double>(r.best_step)}, {100 * r.best_val_acc}});
   }
   char title[160];
-  std::snprintf(title, sizeof title, "%s - %s: test %.1f%% at the best validation step", r.task.c_str(),
-                r.scheme.c_str(), 100 * r.test_acc);
+  std::snprintf(title, sizeof title, "%s - %s%s: test %.1f%% at the best validation step", r.task.c_str(),
+                r.scheme.c_str(), r.init.empty() ? "" : " (pretrained)", 100 * r.test_acc);
   return plot::with_title(plot::hstack({plot::line_plot({loss}, lo), plot::line_plot(acc, ao)}),
                                  title);
 }

@@ -103,11 +103,11 @@ EvalResult evaluate(Classifier& model, const Dataset& data, int64_t batch_size =
 class Checkpoint {
  public:
   static Checkpoint capture(const core::nn::Module& model);
-  void restore(core::nn::Module& model) const;
-  bool empty() const { return params_.empty(); }
+  void restore(core::nn::Module& model) const;  // core::nn::load_exact (core/state.h)
+  bool empty() const { return state_.empty(); }
 
  private:
-  std::vector<std::pair<std::string, Tensor>> params_, buffers_;
+  std::vector<std::pair<std::string, Tensor>> state_;  // parameters, then buffers (core::nn::state_of)
 };
 
 // ---- training ----------------------------------------------------------------------------------------------
@@ -137,6 +137,9 @@ struct TrainOptions {
   uint64_t seed = 0;             // parameters, scheme randomness, dropout, batch order
   double time_limit = 0;         // seconds; > 0: stop training after the step that crosses it (then evaluate)
 
+  std::string init;              // for the record (result.json "init"): the pretrained model the caller loaded
+                                 // into the encoder before training (lm::init_classifier); empty = from scratch
+
   // Output.
   std::string out_dir;           // log.csv, curves.png, result.json, result.md; empty = write nothing
   std::string label;             // what the progress line starts with, e.g. "[3/28] linear listops"
@@ -153,6 +156,7 @@ struct TrainOptions {
 struct TrainResult {
   std::string task, scheme;
   std::vector<std::string> settings;  // the scheme's key=value settings as given
+  std::string init;                   // TrainOptions::init: the pretrained model's directory, or empty (scratch)
   int64_t steps = 0;                  // optimiser steps done (< requested when time_limit stopped it)
   int64_t steps_requested = 0;
   bool stopped_by_time_limit = false;

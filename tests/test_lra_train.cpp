@@ -320,17 +320,17 @@ TEST_CASE("lra train: a checkpoint refuses a model it does not fit, naming the t
   cfg.set = {"clusters=3"};  // other centroid shapes
   lra::Classifier other_clusters(cfg, data.train);
   CHECK(contains(error_of([&] { c.restore(other_clusters); }),
-                 "Checkpoint: buffer 'single.encoder.block0.attn.centroids' has shape"));
+                 "Checkpoint: tensor 'single.encoder.block0.attn.centroids' has shape"));
   cfg = tiny_options("full").model;  // the same parameters, no routing state
   lra::Classifier full(cfg, data.train);
   CHECK(contains(error_of([&] { c.restore(full); }),
-                 "the checkpoint's buffer 'single.encoder.block0.attn.centroids' is not in the model"));
+                 "Checkpoint: tensor 'single.encoder.block0.attn.centroids' is not in the model"));
   CHECK(contains(error_of([&] { lra::Checkpoint::capture(full).restore(routing); }),
-                 "the model's buffer 'single.encoder.block0.attn.centroids' is not in the checkpoint"));
+                 "Checkpoint has no tensor 'single.encoder.block0.attn.centroids', which the model needs"));
   cfg.d_model = 8;
   cfg.n_heads = 2;
   lra::Classifier smaller(cfg, data.train);
-  CHECK(contains(error_of([&] { lra::Checkpoint::capture(full).restore(smaller); }), "Checkpoint: parameter '"));
+  CHECK(contains(error_of([&] { lra::Checkpoint::capture(full).restore(smaller); }), "Checkpoint: tensor '"));
 }
 
 TEST_CASE("lra train: evaluate counts argmax hits, batch size does not matter") {

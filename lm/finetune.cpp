@@ -1,0 +1,118 @@
+// lm/finetune.cpp — see finetune.h: a pretrained byte LM's encoder into an LRA classifier.
+#include "lm/finetune.h"
+
+#include <algorithm>
+#include <sstream>
+
+#include "core/core.h"
+#include "core/state.h"
+#include "lm/train.h"
+#include "lra/text.h"
+
+namespace lm {
+
+using core::nn::NamedTensors;
+
+attention::ModelConfig pretrained_config(const std::string& dir) {
+  const std::unique_ptr<ByteLM> lm = load_model(dir);
+  attention::ModelConfig cfg = lm->config.model;
+  cfg.causal = false;  // the classifiers read the whole input
+  return cfg;
+}
+
+namespace {
+
+const Tensor* find(const NamedTensors& state, const std::string& name) {
+  for (const auto& [n, t] : state)
+    if (n == name) return &t;
+  return nullptr;
+}
+
+std::string list_line(const char* what, const std::vector<std::string>& names) {
+  std::ostringstream s;
+  s << "  " << what << " (" << names.size() << ")";
+  const size_t shown = std::min<size_t>(names.size(), 6);
+  for (size_t i = 0; i < shown; ++i) s << (i ? ", " : ": ") << names[i];
+  if (shown < names.size()) s << ", ... (" << names.size() - shown << " more)";
+  return s.str();
+}
+
+}  // namespace
+
+InitReport init_classifier(lra::Classifier& model, const std::string& dir) {
+  const std::unique_ptr<ByteLM> lm = load_model(dir);  // one-line errors for a missing or damaged directory
+  InitReport r;
+  r.dir = dir;
+  r.pretrained = lm->config;
+  const attention::ModelConfig& a = lm->config.model;
+  const attention::ModelConfig& b = model.config;
+  const std::string where = "lra --init " + dir;
+  // 1. The sizes must be the same: the blocks' matrices are (d_model, d_model), (d_ff, d_model), ...
+  AZ_CHECK(a.d_model == b.d_model, where, ": the pretrained model has d_model ", a.d_model, ", this one ", b.d_model);
+  AZ_CHECK(a.n_heads == b.n_heads, where, ": the pretrained model has ", a.n_heads, " heads, this one ", b.n_heads);
+  AZ_CHECK(a.n_layers == b.n_layers, where, ": the pretrained model has ", a.n_layers, " layers, this one ",
+           b.n_layers);
+  AZ_CHECK(a.d_ff == b.d_ff, where, ": the pretrained model has d_ff ", a.d_ff, ", this one ", b.d_ff);
+  // 2. The vocabulary: the LM reads bytes; only the byte tasks (PAD 0, byte b -> b + 1) read them too.
+  AZ_CHECK(b.vocab == lra::text::kVocab, where, ": the pretrained model reads bytes; this task's tokens are not bytes ",
+           "(vocabulary ", b.vocab, "; --init needs a byte task: text or retrieval)");
+
+  const std::string to = model.is_pair() ? "pair.encoder." : "single.encoder.";
+  const NamedTensors lm_state = core::nn::state_of(*lm);
+  NamedTensors saved;
+  saved.reserve(lm_state.size());
+  const NamedTensors mine = core::nn::state_of(model);
+  for (const auto& [name, t] : lm_state) {
+    if (name == "net.encoder.tokens.weight") {
+      // (vocab_lm, d) -> (257, d): LM row b -> row b + 1; row 0 (PAD) keeps the classifier's initial values
+      const Tensor* target = find(mine, to + "tokens.weight");
+      AZ_CHECK(target != nullptr, where, ": the classifier has no token embedding '", to, "tokens.weight'");
+      Tensor mapped = target->detach().clone();
+      const int64_t d = t.size(1);
+      std::copy_n(t.data(), kByteValues * d, mapped.data() + d);
+      saved.emplace_back(name, mapped);
+      r.tokens = "LM row b (byte b) -> row b + 1 for the 256 bytes; row 0 (PAD) freshly initialised" +
+                 std::string(t.size(0) > kByteValues ? "; the [MASK] row is not used" : "");
+    } else if (name == "net.encoder.positions.weight") {
+      // (context, d) -> (max_len, d): the first max_len rows, or the rows repeated (Longformer's copy)
+      const Tensor* target = find(mine, to + "positions.weight");
+      AZ_CHECK(target != nullptr, where, ": the classifier has no position embedding '", to, "positions.weight'");
+      const int64_t rows = t.size(0), d = t.size(1), need = target->size(0);
+      Tensor mapped = Tensor::zeros({need, d});
+      for (int64_t row = 0; row < need; ++row) std::copy_n(t.data() + (row % rows) * d, d, mapped.data() + row * d);
+      saved.emplace_back(name, mapped);
+      std::ostringstream s;
+      if (need <= rows) {
+        s << "the first " << need << " of the " << rows << " learned rows";
+      } else {
+        s << "the " << rows << " learned rows copied " << (need + rows - 1) / rows << " times to fill " << need
+          << " (Longformer's recipe: row t takes row t mod " << rows << ")";
+      }
+      r.positions = s.str();
+    } else {
+      saved.emplace_back(name, t);
+    }
+  }
+  const core::nn::Carried c = core::nn::carry_over(model, saved, {{"net.encoder.", to}}, where);
+  r.carried = c.carried;
+  r.fresh = c.fresh;
+  r.reshaped = c.reshaped;
+  r.unused = c.unused;
+  return r;
+}
+
+std::string describe(const InitReport& r) {
+  std::ostringstream s;
+  s << "init from " << r.dir << ": a " << (r.pretrained.masked ? "masked" : "causal") << " byte LM, "
+    << r.pretrained.model.scheme << ", context " << r.pretrained.context << ", d_model " << r.pretrained.model.d_model
+    << ", " << r.pretrained.model.n_layers << " layers\n";
+  s << "  token embeddings: " << r.tokens << "\n";
+  s << "  position embeddings: " << r.positions << "\n";
+  s << list_line("carried over", r.carried) << "\n";
+  s << list_line("freshly initialised", r.fresh) << "\n";
+  if (!r.reshaped.empty()) s << list_line("freshly initialised, shape differs", r.reshaped) << "\n";
+  s << list_line("pretrained, not used", r.unused) << "\n";
+  return s.str();
+}
+
+}  // namespace lm

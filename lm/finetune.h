@@ -1,0 +1,65 @@
+// lm/finetune.h — fine-tuning: a classifier of the Long Range Arena's byte tasks (lra/train.h) starts from a
+// language model that `attnzoo lm train` pretrained (its embeddings and blocks), with a new head. This is how
+// Longformer and BigBird started from RoBERTa, and the "pretraining helps" experiment of the course.
+//
+//   attention::ModelConfig cfg = lm::pretrained_config("out/lm/runs/long/flash_n256");  // sizes of the LM
+//   cfg.scheme = "longformer";  cfg.set = {"window=64"};   // the scheme may differ from the pretrained one
+//   lra::Classifier model(cfg, data.train);                // a byte task: text or retrieval
+//   lm::InitReport rep = lm::init_classifier(model, "out/lm/runs/long/flash_n256");
+//   std::cout << lm::describe(rep);                        // what was carried, what is new, what was left
+//   lra::train(model, data, options);
+//
+// What carries over, tensor by tensor (names of core/nn: "net.encoder.X" in the LM is "single.encoder.X" or, for
+// a pair task's shared encoder, "pair.encoder.X" in the classifier):
+//   token embeddings   the LM reads byte b as id b; the byte tasks as id b + 1 (0 is PAD). Row b of the LM goes
+//                      to row b + 1; the PAD row keeps its fresh initialisation (padding is masked anyway). A
+//                      masked LM's [MASK] row has no place and is listed as unused.
+//   positions          the LM learned `context` rows. A classifier with max_len <= context takes the first
+//                      max_len rows. A longer one is Longformer's recipe (Beltagy et al. 2020, §5 "Position
+//                      Embeddings": "we initialize them by copying the 512 position embeddings from RoBERTa
+//                      multiple times"; their Tab. 5: MLM 10.299 BPC with random new rows, 1.957 with the copy,
+//                      before any update): row t takes the LM's row t mod context, so the local structure the
+//                      positions learned holds everywhere but at the seams; training then adapts them.
+//   blocks, final LN   by name and shape. Parameters or buffers the new scheme adds (e.g. Linformer's projections
+//                      E, F; routing's centroids) are freshly initialised and listed; tensors of the pretrained
+//                      scheme the new one lacks are listed as unused. A scheme tensor whose shape depends on n
+//                      (Linformer's E is (k, n)) is listed as re-initialised when n changed.
+//   head               always new: the LM's head predicts bytes, the classifier's predicts classes.
+// Refused, with one line naming the mismatch, before anything is written: d_model, heads, layers or d_ff that
+// differ from the LM's; a task that is not byte-level (vocabulary 257 with PAD 0: text, retrieval — ListOps and
+// the image tasks have other tokens); a missing or damaged model directory (lm::load_model's errors).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "attention/transformer.h"
+#include "lm/model.h"
+#include "lra/train.h"
+
+namespace lm {
+
+// The encoder sizes of the LM in DIR (d_model, n_heads, n_layers, d_ff, dropout) with its scheme and settings;
+// vocab and max_len are the classifier's business (lra::Classifier takes them from the data).
+attention::ModelConfig pretrained_config(const std::string& dir);
+
+struct InitReport {
+  std::string dir;                    // where the pretrained model came from
+  LMConfig pretrained;                // its config (scheme, objective, context, sizes)
+  std::vector<std::string> carried;   // classifier tensors that received pretrained values
+  std::vector<std::string> fresh;     // classifier tensors with no pretrained counterpart (head, new scheme's)
+  std::vector<std::string> reshaped;  // same name, other shape: freshly initialised ("name: saved (..), model (..)")
+  std::vector<std::string> unused;    // pretrained tensors with no place (LM head, the old scheme's extras)
+  std::string tokens;                 // how the token embeddings were mapped (one sentence)
+  std::string positions;              // how the position embeddings were mapped (one sentence)
+};
+
+// Loads DIR's model and writes what carries over into `model` (see above). Throws core::Error (one line) on a
+// mismatch; the model is unchanged then.
+InitReport init_classifier(lra::Classifier& model, const std::string& dir);
+
+// A few lines for the console and the run's directory: the two mappings, then the carried / fresh / reshaped /
+// unused tensors (long lists shortened to their count and first names).
+std::string describe(const InitReport& r);
+
+}  // namespace lm

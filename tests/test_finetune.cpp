@@ -1,0 +1,276 @@
+// tests/test_finetune.cpp — core/state.h (exact and partial loading by name) and lm/finetune.h (a pretrained
+// byte LM's encoder into a classifier of the byte tasks): what carries over, tensor by tensor, with the byte ids
+// shifted by one and the positions copied Longformer's way; what is new and listed; the one-line refusals that
+// leave the model unchanged; and a short fine-tuning run that beats the majority class.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <functional>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "core/core.h"
+#include "core/state.h"
+#include "lm/finetune.h"
+#include "lm/train.h"
+#include "lra/text.h"
+#include "lra/train.h"
+#include "tests/helpers.h"
+
+namespace {
+
+using core::Tensor;
+using testing::error_of;
+using testing::TempDir;
+
+bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+// Two made-up "styles" of text (no text from elsewhere): each a few words, in random order.
+const std::vector<std::vector<const char*>> kStyles = {
+    {"and", "the", "light", "was", "good", "he", "said", "unto", "them"},
+    {"zig", "zag", "quux", "fizz", "buzz", "wok", "yak", "pox", "jib"}};
+
+std::string passage(int style, int64_t words, core::Rng& rng) {
+  std::string s;
+  for (int64_t w = 0; w < words; ++w) {
+    const auto& list = kStyles[static_cast<size_t>(style)];
+    s += (w ? " " : "") + std::string(list[static_cast<size_t>(rng.randint(0, static_cast<int64_t>(list.size())))]);
+  }
+  return s;
+}
+
+// A causal (or masked) byte LM trained for a few steps on both styles, saved to dir/NAME.
+std::string pretrained_lm(const TempDir& dir, const std::string& name, bool masked, int64_t steps = 3) {
+  core::Rng rng(5);
+  std::string text;
+  for (int i = 0; i < 400; ++i) text += passage(i % 2, 12, rng) + ".\n";
+  const lm::TextSplits splits = lm::split(text);
+  const lm::Corpus corpus{"styles", "tests/test_finetune.cpp", text};
+  lm::TrainOptions o;
+  o.lm.masked = masked;
+  o.lm.context = 32;
+  o.lm.model.scheme = "flash";
+  o.lm.model.d_model = 16;
+  o.lm.model.n_heads = 2;
+  o.lm.model.n_layers = 1;
+  o.lm.model.d_ff = 32;
+  o.steps = steps;
+  o.batch_size = 8;
+  o.eval_every = steps;
+  o.progress = lra::ProgressMode::Quiet;
+  o.out_dir = dir / name;
+  lm::train(splits, corpus, o);
+  return o.out_dir;
+}
+
+// A byte-level two-class task (PAD 0, byte b -> b + 1, as lra/text.h): style 0 or 1, `n` passages per split.
+lra::Splits style_task(int64_t n, int64_t max_len, bool pair = false) {
+  core::Rng rng(9);
+  auto make = [&](int64_t count) {
+    lra::Dataset d;
+    d.task = pair ? "retrieval" : "text";
+    d.vocab = lra::text::kVocab;
+    d.num_classes = 2;
+    d.max_len = max_len;
+    d.pair = pair;
+    for (int64_t i = 0; i < count; ++i) {
+      const int label = static_cast<int>(rng.randint(0, 2));
+      d.inputs.push_back(lra::text::encode_bytes(passage(label, 20, rng), max_len));
+      if (pair) d.inputs2.push_back(lra::text::encode_bytes(passage(label, 20, rng), max_len));
+      d.labels.push_back(label);
+    }
+    d.check();
+    return d;
+  };
+  lra::Splits s;
+  s.train = make(n);
+  s.val = make(n / 4);
+  s.test = make(n / 4);
+  return s;
+}
+
+const Tensor& tensor(const core::nn::NamedTensors& state, const std::string& name) {
+  for (const auto& [n, t] : state)
+    if (n == name) return t;
+  FAIL("no tensor " << name);
+  static Tensor none;
+  return none;
+}
+
+std::vector<float> values(const Tensor& t) { return std::vector<float>(t.data(), t.data() + t.numel()); }
+
+}  // namespace
+
+TEST_CASE("state: load_exact copies every tensor by name and refuses a state that does not fit, unchanged") {
+  attention::ModelConfig cfg;
+  cfg.scheme = "full";
+  cfg.vocab = 11;
+  cfg.max_len = 8;
+  cfg.d_model = 8;
+  cfg.n_heads = 2;
+  cfg.n_layers = 1;
+  cfg.d_ff = 16;
+  cfg.seed = 1;
+  attention::SequenceClassifier a(cfg, 3);
+  cfg.seed = 2;
+  attention::SequenceClassifier b(cfg, 3);
+  const core::nn::NamedTensors sa = core::nn::state_of(a);
+  core::nn::load_exact(b, core::nn::copy_of(sa), "test");
+  for (const auto& [name, t] : core::nn::state_of(b)) CHECK(values(t) == values(tensor(sa, name)));
+
+  attention::SequenceClassifier c(cfg, 4);  // another head: (4, 8) instead of (3, 8)
+  const std::vector<float> before = values(tensor(core::nn::state_of(c), "encoder.tokens.weight"));
+  const std::string e = error_of([&] { core::nn::load_exact(c, sa, "test"); });
+  CHECK(contains(e, "test: tensor 'head.weight' has shape (3,8), the model needs (4,8)"));
+  CHECK(values(tensor(core::nn::state_of(c), "encoder.tokens.weight")) == before);  // nothing written
+  core::nn::NamedTensors fewer(sa.begin() + 1, sa.end());
+  CHECK(contains(error_of([&] { core::nn::load_exact(b, fewer, "ckpt"); }), "ckpt has no tensor '"));
+  core::nn::NamedTensors more = core::nn::copy_of(sa);
+  more.emplace_back("extra", Tensor::zeros({1}));
+  CHECK(contains(error_of([&] { core::nn::load_exact(b, more, "ckpt"); }), "ckpt: tensor 'extra' is not in the model"));
+  more.emplace_back("extra", Tensor::zeros({1}));
+  CHECK(contains(error_of([&] { core::nn::load_exact(b, more, "ckpt"); }), "'extra' appears twice"));
+}
+
+TEST_CASE("finetune: a pretrained LM's encoder carries into a text classifier — blocks equal, byte b's row at "
+          "b + 1, positions repeated Longformer's way, a new head") {
+  TempDir dir("finetune");
+  const std::string lm_dir = pretrained_lm(dir, "causal", /*masked=*/false);
+  const std::unique_ptr<lm::ByteLM> lm = lm::load_model(lm_dir);
+  const core::nn::NamedTensors src = core::nn::state_of(*lm);
+
+  attention::ModelConfig cfg = lm::pretrained_config(lm_dir);
+  CHECK(cfg.d_model == 16);
+  CHECK(cfg.n_layers == 1);
+  CHECK(!cfg.causal);
+  cfg.scheme = "longformer";  // another scheme with the same parameters: its window is a setting, not a tensor
+  cfg.set = {"window=4"};
+  const lra::Splits data = style_task(8, 80);  // max_len 80 > the LM's context 32
+  lra::Classifier model(cfg, data.train);
+  const std::vector<float> pad_row_before =
+      std::vector<float>(tensor(core::nn::state_of(model), "single.encoder.tokens.weight").data(),
+                         tensor(core::nn::state_of(model), "single.encoder.tokens.weight").data() + 16);
+  const lm::InitReport r = lm::init_classifier(model, lm_dir);
+  const core::nn::NamedTensors dst = core::nn::state_of(model);
+
+  // every block tensor and the final LN: equal to the LM's
+  int64_t blocks = 0;
+  for (const auto& [name, t] : src) {
+    if (name.rfind("net.encoder.block0.", 0) != 0 && name.rfind("net.encoder.ln_final.", 0) != 0) continue;
+    CAPTURE(name);
+    CHECK(values(tensor(dst, "single.encoder." + name.substr(12))) == values(t));
+    ++blocks;
+  }
+  CHECK(blocks >= 12);
+  // tokens: row b of the LM is row b + 1 here; row 0 (PAD) keeps its initial values
+  const Tensor& tok_src = tensor(src, "net.encoder.tokens.weight");
+  const Tensor& tok_dst = tensor(dst, "single.encoder.tokens.weight");
+  REQUIRE(tok_dst.size(0) == 257);
+  for (int64_t b : {0, 1, 65, 255})
+    for (int64_t j = 0; j < 16; ++j) CHECK(tok_dst.data()[(b + 1) * 16 + j] == tok_src.data()[b * 16 + j]);
+  CHECK(std::vector<float>(tok_dst.data(), tok_dst.data() + 16) == pad_row_before);
+  // positions: row t is the LM's row t mod 32
+  const Tensor& pos_src = tensor(src, "net.encoder.positions.weight");
+  const Tensor& pos_dst = tensor(dst, "single.encoder.positions.weight");
+  REQUIRE(pos_dst.size(0) == 80);
+  for (int64_t t : {0, 31, 32, 45, 79})
+    for (int64_t j = 0; j < 16; ++j) CHECK(pos_dst.data()[t * 16 + j] == pos_src.data()[(t % 32) * 16 + j]);
+  CHECK(contains(r.positions, "copied 3 times to fill 80"));
+  // the report: the head is new, the LM's head unused, nothing reshaped
+  CHECK(std::find(r.fresh.begin(), r.fresh.end(), "single.head.weight") != r.fresh.end());
+  CHECK(std::find(r.unused.begin(), r.unused.end(), "net.head.weight") != r.unused.end());
+  CHECK(std::find(r.carried.begin(), r.carried.end(), "single.encoder.block0.attn.w_q.weight") != r.carried.end());
+  CHECK(r.reshaped.empty());
+  const std::string text = lm::describe(r);
+  CHECK(contains(text, "Longformer's recipe"));
+  CHECK(contains(text, "freshly initialised (2): single.head.weight, single.head.bias"));
+}
+
+TEST_CASE("finetune: a pair task's shared encoder, a shorter input, a masked LM and a scheme with tensors of its "
+          "own") {
+  TempDir dir("finetune_pair");
+  const std::string lm_dir = pretrained_lm(dir, "masked", /*masked=*/true);
+  attention::ModelConfig cfg = lm::pretrained_config(lm_dir);
+  cfg.scheme = "routing";  // adds k-means centroids (buffers) that the flash LM does not have
+  const lra::Splits data = style_task(8, 24, /*pair=*/true);  // max_len 24 < context 32
+  lra::Classifier model(cfg, data.train);
+  const lm::InitReport r = lm::init_classifier(model, lm_dir);
+  CHECK(contains(r.positions, "the first 24 of the 32 learned rows"));
+  CHECK(contains(r.tokens, "[MASK] row is not used"));
+  CHECK(std::find(r.carried.begin(), r.carried.end(), "pair.encoder.block0.mlp.fc1.weight") != r.carried.end());
+  bool centroids_fresh = false;
+  for (const std::string& f : r.fresh) centroids_fresh |= contains(f, "pair.encoder.block0.attn.") && contains(f, "centroids");
+  CHECK(centroids_fresh);
+  const std::unique_ptr<lm::ByteLM> lm = lm::load_model(lm_dir);
+  const Tensor& pos_src = tensor(core::nn::state_of(*lm), "net.encoder.positions.weight");
+  const Tensor& pos_dst = tensor(core::nn::state_of(model), "pair.encoder.positions.weight");
+  CHECK(std::vector<float>(pos_dst.data(), pos_dst.data() + pos_dst.numel()) ==
+        std::vector<float>(pos_src.data(), pos_src.data() + 24 * 16));
+}
+
+TEST_CASE("finetune: sizes, a non-byte task, a missing or damaged model are one line, and the model is unchanged") {
+  TempDir dir("finetune_bad");
+  const std::string lm_dir = pretrained_lm(dir, "causal", false);
+  const lra::Splits data = style_task(8, 40);
+  attention::ModelConfig cfg = lm::pretrained_config(lm_dir);
+  auto unchanged = [](lra::Classifier& m, const std::function<void()>& f) {
+    const core::nn::NamedTensors before = core::nn::copy_of(core::nn::state_of(m));
+    const std::string e = error_of(f);
+    for (const auto& [name, t] : core::nn::state_of(m)) CHECK(values(t) == values(tensor(before, name)));
+    CHECK(e.find('\n') == std::string::npos);
+    return e;
+  };
+  cfg.d_model = 8;
+  {
+    lra::Classifier m(cfg, data.train);
+    CHECK(contains(unchanged(m, [&] { lm::init_classifier(m, lm_dir); }), "d_model 16, this one 8"));
+  }
+  cfg = lm::pretrained_config(lm_dir);
+  cfg.n_layers = 2;
+  {
+    lra::Classifier m(cfg, data.train);
+    CHECK(contains(unchanged(m, [&] { lm::init_classifier(m, lm_dir); }), "1 layers, this one 2"));
+  }
+  cfg = lm::pretrained_config(lm_dir);
+  {
+    lra::Dataset listops = data.train;  // the same sequences under another vocabulary: not the bytes' 257
+    listops.vocab = 300;
+    lra::Classifier m(cfg, listops);
+    CHECK(contains(unchanged(m, [&] { lm::init_classifier(m, lm_dir); }), "this task's tokens are not bytes"));
+  }
+  lra::Classifier m(cfg, data.train);
+  CHECK(contains(unchanged(m, [&] { lm::init_classifier(m, dir / "nowhere"); }), "nowhere/config.json"));
+  // a damaged weights file: cut in half
+  const std::string weights = lm_dir + "/model.safetensors";
+  const auto size = std::filesystem::file_size(weights);
+  std::filesystem::resize_file(weights, size / 2);
+  const std::string e = unchanged(m, [&] { lm::init_classifier(m, lm_dir); });
+  CHECK(contains(e, "model.safetensors"));
+}
+
+TEST_CASE("finetune: a short fine-tuning run from a pretrained model beats the majority class") {
+  TempDir dir("finetune_run");
+  const std::string lm_dir = pretrained_lm(dir, "causal", false, /*steps=*/40);
+  const lra::Splits data = style_task(160, 64);
+  lra::TrainOptions o;
+  o.model = lm::pretrained_config(lm_dir);
+  o.model.scheme = "linear";  // fine-tuned with another scheme than it was pretrained with
+  o.steps = 40;
+  o.batch_size = 16;
+  o.eval_every = 20;
+  o.lr = 3e-3f;
+  o.progress = lra::ProgressMode::Quiet;
+  o.init = lm_dir;
+  attention::ModelConfig cfg = o.model;
+  cfg.seed = o.seed;
+  lra::Classifier model(cfg, data.train);
+  lm::init_classifier(model, lm_dir);
+  const lra::TrainResult r = lra::train(model, data, o);
+  INFO("test accuracy ", r.test_acc, ", majority ", r.majority_test_acc);
+  CHECK(r.test_acc > r.majority_test_acc + 0.2);  // the two styles share no word: measured 1.0 vs about 0.5
+  CHECK(r.init == lm_dir);
+  CHECK(contains(lra::result_json(r), "\"init\": \"" + lm_dir + "\""));
+}

@@ -4,7 +4,8 @@
 //   listops.h     ListOps: generator, tokenizer (fixed brackets), parser/evaluator, official TSV files
 //   pathfinder.h  Pathfinder / Path-X: our generator, sizes 16..128, PNG samples
 //   text.h        byte-level Text (IMDb, aclImdb folders) and Retrieval (AAN pairs TSV)
-//   cifar.h       Image: grayscale CIFAR-10 from the binary batches
+//   fashion.h     Image, offline: Fashion-MNIST (28 x 28 gray) from Debian's dataset-fashion-mnist IDX files
+//   cifar.h       Image with --data: grayscale CIFAR-10 from the binary batches
 //   tasks.h       every task by name: lra::load_task({"listops", ...}) -> train/val/test
 //
 // Token maps at a glance (details in each header):
@@ -12,13 +13,15 @@
 //   listops         16    0     10     <= 2000 (500..1999)    digits 1..10, MIN 11, MAX 12, MED 13, SM 14, "]" 15
 //   text           257    0      2     <= max_len (4000)      byte b -> b + 1
 //   retrieval      257    0      2     2 x <= max_len (4000)  byte b -> b + 1, pair task (two towers)
-//   image          256    -     10     1024                   gray value
+//   image          256    -     10     784 (Fashion-MNIST)    gray value
+//                                      1024 (CIFAR-10, --data)
 //   pathfinderS    256    -      2     S*S                    gray value
 // No task has a CLS token: attention::SequenceClassifier mean-pools over the mask.
 #pragma once
 
 #include "lra/cifar.h"
 #include "lra/dataset.h"
+#include "lra/fashion.h"
 #include "lra/listops.h"
 #include "lra/pathfinder.h"
 #include "lra/tasks.h"

@@ -2,6 +2,7 @@
 #include "lra/tasks.h"
 
 #include "lra/cifar.h"
+#include "lra/fashion.h"
 #include "lra/listops.h"
 #include "lra/pathfinder.h"
 #include "lra/text.h"
@@ -69,9 +70,14 @@ Splits load_task(const TaskOptions& t) {
     return retrieval::load_dir(t.data, t.max_len > 0 ? t.max_len : 4000);
   }
   if (name == "image") {
-    need_data(t, "cifar-10-batches-bin");
-    AZ_CHECK(t.max_len == 0 || t.max_len == 1024, "lra: image sequences are 1024 pixels; max_len ", t.max_len,
-             " does not fit (leave it 0)");
+    // Without --data: Fashion-MNIST from the Debian package (offline); with it: the CIFAR-10 batches given.
+    if (t.data.empty()) {
+      AZ_CHECK(t.max_len == 0 || t.max_len == fashion::kPixels, "lra: image (Fashion-MNIST) sequences are ",
+               fashion::kPixels, " pixels; max_len ", t.max_len, " does not fit (leave it 0)");
+      return fashion::load_dir(fashion::kDefaultDir, t.val_fraction, t.seed);
+    }
+    AZ_CHECK(t.max_len == 0 || t.max_len == 1024, "lra: image (CIFAR-10, --data) sequences are 1024 pixels; max_len ",
+             t.max_len, " does not fit (leave it 0)");
     return cifar::load_dir(t.data, t.val_fraction, t.seed);
   }
   AZ_FAIL("lra: unknown task '", name, "' (tasks: ", joined_names(), ")");

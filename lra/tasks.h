@@ -10,7 +10,8 @@
 //   pathfinder16/32/64/128, pathx (= pathfinder128)
 //   text            aclImdb folders (text.h)                         4000             the aclImdb directory
 //   retrieval       new_aan_pairs.*.tsv (text.h)                     4000 per doc     their directory
-//   image           CIFAR-10 binary batches (cifar.h)                1024             cifar-10-batches-bin
+//   image           Fashion-MNIST, Debian package (fashion.h)        784              - (offline, the default)
+//                   or CIFAR-10 binary batches (cifar.h)             1024             cifar-10-batches-bin
 #pragma once
 
 #include <cstdint>

@@ -6,6 +6,7 @@
 #   sh scripts/install-deps.sh            # build, run and test needs
 #   sh scripts/install-deps.sh --torch    # also python3-torch + python3-numpy (only to regenerate golden files)
 #   sh scripts/install-deps.sh --text     # also the real text of lm/ (King James Bible, fortunes, GCIDE dictionary)
+#   sh scripts/install-deps.sh --data     # also the real images of the LRA image task (Fashion-MNIST)
 #   sh scripts/install-deps.sh --gallery  # also chromium, the headless browser of scripts/check-gallery.sh (large)
 set -eu
 
@@ -19,6 +20,9 @@ case "${1:-}" in
   # bible-kjv + bible-kjv-text: `bible -p /usr/lib "gen1:1-rev22:21"` prints the King James Bible (4.3 MB);
   # fortunes: /usr/share/games/fortunes/*; dict-gcide: /usr/share/dictd/gcide.dict.dz (Webster's 1913, 40 MB).
   --text) PACKAGES="$PACKAGES bible-kjv bible-kjv-text fortunes dict-gcide" ;;
+  # dataset-fashion-mnist: /usr/share/datasets/fashion-mnist/*-ubyte.gz (IDX, gzip, 30 MB), the offline stand-in
+  # for LRA's grayscale CIFAR-10 that `attnzoo lra image` reads when no --data is given (lra/fashion.h).
+  --data) PACKAGES="$PACKAGES dataset-fashion-mnist" ;;
   --gallery) PACKAGES="$PACKAGES chromium fonts-dejavu-core" ;;
 esac
 

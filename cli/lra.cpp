@@ -147,13 +147,7 @@ int lra_train(const Args& args, std::string task) {
     t.data = args.get("data");
     std::error_code ec;
     AZ_CHECK(fs::exists(t.data, ec), "lra ", task, ": --data ", t.data, " does not exist");
-  } else {
-    AZ_CHECK(generated, "lra ", task, ": this task reads downloaded data: give its path with --data PATH (",
-             task == "text"        ? "the aclImdb directory"
-             : task == "retrieval" ? "the directory of new_aan_pairs.*.tsv"
-                                   : "cifar-10-batches-bin",
-             ")");
-  }
+  }  // without --data: text, retrieval and image read the offline data of Debian packages (lra/tasks.h)
   if (args.has("seq-len")) t.max_len = parse_int(args, "seq-len", 0, 3, 1 << 20);
   if (generated && t.data.empty()) {
     t.n_train = parse_int(args, "train", t.n_train, 1, 10000000);
@@ -204,7 +198,10 @@ int lra_train(const Args& args, std::string task) {
   check_output_dir(o.out_dir, "lra " + task);
 
   // 5. Data, training, files.
-  std::cout << "lra " << task << ": loading data" << (t.data.empty() ? " (generated, seed " + std::to_string(t.seed) + ")" : " from " + t.data) << std::endl;
+  const std::string source = !t.data.empty() ? " from " + t.data
+                             : generated      ? " (generated, seed " + std::to_string(t.seed) + ")"
+                                              : " (" + lra::offline_source(task) + ")";
+  std::cout << "lra " << task << ": loading data" << source << std::endl;
   const lra::Splits data = lra::load_task(t);
   std::cout << "lra " << task << ": " << data.train.size() << " train, " << data.val.size() << " val, "
             << data.test.size() << " test; longest sequence " << std::max({data.train.longest(), data.val.longest(),

@@ -76,14 +76,16 @@ usage:
       progress line (step, loss, accuracy, steps/s, ETA); the score is the test accuracy of the
       checkpoint with the best validation accuracy; writes DIR/log.csv, curves.png, result.json, result.md
       TASK             listops, pathfinder (--size 16/32/64/128), pathfinder16..pathfinder128, pathx
-                       (generated), text, retrieval, image (downloaded data: --data PATH)
+                       (generated); text, retrieval, image: offline data from Debian packages without
+                       --data (which KJV book?, same KJV book?, Fashion-MNIST), the benchmark's own
+                       downloaded files with --data PATH
       --scheme S       any scheme of `attnzoo list`; --set key=value for its settings (repeatable)
       --steps N        optimiser steps (default: the mini suite's, listops 1000, pathfinder 600)
       --seq-len L      listops: longest expression (L/4 < length <= L; default 100); text, retrieval:
                        bytes kept per document
       --seed S         parameters, batch order, the scheme's random parts (default 0)
-      --data PATH      the downloaded data (text: aclImdb, retrieval: the tsv directory, image:
-                       cifar-10-batches-bin; listops: optional directory of basic_*.tsv)
+      --data PATH      the benchmark's downloaded data (text: aclImdb, retrieval: the tsv directory,
+                       image: cifar-10-batches-bin; listops: optional directory of basic_*.tsv)
       --init DIR       fine-tune: start the encoder from a model of `attnzoo lm train --out DIR` (its
                        embeddings and blocks; a new head; sizes from DIR; the scheme may differ: new
                        parameters are freshly initialised and listed). Byte tasks only (text, retrieval)

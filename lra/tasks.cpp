@@ -51,6 +51,13 @@ void need_data(const TaskOptions& t, const char* what) {
 
 }  // namespace
 
+std::string offline_source(const std::string& task) {
+  if (task == "image") return "Fashion-MNIST, Debian package dataset-fashion-mnist";
+  if (task == "text") return "which book of the King James Bible?, Debian packages bible-kjv + bible-kjv-text";
+  if (task == "retrieval") return "same book of the King James Bible?, Debian packages bible-kjv + bible-kjv-text";
+  return "";
+}
+
 Splits load_task(const TaskOptions& t) {
   const std::string& name = t.task;
   if (name == "listops") return listops_task(t);

@@ -39,6 +39,9 @@ struct TaskOptions {
 
 // The names load_task accepts.
 const std::vector<std::string>& task_names();
+// What text, retrieval and image read when no data path is given (one phrase, for progress lines and reports);
+// empty for the generated tasks.
+std::string offline_source(const std::string& task);
 // The three splits of the task. Throws core::Error with one line: an unknown task (listing the names), missing
 // data (naming the path), a malformed file (naming file and line).
 Splits load_task(const TaskOptions& opts);

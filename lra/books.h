@@ -49,19 +49,22 @@
 // class, drawn at random (seeded) from the class's passages of that split.
 //   groups:  every class gets the same number, min(quota, the smallest class's count): balanced, the majority
 //            class is 1/9 of a split. A split in which a class has no passage at all is refused (one line naming
-//            the class and the split). The small groups (Minor Prophets, Acts, General Letters) set the cap:
-//            at length 4096 the val and test splits hold only ~1-3 passages per class.
+//            the class and the split). Acts, the smallest group, sets the cap; on the KJV at most, per class
+//            (train / val / test):  length 256: 311 / 41 / 41,  1024: 93 / 12 / 12,  4096: 24 / 3 / 3 — so at
+//            4096 the test split is 27 passages: prefer 1024-2048, or raise test_fraction.
 //   books66: class c gets min(quota, its count): small books (2 John, 3 John, Philemon, Obadiah, Jude: 1.5-3.6 KB
 //            of text) give fewer passages, or none in val/test, so the splits are not exactly balanced; see
-//            majority_share(). A book without a single training passage is refused with one line naming it (at
-//            length 4096 the 66 books cannot all be had: Obadiah has 2.8 KB of training text).
+//            majority_share(). A book without a single training passage is refused with one line naming it.
+//            On the KJV: at length 256 4 books have no val passage and 3 no test passage (test majority share
+//            0.057 when all passages are taken); at 1024, 18 and 17 books (0.056); from 2048 on it is refused
+//            (Philemon; at 4096 Obadiah, 2690 bytes of training text).
 //
 // Same book? (lra task "retrieval" without --data): a pair task (Dataset::pair, inputs/inputs2, as the AAN loader
 // of text.h). Both passages come from the same split (cut as above, by book); label 1 = the same book, 0 = two
 // different books, exactly half each (n rounded down to even). Drawn with replacement: the first passage's book
 // uniformly among the books with >= 2 passages in that split, a random passage of it; the second a different
 // passage of the same book (label 1) or a random passage of another such book (label 0) — so which book a
-// passage is from does not hint at the label.
+// passage is from does not hint at the label. Any n can be asked for (passages recur across pairs).
 //
 // Deterministic: the same text, Options and seed give the same datasets (core::Rng); another seed draws other
 // passages and pairs (the split itself does not depend on the seed).

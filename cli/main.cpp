@@ -91,7 +91,8 @@ usage:
                        parameters are freshly initialised and listed). Byte tasks only (text, retrieval)
       --out DIR        default out/lra/runs/TASK/SCHEME
       --batch B --eval-every K --lr LR --warmup W --d-model D --heads H --layers L --d-ff F
-      --train N --val N --test N    sizes of generated splits; --data-seed S their seed (default 1)
+      --train N --val N --test N    split sizes of generated and offline data (capped by what the
+                       data have); --data-seed S their seed (default 1)
       --size S         pathfinder image side (16, 32, 64, 128; default 16)
       --time-limit SEC stop training after SEC seconds (then evaluate)
       --progress MODE  bar (one line rewritten in place), lines, quiet (default: bar on a terminal)

@@ -1,12 +1,14 @@
 // lra/tasks.cpp — see tasks.h: the task name -> generator or loader dispatch.
 #include "lra/tasks.h"
 
+#include "lra/books.h"
 #include "lra/cifar.h"
 #include "lra/fashion.h"
 #include "lra/listops.h"
 #include "lra/pathfinder.h"
 #include "lra/text.h"
 #include "core/error.h"
+#include "lm/corpus.h"
 
 namespace lra {
 
@@ -44,6 +46,20 @@ Splits pathfinder_task(const TaskOptions& t, int size) {
   return pathfinder::generate_splits(t.n_train, t.n_val, t.n_test, pathfinder::options_for_size(size), t.seed);
 }
 
+// Which book? (pairs = false) or same book? (pairs = true) on the King James Bible (books.h).
+Splits books_task(const TaskOptions& t, bool pairs) {
+  const books::Bible bible = books::parse_kjv(lm::load_corpus("kjv").text);
+  books::Options o;
+  o.length = t.max_len > 0 ? t.max_len : 1024;
+  o.n_train = t.n_train;
+  o.n_val = t.n_val;
+  o.n_test = t.n_test;
+  o.val_fraction = t.val_fraction;
+  o.seed = t.seed;
+  o.books66 = t.books66;
+  return pairs ? books::same_book(bible, o) : books::which_book(bible, o);
+}
+
 void need_data(const TaskOptions& t, const char* what) {
   AZ_CHECK(!t.data.empty(), "lra: task '", t.task, "' reads downloaded data: give the path of ", what,
            " (--data PATH)");
@@ -69,11 +85,11 @@ Splits load_task(const TaskOptions& t) {
       if (digits == std::to_string(size)) return pathfinder_task(t, size);
   }
   if (name == "text") {
-    need_data(t, "the aclImdb directory");
+    if (t.data.empty()) return books_task(t, false);
     return text::load_imdb(t.data, t.max_len > 0 ? t.max_len : 4000, t.val_fraction, t.seed);
   }
   if (name == "retrieval") {
-    need_data(t, "the directory of new_aan_pairs.{train,eval,test}.tsv");
+    if (t.data.empty()) return books_task(t, true);
     return retrieval::load_dir(t.data, t.max_len > 0 ? t.max_len : 4000);
   }
   if (name == "image") {

@@ -60,11 +60,6 @@ Splits books_task(const TaskOptions& t, bool pairs) {
   return pairs ? books::same_book(bible, o) : books::which_book(bible, o);
 }
 
-void need_data(const TaskOptions& t, const char* what) {
-  AZ_CHECK(!t.data.empty(), "lra: task '", t.task, "' reads downloaded data: give the path of ", what,
-           " (--data PATH)");
-}
-
 }  // namespace
 
 std::string offline_source(const std::string& task) {

@@ -49,8 +49,8 @@ InitReport init_classifier(lra::Classifier& model, const std::string& dir) {
   const std::string where = "lra --init " + dir;
   // 1. The sizes must be the same: the blocks' matrices are (d_model, d_model), (d_ff, d_model), ...
   AZ_CHECK(a.d_model == b.d_model, where, ": the pretrained model has d_model ", a.d_model, ", this one ", b.d_model);
-  AZ_CHECK(a.n_heads == b.n_heads, where, ": the pretrained model has ", a.n_heads, " heads, this one ", b.n_heads);
-  AZ_CHECK(a.n_layers == b.n_layers, where, ": the pretrained model has ", a.n_layers, " layers, this one ",
+  AZ_CHECK(a.n_heads == b.n_heads, where, ": the pretrained model has n_heads ", a.n_heads, ", this one ", b.n_heads);
+  AZ_CHECK(a.n_layers == b.n_layers, where, ": the pretrained model has n_layers ", a.n_layers, ", this one ",
            b.n_layers);
   AZ_CHECK(a.d_ff == b.d_ff, where, ": the pretrained model has d_ff ", a.d_ff, ", this one ", b.d_ff);
   // 2. The vocabulary: the LM reads bytes; only the byte tasks (PAD 0, byte b -> b + 1) read them too.
@@ -105,7 +105,7 @@ std::string describe(const InitReport& r) {
   std::ostringstream s;
   s << "init from " << r.dir << ": a " << (r.pretrained.masked ? "masked" : "causal") << " byte LM, "
     << r.pretrained.model.scheme << ", context " << r.pretrained.context << ", d_model " << r.pretrained.model.d_model
-    << ", " << r.pretrained.model.n_layers << " layers\n";
+    << ", " << r.pretrained.model.n_layers << (r.pretrained.model.n_layers == 1 ? " layer\n" : " layers\n");
   s << "  token embeddings: " << r.tokens << "\n";
   s << "  position embeddings: " << r.positions << "\n";
   s << list_line("carried over", r.carried) << "\n";

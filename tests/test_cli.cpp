@@ -754,3 +754,58 @@ TEST_CASE("cli: lm's model, rebuilt in PyTorch from model.safetensors + config.j
   CHECK(status == 0);
   CHECK(out.find("PASS") != std::string::npos);
 }
+
+TEST_CASE("cli: lra --init fine-tunes from an lm train model and records it; mismatches are refused in one line") {
+  const std::string dir = testing::temp_dir("cli_init");
+  const std::string text = dir + "/text.txt", model = dir + "/model", acl = dir + "/aclImdb";
+  {
+    std::ofstream f(text);
+    for (int i = 0; i < 300; ++i) f << "  " << i << " and the light was good, and he said unto them.\n";
+  }
+  check_ok(run_cli({"lm", "train", "--corpus", text, "--scheme", "flash", "--context", "32", "--steps", "4",
+                    "--d-model", "16", "--heads", "2", "--layers", "1", "--d-ff", "32", "--batch", "4",
+                    "--eval-every", "4", "--progress", "quiet", "--out", model}));
+  // A tiny aclImdb-shaped directory: "good" reviews and "bad" ones (made up here).
+  for (const char* split : {"train", "test"}) {
+    for (const char* label : {"pos", "neg"}) {
+      fs::create_directories(acl + "/" + split + "/" + label);
+      for (int i = 0; i < 12; ++i)
+        std::ofstream(acl + "/" + split + "/" + label + "/" + std::to_string(i) + "_1.txt")
+            << (std::string(label) == "pos" ? "a fine and good film, good " : "a dull and bad film, bad ") << i;
+    }
+  }
+  const std::string out = dir + "/run";
+  const Result r = run_cli({"lra", "text", "--data", acl, "--init", model, "--scheme", "longformer", "--set",
+                            "window=4", "--steps", "4", "--eval-every", "2", "--batch", "4", "--progress", "quiet",
+                            "--out", out});
+  check_ok(r);
+  INFO(r.out);
+  CHECK(r.out.find("init from " + model) != std::string::npos);
+  // text keeps 4000 bytes per review (the task's max_len) > the LM's 32 positions: Longformer's copy
+  CHECK(r.out.find("the 32 learned rows copied 125 times to fill 4000") != std::string::npos);
+  CHECK(r.out.find("freshly initialised (2): single.head.weight, single.head.bias") != std::string::npos);
+  CHECK(r.out.find("always the majority class") != std::string::npos);
+  CHECK(read_text(out + "/result.json").find("\"init\": \"" + model + "\"") != std::string::npos);
+  CHECK(read_text(out + "/result.md").find("| encoder started from | " + model) != std::string::npos);
+  // Without --init the record says scratch.
+  check_ok(run_cli({"lra", "text", "--data", acl, "--scheme", "flash", "--steps", "2", "--eval-every", "2",
+                    "--d-model", "16", "--heads", "2", "--layers", "1", "--progress", "quiet", "--out", out}));
+  CHECK(read_text(out + "/result.json").find("\"init\": null") != std::string::npos);
+
+  const std::string never = dir + "/never";
+  const std::vector<std::pair<std::vector<std::string>, std::string>> bad = {
+      {{"lra", "listops", "--init", model, "--scheme", "flash", "--out", never}, "needs a byte task"},
+      {{"lra", "text", "--data", acl, "--init", model, "--scheme", "flash", "--d-model", "32", "--out", never},
+       "--d-model 32 contradicts the pretrained model's 16"},
+      {{"lra", "text", "--data", acl, "--init", dir + "/nothing", "--scheme", "flash", "--out", never},
+       "nothing/config.json"},
+      {{"lra", "text", "--data", acl, "--init", text, "--scheme", "flash", "--out", never}, "config.json"}};
+  for (const auto& [args, what] : bad) {
+    CAPTURE(what);
+    const Result b = run_cli(args);
+    check_refused(b);
+    CHECK(b.err.find(what) != std::string::npos);
+    CHECK_FALSE(fs::exists(never));
+  }
+  fs::remove_all(dir);
+}

@@ -232,7 +232,7 @@ TEST_CASE("finetune: sizes, a non-byte task, a missing or damaged model are one 
   cfg.n_layers = 2;
   {
     lra::Classifier m(cfg, data.train);
-    CHECK(contains(unchanged(m, [&] { lm::init_classifier(m, lm_dir); }), "1 layers, this one 2"));
+    CHECK(contains(unchanged(m, [&] { lm::init_classifier(m, lm_dir); }), "n_layers 1, this one 2"));
   }
   cfg = lm::pretrained_config(lm_dir);
   {

@@ -341,7 +341,7 @@ int main(int argc, char** argv) try {
   // The LM learned c position embeddings; a passage of L > c bytes needs L of them. Longformer (§5, "Position
   // Embeddings") faced this with RoBERTa's 512 learned positions and a 4,096-token model: "we initialize them by
   // copying the 512 position embeddings from RoBERTa multiple times" — row t takes row t mod 512. The local
-  // structure the positions learned (neighbours look alike) then holds everywhere except at the seams, and
+  // structure learned positions have (neighbours look alike) then holds everywhere except at the seams, and
   // fine-tuning adapts the rest. Their Tab. 5 measured the masked-LM loss before any update: 10.299 bits per
   // character with randomly initialised new positions, 1.957 with the copy. lm::init_classifier does the copy:
   // %%
@@ -356,6 +356,14 @@ int main(int argc, char** argv) try {
   const Tensor P = longer.encoder().positions.weight;       // (L, d)
   const Tensor Q = lm_model->net.encoder.positions.weight;  // (c, d)
   L.say("the classifier's table is ", P.shape(), ", the LM's ", Q.shape());
+  const Tensor cq = cosine_grid(Q);  // (c, c)
+  double near = 0;
+  for (int64_t t = 0; t + 1 < z.context; ++t) near += cq.at({t, t + 1}) / double(z.context - 1);
+  L.say("in our LM, neighbouring positions t and t + 1 have a mean cosine similarity of ", lesson::fixed(near, 3),
+        std::fabs(near) < 0.2 ? " (random vectors give about 0: after this short pretraining the positions have not "
+                                "learned much local structure yet; RoBERTa's had, after far longer training)"
+                              : " (random vectors give about 0: the LM's positions did learn that neighbours look "
+                                "alike)");
   L.check("row t of the classifier's positions equals row t mod c of the LM's", copy_error(P, z.context) == 0.0f &&
           lesson::max_abs_diff(core::slice(P, 0, 0, z.context), Q) == 0.0f,
           "max |P[t] - P[t mod c]| = " + lesson::sig(copy_error(P, z.context), 2));
@@ -449,7 +457,11 @@ int main(int argc, char** argv) try {
     t7.print();
     L.exercise_check("your rule is Longformer's copy: row t equals row t mod c", copy_error(yours, c) == 0.0f,
                      "max |row t - row t mod c| = " + lesson::sig(copy_error(yours, c), 2),
-                     "Longformer copies the learned rows again and again; your rows past c differ from them");
+                     "Longformer copies the learned rows again and again; your rows past c differ from them (a "
+                     "repeated last row, for one, makes positions c .. 4c - 1 indistinguishable to the model)");
+    L.say("your rule costs ", lesson::fixed(with_yours - at_c, 3), " bits per byte more than the LM at c; random new rows "
+          "cost ", lesson::fixed(with_random - at_c, 3), " (Longformer's Tab. 5: 10.299 with random new positions, "
+          "1.957 with the copy)");
     L.exercise_check("with your rule the LM reads 4c bytes almost as well as c (within 0.5 bits per byte)",
                      with_yours < at_c + 0.5,
                      lesson::fixed(with_yours, 3) + " vs " + lesson::fixed(at_c, 3) + " at c",

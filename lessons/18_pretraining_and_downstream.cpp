@@ -360,8 +360,8 @@ int main(int argc, char** argv) try {
   double near = 0;
   for (int64_t t = 0; t + 1 < z.context; ++t) near += cq.at({t, t + 1}) / double(z.context - 1);
   L.say("in our LM, neighbouring positions t and t + 1 have a mean cosine similarity of ", lesson::fixed(near, 3),
-        std::fabs(near) < 0.2 ? " (random vectors give about 0: after this short pretraining the positions have not "
-                                "learned much local structure yet; RoBERTa's had, after far longer training)"
+        std::fabs(near) < 0.2 ? " (random vectors give about 0: after this short pretraining the positions have "
+                                "learned little local structure yet)"
                               : " (random vectors give about 0: the LM's positions did learn that neighbours look "
                                 "alike)");
   L.check("row t of the classifier's positions equals row t mod c of the LM's", copy_error(P, z.context) == 0.0f &&

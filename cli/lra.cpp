@@ -36,7 +36,7 @@ const std::vector<OptionSpec> kLraOptions = {
     {"val", true, false},        {"test", true, false},       {"data-seed", true, false}, {"size", true, false},
     {"time-limit", true, false}, {"progress", true, false},   {"generate", true, false}, {"parens", false, false},
     {"no-parens", false, false}, {"schemes", true, false},    {"no-efficiency", false, false},
-    {"lengths", true, false},    {"init", true, false}};
+    {"lengths", true, false},    {"init", true, false},       {"tasks", true, false}};
 
 
 // attnzoo lra listops --generate N --out FILE.tsv
@@ -87,13 +87,26 @@ int lra_generate_pathfinder(const Args& args) {
 
 // attnzoo lra suite ...
 int lra_suite(const Args& args) {
-  only_options(args, {"out", "schemes", "time-limit", "no-efficiency", "progress", "lengths"}, "lra suite");
+  only_options(args, {"out", "schemes", "time-limit", "no-efficiency", "progress", "lengths", "tasks"}, "lra suite");
   AZ_CHECK(args.positional.size() == 1, "lra suite: unexpected argument '",
            args.positional.size() > 1 ? args.positional[1] : "", "'");
   lra::SuiteOptions o;
   if (args.has("schemes")) {
     std::stringstream ss(args.get("schemes"));
     for (std::string name; std::getline(ss, name, ',');) o.schemes.push_back(attention::find_scheme(name).name());
+  }
+  if (args.has("tasks")) {
+    o.tasks.clear();
+    std::stringstream ss(args.get("tasks"));
+    for (std::string name; std::getline(ss, name, ',');) {
+      AZ_CHECK(name != "five" || args.get("tasks") == "five", "lra suite: --tasks five stands alone");
+      if (name == "five") {
+        o.tasks = lra::five_tasks();
+      } else {
+        o.tasks.push_back(lra::mini_task(name));  // one line for a task without a preset
+      }
+    }
+    AZ_CHECK(!o.tasks.empty(), "lra suite: --tasks names no task");
   }
   o.out_dir = args.get("out", "out/lra");
   check_output_dir(o.out_dir, "lra suite");

@@ -104,11 +104,14 @@ usage:
   attnzoo lra pathfinder --generate N [--size S] --out DIR [--seed S]
       N images DIR/0000.png ... (S x S gray, default 32) and DIR/labels.csv (file,label)
 
-  attnzoo lra suite [--out DIR] [--schemes a,b] [--time-limit SEC] [--no-efficiency] [--lengths 1024,2048]
+  attnzoo lra suite [--out DIR] [--schemes a,b] [--tasks a,b|five] [--time-limit SEC] [--no-efficiency]
+                    [--lengths 1024,2048]
       the mini suite of `make lra`: every scheme on ListOps (<= 100 tokens) and Pathfinder 16x16,
       then one training step per scheme at 1K..4K tokens; writes DIR/results.md, results.csv,
       results.json, efficiency.md, efficiency.csv, bubbles.png (default DIR out/lra); a run that
-      takes longer than --time-limit (default 420 s, 0 = none) stops there and says so
+      takes longer than --time-limit (default 420 s, 0 = none) stops there and says so;
+      --tasks picks the tasks (listops, pathfinder, text, retrieval, image) or all five of the
+      benchmark (five: the three real-data ones read the offline Debian data of `lra TASK`)
   attnzoo lm train --corpus C --scheme S [--set k=v] [--mlm] [--context N] [--steps N] [--out DIR] [options]
       pretrain a byte-level language model with attention scheme S on real text; prints a progress
       line (step, train and validation bits per byte, tokens/s, ETA), then the test split's bits per

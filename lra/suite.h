@@ -52,9 +52,12 @@ struct SuiteTask {
   TrainOptions train;    // model size and optimisation; model.scheme/set are filled in per scheme
 };
 
-// The mini presets: "listops" and "pathfinder" (= "pathfinder16"). Throws core::Error for other tasks.
+// The mini presets: "listops", "pathfinder" (= "pathfinder16"), and the offline real-data tasks "text" (which
+// book? at 1 KB), "retrieval" (same book? at 2 x 1 KB) and "image" (Fashion-MNIST, 10 000 train images), each
+// 300 steps. Throws core::Error for other tasks.
 SuiteTask mini_task(const std::string& task);
-std::vector<SuiteTask> mini_tasks();  // listops, pathfinder16
+std::vector<SuiteTask> mini_tasks();  // listops, pathfinder16: what `make lra` runs
+std::vector<SuiteTask> five_tasks();  // the benchmark's five: listops, text, retrieval, image, pathfinder16
 // The settings the mini suite gives a scheme (e.g. {"block=8"} for bigbird); empty = its defaults.
 // The scheme's preset for the mini suite: SchemeInfo::lra_settings, declared in the scheme's own file.
 std::vector<std::string> mini_settings(const std::string& scheme);

@@ -18,6 +18,7 @@
 
 #include "attention/dense.h"
 #include "lra/listops.h"
+#include "lra/suite.h"
 #include "core/core.h"
 #include "plot/png.h"
 #include "tests/helpers.h"
@@ -807,5 +808,26 @@ TEST_CASE("cli: lra --init fine-tunes from an lm train model and records it; mis
     CHECK(b.err.find(what) != std::string::npos);
     CHECK_FALSE(fs::exists(never));
   }
+  fs::remove_all(dir);
+}
+
+TEST_CASE("cli: lra suite --tasks names the presets it has and refuses others in one line, before any work") {
+  const std::string dir = testing::temp_dir("cli_suite_tasks"), never = dir + "/never";
+  const std::vector<std::pair<std::vector<std::string>, std::string>> bad = {
+      {{"lra", "suite", "--tasks", "nope", "--out", never}, "text, retrieval and image, not 'nope'"},
+      {{"lra", "suite", "--tasks", "five,listops", "--out", never}, "--tasks five stands alone"},
+      {{"lra", "suite", "--tasks", ",", "--out", never}, "not ''"}};
+  for (const auto& [args, what] : bad) {
+    CAPTURE(what);
+    const Result b = run_cli(args);
+    check_refused(b);
+    CHECK(b.err.find(what) != std::string::npos);
+    CHECK_FALSE(fs::exists(never));
+  }
+  const std::vector<lra::SuiteTask> five = lra::five_tasks();
+  REQUIRE(five.size() == 5);
+  CHECK(five[1].data.task == "text");
+  CHECK(five[2].data.task == "retrieval");
+  CHECK(five[3].data.task == "image");
   fs::remove_all(dir);
 }

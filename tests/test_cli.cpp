@@ -453,7 +453,8 @@ TEST_CASE("cli: lra generates ListOps TSV and Pathfinder PNGs, trains a scheme, 
       {{"lra", "listops", "--scheme", "full", "--steps", "ten"}, "--steps 'ten' is not an integer"},
       {{"lra", "listops", "--scheme", "full", "--lr", "fast"}, "--lr 'fast' is not a number"},
       {{"lra", "listops", "--scheme", "full", "--steps", "0"}, "too small"},
-      {{"lra", "text", "--scheme", "full"}, "--data PATH"},
+      {{"lra", "text", "--scheme", "full", "--train", "0"}, "--train"},  // offline which-book?: its sizes checked
+      {{"lra", "image", "--scheme", "full", "--seq-len", "1024"}, "784 pixels"},  // offline Fashion-MNIST
       {{"lra", "text", "--scheme", "full", "--data", dir + "/no_aclImdb"}, dir + "/no_aclImdb"},
       {{"lra", "image", "--scheme", "full", "--data", dir}, "data_batch_1.bin"},
       {{"lra", "pathfinder", "--generate", "2", "--size", "20", "--out", dir + "/x"}, "--size 20"},

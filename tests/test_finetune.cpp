@@ -92,12 +92,12 @@ lra::Splits style_task(int64_t n, int64_t max_len, bool pair = false) {
   return s;
 }
 
-const Tensor& tensor(const core::nn::NamedTensors& state, const std::string& name) {
+// The tensor of that name (a handle, by value: `state` may be a temporary such as state_of(model)).
+Tensor tensor(const core::nn::NamedTensors& state, const std::string& name) {
   for (const auto& [n, t] : state)
     if (n == name) return t;
   FAIL("no tensor " << name);
-  static Tensor none;
-  return none;
+  return Tensor();
 }
 
 std::vector<float> values(const Tensor& t) { return std::vector<float>(t.data(), t.data() + t.numel()); }
@@ -166,15 +166,15 @@ TEST_CASE("finetune: a pretrained LM's encoder carries into a text classifier â€
   }
   CHECK(blocks >= 12);
   // tokens: row b of the LM is row b + 1 here; row 0 (PAD) keeps its initial values
-  const Tensor& tok_src = tensor(src, "net.encoder.tokens.weight");
-  const Tensor& tok_dst = tensor(dst, "single.encoder.tokens.weight");
+  const Tensor tok_src = tensor(src, "net.encoder.tokens.weight");
+  const Tensor tok_dst = tensor(dst, "single.encoder.tokens.weight");
   REQUIRE(tok_dst.size(0) == 257);
   for (int64_t b : {0, 1, 65, 255})
     for (int64_t j = 0; j < 16; ++j) CHECK(tok_dst.data()[(b + 1) * 16 + j] == tok_src.data()[b * 16 + j]);
   CHECK(std::vector<float>(tok_dst.data(), tok_dst.data() + 16) == pad_row_before);
   // positions: row t is the LM's row t mod 32
-  const Tensor& pos_src = tensor(src, "net.encoder.positions.weight");
-  const Tensor& pos_dst = tensor(dst, "single.encoder.positions.weight");
+  const Tensor pos_src = tensor(src, "net.encoder.positions.weight");
+  const Tensor pos_dst = tensor(dst, "single.encoder.positions.weight");
   REQUIRE(pos_dst.size(0) == 80);
   for (int64_t t : {0, 31, 32, 45, 79})
     for (int64_t j = 0; j < 16; ++j) CHECK(pos_dst.data()[t * 16 + j] == pos_src.data()[(t % 32) * 16 + j]);
@@ -205,8 +205,8 @@ TEST_CASE("finetune: a pair task's shared encoder, a shorter input, a masked LM 
   for (const std::string& f : r.fresh) centroids_fresh |= contains(f, "pair.encoder.block0.attn.") && contains(f, "centroids");
   CHECK(centroids_fresh);
   const std::unique_ptr<lm::ByteLM> lm = lm::load_model(lm_dir);
-  const Tensor& pos_src = tensor(core::nn::state_of(*lm), "net.encoder.positions.weight");
-  const Tensor& pos_dst = tensor(core::nn::state_of(model), "pair.encoder.positions.weight");
+  const Tensor pos_src = tensor(core::nn::state_of(*lm), "net.encoder.positions.weight");
+  const Tensor pos_dst = tensor(core::nn::state_of(model), "pair.encoder.positions.weight");
   CHECK(std::vector<float>(pos_dst.data(), pos_dst.data() + pos_dst.numel()) ==
         std::vector<float>(pos_src.data(), pos_src.data() + 24 * 16));
 }

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
+#include <memory>
 #include <set>
 #include <sstream>
 #include <string>
@@ -16,6 +17,7 @@
 #include "cli/files.h"
 #include "core/core.h"
 #include "lm/finetune.h"
+#include "lm/train.h"
 #include "lra/lra.h"
 #include "lra/suite.h"
 #include "lra/train.h"
@@ -186,12 +188,14 @@ int lra_train(const Args& args, std::string task) {
            " is not divisible by --heads ", o.model.n_heads);
   o.model.n_layers = parse_int(args, "layers", o.model.n_layers, 1, 64);
   o.model.d_ff = parse_int(args, "d-ff", o.model.d_ff, 1, 65536);
+  std::unique_ptr<lm::ByteLM> pretrained;  // --init: the model the encoder starts from
   if (args.has("init")) {
     // Fine-tuning: the encoder's sizes are the pretrained model's; the scheme is --scheme (it may differ).
     AZ_CHECK(task == "text" || task == "retrieval", "lra ", task, ": --init starts from a byte language model, so it ",
              "needs a byte task (text or retrieval); ", task, "'s tokens are not bytes");
     o.init = args.get("init");
-    const attention::ModelConfig pre = lm::pretrained_config(o.init);
+    pretrained = lm::load_model(o.init);  // read once, checked before any data is loaded
+    const attention::ModelConfig pre = lm::pretrained_config(*pretrained);
     const std::pair<const char*, std::pair<int64_t, int64_t>> sizes[] = {
         {"d-model", {o.model.d_model, pre.d_model}}, {"heads", {o.model.n_heads, pre.n_heads}},
         {"layers", {o.model.n_layers, pre.n_layers}}, {"d-ff", {o.model.d_ff, pre.d_ff}}};
@@ -230,7 +234,7 @@ int lra_train(const Args& args, std::string task) {
   attention::ModelConfig cfg = o.model;
   cfg.seed = o.seed;
   lra::Classifier model(cfg, data.train);
-  if (!o.init.empty()) std::cout << lm::describe(lm::init_classifier(model, o.init)) << std::flush;
+  if (pretrained) std::cout << lm::describe(lm::init_classifier(model, *pretrained, o.init)) << std::flush;
   const lra::TrainResult r = lra::train(model, data, o);
   std::cout << std::fixed << std::setprecision(2) << "test accuracy " << 100 * r.test_acc
             << "% (checkpoint of step " << r.best_step << ", best validation " << 100 * r.best_val_acc

@@ -13,9 +13,10 @@ namespace lm {
 
 using core::nn::NamedTensors;
 
-attention::ModelConfig pretrained_config(const std::string& dir) {
-  const std::unique_ptr<ByteLM> lm = load_model(dir);
-  attention::ModelConfig cfg = lm->config.model;
+attention::ModelConfig pretrained_config(const std::string& dir) { return pretrained_config(*load_model(dir)); }
+
+attention::ModelConfig pretrained_config(const ByteLM& lm) {
+  attention::ModelConfig cfg = lm.config.model;
   cfg.causal = false;  // the classifiers read the whole input
   return cfg;
 }
@@ -40,11 +41,14 @@ std::string list_line(const char* what, const std::vector<std::string>& names) {
 }  // namespace
 
 InitReport init_classifier(lra::Classifier& model, const std::string& dir) {
-  const std::unique_ptr<ByteLM> lm = load_model(dir);  // one-line errors for a missing or damaged directory
+  return init_classifier(model, *load_model(dir), dir);  // one-line errors for a missing or damaged directory
+}
+
+InitReport init_classifier(lra::Classifier& model, const ByteLM& lm, const std::string& dir) {
   InitReport r;
   r.dir = dir;
-  r.pretrained = lm->config;
-  const attention::ModelConfig& a = lm->config.model;
+  r.pretrained = lm.config;
+  const attention::ModelConfig& a = lm.config.model;
   const attention::ModelConfig& b = model.config;
   const std::string where = "lra --init " + dir;
   // 1. The sizes must be the same: the blocks' matrices are (d_model, d_model), (d_ff, d_model), ...
@@ -58,7 +62,7 @@ InitReport init_classifier(lra::Classifier& model, const std::string& dir) {
            "(vocabulary ", b.vocab, "; --init needs a byte task: text or retrieval)");
 
   const std::string to = model.is_pair() ? "pair.encoder." : "single.encoder.";
-  const NamedTensors lm_state = core::nn::state_of(*lm);
+  const NamedTensors lm_state = core::nn::state_of(lm);
   NamedTensors saved;
   saved.reserve(lm_state.size());
   const NamedTensors mine = core::nn::state_of(model);

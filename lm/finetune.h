@@ -42,6 +42,8 @@ namespace lm {
 // The encoder sizes of the LM in DIR (d_model, n_heads, n_layers, d_ff, dropout) with its scheme and settings;
 // vocab and max_len are the classifier's business (lra::Classifier takes them from the data).
 attention::ModelConfig pretrained_config(const std::string& dir);
+// The same from a model already loaded (lm::load_model), so that a caller reads DIR once.
+attention::ModelConfig pretrained_config(const ByteLM& lm);
 
 struct InitReport {
   std::string dir;                    // where the pretrained model came from
@@ -57,6 +59,8 @@ struct InitReport {
 // Loads DIR's model and writes what carries over into `model` (see above). Throws core::Error (one line) on a
 // mismatch; the model is unchanged then.
 InitReport init_classifier(lra::Classifier& model, const std::string& dir);
+// The same from a model already loaded from `dir` (dir only names it in messages and in the report).
+InitReport init_classifier(lra::Classifier& model, const ByteLM& lm, const std::string& dir);
 
 // A few lines for the console and the run's directory: the two mappings, then the carried / fresh / reshaped /
 // unused tensors (long lists shortened to their count and first names).

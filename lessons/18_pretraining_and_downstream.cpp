@@ -65,7 +65,7 @@ struct Sizes {
   int64_t steps;           // fine-tuning steps of 16 passages
 };
 Sizes sizes(bool quick) {
-  if (quick) return {128, 40, 128, 256, 50, 8, 24};
+  if (quick) return {128, 30, 128, 256, 40, 6, 16};
   return {128, 600, 128, 512, 200, 20, 400};
 }
 

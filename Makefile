@@ -8,8 +8,9 @@
 #   make gallery-check  open out/index.html in headless Chromium: screenshot, fail on a missing/broken image
 #   make bench      op throughput (bench/ops.cpp) and every scheme's time/memory vs n (attnzoo bench) -> out/bench/
 #   make bench-torch  the same attention, training-step and byte-LM-step timings in PyTorch, as ratios (python3-torch)
-#   make lra        the mini Long Range Arena suite: every scheme on ListOps and Pathfinder, efficiency at 1K-4K
-#                   tokens -> out/lra/ (results.md, efficiency.md, bubbles.png, ...); ~26 min on 2 cores
+#   make lra        the mini Long Range Arena suite: every scheme on its five tasks (ListOps, which-book text,
+#                   same-book retrieval, Fashion-MNIST image, Pathfinder), efficiency at 1K-4K tokens
+#                   -> out/lra/ (results.md, efficiency.md, bubbles.png, ...); about an hour on 2 cores
 #   make lm         pretraining on real text: every scheme as a byte-level LM on the KJV Bible, bits per byte vs
 #                   context, Linformer's k -> out/lm/ (results.md, context.png, ...); see lm/suite.h
 #   make attention-page  two small LMs trained on the KJV Bible and where their heads look: out/lm/attention.html
@@ -82,7 +83,7 @@ GALLERY       := $(BUILD)/tools/gallery
 # nbrun compiles each notebook's instrumented copy exactly as a lesson is built.
 NB_BUILD_FLAGS = --cxx "$(CXX)" --cxxflags "$(CXXFLAGS)" --ldflags "$(LDFLAGS)" --ldlibs "$(LIB_LINK) $(LDLIBS)"
 
-.PHONY: all build run test sanitize bench lra lm attention-page notebooks gallery-check deps-gallery deps-text bench-torch deps deps-torch reference clean help FORCE
+.PHONY: all build run test sanitize bench lra lm attention-page notebooks gallery-check deps-gallery deps-text deps-data bench-torch deps deps-torch reference clean help FORCE
 # Keep every object file: make would delete the lessons' and notebooks' .o as intermediates of a pattern chain, and
 # the next make (whose included .d files name them) would compile them all again — twice per CI run.
 .SECONDARY:
@@ -132,7 +133,7 @@ bench: all
 
 # LRA_ARGS: extra arguments for the suite, e.g. `make lra LRA_ARGS="--schemes full,linear --no-efficiency"`.
 LRA_ARGS ?=
-lra: all
+lra: all deps-text deps-data
 	$(CLI) lra suite --out $(OUT)/lra $(LRA_ARGS)
 
 # LM_ARGS: extra arguments for the pretraining experiments, e.g. `make lm LM_ARGS="--experiments 1 --quick"`.
@@ -169,6 +170,10 @@ deps-gallery:
 # The real text of lm/ (KJV Bible, fortunes, GCIDE): for `make lm`, lesson 17 (`make run`) and the corpus tests.
 deps-text:
 	@sh scripts/install-deps.sh --text
+
+# Fashion-MNIST, the offline image task of `make lra` (lra/fashion.h).
+deps-data:
+	@sh scripts/install-deps.sh --data
 
 reference: deps-torch
 	$(PYTHON) tests/reference/make_reference.py

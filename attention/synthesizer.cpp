@@ -316,7 +316,7 @@ SchemeInfo synthesizer_info() {
   i.time_growth = "n²";
   i.memory_exponent = 2;
   i.idea = "logits from a learned n x n table (or from each token alone), no q.k products";
-  i.lra_paper = {"Synthesizer", 36.99, 69.45, 52.88};
+  i.lra_paper = {"Synthesizer", 36.99, 69.45, 52.88, 61.68, 54.67, 41.61};
   i.gallery_settings = {"mode=dense"};
   i.test_settings = {{"mode=dense"}, {"mode=factorized_random", "k=4"}, {"mode=mixture", "mix=factorized_dense", "k=3"}};
   return i;

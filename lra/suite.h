@@ -1,5 +1,5 @@
 // lra/suite.h — the mini Long Range Arena suite behind `make lra` (`attnzoo lra suite`): every registered
-// scheme trained on ListOps and Pathfinder at sizes a 2-core machine finishes in well under an hour, the
+// scheme trained on the benchmark's five tasks at sizes a 2-core machine finishes in about an hour, the
 // efficiency of a training step at 1K–4K tokens, and the tables and the bubble chart of Tay et al. 2021.
 //
 // "Mini" means (the presets of mini_task(); the paper's setting in brackets):
@@ -7,12 +7,21 @@
 //   ListOps      generated, 25 < length <= 100 tokens (the benchmark's tree distribution, cut to short trees),
 //                20 000 train / 1 000 val / 1 000 test; 1 000 steps of batch 32, lr 2e-3
 //                [500 < length < 2000, 96 000 train, 5 000 steps]
+//   Text         which book? (lra/books.h): a KJV passage of 512 bytes -> one of 9 book groups, 1 575 / 198 / 198;
+//                200 steps of batch 16                                     [IMDb reviews at up to 4K bytes]
+//   Retrieval    same book? (lra/books.h): two KJV passages of 512 bytes each, two towers; 2 000 / 400 / 400 pairs;
+//                150 steps of batch 8                                      [AAN citation pairs, 2 x 4K bytes]
+//   Image        Fashion-MNIST (lra/fashion.h), 784 pixels as intensity tokens, 10 classes; the first 10 000 / 500
+//                / 500 images of the package's splits; 200 steps of batch 8  [grayscale CIFAR-10, 1 024 pixels]
 //   Pathfinder   our generator at 16×16 pixels = 256 tokens, 8 000 train / 1 000 val / 1 000 test;
 //                600 steps of batch 16, lr 2e-3                            [32×32 = 1 024 tokens, 200 epochs]
-//   both         AdamW (0.9, 0.98, weight decay 0.01), 10% linear warmup then cosine to 0, gradient norm clipped
-//                at 1; validation every 200 (ListOps) / 150 (Pathfinder) steps; the test score of the best
-//                validation checkpoint. Schemes run with their defaults except bigbird block=8 (with block=16 a
-//                query block would see 7 blocks = 112 tokens: all of a ListOps sequence).
+//   all          AdamW (0.9, 0.98, weight decay 0.01), lr 2e-3, 10% linear warmup then cosine to 0, gradient norm
+//                clipped at 1; validation every 200 (ListOps) / 150 (Pathfinder) / 50 (the others) steps; the test
+//                score of the best validation checkpoint. Schemes run with their defaults except bigbird block=8
+//                (with block=16 a query block would see 7 blocks = 112 tokens: all of a ListOps sequence).
+//                Text, retrieval and image need the Debian packages bible-kjv, bible-kjv-text and
+//                dataset-fashion-mnist (`make lra` installs them); every task's data are loaded before the first
+//                run, so a missing one stops the suite at once with one line.
 //   efficiency   one training step (forward, backward, AdamW) of the same model on random tokens at n = 1024, 2048,
 //                3072, 4096, batch 1: median of 5 timed steps after a warm-up, and the peak bytes of the step
 //                (counting allocator: activations + gradients + temporaries; parameters excluded), relative to
@@ -23,7 +32,7 @@
 //                        reason where a scheme could not run a task
 //   DIR/results.csv      the same for programs (lesson 15 reads it), header:
 //                          scheme,task,status,test_acc,best_val_acc,best_step,steps,steps_per_second,peak_step_mib,seconds
-//                        one row per (scheme, task); task is "listops" or "pathfinder16"; accuracies are percentages
+//                        one row per (scheme, task); task is "listops", "text", "retrieval", "image" or "pathfinder16"; accuracies are percentages
 //                        with 2 decimals; status is "ok" or the reason the run failed (commas replaced by ';'); the
 //                        numbers are empty when status is not "ok". Read it with read_results_csv().
 //   DIR/results.json     {"suite": "...", "tasks": [...], "runs": [{"scheme", "task", "status", "test_acc", ...}],
@@ -53,11 +62,13 @@ struct SuiteTask {
 };
 
 // The mini presets: "listops", "pathfinder" (= "pathfinder16"), and the offline real-data tasks "text" (which
-// book? at 1 KB), "retrieval" (same book? at 2 x 1 KB) and "image" (Fashion-MNIST, 10 000 train images), each
-// 300 steps. Throws core::Error for other tasks.
+// book? at 512 bytes), "retrieval" (same book? at 2 x 512 bytes) and "image" (Fashion-MNIST, 784 pixels, 10 000
+// train images). Throws core::Error for other tasks.
 SuiteTask mini_task(const std::string& task);
-std::vector<SuiteTask> mini_tasks();  // listops, pathfinder16: what `make lra` runs
-std::vector<SuiteTask> five_tasks();  // the benchmark's five: listops, text, retrieval, image, pathfinder16
+std::vector<SuiteTask> mini_tasks();  // listops, pathfinder16: the two generated tasks (`lra suite --tasks
+                                      // listops,pathfinder`; what `make lra` ran before the offline data)
+std::vector<SuiteTask> five_tasks();  // the benchmark's five: listops, text, retrieval, image, pathfinder16 —
+                                      // what `make lra` runs
 // The settings the mini suite gives a scheme (e.g. {"block=8"} for bigbird); empty = its defaults.
 // The scheme's preset for the mini suite: SchemeInfo::lra_settings, declared in the scheme's own file.
 std::vector<std::string> mini_settings(const std::string& scheme);
@@ -91,7 +102,7 @@ std::vector<EfficiencyPoint> measure_efficiency(const EfficiencyOptions& options
 
 struct SuiteOptions {
   std::vector<std::string> schemes;   // empty = every registered scheme (attention::all_schemes())
-  std::vector<SuiteTask> tasks = mini_tasks();
+  std::vector<SuiteTask> tasks = five_tasks();
   EfficiencyOptions efficiency;       // efficiency.schemes is set to `schemes`
   bool run_efficiency = true;
   std::string out_dir = "out/lra";    // empty = write nothing

@@ -106,12 +106,13 @@ usage:
 
   attnzoo lra suite [--out DIR] [--schemes a,b] [--tasks a,b|five] [--time-limit SEC] [--no-efficiency]
                     [--lengths 1024,2048]
-      the mini suite of `make lra`: every scheme on ListOps (<= 100 tokens) and Pathfinder 16x16,
-      then one training step per scheme at 1K..4K tokens; writes DIR/results.md, results.csv,
-      results.json, efficiency.md, efficiency.csv, bubbles.png (default DIR out/lra); a run that
-      takes longer than --time-limit (default 420 s, 0 = none) stops there and says so;
-      --tasks picks the tasks (listops, pathfinder, text, retrieval, image) or all five of the
-      benchmark (five: the three real-data ones read the offline Debian data of `lra TASK`)
+      the mini suite of `make lra`: every scheme on the benchmark's five tasks — ListOps (<= 100
+      tokens), text (which book? 512 bytes), retrieval (same book? 2 x 512 bytes), image
+      (Fashion-MNIST) and Pathfinder 16x16; the three real-data ones read the offline Debian data
+      of `lra TASK` — then one training step per scheme at 1K..4K tokens; writes DIR/results.md,
+      results.csv, results.json, efficiency.md, efficiency.csv, bubbles.png (default DIR out/lra);
+      a run that takes longer than --time-limit (default 420 s, 0 = none) stops there and says so;
+      --tasks picks some of them (listops, pathfinder, text, retrieval, image; five = all)
   attnzoo lm train --corpus C --scheme S [--set k=v] [--mlm] [--context N] [--steps N] [--out DIR] [options]
       pretrain a byte-level language model with attention scheme S on real text; prints a progress
       line (step, train and validation bits per byte, tokens/s, ETA), then the test split's bits per

@@ -427,17 +427,26 @@ TEST_CASE("lra train: run files: log.csv, curves.png, result.json and result.md"
   (void)r;
 }
 
-TEST_CASE("lra train: the suite loads every task's data before the first run and stops at once if one cannot load") {
-  TempDir dir("suite_no_data");
-  lra::SuiteOptions o;
-  o.schemes = {"linear"};
+namespace {
+// The suite's ListOps preset cut to a few seconds: 16 tokens, 64 examples, 4 steps of the tiny model.
+lra::SuiteTask tiny_listops_task() {
   lra::SuiteTask a = lra::mini_task("listops");
   a.data.max_len = 16;
   a.data.n_train = 64;
   a.data.n_val = 16;
   a.data.n_test = 16;
   a.train = tiny_options("");
-  a.train.steps = 2;
+  a.train.steps = 4;
+  a.train.eval_every = 2;
+  return a;
+}
+}  // namespace
+
+TEST_CASE("lra train: the suite loads every task's data before the first run and stops at once if one cannot load") {
+  TempDir dir("suite_no_data");
+  lra::SuiteOptions o;
+  o.schemes = {"linear"};
+  const lra::SuiteTask a = tiny_listops_task();
   lra::SuiteTask b = lra::mini_task("text");
   b.data.data = dir / "no-aclImdb-here";  // IMDb asked for where there is none
   o.tasks = {a, b};
@@ -459,14 +468,7 @@ TEST_CASE("lra train: the suite writes both tables, the CSV lesson 15 reads, and
   lra::SuiteOptions o;
   // two tiny tasks; linformer's default k=32 exceeds max_len 16, so it cannot run and must say why
   o.schemes = {"full", "linear", "linformer"};
-  lra::SuiteTask a = lra::mini_task("listops");
-  a.data.max_len = 16;
-  a.data.n_train = 64;
-  a.data.n_val = 16;
-  a.data.n_test = 16;
-  a.train = tiny_options("");
-  a.train.steps = 4;
-  a.train.eval_every = 2;
+  const lra::SuiteTask a = tiny_listops_task();
   lra::SuiteTask b = a;
   b.title = "Pathfinder 16x16";
   b.data.task = "pathfinder16";

@@ -89,7 +89,8 @@ int lra_generate_pathfinder(const Args& args) {
 
 // attnzoo lra suite ...
 int lra_suite(const Args& args) {
-  only_options(args, {"out", "schemes", "time-limit", "no-efficiency", "progress", "lengths", "tasks"}, "lra suite");
+  only_options(args, {"out", "schemes", "time-limit", "no-efficiency", "progress", "lengths", "tasks", "init"},
+               "lra suite");
   AZ_CHECK(args.positional.size() == 1, "lra suite: unexpected argument '",
            args.positional.size() > 1 ? args.positional[1] : "", "'");
   lra::SuiteOptions o;
@@ -109,6 +110,39 @@ int lra_suite(const Args& args) {
       }
     }
     AZ_CHECK(!o.tasks.empty(), "lra suite: --tasks names no task");
+  }
+  // --init DIR: pretraining vs scratch. Each byte task twice, same sizes (the LM's) and budget: from scratch, and
+  // fine-tuned from DIR's model with every scheme (the attention swapped where the scheme is not the LM's).
+  std::unique_ptr<lm::ByteLM> pretrained;
+  if (args.has("init")) {
+    if (!args.has("tasks")) o.tasks = {lra::mini_task("text")};
+    AZ_CHECK(!args.has("lengths") && !args.has("no-efficiency"), "lra suite: --init measures no efficiency, so ",
+             args.has("lengths") ? "--lengths" : "--no-efficiency", " does not apply");
+    const std::string dir = args.get("init");
+    pretrained = lm::load_model(dir);  // read once, checked before any data is loaded
+    const attention::ModelConfig pre = lm::pretrained_config(*pretrained);
+    std::vector<lra::SuiteTask> both;
+    for (lra::SuiteTask t : o.tasks) {
+      AZ_CHECK(t.key == "text" || t.key == "retrieval", "lra suite: --init starts from a byte language model, so it ",
+               "needs byte tasks (text, retrieval); ", t.key, "'s tokens are not bytes");
+      t.train.model.d_model = pre.d_model;
+      t.train.model.n_heads = pre.n_heads;
+      t.train.model.n_layers = pre.n_layers;
+      t.train.model.d_ff = pre.d_ff;
+      const std::string title = t.title;
+      t.title = title + ", scratch";
+      both.push_back(t);
+      t.title = title + ", pretrained";
+      t.key += "+pretrained";
+      t.pretrained = true;
+      t.train.init = dir;
+      both.push_back(t);
+    }
+    o.tasks = both;
+    o.run_efficiency = false;
+    o.init = [&pretrained, dir](lra::Classifier& model) {
+      return lm::describe(lm::init_classifier(model, *pretrained, dir));
+    };
   }
   o.out_dir = args.get("out", "out/lra");
   check_output_dir(o.out_dir, "lra suite");

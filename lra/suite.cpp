@@ -10,6 +10,7 @@
 #include <iostream>
 #include <limits>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include <omp.h>
@@ -42,7 +43,8 @@ TrainOptions mini_training() {
 }
 }  // namespace
 
-SuiteTask mini_task(const std::string& task) {
+namespace {
+SuiteTask mini_preset(const std::string& task) {
   SuiteTask t;
   t.train = mini_training();
   t.data.seed = 1;
@@ -108,6 +110,13 @@ SuiteTask mini_task(const std::string& task) {
   }
   AZ_FAIL("lra: the mini suite has presets for listops, pathfinder (16x16), text, retrieval and image, not '", task,
           "'");
+}
+}  // namespace
+
+SuiteTask mini_task(const std::string& task) {
+  SuiteTask t = mini_preset(task);
+  t.key = t.data.task;
+  return t;
 }
 
 std::vector<SuiteTask> mini_tasks() { return {mini_task("listops"), mini_task("pathfinder16")}; }
@@ -226,6 +235,12 @@ SuiteResult run_suite(const SuiteOptions& options) {
   result.schemes = scheme_list(options.schemes);
   result.tasks = options.tasks;
   AZ_CHECK(!result.tasks.empty(), "lra suite: no tasks");
+  std::set<std::string> keys;
+  for (SuiteTask& t : result.tasks) {
+    if (t.key.empty()) t.key = t.data.task;
+    AZ_CHECK(keys.insert(t.key).second, "lra suite: two tasks are called '", t.key, "' (SuiteTask::key)");
+    AZ_CHECK(!t.pretrained || options.init, "lra suite: ", t.title, " starts from a pretrained model, but none was given");
+  }
   for (const std::string& s : result.schemes) attention::find_scheme(s).configure(mini_settings(s));
 
   const size_t total = result.schemes.size() * result.tasks.size();
@@ -237,7 +252,7 @@ SuiteResult run_suite(const SuiteOptions& options) {
     double rest = 0;
     for (size_t t = task_index; t < result.tasks.size(); ++t) {
       const size_t left = t == task_index ? result.schemes.size() - scheme_index - 1 : result.schemes.size();
-      const auto it = time_per_task.find(result.tasks[t].data.task);
+      const auto it = time_per_task.find(result.tasks[t].key);
       const double mean = it != time_per_task.end() && it->second.second > 0
                               ? it->second.first / it->second.second
                               : (finished ? finished_seconds / finished : NAN);
@@ -277,7 +292,7 @@ SuiteResult run_suite(const SuiteOptions& options) {
       ++run_index;
       SuiteRun run;
       run.scheme = result.schemes[si];
-      run.task = task.data.task;
+      run.task = task.key;
       run.title = task.title;
       const auto t0 = std::chrono::steady_clock::now();
       TrainOptions o = task.train;
@@ -290,7 +305,15 @@ SuiteResult run_suite(const SuiteOptions& options) {
       if (!options.out_dir.empty()) o.out_dir = options.out_dir + "/runs/" + run.task + "/" + run.scheme;
       log << o.label << ": " << o.steps << " steps of batch " << o.batch_size << std::endl;
       try {
-        run.result = train(data, o);
+        if (task.pretrained) {  // fine-tuning: the classifier gets the pretrained encoder first
+          attention::ModelConfig cfg = o.model;
+          cfg.seed = o.seed;
+          Classifier model(cfg, data.train);
+          log << options.init(model) << std::flush;
+          run.result = train(model, data, o);
+        } else {
+          run.result = train(data, o);
+        }
       } catch (const core::Error& e) {
         run.status = one_line(e.what());
       } catch (const std::bad_alloc&) {
@@ -380,6 +403,7 @@ std::string suite_description(const std::vector<SuiteTask>& tasks) {
        "checkpoint with the best validation accuracy.";
   for (const SuiteTask& t : tasks) {
     s << " " << t.title << ": ";
+    if (t.pretrained) s << "fine-tuned from the pretrained model " << t.train.init << ", ";
     if (t.data.task == "listops") {
       const int64_t L = t.data.max_len > 0 ? t.data.max_len : 2000;
       s << "generated, " << (t.data.listops_min_length >= 0 ? t.data.listops_min_length : L / 4) << " < length <= "
@@ -420,7 +444,7 @@ std::string results_markdown(const SuiteResult& r) {
     s << "| " << scheme << " | " << paper_name(scheme) << " |";
     bool all = true;
     for (const SuiteTask& t : r.tasks) {
-      const SuiteRun* run = r.find(scheme, t.data.task);
+      const SuiteRun* run = r.find(scheme, t.key);
       if (run && run->status == "ok") {
         s << " " << fixed(100 * run->result.test_acc, 2);
         if (run->result.stopped_by_time_limit) {
@@ -443,7 +467,7 @@ std::string results_markdown(const SuiteResult& r) {
   for (const SuiteTask& t : r.tasks) {
     double best = NAN;
     for (const SuiteRun& run : r.runs)
-      if (run.task == t.data.task && run.status == "ok" && std::isfinite(run.result.majority_test_acc))
+      if (run.task == t.key && run.status == "ok" && std::isfinite(run.result.majority_test_acc))
         best = run.result.majority_test_acc;
     s << " " << fixed(100 * best, 2) << " |";
     if (std::isfinite(best)) sum += best, ++count;
@@ -477,7 +501,7 @@ std::string results_markdown(const SuiteResult& r) {
   for (const std::string& scheme : r.schemes) {
     s << "| " << scheme << " |";
     for (const SuiteTask& t : r.tasks) {
-      const SuiteRun* run = r.find(scheme, t.data.task);
+      const SuiteRun* run = r.find(scheme, t.key);
       s << " " << (run && run->status == "ok" ? fixed(run->result.steps_per_second, 1) : "-") << " |";
     }
     s << "\n";
@@ -508,7 +532,7 @@ std::string results_json(const SuiteResult& r) {
   std::ostringstream s;
   s << "{\n  \"suite\": " << json_str(suite_description(r.tasks)) << ",\n  \"tasks\": [";
   for (size_t i = 0; i < r.tasks.size(); ++i)
-    s << (i ? ", " : "") << "{\"task\": " << json_str(r.tasks[i].data.task) << ", \"title\": "
+    s << (i ? ", " : "") << "{\"task\": " << json_str(r.tasks[i].key) << ", \"title\": "
       << json_str(r.tasks[i].title) << "}";
   s << "],\n  \"runs\": [\n";
   for (size_t i = 0; i < r.runs.size(); ++i) {
@@ -675,7 +699,7 @@ plot::Image bubble_chart(const SuiteResult& r) {
       if (e.scheme == s && e.n == n_max && e.status == "ok") p = &e;
     bool all_tasks = true;
     for (const SuiteTask& t : r.tasks) {
-      const SuiteRun* run = r.find(s, t.data.task);
+      const SuiteRun* run = r.find(s, t.key);
       all_tasks = all_tasks && run && run->status == "ok";
     }
     if (p && std::isfinite(acc) && all_tasks) bubbles.push_back({s, p->steps_per_second, 100 * acc, p->peak_mib, int(i)});

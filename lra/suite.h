@@ -44,6 +44,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <iosfwd>
 #include <string>
 #include <vector>
@@ -57,8 +58,11 @@ namespace lra {
 // One task of the suite: where its data come from and how a model is trained on it.
 struct SuiteTask {
   std::string title;     // the column header: "ListOps", "Pathfinder"
-  TaskOptions data;      // data.task is the name in results.csv ("listops", "pathfinder16")
+  std::string key;       // its name in results.csv/json and runs/KEY/SCHEME/: data.task ("listops",
+                         // "pathfinder16"), or e.g. "text+pretrained" for a fine-tuned variant of a task
+  TaskOptions data;
   TrainOptions train;    // model size and optimisation; model.scheme/set are filled in per scheme
+  bool pretrained = false;  // every run starts from SuiteOptions::init's model (fine-tuning; byte tasks only)
 };
 
 // The mini presets: "listops", "pathfinder" (= "pathfinder16"), and the offline real-data tasks "text" (which
@@ -109,10 +113,14 @@ struct SuiteOptions {
   double time_limit_per_run = 0;      // seconds; > 0: TrainOptions::time_limit of every run
   ProgressMode progress = ProgressMode::Auto;  // of each training run
   std::ostream* log = nullptr;        // suite progress lines (which run, ETA); default std::cout
+  // Fine-tuning: for a task with `pretrained`, each run's fresh classifier is handed to `init` before training,
+  // which loads the pretrained encoder into it and returns a few lines for the log. lra/ sits below lm/, so the
+  // caller supplies it (`attnzoo lra suite --init DIR`: lm::init_classifier; see lm/finetune.h).
+  std::function<std::string(Classifier& model)> init;
 };
 
 struct SuiteRun {
-  std::string scheme, task, title;
+  std::string scheme, task, title;  // task: SuiteTask::key
   std::string status = "ok";  // or the one-line reason the scheme could not run the task
   TrainResult result;         // valid when status == "ok"
 };

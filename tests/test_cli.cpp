@@ -812,12 +812,14 @@ TEST_CASE("cli: lra --init fine-tunes from an lm train model and records it; mis
   fs::remove_all(dir);
 }
 
-TEST_CASE("cli: lra suite --tasks names the presets it has and refuses others in one line, before any work") {
+TEST_CASE("cli: lra suite --tasks names the presets it has, and it and --init refuse bad input in one line, before any work") {
   const std::string dir = testing::temp_dir("cli_suite_tasks"), never = dir + "/never";
   const std::vector<std::pair<std::vector<std::string>, std::string>> bad = {
       {{"lra", "suite", "--tasks", "nope", "--out", never}, "text, retrieval and image, not 'nope'"},
       {{"lra", "suite", "--tasks", "five,listops", "--out", never}, "--tasks five stands alone"},
-      {{"lra", "suite", "--tasks", ",", "--out", never}, "not ''"}};
+      {{"lra", "suite", "--tasks", ",", "--out", never}, "not ''"},
+      {{"lra", "suite", "--init", dir + "/no-model", "--out", never}, "no-model"},
+      {{"lra", "suite", "--init", dir + "/no-model", "--lengths", "1024", "--out", never}, "--lengths does not apply"}};
   for (const auto& [args, what] : bad) {
     CAPTURE(what);
     const Result b = run_cli(args);

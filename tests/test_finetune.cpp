@@ -1,13 +1,16 @@
 // tests/test_finetune.cpp — core/state.h (exact and partial loading by name) and lm/finetune.h (a pretrained
 // byte LM's encoder into a classifier of the byte tasks): what carries over, tensor by tensor, with the byte ids
 // shifted by one and the positions copied Longformer's way; what is new and listed; the one-line refusals that
-// leave the model unchanged; and a short fine-tuning run that beats the majority class.
+// leave the model unchanged; a short fine-tuning run that beats the majority class; and the suite's scratch vs
+// pretrained variants of a task (`attnzoo lra suite --init`).
 #include <doctest/doctest.h>
 
 #include <algorithm>
 #include <filesystem>
 #include <functional>
 #include <fstream>
+#include <iterator>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -16,6 +19,7 @@
 #include "core/state.h"
 #include "lm/finetune.h"
 #include "lm/train.h"
+#include "lra/suite.h"
 #include "lra/text.h"
 #include "lra/train.h"
 #include "tests/helpers.h"
@@ -273,4 +277,54 @@ TEST_CASE("finetune: a short fine-tuning run from a pretrained model beats the m
   CHECK(r.test_acc > r.majority_test_acc + 0.2);  // the two styles share no word: measured 1.0 vs about 0.5
   CHECK(r.init == lm_dir);
   CHECK(contains(lra::result_json(r), "\"init\": \"" + lm_dir + "\""));
+}
+
+TEST_CASE("finetune: the suite trains a task from scratch and fine-tuned from a pretrained model, side by side") {
+  TempDir dir("finetune_suite");
+  const std::string lm_dir = pretrained_lm(dir, "causal", false);
+  const std::unique_ptr<lm::ByteLM> lm = lm::load_model(lm_dir);
+  lra::SuiteTask scratch = lra::mini_task("text");  // which book? on the KJV, cut to seconds
+  scratch.data.max_len = 48;  // longer than the LM's context 32: the position copy
+  scratch.data.n_train = 36;
+  scratch.data.n_val = 18;
+  scratch.data.n_test = 18;
+  scratch.train.model = lm::pretrained_config(*lm);
+  scratch.train.steps = 3;
+  scratch.train.eval_every = 3;
+  scratch.train.batch_size = 4;
+  lra::SuiteTask fine = scratch;
+  fine.key = "text+pretrained";
+  fine.pretrained = true;
+  fine.train.init = lm_dir;
+  lra::SuiteOptions o;
+  o.schemes = {"linear"};  // pretrained with flash: the attention is swapped
+  o.tasks = {scratch, fine};
+  o.run_efficiency = false;
+  o.out_dir = dir / "suite";
+  o.progress = lra::ProgressMode::Quiet;
+  std::ostringstream log;
+  o.log = &log;
+  int inits = 0;
+  o.init = [&](lra::Classifier& model) {
+    ++inits;
+    return lm::describe(lm::init_classifier(model, *lm, lm_dir));
+  };
+  const lra::SuiteResult r = lra::run_suite(o);
+  REQUIRE(r.runs.size() == 2);
+  CHECK(inits == 1);  // only the pretrained variant
+  CHECK(r.find("linear", "text")->status == "ok");
+  CHECK(r.find("linear", "text")->result.init.empty());
+  REQUIRE(r.find("linear", "text+pretrained") != nullptr);
+  CHECK(r.find("linear", "text+pretrained")->status == "ok");
+  CHECK(r.find("linear", "text+pretrained")->result.init == lm_dir);
+  CHECK(contains(log.str(), "position"));  // describe()'s account of the copied positions
+  std::ifstream csv(dir / "suite/results.csv");
+  CHECK(contains(std::string(std::istreambuf_iterator<char>(csv), {}), "linear,text+pretrained,ok,"));
+  CHECK(std::filesystem::exists(dir / "suite/runs/text+pretrained/linear/result.json"));
+
+  // a pretrained task with no model to start from, and two tasks of one name, are refused before any run
+  o.init = nullptr;
+  CHECK(contains(error_of([&] { lra::run_suite(o); }), "starts from a pretrained model, but none was given"));
+  o.tasks = {scratch, scratch};
+  CHECK(contains(error_of([&] { lra::run_suite(o); }), "two tasks are called 'text'"));
 }

@@ -471,7 +471,7 @@ TEST_CASE("lra train: the suite writes both tables, the CSV lesson 15 reads, and
   const lra::SuiteTask a = tiny_listops_task();
   lra::SuiteTask b = a;
   b.title = "Pathfinder 16x16";
-  b.data.task = "pathfinder16";
+  b.key = b.data.task = "pathfinder16";
   b.data.max_len = 0;  // the image's 256 pixels
   o.tasks = {a, b};
   o.efficiency.lengths = {16, 32};

@@ -38,7 +38,7 @@ const std::vector<OptionSpec> kLraOptions = {
     {"val", true, false},        {"test", true, false},       {"data-seed", true, false}, {"size", true, false},
     {"time-limit", true, false}, {"progress", true, false},   {"generate", true, false}, {"parens", false, false},
     {"no-parens", false, false}, {"schemes", true, false},    {"no-efficiency", false, false},
-    {"lengths", true, false},    {"init", true, false},       {"tasks", true, false}};
+    {"lengths", true, false},    {"init", true, false},       {"tasks", true, false},    {"seq-lens", true, false}};
 
 
 // attnzoo lra listops --generate N --out FILE.tsv
@@ -89,8 +89,8 @@ int lra_generate_pathfinder(const Args& args) {
 
 // attnzoo lra suite ...
 int lra_suite(const Args& args) {
-  only_options(args, {"out", "schemes", "time-limit", "no-efficiency", "progress", "lengths", "tasks", "init"},
-               "lra suite");
+  only_options(args, {"out", "schemes", "time-limit", "no-efficiency", "progress", "lengths", "tasks", "init",
+                      "seq-lens"}, "lra suite");
   AZ_CHECK(args.positional.size() == 1, "lra suite: unexpected argument '",
            args.positional.size() > 1 ? args.positional[1] : "", "'");
   lra::SuiteOptions o;
@@ -111,6 +111,25 @@ int lra_suite(const Args& args) {
     }
     AZ_CHECK(!o.tasks.empty(), "lra suite: --tasks names no task");
   }
+  // --seq-lens L1,L2,...: accuracy vs input length. Each task once per length (key "text@1024"): bytes per passage
+  // for text and retrieval, the longest expression for ListOps; the image tasks have their pixel count.
+  if (args.has("seq-lens")) {
+    const std::vector<int64_t> lens = parse_int_list(args, "seq-lens", {}, 16, 1 << 16);
+    if (!args.has("tasks")) o.tasks = {lra::mini_task("text")};
+    std::vector<lra::SuiteTask> each;
+    for (const lra::SuiteTask& t : o.tasks) {
+      AZ_CHECK(t.key == "text" || t.key == "retrieval" || t.key == "listops", "lra suite: --seq-lens applies to ",
+               "text, retrieval and listops; ", t.key, " has a fixed length (its pixels)");
+      for (int64_t L : lens) {
+        lra::SuiteTask v = t;
+        v.data.max_len = L;
+        v.key = t.key + "@" + std::to_string(L);
+        v.title = t.title + " at " + std::to_string(L);
+        each.push_back(v);
+      }
+    }
+    o.tasks = each;
+  }
   // --init DIR: pretraining vs scratch. Each byte task twice, same sizes (the LM's) and budget: from scratch, and
   // fine-tuned from DIR's model with every scheme (the attention swapped where the scheme is not the LM's).
   std::unique_ptr<lm::ByteLM> pretrained;
@@ -123,8 +142,8 @@ int lra_suite(const Args& args) {
     const attention::ModelConfig pre = lm::pretrained_config(*pretrained);
     std::vector<lra::SuiteTask> both;
     for (lra::SuiteTask t : o.tasks) {
-      AZ_CHECK(t.key == "text" || t.key == "retrieval", "lra suite: --init starts from a byte language model, so it ",
-               "needs byte tasks (text, retrieval); ", t.key, "'s tokens are not bytes");
+      AZ_CHECK(t.data.task == "text" || t.data.task == "retrieval", "lra suite: --init starts from a byte language ",
+               "model, so it needs byte tasks (text, retrieval); ", t.key, "'s tokens are not bytes");
       t.train.model.d_model = pre.d_model;
       t.train.model.n_heads = pre.n_heads;
       t.train.model.n_layers = pre.n_layers;

@@ -112,7 +112,8 @@ usage:
       of `lra TASK` — then one training step per scheme at 1K..4K tokens; writes DIR/results.md,
       results.csv, results.json, efficiency.md, efficiency.csv, bubbles.png (default DIR out/lra);
       a run that takes longer than --time-limit (default 420 s, 0 = none) stops there and says so;
-      --tasks picks some of them (listops, pathfinder, text, retrieval, image; five = all)
+      --tasks picks some of them (listops, pathfinder, text, retrieval, image; five = all), or
+      pathfinder32 (the benchmark's 32x32 = 1024 tokens)
       --init LM_DIR: pretraining vs scratch — each byte task (default: text) twice with the sizes
       of the language model in LM_DIR (`attnzoo lm train`) and the same budget: from scratch, and
       fine-tuned from that model with every scheme (task "text+pretrained"); no efficiency runs

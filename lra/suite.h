@@ -65,7 +65,8 @@ struct SuiteTask {
   bool pretrained = false;  // every run starts from SuiteOptions::init's model (fine-tuning; byte tasks only)
 };
 
-// The mini presets: "listops", "pathfinder" (= "pathfinder16"), and the offline real-data tasks "text" (which
+// The mini presets: "listops", "pathfinder" (= "pathfinder16"), "pathfinder32" (the benchmark's 32x32 = 1 024
+// tokens, same budget as 16x16: for the schemes that afford it), and the offline real-data tasks "text" (which
 // book? at 512 bytes), "retrieval" (same book? at 2 x 512 bytes) and "image" (Fashion-MNIST, 784 pixels, 10 000
 // train images). Throws core::Error for other tasks.
 SuiteTask mini_task(const std::string& task);

@@ -23,6 +23,12 @@ std::size_t current_bytes();
 std::size_t peak_bytes();
 void reset_peak();  // peak := current
 
+// Freed blocks of 1 MiB or more are kept for reuse (at most 1 GiB in all; over it, the sizes least recently used
+// are given back first). cached_bytes() is what is kept idle now; clear_cache() gives it all back to the OS.
+// Both are 0 / no-ops under AddressSanitizer, which sees every free.
+std::size_t cached_bytes();
+void clear_cache();
+
 // A std allocator over the counting allocator, for std::vector-backed storage (integer tensors).
 template <class T>
 struct CountingAllocator {

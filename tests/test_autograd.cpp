@@ -132,6 +132,30 @@ TEST_CASE("autograd: the allocator counts peak bytes") {
   CHECK(memory::current_bytes() == before);
 }
 
+TEST_CASE("memory: freed big blocks are kept for reuse; over the cap, the sizes least recently used go first") {
+#if defined(__SANITIZE_ADDRESS__)
+  CHECK(memory::cached_bytes() == 0);  // no cache under ASan: it must see every free
+#else
+  const size_t MiB = size_t(1) << 20;
+  memory::clear_cache();
+  CHECK(memory::cached_bytes() == 0);
+  // 16 idle blocks of 64 MiB fill the 1 GiB cache (their pages are never touched, so they cost no memory)
+  std::vector<void*> big;
+  for (int i = 0; i < 16; ++i) big.push_back(memory::allocate(64 * MiB));
+  for (void* p : big) memory::release(p, 64 * MiB);
+  CHECK(memory::cached_bytes() == 1024 * MiB);
+  // a block of another size: one 64 MiB block, the least recently used size, is given back to make room for it
+  void* other = memory::allocate(32 * MiB);
+  memory::release(other, 32 * MiB);
+  CHECK(memory::cached_bytes() == (1024 - 64 + 32) * MiB);
+  void* again = memory::allocate(32 * MiB);
+  CHECK(again == other);  // handed out again from the cache
+  memory::release(again, 32 * MiB);
+  memory::clear_cache();
+  CHECK(memory::cached_bytes() == 0);
+#endif
+}
+
 TEST_CASE("autograd: set_requires_grad only on leaves; detach cuts the graph; clone is differentiable") {
   Tensor x = testing::rand_tensor({2}, 4);
   x.set_requires_grad();

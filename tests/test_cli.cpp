@@ -835,5 +835,10 @@ TEST_CASE("cli: lra suite --tasks names the presets it has, and it and --init re
   CHECK(five[1].data.task == "text");
   CHECK(five[2].data.task == "retrieval");
   CHECK(five[3].data.task == "image");
+  CHECK(five[4].title == "Pathfinder 16x16");
+  const lra::SuiteTask pf32 = lra::mini_task("pathfinder32");  // the benchmark's size, by name
+  CHECK(pf32.title == "Pathfinder 32x32");
+  CHECK(pf32.key == "pathfinder32");
+  CHECK(lra::mini_task("pathfinder").key == "pathfinder16");
   fs::remove_all(dir);
 }

@@ -137,13 +137,14 @@ int lra_suite(const Args& args) {
     if (!args.has("tasks")) o.tasks = {lra::mini_task("text")};
     AZ_CHECK(!args.has("lengths") && !args.has("no-efficiency"), "lra suite: --init measures no efficiency, so ",
              args.has("lengths") ? "--lengths" : "--no-efficiency", " does not apply");
+    for (const lra::SuiteTask& t : o.tasks)  // the tasks first: reading the model is the expensive part
+      AZ_CHECK(t.data.task == "text" || t.data.task == "retrieval", "lra suite: --init starts from a byte language ",
+               "model, so it needs byte tasks (text, retrieval); ", t.key, "'s tokens are not bytes");
     const std::string dir = args.get("init");
     pretrained = lm::load_model(dir);  // read once, checked before any data is loaded
     const attention::ModelConfig pre = lm::pretrained_config(*pretrained);
     std::vector<lra::SuiteTask> both;
     for (lra::SuiteTask t : o.tasks) {
-      AZ_CHECK(t.data.task == "text" || t.data.task == "retrieval", "lra suite: --init starts from a byte language ",
-               "model, so it needs byte tasks (text, retrieval); ", t.key, "'s tokens are not bytes");
       t.train.model.d_model = pre.d_model;
       t.train.model.n_heads = pre.n_heads;
       t.train.model.n_layers = pre.n_layers;

@@ -819,6 +819,8 @@ TEST_CASE("cli: lra suite --tasks names the presets it has, and it and --init re
       {{"lra", "suite", "--tasks", "five,listops", "--out", never}, "--tasks five stands alone"},
       {{"lra", "suite", "--tasks", ",", "--out", never}, "not ''"},
       {{"lra", "suite", "--init", dir + "/no-model", "--out", never}, "no-model"},
+      {{"lra", "suite", "--init", dir + "/no-model", "--tasks", "listops", "--out", never},
+       "listops's tokens are not bytes"},
       {{"lra", "suite", "--init", dir + "/no-model", "--lengths", "1024", "--out", never}, "--lengths does not apply"},
       {{"lra", "suite", "--seq-lens", "256", "--tasks", "text,image", "--out", never}, "image has a fixed length"},
       {{"lra", "suite", "--seq-lens", "256,256", "--out", never}, "two tasks are called 'text@256'"},

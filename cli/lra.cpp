@@ -111,11 +111,12 @@ int lra_suite(const Args& args) {
     }
     AZ_CHECK(!o.tasks.empty(), "lra suite: --tasks names no task");
   }
+  // The experiments below default to which book? alone.
+  if (!args.has("tasks") && (args.has("seq-lens") || args.has("init"))) o.tasks = {lra::mini_task("text")};
   // --seq-lens L1,L2,...: accuracy vs input length. Each task once per length (key "text@1024"): bytes per passage
   // for text and retrieval, the longest expression for ListOps; the image tasks have their pixel count.
   if (args.has("seq-lens")) {
     const std::vector<int64_t> lens = parse_int_list(args, "seq-lens", {}, 16, 1 << 16);
-    if (!args.has("tasks")) o.tasks = {lra::mini_task("text")};
     std::vector<lra::SuiteTask> each;
     for (const lra::SuiteTask& t : o.tasks) {
       AZ_CHECK(t.key == "text" || t.key == "retrieval" || t.key == "listops", "lra suite: --seq-lens applies to ",
@@ -134,7 +135,6 @@ int lra_suite(const Args& args) {
   // fine-tuned from DIR's model with every scheme (the attention swapped where the scheme is not the LM's).
   std::unique_ptr<lm::ByteLM> pretrained;
   if (args.has("init")) {
-    if (!args.has("tasks")) o.tasks = {lra::mini_task("text")};
     AZ_CHECK(!args.has("lengths") && !args.has("no-efficiency"), "lra suite: --init measures no efficiency, so ",
              args.has("lengths") ? "--lengths" : "--no-efficiency", " does not apply");
     for (const lra::SuiteTask& t : o.tasks)  // the tasks first: reading the model is the expensive part

@@ -824,7 +824,10 @@ TEST_CASE("cli: lra suite --tasks names the presets it has, and it and --init re
       {{"lra", "suite", "--init", dir + "/no-model", "--lengths", "1024", "--out", never}, "--lengths does not apply"},
       {{"lra", "suite", "--seq-lens", "256", "--tasks", "text,image", "--out", never}, "image has a fixed length"},
       {{"lra", "suite", "--seq-lens", "256,256", "--out", never}, "two tasks are called 'text@256'"},
-      {{"lra", "suite", "--seq-lens", "8", "--out", never}, "outside [16, 65536]"}};
+      {{"lra", "suite", "--seq-lens", "8", "--out", never}, "outside [16, 65536]"},
+      // both experiments together: --init checks the tasks --seq-lens made (listops@256)
+      {{"lra", "suite", "--seq-lens", "256", "--tasks", "text,listops", "--init", dir + "/no-model", "--out", never},
+       "listops@256's tokens are not bytes"}};
   for (const auto& [args, what] : bad) {
     CAPTURE(what);
     const Result b = run_cli(args);

@@ -10,7 +10,7 @@
 #   make bench-torch  the same attention, training-step and byte-LM-step timings in PyTorch, as ratios (python3-torch)
 #   make lra        the mini Long Range Arena suite: every scheme on its five tasks (ListOps, which-book text,
 #                   same-book retrieval, Fashion-MNIST image, Pathfinder), efficiency at 1K-4K tokens
-#                   -> out/lra/ (results.md, efficiency.md, bubbles.png, ...); about 75 min on 2 cores
+#                   -> out/lra/ (results.md, efficiency.md, bubbles.png, ...); about an hour on 2 cores (estimated)
 #   make lm         pretraining on real text: every scheme as a byte-level LM on the KJV Bible, bits per byte vs
 #                   context, Linformer's k -> out/lm/ (results.md, context.png, ...); see lm/suite.h
 #   make attention-page  two small LMs trained on the KJV Bible and where their heads look: out/lm/attention.html

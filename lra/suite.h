@@ -1,5 +1,5 @@
 // lra/suite.h — the mini Long Range Arena suite behind `make lra` (`attnzoo lra suite`): every registered
-// scheme trained on the benchmark's five tasks at sizes a 2-core machine finishes in about 75 minutes, the
+// scheme trained on the benchmark's five tasks at sizes a 2-core machine finishes in about an hour, the
 // efficiency of a training step at 1K–4K tokens, and the tables and the bubble chart of Tay et al. 2021.
 //
 // "Mini" means (the presets of mini_task(); the paper's setting in brackets):

@@ -17,8 +17,10 @@
 //                600 steps of batch 16, lr 2e-3                            [32×32 = 1 024 tokens, 200 epochs]
 //   all          AdamW (0.9, 0.98, weight decay 0.01), lr 2e-3, 10% linear warmup then cosine to 0, gradient norm
 //                clipped at 1; validation every 200 (ListOps) / 150 (Pathfinder) / 50 (the others) steps; the test
-//                score of the best validation checkpoint. Schemes run with their defaults except bigbird block=8
-//                (with block=16 a query block would see 7 blocks = 112 tokens: all of a ListOps sequence).
+//                score of the best validation checkpoint (evaluated in batches of 100; 16 for text, retrieval and
+//                image, whose long inputs make large score tensors). Schemes run with their defaults except
+//                bigbird block=8 (with block=16 a query block would see 7 blocks = 112 tokens: all of a ListOps
+//                sequence).
 //                Text, retrieval and image need the Debian packages bible-kjv, bible-kjv-text and
 //                dataset-fashion-mnist (`make lra` installs them); every task's data are loaded before the first
 //                run, so a missing one stops the suite at once with one line.
@@ -32,8 +34,9 @@
 //                        reason where a scheme could not run a task
 //   DIR/results.csv      the same for programs (lesson 15 reads it), header:
 //                          scheme,task,status,test_acc,best_val_acc,best_step,steps,steps_per_second,peak_step_mib,seconds
-//                        one row per (scheme, task); task is "listops", "text", "retrieval", "image" or "pathfinder16"; accuracies are percentages
-//                        with 2 decimals; status is "ok" or the reason the run failed (commas replaced by ';'); the
+//                        one row per (scheme, task); task is the SuiteTask's key: "listops", "text", "retrieval",
+//                        "image", "pathfinder16" (or "text@1024", "text+pretrained" for the experiments' variants);
+//                        accuracies are percentages with 2 decimals; status is "ok" or the reason the run failed (commas replaced by ';'); the
 //                        numbers are empty when status is not "ok". Read it with read_results_csv().
 //   DIR/results.json     {"suite": "...", "tasks": [...], "runs": [{"scheme", "task", "status", "test_acc", ...}],
 //                         "efficiency": [{"scheme", "n", "status", "steps_per_second", "peak_mib"}], "seconds": ...}

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <set>
 #include <sstream>
@@ -38,7 +39,8 @@ const std::vector<OptionSpec> kLraOptions = {
     {"val", true, false},        {"test", true, false},       {"data-seed", true, false}, {"size", true, false},
     {"time-limit", true, false}, {"progress", true, false},   {"generate", true, false}, {"parens", false, false},
     {"no-parens", false, false}, {"schemes", true, false},    {"no-efficiency", false, false},
-    {"lengths", true, false},    {"init", true, false},       {"tasks", true, false},    {"seq-lens", true, false}};
+    {"lengths", true, false},    {"init", true, false},       {"tasks", true, false},    {"seq-lens", true, false},
+    {"no-scratch", false, false}};
 
 
 // attnzoo lra listops --generate N --out FILE.tsv
@@ -90,7 +92,7 @@ int lra_generate_pathfinder(const Args& args) {
 // attnzoo lra suite ...
 int lra_suite(const Args& args) {
   only_options(args, {"out", "schemes", "time-limit", "no-efficiency", "progress", "lengths", "tasks", "init",
-                      "seq-lens"}, "lra suite");
+                      "seq-lens", "no-scratch"}, "lra suite");
   AZ_CHECK(args.positional.size() == 1, "lra suite: unexpected argument '",
            args.positional.size() > 1 ? args.positional[1] : "", "'");
   lra::SuiteOptions o;
@@ -131,43 +133,88 @@ int lra_suite(const Args& args) {
     }
     o.tasks = each;
   }
-  // --init DIR: pretraining vs scratch. Each byte task twice, same sizes (the LM's) and budget: from scratch, and
-  // fine-tuned from DIR's model with every scheme (the attention swapped where the scheme is not the LM's).
-  std::unique_ptr<lm::ByteLM> pretrained;
+  // --init DIR[,DIR2]: pretraining vs scratch. Each byte task from scratch, with the sizes of the language
+  // model(s), and fine-tuned from each model with every scheme, same budget (the attention swapped where the
+  // scheme is not the LM's). A DIR with "{scheme}" in it names one model per scheme, each pretrained with that
+  // scheme's own attention (task "text+self"); one without, a model for all (task "text+pretrained").
+  // --no-scratch leaves the scratch runs out (an earlier run at the same sizes has them).
+  std::map<std::string, std::unique_ptr<lm::ByteLM>> pretrained;  // model dir -> model, every one read up front
+  o.run_efficiency = !args.has("no-efficiency");
+  AZ_CHECK(!args.has("no-scratch") || args.has("init"), "lra suite: --no-scratch goes with --init");
   if (args.has("init")) {
     AZ_CHECK(!args.has("lengths") && !args.has("no-efficiency"), "lra suite: --init measures no efficiency, so ",
              args.has("lengths") ? "--lengths" : "--no-efficiency", " does not apply");
-    for (const lra::SuiteTask& t : o.tasks)  // the tasks first: reading the model is the expensive part
+    for (const lra::SuiteTask& t : o.tasks)  // the tasks first: reading the models is the expensive part
       AZ_CHECK(t.data.task == "text" || t.data.task == "retrieval", "lra suite: --init starts from a byte language ",
                "model, so it needs byte tasks (text, retrieval); ", t.key, "'s tokens are not bytes");
-    const std::string dir = args.get("init");
-    pretrained = lm::load_model(dir);  // read once, checked before any data is loaded
-    const attention::ModelConfig pre = lm::pretrained_config(*pretrained);
-    std::vector<lra::SuiteTask> both;
+    std::vector<std::string> dirs;
+    std::stringstream ss(args.get("init"));
+    for (std::string dir; std::getline(ss, dir, ',');) {
+      AZ_CHECK(!dir.empty(), "lra suite: --init names an empty model directory");
+      dirs.push_back(dir);
+    }
+    AZ_CHECK(!dirs.empty() && dirs.size() <= 2, "lra suite: --init takes one or two model directories (one shared, ",
+             "one with {scheme}), not ", dirs.size());
+    AZ_CHECK(dirs.size() == 1 || (dirs[0].find("{scheme}") == std::string::npos) !=
+                                     (dirs[1].find("{scheme}") == std::string::npos),
+             "lra suite: --init's two directories must be one shared model and one with {scheme}");
+    std::vector<std::string> schemes = o.schemes;
+    if (schemes.empty())
+      for (const attention::Scheme* s : attention::all_schemes()) schemes.push_back(s->name());
+    // Every model the runs will start from, read and checked before any data is loaded: one line for a missing
+    // model or sizes that differ from the first's (scratch and fine-tuned runs must have the same model).
+    std::string first;
+    attention::ModelConfig pre;
+    for (const std::string& dir : dirs)
+      for (const std::string& s : schemes) {
+        const std::string d = lra::model_dir_for(dir, s);
+        if (pretrained.count(d)) continue;
+        try {
+          pretrained[d] = lm::load_model(d);
+        } catch (const core::Error& e) {
+          AZ_FAIL("lra suite: --init for ", s, ": ", e.what());
+        }
+        const attention::ModelConfig c = lm::pretrained_config(*pretrained[d]);
+        if (first.empty()) {
+          first = d;
+          pre = c;
+        }
+        AZ_CHECK(c.d_model == pre.d_model && c.n_heads == pre.n_heads && c.n_layers == pre.n_layers &&
+                     c.d_ff == pre.d_ff,
+                 "lra suite: --init models differ in size: ", d, " is d_model ", c.d_model, ", ", c.n_heads,
+                 " heads, ", c.n_layers, " layers, d_ff ", c.d_ff, "; ", first, " is ", pre.d_model, ", ", pre.n_heads,
+                 ", ", pre.n_layers, ", ", pre.d_ff);
+      }
+    std::vector<lra::SuiteTask> runs;
     for (lra::SuiteTask t : o.tasks) {
       t.train.model.d_model = pre.d_model;
       t.train.model.n_heads = pre.n_heads;
       t.train.model.n_layers = pre.n_layers;
       t.train.model.d_ff = pre.d_ff;
-      const std::string title = t.title;
-      t.title = title + ", scratch";
-      both.push_back(t);
-      t.title = title + ", pretrained";
-      t.key += "+pretrained";
-      t.pretrained = true;
-      t.train.init = dir;
-      both.push_back(t);
+      const std::string title = t.title, key = t.key;
+      if (!args.has("no-scratch")) {
+        t.title = title + ", scratch";
+        runs.push_back(t);
+      }
+      for (const std::string& dir : dirs) {
+        const bool own = dir.find("{scheme}") != std::string::npos;
+        lra::SuiteTask f = t;
+        f.title = title + (own ? ", pretrained with its own attention" : ", pretrained");
+        f.key = key + (own ? "+self" : "+pretrained");
+        f.pretrained = true;
+        f.train.init = dir;
+        runs.push_back(f);
+      }
     }
-    o.tasks = both;
+    o.tasks = runs;
     o.run_efficiency = false;
-    o.init = [&pretrained, dir](lra::Classifier& model) {
-      return lm::describe(lm::init_classifier(model, *pretrained, dir));
+    o.init = [&pretrained](lra::Classifier& model, const std::string& dir) {
+      return lm::describe(lm::init_classifier(model, *pretrained.at(dir), dir));
     };
   }
   o.out_dir = args.get("out", "out/lra");
   check_output_dir(o.out_dir, "lra suite");
   o.time_limit_per_run = parse_float(args, "time-limit", 420, 0, 1e7);  // a safety net: 0 = none
-  o.run_efficiency = !args.has("no-efficiency");
   o.efficiency.lengths = parse_int_list(args, "lengths", o.efficiency.lengths, 1, 1 << 16);
   o.efficiency.model = o.tasks[0].train.model;
   o.progress = parse_progress(args, "lra");

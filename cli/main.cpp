@@ -105,7 +105,7 @@ usage:
       N images DIR/0000.png ... (S x S gray, default 32) and DIR/labels.csv (file,label)
 
   attnzoo lra suite [--out DIR] [--schemes a,b] [--tasks a,b|five] [--time-limit SEC] [--no-efficiency]
-                    [--lengths 1024,2048] [--init LM_DIR] [--seq-lens 256,1024,4096]
+                    [--lengths 1024,2048] [--init LM_DIR[,PATTERN]] [--no-scratch] [--seq-lens 256,1024,4096]
       the mini suite of `make lra`: every scheme on the benchmark's five tasks — ListOps (<= 100
       tokens), text (which book? 512 bytes), retrieval (same book? 2 x 512 bytes), image
       (Fashion-MNIST) and Pathfinder 16x16; the three real-data ones read the offline Debian data
@@ -116,7 +116,10 @@ usage:
       pathfinder32 (the benchmark's 32x32 = 1024 tokens)
       --init LM_DIR: pretraining vs scratch — each byte task (default: text) twice with the sizes
       of the language model in LM_DIR (`attnzoo lm train`) and the same budget: from scratch, and
-      fine-tuned from that model with every scheme (task "text+pretrained"); no efficiency runs
+      fine-tuned from that model with every scheme (task "text+pretrained"); no efficiency runs;
+      a directory with {scheme} in it, e.g. out/lm/runs/schemes/{scheme}_mlm_n512, fine-tunes each
+      scheme from the model pretrained with its own attention (task "text+self"); --no-scratch
+      leaves out the scratch runs (an earlier --init run at the same sizes has them)
       --seq-lens L1,L2: accuracy vs input length — each task (default: text; text, retrieval: bytes
       per passage; listops: its longest expression) once per length, as task "text@L"
   attnzoo lm train --corpus C --scheme S [--set k=v] [--mlm] [--context N] [--steps N] [--out DIR] [options]

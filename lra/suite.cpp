@@ -236,6 +236,14 @@ double SuiteResult::average(const std::string& scheme) const {
   return count ? sum / count : std::numeric_limits<double>::quiet_NaN();
 }
 
+std::string model_dir_for(const std::string& pattern, const std::string& scheme) {
+  static const std::string kSlot = "{scheme}";
+  std::string dir = pattern;
+  for (size_t at = dir.find(kSlot); at != std::string::npos; at = dir.find(kSlot, at + scheme.size()))
+    dir.replace(at, kSlot.size(), scheme);
+  return dir;
+}
+
 SuiteResult run_suite(const SuiteOptions& options) {
   const auto t_start = std::chrono::steady_clock::now();
   std::ostream& log = options.log ? *options.log : std::cout;
@@ -318,7 +326,8 @@ SuiteResult run_suite(const SuiteOptions& options) {
           attention::ModelConfig cfg = o.model;
           cfg.seed = o.seed;
           Classifier model(cfg, data.train);
-          log << options.init(model) << std::flush;
+          o.init = model_dir_for(task.train.init, run.scheme);
+          log << options.init(model, o.init) << std::flush;
           run.result = train(model, data, o);
         } else {
           run.result = train(data, o);
@@ -412,7 +421,9 @@ std::string suite_description(const std::vector<SuiteTask>& tasks) {
        "checkpoint with the best validation accuracy.";
   for (const SuiteTask& t : tasks) {
     s << " " << t.title << ": ";
-    if (t.pretrained) s << "fine-tuned from the pretrained model " << t.train.init << ", ";
+    if (t.pretrained)
+      s << "fine-tuned from the pretrained model " << t.train.init
+        << (t.train.init.find("{scheme}") != std::string::npos ? " (each scheme's own)" : "") << ", ";
     if (t.data.task == "listops") {
       const int64_t L = t.data.max_len > 0 ? t.data.max_len : 2000;
       s << "generated, " << (t.data.listops_min_length >= 0 ? t.data.listops_min_length : L / 4) << " < length <= "

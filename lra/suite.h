@@ -65,7 +65,9 @@ struct SuiteTask {
                          // "pathfinder16"), or e.g. "text+pretrained" for a fine-tuned variant of a task
   TaskOptions data;
   TrainOptions train;    // model size and optimisation; model.scheme/set are filled in per scheme
-  bool pretrained = false;  // every run starts from SuiteOptions::init's model (fine-tuning; byte tasks only)
+  bool pretrained = false;  // every run starts from SuiteOptions::init's model (fine-tuning; byte tasks only):
+                            // the one in train.init, where "{scheme}" stands for the run's scheme (each scheme
+                            // fine-tuned from a model pretrained with its own attention)
 };
 
 // The mini presets: "listops", "pathfinder" (= "pathfinder16"), "pathfinder32" (the benchmark's 32x32 = 1 024
@@ -73,6 +75,10 @@ struct SuiteTask {
 // book? at 512 bytes), "retrieval" (same book? at 2 x 512 bytes) and "image" (Fashion-MNIST, 784 pixels, 10 000
 // train images). Throws core::Error for other tasks.
 SuiteTask mini_task(const std::string& task);
+
+// The pretrained model a run of `scheme` starts from: `pattern` with every "{scheme}" replaced by the scheme's
+// name ("out/lm/runs/schemes/{scheme}_mlm_n512" -> ".../linear_mlm_n512"); a pattern without one is one model for all.
+std::string model_dir_for(const std::string& pattern, const std::string& scheme);
 std::vector<SuiteTask> mini_tasks();  // listops, pathfinder16: the two generated tasks (`lra suite --tasks
                                       // listops,pathfinder`; what `make lra` ran before the offline data)
 std::vector<SuiteTask> five_tasks();  // the benchmark's five: listops, text, retrieval, image, pathfinder16 —
@@ -117,10 +123,11 @@ struct SuiteOptions {
   double time_limit_per_run = 0;      // seconds; > 0: TrainOptions::time_limit of every run
   ProgressMode progress = ProgressMode::Auto;  // of each training run
   std::ostream* log = nullptr;        // suite progress lines (which run, ETA); default std::cout
-  // Fine-tuning: for a task with `pretrained`, each run's fresh classifier is handed to `init` before training,
-  // which loads the pretrained encoder into it and returns a few lines for the log. lra/ sits below lm/, so the
-  // caller supplies it (`attnzoo lra suite --init DIR`: lm::init_classifier; see lm/finetune.h).
-  std::function<std::string(Classifier& model)> init;
+  // Fine-tuning: for a task with `pretrained`, each run's fresh classifier is handed to `init` with the model
+  // directory (train.init, "{scheme}" replaced) before training; it loads the pretrained encoder into the
+  // classifier and returns a few lines for the log. lra/ sits below lm/, so the caller supplies it
+  // (`attnzoo lra suite --init DIR`: lm::init_classifier; see lm/finetune.h).
+  std::function<std::string(Classifier& model, const std::string& dir)> init;
 };
 
 struct SuiteRun {

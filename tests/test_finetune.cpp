@@ -305,9 +305,10 @@ TEST_CASE("finetune: the suite trains a task from scratch and fine-tuned from a 
   std::ostringstream log;
   o.log = &log;
   int inits = 0;
-  o.init = [&](lra::Classifier& model) {
+  o.init = [&](lra::Classifier& model, const std::string& from) {
     ++inits;
-    return lm::describe(lm::init_classifier(model, *lm, lm_dir));
+    CHECK(from == lm_dir);
+    return lm::describe(lm::init_classifier(model, *lm, from));
   };
   const lra::SuiteResult r = lra::run_suite(o);
   REQUIRE(r.runs.size() == 2);
@@ -322,7 +323,28 @@ TEST_CASE("finetune: the suite trains a task from scratch and fine-tuned from a 
   CHECK(contains(std::string(std::istreambuf_iterator<char>(csv), {}), "linear,text+pretrained,ok,"));
   CHECK(std::filesystem::exists(dir / "suite/runs/text+pretrained/linear/result.json"));
 
+  // "{scheme}" in the model directory: each scheme starts from its own model (here linear's is a copy)
+  std::filesystem::copy(lm_dir, dir / "linear_lm", std::filesystem::copy_options::recursive);
+  CHECK(lra::model_dir_for((dir / "{scheme}_lm"), "linear") == (dir / "linear_lm"));
+  CHECK(lra::model_dir_for("a/{scheme}/{scheme}_x", "bigbird") == "a/bigbird/bigbird_x");
+  CHECK(lra::model_dir_for("a/b", "bigbird") == "a/b");
+  lra::SuiteTask own = fine;
+  own.key = "text+self";
+  own.train.init = (dir / "{scheme}_lm");
+  o.tasks = {own};
+  o.out_dir = dir / "suite_self";
+  std::vector<std::string> asked;
+  o.init = [&](lra::Classifier& model, const std::string& from) {
+    asked.push_back(from);
+    return lm::describe(lm::init_classifier(model, *lm, from));
+  };
+  const lra::SuiteResult self = lra::run_suite(o);
+  REQUIRE(self.runs.size() == 1);
+  CHECK(asked == std::vector<std::string>{(dir / "linear_lm")});
+  CHECK(self.find("linear", "text+self")->result.init == (dir / "linear_lm"));  // the one it started from
+
   // a pretrained task with no model to start from, and two tasks of one name, are refused before any run
+  o.tasks = {scratch, fine};
   o.init = nullptr;
   CHECK(contains(error_of([&] { lra::run_suite(o); }), "starts from a pretrained model, but none was given"));
   o.tasks = {scratch, scratch};

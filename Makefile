@@ -13,6 +13,9 @@
 #                   -> out/lra/ (results.md, efficiency.md, bubbles.png, ...); about an hour on 2 cores (estimated)
 #   make lm         pretraining on real text: every scheme as a byte-level LM on the KJV Bible, bits per byte vs
 #                   context, Linformer's k -> out/lm/ (results.md, context.png, ...); see lm/suite.h
+#   make lra-pretrained  which book? from scratch vs fine-tuned from make lm's pretrained model, every scheme
+#                   -> out/lra-pretrained/; about an hour
+#   make claims     each paper's headline claim beside what make lm / lra / lra-pretrained measured -> out/claims.md
 #   make attention-page  two small LMs trained on the KJV Bible and where their heads look: out/lm/attention.html
 #   make deps       install missing Debian packages only (scripts/install-deps.sh)
 #   make reference  regenerate tests/reference/*.npy with PyTorch (needs python3-torch: make deps-torch)
@@ -83,7 +86,7 @@ GALLERY       := $(BUILD)/tools/gallery
 # nbrun compiles each notebook's instrumented copy exactly as a lesson is built.
 NB_BUILD_FLAGS = --cxx "$(CXX)" --cxxflags "$(CXXFLAGS)" --ldflags "$(LDFLAGS)" --ldlibs "$(LIB_LINK) $(LDLIBS)"
 
-.PHONY: all build run test sanitize bench lra lm attention-page notebooks gallery-check deps-gallery deps-text deps-data bench-torch deps deps-torch reference clean help FORCE
+.PHONY: all build run test sanitize bench lra lra-pretrained claims lm attention-page notebooks gallery-check deps-gallery deps-text deps-data bench-torch deps deps-torch reference clean help FORCE
 # Keep every object file: make would delete the lessons' and notebooks' .o as intermediates of a pattern chain, and
 # the next make (whose included .d files name them) would compile them all again — twice per CI run.
 .SECONDARY:
@@ -131,10 +134,27 @@ bench: all
 	$(BUILD)/bench/ops --out $(OUT)/bench
 	$(CLI) bench --n 1024,2048,4096,8192,16384 --out $(OUT)/bench
 
+# out/claims.md: each paper's claim beside what make lm, make lra and make lra-pretrained measured (attnzoo claims).
+CLAIMS = $(CLI) claims --out $(OUT)/claims.md --lm-runs $(OUT)/lm/all_runs.csv --lra $(OUT)/lra/results.csv \
+         --pretrained $(OUT)/lra-pretrained/results.csv
+
 # LRA_ARGS: extra arguments for the suite, e.g. `make lra LRA_ARGS="--schemes full,linear --no-efficiency"`.
 LRA_ARGS ?=
 lra: all deps-text deps-data
 	$(CLI) lra suite --out $(OUT)/lra $(LRA_ARGS)
+	$(CLAIMS) > /dev/null
+
+# Pretraining vs scratch on which book?, every scheme, same budget: from scratch, and fine-tuned from make lm's long
+# run (exact attention, 3000 steps at n = 256; the attention swapped to each scheme). About an hour here.
+PRETRAINED_LM = $(OUT)/lm/runs/long/flash_n256
+lra-pretrained: all deps-text
+	@[ -f $(PRETRAINED_LM)/model.safetensors ] || { echo "attnzoo: lra-pretrained starts from $(PRETRAINED_LM): run make lm first"; exit 2; }
+	$(CLI) lra suite --init $(PRETRAINED_LM) --out $(OUT)/lra-pretrained $(LRA_ARGS)
+	$(CLAIMS) > /dev/null
+
+# out/claims.md alone, from whatever make lm, make lra and make lra-pretrained have written so far.
+claims: all
+	$(CLAIMS)
 
 # LM_ARGS: extra arguments for the pretraining experiments, e.g. `make lm LM_ARGS="--experiments 1 --quick"`.
 LM_ARGS ?=
@@ -182,7 +202,7 @@ clean:
 	rm -rf build $(OUT)
 
 help:
-	@sed -n '3,18p' Makefile
+	@sed -n '3,22p' Makefile
 
 # ---- rules ------------------------------------------------------------------------------------------------
 $(BUILD)/obj/%.o: %.cpp

@@ -288,6 +288,9 @@ SchemeInfo bigbird_info() {
   i.time_growth = "n";
   i.memory_exponent = 1;
   i.idea = "window blocks + global blocks + random blocks";
+  i.claim = {"Zaheer et al. 2020 (its NLP experiments): pretrained from a RoBERTa checkpoint with masked LM, "
+              "BigBird improves long-document QA (HotpotQA, Natural Questions, TriviaQA, WikiHop) and summarisation",
+             attention::ClaimTest::pretraining_helps};
   i.lra_paper = {"BigBird", 36.05, 74.87, 55.01, 64.02, 59.29, 40.83};
   // The default block=16 would make a query block see 7 blocks = 112 tokens: all of a mini-LRA ListOps sequence.
   i.lra_settings = {"block=8"};

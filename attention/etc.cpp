@@ -347,6 +347,11 @@ SchemeInfo etc_info() {
   i.time_growth = "n";
   i.memory_exponent = 1;
   i.idea = "band of radius r + global-long inputs + relative biases";
+  i.claim = {"Ainslie et al. 2020 (abstract): state of the art at the time on long, structured inputs "
+              "(Natural Questions, HotpotQA, WikiHop, OpenKP), pretrained with MLM + CPC",
+             attention::ClaimTest::none,
+             "its gains come from structure given to the global tokens (one per sentence or paragraph) and "
+              "from long-document QA; which book? has neither, and we pretrain no CPC"};
   i.lra_paper.model = "ETC";
   i.lm_settings = {"window=64"};  // radius 64 and the 4 global tokens
   i.gallery_settings = {"window=3"};

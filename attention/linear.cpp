@@ -148,6 +148,9 @@ SchemeInfo linear_info() {
   i.time_growth = "n";
   i.memory_exponent = 1;
   i.idea = "exp(q.k) replaced by phi(q).phi(k), phi = elu + 1";
+  i.claim = {"Katharopoulos et al. 2020 (Table 2): quality on par with softmax attention (CIFAR-10 3.40 vs "
+              "3.47 bits/dim, same training time) and about 4,460x faster generation",
+             attention::ClaimTest::lm_matches_exact};
   i.lra_paper = {"Linear Trans.", 16.13, 75.30, 50.55, 65.90, 53.09, 42.34};
   i.test_settings = {{"eps=1e-3"}};
   return i;

@@ -255,6 +255,9 @@ SchemeInfo linformer_info() {
   i.time_growth = "n";
   i.memory_exponent = 1;
   i.idea = "keys and values projected along n onto k rows: rank <= k";
+  i.claim = {"Wang et al. 2020 (Figure 3, Table 2): masked-LM perplexity at k = 128 comes close to the "
+              "Transformer at n = 512, k = 256 matches it; downstream average 91.75 at k = 128 vs RoBERTa 92.25",
+             attention::ClaimTest::mlm_matches_exact};
   i.lra_paper = {"Linformer", 35.70, 76.34, 51.36, 53.94, 52.27, 38.56};
   i.lm_settings = {"k=64"};  // 64 projected rows (the paper: 128 or 256 at n = 512; make lm sweeps k)
   i.gallery_settings = {"k=8"};

@@ -266,6 +266,9 @@ SchemeInfo longformer_info() {
   i.time_growth = "n";
   i.memory_exponent = 1;
   i.idea = "sliding (dilated) window + symmetric global tokens";
+  i.claim = {"Beltagy et al. 2020 (Tables 2, 3, 7): long contexts through a sliding window: enwik8 1.00 BPC "
+              "(12 layers) and 0.99 (30 layers); beats RoBERTa on every long-document task it tried",
+             attention::ClaimTest::longer_context_helps};
   i.lra_paper = {"Longformer", 35.63, 69.71, 53.46, 62.85, 56.89, 42.22};
   i.lm_settings = {"window=64"};  // 64 keys on either side (causal: before), at every n
   i.gallery_settings = {"dilation=2"};

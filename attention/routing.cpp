@@ -662,6 +662,9 @@ SchemeInfo routing_info() {
   i.time_growth = "n·√n";
   i.memory_exponent = 1;
   i.idea = "pairs chosen by k-means: sqrt(n) clusters of sqrt(n) tokens";
+  i.claim = {"Roy et al. 2021 (abstract): better than comparable sparse attention models: Wikitext-103 "
+              "perplexity 15.8 vs 18.3; ImageNet-64 3.43 vs 3.44 bits/dim",
+             attention::ClaimTest::lm_beats_local};
   i.lra_paper.model = "Routing Trans.";
   i.lm_settings = {"clusters=8"};  // windows of n/8 tokens: 64 at n = 512
   i.gallery_settings = {"clusters=4"};

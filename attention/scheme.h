@@ -24,6 +24,7 @@
 #include <limits>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "attention/params.h"
@@ -93,6 +94,28 @@ struct PaperLraRow {
   double image = std::numeric_limits<double>::quiet_NaN();    // grayscale CIFAR-10, 1 024 pixels
 };
 
+// How the project's offline experiments test a paper's headline claim (lm/claims.h reads their results:
+// `make lm` writes out/lm, `make lra` out/lra, `make lra-pretrained` out/lra-pretrained).
+enum class ClaimTest {
+  none,                    // not measurable here: PaperClaim::why_not says why
+  lm_matches_exact,        // its causal byte LM's test bits per byte within 1 % of exact attention's (out/lm)
+  mlm_matches_exact,       // the same for the masked LM
+  lm_beats_local,          // its causal LM's test bpc below the local window's (longformer, a like key budget)
+  longer_context_helps,    // its causal LM's test bpc lower at the longest context than at the shortest (out/lm)
+  pretraining_helps,       // which book?: fine-tuned from the pretrained LM more accurate than from scratch
+  small_data_beats_exact   // which book? (1 575 training passages) from scratch: more accurate than exact attention
+};
+
+// A paper's headline pretraining or downstream claim, quoted as theirs, and how we test its direction.
+struct PaperClaim {
+  std::string claim;    // one line, with its number and where it is in the paper (table, section)
+  ClaimTest test = ClaimTest::none;
+  std::string why_not;  // test == none: why the offline experiments cannot test it
+  PaperClaim() = default;
+  PaperClaim(std::string claim, ClaimTest test, std::string why_not = "")
+      : claim(std::move(claim)), test(test), why_not(std::move(why_not)) {}
+};
+
 // Everything the project knows about a scheme besides its code, declared once in the scheme's own file. The CLI
 // (list, show, run, bench, lra), lesson 15's taxonomy, the LRA suite, the gallery and the conformance tests read it
 // from the registry; nothing else lists schemes.
@@ -132,6 +155,7 @@ struct SchemeInfo {
   std::string time_growth;       // growth of the kernel's time at default settings: "n", "n·√n", "n²"
   double memory_exponent = 2;    // expected exponent of its memory in n: 1, 1.5 or 2 (lesson 15 measures it)
   std::string idea;              // one line: which pairs it keeps, or how it approximates
+  PaperClaim claim;              // the paper's headline claim (out/claims.md); empty for the exact references
   // ---- presets ----
   PaperLraRow lra_paper;                        // its row in the Long Range Arena paper
   std::vector<std::string> lra_settings;        // the mini Long Range Arena's preset (attnzoo lra, make lra)

@@ -219,6 +219,9 @@ SchemeInfo sparse_info() {
   i.time_growth = "n·√n";
   i.memory_exponent = 1.5;
   i.idea = "strided pattern merged with a local one (A1 ∪ A2), stride ~ sqrt(n)";
+  i.claim = {"Child et al. 2019 (Table 2): the fixed pattern matches dense attention on enwik8 "
+              "(0.99 vs 1.00 bits per byte) at a lower time per step",
+             attention::ClaimTest::lm_matches_exact};
   i.lra_paper = {"Sparse Trans.", 17.07, 71.71, 51.24, 63.58, 59.59, 44.24};
   i.gallery_settings = {"mode=fixed"};
   i.test_settings = {{"mode=fixed", "stride=8", "summary=3"}, {"heads=split", "stride=5"}};

@@ -212,7 +212,9 @@ int lra_suite(const Args& args) {
       return lm::describe(lm::init_classifier(model, *pretrained.at(dir), dir));
     };
   }
-  o.out_dir = args.get("out", "out/lra");
+  // The experiments keep their own directories, so that they never replace make lra's five-task results.
+  o.out_dir = args.get("out", args.has("init") ? "out/lra-pretrained" : args.has("seq-lens") ? "out/lra-lengths"
+                                                                                           : "out/lra");
   check_output_dir(o.out_dir, "lra suite");
   o.time_limit_per_run = parse_float(args, "time-limit", 420, 0, 1e7);  // a safety net: 0 = none
   o.efficiency.lengths = parse_int_list(args, "lengths", o.efficiency.lengths, 1, 1 << 16);

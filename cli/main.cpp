@@ -117,11 +117,13 @@ usage:
       --init LM_DIR: pretraining vs scratch — each byte task (default: text) twice with the sizes
       of the language model in LM_DIR (`attnzoo lm train`) and the same budget: from scratch, and
       fine-tuned from that model with every scheme (task "text+pretrained"); no efficiency runs;
+      default DIR out/lra-pretrained (make lra-pretrained);
       a directory with {scheme} in it, e.g. out/lm/runs/schemes/{scheme}_mlm_n512, fine-tunes each
       scheme from the model pretrained with its own attention (task "text+self"); --no-scratch
       leaves out the scratch runs (an earlier --init run at the same sizes has them)
       --seq-lens L1,L2: accuracy vs input length — each task (default: text; text, retrieval: bytes
-      per passage; listops: its longest expression) once per length, as task "text@L"
+      per passage; listops: its longest expression) once per length, as task "text@L"; default DIR
+      out/lra-lengths
   attnzoo lm train --corpus C --scheme S [--set k=v] [--mlm] [--context N] [--steps N] [--out DIR] [options]
       pretrain a byte-level language model with attention scheme S on real text; prints a progress
       line (step, train and validation bits per byte, tokens/s, ETA), then the test split's bits per
@@ -158,6 +160,12 @@ usage:
       --text FILE | --corpus C   the passage's source (--corpus: its test split)
       --offset N --length N      the passage: N bytes (default min(context, 128)) from byte N (default 0)
       --layer L --head H         the head heatmaps.png shows (default the last layer, head 0)
+  attnzoo claims [--lm-runs FILE] [--lra FILE] [--pretrained FILE] [--out FILE]
+      each paper's headline claim (declared in its scheme's file) beside what make lm, make lra and
+      make lra-pretrained measured, and whether the direction reproduced: yes, no, not measured
+      yet (which target measures it) or not measurable here (why); prints it and writes --out
+      (default out/claims.md); reads out/lm/all_runs.csv, out/lra/results.csv and
+      out/lra-pretrained/results.csv unless told otherwise
   attnzoo help          this text (also: attnzoo --help, attnzoo COMMAND --help)
 
 examples:
@@ -226,11 +234,12 @@ int dispatch(const std::vector<std::string>& argv) {
     if (command == "bench") return cmd_bench(rest);
     if (command == "lra") return cmd_lra(rest);
     if (command == "lm") return cmd_lm(rest);
+    if (command == "claims") return cmd_claims(rest);
   } catch (const HelpRequested&) {
     std::cout << kUsage;
     return kExitOk;
   }
-  AZ_FAIL("unknown command '", command, "' (commands: list, show, run, bench, lra, lm, help)");
+  AZ_FAIL("unknown command '", command, "' (commands: list, show, run, bench, lra, lm, claims, help)");
 }
 
 }  // namespace

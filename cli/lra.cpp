@@ -328,6 +328,9 @@ int lra_train(const Args& args, std::string task) {
     if (args.has("val")) data.val = lra::take(data.val, t.n_val);
     if (args.has("test")) data.test = lra::take(data.test, t.n_test);
   }
+  // Evaluation batches of about 16K tokens: at 4 000 bytes a batch of 64 would make 16 GB of attention scores.
+  const int64_t longest = std::max({data.train.longest(), data.val.longest(), data.test.longest()});
+  o.eval_batch = std::clamp<int64_t>(16384 / std::max<int64_t>(longest, 1), 1, o.eval_batch);
   std::cout << "lra " << task << ": " << data.train.size() << " train, " << data.val.size() << " val, "
             << data.test.size() << " test; longest sequence " << std::max({data.train.longest(), data.val.longest(),
                                                                            data.test.longest()})

@@ -187,10 +187,7 @@ int lra_suite(const Args& args) {
       }
     std::vector<lra::SuiteTask> runs;
     for (lra::SuiteTask t : o.tasks) {
-      t.train.model.d_model = pre.d_model;
-      t.train.model.n_heads = pre.n_heads;
-      t.train.model.n_layers = pre.n_layers;
-      t.train.model.d_ff = pre.d_ff;
+      lm::use_pretrained_sizes(t.train.model, pre);
       const std::string title = t.title, key = t.key;
       if (!args.has("no-scratch")) {
         t.title = title + ", scratch";
@@ -306,10 +303,7 @@ int lra_train(const Args& args, std::string task) {
       AZ_CHECK(!args.has(opt) || given_and_pretrained.first == given_and_pretrained.second, "lra ", task, ": --", opt,
                " ", given_and_pretrained.first, " contradicts the pretrained model's ", given_and_pretrained.second,
                " (", o.init, "); leave it out with --init");
-    o.model.d_model = pre.d_model;
-    o.model.n_heads = pre.n_heads;
-    o.model.n_layers = pre.n_layers;
-    o.model.d_ff = pre.d_ff;
+    lm::use_pretrained_sizes(o.model, pre);
   }
   o.seed = parse_seed(args);
   o.time_limit = parse_float(args, "time-limit", 0, 0, 1e7);

@@ -21,6 +21,13 @@ attention::ModelConfig pretrained_config(const ByteLM& lm) {
   return cfg;
 }
 
+void use_pretrained_sizes(attention::ModelConfig& model, const attention::ModelConfig& pretrained) {
+  model.d_model = pretrained.d_model;
+  model.n_heads = pretrained.n_heads;
+  model.n_layers = pretrained.n_layers;
+  model.d_ff = pretrained.d_ff;
+}
+
 namespace {
 
 const Tensor* find(const NamedTensors& state, const std::string& name) {

@@ -44,6 +44,9 @@ namespace lm {
 attention::ModelConfig pretrained_config(const std::string& dir);
 // The same from a model already loaded (lm::load_model), so that a caller reads DIR once.
 attention::ModelConfig pretrained_config(const ByteLM& lm);
+// A classifier config with the pretrained encoder's sizes (d_model, n_heads, n_layers, d_ff) and everything else
+// (scheme, settings, seed, vocab, max_len) kept: what fine-tuning must match for the blocks to carry over.
+void use_pretrained_sizes(attention::ModelConfig& model, const attention::ModelConfig& pretrained);
 
 struct InitReport {
   std::string dir;                    // where the pretrained model came from

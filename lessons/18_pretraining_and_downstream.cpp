@@ -26,7 +26,9 @@
 // %%
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -36,6 +38,7 @@
 #include "lm/finetune.h"
 #include "lm/train.h"
 #include "lra/books.h"
+#include "lra/suite.h"
 #include "lra/tasks.h"
 #include "lra/train.h"
 
@@ -199,6 +202,30 @@ double bpc_at(const lm::ByteLM& lm, int64_t n_long, const Tensor& positions, con
   return lm::evaluate_bpc(longer, text).bpc;
 }
 
+// The same experiment at full size, every scheme, when a make target has run it: results.csv of `attnzoo lra
+// suite` (make lra-pretrained: tasks text and text+pretrained; lra suite --seq-lens: text@L). One row per scheme,
+// one column per task key in the order met; test accuracy in %. Returns false (and prints nothing) without the file.
+bool print_suite_results(const std::string& csv) {
+  if (!std::filesystem::exists(csv)) return false;
+  std::vector<std::string> keys, schemes;
+  std::map<std::pair<std::string, std::string>, std::string> acc;  // (scheme, task) -> "31.3" or the status
+  for (const lra::ResultRow& r : lra::read_results_csv(csv)) {
+    if (std::find(keys.begin(), keys.end(), r.task) == keys.end()) keys.push_back(r.task);
+    if (std::find(schemes.begin(), schemes.end(), r.scheme) == schemes.end()) schemes.push_back(r.scheme);
+    acc[{r.scheme, r.task}] = r.status == "ok" ? lesson::fixed(r.test_acc, 1) : "-";
+  }
+  std::vector<std::string> header = {"scheme"};
+  header.insert(header.end(), keys.begin(), keys.end());
+  lesson::Table t(header, 10);
+  for (const std::string& s : schemes) {
+    std::vector<std::string> row = {s};
+    for (const std::string& k : keys) row.push_back(acc.count({s, k}) ? acc[{s, k}] : "");
+    t.add(row);
+  }
+  t.print();
+  return true;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) try {
@@ -335,6 +362,15 @@ int main(int argc, char** argv) try {
   L.check("every scheme took over the same pretrained tensors as flash",
           swapped[1].report.carried.size() == tuned.report.carried.size() &&
               swapped[2].report.carried.size() == tuned.report.carried.size());
+  // **Every scheme, at full size.** `make lra-pretrained` runs this comparison for all fourteen schemes with make
+  // lm's long run (exact attention, 3 000 steps) as the pretrained model, at 512 bytes: test accuracy (%) from
+  // scratch ("text") and fine-tuned ("text+pretrained"). Which schemes keep what exact attention learned?
+  {
+    const std::string out = std::filesystem::path(L.dir()).parent_path().string();
+    if (!print_suite_results(out + "/lra-pretrained/results.csv"))
+      L.say("(", out, "/lra-pretrained/results.csv is not there yet: `make lm`, then `make lra-pretrained`, fills ",
+            "in this table for every scheme)");
+  }
 
   // %% [markdown]
   // ## Step 5 · a longer input than the LM ever saw
@@ -416,6 +452,14 @@ int main(int argc, char** argv) try {
         rose == int(schemes.size()) ? "" : " (a longer input costs more per step and the new positions start as "
                                              "copies: with few steps the longer run may not have caught up)");
   L.check("at L > c every scheme started from the copied positions", all_copied);
+  // **Longer, at full size.** `attnzoo lra suite --seq-lens 256,512,1024,2048 --schemes flash,longformer,linear`
+  // trains every scheme named at every length (from scratch, same steps; task text@L) and writes
+  // out/lra-lengths/results.csv, shown here when it exists.
+  {
+    const std::string out = std::filesystem::path(L.dir()).parent_path().string();
+    if (!print_suite_results(out + "/lra-lengths/results.csv"))
+      L.say("(no ", out, "/lra-lengths/results.csv yet: the lra suite --seq-lens command above writes it)");
+  }
 
   // %% [markdown]
   // ## Step 7 · your rule for the new positions

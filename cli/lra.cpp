@@ -147,12 +147,15 @@ int lra_suite(const Args& args) {
     for (const lra::SuiteTask& t : o.tasks)  // the tasks first: reading the models is the expensive part
       AZ_CHECK(t.data.task == "text" || t.data.task == "retrieval", "lra suite: --init starts from a byte language ",
                "model, so it needs byte tasks (text, retrieval); ", t.key, "'s tokens are not bytes");
-    std::vector<std::string> dirs;
-    std::stringstream ss(args.get("init"));
-    for (std::string dir; std::getline(ss, dir, ',');) {
-      AZ_CHECK(!dir.empty(), "lra suite: --init names an empty model directory");
-      dirs.push_back(dir);
+    std::vector<std::string> dirs(1);  // split on commas, empty pieces kept (and refused)
+    for (char c : args.get("init")) {
+      if (c == ',') {
+        dirs.emplace_back();
+      } else {
+        dirs.back() += c;
+      }
     }
+    for (const std::string& dir : dirs) AZ_CHECK(!dir.empty(), "lra suite: --init names an empty model directory");
     AZ_CHECK(!dirs.empty() && dirs.size() <= 2, "lra suite: --init takes one or two model directories (one shared, ",
              "one with {scheme}), not ", dirs.size());
     AZ_CHECK(dirs.size() == 1 || (dirs[0].find("{scheme}") == std::string::npos) !=

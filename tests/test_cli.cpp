@@ -827,7 +827,16 @@ TEST_CASE("cli: lra suite --tasks names the presets it has, and it and --init re
       {{"lra", "suite", "--seq-lens", "8", "--out", never}, "outside [16, 65536]"},
       // both experiments together: --init checks the tasks --seq-lens made (listops@256)
       {{"lra", "suite", "--seq-lens", "256", "--tasks", "text,listops", "--init", dir + "/no-model", "--out", never},
-       "listops@256's tokens are not bytes"}};
+       "listops@256's tokens are not bytes"},
+      // --init's forms: one shared model, one per scheme ({scheme}), both; --no-scratch only with them
+      {{"lra", "suite", "--no-scratch", "--out", never}, "--no-scratch goes with --init"},
+      {{"lra", "suite", "--init", dir + "/a," + dir + "/b", "--out", never}, "one shared model and one with {scheme}"},
+      {{"lra", "suite", "--init", dir + "/a,", "--out", never}, "empty model directory"},
+      {{"lra", "suite", "--init", dir + "/{scheme}_lm", "--schemes", "linear", "--out", never},
+       "--init for linear: lm: missing " + dir + "/linear_lm/config.json"},
+      {{"claims", "--out", dir}, "is a directory"},
+      {{"claims", "extra", "--out", never}, "unexpected argument 'extra'"},
+      {{"claims", "--lra", "--out", never}, "--lra"}};
   for (const auto& [args, what] : bad) {
     CAPTURE(what);
     const Result b = run_cli(args);

@@ -40,7 +40,7 @@ const std::vector<OptionSpec> kLraOptions = {
     {"time-limit", true, false}, {"progress", true, false},   {"generate", true, false}, {"parens", false, false},
     {"no-parens", false, false}, {"schemes", true, false},    {"no-efficiency", false, false},
     {"lengths", true, false},    {"init", true, false},       {"tasks", true, false},    {"seq-lens", true, false},
-    {"no-scratch", false, false}};
+    {"no-scratch", false, false}, {"self-pretrain", true, false}};
 
 
 // attnzoo lra listops --generate N --out FILE.tsv
@@ -233,7 +233,7 @@ int lra_suite(const Args& args) {
 int lra_train(const Args& args, std::string task) {
   only_options(args, {"scheme", "set", "steps", "seq-len", "seed", "data", "out", "batch", "eval-every", "lr",
                       "warmup", "d-model", "heads", "layers", "d-ff", "train", "val", "test", "data-seed", "size",
-                      "time-limit", "progress", "init"}, "lra " + task + " (training)");
+                      "time-limit", "progress", "init", "self-pretrain"}, "lra " + task + " (training)");
   AZ_CHECK(args.positional.size() == 1, "lra: unexpected argument '", args.positional.size() > 1 ? args.positional[1] : "",
            "' (one task per run)");
   // 1. What to train: the scheme and its settings, checked first.
@@ -291,6 +291,10 @@ int lra_train(const Args& args, std::string task) {
            " is not divisible by --heads ", o.model.n_heads);
   o.model.n_layers = parse_int(args, "layers", o.model.n_layers, 1, 64);
   o.model.d_ff = parse_int(args, "d-ff", o.model.d_ff, 1, 65536);
+  // --self-pretrain STEPS: a causal LM on the task's own training inputs first (lm::self_pretrain), any task.
+  const int64_t self_steps = parse_int(args, "self-pretrain", 0, 1, 100000000);
+  AZ_CHECK(!(args.has("self-pretrain") && args.has("init")), "lra ", task, ": --self-pretrain and --init both say ",
+           "where the encoder starts; give one");
   std::unique_ptr<lm::ByteLM> pretrained;  // --init: the model the encoder starts from
   if (args.has("init")) {
     // Fine-tuning: the encoder's sizes are the pretrained model's; the scheme is --scheme (it may differ).
@@ -338,6 +342,20 @@ int lra_train(const Args& args, std::string task) {
   cfg.seed = o.seed;
   lra::Classifier model(cfg, data.train);
   if (pretrained) std::cout << lm::describe(lm::init_classifier(model, *pretrained, o.init)) << std::flush;
+  if (self_steps > 0) {  // "never train from scratch": a causal LM on the training inputs first, then fine-tuning
+    lm::SelfPretrainOptions so;
+    so.steps = self_steps;
+    so.batch_size = o.batch_size;
+    so.seed = o.seed;
+    so.out_dir = o.out_dir + "/self_lm";
+    so.label = "self-pretraining";
+    so.progress = o.progress;
+    std::cout << "self-pretraining: a causal LM on the " << data.train.size() << " training inputs of " << task
+              << " (no labels), " << self_steps << " steps, then fine-tuning" << std::endl;
+    const std::unique_ptr<lm::ByteLM> self = lm::self_pretrain(data.train, model.config, so);
+    o.init = so.out_dir;
+    std::cout << lm::describe(lm::init_classifier(model, *self, so.out_dir, lm::TokenMap::same_ids)) << std::flush;
+  }
   const lra::TrainResult r = lra::train(model, data, o);
   std::cout << std::fixed << std::setprecision(2) << "test accuracy " << 100 * r.test_acc
             << "% (checkpoint of step " << r.best_step << ", best validation " << 100 * r.best_val_acc

@@ -89,6 +89,9 @@ usage:
       --init DIR       fine-tune: start the encoder from a model of `attnzoo lm train --out DIR` (its
                        embeddings and blocks; a new head; sizes from DIR; the scheme may differ: new
                        parameters are freshly initialised and listed). Byte tasks only (text, retrieval)
+      --self-pretrain N  "never train from scratch": first N steps of a causal LM on the task's own
+                       training inputs (token ids as bytes, no labels; any task), written to
+                       OUT/self_lm, then fine-tune from it (Amos, Berant, Gupta 2023)
       --out DIR        default out/lra/runs/TASK/SCHEME
       --batch B --eval-every K --lr LR --warmup W --d-model D --heads H --layers L --d-ff F
       --train N --val N --test N    split sizes of generated and offline data (capped by what the

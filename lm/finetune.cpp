@@ -2,6 +2,7 @@
 #include "lm/finetune.h"
 
 #include <algorithm>
+#include <memory>
 #include <sstream>
 
 #include "core/core.h"
@@ -47,11 +48,11 @@ std::string list_line(const char* what, const std::vector<std::string>& names) {
 
 }  // namespace
 
-InitReport init_classifier(lra::Classifier& model, const std::string& dir) {
-  return init_classifier(model, *load_model(dir), dir);  // one-line errors for a missing or damaged directory
+InitReport init_classifier(lra::Classifier& model, const std::string& dir, TokenMap map) {
+  return init_classifier(model, *load_model(dir), dir, map);  // one-line errors for a missing or damaged directory
 }
 
-InitReport init_classifier(lra::Classifier& model, const ByteLM& lm, const std::string& dir) {
+InitReport init_classifier(lra::Classifier& model, const ByteLM& lm, const std::string& dir, TokenMap map) {
   InitReport r;
   r.dir = dir;
   r.pretrained = lm.config;
@@ -64,9 +65,15 @@ InitReport init_classifier(lra::Classifier& model, const ByteLM& lm, const std::
   AZ_CHECK(a.n_layers == b.n_layers, where, ": the pretrained model has n_layers ", a.n_layers, ", this one ",
            b.n_layers);
   AZ_CHECK(a.d_ff == b.d_ff, where, ": the pretrained model has d_ff ", a.d_ff, ", this one ", b.d_ff);
-  // 2. The vocabulary: the LM reads bytes; only the byte tasks (PAD 0, byte b -> b + 1) read them too.
-  AZ_CHECK(b.vocab == lra::text::kVocab, where, ": the pretrained model reads bytes; this task's tokens are not bytes ",
-           "(vocabulary ", b.vocab, "; --init needs a byte task: text or retrieval)");
+  // 2. The vocabulary: the LM reads bytes; only the byte tasks (PAD 0, byte b -> b + 1) read them too — or the LM
+  // was self-pretrained on this task's own ids, which then keep their rows.
+  if (map == TokenMap::bytes) {
+    AZ_CHECK(b.vocab == lra::text::kVocab, where, ": the pretrained model reads bytes; this task's tokens are not ",
+             "bytes (vocabulary ", b.vocab, "; --init needs a byte task: text or retrieval)");
+  } else {
+    AZ_CHECK(b.vocab <= kByteValues, where, ": a self-pretrained LM has ", kByteValues, " token rows; this task has ",
+             b.vocab, " token ids");
+  }
 
   const std::string to = model.is_pair() ? "pair.encoder." : "single.encoder.";
   const NamedTensors lm_state = core::nn::state_of(lm);
@@ -80,10 +87,16 @@ InitReport init_classifier(lra::Classifier& model, const ByteLM& lm, const std::
       AZ_CHECK(target != nullptr, where, ": the classifier has no token embedding '", to, "tokens.weight'");
       Tensor mapped = target->detach().clone();
       const int64_t d = t.size(1);
-      std::copy_n(t.data(), kByteValues * d, mapped.data() + d);
+      if (map == TokenMap::bytes) {
+        std::copy_n(t.data(), kByteValues * d, mapped.data() + d);
+        r.tokens = "LM row b (byte b) -> row b + 1 for the 256 bytes; row 0 (PAD) freshly initialised" +
+                   std::string(t.size(0) > kByteValues ? "; the [MASK] row is not used" : "");
+      } else {  // (vocab, d) <- the LM's first vocab rows: id i was byte i of the LM's corpus
+        std::copy_n(t.data(), b.vocab * d, mapped.data());
+        r.tokens = "LM row i -> row i for the task's " + std::to_string(b.vocab) +
+                   " token ids (self-pretrained on them)";
+      }
       saved.emplace_back(name, mapped);
-      r.tokens = "LM row b (byte b) -> row b + 1 for the 256 bytes; row 0 (PAD) freshly initialised" +
-                 std::string(t.size(0) > kByteValues ? "; the [MASK] row is not used" : "");
     } else if (name == "net.encoder.positions.weight") {
       // (context, d) -> (max_len, d): the first max_len rows, or the rows repeated (Longformer's copy)
       const Tensor* target = find(mine, to + "positions.weight");
@@ -110,6 +123,52 @@ InitReport init_classifier(lra::Classifier& model, const ByteLM& lm, const std::
   r.reshaped = c.reshaped;
   r.unused = c.unused;
   return r;
+}
+
+Corpus task_corpus(const lra::Dataset& train) {
+  Corpus c;
+  c.name = "self:" + train.task;
+  c.source = "the training inputs of " + train.task + " (" + std::to_string(train.size()) + " of them), one byte per token id";
+  bool padded = false;  // inputs of different lengths (ListOps) are separated by PAD; fixed-length ones are not
+  for (int64_t i = 0; i < train.size(); ++i) padded = padded || train.inputs[i].size() != train.inputs[0].size();
+  auto append = [&](const lra::Sequence& seq) {
+    for (const lra::Token id : seq) {
+      AZ_CHECK(id >= 0 && id < kByteValues, "self-pretraining: ", train.task, " has token id ", id,
+               ", which is not one byte");
+      c.text += static_cast<char>(static_cast<unsigned char>(id));
+    }
+    if (padded) c.text += static_cast<char>(static_cast<unsigned char>(train.pad_id));
+  };
+  for (int64_t i = 0; i < train.size(); ++i) {
+    append(train.inputs[i]);
+    if (train.pair) append(train.inputs2[i]);
+  }
+  return c;
+}
+
+std::unique_ptr<ByteLM> self_pretrain(const lra::Dataset& train, const attention::ModelConfig& model,
+                                      const SelfPretrainOptions& o, TrainResult* result) {
+  const Corpus corpus = task_corpus(train);
+  TrainOptions t;
+  t.lm.model = model;
+  t.lm.masked = false;
+  t.lm.context = model.max_len > 0 ? std::min(model.max_len, train.longest()) : train.longest();
+  t.steps = o.steps;
+  t.batch_size = o.batch_size;
+  t.lr = o.lr;
+  t.seed = o.seed;
+  t.eval_every = std::max<int64_t>(1, std::min<int64_t>(o.steps, 100));
+  t.eval_bytes = 1 << 15;
+  t.out_dir = o.out_dir;
+  t.label = o.label;
+  t.progress = o.progress;
+  t.progress_stream = o.progress_stream;
+  const TextSplits splits = split(corpus.text, 0.90, 0.05, t.lm.context + 1);
+  t.lm.model.seed = o.seed;
+  auto lm = std::make_unique<ByteLM>(t.lm);
+  const TrainResult r = lm::train(*lm, splits, corpus, t);
+  if (result) *result = r;
+  return lm;
 }
 
 std::string describe(const InitReport& r) {

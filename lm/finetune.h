@@ -30,11 +30,14 @@
 // the image tasks have other tokens); a missing or damaged model directory (lm::load_model's errors).
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "attention/transformer.h"
+#include "lm/corpus.h"
 #include "lm/model.h"
+#include "lm/train.h"
 #include "lra/train.h"
 
 namespace lm {
@@ -59,11 +62,46 @@ struct InitReport {
   std::string positions;              // how the position embeddings were mapped (one sentence)
 };
 
+// How the LM's token rows map to the classifier's: `bytes` for an LM of text read by a byte task (row b -> b + 1,
+// see above); `same_ids` for an LM self-pretrained on this task's own token ids (self_pretrain below: row i -> row
+// i, for every task whose vocabulary fits in the LM's 256 rows — ListOps, Pathfinder, the image tasks).
+enum class TokenMap { bytes, same_ids };
+
 // Loads DIR's model and writes what carries over into `model` (see above). Throws core::Error (one line) on a
 // mismatch; the model is unchanged then.
-InitReport init_classifier(lra::Classifier& model, const std::string& dir);
+InitReport init_classifier(lra::Classifier& model, const std::string& dir, TokenMap map = TokenMap::bytes);
 // The same from a model already loaded from `dir` (dir only names it in messages and in the report).
-InitReport init_classifier(lra::Classifier& model, const ByteLM& lm, const std::string& dir);
+InitReport init_classifier(lra::Classifier& model, const ByteLM& lm, const std::string& dir,
+                           TokenMap map = TokenMap::bytes);
+
+// ---- self-pretraining ---------------------------------------------------------------------------------------
+// "Never train from scratch" (Amos, Berant and Gupta 2023, arXiv 2310.02980): before fine-tuning, pretrain the
+// model as a causal LM on the task's OWN training inputs (no labels, nothing else) — the ListOps tokens, the
+// Pathfinder pixels. Their finding: it closed most of the gap between Transformers and state-space models on the
+// Long Range Arena. Then init_classifier(model, lm, dir, TokenMap::same_ids).
+//
+// The corpus: every training input's token ids, one byte each, in order; for a task with padding (variable
+// length, e.g. ListOps) each input is followed by its PAD id as a separator, for a fixed-length one (Pathfinder:
+// id = gray value, 0 is black, not padding) they simply follow each other. Split 90/5/5 % by contiguous ranges for
+// the LM's own validation and test. Tokens >= 256 are refused (one line).
+Corpus task_corpus(const lra::Dataset& train);
+
+struct SelfPretrainOptions {
+  int64_t steps = 500;
+  int64_t batch_size = 16;
+  float lr = 2e-3f;
+  uint64_t seed = 0;
+  std::string out_dir;            // where the LM's model, log and curves go (empty: nowhere)
+  std::string label = "self-pretraining";
+  lra::ProgressMode progress = lra::ProgressMode::Auto;
+  std::ostream* progress_stream = nullptr;
+};
+
+// A causal LM with the classifier's encoder (scheme, settings, sizes; context = the longest training input, at
+// most model.max_len when it is set), trained on task_corpus(train). Returns the model (best validation
+// checkpoint) and fills *result when given.
+std::unique_ptr<ByteLM> self_pretrain(const lra::Dataset& train, const attention::ModelConfig& model,
+                                      const SelfPretrainOptions& o, TrainResult* result = nullptr);
 
 // A few lines for the console and the run's directory: the two mappings, then the carried / fresh / reshaped /
 // unused tensors (long lists shortened to their count and first names).

@@ -794,6 +794,17 @@ TEST_CASE("cli: lra --init fine-tunes from an lm train model and records it; mis
                     "--d-model", "16", "--heads", "2", "--layers", "1", "--progress", "quiet", "--out", out}));
   CHECK(read_text(out + "/result.json").find("\"init\": null") != std::string::npos);
 
+  // --self-pretrain: an LM on ListOps' own training inputs first (OUT/self_lm), recorded as the run's init.
+  const std::string self = dir + "/self";
+  const Result sp = run_cli({"lra", "listops", "--self-pretrain", "3", "--scheme", "linear", "--steps", "2",
+                             "--eval-every", "2", "--train", "200", "--val", "8", "--test", "8", "--d-model", "16",
+                             "--heads", "2", "--layers", "1", "--d-ff", "32", "--progress", "quiet", "--out", self});
+  check_ok(sp);
+  INFO(sp.out);
+  CHECK(sp.out.find("row i -> row i for the task's 16 token ids") != std::string::npos);
+  CHECK(fs::exists(self + "/self_lm/model.safetensors"));
+  CHECK(read_text(self + "/result.json").find("\"init\": \"" + self + "/self_lm\"") != std::string::npos);
+
   const std::string never = dir + "/never";
   const std::vector<std::pair<std::vector<std::string>, std::string>> bad = {
       {{"lra", "listops", "--init", model, "--scheme", "flash", "--out", never}, "needs a byte task"},
@@ -801,7 +812,10 @@ TEST_CASE("cli: lra --init fine-tunes from an lm train model and records it; mis
        "--d-model 32 contradicts the pretrained model's 16"},
       {{"lra", "text", "--data", acl, "--init", dir + "/nothing", "--scheme", "flash", "--out", never},
        "nothing/config.json"},
-      {{"lra", "text", "--data", acl, "--init", text, "--scheme", "flash", "--out", never}, "config.json"}};
+      {{"lra", "text", "--data", acl, "--init", text, "--scheme", "flash", "--out", never}, "config.json"},
+      {{"lra", "listops", "--self-pretrain", "3", "--init", model, "--scheme", "flash", "--out", never},
+       "--self-pretrain and --init both say where the encoder starts"},
+      {{"lra", "listops", "--self-pretrain", "0", "--scheme", "flash", "--out", never}, "--self-pretrain 0"}};
   for (const auto& [args, what] : bad) {
     CAPTURE(what);
     const Result b = run_cli(args);

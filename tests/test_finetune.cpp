@@ -350,3 +350,65 @@ TEST_CASE("finetune: the suite trains a task from scratch and fine-tuned from a 
   o.tasks = {scratch, scratch};
   CHECK(contains(error_of([&] { lra::run_suite(o); }), "two tasks are called 'text'"));
 }
+
+TEST_CASE("finetune: self-pretraining — the task's own inputs as a corpus, an LM on them, its token rows kept") {
+  // ListOps (variable length): each input's ids, then PAD; Pathfinder (fixed length, 0 = black): no separator.
+  lra::TaskOptions lo;
+  lo.task = "listops";
+  lo.max_len = 40;
+  lo.n_train = 200;
+  lo.n_val = lo.n_test = 4;
+  const lra::Splits listops = lra::load_task(lo);
+  const lm::Corpus c = lm::task_corpus(listops.train);
+  int64_t tokens = 0;
+  for (const lra::Sequence& s : listops.train.inputs) tokens += static_cast<int64_t>(s.size());
+  CHECK(static_cast<int64_t>(c.text.size()) == tokens + listops.train.size());  // one PAD after each
+  CHECK(std::count(c.text.begin(), c.text.end(), '\0') == listops.train.size());  // ids 1..15 are never 0
+  CHECK(static_cast<unsigned char>(c.text[0]) == static_cast<unsigned char>(listops.train.inputs[0][0]));
+  CHECK(c.name == "self:listops");
+
+  lra::TaskOptions po;
+  po.task = "pathfinder16";
+  po.n_train = 6;
+  po.n_val = po.n_test = 2;
+  const lra::Splits pf = lra::load_task(po);
+  CHECK(lm::task_corpus(pf.train).text.size() == 6u * 256u);
+
+  lra::Dataset wide = listops.train;  // an id that is not one byte is refused, naming it
+  wide.inputs[0][0] = 300;
+  CHECK(contains(error_of([&] { lm::task_corpus(wide); }), "token id 300"));
+
+  // An LM on ListOps' own tokens, then the classifier: token row i is the LM's row i (no shift, unlike bytes).
+  attention::ModelConfig cfg;
+  cfg.scheme = "linear";
+  cfg.d_model = 16;
+  cfg.n_heads = 2;
+  cfg.n_layers = 1;
+  cfg.d_ff = 32;
+  lm::SelfPretrainOptions so;
+  so.steps = 3;
+  so.batch_size = 4;
+  so.progress = lra::ProgressMode::Quiet;
+  lm::TrainResult tr;
+  const std::unique_ptr<lm::ByteLM> self = lm::self_pretrain(listops.train, cfg, so, &tr);
+  CHECK(tr.steps == 3);
+  CHECK(self->config.context == listops.train.longest());
+  CHECK_FALSE(self->config.masked);
+  lra::Classifier model(cfg, listops.train);
+  // the byte mapping refuses ListOps; the same-ids mapping takes it
+  CHECK(contains(error_of([&] { lm::init_classifier(model, *self, "self"); }), "tokens are not bytes"));
+  const lm::InitReport r = lm::init_classifier(model, *self, "self", lm::TokenMap::same_ids);
+  CHECK(contains(r.tokens, "row i -> row i for the task's 16 token ids"));
+  const Tensor* lm_rows = nullptr;
+  const Tensor* cls_rows = nullptr;
+  const core::nn::NamedTensors lm_state = core::nn::state_of(*self), cls_state = core::nn::state_of(model);
+  for (const auto& [n, t] : lm_state)
+    if (n == "net.encoder.tokens.weight") lm_rows = &t;
+  for (const auto& [n, t] : cls_state)
+    if (n == "single.encoder.tokens.weight") cls_rows = &t;
+  REQUIRE(lm_rows != nullptr);
+  REQUIRE(cls_rows != nullptr);
+  REQUIRE(cls_rows->size(0) == 16);
+  const int64_t d = cls_rows->size(1);
+  CHECK(std::equal(cls_rows->data(), cls_rows->data() + 16 * d, lm_rows->data()));
+}

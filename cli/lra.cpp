@@ -92,7 +92,7 @@ int lra_generate_pathfinder(const Args& args) {
 // attnzoo lra suite ...
 int lra_suite(const Args& args) {
   only_options(args, {"out", "schemes", "time-limit", "no-efficiency", "progress", "lengths", "tasks", "init",
-                      "seq-lens", "no-scratch"}, "lra suite");
+                      "seq-lens", "no-scratch", "self-pretrain"}, "lra suite");
   AZ_CHECK(args.positional.size() == 1, "lra suite: unexpected argument '",
            args.positional.size() > 1 ? args.positional[1] : "", "'");
   lra::SuiteOptions o;
@@ -115,6 +115,9 @@ int lra_suite(const Args& args) {
   }
   // The experiments below default to which book? alone.
   if (!args.has("tasks") && (args.has("seq-lens") || args.has("init"))) o.tasks = {lra::mini_task("text")};
+  if (!args.has("tasks") && args.has("self-pretrain")) o.tasks = {lra::mini_task("pathfinder")};
+  AZ_CHECK(!(args.has("self-pretrain") && args.has("init")), "lra suite: --self-pretrain and --init both say where ",
+           "the encoder starts; give one");
   // --seq-lens L1,L2,...: accuracy vs input length. Each task once per length (key "text@1024"): bytes per passage
   // for text and retrieval, the longest expression for ListOps; the image tasks have their pixel count.
   if (args.has("seq-lens")) {
@@ -136,11 +139,10 @@ int lra_suite(const Args& args) {
   // --init DIR[,DIR2]: pretraining vs scratch. Each byte task from scratch, with the sizes of the language
   // model(s), and fine-tuned from each model with every scheme, same budget (the attention swapped where the
   // scheme is not the LM's). A DIR with "{scheme}" in it names one model per scheme, each pretrained with that
-  // scheme's own attention (task "text+self"); one without, a model for all (task "text+pretrained").
+  // scheme's own attention (task "text+own"); one without, a model for all (task "text+pretrained").
   // --no-scratch leaves the scratch runs out (an earlier run at the same sizes has them).
   std::map<std::string, std::unique_ptr<lm::ByteLM>> pretrained;  // model dir -> model, every one read up front
   o.run_efficiency = !args.has("no-efficiency");
-  AZ_CHECK(!args.has("no-scratch") || args.has("init"), "lra suite: --no-scratch goes with --init");
   if (args.has("init")) {
     AZ_CHECK(!args.has("lengths") && !args.has("no-efficiency"), "lra suite: --init measures no efficiency, so ",
              args.has("lengths") ? "--lengths" : "--no-efficiency", " does not apply");
@@ -200,7 +202,7 @@ int lra_suite(const Args& args) {
         const bool own = dir.find("{scheme}") != std::string::npos;
         lra::SuiteTask f = t;
         f.title = title + (own ? ", pretrained with its own attention" : ", pretrained");
-        f.key = key + (own ? "+self" : "+pretrained");
+        f.key = key + (own ? "+own" : "+pretrained");
         f.pretrained = true;
         f.train.init = dir;
         runs.push_back(f);
@@ -212,9 +214,46 @@ int lra_suite(const Args& args) {
       return lm::describe(lm::init_classifier(model, *pretrained.at(dir), dir));
     };
   }
+  // --self-pretrain N: "never train from scratch" — each task twice, same budget: from scratch, and after N steps
+  // of a causal LM on the task's own training inputs (task "pathfinder16+self"; lm::self_pretrain).
+  if (args.has("self-pretrain")) {
+    AZ_CHECK(!args.has("lengths"), "lra suite: --self-pretrain measures no efficiency, so --lengths does not apply");
+    const int64_t steps = parse_int(args, "self-pretrain", 0, 1, 100000000);
+    std::vector<lra::SuiteTask> runs;
+    for (lra::SuiteTask t : o.tasks) {
+      const std::string title = t.title;
+      if (!args.has("no-scratch")) {
+        t.title = title + ", scratch";
+        runs.push_back(t);
+      }
+      t.title = title + ", self-pretrained";
+      t.key += "+self";
+      t.self_pretrain_steps = steps;
+      runs.push_back(t);
+    }
+    o.tasks = runs;
+    o.run_efficiency = false;
+    o.self_pretrain = [](lra::Classifier& model, const lra::Dataset& train, const lra::TrainOptions& run,
+                         int64_t n) {
+      lm::SelfPretrainOptions so;
+      so.steps = n;
+      so.batch_size = run.batch_size;
+      so.seed = run.seed;
+      so.out_dir = run.out_dir.empty() ? "" : run.out_dir + "/self_lm";
+      so.label = run.label + " self-pretraining";
+      so.progress = run.progress;
+      so.progress_stream = run.progress_stream;
+      const std::unique_ptr<lm::ByteLM> lm = lm::self_pretrain(train, model.config, so);
+      return lm::describe(lm::init_classifier(model, *lm, so.out_dir, lm::self_token_map(train)));
+    };
+  }
+  AZ_CHECK(!args.has("no-scratch") || args.has("init") || args.has("self-pretrain"),
+           "lra suite: --no-scratch goes with --init or --self-pretrain");
   // The experiments keep their own directories, so that they never replace make lra's five-task results.
-  o.out_dir = args.get("out", args.has("init") ? "out/lra-pretrained" : args.has("seq-lens") ? "out/lra-lengths"
-                                                                                           : "out/lra");
+  o.out_dir = args.get("out", args.has("init")            ? "out/lra-pretrained"
+                              : args.has("self-pretrain") ? "out/lra-self-pretrained"
+                              : args.has("seq-lens")      ? "out/lra-lengths"
+                                                          : "out/lra");
   check_output_dir(o.out_dir, "lra suite");
   o.time_limit_per_run = parse_float(args, "time-limit", 420, 0, 1e7);  // a safety net: 0 = none
   o.efficiency.lengths = parse_int_list(args, "lengths", o.efficiency.lengths, 1, 1 << 16);
@@ -354,7 +393,8 @@ int lra_train(const Args& args, std::string task) {
               << " (no labels), " << self_steps << " steps, then fine-tuning" << std::endl;
     const std::unique_ptr<lm::ByteLM> self = lm::self_pretrain(data.train, model.config, so);
     o.init = so.out_dir;
-    std::cout << lm::describe(lm::init_classifier(model, *self, so.out_dir, lm::TokenMap::same_ids)) << std::flush;
+    std::cout << lm::describe(lm::init_classifier(model, *self, so.out_dir, lm::self_token_map(data.train)))
+              << std::flush;
   }
   const lra::TrainResult r = lra::train(model, data, o);
   std::cout << std::fixed << std::setprecision(2) << "test accuracy " << 100 * r.test_acc

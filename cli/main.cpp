@@ -109,6 +109,7 @@ usage:
 
   attnzoo lra suite [--out DIR] [--schemes a,b] [--tasks a,b|five] [--time-limit SEC] [--no-efficiency]
                     [--lengths 1024,2048] [--init LM_DIR[,PATTERN]] [--no-scratch] [--seq-lens 256,1024,4096]
+                    [--self-pretrain N]
       the mini suite of `make lra`: every scheme on the benchmark's five tasks — ListOps (<= 100
       tokens), text (which book? 512 bytes), retrieval (same book? 2 x 512 bytes), image
       (Fashion-MNIST) and Pathfinder 16x16; the three real-data ones read the offline Debian data
@@ -122,8 +123,11 @@ usage:
       fine-tuned from that model with every scheme (task "text+pretrained"); no efficiency runs;
       default DIR out/lra-pretrained (make lra-pretrained);
       a directory with {scheme} in it, e.g. out/lm/runs/schemes/{scheme}_mlm_n512, fine-tunes each
-      scheme from the model pretrained with its own attention (task "text+self"); --no-scratch
+      scheme from the model pretrained with its own attention (task "text+own"); --no-scratch
       leaves out the scratch runs (an earlier --init run at the same sizes has them)
+      --self-pretrain N: "never train from scratch" — each task (default: pathfinder) from scratch
+      and after N steps of a causal LM on its own training inputs (task "pathfinder16+self"; lra
+      TASK --self-pretrain); default DIR out/lra-self-pretrained
       --seq-lens L1,L2: accuracy vs input length — each task (default: text; text, retrieval: bytes
       per passage; listops: its longest expression) once per length, as task "text@L"; default DIR
       out/lra-lengths

@@ -125,17 +125,25 @@ InitReport init_classifier(lra::Classifier& model, const ByteLM& lm, const std::
   return r;
 }
 
+TokenMap self_token_map(const lra::Dataset& train) {
+  return train.vocab == lra::text::kVocab ? TokenMap::bytes : TokenMap::same_ids;
+}
+
 Corpus task_corpus(const lra::Dataset& train) {
   Corpus c;
   c.name = "self:" + train.task;
-  c.source = "the training inputs of " + train.task + " (" + std::to_string(train.size()) + " of them), one byte per token id";
+  const bool bytes = self_token_map(train) == TokenMap::bytes;  // id = byte + 1: give the bytes back
+  c.source = "the training inputs of " + train.task + " (" + std::to_string(train.size()) + " of them), " +
+             (bytes ? "their bytes" : "one byte per token id");
   bool padded = false;  // inputs of different lengths (ListOps) are separated by PAD; fixed-length ones are not
   for (int64_t i = 0; i < train.size(); ++i) padded = padded || train.inputs[i].size() != train.inputs[0].size();
+  padded = padded && !bytes;  // text runs on from passage to passage
   auto append = [&](const lra::Sequence& seq) {
     for (const lra::Token id : seq) {
-      AZ_CHECK(id >= 0 && id < kByteValues, "self-pretraining: ", train.task, " has token id ", id,
+      const lra::Token b = bytes ? id - 1 : id;
+      AZ_CHECK(b >= 0 && b < kByteValues, "self-pretraining: ", train.task, " has token id ", id,
                ", which is not one byte");
-      c.text += static_cast<char>(static_cast<unsigned char>(id));
+      c.text += static_cast<char>(static_cast<unsigned char>(b));
     }
     if (padded) c.text += static_cast<char>(static_cast<unsigned char>(train.pad_id));
   };

@@ -257,6 +257,8 @@ SuiteResult run_suite(const SuiteOptions& options) {
     AZ_CHECK(keys.insert(t.key).second, "lra suite: two tasks are called '", t.key, "' (SuiteTask::key)");
     AZ_CHECK(!t.pretrained || options.init, "lra suite: ", t.title,
              " starts from a pretrained model, but none was given");
+    AZ_CHECK(t.self_pretrain_steps == 0 || options.self_pretrain, "lra suite: ", t.title,
+             " self-pretrains, but no self_pretrain was given");
   }
   for (const std::string& s : result.schemes) attention::find_scheme(s).configure(mini_settings(s));
 
@@ -322,12 +324,17 @@ SuiteResult run_suite(const SuiteOptions& options) {
       if (!options.out_dir.empty()) o.out_dir = options.out_dir + "/runs/" + run.task + "/" + run.scheme;
       log << o.label << ": " << o.steps << " steps of batch " << o.batch_size << std::endl;
       try {
-        if (task.pretrained) {  // fine-tuning: the classifier gets the pretrained encoder first
+        if (task.pretrained || task.self_pretrain_steps > 0) {  // fine-tuning: the encoder starts pretrained
           attention::ModelConfig cfg = o.model;
           cfg.seed = o.seed;
           Classifier model(cfg, data.train);
-          o.init = model_dir_for(task.train.init, run.scheme);
-          log << options.init(model, o.init) << std::flush;
+          if (task.pretrained) {
+            o.init = model_dir_for(task.train.init, run.scheme);
+            log << options.init(model, o.init) << std::flush;
+          } else {
+            log << options.self_pretrain(model, data.train, o, task.self_pretrain_steps) << std::flush;
+            o.init = o.out_dir.empty() ? "self-pretrained" : o.out_dir + "/self_lm";
+          }
           run.result = train(model, data, o);
         } else {
           run.result = train(data, o);
@@ -421,6 +428,8 @@ std::string suite_description(const std::vector<SuiteTask>& tasks) {
        "checkpoint with the best validation accuracy.";
   for (const SuiteTask& t : tasks) {
     s << " " << t.title << ": ";
+    if (t.self_pretrain_steps > 0)
+      s << "fine-tuned after " << t.self_pretrain_steps << " steps of a causal LM on its own training inputs, ";
     if (t.pretrained)
       s << "fine-tuned from the pretrained model " << t.train.init
         << (t.train.init.find("{scheme}") != std::string::npos ? " (each scheme's own)" : "") << ", ";

@@ -65,6 +65,7 @@ struct SuiteTask {
                          // "pathfinder16"), or e.g. "text+pretrained" for a fine-tuned variant of a task
   TaskOptions data;
   TrainOptions train;    // model size and optimisation; model.scheme/set are filled in per scheme
+  int64_t self_pretrain_steps = 0;  // > 0: every run first self-pretrains (SuiteOptions::self_pretrain) that long
   bool pretrained = false;  // every run starts from SuiteOptions::init's model (fine-tuning; byte tasks only):
                             // the one in train.init, where "{scheme}" stands for the run's scheme (each scheme
                             // fine-tuned from a model pretrained with its own attention)
@@ -128,6 +129,12 @@ struct SuiteOptions {
   // classifier and returns a few lines for the log. lra/ sits below lm/, so the caller supplies it
   // (`attnzoo lra suite --init DIR`: lm::init_classifier; see lm/finetune.h).
   std::function<std::string(Classifier& model, const std::string& dir)> init;
+  // Self-pretraining ("never train from scratch"): for a task with self_pretrain_steps > 0, each run's fresh
+  // classifier is handed to `self_pretrain` with the training split and the run's options (out_dir, seed, steps
+  // to use); it trains an LM on the training inputs, loads it into the classifier and returns lines for the log
+  // (`attnzoo lra suite --self-pretrain N`: lm::self_pretrain; see lm/finetune.h).
+  std::function<std::string(Classifier& model, const Dataset& train, const TrainOptions& run, int64_t steps)>
+      self_pretrain;
 };
 
 struct SuiteRun {

@@ -843,7 +843,9 @@ TEST_CASE("cli: lra suite --tasks names the presets it has, and it and --init re
       {{"lra", "suite", "--seq-lens", "256", "--tasks", "text,listops", "--init", dir + "/no-model", "--out", never},
        "listops@256's tokens are not bytes"},
       // --init's forms: one shared model, one per scheme ({scheme}), both; --no-scratch only with them
-      {{"lra", "suite", "--no-scratch", "--out", never}, "--no-scratch goes with --init"},
+      {{"lra", "suite", "--no-scratch", "--out", never}, "--no-scratch goes with --init or --self-pretrain"},
+      {{"lra", "suite", "--self-pretrain", "5", "--init", dir + "/a", "--out", never}, "give one"},
+      {{"lra", "suite", "--self-pretrain", "-1", "--out", never}, "--self-pretrain"},
       {{"lra", "suite", "--init", dir + "/a," + dir + "/b", "--out", never}, "one shared model and one with {scheme}"},
       {{"lra", "suite", "--init", dir + "/a,", "--out", never}, "empty model directory"},
       {{"lra", "suite", "--init", dir + "/{scheme}_lm", "--schemes", "linear", "--out", never},

@@ -329,7 +329,7 @@ TEST_CASE("finetune: the suite trains a task from scratch and fine-tuned from a 
   CHECK(lra::model_dir_for("a/{scheme}/{scheme}_x", "bigbird") == "a/bigbird/bigbird_x");
   CHECK(lra::model_dir_for("a/b", "bigbird") == "a/b");
   lra::SuiteTask own = fine;
-  own.key = "text+self";
+  own.key = "text+own";
   own.train.init = (dir / "{scheme}_lm");
   o.tasks = {own};
   o.out_dir = dir / "suite_self";
@@ -341,7 +341,37 @@ TEST_CASE("finetune: the suite trains a task from scratch and fine-tuned from a 
   const lra::SuiteResult self = lra::run_suite(o);
   REQUIRE(self.runs.size() == 1);
   CHECK(asked == std::vector<std::string>{(dir / "linear_lm")});
-  CHECK(self.find("linear", "text+self")->result.init == (dir / "linear_lm"));  // the one it started from
+  CHECK(self.find("linear", "text+own")->result.init == (dir / "linear_lm"));  // the one it started from
+
+  // self-pretraining in the suite: the hook gets the run's training split; which book? is a byte task, so the LM
+  // reads its passages as bytes and maps back with the byte rule
+  lra::SuiteTask selfp = scratch;
+  selfp.key = "text+self";
+  selfp.self_pretrain_steps = 2;
+  o.tasks = {selfp};
+  o.out_dir = dir / "suite_sp";
+  int calls = 0;
+  o.self_pretrain = [&](lra::Classifier& model, const lra::Dataset& train, const lra::TrainOptions& run,
+                        int64_t steps) {
+    ++calls;
+    CHECK(steps == 2);
+    CHECK(lm::self_token_map(train) == lm::TokenMap::bytes);
+    lm::SelfPretrainOptions so;
+    so.steps = steps;
+    so.batch_size = 2;
+    so.progress = lra::ProgressMode::Quiet;
+    so.out_dir = run.out_dir + "/self_lm";
+    const std::unique_ptr<lm::ByteLM> own = lm::self_pretrain(train, model.config, so);
+    return lm::describe(lm::init_classifier(model, *own, so.out_dir, lm::self_token_map(train)));
+  };
+  const lra::SuiteResult sp = lra::run_suite(o);
+  CHECK(calls == 1);
+  REQUIRE(sp.find("linear", "text+self") != nullptr);
+  CHECK(sp.find("linear", "text+self")->status == "ok");
+  CHECK(std::filesystem::exists(dir / "suite_sp/runs/text+self/linear/self_lm/model.safetensors"));
+  CHECK(contains(log.str(), "LM row b (byte b) -> row b + 1"));
+  o.self_pretrain = nullptr;
+  CHECK(contains(error_of([&] { lra::run_suite(o); }), "self-pretrains, but no self_pretrain was given"));
 
   // a pretrained task with no model to start from, and two tasks of one name, are refused before any run
   o.tasks = {scratch, fine};

@@ -89,6 +89,119 @@ int lra_generate_pathfinder(const Args& args) {
   return kExitOk;
 }
 
+// lra suite --init DIR[,DIR2]: pretraining vs scratch. Each byte task from scratch, with the sizes of the language
+// model(s), and fine-tuned from each model with every scheme, same budget (the attention swapped where the scheme
+// is not the LM's). A DIR with "{scheme}" in it names one model per scheme, each pretrained with that scheme's own
+// attention (task "text+own"); one without, a model for all (task "text+pretrained"). --no-scratch leaves the
+// scratch runs out (an earlier run at the same sizes has them). Every model is read into `pretrained` (model dir ->
+// model) before any data, and o.init reads from there.
+void add_init_runs(const Args& args, lra::SuiteOptions& o,
+                   std::map<std::string, std::unique_ptr<lm::ByteLM>>& pretrained) {
+  AZ_CHECK(!args.has("lengths") && !args.has("no-efficiency"), "lra suite: --init measures no efficiency, so ",
+           args.has("lengths") ? "--lengths" : "--no-efficiency", " does not apply");
+  for (const lra::SuiteTask& t : o.tasks)  // the tasks first: reading the models is the expensive part
+    AZ_CHECK(t.data.task == "text" || t.data.task == "retrieval", "lra suite: --init starts from a byte language ",
+             "model, so it needs byte tasks (text, retrieval); ", t.key, "'s tokens are not bytes");
+  std::vector<std::string> dirs(1);  // split on commas, empty pieces kept (and refused)
+  for (char c : args.get("init")) {
+    if (c == ',') {
+      dirs.emplace_back();
+    } else {
+      dirs.back() += c;
+    }
+  }
+  for (const std::string& dir : dirs) AZ_CHECK(!dir.empty(), "lra suite: --init names an empty model directory");
+  AZ_CHECK(!dirs.empty() && dirs.size() <= 2, "lra suite: --init takes one or two model directories (one shared, ",
+           "one with {scheme}), not ", dirs.size());
+  AZ_CHECK(dirs.size() == 1 || (dirs[0].find("{scheme}") == std::string::npos) !=
+                                   (dirs[1].find("{scheme}") == std::string::npos),
+           "lra suite: --init's two directories must be one shared model and one with {scheme}");
+  std::vector<std::string> schemes = o.schemes;
+  if (schemes.empty())
+    for (const attention::Scheme* s : attention::all_schemes()) schemes.push_back(s->name());
+  // Every model the runs will start from, read and checked before any data is loaded: one line for a missing
+  // model or sizes that differ from the first's (scratch and fine-tuned runs must have the same model).
+  std::string first;
+  attention::ModelConfig pre;
+  for (const std::string& dir : dirs)
+    for (const std::string& s : schemes) {
+      const std::string d = lra::model_dir_for(dir, s);
+      if (pretrained.count(d)) continue;
+      try {
+        pretrained[d] = lm::load_model(d);
+      } catch (const core::Error& e) {
+        AZ_FAIL("lra suite: --init for ", s, ": ", e.what());
+      }
+      const attention::ModelConfig c = lm::pretrained_config(*pretrained[d]);
+      if (first.empty()) {
+        first = d;
+        pre = c;
+      }
+      AZ_CHECK(c.d_model == pre.d_model && c.n_heads == pre.n_heads && c.n_layers == pre.n_layers &&
+                   c.d_ff == pre.d_ff,
+               "lra suite: --init models differ in size: ", d, " is d_model ", c.d_model, ", ", c.n_heads,
+               " heads, ", c.n_layers, " layers, d_ff ", c.d_ff, "; ", first, " is ", pre.d_model, ", ", pre.n_heads,
+               ", ", pre.n_layers, ", ", pre.d_ff);
+    }
+  std::vector<lra::SuiteTask> runs;
+  for (lra::SuiteTask t : o.tasks) {
+    lm::use_pretrained_sizes(t.train.model, pre);
+    const std::string title = t.title, key = t.key;
+    if (!args.has("no-scratch")) {
+      t.title = title + ", scratch";
+      runs.push_back(t);
+    }
+    for (const std::string& dir : dirs) {
+      const bool own = dir.find("{scheme}") != std::string::npos;
+      lra::SuiteTask f = t;
+      f.title = title + (own ? ", pretrained with its own attention" : ", pretrained");
+      f.key = key + (own ? "+own" : "+pretrained");
+      f.pretrained = true;
+      f.train.init = dir;
+      runs.push_back(f);
+    }
+  }
+  o.tasks = runs;
+  o.run_efficiency = false;
+  o.init = [&pretrained](lra::Classifier& model, const std::string& dir) {
+    return lm::describe(lm::init_classifier(model, *pretrained.at(dir), dir));
+  };
+}
+
+// lra suite --self-pretrain N: "never train from scratch". Each task twice, same budget: from scratch, and after
+// N steps of a causal LM on the task's own training inputs (task "pathfinder16+self"; lm::self_pretrain).
+void add_self_pretrain_runs(const Args& args, lra::SuiteOptions& o) {
+  AZ_CHECK(!args.has("lengths"), "lra suite: --self-pretrain measures no efficiency, so --lengths does not apply");
+  const int64_t steps = parse_int(args, "self-pretrain", 0, 1, 100000000);
+  std::vector<lra::SuiteTask> runs;
+  for (lra::SuiteTask t : o.tasks) {
+    const std::string title = t.title;
+    if (!args.has("no-scratch")) {
+      t.title = title + ", scratch";
+      runs.push_back(t);
+    }
+    t.title = title + ", self-pretrained";
+    t.key += "+self";
+    t.self_pretrain_steps = steps;
+    runs.push_back(t);
+  }
+  o.tasks = runs;
+  o.run_efficiency = false;
+  o.self_pretrain = [](lra::Classifier& model, const lra::Dataset& train, const lra::TrainOptions& run,
+                       int64_t n) {
+    lm::SelfPretrainOptions so;
+    so.steps = n;
+    so.batch_size = run.batch_size;
+    so.seed = run.seed;
+    so.out_dir = run.out_dir.empty() ? "" : run.out_dir + "/self_lm";
+    so.label = run.label + " self-pretraining";
+    so.progress = run.progress;
+    so.progress_stream = run.progress_stream;
+    const std::unique_ptr<lm::ByteLM> lm = lm::self_pretrain(train, model.config, so);
+    return lm::describe(lm::init_classifier(model, *lm, so.out_dir, lm::self_token_map(train)));
+  };
+}
+
 // attnzoo lra suite ...
 int lra_suite(const Args& args) {
   only_options(args, {"out", "schemes", "time-limit", "no-efficiency", "progress", "lengths", "tasks", "init",
@@ -118,6 +231,8 @@ int lra_suite(const Args& args) {
   if (!args.has("tasks") && args.has("self-pretrain")) o.tasks = {lra::mini_task("pathfinder")};
   AZ_CHECK(!(args.has("self-pretrain") && args.has("init")), "lra suite: --self-pretrain and --init both say where ",
            "the encoder starts; give one");
+  AZ_CHECK(!args.has("no-scratch") || args.has("init") || args.has("self-pretrain"),
+           "lra suite: --no-scratch goes with --init or --self-pretrain");
   // --seq-lens L1,L2,...: accuracy vs input length. Each task once per length (key "text@1024"): bytes per passage
   // for text and retrieval, the longest expression for ListOps; the image tasks have their pixel count.
   if (args.has("seq-lens")) {
@@ -136,119 +251,10 @@ int lra_suite(const Args& args) {
     }
     o.tasks = each;
   }
-  // --init DIR[,DIR2]: pretraining vs scratch. Each byte task from scratch, with the sizes of the language
-  // model(s), and fine-tuned from each model with every scheme, same budget (the attention swapped where the
-  // scheme is not the LM's). A DIR with "{scheme}" in it names one model per scheme, each pretrained with that
-  // scheme's own attention (task "text+own"); one without, a model for all (task "text+pretrained").
-  // --no-scratch leaves the scratch runs out (an earlier run at the same sizes has them).
-  std::map<std::string, std::unique_ptr<lm::ByteLM>> pretrained;  // model dir -> model, every one read up front
+  std::map<std::string, std::unique_ptr<lm::ByteLM>> pretrained;  // --init: model dir -> model
   o.run_efficiency = !args.has("no-efficiency");
-  if (args.has("init")) {
-    AZ_CHECK(!args.has("lengths") && !args.has("no-efficiency"), "lra suite: --init measures no efficiency, so ",
-             args.has("lengths") ? "--lengths" : "--no-efficiency", " does not apply");
-    for (const lra::SuiteTask& t : o.tasks)  // the tasks first: reading the models is the expensive part
-      AZ_CHECK(t.data.task == "text" || t.data.task == "retrieval", "lra suite: --init starts from a byte language ",
-               "model, so it needs byte tasks (text, retrieval); ", t.key, "'s tokens are not bytes");
-    std::vector<std::string> dirs(1);  // split on commas, empty pieces kept (and refused)
-    for (char c : args.get("init")) {
-      if (c == ',') {
-        dirs.emplace_back();
-      } else {
-        dirs.back() += c;
-      }
-    }
-    for (const std::string& dir : dirs) AZ_CHECK(!dir.empty(), "lra suite: --init names an empty model directory");
-    AZ_CHECK(!dirs.empty() && dirs.size() <= 2, "lra suite: --init takes one or two model directories (one shared, ",
-             "one with {scheme}), not ", dirs.size());
-    AZ_CHECK(dirs.size() == 1 || (dirs[0].find("{scheme}") == std::string::npos) !=
-                                     (dirs[1].find("{scheme}") == std::string::npos),
-             "lra suite: --init's two directories must be one shared model and one with {scheme}");
-    std::vector<std::string> schemes = o.schemes;
-    if (schemes.empty())
-      for (const attention::Scheme* s : attention::all_schemes()) schemes.push_back(s->name());
-    // Every model the runs will start from, read and checked before any data is loaded: one line for a missing
-    // model or sizes that differ from the first's (scratch and fine-tuned runs must have the same model).
-    std::string first;
-    attention::ModelConfig pre;
-    for (const std::string& dir : dirs)
-      for (const std::string& s : schemes) {
-        const std::string d = lra::model_dir_for(dir, s);
-        if (pretrained.count(d)) continue;
-        try {
-          pretrained[d] = lm::load_model(d);
-        } catch (const core::Error& e) {
-          AZ_FAIL("lra suite: --init for ", s, ": ", e.what());
-        }
-        const attention::ModelConfig c = lm::pretrained_config(*pretrained[d]);
-        if (first.empty()) {
-          first = d;
-          pre = c;
-        }
-        AZ_CHECK(c.d_model == pre.d_model && c.n_heads == pre.n_heads && c.n_layers == pre.n_layers &&
-                     c.d_ff == pre.d_ff,
-                 "lra suite: --init models differ in size: ", d, " is d_model ", c.d_model, ", ", c.n_heads,
-                 " heads, ", c.n_layers, " layers, d_ff ", c.d_ff, "; ", first, " is ", pre.d_model, ", ", pre.n_heads,
-                 ", ", pre.n_layers, ", ", pre.d_ff);
-      }
-    std::vector<lra::SuiteTask> runs;
-    for (lra::SuiteTask t : o.tasks) {
-      lm::use_pretrained_sizes(t.train.model, pre);
-      const std::string title = t.title, key = t.key;
-      if (!args.has("no-scratch")) {
-        t.title = title + ", scratch";
-        runs.push_back(t);
-      }
-      for (const std::string& dir : dirs) {
-        const bool own = dir.find("{scheme}") != std::string::npos;
-        lra::SuiteTask f = t;
-        f.title = title + (own ? ", pretrained with its own attention" : ", pretrained");
-        f.key = key + (own ? "+own" : "+pretrained");
-        f.pretrained = true;
-        f.train.init = dir;
-        runs.push_back(f);
-      }
-    }
-    o.tasks = runs;
-    o.run_efficiency = false;
-    o.init = [&pretrained](lra::Classifier& model, const std::string& dir) {
-      return lm::describe(lm::init_classifier(model, *pretrained.at(dir), dir));
-    };
-  }
-  // --self-pretrain N: "never train from scratch" — each task twice, same budget: from scratch, and after N steps
-  // of a causal LM on the task's own training inputs (task "pathfinder16+self"; lm::self_pretrain).
-  if (args.has("self-pretrain")) {
-    AZ_CHECK(!args.has("lengths"), "lra suite: --self-pretrain measures no efficiency, so --lengths does not apply");
-    const int64_t steps = parse_int(args, "self-pretrain", 0, 1, 100000000);
-    std::vector<lra::SuiteTask> runs;
-    for (lra::SuiteTask t : o.tasks) {
-      const std::string title = t.title;
-      if (!args.has("no-scratch")) {
-        t.title = title + ", scratch";
-        runs.push_back(t);
-      }
-      t.title = title + ", self-pretrained";
-      t.key += "+self";
-      t.self_pretrain_steps = steps;
-      runs.push_back(t);
-    }
-    o.tasks = runs;
-    o.run_efficiency = false;
-    o.self_pretrain = [](lra::Classifier& model, const lra::Dataset& train, const lra::TrainOptions& run,
-                         int64_t n) {
-      lm::SelfPretrainOptions so;
-      so.steps = n;
-      so.batch_size = run.batch_size;
-      so.seed = run.seed;
-      so.out_dir = run.out_dir.empty() ? "" : run.out_dir + "/self_lm";
-      so.label = run.label + " self-pretraining";
-      so.progress = run.progress;
-      so.progress_stream = run.progress_stream;
-      const std::unique_ptr<lm::ByteLM> lm = lm::self_pretrain(train, model.config, so);
-      return lm::describe(lm::init_classifier(model, *lm, so.out_dir, lm::self_token_map(train)));
-    };
-  }
-  AZ_CHECK(!args.has("no-scratch") || args.has("init") || args.has("self-pretrain"),
-           "lra suite: --no-scratch goes with --init or --self-pretrain");
+  if (args.has("init")) add_init_runs(args, o, pretrained);
+  if (args.has("self-pretrain")) add_self_pretrain_runs(args, o);
   // The experiments keep their own directories, so that they never replace make lra's five-task results.
   o.out_dir = args.get("out", args.has("init")            ? "out/lra-pretrained"
                               : args.has("self-pretrain") ? "out/lra-self-pretrained"

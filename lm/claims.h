@@ -5,7 +5,8 @@
 //
 //   lm_matches_exact, mlm_matches_exact, lm_beats_local, longer_context_helps
 //       out/lm/all_runs.csv           (`make lm`: every scheme's byte LM at n = 512, and the context sweep)
-//   small_data_beats_exact            out/lra/results.csv, task "text"  (`make lra`: which book? from scratch)
+//   small_data_beats_exact            out/lra/results.csv, task "text"  (`make lra`: which book? from scratch),
+//                                     or else the scratch runs of out/lra-pretrained
 //   pretraining_helps                 out/lra-pretrained/results.csv, tasks "text" and "text+pretrained"
 //                                     (`make lra-pretrained`: scratch vs fine-tuned from make lm's long run)
 //

@@ -82,6 +82,13 @@ TEST_CASE("claims: verdicts follow the result files; missing files say which mak
   CHECK(row_of(rows, "routing").verdict == "no");
   CHECK(row_of(rows, "longformer").verdict == "yes");
   CHECK(row_of(rows, "star").verdict == "yes");
+  CHECK(row_of(rows, "star").measured.find("(full; make lra)") != std::string::npos);
+  // without make lra's file, the scratch runs of make lra-pretrained answer star's claim
+  write_file(dir / "pre2.csv", std::string(kLraHeader) + "full,text,ok,30.0,30,100,200,2,100,60\n"
+                                                         "star,text,ok,29.0,29,100,200,2,100,60\n");
+  const lm::ClaimRow star2 = row_of(lm::check_claims({dir / "lm.csv", dir / "none.csv", dir / "pre2.csv"}), "star");
+  CHECK(star2.verdict == "no");
+  CHECK(star2.measured.find("make lra-pretrained's scratch runs") != std::string::npos);
   CHECK(row_of(rows, "bigbird").verdict == "no");
   CHECK(row_of(rows, "linear").verdict == "not measured yet");  // its run failed
   CHECK(row_of(rows, "linformer").verdict == "not measured yet");  // no masked rows in the file

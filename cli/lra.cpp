@@ -193,7 +193,7 @@ void add_self_pretrain_runs(const Args& args, lra::SuiteOptions& o) {
     so.steps = n;
     so.batch_size = run.batch_size;
     so.seed = run.seed;
-    so.out_dir = run.out_dir.empty() ? "" : run.out_dir + "/self_lm";
+    so.out_dir = run.init;  // the suite's choice: RUN_DIR/self_lm
     so.label = run.label + " self-pretraining";
     so.progress = run.progress;
     so.progress_stream = run.progress_stream;

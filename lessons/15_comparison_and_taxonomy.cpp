@@ -297,11 +297,7 @@ MiniLra read_mini_lra(const std::string& path) {
 // the same table as out/claims.md, which `attnzoo claims` writes): one row per method, the claim itself below.
 // OUT is the lesson's --out directory's parent, where those targets write. Returns the rows.
 std::vector<lm::ClaimRow> print_claims(const std::string& out) {
-  lm::ClaimSources src;
-  src.lm_runs = out + "/lm/all_runs.csv";
-  src.lra = out + "/lra/results.csv";
-  src.pretrained = out + "/lra-pretrained/results.csv";
-  const std::vector<lm::ClaimRow> rows = lm::check_claims(src);
+  const std::vector<lm::ClaimRow> rows = lm::check_claims(lm::ClaimSources::under(out));
   lesson::Table t({"method", "reproduced?", "measured (ours)"}, 10);
   for (const lm::ClaimRow& r : rows)
     t.add({r.scheme, r.verdict, r.measured.size() > 70 ? r.measured.substr(0, 67) + "..." : r.measured});
@@ -562,7 +558,9 @@ int main(int argc, char** argv) try {
   bench.progress = [&](const std::string& line) { L.say("  ", line); };
   std::string ns_text;
   for (int64_t n : bench.ns) ns_text += (ns_text.empty() ? "" : ", ") + std::to_string(n);
-  const std::string bench_csv = (std::filesystem::path(L.dir()).parent_path() / "bench" / "attention.csv").string();
+  // `make bench`, `make lra`, `make lm` ... write under OUT; this lesson writes OUT/15_comparison_and_taxonomy/.
+  const std::string out_root = std::filesystem::path(L.dir()).parent_path().string();
+  const std::string bench_csv = out_root + "/bench/attention.csv";
   std::vector<attention::BenchPoint> points;
   lesson::Repeated timed;  // every run of every point, when measured here (a file from `make bench` has none)
   if (!L.quick() && std::filesystem::exists(bench_csv)) {
@@ -712,8 +710,7 @@ int main(int argc, char** argv) try {
   // %%
   L.step("Step 5 · Long Range Arena accuracy");
   // `make lra` writes OUT/lra/results.csv; this lesson writes OUT/15_comparison_and_taxonomy/: the same OUT.
-  const std::string results_path =
-      (std::filesystem::path(L.dir()).parent_path() / "lra" / "results.csv").string();
+  const std::string results_path = out_root + "/lra/results.csv";
   const MiniLra mini = read_mini_lra(results_path);
   const bool have_mini = !mini.source.empty();
   const std::vector<LraRow> paper = paper_lra();  // (a named vector: paper_row returns pointers into it)
@@ -827,7 +824,7 @@ int main(int argc, char** argv) try {
   // claims that did not reproduce here matter as much as those that did — and at our sizes, a difference under
   // 1 % may be noise.
   {
-    const std::string out = std::filesystem::path(L.dir()).parent_path().string();
+    const std::string& out = out_root;
     const std::vector<lm::ClaimRow> claims = print_claims(out);
     int tested = 0, explained = 0;
     for (const lm::ClaimRow& r : claims) {

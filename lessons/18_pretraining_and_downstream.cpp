@@ -365,8 +365,9 @@ int main(int argc, char** argv) try {
   // **Every scheme, at full size.** `make lra-pretrained` runs this comparison for all fourteen schemes with make
   // lm's long run (exact attention, 3 000 steps) as the pretrained model, at 512 bytes: test accuracy (%) from
   // scratch ("text") and fine-tuned ("text+pretrained"). Which schemes keep what exact attention learned?
+  // make lra-pretrained and lra suite write under OUT; this lesson writes OUT/18_pretraining_and_downstream/.
+  const std::string out = std::filesystem::path(L.dir()).parent_path().string();
   {
-    const std::string out = std::filesystem::path(L.dir()).parent_path().string();
     if (!print_suite_results(out + "/lra-pretrained/results.csv"))
       L.say("(", out, "/lra-pretrained/results.csv is not there yet: `make lm`, then `make lra-pretrained`, fills ",
             "in this table for every scheme)");
@@ -456,7 +457,6 @@ int main(int argc, char** argv) try {
   // trains every scheme named at every length (from scratch, same steps; task text@L) and writes
   // out/lra-lengths/results.csv, shown here when it exists.
   {
-    const std::string out = std::filesystem::path(L.dir()).parent_path().string();
     if (!print_suite_results(out + "/lra-lengths/results.csv"))
       L.say("(no ", out, "/lra-lengths/results.csv yet: the lra suite --seq-lens command above writes it)");
   }

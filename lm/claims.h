@@ -25,6 +25,10 @@ struct ClaimSources {
   std::string lm_runs = "out/lm/all_runs.csv";
   std::string lra = "out/lra/results.csv";
   std::string pretrained = "out/lra-pretrained/results.csv";
+  // The same three files under another output directory (a lesson's --out parent, make's OUT).
+  static ClaimSources under(const std::string& out) {
+    return {out + "/lm/all_runs.csv", out + "/lra/results.csv", out + "/lra-pretrained/results.csv"};
+  }
 };
 
 struct ClaimRow {

@@ -332,8 +332,9 @@ SuiteResult run_suite(const SuiteOptions& options) {
             o.init = model_dir_for(task.train.init, run.scheme);
             log << options.init(model, o.init) << std::flush;
           } else {
+            o.init = o.out_dir.empty() ? "" : o.out_dir + "/self_lm";  // where the LM goes (empty: nowhere)
             log << options.self_pretrain(model, data.train, o, task.self_pretrain_steps) << std::flush;
-            o.init = o.out_dir.empty() ? "self-pretrained" : o.out_dir + "/self_lm";
+            if (o.init.empty()) o.init = "self-pretrained";
           }
           run.result = train(model, data, o);
         } else {

@@ -130,8 +130,9 @@ struct SuiteOptions {
   // (`attnzoo lra suite --init DIR`: lm::init_classifier; see lm/finetune.h).
   std::function<std::string(Classifier& model, const std::string& dir)> init;
   // Self-pretraining ("never train from scratch"): for a task with self_pretrain_steps > 0, each run's fresh
-  // classifier is handed to `self_pretrain` with the training split and the run's options (out_dir, seed, steps
-  // to use); it trains an LM on the training inputs, loads it into the classifier and returns lines for the log
+  // classifier is handed to `self_pretrain` with the training split, the run's options (run.init: where the LM is
+  // to be written, RUN_DIR/self_lm, or empty; seed, batch) and the steps to use; it trains an LM on the training
+  // inputs, loads it into the classifier and returns lines for the log
   // (`attnzoo lra suite --self-pretrain N`: lm::self_pretrain; see lm/finetune.h).
   std::function<std::string(Classifier& model, const Dataset& train, const TrainOptions& run, int64_t steps)>
       self_pretrain;

@@ -360,7 +360,8 @@ TEST_CASE("finetune: the suite trains a task from scratch and fine-tuned from a 
     so.steps = steps;
     so.batch_size = 2;
     so.progress = lra::ProgressMode::Quiet;
-    so.out_dir = run.out_dir + "/self_lm";
+    CHECK(run.init == run.out_dir + "/self_lm");  // the suite says where the LM goes
+    so.out_dir = run.init;
     const std::unique_ptr<lm::ByteLM> own = lm::self_pretrain(train, model.config, so);
     return lm::describe(lm::init_classifier(model, *own, so.out_dir, lm::self_token_map(train)));
   };

@@ -201,6 +201,12 @@ class Scheme {
   };
   virtual Figure extra_figure(int64_t n, const Config& cfg) const { return {}; }
   virtual std::unique_ptr<AttentionLayer> make_layer(const LayerConfig& cfg, core::Rng& rng) const;
+  // Where a pretrained standard layer's parameter (ProjectedAttention's "w_q.weight", ..., "w_o.bias") goes in
+  // this scheme's layer, when a model pretrained with another scheme is fine-tuned with this one (lra --init):
+  // the names, relative to the layer, that start from it. Default: the same name, for every layer built on
+  // ProjectedAttention. Star's layer has no w_q of its own: each cycle's satellite and relay projections start
+  // from the pretrained ones. Empty: the parameter is not used.
+  virtual std::vector<std::string> carry_names(const std::string& name, const Config& cfg) const { return {name}; }
   // Useful floating-point operations of the kernel's forward + backward for q of this shape, counting a
   // multiply-add as 2 — the work the scheme's algorithm needs, not what an implementation happens to spend.
   // Softmax attention over P (query, key) pairs per head costs 12·P·d (QKᵀ and PV forward: 4·P·d; their

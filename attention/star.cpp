@@ -407,6 +407,23 @@ class StarScheme : public Scheme {
     const Config c = configure(cfg.set, cfg.causal, cfg.seed);
     return std::make_unique<StarLayer>(cfg, star_cycles(c.settings), rng);
   }
+  // A pretrained standard layer's w_q, w_k, w_v, w_o start every cycle's satellite projections (cycleT.w_q, ...)
+  // and its relay projections (cycleT.r_q, ...): both are multi-head attention over the token states. The
+  // LayerNorms after each update have no counterpart and start fresh.
+  std::vector<std::string> carry_names(const std::string& name, const Config& cfg) const override {
+    static const char* const kProjections[] = {"w_q.", "w_k.", "w_v.", "w_o."};
+    bool projection = false;
+    for (const char* p : kProjections) projection = projection || name.rfind(p, 0) == 0;
+    if (!projection) return {};
+    const int64_t cycles = star_cycles(cfg.settings);
+    std::vector<std::string> names;
+    for (int64_t t = 0; t < cycles; ++t) {
+      const std::string cycle = "cycle" + std::to_string(t) + ".";
+      names.push_back(cycle + name);                                         // satellites: cycleT.w_q.weight
+      if (t + 1 < cycles) names.push_back(cycle + "r" + name.substr(1));    // relay:      cycleT.r_q.weight
+    }
+    return names;
+  }
 };
 
 Registrar registrar(std::make_unique<StarScheme>());

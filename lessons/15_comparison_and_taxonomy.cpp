@@ -48,8 +48,8 @@
 #include "attention/dense.h"
 #include "attention/figure.h"
 #include "attention/scheme.h"
-#include "lm/claims.h"
 #include "lra/suite.h"
+#include "lessons/claims.h"
 #include "lessons/cost.h"
 #include "lessons/lesson.h"
 
@@ -293,19 +293,6 @@ MiniLra read_mini_lra(const std::string& path) {
 
 // The benchmark's five tasks side by side, ours (mini, from the file) over the paper's (Table 1, full size), when
 // `make lra` ran all five: one row per scheme, "ours / paper" in each cell. Returns false if the file lacks one.
-// Each paper's headline claim against what `make lm`, `make lra` and `make lra-pretrained` measured (lm/claims.h;
-// the same table as out/claims.md, which `attnzoo claims` writes): one row per method, the claim itself below.
-// OUT is the lesson's --out directory's parent, where those targets write. Returns the rows.
-std::vector<lm::ClaimRow> print_claims(const std::string& out) {
-  const std::vector<lm::ClaimRow> rows = lm::check_claims(lm::ClaimSources::under(out));
-  lesson::Table t({"method", "reproduced?", "measured (ours)"}, 10);
-  for (const lm::ClaimRow& r : rows)
-    t.add({r.scheme, r.verdict, r.measured.size() > 70 ? r.measured.substr(0, 67) + "..." : r.measured});
-  t.print();
-  for (const lm::ClaimRow& r : rows) std::cout << "  " << r.scheme << " — " << r.claim << "\n";
-  return rows;
-}
-
 bool print_five_tasks(const MiniLra& mini, const std::vector<const attention::Scheme*>& schemes) {
   struct Column {
     const char* task;    // the task's name in results.csv
@@ -824,17 +811,11 @@ int main(int argc, char** argv) try {
   // claims that did not reproduce here matter as much as those that did — and at our sizes, a difference under
   // 1 % may be noise.
   {
-    const std::string& out = out_root;
-    const std::vector<lm::ClaimRow> claims = print_claims(out);
-    int tested = 0, explained = 0;
-    for (const lm::ClaimRow& r : claims) {
-      tested += r.verdict == "yes" || r.verdict == "no";
-      explained += r.verdict == "not measurable here" ||
-                   (r.verdict == "not measured yet" && r.measured.find("make ") != std::string::npos);
-    }
-    L.say(tested, " of the ", claims.size(), " claims tested on the results in ", out, "/ (lm, lra, lra-pretrained)");
+    const lesson::ClaimCount claims = lesson::print_claims(out_root);
+    L.say(claims.tested, " of the ", claims.rows, " claims tested on the results in ", out_root,
+          "/ (lm, lra, lra-pretrained)");
     L.check("every claim has a verdict, a reason it is not measurable here, or the make target that measures it",
-            tested + explained == static_cast<int>(claims.size()) && !claims.empty());
+            claims.complete());
   }
 
   // %% [markdown]

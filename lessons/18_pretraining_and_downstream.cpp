@@ -19,7 +19,8 @@
 // - Step 4: swap the attention: the same pretrained model fine-tuned with Longformer and linear attention.
 // - Step 5: a longer input than the LM ever saw: Longformer's position copy.
 // - Step 6: accuracy vs passage length L, for three schemes.
-// - Step 7: your rule for the new positions (EXERCISE), scored like Longformer's Tab. 5.
+// - Step 7: each paper's claim, and whether it reproduced here (the table of `attnzoo claims`).
+// - Step 8: your rule for the new positions (EXERCISE), scored like Longformer's Tab. 5.
 //
 // Legend: c = the LM's context (bytes it read at once), L = passage length in bytes, d = d_model,
 // bpc = bits per byte, acc = test accuracy of the best-validation checkpoint.
@@ -33,6 +34,7 @@
 #include <vector>
 
 #include "core/state.h"
+#include "lessons/claims.h"
 #include "lessons/lesson.h"
 #include "lm/corpus.h"
 #include "lm/finetune.h"
@@ -46,7 +48,7 @@ using core::Tensor;
 namespace img = plot;
 namespace books = lra::books;
 
-// Step 7's exercise: how to fill the position table of a model that reads more positions than it was trained
+// Step 8's exercise: how to fill the position table of a model that reads more positions than it was trained
 // on. Your version is the EXERCISE block in main; the reference solution and a known-wrong answer are in
 // lessons/solutions/18_pretraining_and_downstream.h.
 struct MyExtension {
@@ -462,14 +464,32 @@ int main(int argc, char** argv) try {
   }
 
   // %% [markdown]
-  // ## Step 7 · your rule for the new positions
+  // ## Step 7 · each paper's claim, reproduced in miniature?
+  // Every paper of the course claims something its attention buys: "matches full attention's perplexity",
+  // "pretraining then fine-tuning beats training from scratch", "a longer context helps". Each scheme file states
+  // its paper's headline claim in the paper's words (SchemeInfo::claim), and lm/claims.h tests its direction on
+  // what `make lm`, `make lra` and `make lra-pretrained` measured at full size on this machine. Before those
+  // have run, a row names the target that measures it. The claims that did not reproduce are as much a result as
+  // those that did: at our sizes, with one seed, read a difference of a few tenths of a point as noise.
+  // %%
+  L.step("Step 7 · each paper's claim, and what this machine measured");
+  {
+    const lesson::ClaimCount claims = lesson::print_claims(out);
+    L.say(claims.tested, " of the ", claims.rows, " claims tested on the results in ", out,
+          "/ (lm, lra, lra-pretrained); `attnzoo claims` writes the same table to out/claims.md");
+    L.check("every claim has a verdict, a reason it is not measurable here, or the make target that measures it",
+            claims.complete());
+  }
+
+  // %% [markdown]
+  // ## Step 8 · your rule for the new positions
   // Write the rule that fills a table of n_long positions from the c learned ones. The self-check puts your table
   // into the pretrained LM, now reading 4c bytes at once, and scores it *before any update* — Longformer's Tab. 5
   // in miniature — next to two references: the LM at its own c, and new rows drawn at random (N(0, 1), how a
   // fresh embedding starts). Try: random rows; repeating the last learned row for every new position; Longformer's
   // copy, row t = row t mod c. Which keeps the LM's bits per byte, and why?
   // %%
-  L.step("Step 7 · your position rule (EXERCISE)");
+  L.step("Step 8 · your position rule (EXERCISE)");
   // EXERCISE ---------------------------------------------------------------------------------------------------
   MyExtension my_extension;
   my_extension.extend = [](const Tensor& learned, int64_t n_long) {
@@ -524,7 +544,7 @@ int main(int argc, char** argv) try {
   //    Linformer's E and F not come from the LM?
   // 3. From the command line, pretrain longer (`build/attnzoo lm train --corpus kjv --context 128 --steps 2000 ...`)
   //    and fine-tune with `build/attnzoo lra text --init DIR`: does a better LM (lower bpc) give a better classifier?
-  // 4. Step 7: draw the random rows with a standard deviation of 0.02 instead of 1 (core::randn's `std`): does the
+  // 4. Step 8: draw the random rows with a standard deviation of 0.02 instead of 1 (core::randn's `std`): does the
   //    LM with random new positions come closer to the copy? Why does the scale of a new row matter beside the
   //    learned ones?
   // %%

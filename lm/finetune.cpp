@@ -5,6 +5,7 @@
 #include <memory>
 #include <sstream>
 
+#include "attention/scheme.h"
 #include "core/core.h"
 #include "core/state.h"
 #include "lm/train.h"
@@ -35,6 +36,16 @@ const Tensor* find(const NamedTensors& state, const std::string& name) {
   for (const auto& [n, t] : state)
     if (n == name) return &t;
   return nullptr;
+}
+
+// "net.encoder.block3.attn." for a parameter of block 3's attention layer ("net.encoder.block3.attn.w_q.weight");
+// empty for any other name.
+std::string attention_layer_of(const std::string& name) {
+  const std::string prefix = "net.encoder.block";
+  if (name.rfind(prefix, 0) != 0) return "";
+  const size_t dot = name.find('.', prefix.size());
+  if (dot == std::string::npos || name.compare(dot, 6, ".attn.") != 0) return "";
+  return name.substr(0, dot + 6);
 }
 
 std::string list_line(const char* what, const std::vector<std::string>& names) {
@@ -76,6 +87,8 @@ InitReport init_classifier(lra::Classifier& model, const ByteLM& lm, const std::
   }
 
   const std::string to = model.is_pair() ? "pair.encoder." : "single.encoder.";
+  const attention::Scheme& scheme = attention::find_scheme(b.scheme);
+  const attention::Config scheme_config = scheme.configure(b.set, false, b.seed);
   const NamedTensors lm_state = core::nn::state_of(lm);
   NamedTensors saved;
   saved.reserve(lm_state.size());
@@ -113,6 +126,13 @@ InitReport init_classifier(lra::Classifier& model, const ByteLM& lm, const std::
           << " (Longformer's recipe: row t takes row t mod " << rows << ")";
       }
       r.positions = s.str();
+    } else if (const std::string layer = attention_layer_of(name); !layer.empty() &&
+               find(mine, to + name.substr(std::string("net.encoder.").size())) == nullptr) {
+      // an attention parameter this scheme's layer does not have under its name (another scheme pretrained it):
+      // the scheme says where it goes (star: every cycle's projections), under one name or several
+      const std::vector<std::string> targets = scheme.carry_names(name.substr(layer.size()), scheme_config);
+      if (targets.empty()) saved.emplace_back(name, t);  // reported as not used
+      for (const std::string& target : targets) saved.emplace_back(layer + target, t);
     } else {
       saved.emplace_back(name, t);
     }

@@ -215,6 +215,43 @@ TEST_CASE("finetune: a pair task's shared encoder, a shorter input, a masked LM 
         std::vector<float>(pos_src.data(), pos_src.data() + 24 * 16));
 }
 
+TEST_CASE("finetune: star has no w_q of its own — the scheme's carry_names puts the dense layer's w_q, w_k, w_v, "
+          "w_o into every cycle's satellite and relay projections; its LayerNorms start fresh") {
+  TempDir dir("finetune_star");
+  const std::string lm_dir = pretrained_lm(dir, "causal", /*masked=*/false);
+  const std::unique_ptr<lm::ByteLM> lm = lm::load_model(lm_dir);
+  const core::nn::NamedTensors src = core::nn::state_of(*lm);
+  attention::ModelConfig cfg = lm::pretrained_config(lm_dir);
+  cfg.scheme = "star";
+  cfg.set = {"cycles=3"};
+  const lra::Splits data = style_task(8, 24);
+  lra::Classifier model(cfg, data.train);
+  const lm::InitReport r = lm::init_classifier(model, lm_dir);
+  const core::nn::NamedTensors dst = core::nn::state_of(model);
+  const std::string at = "single.encoder.block0.attn.";
+  for (const char* p : {"q", "k", "v", "o"}) {
+    for (const char* part : {".weight", ".bias"}) {
+      const std::vector<float> dense = values(tensor(src, std::string("net.encoder.block0.attn.w_") + p + part));
+      for (int t = 0; t < 3; ++t) {
+        const std::string cycle = at + "cycle" + std::to_string(t) + ".";
+        CAPTURE(cycle);
+        CHECK(values(tensor(dst, cycle + "w_" + p + part)) == dense);
+        if (t < 2) CHECK(values(tensor(dst, cycle + "r_" + p + part)) == dense);  // the last cycle has no relay
+      }
+    }
+  }
+  for (const auto& name : r.unused) CHECK(name.find(".attn.") == std::string::npos);  // every attention tensor used
+  int64_t fresh_attention = 0;
+  for (const auto& name : r.fresh) {
+    if (name.find(".attn.") == std::string::npos) continue;
+    CAPTURE(name);
+    CHECK(contains(name, "_norm."));  // satellite_norm, relay_norm: no counterpart in the dense layer
+    ++fresh_attention;
+  }
+  CHECK(fresh_attention == 2 * (3 + 2));  // gamma and beta of 3 satellite norms and 2 relay norms
+  CHECK(attention::find_scheme("star").carry_names("cycle0.w_q.weight", attention::Config{}).empty());
+}
+
 TEST_CASE("finetune: sizes, a non-byte task, a missing or damaged model are one line, and the model is unchanged") {
   TempDir dir("finetune_bad");
   const std::string lm_dir = pretrained_lm(dir, "causal", false);

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 
+#include "attention/decode.h"
 #include "core/autograd.h"
 #include "core/fast_exp.h"
 #include "core/ops_elementwise.h"
@@ -151,6 +152,10 @@ SchemeInfo full_info() {
 class FullScheme : public Scheme {
  public:
   FullScheme() : Scheme(full_info()) {}
+  // Decoding: a KV cache, every key and value so far (exact; attention/decode.h).
+  std::unique_ptr<Decoder> make_decoder(const Config&, int64_t n) const override {
+    return std::make_unique<KvCacheDecoder>("full", n);
+  }
   double flops(const Shape& q, const Config& cfg) const override {
     const int64_t n = q[2];
     return attention_flops(q, cfg.causal ? causal_pairs(n) : static_cast<double>(n) * n);

@@ -17,6 +17,7 @@
 #include <limits>
 #include <vector>
 
+#include "attention/decode.h"
 #include "attention/dense.h"
 #include "attention/kernels/tiles.h"
 #include "core/autograd.h"
@@ -291,6 +292,10 @@ SchemeInfo flash_info() {
 class FlashScheme : public Scheme {
  public:
   FlashScheme() : Scheme(flash_info()) {}
+  // Decoding: a KV cache, as for full attention — one query row needs no tiling (attention/decode.h).
+  std::unique_ptr<Decoder> make_decoder(const Config&, int64_t n) const override {
+    return std::make_unique<KvCacheDecoder>("flash", n);
+  }
   // The same useful work as full attention (the recomputation in the backward is flash's own extra cost).
   double flops(const Shape& q, const Config& cfg) const override { return find_scheme("full").flops(q, cfg); }
 

@@ -4,7 +4,9 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <memory>
 
+#include "attention/decode.h"
 #include "attention/kernels/feature_attention.h"
 #include "core/autograd.h"
 #include "core/ops_elementwise.h"
@@ -156,9 +158,33 @@ SchemeInfo linear_info() {
   return i;
 }
 
+// Decoding: the RNN of "Transformers are RNNs" — S = Σ φ(k) vᵀ (d × d) and z = Σ φ(k) (d) per head, updated
+// by each token and read by its query; the state does not grow with t (attention/decode.h).
+class LinearDecoder : public Decoder {
+ public:
+  LinearDecoder(int64_t n, float eps) : Decoder("linear", n), eps_(eps) {}
+  int64_t state_floats() const override { return rnn_ ? rnn_->state_floats() : 0; }
+  std::string state() const override {
+    return "recurrent state S = Σ φ(k)vᵀ (d × d) and z = Σ φ(k) (d) per head: constant in t";
+  }
+
+ protected:
+  Tensor do_step(const Tensor& q, const Tensor& k, const Tensor& v) override {
+    if (!rnn_) rnn_ = std::make_unique<FeatureRecurrence>(B, H, d, d, eps_, false, "linear");
+    return rnn_->step(elu_feature_map(q), elu_feature_map(k), v);  // φ = elu + 1: (B, H, 1, d) each
+  }
+
+ private:
+  float eps_;
+  std::unique_ptr<FeatureRecurrence> rnn_;
+};
+
 class LinearScheme : public Scheme {
  public:
   LinearScheme() : Scheme(linear_info()) {}
+  std::unique_ptr<Decoder> make_decoder(const Config& cfg, int64_t n) const override {
+    return std::make_unique<LinearDecoder>(n, eps_setting(cfg));
+  }
 
   // φ(K)ᵀV and φ(Q)S (2·n·d² each) plus the normaliser forward, about twice that backward: 12·n·d².
   double flops(const Shape& q, const Config&) const override {

@@ -9,7 +9,11 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <memory>
+#include <string>
+#include <vector>
 
+#include "attention/decode.h"
 #include "attention/kernels/block_sparse.h"
 #include "core/autograd.h"
 #include "core/ops_elementwise.h"
@@ -276,9 +280,110 @@ SchemeInfo longformer_info() {
   return i;
 }
 
+// Decoding (causal): a local token t sees t, t - δ, ..., t - wδ (head h's δ) and the global tokens g <= t, so a
+// ring buffer of the last R = w·δ_max + 1 keys and values and the global tokens' own keys and values are all it
+// needs: constant in t. A global token g sees every j <= g, so while some global position is still ahead and out
+// of the ring's reach, the decoder also keeps the history (dropped once the last global token has been decoded).
+class LongformerDecoder : public Decoder {
+ public:
+  LongformerDecoder(const LongformerOptions& given, int64_t n) : Decoder("longformer", n), o_(longformer_fit(given, n)) {
+    longformer_check_length(given, n);
+    int64_t delta_max = 1;
+    for (int64_t delta : o_.dilation) delta_max = std::max(delta_max, delta);
+    R_ = std::min(n, o_.window * delta_max + 1);
+    last_global_ = o_.global.empty() ? -1 : o_.global.back();  // sorted by longformer_options
+    keep_history_ = last_global_ >= R_;
+  }
+  int64_t state_floats() const override {
+    return static_cast<int64_t>(ring_k_.size() + ring_v_.size() + global_k_.size() + global_v_.size() +
+                                history_k_.size() + history_v_.size());
+  }
+  std::string state() const override {
+    return "ring buffer of the last w·δ + 1 keys and values (" + std::to_string(R_) +
+           " here) and the global tokens': 2·(w·δ + 1 + G)·d floats per head, constant in t";
+  }
+
+ protected:
+  Tensor do_step(const Tensor& q, const Tensor& k, const Tensor& v) override {
+    const int64_t t = tokens(), G = static_cast<int64_t>(o_.global.size());
+    if (t == 0) {
+      ring_k_.assign(static_cast<size_t>(B * H * R_ * d), 0.0f);
+      ring_v_.assign(ring_k_.size(), 0.0f);
+      global_k_.assign(static_cast<size_t>(B * H * G * d), 0.0f);
+      global_v_.assign(global_k_.size(), 0.0f);
+    }
+    const auto global_slot = std::find(o_.global.begin(), o_.global.end(), t);
+    const bool is_global = global_slot != o_.global.end();
+    const int64_t slot = t % R_;
+    for (int64_t bh = 0; bh < B * H; ++bh) {  // token t into the ring (and the global store, the history)
+      std::copy_n(k.data() + bh * d, d, ring_k_.data() + (bh * R_ + slot) * d);
+      std::copy_n(v.data() + bh * d, d, ring_v_.data() + (bh * R_ + slot) * d);
+      if (is_global) {
+        const int64_t g = global_slot - o_.global.begin();
+        std::copy_n(k.data() + bh * d, d, global_k_.data() + (bh * G + g) * d);
+        std::copy_n(v.data() + bh * d, d, global_v_.data() + (bh * G + g) * d);
+      }
+    }
+    if (keep_history_) {  // (t + 1, B·H, d), appended token by token
+      history_k_.insert(history_k_.end(), k.data(), k.data() + B * H * d);
+      history_v_.insert(history_v_.end(), v.data(), v.data() + B * H * d);
+    }
+    Tensor out = Tensor::empty({B, H, 1, d});
+    std::vector<const float*> keys, values;
+    for (int64_t bh = 0; bh < B * H; ++bh) {
+      keys.clear();
+      values.clear();
+      if (is_global) {  // every j <= t: from the ring while it reaches back to 0, else from the history
+        for (int64_t j = 0; j <= t; ++j) {
+          if (keep_history_) {
+            keys.push_back(history_k_.data() + (j * B * H + bh) * d);
+            values.push_back(history_v_.data() + (j * B * H + bh) * d);
+          } else {
+            keys.push_back(ring_k_.data() + (bh * R_ + j % R_) * d);
+            values.push_back(ring_v_.data() + (bh * R_ + j % R_) * d);
+          }
+        }
+      } else {  // the band t - δs (s = 0..w) without global positions, then the global tokens g <= t
+        const int64_t delta = longformer_dilation(o_, bh % H);
+        for (int64_t s = 0; s <= o_.window; ++s) {
+          const int64_t j = t - delta * s;
+          if (j < 0) break;
+          if (std::binary_search(o_.global.begin(), o_.global.end(), j)) continue;
+          keys.push_back(ring_k_.data() + (bh * R_ + j % R_) * d);
+          values.push_back(ring_v_.data() + (bh * R_ + j % R_) * d);
+        }
+        for (int64_t g = 0; g < G && o_.global[static_cast<size_t>(g)] <= t; ++g) {
+          keys.push_back(global_k_.data() + (bh * G + g) * d);
+          values.push_back(global_v_.data() + (bh * G + g) * d);
+        }
+      }
+      attend_cached(q.data() + bh * d, keys, values, d, out.data() + bh * d);
+    }
+    if (keep_history_ && t >= last_global_) {  // no global token ahead: the ring is enough from here on
+      keep_history_ = false;
+      std::vector<float>().swap(history_k_);
+      std::vector<float>().swap(history_v_);
+    }
+    AZ_CHECK(core::all_finite(out.data(), out.numel()), "longformer decode: token ", t,
+             "'s output is not finite (the scores overflow float32)");
+    return out;
+  }
+
+ private:
+  LongformerOptions o_;
+  int64_t R_ = 1, last_global_ = -1;
+  bool keep_history_ = false;
+  std::vector<float> ring_k_, ring_v_;        // (B·H, R, d): token j in slot j mod R
+  std::vector<float> global_k_, global_v_;    // (B·H, G, d)
+  std::vector<float> history_k_, history_v_;  // (t + 1, B·H, d) while a global token beyond the ring is ahead
+};
+
 class LongformerScheme : public Scheme {
  public:
   LongformerScheme() : Scheme(longformer_info()) {}
+  std::unique_ptr<Decoder> make_decoder(const Config& cfg, int64_t n) const override {
+    return std::make_unique<LongformerDecoder>(longformer_options(cfg), n);
+  }
 
   double flops(const Shape& q, const Config& cfg) const override {
     const LongformerOptions o = longformer_options(cfg);

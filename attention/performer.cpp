@@ -3,7 +3,9 @@
 
 #include <cmath>
 #include <limits>
+#include <memory>
 
+#include "attention/decode.h"
 #include "attention/kernels/feature_attention.h"
 #include "core/autograd.h"
 #include "core/ops_elementwise.h"
@@ -237,9 +239,40 @@ SchemeInfo performer_info() {
   return i;
 }
 
+// Decoding: the causal FAVOR+ kernel as a recurrence — S = Σ φ(k) vᵀ (m × d) and z = Σ φ(k) (m) per head, kept
+// in units of exp(M), M the largest key exponent so far (the causal stabiliser): constant in t (attention/decode.h).
+class PerformerDecoder : public Decoder {
+ public:
+  PerformerDecoder(int64_t n, const PerformerSettings& p, uint64_t seed) : Decoder("performer", n), p_(p), seed_(seed) {}
+  int64_t state_floats() const override { return rnn_ ? rnn_->state_floats() + W_.numel() : 0; }
+  std::string state() const override {
+    return "recurrent state S = Σ φ(k)vᵀ (m × d), z = Σ φ(k) (m) and the running maximum exponent per head, plus "
+           "the m × d random features: constant in t";
+  }
+
+ protected:
+  Tensor do_step(const Tensor& q, const Tensor& k, const Tensor& v) override {
+    if (!rnn_) {
+      W_ = draw_random_features(p_.features, d, p_.orthogonal, seed_);  // (m, d): the kernel's draw
+      rnn_ = std::make_unique<FeatureRecurrence>(B, H, p_.features, d, p_.eps, true, "performer");
+    }
+    const KeyFeatures phi_k = favor_key_features(k, W_);               // (B, H, 1, m), (B, H, 1)
+    return rnn_->step(favor_query_features(q, W_), phi_k.phi, v, phi_k.log_scale);
+  }
+
+ private:
+  PerformerSettings p_;
+  uint64_t seed_;
+  Tensor W_;
+  std::unique_ptr<FeatureRecurrence> rnn_;
+};
+
 class PerformerScheme : public Scheme {
  public:
   PerformerScheme() : Scheme(performer_info()) {}
+  std::unique_ptr<Decoder> make_decoder(const Config& cfg, int64_t n) const override {
+    return std::make_unique<PerformerDecoder>(n, parse(cfg.settings), cfg.seed);
+  }
 
   // Features φ(Q), φ(K) (2·n·m·d each) and the linear attention over m features (4·n·m·d) forward, twice that
   // backward: 24·n·m·d.

@@ -46,6 +46,8 @@ struct Config {
   Tensor key_padding_mask;   // (B, n): 1 = real token, 0 = padding; undefined = no padding
 };
 
+class Decoder;  // attention/decode.h: the state of one-token-at-a-time causal attention
+
 // A layer with its own parameters: x (B, n, d_model) -> (B, n, d_model).
 class AttentionLayer : public core::nn::Module {
  public:
@@ -207,6 +209,11 @@ class Scheme {
   // ProjectedAttention. Star's layer has no w_q of its own: each cycle's satellite and relay projections start
   // from the pretrained ones. Empty: the parameter is not used.
   virtual std::vector<std::string> carry_names(const std::string& name, const Config& cfg) const { return {name}; }
+  // The state that decodes this scheme's causal attention one token at a time, for a sequence of n tokens
+  // (attention/decode.h; call attention::make_decoder, which checks the config first). Default: the fallback
+  // that recomputes the whole causal kernel at every step; a scheme whose causal form has a cheaper state (a KV
+  // cache, a ring buffer, a recurrent state) overrides it.
+  virtual std::unique_ptr<Decoder> make_decoder(const Config& cfg, int64_t n) const;
   // Useful floating-point operations of the kernel's forward + backward for q of this shape, counting a
   // multiply-add as 2 — the work the scheme's algorithm needs, not what an implementation happens to spend.
   // Softmax attention over P (query, key) pairs per head costs 12·P·d (QKᵀ and PV forward: 4·P·d; their

@@ -58,6 +58,8 @@ usage:
       --grads DIR           sum(out * G); writes DIR/dq.npy, DIR/dk.npy, DIR/dv.npy (both options together)
       --save-attn A.npy   the effective attention A (B, H, n, m): out == A @ v
       --save-mask M.npy   the 0/1 sparsity pattern (B, H, n, m), for schemes that have one
+      --decode            with --causal: compute out one token at a time through the scheme's decoder
+                          (KV cache, ring buffer, recurrent state: see `attnzoo list`); same out, no gradients
 
   attnzoo bench [--schemes a,b] [--n 1024,2048,4096] [--out DIR] [options]
       time and peak activation memory of each scheme's kernel, forward + backward, on random q, k, v

@@ -1,11 +1,13 @@
 // cli/run.cpp — `attnzoo run SCHEME`: apply a scheme's kernel to your own .npy tensors (e.g. to cross-check
-// against NumPy or PyTorch), optionally with gradients, the effective attention and the pattern.
+// against NumPy or PyTorch), optionally with gradients, the effective attention and the pattern; with --decode
+// (causal only) the output is computed one token at a time through the scheme's decoder (attention/decode.h).
 #include <cstdint>
 #include <filesystem>
 #include <iostream>
 #include <string>
 #include <vector>
 
+#include "attention/decode.h"
 #include "attention/scheme.h"
 #include "cli/args.h"
 #include "cli/commands.h"
@@ -31,7 +33,7 @@ int cmd_run(const std::vector<std::string>& words) {
                                {{"q", true, false}, {"k", true, false}, {"v", true, false}, {"out", true, false},
                                 {"causal", false, false}, {"seed", true, false}, {"set", true, true},
                                 {"grad-out", true, false}, {"grads", true, false}, {"save-attn", true, false},
-                                {"save-mask", true, false}});
+                                {"save-mask", true, false}, {"decode", false, false}});
 
   // 1. Everything that can be checked without reading a tensor: the scheme, its settings, the options.
   const std::string name = scheme_name(args);
@@ -43,6 +45,11 @@ int cmd_run(const std::vector<std::string>& words) {
              " (usage: attnzoo run SCHEME --q Q.npy --k K.npy --v V.npy --out O.npy)");
   AZ_CHECK(args.has("grad-out") == args.has("grads"), "run: --grad-out G.npy and --grads DIR go together (",
            args.has("grads") ? "--grad-out" : "--grads", " is missing)");
+  const bool decode = args.has("decode");
+  AZ_CHECK(!decode || args.has("causal"), "run ", name,
+           ": --decode generates one token at a time, which only causal attention can: add --causal");
+  AZ_CHECK(!decode || !args.has("grad-out"), "run ", name,
+           ": --decode computes no gradients (it is inference); drop --grad-out/--grads or --decode");
   AZ_CHECK(!args.has("save-mask") || scheme.has_pattern(), "run ", name,
            ": --save-mask: this scheme has no sparsity pattern (see `attnzoo list`)");
 
@@ -75,6 +82,8 @@ int cmd_run(const std::vector<std::string>& words) {
   if (args.has("save-attn") || args.has("save-mask"))
     AZ_CHECK(core::numel_of(attn_shape) <= kMaxMatrixElements, "run ", name, ": --save-attn/--save-mask would write ",
              attn_shape, " = ", core::numel_of(attn_shape), " floats; the limit is ", kMaxMatrixElements);
+  AZ_CHECK(!decode || m == n, "run ", name, ": --decode is self-attention, one token at a time, so k and v need as ",
+           "many positions as q (q has n=", n, ", k has m=", m, ")");
   Tensor grad_out;
   if (args.has("grad-out")) {
     grad_out = core::npy::load(args.get("grad-out"));
@@ -88,7 +97,16 @@ int cmd_run(const std::vector<std::string>& words) {
   const bool want_grads = grad_out.defined();
   if (want_grads)
     for (Tensor* t : {&q, &k, &v}) t->set_requires_grad(true);
-  Tensor out = scheme.kernel(q, k, v, cfg);  // (B, H, n, d)
+  std::string state;  // with --decode: what the decoder kept after the last token
+  Tensor out;
+  if (decode) {
+    const std::unique_ptr<attention::Decoder> decoder = attention::make_decoder(scheme, cfg, n);
+    out = attention::decode_all(*decoder, q, k, v);  // (B, H, n, d), row t from tokens 0..t only
+    state = "; decoder state after " + std::to_string(n) + " tokens: " + std::to_string(decoder->state_floats()) +
+            " floats (" + decoder->state() + ")";
+  } else {
+    out = scheme.kernel(q, k, v, cfg);  // (B, H, n, d)
+  }
   AZ_CHECK(out.shape() == q.shape(), name, ": the kernel returned shape ", out.shape(), ", expected ", q.shape());
   check_finite(out, name + ": the output");
   files.add(args.get("out"), out.detach());
@@ -128,7 +146,7 @@ int cmd_run(const std::vector<std::string>& words) {
   std::string line = "run " + name + ": wrote";
   for (size_t i = 0; i < files.files().size(); ++i)
     line += (i ? ", " : " ") + files.files()[i].first + " " + core::shape_str(files.files()[i].second.shape());
-  std::cout << line << std::endl;
+  std::cout << line << state << std::endl;
   return kExitOk;
 }
 

@@ -157,6 +157,26 @@ TEST_CASE("cli: run full equals dense_attention computed in-process") {
   }
 }
 
+TEST_CASE("cli: run --causal --decode writes the same out as the causal kernel, for every causal scheme") {
+  const Inputs in = make_inputs("cli_decode", {2, 2, 64, 8}, {2, 2, 64, 8}, 12);
+  for (const attention::Scheme* s : attention::all_schemes()) {
+    if (!s->supports_causal()) continue;
+    CAPTURE(s->name());
+    std::vector<std::string> args = run_args(in, {"--causal", "--decode"});
+    args[1] = s->name();
+    const Result got = run_cli(args);
+    check_ok(got);
+    // One line: what was written, then what the decoder kept after the last token.
+    CHECK(lines_of(got.out).size() == 1);
+    CHECK(got.out.find("decoder state after 64 tokens") != std::string::npos);
+    const Tensor decoded = core::npy::load(in.file("out.npy"));
+    const Tensor want = s->kernel(in.q, in.k, in.v, s->configure({}, true));
+    CHECK_CLOSE(decoded, want, 1e-4, 1e-4);
+    fs::remove(in.file("out.npy"));
+  }
+  fs::remove_all(in.dir);
+}
+
 TEST_CASE("cli: run --grad-out --grads writes the autograd gradients of sum(out * G)") {
   for (bool causal : {false, true}) {
     CAPTURE(causal);
@@ -321,6 +341,12 @@ TEST_CASE("cli: bad input exits 2 with one line on stderr and writes no output")
       {"same file twice", run({"--save-mask", out}), {"same file"}},
       {"an output that cannot be written (the others are rolled back)", run({"--save-mask", "/proc/attnzoo_m.npy"}),
        {"/proc/attnzoo_m.npy", "no output was written"}},
+      {"--decode without --causal", run({"--decode"}), {"--decode", "--causal"}},
+      {"--decode with gradients", run({"--decode", "--causal", "--grad-out", in.file("g.npy"), "--grads", grads}),
+       {"--decode", "gradients"}},
+      {"--decode with more keys than queries", with("--v", in.file("v_other.npy")), {"same shape"}},
+      {"--decode of a scheme without a causal variant",
+       {"run", "star", "--q", q, "--k", k, "--v", v, "--out", out, "--causal", "--decode"}, {"star", "causal"}},
       {"show: unknown scheme", {"show", "nosuch", "--out", out}, {"nosuch", "full"}},
       {"show: n too large", {"show", "full", "--n", "100000", "--out", out}, {"--n", "100000"}},
       {"show: n not a number", {"show", "full", "--n", "12x", "--out", out}, {"--n", "12x"}},

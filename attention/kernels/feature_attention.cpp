@@ -377,6 +377,54 @@ float feature_attention_step(float* S, float* z, const float* phi_q, const float
   return den;
 }
 
+FeatureRecurrence::FeatureRecurrence(int64_t B, int64_t H, int64_t m, int64_t dv, float eps, bool scaled,
+                                     const char* who)
+    : B_(B), H_(H), m_(m), dv_(dv), eps_(eps), scaled_(scaled), who_(who),
+      state_(static_cast<size_t>(B * H * (m * dv + m)), 0.0f),
+      M_(scaled ? static_cast<size_t>(B * H) : 0, kNegInf) {
+  AZ_CHECK(eps > 0.0f && std::isfinite(eps), who, ": eps must be a positive number, got ", eps);
+}
+
+Tensor FeatureRecurrence::step(const Tensor& phi_q, const Tensor& phi_k, const Tensor& v, const Tensor& log_scale) {
+  AZ_CHECK(phi_q.shape() == Shape({B_, H_, 1, m_}) && phi_k.shape() == phi_q.shape() &&
+               v.shape() == Shape({B_, H_, 1, dv_}),
+           who_, " decode: features must be (B, H, 1, m) = ", Shape({B_, H_, 1, m_}), " and v (B, H, 1, dv) = ",
+           Shape({B_, H_, 1, dv_}), ", got ", phi_q.shape(), ", ", phi_k.shape(), ", ", v.shape());
+  AZ_CHECK(scaled_ == log_scale.defined() && (!scaled_ || log_scale.shape() == Shape({B_, H_, 1})), who_,
+           " decode: the key's log-scale must be ", scaled_ ? "(B, H, 1)" : "absent", ", got ",
+           log_scale.defined() ? core::shape_str(log_scale.shape()) : std::string("none"));
+  Tensor out = Tensor::empty({B_, H_, 1, dv_});
+  std::vector<float> fk(static_cast<size_t>(m_));
+  for (int64_t r = 0; r < B_ * H_; ++r) {
+    float* S = state_.data() + r * (m_ * dv_ + m_);
+    float* z = S + m_ * dv_;
+    const float* k_t = phi_k.data() + r * m_;
+    float seen = 0.0f;  // M_t: the causal kernel's running_max, one step of it
+    if (scaled_) {
+      const float c = log_scale.data()[r];
+      const float M_t = c > M_[static_cast<size_t>(r)] ? c : M_[static_cast<size_t>(r)];
+      // as scan_key: the sums move to units of exp(M_t), the key comes weighted by exp(c - M_t)
+      float M_prev = M_[static_cast<size_t>(r)];
+      k_t = scan_key(S, fk.data(), k_t, m_, dv_, &c, &M_t, 0, M_prev);
+      M_[static_cast<size_t>(r)] = M_t;
+      seen = M_t;
+    }
+    const float s = feature_attention_step(S, z, phi_q.data() + r * m_, k_t, v.data() + r * dv_, m_, dv_, eps_,
+                                           out.data() + r * dv_);
+    const bool sees = !scaled_ || seen != kNegInf;
+    if (sees && !usable_normaliser(s)) {
+      FeatureAttentionOptions o;
+      o.who = who_;
+      refuse_row(o, t_, s);
+    }
+  }
+  FeatureAttentionOptions o;
+  o.who = who_;
+  check_finite_output(out, o);
+  ++t_;
+  return out;
+}
+
 Tensor feature_attention(const Tensor& phi_q, const Tensor& phi_k, const Tensor& v, const FeatureAttentionOptions& o) {
   check_inputs(phi_q, phi_k, &v, o, "feature_attention");
   return o.causal ? causal(phi_q, phi_k, v, o) : noncausal(phi_q, phi_k, v, o);

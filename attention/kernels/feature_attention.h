@@ -45,6 +45,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "core/tensor.h"
 
@@ -76,5 +77,26 @@ Tensor feature_attention_matrix(const Tensor& phi_q, const Tensor& phi_k, const 
 // S: (m, dv), z: (m), phi_q, phi_k: (m), v, out: (dv). Returns the normaliser phi_qᵀ z (the caller checks it).
 float feature_attention_step(float* S, float* z, const float* phi_q, const float* phi_k, const float* v, int64_t m,
                              int64_t dv, float eps, float* out);
+
+// The causal kernel as a recurrence over tokens, for decoding one token at a time (linear and performer's
+// decoders, attention/decode.h): per (b, h) the state S (m, dv), z (m) and the running maximum M of the key
+// log-scales — B·H·(m·dv + m + 1) floats whatever t. step() runs the very instructions of the causal kernel's
+// forward (the same rescaling, feature_attention_step), so token t's output equals row t of
+// feature_attention(..., causal) bit for bit, with the same refusals.
+class FeatureRecurrence {
+ public:
+  FeatureRecurrence(int64_t B, int64_t H, int64_t m, int64_t dv, float eps, bool scaled, const char* who);
+  // phi_q, phi_k (B, H, 1, m), v (B, H, 1, dv), and when scaled the key's log-scale c (B, H, 1) -> (B, H, 1, dv)
+  Tensor step(const Tensor& phi_q, const Tensor& phi_k, const Tensor& v, const Tensor& log_scale = Tensor());
+  int64_t state_floats() const { return static_cast<int64_t>(state_.size()) + static_cast<int64_t>(M_.size()); }
+
+ private:
+  int64_t B_, H_, m_, dv_, t_ = 0;
+  float eps_;
+  bool scaled_;
+  const char* who_;
+  std::vector<float> state_;  // per (b, h): S (m, dv), z (m)
+  std::vector<float> M_;      // per (b, h): the running maximum of c (-inf before any key)
+};
 
 }  // namespace attention

@@ -1,0 +1,133 @@
+// attention/decode.cpp — see decode.h: the decoders every scheme can use (KV cache, recompute) and the checks.
+#include "attention/decode.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <sstream>
+
+#include "core/core.h"
+
+namespace attention {
+
+Tensor Decoder::step(const Tensor& q, const Tensor& k, const Tensor& v) {
+  AZ_CHECK(q.dim() == 4 && q.size(2) == 1, scheme_, " decode: q must be one token (B, H, 1, d), got ", q.shape());
+  AZ_CHECK(k.shape() == q.shape() && v.shape() == q.shape(), scheme_, " decode: q, k, v must have the same shape ",
+           "(B, H, 1, d), got ", q.shape(), ", ", k.shape(), ", ", v.shape());
+  AZ_CHECK(q.size(0) >= 1 && q.size(1) >= 1 && q.size(3) >= 1, scheme_, " decode: empty token ", q.shape());
+  AZ_CHECK(t_ < n_, scheme_, " decode: step ", t_ + 1, " is past the sequence's ", n_, " tokens");
+  if (t_ == 0) {
+    B = q.size(0), H = q.size(1), d = q.size(3);
+  } else {
+    AZ_CHECK(q.shape() == core::Shape({B, H, 1, d}), scheme_, " decode: token ", t_, " has shape ", q.shape(),
+             "; the tokens before it had ", core::Shape({B, H, 1, d}));
+  }
+  core::NoGradGuard no_grad;
+  Tensor out = do_step(q.detach(), k.detach(), v.detach());
+  ++t_;
+  return out;
+}
+
+void attend_cached(const float* q, const std::vector<const float*>& keys, const std::vector<const float*>& values,
+                   int64_t d, float* out) {
+  const float scale = 1.0f / std::sqrt(static_cast<float>(d));
+  std::vector<float> s(keys.size());
+  float m = -std::numeric_limits<float>::infinity();
+  for (size_t j = 0; j < keys.size(); ++j) {
+    float dot = 0.0f;
+    for (int64_t c = 0; c < d; ++c) dot += q[c] * keys[j][c];
+    s[j] = dot * scale;
+    m = std::max(m, s[j]);
+  }
+  double total = 0.0;
+  for (float& x : s) total += x = std::exp(x - m);
+  std::fill(out, out + d, 0.0f);
+  for (size_t j = 0; j < keys.size(); ++j) {
+    const float p = static_cast<float>(s[j] / total);
+    for (int64_t c = 0; c < d; ++c) out[c] += p * values[j][c];
+  }
+}
+
+// ---- KV cache ---------------------------------------------------------------------------------------------
+KvCacheDecoder::KvCacheDecoder(std::string scheme, int64_t n) : Decoder(std::move(scheme), n) {}
+
+int64_t KvCacheDecoder::state_floats() const { return 2 * B * H * tokens() * d; }
+
+std::string KvCacheDecoder::state() const {
+  return "KV cache: every key and value so far, 2·t·d floats per head (grows with t)";
+}
+
+Tensor KvCacheDecoder::do_step(const Tensor& q, const Tensor& k, const Tensor& v) {
+  const int64_t t = tokens(), n = length();
+  if (t == 0) {
+    K_.assign(static_cast<size_t>(B * H * n * d), 0.0f);
+    V_.assign(K_.size(), 0.0f);
+  }
+  Tensor out = Tensor::empty({B, H, 1, d});
+  std::vector<const float*> keys(static_cast<size_t>(t + 1)), values(keys.size());
+  for (int64_t bh = 0; bh < B * H; ++bh) {
+    float* K = K_.data() + bh * n * d;  // (n, d): rows 0..t
+    float* V = V_.data() + bh * n * d;
+    std::copy_n(k.data() + bh * d, d, K + t * d);
+    std::copy_n(v.data() + bh * d, d, V + t * d);
+    for (int64_t j = 0; j <= t; ++j) keys[static_cast<size_t>(j)] = K + j * d, values[static_cast<size_t>(j)] = V + j * d;
+    attend_cached(q.data() + bh * d, keys, values, d, out.data() + bh * d);
+  }
+  AZ_CHECK(core::all_finite(out.data(), out.numel()), "decode: token ", t,
+           "'s output is not finite (the scores overflow float32)");
+  return out;
+}
+
+// ---- recompute ----------------------------------------------------------------------------------------------
+RecomputeDecoder::RecomputeDecoder(const Scheme& scheme, const Config& cfg, int64_t n)
+    : Decoder(scheme.name(), n), scheme_(scheme), cfg_(cfg) {}
+
+int64_t RecomputeDecoder::state_floats() const { return 3 * B * H * tokens() * d; }
+
+std::string RecomputeDecoder::state() const {
+  return "no cheaper state: q, k, v of every token so far, 3·t·d floats per head, and the whole causal kernel "
+         "again at every step";
+}
+
+Tensor RecomputeDecoder::do_step(const Tensor& q, const Tensor& k, const Tensor& v) {
+  const int64_t t = tokens(), n = length();
+  if (t == 0) {
+    Q_ = Tensor::zeros({B, H, n, d});
+    K_ = Tensor::zeros({B, H, n, d});
+    V_ = Tensor::zeros({B, H, n, d});
+  }
+  for (auto [dst, src] : {std::pair<Tensor*, const Tensor*>{&Q_, &q}, {&K_, &k}, {&V_, &v}})
+    for (int64_t bh = 0; bh < B * H; ++bh) std::copy_n(src->data() + bh * d, d, dst->data() + (bh * n + t) * d);
+  const Tensor all = scheme_.kernel(Q_, K_, V_, cfg_);  // (B, H, n, d): rows after t are not used
+  return core::slice(all, 2, t, t + 1);    // (B, H, 1, d)
+}
+
+// ---- entry points -------------------------------------------------------------------------------------------
+std::unique_ptr<Decoder> Scheme::make_decoder(const Config& cfg, int64_t n) const {
+  return std::make_unique<RecomputeDecoder>(*this, cfg, n);
+}
+
+std::unique_ptr<Decoder> make_decoder(const Scheme& scheme, const Config& cfg, int64_t n) {
+  AZ_CHECK(scheme.supports_causal(), scheme.name(), ": no causal variant to decode (", scheme.causal_refusal(), ")");
+  AZ_CHECK(cfg.causal, scheme.name(), ": decoding is causal attention, one token at a time: set causal");
+  AZ_CHECK(!cfg.key_padding_mask.defined(), scheme.name(), ": decoding takes no key padding mask (every token is real)");
+  AZ_CHECK(n >= 1, scheme.name(), ": decoding needs a sequence of at least one token, got n = ", n);
+  return scheme.make_decoder(cfg, n);
+}
+
+Tensor decode_all(Decoder& decoder, const Tensor& q, const Tensor& k, const Tensor& v) {
+  Scheme::check_qkv(q, k, v, "decode");
+  const int64_t n = q.size(2);
+  AZ_CHECK(k.size(2) == n, "decode: causal self-attention needs as many keys as queries, got q ", q.shape(), " and k ",
+           k.shape());
+  AZ_CHECK(decoder.tokens() == 0 && decoder.length() == n, "decode: the decoder was made for ", decoder.length(),
+           " tokens and has seen ", decoder.tokens(), "; q has ", n);
+  std::vector<Tensor> rows;
+  rows.reserve(static_cast<size_t>(n));
+  for (int64_t t = 0; t < n; ++t)
+    rows.push_back(decoder.step(core::slice(q, 2, t, t + 1), core::slice(k, 2, t, t + 1),
+                                core::slice(v, 2, t, t + 1)));
+  return core::concat(rows, 2);  // (B, H, n, d)
+}
+
+}  // namespace attention

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <limits>
 
+#include "attention/decode.h"
 #include "attention/kernels/block_sparse.h"
 #include "core/ops_elementwise.h"
 #include "core/ops_index.h"
@@ -228,9 +229,91 @@ SchemeInfo sparse_info() {
   return i;
 }
 
+// ---- decoding ---------------------------------------------------------------------------------------------
+// One token at a time (attention/decode.h). The state is the keys and values some query still to come will read:
+//   fixed    the summary cells (last c of each block) so far and the current block: (t/l)·c + l per head, so
+//            about 2·(t·c/l + l)·d floats, which grows with t, but l/c times slower than a KV cache;
+//   strided  every key: query i reads j ≡ i (mod l) back to the start, and every residue comes again within l
+//            tokens, so nothing can be dropped. The gain is in time, not memory: a step reads about t/l + l
+//            keys, not t.
+// Keys no later query would read are dropped after each step. Heads split between A1 and A2 share one store.
+class SparseDecoder : public Decoder {
+ public:
+  SparseDecoder(const SparseOptions& o, int64_t n) : Decoder("sparse", n), o_(o), l_(sparse_stride(o, n)) {}
+  int64_t state_floats() const override { return 2 * B * H * d * static_cast<int64_t>(positions_.size()); }
+  std::string state() const override {
+    return o_.mode == SparseMode::fixed
+               ? "the summary cells so far and the current block (stride l = " + std::to_string(l_) +
+                     "): 2·(t·c/l + l)·d floats per head, growing l/c times slower than a KV cache"
+               : "every key and value (stride l = " + std::to_string(l_) +
+                     "; some later query reads each one): 2·t·d floats per head, but a step reads ~t/l + l of them";
+  }
+
+ protected:
+  Tensor do_step(const Tensor& q, const Tensor& k, const Tensor& v) override {
+    const int64_t t = tokens();
+    positions_.push_back(t);
+    keys_.emplace_back(k.data(), k.data() + B * H * d);  // (B·H, d) of token t
+    values_.emplace_back(v.data(), v.data() + B * H * d);
+    Tensor out = Tensor::empty({B, H, 1, d});
+    std::vector<int64_t> row;
+    std::vector<const float*> ks, vs;
+    for (int64_t h = 0; h < H; ++h) {
+      sparse_row_keys(o_, l_, length(), sparse_head_parts(o_, h), t, row);  // sorted, all <= t (causal)
+      for (int64_t b = 0; b < B; ++b) {
+        const int64_t bh = b * H + h;
+        ks.clear();
+        vs.clear();
+        for (int64_t j : row) {
+          const size_t slot = static_cast<size_t>(
+              std::lower_bound(positions_.begin(), positions_.end(), j) - positions_.begin());
+          AZ_CHECK(slot < positions_.size() && positions_[slot] == j, "sparse decode: key ", j, " of query ", t,
+                   " was dropped from the state (a bug)");
+          ks.push_back(keys_[slot].data() + bh * d);
+          vs.push_back(values_[slot].data() + bh * d);
+        }
+        attend_cached(q.data() + bh * d, ks, vs, d, out.data() + bh * d);
+      }
+    }
+    AZ_CHECK(core::all_finite(out.data(), out.numel()), "sparse decode: token ", t,
+             "'s output is not finite (the scores overflow float32)");
+    size_t kept = 0;  // drop what no later query would read
+    for (size_t s = 0; s < positions_.size(); ++s)
+      if (needed_later(positions_[s], t)) {
+        if (kept != s) {
+          positions_[kept] = positions_[s];
+          keys_[kept].swap(keys_[s]);
+          values_[kept].swap(values_[s]);
+        }
+        ++kept;
+      }
+    positions_.resize(kept);
+    keys_.resize(kept);
+    values_.resize(kept);
+    return out;
+  }
+
+ private:
+  // Whether a query i > t would read key j <= t, were the sequence to go on (so that the state is a function of
+  // t alone, as documented, and not of how close the end is).
+  bool needed_later(int64_t j, int64_t t) const {
+    const int64_t next = t + 1;
+    if (o_.mode == SparseMode::strided) return true;           // A2: i = j + l, j + 2l, ... reads it
+    return j / l_ == next / l_ || j % l_ >= l_ - o_.summary;  // A1: the current block; A2: a summary cell
+  }
+
+  SparseOptions o_;
+  int64_t l_;
+  std::vector<int64_t> positions_;                 // kept keys' positions, ascending
+  std::vector<std::vector<float>> keys_, values_;  // per kept position: (B·H, d)
+};
+
 class SparseScheme : public Scheme {
  public:
   SparseScheme() : Scheme(sparse_info()) {}
+  std::unique_ptr<Decoder> make_decoder(const Config& cfg, int64_t n) const override {
+    return std::make_unique<SparseDecoder>(sparse_options(cfg), n);
+  }
 
   double flops(const Shape& q, const Config& cfg) const override {
     return attention_flops(q, index_pairs_per_head(sparse_index(sparse_options(cfg), q[2], q[1])));

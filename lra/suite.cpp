@@ -297,6 +297,9 @@ SuiteResult run_suite(const SuiteOptions& options) {
         data.val = take(data.val, task.data.n_val);
         data.test = take(data.test, task.data.n_test);
       }
+      result.tasks[ti].loaded[0] = static_cast<int64_t>(data.train.size());
+      result.tasks[ti].loaded[1] = static_cast<int64_t>(data.val.size());
+      result.tasks[ti].loaded[2] = static_cast<int64_t>(data.test.size());
     } catch (const core::Error& e) {
       AZ_FAIL("lra suite: ", task.title, ": ", one_line(e.what()));
     }
@@ -447,7 +450,15 @@ std::string suite_description(const std::vector<SuiteTask>& tasks) {
     } else {
       s << t.data.task;
     }
-    s << ", " << t.data.n_train << "/" << t.data.n_val << "/" << t.data.n_test << " train/val/test, "
+    const int64_t asked[3] = {t.data.n_train, t.data.n_val, t.data.n_test};
+    const bool fewer = t.loaded[0] >= 0 && (t.loaded[0] != asked[0] || t.loaded[1] != asked[1] ||
+                                            t.loaded[2] != asked[2]);
+    const int64_t* used = t.loaded[0] >= 0 ? t.loaded : asked;
+    s << ", " << used[0] << "/" << used[1] << "/" << used[2] << " train/val/test";
+    if (fewer)
+      s << " (" << asked[0] << "/" << asked[1] << "/" << asked[2] << " asked; the data gave no more: a balanced task takes "
+        << "as many of each class as its smallest class has)";
+    s << ", "
       << t.train.steps << " steps of batch " << t.train.batch_size << ", lr " << t.train.lr
       << ", validation every " << t.train.eval_every << " steps.";
   }

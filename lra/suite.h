@@ -66,6 +66,8 @@ struct SuiteTask {
   TaskOptions data;
   TrainOptions train;    // model size and optimisation; model.scheme/set are filled in per scheme
   int64_t self_pretrain_steps = 0;  // > 0: every run first self-pretrains (SuiteOptions::self_pretrain) that long
+  int64_t loaded[3] = {-1, -1, -1};  // train/val/test examples the suite actually loaded (-1: not yet); fewer
+                                     // than data.n_* asked when a task keeps its classes balanced
   bool pretrained = false;  // every run starts from SuiteOptions::init's model (fine-tuning; byte tasks only):
                             // the one in train.init, where "{scheme}" stands for the run's scheme (each scheme
                             // fine-tuned from a model pretrained with its own attention)

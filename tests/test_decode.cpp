@@ -68,6 +68,16 @@ TEST_CASE("decode: longformer's ring buffer with dilation and global tokens, and
   }
 }
 
+TEST_CASE("decode: sparse drops the keys no later query reads, and still equals the kernel") {
+  const Scheme& s = attention::find_scheme("sparse");
+  for (const std::vector<std::string>& set : std::vector<std::vector<std::string>>{
+           {"stride=3"}, {"mode=fixed", "stride=4", "summary=1"}, {"mode=fixed", "heads=split", "stride=6", "summary=2"},
+           {"heads=split", "stride=7"}, {"mode=fixed", "stride=5", "summary=5"}}) {
+    CAPTURE(set.back());
+    check_decode_equals_kernel(s, set, {2, 2, 43, 8});
+  }
+}
+
 TEST_CASE("decode: the state's memory — a KV cache grows as 2·t·d per head, the recurrent and ring states do not") {
   const int64_t B = 2, H = 2, d = 8, n = 200;
   const testing::QKV x = testing::random_qkv({B, H, n, d}, 5, -1.0f, 1.0f);
@@ -91,6 +101,11 @@ TEST_CASE("decode: the state's memory — a KV cache grows as 2·t·d per head, 
   // longformer: the ring of w + 1 = 5 keys and values per head
   CHECK(floats_after("longformer", {"window=4"}, 10) == 2 * B * H * 5 * d);
   CHECK(floats_after("longformer", {"window=4"}, 150) == 2 * B * H * 5 * d);
+  // sparse, fixed (l = 10, c = 2): the summary cells of the blocks so far and the current block's tokens
+  CHECK(floats_after("sparse", {"mode=fixed", "stride=10", "summary=2"}, 150) == 2 * B * H * (15 * 2) * d);
+  CHECK(floats_after("sparse", {"mode=fixed", "stride=10", "summary=2"}, 155) == 2 * B * H * (15 * 2 + 5) * d);
+  // sparse, strided: every residue comes again, so every key is kept (a step reads ~t/l + l of them)
+  CHECK(floats_after("sparse", {"stride=10"}, 150) == 2 * B * H * 150 * d);
   // the fallback keeps q, k, v of every token
   CHECK(floats_after("reformer", {}, 10) == 3 * B * H * 10 * d);
 }

@@ -498,6 +498,16 @@ TEST_CASE("lra train: the suite writes both tables, the CSV lesson 15 reads, and
   // the paper's Table 1 beside ours, in the same columns (ListOps, Pathfinder), with its five-task average
   CHECK(contains(md, "| full | Transformer | 36.37 | 71.40 | 54.39 |"));
   CHECK(contains(md, "| linear | Linear Trans. | 16.13 | 75.30 | 50.55 |"));
+  // the sizes are those loaded; a task that gave fewer than asked says so
+  CHECK(r.tasks[0].loaded[0] == a.data.n_train);
+  CHECK(contains(md, std::to_string(a.data.n_train) + "/" + std::to_string(a.data.n_val) + "/" +
+                         std::to_string(a.data.n_test) + " train/val/test, "));
+  lra::SuiteTask fewer = r.tasks[0];
+  fewer.loaded[0] = a.data.n_train - 1;
+  CHECK(contains(lra::suite_description({fewer}), std::to_string(a.data.n_train - 1) + "/"));
+  CHECK(contains(lra::suite_description({fewer}), std::to_string(a.data.n_train) + "/" +
+                                                       std::to_string(a.data.n_val) + "/" +
+                                                       std::to_string(a.data.n_test) + " asked"));
   const std::vector<lra::ResultRow> rows = lra::read_results_csv(dir / "lra/results.csv");
   REQUIRE(rows.size() == 6);
   CHECK(rows[0].scheme == "full");

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 #include <sstream>
+#include <typeinfo>
 
 #include "core/core.h"
 
@@ -100,6 +101,70 @@ Tensor RecomputeDecoder::do_step(const Tensor& q, const Tensor& k, const Tensor&
     for (int64_t bh = 0; bh < B * H; ++bh) std::copy_n(src->data() + bh * d, d, dst->data() + (bh * n + t) * d);
   const Tensor all = scheme_.kernel(Q_, K_, V_, cfg_);  // (B, H, n, d): rows after t are not used
   return core::slice(all, 2, t, t + 1);    // (B, H, 1, d)
+}
+
+// ---- layers -------------------------------------------------------------------------------------------------
+Tensor LayerDecoder::step(const Tensor& x) {
+  AZ_CHECK(x.dim() == 3 && x.size(1) == 1 && x.size(0) >= 1 && x.size(2) >= 1, who_,
+           " layer decode: x must be one token (B, 1, d_model), got ", x.shape());
+  AZ_CHECK(t_ < n_, who_, " layer decode: step ", t_ + 1, " is past the sequence's ", n_, " tokens");
+  if (t_ == 0) {
+    B_ = x.size(0), width_ = x.size(2);
+  } else {
+    AZ_CHECK(x.size(0) == B_ && x.size(2) == width_, who_, " layer decode: token ", t_, " has shape ", x.shape(),
+             "; the tokens before it had ", core::Shape({B_, 1, width_}));
+  }
+  core::NoGradGuard no_grad;
+  Tensor out = do_step(x.detach());
+  ++t_;
+  return out;
+}
+
+ProjectedLayerDecoder::ProjectedLayerDecoder(ProjectedAttention& layer, std::unique_ptr<Decoder> decoder)
+    : LayerDecoder(layer.scheme.name(), decoder->length()), layer_(layer), decoder_(std::move(decoder)) {}
+
+int64_t ProjectedLayerDecoder::state_floats() const { return decoder_->state_floats(); }
+
+std::string ProjectedLayerDecoder::state() const { return decoder_->state(); }
+
+Tensor ProjectedLayerDecoder::do_step(const Tensor& x) {
+  AZ_CHECK(!layer_.training(), who(), " layer decode: decoding is inference; put the model in eval mode first");
+  AZ_CHECK(x.size(2) == layer_.d_model, who(), " layer decode: x must be (B, 1, ", layer_.d_model, "), got ",
+           x.shape());
+  const ProjectedAttention::Heads h = layer_.project(x);     // q, k, v: (B, H, 1, d)
+  const Tensor out = decoder_->step(h.q, h.k, h.v);          // (B, H, 1, d)
+  return layer_.w_o.forward(merge_heads(out));               // (B, 1, d_model)
+}
+
+RecomputeLayerDecoder::RecomputeLayerDecoder(AttentionLayer& layer, std::string who, int64_t n)
+    : LayerDecoder(std::move(who), n), layer_(layer) {}
+
+int64_t RecomputeLayerDecoder::state_floats() const { return X_.defined() ? X_.size(0) * tokens() * X_.size(2) : 0; }
+
+std::string RecomputeLayerDecoder::state() const {
+  return "no cheaper state: the layer's input of every token so far, t·d_model floats, and the whole layer "
+         "again at every step";
+}
+
+Tensor RecomputeLayerDecoder::do_step(const Tensor& x) {
+  AZ_CHECK(!layer_.training(), who(), " layer decode: decoding is inference; put the model in eval mode first");
+  const int64_t t = tokens(), n = length(), B = x.size(0), D = x.size(2);
+  if (t == 0) X_ = Tensor::zeros({B, n, D});
+  for (int64_t b = 0; b < B; ++b) std::copy_n(x.data() + b * D, D, X_.data() + (b * n + t) * D);
+  const Tensor all = layer_.forward(X_);  // (B, n, d_model): causal, so rows after t do not reach row t
+  return core::slice(all, 1, t, t + 1);   // (B, 1, d_model)
+}
+
+std::unique_ptr<LayerDecoder> AttentionLayer::make_decoder(int64_t n) {
+  AZ_CHECK(n >= 1, "layer decode: needs a sequence of at least one token, got n = ", n);
+  return std::make_unique<RecomputeLayerDecoder>(*this, "attention", n);
+}
+
+std::unique_ptr<LayerDecoder> ProjectedAttention::make_decoder(int64_t n) {
+  AZ_CHECK(config.causal, scheme.name(), " layer decode: the layer is not causal (decoding is causal attention)");
+  if (typeid(*this) != typeid(ProjectedAttention))  // a subclass's attend has its own parameters or state
+    return std::make_unique<RecomputeLayerDecoder>(*this, scheme.name(), n);
+  return std::make_unique<ProjectedLayerDecoder>(*this, attention::make_decoder(scheme, config, n));
 }
 
 // ---- entry points -------------------------------------------------------------------------------------------

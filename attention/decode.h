@@ -18,6 +18,10 @@
 // The contract, tested for every causal scheme (tests/test_decode.cpp): feeding tokens 0..n-1 one by one gives
 // kernel(q, k, v, causal) over the whole sequence, row by row, to 1e-4. `attnzoo run SCHEME --causal --decode`
 // computes its output this way. No gradients: decoding is inference.
+//
+// A layer decodes the same way (LayerDecoder): the standard layer projects token t and steps its scheme's
+// Decoder; a layer whose attention brings its own parameters (Longformer's global projections, routing's
+// centroids, BigBird's random graph, ...) recomputes, unless it says how to do better (Performer's current draw).
 #pragma once
 
 #include <cstdint>
@@ -91,6 +95,60 @@ class RecomputeDecoder : public Decoder {
   const Scheme& scheme_;
   Config cfg_;
   Tensor Q_, K_, V_;  // (B, H, n, d)
+};
+
+// ---- a whole layer, one token at a time ---------------------------------------------------------------------
+// A model generates with one LayerDecoder per block: token t's input x_t (B, 1, d_model) -> the layer's output at
+// t (B, 1, d_model), equal to row t of layer.forward(x_0..x_{n-1}) for a causal layer.
+class LayerDecoder {
+ public:
+  LayerDecoder(std::string who, int64_t n) : who_(std::move(who)), n_(n) {}
+  virtual ~LayerDecoder() = default;
+  Tensor step(const Tensor& x);  // (B, 1, d_model), the same B at every step -> (B, 1, d_model)
+  int64_t tokens() const { return t_; }
+  int64_t length() const { return n_; }
+  virtual int64_t state_floats() const = 0;
+  virtual std::string state() const = 0;
+
+ protected:
+  virtual Tensor do_step(const Tensor& x) = 0;  // x checked; tokens() is t
+  const std::string& who() const { return who_; }
+
+ private:
+  std::string who_;
+  int64_t n_, t_ = 0, B_ = 0, width_ = 0;
+};
+
+// The standard layer's step: w_q, w_k, w_v of x_t, split into heads, the scheme's Decoder, merge, w_o. Its state
+// is the Decoder's.
+class ProjectedLayerDecoder : public LayerDecoder {
+ public:
+  ProjectedLayerDecoder(ProjectedAttention& layer, std::unique_ptr<Decoder> decoder);
+  int64_t state_floats() const override;
+  std::string state() const override;
+
+ protected:
+  Tensor do_step(const Tensor& x) override;
+
+ private:
+  ProjectedAttention& layer_;
+  std::unique_ptr<Decoder> decoder_;
+};
+
+// The fallback for any causal layer: its inputs so far in a (B, n, d_model) buffer (later rows zero), and at step t
+// layer.forward on all of it, of which row t is returned — the layer's full cost per token. State: B·t·d_model.
+class RecomputeLayerDecoder : public LayerDecoder {
+ public:
+  RecomputeLayerDecoder(AttentionLayer& layer, std::string who, int64_t n);
+  int64_t state_floats() const override;
+  std::string state() const override;
+
+ protected:
+  Tensor do_step(const Tensor& x) override;
+
+ private:
+  AttentionLayer& layer_;
+  Tensor X_;  // (B, n, d_model)
 };
 
 // The decoder of a registered scheme for a sequence of n tokens: scheme.make_decoder(cfg, n), after the checks

@@ -248,6 +248,13 @@ class LongformerLayer : public ProjectedAttention {
   }
   // The matrix attend applies (with the global projections), read off attend: (B, H, n, n). Eval mode.
   Tensor attention_weights(const Tensor& x) override { return attend_matrix(x); }
+  // Without global tokens attend is the scheme's kernel: the ring buffer. With them, the global tokens' own
+  // projections are the layer's, so it recomputes (the fallback).
+  std::unique_ptr<LayerDecoder> make_decoder(int64_t n) override {
+    AZ_CHECK(config.causal, "longformer layer decode: the layer is not causal (decoding is causal attention)");
+    if (!options.global.empty()) return std::make_unique<RecomputeLayerDecoder>(*this, "longformer", n);
+    return std::make_unique<ProjectedLayerDecoder>(*this, attention::make_decoder(scheme, config, n));
+  }
 
   LongformerOptions options;
   std::unique_ptr<core::nn::Linear> w_qg, w_kg, w_vg;

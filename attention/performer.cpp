@@ -333,4 +333,11 @@ Tensor PerformerLayer::attend(const Tensor& x, const Tensor& q, const Tensor& k,
   return scheme.kernel(q, k, v, cfg);  // (B, H, n, d)
 }
 
+std::unique_ptr<LayerDecoder> PerformerLayer::make_decoder(int64_t n) {
+  AZ_CHECK(config.causal, "performer layer decode: the layer is not causal (decoding is causal attention)");
+  Config cfg = config;
+  cfg.seed = feature_seed(base_seed_, draws());  // the features attend uses now
+  return std::make_unique<ProjectedLayerDecoder>(*this, attention::make_decoder(scheme, cfg, n));
+}
+
 }  // namespace attention

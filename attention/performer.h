@@ -93,6 +93,8 @@ class PerformerLayer : public ProjectedAttention {
                 const Tensor& key_padding_mask) override;
   // The matrix attend applies (with the current draw's features), read off attend: (B, H, n, n). Eval mode.
   Tensor attention_weights(const Tensor& x) override { return attend_matrix(x); }
+  // One token at a time with the current draw's features: the recurrent state of FAVOR+ (attention/decode.h).
+  std::unique_ptr<LayerDecoder> make_decoder(int64_t n) override;
   void redraw();                                    // next draw of W (deterministic: see feature_seed)
   uint64_t draws() const;                           // how many times the features were redrawn
   Tensor features(int64_t d_head) const;            // the W the next forward pass uses: (m, d_head)

@@ -46,12 +46,17 @@ struct Config {
   Tensor key_padding_mask;   // (B, n): 1 = real token, 0 = padding; undefined = no padding
 };
 
-class Decoder;  // attention/decode.h: the state of one-token-at-a-time causal attention
+class Decoder;       // attention/decode.h: a scheme's causal attention, one token at a time, and its state
+class LayerDecoder;  // attention/decode.h: a whole attention layer, one token at a time
 
 // A layer with its own parameters: x (B, n, d_model) -> (B, n, d_model).
 class AttentionLayer : public core::nn::Module {
  public:
   virtual Tensor forward(const Tensor& x, const Tensor& key_padding_mask = Tensor()) = 0;
+  // The layer one token at a time, for a causal layer and a sequence of n tokens (attention/decode.h: a
+  // LayerDecoder). Default: the fallback that keeps the layer's inputs and runs forward on them at every step.
+  // ProjectedAttention itself projects the token and hands q, k, v to its scheme's Decoder.
+  virtual std::unique_ptr<LayerDecoder> make_decoder(int64_t n);
   // The attention this layer puts on x: (B, H, n, n), row i = what query i takes from each key j, so that the
   // heads' output before w_o is attention_weights(x) @ v (v = the layer's value projection of x, (B, H, n, d)).
   // For pictures (lm/attention_maps.h): call it in eval mode (a layer in training may redraw or update state).
@@ -263,6 +268,10 @@ class ProjectedAttention : public AttentionLayer {
   // (B, H, n, n): default scheme.effective_attention(project(x)) with the layer's config. A layer that overrides
   // attend overrides this too, usually with attend_matrix.
   Tensor attention_weights(const Tensor& x) override;
+  // The layer one token at a time: this class's own layer projects token t and steps its scheme's Decoder
+  // (KV cache, ring buffer, recurrent state); a subclass, whose attend brings its own parameters or state, gets
+  // the fallback (recompute) unless it overrides this too.
+  std::unique_ptr<LayerDecoder> make_decoder(int64_t n) override;
 
   const Scheme& scheme;
   Config config;  // the scheme's settings for this layer (validated), causal flag and seed

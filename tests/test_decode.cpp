@@ -68,6 +68,77 @@ TEST_CASE("decode: longformer's ring buffer with dilation and global tokens, and
   }
 }
 
+// A layer of the scheme (eval mode), fed x one row at a time through its LayerDecoder: the rows of forward(x).
+void check_layer_decode(const Scheme& s, const std::vector<std::string>& set, int64_t n) {
+  attention::LayerConfig lc;
+  lc.d_model = 16;
+  lc.n_heads = 2;
+  lc.max_len = n;
+  lc.causal = true;
+  lc.seed = 11;
+  lc.set = set;
+  core::Rng rng(12);
+  std::unique_ptr<attention::AttentionLayer> layer;
+  Tensor want;
+  const Tensor x = testing::rand_tensor({2, n, 16}, 13 + n);
+  try {
+    layer = s.make_layer(lc, rng);
+    layer->eval();
+    core::NoGradGuard no_grad;
+    want = layer->forward(x);  // (2, n, 16)
+  } catch (const core::Error& e) {
+    MESSAGE(s.name() << " refuses n = " << n << ": " << e.what());
+    return;
+  }
+  const std::unique_ptr<attention::LayerDecoder> dec = layer->make_decoder(n);
+  std::vector<Tensor> rows;
+  for (int64_t t = 0; t < n; ++t) rows.push_back(dec->step(slice(x, 1, t, t + 1)));
+  const testing::Closeness c = testing::close(concat(rows, 1), want, 1e-4, 1e-4);
+  CHECK_MESSAGE(c.ok, c.detail);
+  CHECK(dec->tokens() == n);
+  CHECK(dec->state_floats() > 0);
+}
+
+TEST_CASE("decode: a layer one token at a time equals its causal forward, every causal scheme and setting") {
+  for (const Scheme* s : attention::all_schemes()) {
+    if (!s->supports_causal()) continue;
+    for (const auto& set : settings_of(*s)) {
+      std::string label = s->name();
+      for (const auto& kv : set) label += " " + kv;
+      CAPTURE(label);
+      for (int64_t n : {29, 32}) check_layer_decode(*s, set, n);
+    }
+  }
+  // longformer with global tokens (its own projections: the fallback) and without (the ring buffer)
+  check_layer_decode(attention::find_scheme("longformer"), {"window=4", "global=0,9"}, 24);
+}
+
+TEST_CASE("decode: which layers keep a small state — the standard layer's is its scheme's, the others recompute") {
+  attention::LayerConfig lc;
+  lc.d_model = 16, lc.n_heads = 2, lc.max_len = 64, lc.causal = true;
+  core::Rng rng(3);
+  auto floats_after = [&](const std::string& name, int64_t t) {
+    auto layer = attention::find_scheme(name).make_layer(lc, rng);
+    layer->eval();
+    auto dec = layer->make_decoder(64);
+    for (int64_t i = 0; i < t; ++i) dec->step(testing::rand_tensor({1, 1, 16}, 40 + i));
+    return dec->state_floats();
+  };
+  CHECK(floats_after("full", 10) == 2 * 2 * 10 * 8);        // K and V: 2·H·t·d
+  CHECK(floats_after("linear", 10) == floats_after("linear", 50));
+  CHECK(floats_after("performer", 10) == floats_after("performer", 50));
+  CHECK(floats_after("reformer", 10) == 10 * 16);          // the fallback: the layer's inputs, t·d_model
+  // a layer in training mode is refused: decoding is inference
+  auto layer = attention::find_scheme("full").make_layer(lc, rng);
+  auto dec = layer->make_decoder(4);
+  const std::string e = testing::error_of([&] { dec->step(testing::rand_tensor({1, 1, 16}, 1)); });
+  CHECK_MESSAGE(e.find("eval mode") != std::string::npos, e);
+  // a non-causal standard layer has no decoder
+  lc.causal = false;
+  auto bidirectional = attention::find_scheme("full").make_layer(lc, rng);
+  CHECK(testing::error_of([&] { bidirectional->make_decoder(4); }).find("not causal") != std::string::npos);
+}
+
 TEST_CASE("decode: sparse drops the keys no later query reads, and still equals the kernel") {
   const Scheme& s = attention::find_scheme("sparse");
   for (const std::vector<std::string>& set : std::vector<std::vector<std::string>>{

@@ -9,6 +9,8 @@
 //                                      (lra/train.h); `lra suite` is `make lra` (lra/suite.h)
 //   attnzoo lm train|eval|attention .. pretrain a byte-level language model on real text, score one, show where it
 //                                      looks (lm/train.h, lm/attention_maps.h)
+//   attnzoo generate --model --prompt  a causal LM writes text one byte at a time, with its attention state cached
+//                                      (lm/generate.h)
 //
 // Legend: B = batch, H = heads, n = number of queries, m = number of keys, d = head size.
 //   q: (B, H, n, d)   k, v: (B, H, m, d)   out: (B, H, n, d)   A: (B, H, n, m) with out == A @ v
@@ -175,6 +177,14 @@ usage:
       yet (which target measures it) or not measurable here (why); prints it and writes --out
       (default out/claims.md); reads out/lm/all_runs.csv, out/lra/results.csv and
       out/lra-pretrained/results.csv unless told otherwise
+  attnzoo generate --model DIR --prompt TEXT [--tokens N] [--temperature T] [--top-k K] [--seed S] [--no-cache]
+      a causal LM of `attnzoo lm train` writes N bytes (default 200) after TEXT, printed as they come,
+      then on stderr the bytes/s and the largest attention state it held (KV cache, ring buffer or
+      recurrent state per block: attention/decode.h); same seed, same text
+      --temperature T  softmax(logits / T) (default 0.8; 0 = always the most likely byte)
+      --top-k K        sample among the K most likely bytes only (default 0 = all 256)
+      --no-cache       recompute the whole window at every byte (the comparison: same text, slower)
+      A window holds the model's context; when it is full, generation goes on from its last half.
   attnzoo help          this text (also: attnzoo --help, attnzoo COMMAND --help)
 
 examples:
@@ -244,11 +254,12 @@ int dispatch(const std::vector<std::string>& argv) {
     if (command == "lra") return cmd_lra(rest);
     if (command == "lm") return cmd_lm(rest);
     if (command == "claims") return cmd_claims(rest);
+    if (command == "generate") return cmd_generate(rest);
   } catch (const HelpRequested&) {
     std::cout << kUsage;
     return kExitOk;
   }
-  AZ_FAIL("unknown command '", command, "' (commands: list, show, run, bench, lra, lm, claims, help)");
+  AZ_FAIL("unknown command '", command, "' (commands: list, show, run, bench, lra, lm, claims, generate, help)");
 }
 
 }  // namespace

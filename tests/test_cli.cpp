@@ -736,6 +736,49 @@ TEST_CASE("cli: lm train writes a model that lm eval scores in one line bpc=...;
   CHECK(bpc > 0.05);
   CHECK(bpc < 7.5);  // trained for 20 tiny steps: below the 8 bits per byte of knowing nothing (measured 6.8)
 
+  // generate: the prompt, then 50 bytes as they come, on stdout; the speed and the state in one line on stderr.
+  // Same seed, same text; --no-cache recomputes and writes the same text; another seed, another text.
+  const std::vector<std::string> gen = {"generate", "--model", model, "--prompt", "  7 and the", "--tokens", "50",
+                                        "--seed", "3"};
+  const Result g1 = run_cli(gen), g2 = run_cli(gen);
+  REQUIRE(g1.status == 0);
+  CHECK(g1.out.size() == 11 + 50 + 1);
+  CHECK(g1.out.rfind("  7 and the", 0) == 0);
+  CHECK(g1.out == g2.out);
+  const std::vector<std::string> err_lines = lines_of(g1.err);
+  REQUIRE(err_lines.size() == 1);
+  CHECK(err_lines[0].rfind("generate: 50 bytes in ", 0) == 0);
+  CHECK(err_lines[0].find("bytes/s") != std::string::npos);
+  CHECK(err_lines[0].find("longformer cached") != std::string::npos);
+  CHECK(err_lines[0].find("ring buffer") != std::string::npos);
+  std::vector<std::string> no_cache = gen;
+  no_cache.push_back("--no-cache");
+  const Result g3 = run_cli(no_cache);
+  CHECK(g3.out == g1.out);
+  CHECK(g3.err.find("recomputed") != std::string::npos);
+  std::vector<std::string> other_seed = gen;
+  other_seed.back() = "4";
+  CHECK(run_cli(other_seed).out != g1.out);
+  const std::vector<std::vector<std::string>> bad_gen = {
+      {"generate", "--model", dir + "/none", "--prompt", "a"},
+      {"generate", "--model", model, "--prompt", ""},
+      {"generate", "--model", model},
+      {"generate", "--prompt", "a"},
+      {"generate", "--model", model, "--prompt", "a", "--tokens", "0"},
+      {"generate", "--model", model, "--prompt", "a", "--temperature", "-1"},
+      {"generate", "--model", model, "--prompt", "a", "--temperature", "nan"},
+      {"generate", "--model", model, "--prompt", "a", "--top-k", "300"},
+      {"generate", "--model", model, "--prompt", "a", "--top-k", "-1"},
+      {"generate", "--model", model, "--prompt", "a", "--tokens", "99999999999999999999"},
+      {"generate", "--model", model, "--prompt", "a", "--seed", "abc"},
+      {"generate", "--model", model, "--prompt", "a", "--frobnicate"}};
+  for (const auto& args : bad_gen) {
+    CAPTURE(args.back());
+    const Result b = run_cli(args);
+    check_refused(b);
+    CHECK(b.out.empty());
+  }
+
   // Refusals: exit 2, one line, no output directory created.
   const std::string out = dir + "/never";
   const std::vector<std::vector<std::string>> bad = {

@@ -6,7 +6,8 @@
 #   make sanitize   the suite under AddressSanitizer + UndefinedBehaviorSanitizer (build/asan/)
 #   make notebooks  every lesson and companion notebook as out/notebooks/NAME.ipynb, plus out/index.html
 #   make gallery-check  open out/index.html in headless Chromium: screenshot, fail on a missing/broken image
-#   make bench      op throughput (bench/ops.cpp) and every scheme's time/memory vs n (attnzoo bench) -> out/bench/
+#   make bench      op throughput (bench/ops.cpp), every scheme's time/memory vs n (attnzoo bench) and what one
+#                   generated token costs vs context, cached and recomputed (attnzoo bench --decode) -> out/bench/
 #   make bench-torch  the same attention, training-step and byte-LM-step timings in PyTorch, as ratios (python3-torch)
 #   make lra        the mini Long Range Arena suite: every scheme on its five tasks (ListOps, which-book text,
 #                   same-book retrieval, Fashion-MNIST image, Pathfinder), efficiency at 1K-4K tokens
@@ -133,6 +134,7 @@ bench: all
 	@mkdir -p $(OUT)/bench
 	$(BUILD)/bench/ops --out $(OUT)/bench
 	$(CLI) bench --n 1024,2048,4096,8192,16384 --out $(OUT)/bench
+	$(CLI) bench --decode --out $(OUT)/bench
 
 # out/claims.md: each paper's claim beside what make lm, make lra and make lra-pretrained measured (attnzoo claims).
 CLAIMS = $(CLI) claims --out $(OUT)/claims.md --lm-runs $(OUT)/lm/all_runs.csv --lra $(OUT)/lra/results.csv \

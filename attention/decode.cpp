@@ -29,6 +29,30 @@ Tensor Decoder::step(const Tensor& q, const Tensor& k, const Tensor& v) {
   return out;
 }
 
+void Decoder::prefill(const Tensor& q, const Tensor& k, const Tensor& v) {
+  AZ_CHECK(q.dim() == 4 && q.size(0) >= 1 && q.size(1) >= 1 && q.size(2) >= 1 && q.size(3) >= 1, scheme_,
+           " decode: prefill takes (B, H, T, d) with T >= 1, got ", q.shape());
+  AZ_CHECK(k.shape() == q.shape() && v.shape() == q.shape(), scheme_, " decode: prefill's q, k, v must have the ",
+           "same shape, got ", q.shape(), ", ", k.shape(), ", ", v.shape());
+  const int64_t T = q.size(2);
+  AZ_CHECK(t_ + T <= n_, scheme_, " decode: prefill of ", T, " tokens after ", t_, " is past the sequence's ", n_,
+           " tokens");
+  if (t_ == 0) {
+    B = q.size(0), H = q.size(1), d = q.size(3);
+  } else {
+    AZ_CHECK(q.size(0) == B && q.size(1) == H && q.size(3) == d, scheme_, " decode: prefill has shape ", q.shape(),
+             "; the tokens before it had ", core::Shape({B, H, 1, d}));
+  }
+  core::NoGradGuard no_grad;
+  const Tensor qc = q.detach(), kc = k.detach(), vc = v.detach();
+  if (do_prefill(qc, kc, vc)) {
+    t_ += T;
+    return;
+  }
+  for (int64_t i = 0; i < T; ++i)
+    step(core::slice(qc, 2, i, i + 1), core::slice(kc, 2, i, i + 1), core::slice(vc, 2, i, i + 1));
+}
+
 void attend_cached(const float* q, const std::vector<const float*>& keys, const std::vector<const float*>& values,
                    int64_t d, float* out) {
   const float scale = 1.0f / std::sqrt(static_cast<float>(d));
@@ -79,6 +103,19 @@ Tensor KvCacheDecoder::do_step(const Tensor& q, const Tensor& k, const Tensor& v
   return out;
 }
 
+bool KvCacheDecoder::do_prefill(const Tensor&, const Tensor& k, const Tensor& v) {
+  const int64_t t = tokens(), n = length(), T = k.size(2);
+  if (t == 0) {
+    K_.assign(static_cast<size_t>(B * H * n * d), 0.0f);
+    V_.assign(K_.size(), 0.0f);
+  }
+  for (int64_t bh = 0; bh < B * H; ++bh) {  // rows t .. t + T - 1 of (n, d)
+    std::copy_n(k.data() + bh * T * d, T * d, K_.data() + (bh * n + t) * d);
+    std::copy_n(v.data() + bh * T * d, T * d, V_.data() + (bh * n + t) * d);
+  }
+  return true;
+}
+
 // ---- recompute ----------------------------------------------------------------------------------------------
 RecomputeDecoder::RecomputeDecoder(const Scheme& scheme, const Config& cfg, int64_t n)
     : Decoder(scheme.name(), n), scheme_(scheme), cfg_(cfg) {}
@@ -101,6 +138,19 @@ Tensor RecomputeDecoder::do_step(const Tensor& q, const Tensor& k, const Tensor&
     for (int64_t bh = 0; bh < B * H; ++bh) std::copy_n(src->data() + bh * d, d, dst->data() + (bh * n + t) * d);
   const Tensor all = scheme_.kernel(Q_, K_, V_, cfg_);  // (B, H, n, d): rows after t are not used
   return core::slice(all, 2, t, t + 1);    // (B, H, 1, d)
+}
+
+bool RecomputeDecoder::do_prefill(const Tensor& q, const Tensor& k, const Tensor& v) {
+  const int64_t t = tokens(), n = length(), T = q.size(2);
+  if (t == 0) {
+    Q_ = Tensor::zeros({B, H, n, d});
+    K_ = Tensor::zeros({B, H, n, d});
+    V_ = Tensor::zeros({B, H, n, d});
+  }
+  for (auto [dst, src] : {std::pair<Tensor*, const Tensor*>{&Q_, &q}, {&K_, &k}, {&V_, &v}})
+    for (int64_t bh = 0; bh < B * H; ++bh)
+      std::copy_n(src->data() + bh * T * d, T * d, dst->data() + (bh * n + t) * d);
+  return true;
 }
 
 // ---- layers -------------------------------------------------------------------------------------------------

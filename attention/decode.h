@@ -42,6 +42,9 @@ class Decoder {
   // Token t's q, k, v: each (B, H, 1, d), the same B, H, d at every step -> (B, H, 1, d), row t of the causal
   // kernel. One-line errors for a wrong shape or a step past n.
   Tensor step(const Tensor& q, const Tensor& k, const Tensor& v);
+  // Tokens t .. t + T - 1 at once, (B, H, T, d) each, without their outputs: the state a prompt leaves (what a
+  // benchmark needs before timing step t). Equal to T steps; a decoder that can copy rows into its state does so.
+  void prefill(const Tensor& q, const Tensor& k, const Tensor& v);
 
   int64_t tokens() const { return t_; }   // t: steps done
   int64_t length() const { return n_; }   // n
@@ -52,6 +55,9 @@ class Decoder {
  protected:
   // The scheme's step: q, k, v checked (B, H, 1, d); tokens() is t, the index of this token.
   virtual Tensor do_step(const Tensor& q, const Tensor& k, const Tensor& v) = 0;
+  // prefill's fast path: take tokens tokens()..tokens() + T - 1 into the state and return true, or return false
+  // (the default) to have them stepped one by one. B, H, d are set.
+  virtual bool do_prefill(const Tensor& q, const Tensor& k, const Tensor& v) { return false; }
   int64_t B = 0, H = 0, d = 0;  // fixed by the first step
 
  private:
@@ -74,6 +80,7 @@ class KvCacheDecoder : public Decoder {
 
  protected:
   Tensor do_step(const Tensor& q, const Tensor& k, const Tensor& v) override;
+  bool do_prefill(const Tensor& q, const Tensor& k, const Tensor& v) override;  // copies k, v into the cache
 
  private:
   std::vector<float> K_, V_;  // (B, H, n, d) each, rows 0..t filled
@@ -90,6 +97,7 @@ class RecomputeDecoder : public Decoder {
 
  protected:
   Tensor do_step(const Tensor& q, const Tensor& k, const Tensor& v) override;
+  bool do_prefill(const Tensor& q, const Tensor& k, const Tensor& v) override;  // copies q, k, v
 
  private:
   const Scheme& scheme_;

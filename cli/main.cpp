@@ -75,6 +75,18 @@ usage:
       --repeats R      timed runs per point, median taken (default 3)
       --seed S         seed of q, k, v and of the schemes' random parts (default 0)
 
+  attnzoo bench --decode [--schemes a,b] [--t 256,1024] [--long-t 65536] [--out DIR] [options]
+      what one generated token costs against the context length t, for every causal scheme: its
+      decoder's time per token and state (KV cache, ring buffer, recurrent state) after a prefill of
+      t tokens, and the time and peak memory of recomputing the causal kernel over all t + 1 tokens
+      instead; writes DIR/decode.csv, .md (exponents, the cache's speed-up, the crossover against
+      exact attention with a KV cache) and .png (log-log)
+      --t L1,L2        context lengths (default 256,512,...,16384)
+      --long-t L1,L2   longer lengths for the schemes whose state is constant in t (default 32768,65536;
+                       none = skip)
+      --steps N        timed steps per point (default 8); --no-recompute: the decoders only
+      --heads H --d D --seed S   as above (batch 1)
+
   attnzoo lra TASK --scheme S [--steps N] [--seq-len L] [--seed S] [--data PATH] [--init DIR] [--out DIR] [options]
       train the Transformer classifier with attention scheme S on a Long Range Arena task; prints a
       progress line (step, loss, accuracy, steps/s, ETA); the score is the test accuracy of the

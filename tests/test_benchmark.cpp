@@ -1,10 +1,11 @@
 // tests/test_benchmark.cpp — attention/benchmark on its own: a small run, the exponent fit on exact power laws,
 // and the report written by write_benchmark_report read back by read_benchmark_csv (lesson 15 reads `make bench`'s
-// file), with malformed files rejected naming the file and the line.
+// file), with malformed files rejected naming the file and the line; and the decoding benchmark on a small run.
 #include <cmath>
 #include <fstream>
 
 #include "attention/benchmark.h"
+#include "attention/decode_bench.h"
 #include "tests/helpers.h"
 
 using namespace attention;
@@ -133,4 +134,47 @@ TEST_CASE("timing: measure takes the median of the timed runs and the peak of on
   CHECK(c.peak_bytes >= 4096);
   CHECK(c.peak_bytes < 2 * 4096);
   CHECK_THROWS_AS(core::measure([] {}, 0), core::Error);
+}
+
+// ---- decoding (attention/decode_bench.h) ------------------------------------------------------------------------
+
+TEST_CASE("decode benchmark: cached and recomputed points, the constant-state schemes at the long lengths") {
+  DecodeBenchOptions o;
+  o.schemes = {"full", "linear", "reformer"};
+  o.ts = {16, 32, 64};
+  o.long_ts = {128};
+  o.heads = 1;
+  o.d_head = 4;
+  o.steps = 2;
+  const std::vector<DecodePoint> points = run_decode_benchmark(o);
+  // full: 3 lengths × 2 modes; linear: 4 × 2 (its state is constant, so it also runs at 128); reformer 3 × 2
+  REQUIRE(points.size() == 6 + 8 + 6);
+  int long_points = 0;
+  for (const DecodePoint& p : points) {
+    INFO(p.scheme, " ", p.mode, " t=", p.t);
+    CHECK(p.skipped.empty());
+    CHECK(p.ms_per_token > 0);
+    if (p.t == 128) {
+      ++long_points;
+      CHECK(p.scheme == "linear");
+    }
+    if (p.mode != "cached") continue;
+    CHECK(p.constant_state == (p.scheme == "linear"));
+    CHECK(p.fallback == (p.scheme == "reformer"));
+    // the state is counted exactly: full's KV cache after t tokens is 2·H·t·d floats
+    if (p.scheme == "full") CHECK(p.mib == doctest::Approx(2.0 * 1 * p.t * 4 * 4 / (1024.0 * 1024.0)));
+    if (p.scheme == "reformer") CHECK(p.mib == doctest::Approx(3.0 * 1 * p.t * 4 * 4 / (1024.0 * 1024.0)));
+  }
+  CHECK(long_points == 2);
+  const std::string dir = testing::temp_dir("decode_bench");
+  const std::string md = write_decode_report(points, o, dir);
+  for (const char* part : {"| linear | cached |", "| reformer | cached (fallback: recomputes) |", "Crossover",
+                           "Speed-up of the cache", "Targets", "t=128"})
+    CHECK_MESSAGE(md.find(part) != std::string::npos, part);
+  std::ifstream csv(dir + "/decode.csv");
+  int lines = 0;
+  for (std::string line; std::getline(csv, line);) ++lines;
+  CHECK(lines == 1 + 20);
+  CHECK(plot::load_png(dir + "/decode.png").width > 1000);
+  std::filesystem::remove_all(dir);
 }

@@ -542,6 +542,32 @@ void check_refused(const Result& r) {
 
 }  // namespace
 
+TEST_CASE("cli: bench --decode writes decode.csv, .md, .png; its options alone go with it") {
+  const std::string dir = testing::temp_dir("bench_decode");
+  const Result r = run_cli({"bench", "--decode", "--schemes", "flash,linear", "--t", "16,32", "--long-t", "64",
+                            "--heads", "1", "--d", "4", "--steps", "2", "--out", dir});
+  REQUIRE(r.status == 0);
+  CHECK(r.out.find("[2/2] linear t=64 cached") != std::string::npos);  // the long length: linear only
+  CHECK(r.out.find("flash t=64") == std::string::npos);
+  CHECK(lines_of(read_text(dir + "/decode.csv")).size() == 1 + 4 + 6);
+  CHECK(read_text(dir + "/decode.md").find("| flash | cached |") != std::string::npos);
+  CHECK(plot::load_png(dir + "/decode.png").width > 1000);
+  const std::string never = dir + "/never";
+  for (const std::vector<std::string>& bad :
+       {std::vector<std::string>{"bench", "--decode", "--schemes", "star", "--out", never},
+        {"bench", "--decode", "--n", "64", "--out", never},
+        {"bench", "--decode", "--causal", "--out", never},
+        {"bench", "--t", "64", "--out", never},
+        {"bench", "--decode", "--t", "0", "--out", never},
+        {"bench", "--decode", "--long-t", "x", "--out", never},
+        {"bench", "--decode", "--steps", "0", "--out", never}}) {
+    CAPTURE(bad[1] + " " + bad[2]);
+    check_refused(run_cli(bad));
+    CHECK_FALSE(fs::exists(never));
+  }
+  fs::remove_all(dir);
+}
+
 TEST_CASE("cli: a failing output leaves every existing file as it was (all outputs or none)") {
   const Inputs in = make_inputs("cli_atomic", {1, 2, 5, 4}, {1, 2, 5, 4}, 80);
   core::npy::save(in.file("g.npy"), testing::rand_tensor({1, 2, 5, 4}, 81));

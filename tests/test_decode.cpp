@@ -38,6 +38,18 @@ void check_decode_equals_kernel(const Scheme& s, const std::vector<std::string>&
   CHECK(dec->tokens() == shape[2]);
   CHECK(dec->state_floats() > 0);
   CHECK(!dec->state().empty());
+  // prefill the first half at once, then step: the same rows after it, and the same state
+  const int64_t n = shape[2], half = n / 2;
+  if (half == 0) return;
+  const std::unique_ptr<attention::Decoder> pre = attention::make_decoder(s, cfg, n);
+  pre->prefill(slice(x.q, 2, 0, half), slice(x.k, 2, 0, half), slice(x.v, 2, 0, half));
+  CHECK(pre->tokens() == half);
+  std::vector<Tensor> rows;
+  for (int64_t t = half; t < n; ++t)
+    rows.push_back(pre->step(slice(x.q, 2, t, t + 1), slice(x.k, 2, t, t + 1), slice(x.v, 2, t, t + 1)));
+  const testing::Closeness after = testing::close(concat(rows, 2), slice(want, 2, half, n), 1e-4, 1e-4);
+  CHECK_MESSAGE(after.ok, "after prefill: " << after.detail);
+  CHECK(pre->state_floats() == dec->state_floats());
 }
 
 }  // namespace

@@ -206,17 +206,49 @@ std::string exponent_cell(double e) { return std::isnan(e) ? "–" : fmt("%.2f",
 
 }  // namespace
 
+plot::Image decode_cost_figure(const std::vector<DecodePoint>& points, const DecodeBenchOptions& o) {
+  const std::vector<Curve> curves = curves_of(points);
+  std::vector<plot::Series> cached_series, recomputed_series, memory_series;
+  for (const Curve& c : curves) {
+    if (c.mode != "cached") continue;
+    const Curve* r = find_curve(curves, c.scheme, "recomputed");
+    const bool emphasis = c.scheme == "full";
+    cached_series.push_back({c.scheme + (c.fallback ? " (fallback)" : ""), c.t, c.ms, emphasis});
+    recomputed_series.push_back({c.scheme, r ? r->t : std::vector<double>{}, r ? r->ms : std::vector<double>{},
+                                 emphasis});
+    memory_series.push_back({c.scheme, c.t, c.mib, emphasis});
+  }
+  plot::PlotOptions pt;
+  pt.title = "cached: time per token";
+  pt.xlabel = "context length t";
+  pt.ylabel = "time per token (ms, median)";
+  pt.log_x = pt.log_y = true;
+  pt.width = 760;
+  pt.height = 560;
+  plot::PlotOptions pr = pt;
+  pr.title = "recomputed: time per token";
+  plot::PlotOptions pm = pt;
+  pm.title = "cached: the state (exact)";
+  pm.ylabel = "state memory (MiB)";
+  const std::string subtitle = "batch 1, H=" + std::to_string(o.heads) + ", d=" + std::to_string(o.d_head) +
+                               ", LM presets; times measured on this machine";
+  return plot::with_title(plot::hstack({plot::line_plot(cached_series, pt), plot::line_plot(recomputed_series, pr),
+                                        plot::line_plot(memory_series, pm)}),
+                          "decoding one token: cost vs context (" + subtitle + ")");
+}
+
 std::string write_decode_report(const std::vector<DecodePoint>& points, const DecodeBenchOptions& o,
                                 const std::string& dir) {
   std::filesystem::create_directories(dir);
   std::ostringstream csv;
-  csv << "scheme,mode,t,heads,d_head,ms_per_token,mib,constant_state,skipped\n";  // mode: cached, fallback
-                                                                                // (cached by recomputing), recomputed
+  // mode: cached, fallback (a decoder that recomputes) or recomputed
+  csv << "scheme,mode,t,heads,d_head,ms_per_token,mib,constant_state,skipped\n";
   for (const DecodePoint& p : points) {
     const bool ok = p.skipped.empty();
     std::string why = p.skipped;
     std::replace(why.begin(), why.end(), '"', '\'');
-    csv << p.scheme << "," << (p.fallback ? "fallback" : p.mode) << "," << p.t << "," << o.heads << "," << o.d_head << ","
+    csv << p.scheme << "," << (p.fallback ? "fallback" : p.mode) << "," << p.t << "," << o.heads << "," << o.d_head
+        << ","
         << (ok ? fmt("%.6f", p.ms_per_token) : "") << "," << (ok ? fmt("%.4f", p.mib) : "") << ","
         << (p.constant_state ? 1 : 0) << ",\"" << why << "\"\n";
   }
@@ -317,37 +349,7 @@ std::string write_decode_report(const std::vector<DecodePoint>& points, const De
   core::write_file_atomically(dir + "/decode.csv", csv.str(), "bench --decode");
   core::write_file_atomically(dir + "/decode.md", md.str(), "bench --decode");
 
-  // Three log-log panels, one colour per scheme in each: time per token cached, time per token recomputed, and
-  // the cached state.
-  std::vector<plot::Series> cached_series, recomputed_series, memory_series;
-  for (const Curve& c : curves) {
-    if (c.mode != "cached") continue;
-    const Curve* r = find_curve(curves, c.scheme, "recomputed");
-    const bool emphasis = c.scheme == "full";
-    cached_series.push_back({c.scheme + (c.fallback ? " (fallback)" : ""), c.t, c.ms, emphasis});
-    recomputed_series.push_back({c.scheme, r ? r->t : std::vector<double>{}, r ? r->ms : std::vector<double>{},
-                                 emphasis});
-    memory_series.push_back({c.scheme, c.t, c.mib, emphasis});
-  }
-  plot::PlotOptions pt;
-  pt.title = "cached: time per token";
-  pt.xlabel = "context length t";
-  pt.ylabel = "time per token (ms, median)";
-  pt.log_x = pt.log_y = true;
-  pt.width = 760;
-  pt.height = 560;
-  plot::PlotOptions pr = pt;
-  pr.title = "recomputed: time per token";
-  plot::PlotOptions pm = pt;
-  pm.title = "cached: the state (exact)";
-  pm.ylabel = "state memory (MiB)";
-  const std::string subtitle = "batch 1, H=" + std::to_string(o.heads) + ", d=" + std::to_string(o.d_head) +
-                               ", LM presets; times measured on this machine";
-  plot::save_png(plot::with_title(plot::hstack({plot::line_plot(cached_series, pt),
-                                                plot::line_plot(recomputed_series, pr),
-                                                plot::line_plot(memory_series, pm)}),
-                                  "decoding one token: cost vs context (" + subtitle + ")"),
-                 dir + "/decode.png");
+  plot::save_png(decode_cost_figure(points, o), dir + "/decode.png");
   return md.str();
 }
 

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "attention/scheme.h"
+#include "plot/plot.h"
 
 namespace attention {
 
@@ -50,6 +51,10 @@ struct DecodePoint {
 // The schemes' settings are their LM presets (SchemeInfo::lm_settings: about 64 keys per query where a scheme
 // keeps some), as the generating models use them.
 std::vector<DecodePoint> run_decode_benchmark(const DecodeBenchOptions& options);
+
+// Three log-log panels, one colour per scheme: time per token cached, time per token recomputed, and the cached
+// state's memory, against t (the fallback schemes marked). Times are this machine's: the title says so.
+plot::Image decode_cost_figure(const std::vector<DecodePoint>& points, const DecodeBenchOptions& options);
 
 // Writes DIR/decode.csv, DIR/decode.md (per-token time and memory at each t, the fitted exponents, the speed-up
 // of the cache, the crossover against exact attention with a KV cache, and the targets checked) and

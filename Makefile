@@ -8,7 +8,8 @@
 #   make gallery-check  open out/index.html in headless Chromium: screenshot, fail on a missing/broken image
 #   make bench      op throughput (bench/ops.cpp), every scheme's time/memory vs n (attnzoo bench) and what one
 #                   generated token costs vs context, cached and recomputed (attnzoo bench --decode) -> out/bench/
-#   make bench-torch  the same attention, training-step and byte-LM-step timings in PyTorch, as ratios (python3-torch)
+#   make bench-torch  the same attention, training-step, byte-LM-step and greedy-decoding timings in PyTorch, as
+#                   ratios (python3-torch)
 #   make lra        the mini Long Range Arena suite: every scheme on its five tasks (ListOps, which-book text,
 #                   same-book retrieval, Fashion-MNIST image, Pathfinder), efficiency at 1K-4K tokens
 #                   -> out/lra/ (results.md, efficiency.md, bubbles.png, ...); about an hour on 2 cores (estimated)

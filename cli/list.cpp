@@ -1,11 +1,12 @@
 // cli/list.cpp — `attnzoo list`: every scheme of the registry, its settings with their defaults and ranges,
-// and what it supports.
+// and what it supports (with, for the causal ones, what their decoder keeps between generated tokens).
 #include <algorithm>
 #include <cstdint>
 #include <iostream>
 #include <string>
 #include <vector>
 
+#include "attention/decode.h"
 #include "attention/scheme.h"
 #include "cli/args.h"
 #include "cli/commands.h"
@@ -71,6 +72,10 @@ int cmd_list(const std::vector<std::string>& words) {
     };
     std::cout << "  presets: lra " << preset(s->info().lra_settings) << "; lm " << preset(s->info().lm_settings)
               << "\n";
+    // What its decoder keeps between generated tokens (attention/decode.h; `run --causal --decode`).
+    if (s->supports_causal())
+      std::cout << "  decoding keeps (n = 4096): "
+                << attention::make_decoder(*s, s->configure({}, true), 4096)->state() << "\n";
   }
   return kExitOk;
 }

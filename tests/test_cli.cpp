@@ -128,6 +128,15 @@ TEST_CASE("cli: list shows every registered scheme with its properties") {
   CHECK(r.out.find("full") != std::string::npos);
   CHECK(r.out.find("causal") != std::string::npos);
   CHECK(r.out.find("pattern") != std::string::npos);
+  // every causal scheme says what its decoder keeps between generated tokens
+  size_t decoders = 0;
+  for (size_t at = r.out.find("decoding keeps"); at != std::string::npos; at = r.out.find("decoding keeps", at + 1))
+    ++decoders;
+  size_t causal = 0;
+  for (const attention::Scheme* s : attention::all_schemes()) causal += s->supports_causal();
+  CHECK(decoders == causal);  // 12 in the course; one more with the README's blockwise example added
+  CHECK(r.out.find("KV cache") != std::string::npos);
+  CHECK(r.out.find("ring buffer") != std::string::npos);
 }
 
 TEST_CASE("cli: run full equals dense_attention computed in-process") {

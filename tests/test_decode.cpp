@@ -67,7 +67,7 @@ TEST_CASE("decode: token by token equals the causal kernel on the whole sequence
         check_decode_equals_kernel(*s, set, shape);
     }
   }
-  CHECK(schemes == 12);
+  CHECK(schemes >= 12);  // the course's twelve, and any added (scripts/check-add-scheme.sh adds one)
 }
 
 TEST_CASE("decode: longformer's ring buffer with dilation and global tokens, and a global token beyond the ring") {

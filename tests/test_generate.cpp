@@ -61,7 +61,7 @@ TEST_CASE("generate: the cached model, byte by byte, gives the whole-window logi
       CHECK_MESSAGE(e.find("window of 32 bytes is full") != std::string::npos, e);
     }
   }
-  CHECK(schemes == 12);
+  CHECK(schemes >= 12);  // the course's twelve, and any added (scripts/check-add-scheme.sh adds one)
 }
 
 TEST_CASE("generate: same seed, same text; with and without the cache, across window refills") {

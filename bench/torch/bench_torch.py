@@ -19,9 +19,15 @@ Prints one JSON object per line on stdout, e.g.
                 torch.nn.functional._scaled_dot_product_attention(..., is_causal=True) (on the CPU its math path:
                 softmax(q kᵀ/√d) v with the n×n scores materialised; measured a little faster than writing it out
                 here); where a torch lacks it, the same written out with matmul, masked_fill and softmax.
+    decode:     greedy generation with the same LM (context t + tokens) and a KV cache written the usual way (as
+                Hugging Face's GPT-2 does): the prompt of t random bytes in one forward pass that returns every
+                layer's keys and values (not timed), then per token: embed it at its position, each block appends
+                its k, v to the cache with torch.cat and attends with its one query, the logits' argmax.
+                tokens/s = tokens / their wall time, median of 3 runs; under torch.no_grad().
 Both use the same thread count as attnzoo (2 by default, or ATTNZOO_THREADS).
 usage: bench_torch.py [n-list]  |  --one N CAUSAL (one attention size)  |  --train-only (the training step)
        |  --lm-only [n-list] (the LM step at each context, default 512,2048)
+       |  --decode-only T TOKENS (greedy decoding with a KV cache after T bytes, default 1024 64)
 """
 import json
 import os
@@ -186,6 +192,46 @@ def lm_step(n, steps=4, warmup=1):
     return out
 
 
+def decode_tokens_per_s(t, tokens, repeats=3):
+    """{tokens/s, seconds} of greedy decoding with a KV cache after a prompt of t bytes (see the docstring)."""
+    torch.manual_seed(0)
+    model = ByteLM(t + tokens).eval()
+    prompt = torch.randint(0, 256, (1, t))
+
+    def block_step(b, x, cache):  # x (1, m, d): m new positions; cache: [k, v] (1, H, seen, dh) or None
+        _, m, d = x.shape
+        h = b.ln1(x)
+        q, k, v = (w(h).view(1, m, b.heads, -1).transpose(1, 2) for w in (b.w_q, b.w_k, b.w_v))
+        if cache is not None:
+            k, v = torch.cat([cache[0], k], 2), torch.cat([cache[1], v], 2)
+        s = q @ k.transpose(-1, -2) / q.shape[-1] ** 0.5                     # (1, H, m, seen + m)
+        if m > 1:  # the prompt: causal within it
+            s = s.masked_fill(torch.ones(m, m, dtype=torch.bool).triu(1), float("-inf"))
+        a = (torch.softmax(s, -1) @ v).transpose(1, 2).reshape(1, m, d)
+        x = x + b.w_o(a)
+        return x + b.fc2(torch.nn.functional.gelu(b.fc1(b.ln2(x)))), [k, v]
+
+    def forward(ids, start, caches):  # ids (1, m) at positions start.. -> last logits, new caches
+        x = model.tokens(ids) + model.positions(torch.arange(start, start + ids.shape[1]))
+        new = []
+        for b, c in zip(model.blocks, caches):
+            x, kv = block_step(b, x, c)
+            new.append(kv)
+        return model.head(model.ln_final(x[:, -1])), new
+
+    times = []
+    with torch.no_grad():
+        for _ in range(repeats):
+            logits, caches = forward(prompt, 0, [None] * len(model.blocks))
+            t0 = time.perf_counter()
+            for i in range(tokens):
+                nxt = logits.argmax(-1, keepdim=True)                         # (1, 1)
+                logits, caches = forward(nxt, t + i, caches)
+            times.append(time.perf_counter() - t0)
+    sec = median(times)
+    return {"what": "decode", "impl": "torch", "t": t, "tokens": tokens, "seconds": sec, "tokens_per_s": tokens / sec}
+
+
 def main():
     if len(sys.argv) >= 3 and sys.argv[1] == "--one":  # child process: one attention size
         n, causal = int(sys.argv[2]), sys.argv[3] == "1"
@@ -194,6 +240,12 @@ def main():
         return
     if len(sys.argv) >= 2 and sys.argv[1] == "--train-only":  # the training step alone (compare.py's rounds)
         print(json.dumps({"what": "train_step", "impl": "torch", "seconds": train_step_seconds()}), flush=True)
+        return
+    if len(sys.argv) >= 2 and sys.argv[1] == "--decode-only":  # greedy decoding alone (compare.py's rounds)
+        t = int(sys.argv[2]) if len(sys.argv) > 2 else 1024
+        tokens = int(sys.argv[3]) if len(sys.argv) > 3 else 64
+        print(f"torch decode t={t}, {tokens} greedy tokens ...", file=sys.stderr, flush=True)
+        print(json.dumps(decode_tokens_per_s(t, tokens)), flush=True)
         return
     if len(sys.argv) >= 2 and sys.argv[1] == "--lm-only":  # the LM step alone (compare.py's rounds)
         for n in [int(x) for x in (sys.argv[2] if len(sys.argv) > 2 else "512,2048").split(",")]:

@@ -11,9 +11,13 @@ measurement to out/bench/torch.csv) and prints the table:
   - the ListOps-sized training step: seconds and speed-up;
   - the byte LM's training step (lm::ByteLM, bench/lm_step.cpp; 8192 bytes per step) at contexts 512 and 2048:
     tokens/s of both, the speed-up against its target (LM_TARGETS: issue 15) and whether it is met, and the step's
-    phases (forward + loss, backward, clip + AdamW), so that a shortfall shows where the time goes.
-usage: compare.py BUILD_DIR OUT_DIR [n-list] [--rounds R] [--lm-only]     (R defaults to 3, or ATTNZOO_ROUNDS)
+    phases (forward + loss, backward, clip + AdamW), so that a shortfall shows where the time goes;
+  - greedy decoding with the same LM and a KV cache (bench/decode_step.cpp; PyTorch's cache written the usual way,
+    with torch.cat) after a prompt of 1024 bytes: tokens/s of both and the speed-up against its target
+    (DECODE_TARGET: issue 17).
+usage: compare.py BUILD_DIR OUT_DIR [n-list] [--rounds R] [--lm-only | --decode-only]  (R: 3, or ATTNZOO_ROUNDS)
        --lm-only: the LM step alone (~2 minutes), written to OUT_DIR/torch_lm.md and torch_lm.csv
+       --decode-only: the decoding comparison alone (~1 minute), to OUT_DIR/torch_decode.md and .csv
        (needs python3-torch; exits 0 with a note when it is missing)
 """
 import csv
@@ -25,6 +29,8 @@ import sys
 
 LM_CONTEXTS = (512, 2048)
 LM_TARGETS = {512: 3.0, 2048: 5.0}  # speed-up over PyTorch the LM step aims at (issue 15, "Performance")
+DECODE_T, DECODE_TOKENS = 1024, 64   # greedy decoding after a prompt of DECODE_T bytes, DECODE_TOKENS timed
+DECODE_TARGET = 2.0                  # speed-up of attnzoo's tokens/s over PyTorch's the decoding aims at (issue 17)
 
 
 def machine_peak(out_dir):
@@ -75,11 +81,14 @@ def parse_args(argv):
         raise SystemExit("usage: compare.py BUILD_DIR OUT_DIR [n-list] [--rounds R]")
     build, out_dir, rest = argv[1], argv[2], argv[3:]
     ns, rounds = "1024,2048,4096,8192", int(os.environ.get("ATTNZOO_ROUNDS", "3"))
-    lm_only = False
+    lm_only = decode_only = False
     i = 0
     while i < len(rest):
         if rest[i] == "--lm-only":
             lm_only = True
+            i += 1
+        elif rest[i] == "--decode-only":
+            decode_only = True
             i += 1
         elif rest[i] == "--rounds" and i + 1 < len(rest):
             rounds = int(rest[i + 1])
@@ -89,7 +98,7 @@ def parse_args(argv):
             i += 1
     if rounds < 1:
         raise SystemExit(f"compare: --rounds must be >= 1, got {rounds}")
-    return build, out_dir, [int(x) for x in ns.split(",")], rounds, lm_only
+    return build, out_dir, [int(x) for x in ns.split(",")], rounds, lm_only, decode_only
 
 
 def lm_table(rows, rounds):
@@ -136,10 +145,39 @@ def lm_rounds(build, rounds):
     return rows
 
 
+def decode_rounds(build, rounds):
+    """Greedy decoding, ROUNDS times: PyTorch then attnzoo back to back."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    rows = []
+    for r in range(1, rounds + 1):
+        print(f"round {r}/{rounds}: decoding at t={DECODE_T}, PyTorch then attnzoo ...", file=sys.stderr, flush=True)
+        rows += [dict(x, round=r) for x in lines([sys.executable, os.path.join(here, "bench_torch.py"),
+                                                  "--decode-only", str(DECODE_T), str(DECODE_TOKENS)])]
+        rows += [dict(x, round=r) for x in lines([os.path.join(build, "bench", "decode_step"), "--t", str(DECODE_T),
+                                                  "--tokens", str(DECODE_TOKENS)])]
+    return rows
+
+
+def decode_table(rows, rounds):
+    """The decoding section: tokens/s of both, the speed-up against its target."""
+    t = {x["round"]: x for x in rows if x["what"] == "decode" and x["impl"] == "torch"}
+    o = {x["round"]: x for x in rows if x["what"] == "decode" and x["impl"] == "attnzoo-flash"}
+    r = [o[k]["tokens_per_s"] / t[k]["tokens_per_s"] for k in t if k in o]
+    tok = lambda s: f"{statistics.median(x['tokens_per_s'] for x in s.values()):.0f}" if s else "–"
+    met = "–" if not r else ("yes" if statistics.median(r) >= DECODE_TARGET else "no")
+    return [f"Greedy decoding with the same byte LM (causal, d_model 128, 4 heads, 2 layers, d_ff 512) and a KV cache, "
+            f"batch 1, after a prompt of {DECODE_T} bytes: {DECODE_TOKENS} tokens timed (median of 3 runs per round); "
+            "attnzoo: lm::ByteLMDecoder with scheme flash's KV cache; PyTorch: the cache written the usual way "
+            f"(torch.cat per token, as Hugging Face's GPT-2), under no_grad. {rounds} rounds, PyTorch then attnzoo "
+            "back to back; speed-up: median of the rounds' ratios (range).", "",
+            "| t | PyTorch tokens/s | attnzoo tokens/s | speed-up | target | met |", "|---|---|---|---|---|---|",
+            f"| {DECODE_T} | {tok(t)} | {tok(o)} | {ratio_cell(r)} | ≥ {DECODE_TARGET:.0f}× | {met} |"]
+
+
 def write_report(out_dir, stem, rows, text):
     os.makedirs(out_dir, exist_ok=True)
     csv = ["round,what,impl,n,seconds,peak_mib"] + [
-        f"{x['round']},{x['what']},{x['impl']},{x.get('n', '')},{x.get('seconds', '')},{x.get('peak_mib', '')}"
+        f"{x['round']},{x['what']},{x['impl']},{x.get('n', x.get('t', ''))},{x.get('seconds', '')},{x.get('peak_mib', '')}"
         for x in rows]
     for name, content in ((stem + ".csv", "\n".join(csv) + "\n"), (stem + ".md", text)):
         path = os.path.join(out_dir, name)
@@ -151,7 +189,7 @@ def write_report(out_dir, stem, rows, text):
 
 
 def main():
-    build, out_dir, ns, rounds, lm_only = parse_args(sys.argv)
+    build, out_dir, ns, rounds, lm_only, decode_only = parse_args(sys.argv)
     try:
         import torch  # noqa: F401
     except ImportError:
@@ -163,6 +201,10 @@ def main():
     if lm_only:
         rows = lm_rounds(build, rounds)
         write_report(out_dir, "torch_lm", rows, "\n".join(lm_table(rows, rounds)) + "\n")
+        return
+    if decode_only:
+        rows = decode_rounds(build, rounds)
+        write_report(out_dir, "torch_decode", rows, "\n".join(decode_table(rows, rounds)) + "\n")
         return
 
     # PyTorch's peak is the growth of its process's max RSS; ours is the bytes of live tensors. To compare like
@@ -183,6 +225,7 @@ def main():
         rows += [dict(x, round=r) for x in lines([sys.executable, torch_script, "--train-only"])]
         rows += [dict(x, round=r) for x in lines([ours_bin, "--no-attention"])]
     rows += lm_rounds(build, rounds)
+    rows += decode_rounds(build, rounds)
 
     def seconds(what, impl, n=None):
         """{round: seconds} of one implementation."""
@@ -223,7 +266,7 @@ def main():
         md.append(f"| torch | {statistics.median(ts.values()):.3f} | 1.0× |")
     if ours:
         md.append(f"| attnzoo-flash | {statistics.median(ours.values()):.3f} | {ratio_cell(ratios(ts, ours))} |")
-    md += [""] + lm_table(rows, rounds)
+    md += [""] + lm_table(rows, rounds) + [""] + decode_table(rows, rounds)
     write_report(out_dir, "torch", rows, "\n".join(md) + "\n")
 
 

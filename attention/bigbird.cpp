@@ -11,6 +11,7 @@
 #include <cmath>
 #include <limits>
 
+#include "attention/decode.h"
 #include "attention/kernels/block_sparse.h"
 #include "core/autograd.h"
 #include "core/ops_elementwise.h"
@@ -268,6 +269,21 @@ Tensor BigBirdLayer::attend(const Tensor&, const Tensor& q, const Tensor& k, con
 
 Tensor BigBirdLayer::pattern(int64_t n) const { return bigbird_pattern(options, 1, n_heads, n); }
 
+namespace {
+// BigBird one token at a time: a KV cache read through the causal block pattern (window, global and random
+// blocks of these options, with their seed).
+std::unique_ptr<Decoder> bigbird_decoder(const BigBirdOptions& o, int64_t n) {
+  AZ_CHECK(o.causal, "bigbird decode: the options are not causal (decoding is causal attention)");
+  return std::make_unique<IndexKvDecoder>("bigbird", n, [o, n](int64_t H) { return bigbird_index(o, n, H); },
+                                          "window, global and random blocks");
+}
+}  // namespace
+
+std::unique_ptr<LayerDecoder> BigBirdLayer::make_decoder(int64_t n) {
+  AZ_CHECK(config.causal, "bigbird layer decode: the layer is not causal (decoding is causal attention)");
+  return std::make_unique<ProjectedLayerDecoder>(*this, bigbird_decoder(options, n));  // the layer's own graph
+}
+
 // ---- the registered scheme --------------------------------------------------------------------------------
 namespace {
 
@@ -303,6 +319,9 @@ SchemeInfo bigbird_info() {
 class BigBirdScheme : public Scheme {
  public:
   BigBirdScheme() : Scheme(bigbird_info()) {}
+  std::unique_ptr<Decoder> make_decoder(const Config& cfg, int64_t n) const override {
+    return bigbird_decoder(bigbird_options(cfg), n);
+  }
 
   double flops(const Shape& q, const Config& cfg) const override {
     const BigBirdOptions o = bigbird_options(cfg);

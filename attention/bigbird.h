@@ -117,6 +117,8 @@ class BigBirdLayer : public ProjectedAttention {
                 const Tensor& key_padding_mask) override;
   // The matrix attend applies (its own random graph), read off attend: (B, H, n, n). Eval mode.
   Tensor attention_weights(const Tensor& x) override { return attend_matrix(x); }
+  // One token at a time: a KV cache read through this layer's causal block pattern (attention/decode.h).
+  std::unique_ptr<LayerDecoder> make_decoder(int64_t n) override;
   uint64_t random_seed() const { return options.seed; }
   // The pattern (1, H, n, n) this layer uses at length n: the same in training and evaluation.
   Tensor pattern(int64_t n) const;

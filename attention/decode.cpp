@@ -82,19 +82,26 @@ std::string KvCacheDecoder::state() const {
   return "KV cache: every key and value so far, 2·t·d floats per head (grows with t)";
 }
 
-Tensor KvCacheDecoder::do_step(const Tensor& q, const Tensor& k, const Tensor& v) {
+void KvCacheDecoder::store(const Tensor& k, const Tensor& v) {
   const int64_t t = tokens(), n = length();
   if (t == 0) {
     K_.assign(static_cast<size_t>(B * H * n * d), 0.0f);
     V_.assign(K_.size(), 0.0f);
   }
+  for (int64_t bh = 0; bh < B * H; ++bh) {
+    std::copy_n(k.data() + bh * d, d, K_.data() + (bh * n + t) * d);
+    std::copy_n(v.data() + bh * d, d, V_.data() + (bh * n + t) * d);
+  }
+}
+
+Tensor KvCacheDecoder::do_step(const Tensor& q, const Tensor& k, const Tensor& v) {
+  const int64_t t = tokens(), n = length();
+  store(k, v);
   Tensor out = Tensor::empty({B, H, 1, d});
   std::vector<const float*> keys(static_cast<size_t>(t + 1)), values(keys.size());
   for (int64_t bh = 0; bh < B * H; ++bh) {
-    float* K = K_.data() + bh * n * d;  // (n, d): rows 0..t
-    float* V = V_.data() + bh * n * d;
-    std::copy_n(k.data() + bh * d, d, K + t * d);
-    std::copy_n(v.data() + bh * d, d, V + t * d);
+    const float* K = K_.data() + bh * n * d;  // (n, d): rows 0..t
+    const float* V = V_.data() + bh * n * d;
     for (int64_t j = 0; j <= t; ++j) keys[static_cast<size_t>(j)] = K + j * d, values[static_cast<size_t>(j)] = V + j * d;
     attend_cached(q.data() + bh * d, keys, values, d, out.data() + bh * d);
   }
@@ -114,6 +121,48 @@ bool KvCacheDecoder::do_prefill(const Tensor&, const Tensor& k, const Tensor& v)
     std::copy_n(v.data() + bh * T * d, T * d, V_.data() + (bh * n + t) * d);
   }
   return true;
+}
+
+// ---- a KV cache read through a pattern -------------------------------------------------------------------------
+IndexKvDecoder::IndexKvDecoder(std::string scheme, int64_t n, std::function<core::IntTensor(int64_t H)> index_for,
+                               std::string what)
+    : KvCacheDecoder(std::move(scheme), n), index_for_(std::move(index_for)), what_(std::move(what)) {}
+
+std::string IndexKvDecoder::state() const {
+  return "KV cache read through the pattern (" + what_ + "): every key and value so far, 2·t·d floats per head, "
+         "but a step reads only its row's keys";
+}
+
+Tensor IndexKvDecoder::do_step(const Tensor& q, const Tensor& k, const Tensor& v) {
+  const int64_t t = tokens(), n = length();
+  if (index_.data.empty()) {
+    index_ = index_for_(H);
+    AZ_CHECK(index_.dim() == 4 && index_.shape[0] == 1 && (index_.shape[1] == 1 || index_.shape[1] == H) &&
+                 index_.shape[2] == n,
+             "decode: the key lists have shape ", index_.shape, ", expected (1, 1 or ", H, ", ", n, ", K)");
+  }
+  store(k, v);
+  const int64_t Hi = index_.shape[1], Kn = index_.shape[3];
+  Tensor out = Tensor::empty({B, H, 1, d});
+  std::vector<const float*> keys, values;
+  for (int64_t bh = 0; bh < B * H; ++bh) {
+    const int64_t h = bh % H;
+    const int64_t* row = index_.data.data() + ((Hi == 1 ? 0 : h) * n + t) * Kn;  // row t's keys, -1 = none
+    keys.clear();
+    values.clear();
+    for (int64_t s = 0; s < Kn; ++s) {
+      const int64_t j = row[s];
+      if (j < 0) continue;
+      AZ_CHECK(j <= t, "decode: the pattern's row ", t, " lists key ", j, ", a later token (not causal)");
+      keys.push_back(K_.data() + (bh * n + j) * d);
+      values.push_back(V_.data() + (bh * n + j) * d);
+    }
+    AZ_CHECK(!keys.empty(), "decode: the pattern gives query ", t, " no key");
+    attend_cached(q.data() + bh * d, keys, values, d, out.data() + bh * d);
+  }
+  AZ_CHECK(core::all_finite(out.data(), out.numel()), "decode: token ", t,
+           "'s output is not finite (the scores overflow float32)");
+  return out;
 }
 
 // ---- recompute ----------------------------------------------------------------------------------------------

@@ -9,11 +9,14 @@
 //   full, flash        a KV cache: every k and v so far, 2·t·d floats per head, growing with t; a step reads all
 //                      of it (O(t·d) time)
 //   longformer         a ring buffer of the last w·δ + 1 keys and values (plus the global tokens'): constant in t
+//   sparse             fixed: the summary cells and the current block; strided: every key (a step reads ~t/l + l)
+//   bigbird            a KV cache read through its block pattern (window, global, random blocks): O(t) memory,
+//                      a step reads only its row's keys
 //   linear, performer  the recurrent state S = Σ φ(k) vᵀ (m × d) and z = Σ φ(k) (m): constant in t; a step is
 //                      O(m·d) whatever t — the "Transformers are RNNs" form
 //   the others         the documented fallback (RecomputeDecoder): keep q, k, v of every token so far and run the
 //                      whole causal kernel again at every step, so that the data-dependent parts (LSH buckets,
-//                      clusters, sorted blocks, learned random graphs) are what the kernel would compute
+//                      clusters, sorted blocks, relative biases) are what the kernel would compute
 //
 // The contract, tested for every causal scheme (tests/test_decode.cpp): feeding tokens 0..n-1 one by one gives
 // kernel(q, k, v, causal) over the whole sequence, row by row, to 1e-4. `attnzoo run SCHEME --causal --decode`
@@ -25,6 +28,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -81,9 +85,28 @@ class KvCacheDecoder : public Decoder {
  protected:
   Tensor do_step(const Tensor& q, const Tensor& k, const Tensor& v) override;
   bool do_prefill(const Tensor& q, const Tensor& k, const Tensor& v) override;  // copies k, v into the cache
+  void store(const Tensor& k, const Tensor& v);  // token tokens()'s k, v into row t (allocating at t = 0)
+
+  std::vector<float> K_, V_;  // (B, H, n, d) each, rows 0..t filled
+};
+
+// A KV cache read through a pattern's key lists (BigBird): every key and value is kept (2·B·H·t·d floats, as a KV
+// cache: a later query's random or global blocks may reach any of them), but step t reads only the keys of row t
+// of the scheme's index — softmax over those — so a step costs O(K·d), not O(t·d). `index_for(H)` gives the key
+// lists (1, 1 or H, n, K), -1 = no key, made once the first step fixes H.
+class IndexKvDecoder : public KvCacheDecoder {
+ public:
+  IndexKvDecoder(std::string scheme, int64_t n, std::function<core::IntTensor(int64_t H)> index_for,
+                 std::string what);
+  std::string state() const override;
+
+ protected:
+  Tensor do_step(const Tensor& q, const Tensor& k, const Tensor& v) override;
 
  private:
-  std::vector<float> K_, V_;  // (B, H, n, d) each, rows 0..t filled
+  std::function<core::IntTensor(int64_t H)> index_for_;
+  std::string what_;
+  core::IntTensor index_;  // (1, Hi, n, K)
 };
 
 // The fallback: q, k, v of every token so far in (B, H, n, d) buffers (later rows zero), and at step t the

@@ -69,8 +69,14 @@ std::vector<DecodePoint> run_decode_benchmark(const DecodeBenchOptions& o) {
     if (constant) lengths.insert(lengths.end(), o.long_ts.begin(), o.long_ts.end());
     bool cached_stopped = false, recompute_stopped = false;
     std::string cached_why, recompute_why;
-    double last_mib = 0;
-    int64_t last_t = 0;
+    double last_mib = 0, last_cached_s = 0, last_recompute_s = 0;  // the previous point's, to extrapolate
+    int64_t last_t = 0, last_cached_t = 0;
+    bool fallback = false;
+    // A point is skipped when the previous one, grown as t² (the worst growth here), would take longer than the
+    // budget or more memory than max_mib: a recomputation, and a fallback decoder's step (it recomputes).
+    auto grown = [](double value, int64_t from, int64_t to) {
+      return from > 0 ? value * std::pow(static_cast<double>(to) / from, 2) : 0.0;
+    };
     for (const int64_t t : lengths) {
       const std::string where = "[" + std::to_string(si + 1) + "/" + std::to_string(schemes.size()) + "] " +
                                 s.name() + " t=" + length_label(t);
@@ -84,12 +90,23 @@ std::vector<DecodePoint> run_decode_benchmark(const DecodeBenchOptions& o) {
       c.mode = "cached";
       c.t = t;
       c.constant_state = constant;
+      const double cached_s = grown(last_cached_s, last_cached_t, t);
+      if (!cached_stopped && cached_s > o.max_seconds_per_point) {
+        cached_stopped = true;
+        cached_why = "a step would take ~" + fmt("%.0f", cached_s) + " s (budget " +
+                     fmt("%.0f", o.max_seconds_per_point) + " s)";
+      }
+      if (!cached_stopped && fallback && grown(last_mib, last_t, t) > o.max_mib) {
+        cached_stopped = true;
+        cached_why = "a step (it recomputes) would need ~" + fmt("%.0f", grown(last_mib, last_t, t)) + " MiB (limit " +
+                     fmt("%.0f", o.max_mib) + ")";
+      }
       if (cached_stopped) {
         c.skipped = cached_why;
       } else {
         try {
           const std::unique_ptr<Decoder> dec = make_decoder(s, cfg, n);
-          c.fallback = dynamic_cast<const RecomputeDecoder*>(dec.get()) != nullptr;
+          c.fallback = fallback = dynamic_cast<const RecomputeDecoder*>(dec.get()) != nullptr;
           dec->prefill(slice(q, 2, 0, t), slice(k, 2, 0, t), slice(v, 2, 0, t));
           c.mib = static_cast<double>(dec->state_floats()) * 4 / kMiB;  // the state after t tokens
           std::vector<double> times;  // the warm-up step first
@@ -103,6 +120,8 @@ std::vector<DecodePoint> run_decode_benchmark(const DecodeBenchOptions& o) {
           const double warm_up = times.front();
           if (times.size() > 1) times.erase(times.begin());
           c.ms_per_token = median(times) * 1e3;
+          last_cached_s = c.ms_per_token / 1e3;
+          last_cached_t = t;
           if (warm_up > o.max_seconds_per_point) {
             cached_stopped = true;
             cached_why = "one step at t=" + length_label(t) + " took " + fmt("%.0f", warm_up) + " s";
@@ -122,11 +141,14 @@ std::vector<DecodePoint> run_decode_benchmark(const DecodeBenchOptions& o) {
       r.scheme = s.name();
       r.mode = "recomputed";
       r.t = t;
-      const double predicted = last_t > 0 ? last_mib * std::pow(static_cast<double>(t) / last_t, 2) : 0;
+      const double predicted = grown(last_mib, last_t, t), predicted_s = grown(last_recompute_s, last_t, t);
       if (recompute_stopped) {
         r.skipped = recompute_why;
       } else if (predicted > o.max_mib) {
         r.skipped = "would need ~" + fmt("%.0f", predicted) + " MiB (limit " + fmt("%.0f", o.max_mib) + ")";
+      } else if (predicted_s > o.max_seconds_per_point) {
+        r.skipped = "would take ~" + fmt("%.0f", predicted_s) + " s (budget " + fmt("%.0f", o.max_seconds_per_point) +
+                    " s)";
       } else {
         try {
           const Tensor qp = slice(q, 2, 0, t + 1), kp = slice(k, 2, 0, t + 1), vp = slice(v, 2, 0, t + 1);
@@ -139,6 +161,7 @@ std::vector<DecodePoint> run_decode_benchmark(const DecodeBenchOptions& o) {
           r.ms_per_token = cost.seconds * 1e3;
           r.mib = static_cast<double>(cost.peak_bytes) / kMiB;
           last_mib = r.mib;
+          last_recompute_s = cost.seconds;
           last_t = t;
           if (cost.seconds > o.max_seconds_per_point) {
             recompute_stopped = true;

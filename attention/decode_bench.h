@@ -30,9 +30,10 @@ struct DecodeBenchOptions {
   int steps = 8;                      // timed decoder steps per point (median), after one warm-up step
   bool recompute = true;              // also time the recomputation
   double max_seconds_per_point = 20;  // stop stepping (or repeating the recomputation) after this long; a
-                                      // curve whose point took longer than this stops growing t
-  double max_mib = 6144;              // skip a recomputation whose memory, extrapolated as t² from the last
-                                      // point, would exceed this
+                                      // point whose step, extrapolated as t² from the last point, would take
+                                      // longer is skipped, and so are the longer ones of that curve
+  double max_mib = 6144;              // skip a recomputation (or a fallback decoder's step, which recomputes)
+                                      // whose memory, extrapolated as t² from the last point, would exceed this
   uint64_t seed = 0;
   std::function<void(const std::string&)> progress;  // one line per point
 };

@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "lessons/byte_lm.h"
 #include "lessons/lesson.h"
 #include "lm/attention_maps.h"
 #include "lm/compressors.h"
@@ -75,31 +76,6 @@ double bigram_bpc(const std::string& train, const std::string& test) {
   return bits / (test.size() - 1);
 }
 
-// A passage with its control characters made visible, for printing.
-std::string visible(const std::string& s) {
-  std::string out;
-  for (char c : s) out += c == '\n' ? std::string("\\n") : std::string(1, c);
-  return out;
-}
-
-lm::TrainOptions small_run(int64_t context, int64_t steps, int64_t batch, uint64_t seed) {
-  lm::TrainOptions o;
-  o.lm.model.scheme = "flash";
-  o.lm.model.d_model = 64;
-  o.lm.model.n_heads = 4;
-  o.lm.model.n_layers = 2;
-  o.lm.model.d_ff = 256;
-  o.lm.context = context;
-  o.steps = steps;
-  o.batch_size = batch;
-  o.lr = 3e-3f;
-  o.eval_every = std::max<int64_t>(1, steps / 4);
-  o.eval_bytes = 1 << 15;
-  o.seed = seed;
-  o.progress = lra::ProgressMode::Lines;
-  return o;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) try {
@@ -119,8 +95,8 @@ int main(int argc, char** argv) try {
   L.say("corpus: ", corpus.source);
   L.say(corpus.text.size(), " bytes: train ", full_split.train.size(), ", valid ", full_split.valid.size(), ", test ",
         full_split.test.size(), " (contiguous 90 / 5 / 5 %)");
-  L.say("the first 120 bytes: \"", visible(corpus.text.substr(0, 120)), "\"");
-  L.say("the test split starts: \"", visible(full_split.test.substr(0, 100)), "\"");
+  L.say("the first 120 bytes: \"", lesson::one_line(corpus.text.substr(0, 120)), "\"");
+  L.say("the test split starts: \"", lesson::one_line(full_split.test.substr(0, 100)), "\"");
   std::array<int64_t, 256> seen{};
   for (unsigned char c : corpus.text) seen[c] = 1;
   int64_t distinct = 0;
@@ -193,7 +169,7 @@ int main(int argc, char** argv) try {
   //   build/attnzoo lm train --corpus kjv --scheme flash --context 128 --steps 400 --d-model 64 --layers 2
   // %%
   L.step("Step 4 · a causal Transformer LM, trained live");
-  lm::TrainOptions run = small_run(quick ? 64 : 128, quick ? 50 : 400, quick ? 8 : 16, L.seed());
+  lm::TrainOptions run = lesson::small_byte_lm(quick ? 64 : 128, quick ? 50 : 400, quick ? 8 : 16, L.seed());
   run.out_dir = L.dir() + "/model";
   run.label = "flash n=" + std::to_string(run.lm.context);
   const lm::TrainResult r = lm::train(split, corpus, run);
@@ -235,7 +211,7 @@ int main(int argc, char** argv) try {
       if (d < distance.at({near_l, near_h})) near_l = l, near_h = h;
       if (d > distance.at({far_l, far_h})) far_l = l, far_h = h;
     }
-  L.say("the passage: \"", visible(passage), "\"");
+  L.say("the passage: \"", lesson::one_line(passage), "\"");
   for (int64_t l = 0; l < maps.layers(); ++l) {
     std::string row;
     for (int64_t h = 0; h < maps.heads(); ++h) row += " " + lesson::fixed(distance.at({l, h}), 1);
@@ -296,7 +272,7 @@ int main(int argc, char** argv) try {
     std::vector<std::pair<int64_t, double>> by_context;
     for (int64_t n : {int64_t(16), quick ? int64_t(64) : int64_t(256)}) {
       const int64_t batch = std::max<int64_t>(1, 1024 / n);
-      lm::TrainOptions o = small_run(n, budget / (batch * n), batch, L.seed());
+      lm::TrainOptions o = lesson::small_byte_lm(n, budget / (batch * n), batch, L.seed());
       o.progress = lra::ProgressMode::Quiet;
       const lm::TrainResult rr = lm::train(split, corpus, o);
       by_context.push_back({n, rr.test_bpc});
@@ -338,7 +314,7 @@ int main(int argc, char** argv) try {
   if (problem.empty() && (answer.steps < 1 || answer.steps > 2000))
     problem = "1 to 2000 steps, please (got " + std::to_string(answer.steps) + ")";
   if (L.exercise_check("your run is one the library can train", problem.empty(), "", problem)) {
-    lm::TrainOptions o = small_run(answer.context, answer.steps, 8, L.seed());
+    lm::TrainOptions o = lesson::small_byte_lm(answer.context, answer.steps, 8, L.seed());
     o.lm.model.scheme = answer.scheme;
     o.lm.model.set = answer.settings;
     o.label = "your " + answer.scheme + " n=" + std::to_string(answer.context);

@@ -35,6 +35,7 @@
 
 #include "core/state.h"
 #include "lessons/claims.h"
+#include "lessons/byte_lm.h"
 #include "lessons/lesson.h"
 #include "lm/corpus.h"
 #include "lm/finetune.h"
@@ -109,21 +110,7 @@ lra::Splits which_book(int64_t length, const Sizes& z, uint64_t seed) {
 }
 
 lm::TrainOptions lm_run(const Sizes& z, uint64_t seed) {
-  lm::TrainOptions o;
-  o.lm.model.scheme = "flash";
-  o.lm.model.d_model = 64;
-  o.lm.model.n_heads = 4;
-  o.lm.model.n_layers = 2;
-  o.lm.model.d_ff = 256;
-  o.lm.context = z.context;
-  o.steps = z.lm_steps;
-  o.batch_size = 16;
-  o.lr = 3e-3f;
-  o.eval_every = std::max<int64_t>(1, z.lm_steps / 4);
-  o.eval_bytes = 1 << 15;
-  o.seed = seed;
-  o.progress = lra::ProgressMode::Lines;
-  return o;
+  return lesson::small_byte_lm(z.context, z.lm_steps, 16, seed);
 }
 
 // One fine-tuning (or from-scratch) run: the LM's sizes, `scheme`, 16 passages a step. `init` empty = scratch.

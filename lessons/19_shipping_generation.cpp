@@ -28,6 +28,7 @@
 
 #include "attention/decode.h"
 #include "attention/decode_bench.h"
+#include "lessons/byte_lm.h"
 #include "lessons/lesson.h"
 #include "lm/corpus.h"
 #include "lm/generate.h"
@@ -53,30 +54,6 @@ std::unique_ptr<attention::Decoder> decoder_after(const std::string& scheme, con
   auto dec = attention::make_decoder(s, s.configure(s.info().lm_settings, true), n);
   dec->prefill(core::slice(q, 2, 0, t), core::slice(k, 2, 0, t), core::slice(v, 2, 0, t));
   return dec;
-}
-
-lm::TrainOptions small_run(int64_t context, int64_t steps, uint64_t seed) {
-  lm::TrainOptions o;
-  o.lm.model.scheme = "flash";
-  o.lm.model.d_model = 64;
-  o.lm.model.n_heads = 4;
-  o.lm.model.n_layers = 2;
-  o.lm.model.d_ff = 256;
-  o.lm.context = context;
-  o.steps = steps;
-  o.batch_size = 16;
-  o.lr = 3e-3f;
-  o.eval_every = std::max<int64_t>(1, steps / 4);
-  o.eval_bytes = 1 << 15;
-  o.seed = seed;
-  o.progress = lra::ProgressMode::Lines;
-  return o;
-}
-
-std::string visible(const std::string& s) {
-  std::string out;
-  for (char c : s) out += c == '\n' ? std::string("\\n") : std::string(1, c);
-  return out;
 }
 
 }  // namespace
@@ -117,8 +94,10 @@ int main(int argc, char** argv) try {
   //   t mod (w + 1) over the oldest one: the buffer never grows.
   // - **Linear Transformer: S = Σ φ(k) vᵀ** (d × d) and z = Σ φ(k) — "Transformers are RNNs": every token is
   //   added into a fixed-size matrix and forgotten; a step costs O(d²) whatever t.
-  // The fallback schemes (Reformer, Routing, Sinkhorn, ETC, BigBird, Synthesizer here) keep q, k, v of every token
-  // and recompute: their patterns depend on all the keys (hash buckets, clusters, sorted blocks).
+  // BigBird and the Sparse Transformer keep every key too (a later query's random blocks, or its stride, may reach
+  // any of them) but read only their pattern's keys. The fallback schemes (Reformer, Routing, Sinkhorn, ETC,
+  // Synthesizer here) keep q, k, v of every token and recompute: their patterns depend on all the keys (hash
+  // buckets, clusters, sorted blocks) or on relative positions.
   // %%
   L.step("Step 2 · the state after t tokens, drawn");
   const int64_t t_small = 16, t_large = 40, n_state = 64;
@@ -159,7 +138,7 @@ int main(int argc, char** argv) try {
   };
   lesson::Table st({"scheme", "state after " + std::to_string(t_small), "after " + std::to_string(t_large), "grows?"},
                    12);
-  for (const char* name : {"full", "flash", "sparse", "longformer", "linear", "performer", "reformer", "routing"}) {
+  for (const char* name : {"full", "flash", "sparse", "bigbird", "longformer", "linear", "performer", "reformer"}) {
     const int64_t a = floats(name, t_small), b = floats(name, t_large);
     st.row({name, std::to_string(a) + " floats", std::to_string(b) + " floats", b > a ? "yes" : "no"});
   }
@@ -246,7 +225,7 @@ int main(int argc, char** argv) try {
   split.train = split.train.substr(split.train.size() - (1 << 20));
   split.valid = split.valid.substr(0, 1 << 15);
   split.test = split.test.substr(0, 1 << 15);
-  lm::TrainOptions run = small_run(quick ? 64 : 128, quick ? 60 : 300, L.seed());
+  lm::TrainOptions run = lesson::small_byte_lm(quick ? 64 : 128, quick ? 60 : 300, 16, L.seed());
   run.out_dir = L.dir() + "/model";
   run.label = "flash n=" + std::to_string(run.lm.context);
   const lm::TrainResult trained = lm::train(split, corpus, run);
@@ -262,7 +241,7 @@ int main(int argc, char** argv) try {
   const std::string with_cache = lm::generate(*model, prompt, go, nullptr, &cached_stats);
   go.cache = false;
   const std::string without = lm::generate(*model, prompt, go, nullptr, &plain_stats);
-  L.say("\"", visible(prompt + with_cache), "\"");
+  L.say("\"", lesson::one_line(prompt + with_cache), "\"");
   L.check("the cached and the recomputed model write the same text (same seed)", with_cache == without,
           std::to_string(with_cache.size()) + " bytes");
   L.say("cached: ", lesson::fixed(cached_stats.seconds, 3), " s; recomputed: ", lesson::fixed(plain_stats.seconds, 3),

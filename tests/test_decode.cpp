@@ -189,6 +189,8 @@ TEST_CASE("decode: the state's memory — a KV cache grows as 2·t·d per head, 
   CHECK(floats_after("sparse", {"mode=fixed", "stride=10", "summary=2"}, 155) == 2 * B * H * (15 * 2 + 5) * d);
   // sparse, strided: every residue comes again, so every key is kept (a step reads ~t/l + l of them)
   CHECK(floats_after("sparse", {"stride=10"}, 150) == 2 * B * H * 150 * d);
+  // bigbird: a KV cache (a later query's random or global blocks may reach any key), read through its pattern
+  CHECK(floats_after("bigbird", {"block=4"}, 150) == 2 * B * H * 150 * d);
   // the fallback keeps q, k, v of every token
   CHECK(floats_after("reformer", {}, 10) == 3 * B * H * 10 * d);
 }

@@ -19,7 +19,7 @@ namespace {
 
 void check_causal_eval(const ByteLM& model) {
   AZ_CHECK(!model.config.masked, "generate: the model is a masked LM (it predicts bytes from both sides, so it "
-                                 "cannot write left to right); train one with `attnzoo lm train` without --masked");
+                                 "cannot write left to right); train one with `attnzoo lm train` without --mlm");
   AZ_CHECK(model.config.model.causal, "generate: the model is not causal");
   AZ_CHECK(!model.training(), "generate: the model is in training mode; call eval() first");
 }

@@ -813,6 +813,16 @@ TEST_CASE("cli: lm train writes a model that lm eval scores in one line bpc=...;
     check_refused(b);
     CHECK(b.out.empty());
   }
+  // a masked LM reads both sides: it cannot write left to right, and says how to get one that can
+  const std::string mlm = dir + "/mlm";
+  check_ok(run_cli({"lm", "train", "--corpus", text, "--scheme", "flash", "--mlm", "--context", "32", "--steps", "2",
+                    "--d-model", "16", "--heads", "2", "--layers", "1", "--batch", "2", "--progress", "quiet",
+                    "--no-compressors", "--out", mlm}));
+  const Result masked = run_cli({"generate", "--model", mlm, "--prompt", "a"});
+  check_refused(masked);
+  CHECK(masked.out.empty());
+  CHECK(masked.err.find("masked LM") != std::string::npos);
+  CHECK(masked.err.find("without --mlm") != std::string::npos);
 
   // Refusals: exit 2, one line, no output directory created.
   const std::string out = dir + "/never";

@@ -83,14 +83,14 @@ std::string KvCacheDecoder::state() const {
 }
 
 void KvCacheDecoder::store(const Tensor& k, const Tensor& v) {
-  const int64_t t = tokens(), n = length();
+  const int64_t t = tokens(), n = length(), T = k.size(2);
   if (t == 0) {
     K_.assign(static_cast<size_t>(B * H * n * d), 0.0f);
     V_.assign(K_.size(), 0.0f);
   }
-  for (int64_t bh = 0; bh < B * H; ++bh) {
-    std::copy_n(k.data() + bh * d, d, K_.data() + (bh * n + t) * d);
-    std::copy_n(v.data() + bh * d, d, V_.data() + (bh * n + t) * d);
+  for (int64_t bh = 0; bh < B * H; ++bh) {  // rows t .. t + T - 1 of (n, d)
+    std::copy_n(k.data() + bh * T * d, T * d, K_.data() + (bh * n + t) * d);
+    std::copy_n(v.data() + bh * T * d, T * d, V_.data() + (bh * n + t) * d);
   }
 }
 
@@ -111,15 +111,7 @@ Tensor KvCacheDecoder::do_step(const Tensor& q, const Tensor& k, const Tensor& v
 }
 
 bool KvCacheDecoder::do_prefill(const Tensor&, const Tensor& k, const Tensor& v) {
-  const int64_t t = tokens(), n = length(), T = k.size(2);
-  if (t == 0) {
-    K_.assign(static_cast<size_t>(B * H * n * d), 0.0f);
-    V_.assign(K_.size(), 0.0f);
-  }
-  for (int64_t bh = 0; bh < B * H; ++bh) {  // rows t .. t + T - 1 of (n, d)
-    std::copy_n(k.data() + bh * T * d, T * d, K_.data() + (bh * n + t) * d);
-    std::copy_n(v.data() + bh * T * d, T * d, V_.data() + (bh * n + t) * d);
-  }
+  store(k, v);
   return true;
 }
 
@@ -177,16 +169,10 @@ std::string RecomputeDecoder::state() const {
 }
 
 Tensor RecomputeDecoder::do_step(const Tensor& q, const Tensor& k, const Tensor& v) {
-  const int64_t t = tokens(), n = length();
-  if (t == 0) {
-    Q_ = Tensor::zeros({B, H, n, d});
-    K_ = Tensor::zeros({B, H, n, d});
-    V_ = Tensor::zeros({B, H, n, d});
-  }
-  for (auto [dst, src] : {std::pair<Tensor*, const Tensor*>{&Q_, &q}, {&K_, &k}, {&V_, &v}})
-    for (int64_t bh = 0; bh < B * H; ++bh) std::copy_n(src->data() + bh * d, d, dst->data() + (bh * n + t) * d);
+  const int64_t t = tokens();
+  do_prefill(q, k, v);                                   // token t's q, k, v into row t
   const Tensor all = scheme_.kernel(Q_, K_, V_, cfg_);  // (B, H, n, d): rows after t are not used
-  return core::slice(all, 2, t, t + 1);    // (B, H, 1, d)
+  return core::slice(all, 2, t, t + 1);                 // (B, H, 1, d)
 }
 
 bool RecomputeDecoder::do_prefill(const Tensor& q, const Tensor& k, const Tensor& v) {
@@ -197,7 +183,7 @@ bool RecomputeDecoder::do_prefill(const Tensor& q, const Tensor& k, const Tensor
     V_ = Tensor::zeros({B, H, n, d});
   }
   for (auto [dst, src] : {std::pair<Tensor*, const Tensor*>{&Q_, &q}, {&K_, &k}, {&V_, &v}})
-    for (int64_t bh = 0; bh < B * H; ++bh)
+    for (int64_t bh = 0; bh < B * H; ++bh)  // rows t .. t + T - 1 of (n, d)
       std::copy_n(src->data() + bh * T * d, T * d, dst->data() + (bh * n + t) * d);
   return true;
 }

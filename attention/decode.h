@@ -85,7 +85,7 @@ class KvCacheDecoder : public Decoder {
  protected:
   Tensor do_step(const Tensor& q, const Tensor& k, const Tensor& v) override;
   bool do_prefill(const Tensor& q, const Tensor& k, const Tensor& v) override;  // copies k, v into the cache
-  void store(const Tensor& k, const Tensor& v);  // token tokens()'s k, v into row t (allocating at t = 0)
+  void store(const Tensor& k, const Tensor& v);  // k, v (B, H, T, d) into rows t .. t + T - 1 (allocating at t = 0)
 
   std::vector<float> K_, V_;  // (B, H, n, d) each, rows 0..t filled
 };

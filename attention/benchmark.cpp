@@ -38,12 +38,15 @@ void write_text(const std::string& path, const std::string& text) {
   AZ_CHECK(!ec, "bench: cannot write ", path, " (", ec.message(), ")");
 }
 
-std::string fmt(const char* f, double v) {
+}  // namespace
+
+std::string format_number(const char* format, double v) {
   char buf[64];
-  std::snprintf(buf, sizeof buf, f, v);
+  std::snprintf(buf, sizeof buf, format, v);
   return buf;
 }
-}  // namespace
+
+std::string length_label(int64_t n) { return n % 1024 == 0 ? std::to_string(n / 1024) + "K" : std::to_string(n); }
 
 double fit_exponent(const std::vector<double>& x, const std::vector<double>& y) {
   double sx = 0, sy = 0, sxx = 0, sxy = 0;
@@ -93,7 +96,7 @@ std::vector<BenchPoint> run_benchmark(const BenchOptions& o) {
         // The worst case the course meets is quadratic: predict with n², refuse before allocating.
         const double predicted = last_mib * (static_cast<double>(n) / last_n) * (static_cast<double>(n) / last_n);
         if (predicted > o.max_mib)
-          p.skipped = "would need ~" + fmt("%.0f", predicted) + " MiB (limit " + fmt("%.0f", o.max_mib) + ")";
+          p.skipped = "would need ~" + format_number("%.0f", predicted) + " MiB (limit " + format_number("%.0f", o.max_mib) + ")";
       }
       if (!p.skipped.empty()) {
         if (o.progress) o.progress(where + " skipped (" + p.skipped + ")");
@@ -125,8 +128,8 @@ std::vector<BenchPoint> run_benchmark(const BenchOptions& o) {
         last_mib = p.peak_mib;
         last_n = n;
         if (o.progress)
-          o.progress(where + "  " + fmt("%.2f", p.seconds * 1e3) + " ms  " + fmt("%.1f", p.peak_mib) + " MiB" +
-                     (std::isnan(p.gflop) ? "" : "  " + fmt("%.1f", p.gflop / p.seconds) + " GFLOP/s"));
+          o.progress(where + "  " + format_number("%.2f", p.seconds * 1e3) + " ms  " + format_number("%.1f", p.peak_mib) + " MiB" +
+                     (std::isnan(p.gflop) ? "" : "  " + format_number("%.1f", p.gflop / p.seconds) + " GFLOP/s"));
       } catch (const core::Error& e) {
         p.skipped = e.what();
         if (o.progress) o.progress(where + " failed: " + p.skipped);
@@ -169,7 +172,7 @@ std::vector<plot::Series> cost_series(const std::vector<Scaling>& curves, bool m
   for (const Scaling& c : curves) {
     if (c.n.empty()) continue;
     const double e = memory ? c.memory_exponent : c.time_exponent;
-    const std::string name = exponent_in_name && !std::isnan(e) ? c.scheme + " (n^" + fmt("%.2f", e) + ")" : c.scheme;
+    const std::string name = exponent_in_name && !std::isnan(e) ? c.scheme + " (n^" + format_number("%.2f", e) + ")" : c.scheme;
     series.push_back({name, c.n, memory ? c.mib : c.ms});
   }
   return series;
@@ -198,8 +201,8 @@ std::string write_benchmark_report(const std::vector<BenchPoint>& points, const 
   for (const BenchPoint& p : points) {
     const bool ok = p.skipped.empty(), rate = ok && !std::isnan(p.gflop);
     csv << p.scheme << "," << p.n << "," << o.batch << "," << o.heads << "," << o.d_head << "," << o.causal << ","
-        << (ok ? fmt("%.4f", p.seconds * 1e3) : "") << "," << (ok ? fmt("%.3f", p.peak_mib) : "") << ","
-        << (rate ? fmt("%.4f", p.gflop) : "") << "," << (rate ? fmt("%.2f", p.gflop / p.seconds) : "") << ",\""
+        << (ok ? format_number("%.4f", p.seconds * 1e3) : "") << "," << (ok ? format_number("%.3f", p.peak_mib) : "") << ","
+        << (rate ? format_number("%.4f", p.gflop) : "") << "," << (rate ? format_number("%.2f", p.gflop / p.seconds) : "") << ",\""
         << p.skipped << "\"\n";
   }
 
@@ -222,11 +225,11 @@ std::string write_benchmark_report(const std::vector<BenchPoint>& points, const 
         md << " – |";
         continue;
       }
-      md << " " << fmt("%.1f", p.seconds * 1e3) << " ms, " << fmt("%.1f", p.peak_mib) << " MiB"
-         << (std::isnan(p.gflop) ? "" : ", " + fmt("%.1f", p.gflop / p.seconds) + " GFLOP/s") << " |";
+      md << " " << format_number("%.1f", p.seconds * 1e3) << " ms, " << format_number("%.1f", p.peak_mib) << " MiB"
+         << (std::isnan(p.gflop) ? "" : ", " + format_number("%.1f", p.gflop / p.seconds) + " GFLOP/s") << " |";
     }
-    md << " " << (std::isnan(c.time_exponent) ? "–" : fmt("%.2f", c.time_exponent)) << " | "
-       << (std::isnan(c.memory_exponent) ? "–" : fmt("%.2f", c.memory_exponent)) << " |\n";
+    md << " " << (std::isnan(c.time_exponent) ? "–" : format_number("%.2f", c.time_exponent)) << " | "
+       << (std::isnan(c.memory_exponent) ? "–" : format_number("%.2f", c.memory_exponent)) << " |\n";
   }
   write_text(dir + "/attention.csv", csv.str());
   write_text(dir + "/attention.md", md.str());

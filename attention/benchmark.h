@@ -72,6 +72,12 @@ struct BenchReport {
 // Throws core::Error "bench: PATH:LINE: ..." on a malformed file, "bench: cannot open PATH" if it cannot be read.
 BenchReport read_benchmark_csv(const std::string& path);
 
+// The benchmark tables' formatting, shared by attnzoo bench, bench --decode and the LRA efficiency table:
+// format_number("%.2f", 3.14159) == "3.14" (one double through a printf format); length_label(4096) == "4K",
+// length_label(300) == "300" (a length in K when it is a multiple of 1024).
+std::string format_number(const char* format, double v);
+std::string length_label(int64_t n);
+
 // Slope of log(y) against log(x) by least squares (the empirical complexity exponent); NaN if < 2 points.
 double fit_exponent(const std::vector<double>& x, const std::vector<double>& y);
 

@@ -21,14 +21,6 @@ using namespace core;
 
 namespace {
 
-std::string fmt(const char* f, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, f, v);
-  return buf;
-}
-
-std::string length_label(int64_t t) { return t % 1024 == 0 ? std::to_string(t / 1024) + "K" : std::to_string(t); }
-
 constexpr double kMiB = 1024.0 * 1024.0;
 
 // Whether the scheme's state after 1024 tokens is the size it was after 256 (the constant-state schemes).
@@ -93,13 +85,13 @@ std::vector<DecodePoint> run_decode_benchmark(const DecodeBenchOptions& o) {
       const double cached_s = grown(last_cached_s, last_cached_t, t);
       if (!cached_stopped && cached_s > o.max_seconds_per_point) {
         cached_stopped = true;
-        cached_why = "a step would take ~" + fmt("%.0f", cached_s) + " s (budget " +
-                     fmt("%.0f", o.max_seconds_per_point) + " s)";
+        cached_why = "a step would take ~" + format_number("%.0f", cached_s) + " s (budget " +
+                     format_number("%.0f", o.max_seconds_per_point) + " s)";
       }
       if (!cached_stopped && fallback && grown(last_mib, last_t, t) > o.max_mib) {
         cached_stopped = true;
-        cached_why = "a step (it recomputes) would need ~" + fmt("%.0f", grown(last_mib, last_t, t)) + " MiB (limit " +
-                     fmt("%.0f", o.max_mib) + ")";
+        cached_why = "a step (it recomputes) would need ~" + format_number("%.0f", grown(last_mib, last_t, t)) + " MiB (limit " +
+                     format_number("%.0f", o.max_mib) + ")";
       }
       if (cached_stopped) {
         c.skipped = cached_why;
@@ -124,11 +116,11 @@ std::vector<DecodePoint> run_decode_benchmark(const DecodeBenchOptions& o) {
           last_cached_t = t;
           if (warm_up > o.max_seconds_per_point) {
             cached_stopped = true;
-            cached_why = "one step at t=" + length_label(t) + " took " + fmt("%.0f", warm_up) + " s";
+            cached_why = "one step at t=" + length_label(t) + " took " + format_number("%.0f", warm_up) + " s";
           }
           if (o.progress)
-            o.progress(where + " cached      " + fmt("%9.4f", c.ms_per_token) + " ms/token  state " +
-                       fmt("%.2f", c.mib) + " MiB");
+            o.progress(where + " cached      " + format_number("%9.4f", c.ms_per_token) + " ms/token  state " +
+                       format_number("%.2f", c.mib) + " MiB");
         } catch (const core::Error& e) {
           c.skipped = e.what();
           if (o.progress) o.progress(where + " cached failed: " + c.skipped);
@@ -145,9 +137,9 @@ std::vector<DecodePoint> run_decode_benchmark(const DecodeBenchOptions& o) {
       if (recompute_stopped) {
         r.skipped = recompute_why;
       } else if (predicted > o.max_mib) {
-        r.skipped = "would need ~" + fmt("%.0f", predicted) + " MiB (limit " + fmt("%.0f", o.max_mib) + ")";
+        r.skipped = "would need ~" + format_number("%.0f", predicted) + " MiB (limit " + format_number("%.0f", o.max_mib) + ")";
       } else if (predicted_s > o.max_seconds_per_point) {
-        r.skipped = "would take ~" + fmt("%.0f", predicted_s) + " s (budget " + fmt("%.0f", o.max_seconds_per_point) +
+        r.skipped = "would take ~" + format_number("%.0f", predicted_s) + " s (budget " + format_number("%.0f", o.max_seconds_per_point) +
                     " s)";
       } else {
         try {
@@ -165,11 +157,11 @@ std::vector<DecodePoint> run_decode_benchmark(const DecodeBenchOptions& o) {
           last_t = t;
           if (cost.seconds > o.max_seconds_per_point) {
             recompute_stopped = true;
-            recompute_why = "the recomputation at t=" + length_label(t) + " took " + fmt("%.0f", cost.seconds) + " s";
+            recompute_why = "the recomputation at t=" + length_label(t) + " took " + format_number("%.0f", cost.seconds) + " s";
           }
           if (o.progress)
-            o.progress(where + " recomputed  " + fmt("%9.4f", r.ms_per_token) + " ms/token  peak " +
-                       fmt("%.2f", r.mib) + " MiB");
+            o.progress(where + " recomputed  " + format_number("%9.4f", r.ms_per_token) + " ms/token  peak " +
+                       format_number("%.2f", r.mib) + " MiB");
         } catch (const core::Error& e) {
           r.skipped = e.what();
           if (o.progress) o.progress(where + " recomputed failed: " + r.skipped);
@@ -225,7 +217,7 @@ const Curve* find_curve(const std::vector<Curve>& curves, const std::string& sch
   return nullptr;
 }
 
-std::string exponent_cell(double e) { return std::isnan(e) ? "–" : fmt("%.2f", e); }
+std::string exponent_cell(double e) { return std::isnan(e) ? "–" : format_number("%.2f", e); }
 
 }  // namespace
 
@@ -272,7 +264,7 @@ std::string write_decode_report(const std::vector<DecodePoint>& points, const De
     std::replace(why.begin(), why.end(), '"', '\'');
     csv << p.scheme << "," << (p.fallback ? "fallback" : p.mode) << "," << p.t << "," << o.heads << "," << o.d_head
         << ","
-        << (ok ? fmt("%.6f", p.ms_per_token) : "") << "," << (ok ? fmt("%.4f", p.mib) : "") << ","
+        << (ok ? format_number("%.6f", p.ms_per_token) : "") << "," << (ok ? format_number("%.4f", p.mib) : "") << ","
         << (p.constant_state ? 1 : 0) << ",\"" << why << "\"\n";
   }
 
@@ -300,7 +292,7 @@ std::string write_decode_report(const std::vector<DecodePoint>& points, const De
     for (int64_t t : all_t) {
       const double* ms = c.at(static_cast<double>(t), false);
       const double* mib = c.at(static_cast<double>(t), true);
-      md << (ms ? " " + fmt(*ms < 0.1 ? "%.4f" : "%.3f", *ms) + " ms, " + fmt("%.2f", *mib) + " MiB |" : " – |");
+      md << (ms ? " " + format_number(*ms < 0.1 ? "%.4f" : "%.3f", *ms) + " ms, " + format_number("%.2f", *mib) + " MiB |" : " – |");
     }
     md << " " << exponent_cell(c.exponent(false, fit_from)) << " | " << exponent_cell(c.exponent(true, fit_from))
        << " |\n";
@@ -320,7 +312,7 @@ std::string write_decode_report(const std::vector<DecodePoint>& points, const De
     for (int64_t t : o.ts) {
       const double* a = c.at(static_cast<double>(t), false);
       const double* b = r ? r->at(static_cast<double>(t), false) : nullptr;
-      md << (a && b ? " " + fmt("%.1f", *b / *a) + "× |" : " – |");
+      md << (a && b ? " " + format_number("%.1f", *b / *a) + "× |" : " – |");
     }
     md << "\n";
   }
@@ -347,7 +339,7 @@ std::string write_decode_report(const std::vector<DecodePoint>& points, const De
     }
     md << "| " << c.scheme << " | "
        << (from > 0 ? "t = " + length_label(from) : last_t > 0 ? "not within t ≤ " + length_label(last_t) : "–")
-       << " | " << (last_t > 0 ? fmt("%.2f", last_ratio) + "× at t=" + length_label(last_t) : "–") << " |\n";
+       << " | " << (last_t > 0 ? format_number("%.2f", last_ratio) + "× at t=" + length_label(last_t) : "–") << " |\n";
   }
 
   // The issue's targets, checked on these measurements.
@@ -358,7 +350,7 @@ std::string write_decode_report(const std::vector<DecodePoint>& points, const De
     const double* x = a ? a->at(2048, false) : nullptr;
     const double* y = b ? b->at(2048, false) : nullptr;
     md << "- " << name << ": cached at t=2K at least 10× faster per token than recomputing: "
-       << (x && y ? fmt("%.1f", *y / *x) + "× — " + (*y / *x >= 10 ? "met" : "**not met**") : "not measured") << "\n";
+       << (x && y ? format_number("%.1f", *y / *x) + "× — " + (*y / *x >= 10 ? "met" : "**not met**") : "not measured") << "\n";
   }
   for (const char* name : {"linear", "performer"}) {
     const Curve* a = find_curve(curves, name, "cached");

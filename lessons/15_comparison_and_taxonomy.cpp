@@ -270,9 +270,16 @@ img::Image exponent_scatter(const std::vector<img::LabeledPoint>& pts, const std
 // ---- our own mini-LRA results (written by `make lra`) -----------------------------------------------------------
 
 struct MiniLra {
-  std::map<std::string, double> listops, pathfinder;  // scheme -> test accuracy (%)
-  std::map<std::string, std::map<std::string, double>> by_task;  // every task of the file -> scheme -> %
-  std::string source;                                 // the file, for the label
+  std::map<std::string, std::map<std::string, double>> by_task;  // every task of the file -> scheme -> test acc. (%)
+  std::string source;                                             // the file, for the label
+  // The test accuracy (%) of `scheme` on `task` (a key of results.csv: listops, pathfinder16, text ...), NaN if the
+  // file has none.
+  double accuracy(const std::string& task, const std::string& scheme) const {
+    const auto t = by_task.find(task);
+    if (t == by_task.end()) return kNaN;
+    const auto it = t->second.find(scheme);
+    return it == t->second.end() ? kNaN : it->second;
+  }
 };
 
 // Reads out/lra/results.csv, the machine-readable twin of results.md that `make lra` writes (format in
@@ -281,13 +288,9 @@ struct MiniLra {
 MiniLra read_mini_lra(const std::string& path) {
   MiniLra r;
   if (!std::filesystem::exists(path)) return r;
-  for (const lra::ResultRow& row : lra::read_results_csv(path)) {
-    if (row.status != "ok") continue;
-    r.by_task[row.task][row.scheme] = row.test_acc;
-    if (row.task == "listops") r.listops[row.scheme] = row.test_acc;
-    if (row.task.rfind("pathfinder", 0) == 0) r.pathfinder[row.scheme] = row.test_acc;
-  }
-  if (!r.listops.empty() || !r.pathfinder.empty()) r.source = path;
+  for (const lra::ResultRow& row : lra::read_results_csv(path))
+    if (row.status == "ok") r.by_task[row.task][row.scheme] = row.test_acc;
+  if (r.by_task.count("listops") || r.by_task.count("pathfinder16")) r.source = path;
   return r;
 }
 
@@ -709,9 +712,7 @@ int main(int argc, char** argv) try {
   std::map<std::string, std::pair<double, double>> accuracy;  // scheme -> (ListOps, Pathfinder) in %
   for (const attention::Scheme* s : schemes) {
     if (have_mini) {
-      const double lo = mini.listops.count(s->name()) ? mini.listops.at(s->name()) : kNaN;
-      const double pf = mini.pathfinder.count(s->name()) ? mini.pathfinder.at(s->name()) : kNaN;
-      accuracy[s->name()] = {lo, pf};
+      accuracy[s->name()] = {mini.accuracy("listops", s->name()), mini.accuracy("pathfinder16", s->name())};
     } else if (const LraRow* r = paper_row(s->name())) {
       accuracy[s->name()] = {r->listops, r->pathfinder};
     } else {

@@ -258,11 +258,12 @@ int main(int argc, char** argv) try {
   // ## Step 5 · the crossover
   // When is an efficient scheme faster at inference than exact attention *with* a KV cache — the fair comparison,
   // since every exact-attention server has one? `make bench` measures it up to 16K tokens (64K for the constant
-  // states) and writes the crossover table into out/bench/decode.md; this step prints it when it exists, else the
+  // states) and writes the crossover table into OUT/bench/decode.md (out/ by default; this lesson reads it under its
+  // own --out root, OUT/19_shipping_generation/'s parent); this step prints it when it exists, else the
   // live measurement above. Read it with Step 2 in mind: a scheme that recomputes (the fallback) never wins.
   // %%
   L.step("Step 5 · from which context each scheme's decoding beats the KV cache");
-  const std::string bench_md = "out/bench/decode.md";
+  const std::string bench_md = std::filesystem::path(L.dir()).parent_path().string() + "/bench/decode.md";
   std::ifstream in(bench_md);
   bool printed = false;
   if (in) {

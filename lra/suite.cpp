@@ -15,6 +15,7 @@
 
 #include <omp.h>
 
+#include "attention/benchmark.h"  // length_label
 #include "attention/scheme.h"
 #include "lra/files.h"
 #include "core/core.h"
@@ -414,10 +415,6 @@ std::string md_cell(std::string s) {
   return out;
 }
 
-std::string length_label(int64_t n) {
-  return n % 1024 == 0 ? std::to_string(n / 1024) + "K" : std::to_string(n);
-}
-
 }  // namespace
 
 std::string suite_description(const std::vector<SuiteTask>& tasks) {
@@ -625,8 +622,8 @@ std::string efficiency_markdown(const std::vector<EfficiencyPoint>& points, cons
        "relative to `full` (the Transformer: materialised softmax attention); speed > 1x is faster, memory < 1x is "
        "smaller.\n\n";
   s << "| scheme | model |";
-  for (int64_t n : lengths) s << " steps/s " << length_label(n) << " |";
-  for (int64_t n : lengths) s << " memory " << length_label(n) << " |";
+  for (int64_t n : lengths) s << " steps/s " << attention::length_label(n) << " |";
+  for (int64_t n : lengths) s << " memory " << attention::length_label(n) << " |";
   s << "\n|---|---|";
   for (size_t i = 0; i < 2 * lengths.size(); ++i) s << "---:|";
   s << "\n";

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
+#include <limits>
 #include <map>
 #include <memory>
 #include <set>
@@ -313,9 +314,13 @@ int lra_train(const Args& args, std::string task) {
   }  // without --data: text, retrieval and image read the offline data of Debian packages (lra/tasks.h)
   if (args.has("seq-len")) t.max_len = parse_int(args, "seq-len", 0, 3, 1 << 20);
   if (t.data.empty()) {  // generated or offline: the split sizes and their seed are ours to choose
-    t.n_train = parse_int(args, "train", t.n_train, 1, 10000000);
-    t.n_val = parse_int(args, "val", t.n_val, 1, 10000000);
-    t.n_test = parse_int(args, "test", t.n_test, 1, 10000000);
+    // Fashion-MNIST (image): all of each split unless --train, --val or --test ask for fewer (load_task takes the
+    // first n of each).
+    const bool whole = task == "image";
+    const int64_t all = std::numeric_limits<int64_t>::max();
+    t.n_train = parse_int(args, "train", whole ? all : t.n_train, 1, 10000000);
+    t.n_val = parse_int(args, "val", whole ? all : t.n_val, 1, 10000000);
+    t.n_test = parse_int(args, "test", whole ? all : t.n_test, 1, 10000000);
     t.seed = static_cast<uint64_t>(parse_int(args, "data-seed", static_cast<int64_t>(t.seed), 0, INT64_MAX));
   } else {
     for (const char* opt : {"train", "val", "test", "data-seed"})
@@ -369,11 +374,6 @@ int lra_train(const Args& args, std::string task) {
                                               : " (" + lra::offline_source(task) + ")";
   std::cout << "lra " << task << ": loading data" << source << std::endl;
   lra::Splits data = lra::load_task(t);
-  if (task == "image" && t.data.empty()) {  // Fashion-MNIST comes whole (54,000 / 6,000 / 10,000): cap what is asked
-    if (args.has("train")) data.train = lra::take(data.train, t.n_train);
-    if (args.has("val")) data.val = lra::take(data.val, t.n_val);
-    if (args.has("test")) data.test = lra::take(data.test, t.n_test);
-  }
   // Evaluation batches of about 16K tokens: at 4 000 bytes a batch of 64 would make 16 GB of attention scores.
   const int64_t longest = std::max({data.train.longest(), data.val.longest(), data.test.longest()});
   o.eval_batch = std::clamp<int64_t>(16384 / std::max<int64_t>(longest, 1), 1, o.eval_batch);

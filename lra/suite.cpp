@@ -293,11 +293,6 @@ SuiteResult run_suite(const SuiteOptions& options) {
     try {
       Splits& data = task_data[ti];
       data = load_task(task.data);
-      if (task.data.task == "image" && task.data.data.empty()) {  // Fashion-MNIST comes whole: take what is asked
-        data.train = take(data.train, task.data.n_train);
-        data.val = take(data.val, task.data.n_val);
-        data.test = take(data.test, task.data.n_test);
-      }
       result.tasks[ti].loaded[0] = static_cast<int64_t>(data.train.size());
       result.tasks[ti].loaded[1] = static_cast<int64_t>(data.val.size());
       result.tasks[ti].loaded[2] = static_cast<int64_t>(data.test.size());

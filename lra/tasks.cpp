@@ -92,7 +92,12 @@ Splits load_task(const TaskOptions& t) {
     if (t.data.empty()) {
       AZ_CHECK(t.max_len == 0 || t.max_len == fashion::kPixels, "lra: image (Fashion-MNIST) sequences are ",
                fashion::kPixels, " pixels; max_len ", t.max_len, " does not fit (leave it 0)");
-      return fashion::load_dir(fashion::kDefaultDir, t.val_fraction, t.seed);
+      // Fashion-MNIST comes whole (54,000 / 6,000 / 10,000): the first n_train / n_val / n_test of each split.
+      Splits s = fashion::load_dir(fashion::kDefaultDir, t.val_fraction, t.seed);
+      s.train = take(s.train, t.n_train);
+      s.val = take(s.val, t.n_val);
+      s.test = take(s.test, t.n_test);
+      return s;
     }
     AZ_CHECK(t.max_len == 0 || t.max_len == 1024, "lra: image (CIFAR-10, --data) sequences are 1024 pixels; max_len ",
              t.max_len, " does not fit (leave it 0)");

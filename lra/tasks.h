@@ -35,6 +35,7 @@ struct TaskOptions {
   int64_t max_len = 0;       // 0: the task's default. Text/retrieval: bytes kept per document. Image tasks: must
                              // be 0 or the image's pixel count.
   // Generated tasks and the KJV tasks: split sizes (train, val, test) and the seed of the generator.
+  // Fashion-MNIST (image, no data): the first n_train / n_val / n_test images of its splits.
   int64_t n_train = 2000, n_val = 200, n_test = 200;
   uint64_t seed = 0;
   // ListOps generated with a max_len other than 2000: lengths min_length < length <= max_len, with

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -309,6 +310,7 @@ TEST_CASE("fashion: the Debian package's files: 60000 + 10000 images, 6000 and 1
   const auto start = std::chrono::steady_clock::now();
   lra::TaskOptions t;
   t.task = "image";  // no data: Fashion-MNIST from the package, val 10% with seed 0
+  t.n_train = t.n_val = t.n_test = std::numeric_limits<int64_t>::max();  // all of each split
   const lra::Splits s = lra::load_task(t);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   MESSAGE("loaded Fashion-MNIST (70000 images) in ", seconds, " s");
@@ -334,4 +336,15 @@ TEST_CASE("fashion: the Debian package's files: 60000 + 10000 images, 6000 and 1
     }
   CHECK(longest == 784);
   CHECK(shortest == 784);
+  // Asked for fewer (the suite's sizes), load_task keeps the first n of each split: the same images, in order.
+  t.n_train = 300;
+  t.n_val = 20;
+  t.n_test = 30;
+  const lra::Splits few = lra::load_task(t);
+  CHECK(few.train.size() == 300);
+  CHECK(few.val.size() == 20);
+  CHECK(few.test.size() == 30);
+  CHECK(few.train.inputs.back() == s.train.inputs[299]);
+  CHECK(few.val.labels == std::vector<int64_t>(s.val.labels.begin(), s.val.labels.begin() + 20));
+  CHECK(few.test.inputs.front() == s.test.inputs.front());
 }

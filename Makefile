@@ -65,9 +65,11 @@ LIB_LINK  = -Wl,--whole-archive $(LIB) -Wl,--no-whole-archive
 CORE_SRC   := $(wildcard core/*.cpp)
 PLOT_SRC   := $(wildcard plot/*.cpp)      # figures: canvas, colormaps, heatmaps, line plots, PNG (beside the engine)
 ATTN_SRC   := $(wildcard attention/*.cpp attention/kernels/*.cpp)
+CORPORA_SRC := $(wildcard corpora/*.cpp)  # real text from Debian packages (KJV, fortunes, GCIDE) and its splits
 LRA_SRC    := $(wildcard lra/*.cpp)   # the Long Range Arena tasks and trainer: part of the library (the CLI uses them)
-LM_SRC     := $(wildcard lm/*.cpp)    # language modelling on real text: corpora, byte LMs, compressors, the LM trainer
-LIB_OBJ    := $(patsubst %.cpp,$(BUILD)/obj/%.o,$(CORE_SRC) $(PLOT_SRC) $(ATTN_SRC) $(LRA_SRC) $(LM_SRC))
+LM_SRC     := $(wildcard lm/*.cpp)    # language modelling on real text: byte LMs, compressors, the LM trainer
+LIB_OBJ    := $(patsubst %.cpp,$(BUILD)/obj/%.o,$(CORE_SRC) $(PLOT_SRC) $(ATTN_SRC) $(CORPORA_SRC) $(LRA_SRC) \
+                                                $(LM_SRC))
 LIB        := $(BUILD)/libattnzoo.a
 
 LESSON_SRC := $(sort $(wildcard lessons/[0-9]*.cpp))

@@ -20,7 +20,7 @@
 #include "core/core.h"
 #include "lm/attention_maps.h"
 #include "lm/compressors.h"
-#include "lm/corpus.h"
+#include "corpora/corpus.h"
 #include "lm/suite.h"
 #include "lm/train.h"
 #include "plot/png.h"
@@ -85,8 +85,8 @@ int lm_train(const Args& args) {
   check_output_dir(o.out_dir, "lm train");
 
   // 2. The text and its splits.
-  const lm::Corpus corpus = lm::load_corpus(args.get("corpus"));
-  const lm::TextSplits splits = lm::split(corpus.text);
+  const corpora::Corpus corpus = corpora::load_corpus(args.get("corpus"));
+  const corpora::TextSplits splits = corpora::split(corpus.text);
   std::cout << "lm train: " << corpus.name << ", " << corpus.text.size() << " bytes: train " << splits.train.size()
             << ", valid " << splits.valid.size() << ", test " << splits.test.size() << " (contiguous 90/5/5 %); "
             << scheme.name() << " (" << (sets.empty() ? std::string("defaults") : "");  // preset + --set
@@ -118,7 +118,7 @@ int lm_eval(const Args& args) {
   AZ_CHECK(args.has("text"), "lm eval: which text? (--text FILE)");
   if (args.has("logits")) check_output_file(args.get("logits"), "logits");  // before any work
   std::unique_ptr<lm::ByteLM> model = lm::load_model(args.get("model"));
-  const lm::Corpus text = lm::load_file(args.get("text"));
+  const corpora::Corpus text = corpora::load_file(args.get("text"));
   const lm::BpcResult r = lm::evaluate_bpc(*model, text.text);
   if (args.has("logits")) {
     // The logits of the text's first window (1, n, 256): what tests/reference/lm_parity.py compares with PyTorch.
@@ -214,9 +214,9 @@ int lm_attention(const Args& args) {
   // The passage: --text FILE from its start, or --corpus's test split (text no model was trained on).
   std::string text;
   if (args.has("text")) {
-    text = lm::load_file(args.get("text")).text;
+    text = corpora::load_file(args.get("text")).text;
   } else {
-    text = lm::split(lm::load_corpus(args.get("corpus")).text).test;
+    text = corpora::split(corpora::load_corpus(args.get("corpus")).text).test;
   }
   const int64_t length = parse_int(args, "length", std::min<int64_t>(context, 128), 1, context);
   const int64_t size = static_cast<int64_t>(text.size());

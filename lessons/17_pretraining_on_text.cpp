@@ -31,7 +31,7 @@
 #include "lessons/lesson.h"
 #include "lm/attention_maps.h"
 #include "lm/compressors.h"
-#include "lm/corpus.h"
+#include "corpora/corpus.h"
 #include "lm/train.h"
 
 using core::Tensor;
@@ -90,8 +90,8 @@ int main(int argc, char** argv) try {
   // the New Testament), not verses sprinkled among the training ones.
   // %%
   L.step("Step 1 · the King James Bible as bytes");
-  const lm::Corpus corpus = lm::load_corpus("kjv");  // one line saying what to install when it is missing
-  const lm::TextSplits full_split = lm::split(corpus.text);
+  const corpora::Corpus corpus = corpora::load_corpus("kjv");  // one line saying what to install when it is missing
+  const corpora::TextSplits full_split = corpora::split(corpus.text);
   L.say("corpus: ", corpus.source);
   L.say(corpus.text.size(), " bytes: train ", full_split.train.size(), ", valid ", full_split.valid.size(), ", test ",
         full_split.test.size(), " (contiguous 90 / 5 / 5 %)");
@@ -105,7 +105,7 @@ int main(int argc, char** argv) try {
   L.check("the three splits put together give the text back, in order",
           full_split.train + full_split.valid + full_split.test == corpus.text);
   // --quick works on a slice (the last 1 MB of train, the first 64 KB of valid and test) to stay within seconds.
-  lm::TextSplits split = full_split;
+  corpora::TextSplits split = full_split;
   if (quick) {
     split.train = full_split.train.substr(full_split.train.size() - (1 << 20));
     split.valid = full_split.valid.substr(0, 1 << 16);

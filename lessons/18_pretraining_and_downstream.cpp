@@ -37,7 +37,7 @@
 #include "lessons/claims.h"
 #include "lessons/byte_lm.h"
 #include "lessons/lesson.h"
-#include "lm/corpus.h"
+#include "corpora/corpus.h"
 #include "lm/finetune.h"
 #include "lm/train.h"
 #include "lra/books.h"
@@ -233,11 +233,11 @@ int main(int argc, char** argv) try {
   // the Bible 90/5/5 by position; its training text holds the test passages of this task, so we do not reuse it.)
   // %%
   L.step("Step 1 · which book? and the task's own training text");
-  const lm::Corpus corpus = lm::load_corpus("kjv");  // one line saying what to install when it is missing
+  const corpora::Corpus corpus = corpora::load_corpus("kjv");  // one line saying what to install when it is missing
   const books::Bible bible = books::parse_kjv(corpus.text);
   const books::Classes groups = books::kjv_groups(bible);
   const books::Options split_rule;  // the task's 80 / 10 / 10 % of each book's verses
-  lm::TextSplits own{verses_of(bible, books::kTrain, split_rule), verses_of(bible, books::kVal, split_rule),
+  corpora::TextSplits own{verses_of(bible, books::kTrain, split_rule), verses_of(bible, books::kVal, split_rule),
                      verses_of(bible, books::kTest, split_rule)};
   L.say("corpus: ", corpus.source, "; ", bible.books.size(), " books in ", groups.names.size(), " groups");
   L.say("the task's own text: train ", own.train.size(), " bytes, validation ", own.valid.size(), ", test ",
@@ -268,7 +268,7 @@ int main(int argc, char** argv) try {
   lm::TrainOptions pre = lm_run(z, L.seed());
   pre.out_dir = L.dir() + "/lm";
   pre.label = "LM flash c=" + std::to_string(z.context);
-  const lm::Corpus own_corpus{"kjv-which-book-train", corpus.source + ", the train verses of which book?", own.train};
+  const corpora::Corpus own_corpus{"kjv-which-book-train", corpus.source + ", the train verses of which book?", own.train};
   double before = 0;
   {
     lm::ByteLM fresh(pre.lm);  // the same config and seed, not trained

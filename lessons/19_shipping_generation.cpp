@@ -30,7 +30,7 @@
 #include "attention/decode_bench.h"
 #include "lessons/byte_lm.h"
 #include "lessons/lesson.h"
-#include "lm/corpus.h"
+#include "corpora/corpus.h"
 #include "lm/generate.h"
 #include "lm/train.h"
 
@@ -220,8 +220,8 @@ int main(int argc, char** argv) try {
   //   build/attnzoo generate --model DIR --prompt "And God said" --tokens 200 [--no-cache]
   // %%
   L.step("Step 4 · generating text, cached and recomputed");
-  const lm::Corpus corpus = lm::load_corpus("kjv");  // one line saying what to install when it is missing
-  lm::TextSplits split = lm::split(corpus.text);
+  const corpora::Corpus corpus = corpora::load_corpus("kjv");  // one line saying what to install when it is missing
+  corpora::TextSplits split = corpora::split(corpus.text);
   split.train = split.train.substr(split.train.size() - (1 << 20));
   split.valid = split.valid.substr(0, 1 << 15);
   split.test = split.test.substr(0, 1 << 15);

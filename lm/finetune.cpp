@@ -149,8 +149,8 @@ TokenMap self_token_map(const lra::Dataset& train) {
   return train.vocab == lra::text::kVocab ? TokenMap::bytes : TokenMap::same_ids;
 }
 
-Corpus task_corpus(const lra::Dataset& train) {
-  Corpus c;
+corpora::Corpus task_corpus(const lra::Dataset& train) {
+  corpora::Corpus c;
   c.name = "self:" + train.task;
   const bool bytes = self_token_map(train) == TokenMap::bytes;  // id = byte + 1: give the bytes back
   c.source = "the training inputs of " + train.task + " (" + std::to_string(train.size()) + " of them), " +
@@ -176,7 +176,7 @@ Corpus task_corpus(const lra::Dataset& train) {
 
 std::unique_ptr<ByteLM> self_pretrain(const lra::Dataset& train, const attention::ModelConfig& model,
                                       const SelfPretrainOptions& o, TrainResult* result) {
-  const Corpus corpus = task_corpus(train);
+  const corpora::Corpus corpus = task_corpus(train);
   TrainOptions t;
   t.lm.model = model;
   t.lm.masked = false;
@@ -191,7 +191,7 @@ std::unique_ptr<ByteLM> self_pretrain(const lra::Dataset& train, const attention
   t.label = o.label;
   t.progress = o.progress;
   t.progress_stream = o.progress_stream;
-  const TextSplits splits = split(corpus.text, 0.90, 0.05, t.lm.context + 1);
+  const corpora::TextSplits splits = corpora::split(corpus.text, 0.90, 0.05, t.lm.context + 1);
   t.lm.model.seed = o.seed;
   auto lm = std::make_unique<ByteLM>(t.lm);
   const TrainResult r = lm::train(*lm, splits, corpus, t);

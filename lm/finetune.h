@@ -35,7 +35,7 @@
 #include <vector>
 
 #include "attention/transformer.h"
-#include "lm/corpus.h"
+#include "corpora/corpus.h"
 #include "lm/model.h"
 #include "lm/train.h"
 #include "lra/train.h"
@@ -85,7 +85,7 @@ InitReport init_classifier(lra::Classifier& model, const ByteLM& lm, const std::
 // id = gray value, 0 is black, not padding) they simply follow each other. Split 90/5/5 % by contiguous ranges for
 // the LM's own validation and test. Tokens >= 256 are refused (one line). A byte task (text, retrieval: id =
 // byte + 1, PAD 0) gives its bytes back, passages one after the other: the LM then reads text, as any LM of ours.
-Corpus task_corpus(const lra::Dataset& train);
+corpora::Corpus task_corpus(const lra::Dataset& train);
 // How a model self-pretrained on `train`'s inputs maps into its classifier: bytes for a byte task, same ids else.
 TokenMap self_token_map(const lra::Dataset& train);
 

@@ -35,7 +35,8 @@ std::string settings_text(const std::vector<std::string>& set) {
 
 // One training run; a refusal (core::Error) becomes a row that says why.
 SuiteRow run_one(const std::string& experiment, const std::string& scheme, std::vector<std::string> set,
-                 bool masked, int64_t context, int64_t budget, const TextSplits& splits, const Corpus& corpus,
+                 bool masked, int64_t context, int64_t budget, const corpora::TextSplits& splits,
+                 const corpora::Corpus& corpus,
                  const SuiteOptions& o, const std::string& label, int64_t tokens_per_step = 0,
                  double time_limit = -1) {
   if (tokens_per_step <= 0) tokens_per_step = o.tokens_per_step;
@@ -288,8 +289,8 @@ std::string results_markdown(const SuiteResult& r, const SuiteOptions& o) {
 
 SuiteResult run_suite(const SuiteOptions& o) {
   SuiteResult r;
-  const Corpus corpus = load_corpus(o.corpus);
-  const TextSplits splits = split(corpus.text);
+  const corpora::Corpus corpus = corpora::load_corpus(o.corpus);
+  const corpora::TextSplits splits = corpora::split(corpus.text);
   r.test_bytes = static_cast<int64_t>(splits.test.size());
   const auto has = [&](int e) { return std::find(o.experiments.begin(), o.experiments.end(), e) != o.experiments.end(); };
   std::cout << "lm suite: " << corpus.name << ", " << corpus.text.size() << " bytes (train " << splits.train.size()

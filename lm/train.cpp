@@ -75,14 +75,15 @@ std::string objective_name(const LMConfig& c) { return c.masked ? "masked" : "ca
 
 }  // namespace
 
-TrainResult train(const TextSplits& splits, const Corpus& corpus, const TrainOptions& options) {
+TrainResult train(const corpora::TextSplits& splits, const corpora::Corpus& corpus, const TrainOptions& options) {
   LMConfig cfg = options.lm;
   cfg.model.seed = options.seed;
   ByteLM model(cfg);
   return train(model, splits, corpus, options);
 }
 
-TrainResult train(ByteLM& model, const TextSplits& splits, const Corpus& corpus, const TrainOptions& o) {
+TrainResult train(ByteLM& model, const corpora::TextSplits& splits, const corpora::Corpus& corpus,
+                  const TrainOptions& o) {
   const auto t_start = std::chrono::steady_clock::now();
   const LMConfig& cfg = model.config;
   const int64_t n = cfg.context, need = cfg.masked ? n : n + 1;
@@ -223,7 +224,8 @@ TrainResult train(ByteLM& model, const TextSplits& splits, const Corpus& corpus,
 
 // ---- files -------------------------------------------------------------------------------------------------
 
-std::string config_json(const ByteLM& model, const Corpus& corpus, const TextSplits& splits, const TrainOptions& o) {
+std::string config_json(const ByteLM& model, const corpora::Corpus& corpus, const corpora::TextSplits& splits,
+                        const TrainOptions& o) {
   const attention::ModelConfig& m = model.config.model;
   std::ostringstream s;
   s << "{\n  \"format\": \"attnzoo-byte-lm-1\",\n";

@@ -2,8 +2,8 @@
 // Range Arena's trainer (lra/train.h): AdamW, linear warmup + cosine decay, gradient clipping, validation every K
 // steps, the best checkpoint kept for the test, a progress line with tokens/s and an ETA, and the run's files.
 //
-//   lm::Corpus c = lm::load_corpus("kjv");
-//   lm::TextSplits s = lm::split(c.text);
+//   corpora::Corpus c = corpora::load_corpus("kjv");
+//   corpora::TextSplits s = corpora::split(c.text);
 //   lm::TrainOptions o;
 //   o.lm.model.scheme = "longformer";  o.lm.model.set = {"window=32"};  o.lm.context = 512;
 //   o.steps = 2000;  o.out_dir = "out/lm/longformer";
@@ -25,7 +25,7 @@
 #include <string>
 #include <vector>
 
-#include "lm/corpus.h"
+#include "corpora/corpus.h"
 #include "lm/model.h"
 #include "lra/train.h"  // ProgressMode, format_duration, Checkpoint
 
@@ -76,11 +76,13 @@ struct TrainResult {
 
 // Trains a new ByteLM on splits.train; validates on splits.valid; tests on splits.test. `corpus` names the text in
 // config.json and the reports. Throws core::Error (one line) on bad options before any training.
-TrainResult train(const TextSplits& splits, const Corpus& corpus, const TrainOptions& options);
-TrainResult train(ByteLM& model, const TextSplits& splits, const Corpus& corpus, const TrainOptions& options);
+TrainResult train(const corpora::TextSplits& splits, const corpora::Corpus& corpus, const TrainOptions& options);
+TrainResult train(ByteLM& model, const corpora::TextSplits& splits, const corpora::Corpus& corpus,
+                  const TrainOptions& options);
 
 // Files.
-std::string config_json(const ByteLM& model, const Corpus& corpus, const TextSplits& splits, const TrainOptions& o);
+std::string config_json(const ByteLM& model, const corpora::Corpus& corpus, const corpora::TextSplits& splits,
+                        const TrainOptions& o);
 std::string result_json(const TrainResult& r);
 std::string log_csv(const TrainResult& r);
 plot::Image curves_image(const TrainResult& r);

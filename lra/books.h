@@ -2,7 +2,7 @@
 // (a passage -> its book group, or its book) and "same book?" (two passages -> from one book or not). They stand
 // in for the Long Range Arena's IMDb (task "text") and AAN (task "retrieval") when those are not downloaded.
 //
-// Source: lm::load_corpus("kjv") (lm/corpus.h), the output of `bible -p /usr/lib "gen1:1-rev22:21"`:
+// Source: corpora::load_corpus("kjv") (corpora/corpus.h), the output of `bible -p /usr/lib "gen1:1-rev22:21"`:
 //
 //   (blank line)
 //   Genesis 1                      <- heading "BOOK CHAPTER" after a blank line: "1 Samuel 3", "Song of Solomon 2"
@@ -69,7 +69,7 @@
 // Deterministic: the same text, Options and seed give the same datasets (core::Rng); another seed draws other
 // passages and pairs (the split itself does not depend on the seed).
 //
-//   const books::Bible bible = books::parse_kjv(lm::load_corpus("kjv").text);
+//   const books::Bible bible = books::parse_kjv(corpora::load_corpus("kjv").text);
 //   books::Options o;  o.length = 1024;  o.n_train = 2000;  o.seed = 1;
 //   lra::Splits s = books::which_book(bible, o);      // 9 classes; o.books66 = true for the 66 books
 //   lra::Splits p = books::same_book(bible, o);       // pairs; p.train.inputs2[i] is example i's second passage

@@ -8,7 +8,7 @@
 #include "lra/pathfinder.h"
 #include "lra/text.h"
 #include "core/error.h"
-#include "lm/corpus.h"
+#include "corpora/corpus.h"
 
 namespace lra {
 
@@ -48,7 +48,7 @@ Splits pathfinder_task(const TaskOptions& t, int size) {
 
 // Which book? (pairs = false) or same book? (pairs = true) on the King James Bible (books.h).
 Splits books_task(const TaskOptions& t, bool pairs) {
-  const books::Bible bible = books::parse_kjv(lm::load_corpus("kjv").text);
+  const books::Bible bible = books::parse_kjv(corpora::load_corpus("kjv").text);
   books::Options o;
   o.length = t.max_len > 0 ? t.max_len : 1024;
   o.n_train = t.n_train;

@@ -17,7 +17,7 @@
 //   image           without data: Fashion-MNIST, Debian package       784              -
 //                   dataset-fashion-mnist (fashion.h)
 //                   with data: CIFAR-10 binary batches (cifar.h)     1024             cifar-10-batches-bin
-// The KJV tasks need the Debian packages bible-kjv and bible-kjv-text (lm/corpus.h); their sizes are n_train,
+// The KJV tasks need the Debian packages bible-kjv and bible-kjv-text (corpora/corpus.h); their sizes are n_train,
 // n_val, n_test, capped by what the text gives at that length (books.h says how).
 #pragma once
 

@@ -224,8 +224,8 @@ TEST_CASE("lm attention: capture, figures and files from a saved model; bad inpu
           "written") {
   std::string text;
   for (int k = 0; text.size() < 3000; ++k) text += "In the beginning " + std::to_string(k) + " was the word.\n";
-  const lm::TextSplits splits = lm::split(text);
-  const lm::Corpus corpus{"toy", "tests/test_attention_maps.cpp", text};
+  const corpora::TextSplits splits = corpora::split(text);
+  const corpora::Corpus corpus{"toy", "tests/test_attention_maps.cpp", text};
   const std::string dir = testing::temp_dir("lm_attention");
   lm::TrainOptions o;
   o.lm.context = 32;

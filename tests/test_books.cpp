@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "core/random.h"
-#include "lm/corpus.h"
+#include "corpora/corpus.h"
 #include "lra/books.h"
 #include "lra/tasks.h"
 #include "lra/text.h"
@@ -73,7 +73,7 @@ books::Classes fake_groups() { return books::Classes{{"first two", "last two"}, 
 bool have_kjv() { return std::filesystem::exists("/usr/bin/bible") && std::filesystem::exists("/usr/lib/bible.data"); }
 
 const books::Bible& kjv() {
-  static const books::Bible bible = books::parse_kjv(lm::load_corpus("kjv").text);
+  static const books::Bible bible = books::parse_kjv(corpora::load_corpus("kjv").text);
   return bible;
 }
 

@@ -51,8 +51,8 @@ std::string pretrained_lm(const TempDir& dir, const std::string& name, bool mask
   core::Rng rng(5);
   std::string text;
   for (int i = 0; i < 400; ++i) text += passage(i % 2, 12, rng) + ".\n";
-  const lm::TextSplits splits = lm::split(text);
-  const lm::Corpus corpus{"styles", "tests/test_finetune.cpp", text};
+  const corpora::TextSplits splits = corpora::split(text);
+  const corpora::Corpus corpus{"styles", "tests/test_finetune.cpp", text};
   lm::TrainOptions o;
   o.lm.masked = masked;
   o.lm.context = 32;
@@ -427,7 +427,7 @@ TEST_CASE("finetune: self-pretraining — the task's own inputs as a corpus, an 
   lo.n_train = 200;
   lo.n_val = lo.n_test = 4;
   const lra::Splits listops = lra::load_task(lo);
-  const lm::Corpus c = lm::task_corpus(listops.train);
+  const corpora::Corpus c = lm::task_corpus(listops.train);
   int64_t tokens = 0;
   for (const lra::Sequence& s : listops.train.inputs) tokens += static_cast<int64_t>(s.size());
   CHECK(static_cast<int64_t>(c.text.size()) == tokens + listops.train.size());  // one PAD after each

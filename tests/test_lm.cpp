@@ -9,7 +9,7 @@
 #include <sstream>
 
 #include "helpers.h"
-#include "lm/corpus.h"
+#include "corpora/corpus.h"
 #include "lm/model.h"
 #include "lm/suite.h"
 #include "lm/train.h"
@@ -40,31 +40,31 @@ bool have_kjv() { return std::filesystem::exists("/usr/bin/bible") && std::files
 
 TEST_CASE("lm corpus: splits are contiguous 90/5/5 ranges that give the text back, and short texts are refused") {
   const std::string text = toy_text(400);
-  const lm::TextSplits s = lm::split(text);
+  const corpora::TextSplits s = corpora::split(text);
   CHECK(s.train + s.valid + s.test == text);
   CHECK(s.valid_begin == static_cast<int64_t>(s.train.size()));
   CHECK(s.test_begin == s.valid_begin + static_cast<int64_t>(s.valid.size()));
   CHECK(std::abs(static_cast<double>(s.test.size()) / text.size() - 0.05) < 0.001);
   CHECK(std::abs(static_cast<double>(s.valid.size()) / text.size() - 0.05) < 0.001);
-  CHECK(error_of([] { lm::split(std::string(200, 'a')); }).find("too short") != std::string::npos);
-  CHECK(error_of([&] { lm::split(text, 0.9, 0.2); }).find("fractions") != std::string::npos);
+  CHECK(error_of([] { corpora::split(std::string(200, 'a')); }).find("too short") != std::string::npos);
+  CHECK(error_of([&] { corpora::split(text, 0.9, 0.2); }).find("fractions") != std::string::npos);
 }
 
 TEST_CASE("lm corpus: a file is read byte for byte; a missing, empty or directory path is one line naming it") {
   TempDir dir("lm_corpus");
   const std::string bytes = std::string("caf\xc3\xa9\n\x00\xff", 8) + toy_text(3);
   std::ofstream(dir / "t.bin", std::ios::binary) << bytes;
-  const lm::Corpus c = lm::load_corpus(dir / "t.bin");
+  const corpora::Corpus c = corpora::load_corpus(dir / "t.bin");
   CHECK(c.text == bytes);
   CHECK(c.name == dir / "t.bin");
   std::ofstream(dir / "empty.txt").close();
   for (const std::string& bad : {dir / "missing.txt", dir / "empty.txt", dir.path.string()}) {
-    const std::string e = error_of([&] { lm::load_corpus(bad); });
+    const std::string e = error_of([&] { corpora::load_corpus(bad); });
     INFO(e);
     CHECK(e.find(bad) != std::string::npos);
     CHECK(e.find('\n') == std::string::npos);
   }
-  CHECK(error_of([] { lm::load_corpus(""); }).find("kjv, fortunes, gcide") != std::string::npos);
+  CHECK(error_of([] { corpora::load_corpus(""); }).find("kjv, fortunes, gcide") != std::string::npos);
 }
 
 TEST_CASE("lm corpus: the King James Bible is Genesis 1:1 to Revelation 22:21, the same bytes every time") {
@@ -72,14 +72,14 @@ TEST_CASE("lm corpus: the King James Bible is Genesis 1:1 to Revelation 22:21, t
     MESSAGE("skipped: the King James Bible is not installed (make deps-text installs bible-kjv, bible-kjv-text)");
     return;
   }
-  const lm::Corpus a = lm::load_corpus("kjv");
+  const corpora::Corpus a = corpora::load_corpus("kjv");
   CHECK(a.text.size() > 4000000);
   CHECK(a.text.find("In the beginning God created the heaven and the earth.") < 100);
   CHECK(a.text.find("Revelation 22") != std::string::npos);
   CHECK(a.text.rfind("Amen.") > a.text.size() - 20);
-  CHECK(lm::load_corpus("kjv").text == a.text);
+  CHECK(corpora::load_corpus("kjv").text == a.text);
   // The test split is the end of the New Testament: nothing of it is in the training text's range.
-  const lm::TextSplits s = lm::split(a.text);
+  const corpora::TextSplits s = corpora::split(a.text);
   CHECK(s.test.find("Revelation 22") != std::string::npos);
   CHECK(s.train.find("Revelation 22") == std::string::npos);
 }
@@ -89,14 +89,14 @@ TEST_CASE("lm corpus: fortunes are the category files without their .dat and .u8
     MESSAGE("skipped: fortunes or dict-gcide is not installed (make deps-text installs them)");
     return;
   }
-  const lm::Corpus f = lm::load_corpus("fortunes");
+  const corpora::Corpus f = corpora::load_corpus("fortunes");
   CHECK(f.text.size() > 2000000);
   CHECK(f.text.find("\n%\n") != std::string::npos);  // quotations separated by lines "%"
   CHECK(f.source.find("43 files") != std::string::npos);
   // the random-access indexes (.dat) are binary: none of their NUL-padded headers made it in
   CHECK(f.text.find(std::string(4, '\0')) == std::string::npos);
-  CHECK(lm::load_corpus("fortunes").text == f.text);
-  const lm::Corpus g = lm::load_corpus("gcide");
+  CHECK(corpora::load_corpus("fortunes").text == f.text);
+  const corpora::Corpus g = corpora::load_corpus("gcide");
   CHECK(g.text.size() > 30000000);
   CHECK(g.text.find("Webster") != std::string::npos);
 }
@@ -165,8 +165,8 @@ TEST_CASE("lm bpc: an untrained model costs about 8 bits per byte, evaluated on 
 TEST_CASE("lm train: a few hundred steps lower the bits per byte well below 8, causal and masked; the saved model "
           "loads back and scores the same") {
   const std::string text = toy_text(1500);
-  const lm::TextSplits splits = lm::split(text);
-  const lm::Corpus corpus{"toy", "tests/test_lm.cpp toy_text", text};
+  const corpora::TextSplits splits = corpora::split(text);
+  const corpora::Corpus corpus{"toy", "tests/test_lm.cpp toy_text", text};
   for (const bool masked : {false, true}) {
     CAPTURE(masked);
     TempDir dir("lm_train");
@@ -216,8 +216,8 @@ TEST_CASE("lm train: a few hundred steps lower the bits per byte well below 8, c
 
 TEST_CASE("lm train: the same seed gives the same losses, step by step") {
   const std::string text = toy_text(600);
-  const lm::TextSplits splits = lm::split(text);
-  const lm::Corpus corpus{"toy", "toy", text};
+  const corpora::TextSplits splits = corpora::split(text);
+  const corpora::Corpus corpus{"toy", "toy", text};
   lm::TrainOptions o;
   o.lm.context = 32;
   o.lm.model.scheme = "longformer";

@@ -1,5 +1,5 @@
-// lm/corpus.cpp — reading the corpora of lm/corpus.h.
-#include "lm/corpus.h"
+// corpora/corpus.cpp — reading the corpora of corpus.h.
+#include "corpora/corpus.h"
 
 #include <zlib.h>
 
@@ -17,7 +17,7 @@
 
 #include "core/error.h"
 
-namespace lm {
+namespace corpora {
 
 namespace {
 
@@ -139,4 +139,4 @@ TextSplits split(const std::string& text, double train_fraction, double valid_fr
   return s;
 }
 
-}  // namespace lm
+}  // namespace corpora

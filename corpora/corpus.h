@@ -1,9 +1,10 @@
-// lm/corpus.h — real text for the language models: the corpora a fresh Debian machine can have, read as bytes,
-// and their train / valid / test splits.
+// corpora/corpus.h — real text: the corpora a fresh Debian machine can have, read as bytes, and their train /
+// valid / test splits. The language models train on them (lm/) and the offline text tasks of the Long Range Arena
+// are cut from them (lra/books.h), so they sit below both and need only core/.
 //
-//   lm::Corpus c = lm::load_corpus("kjv");          // or "fortunes", "gcide", or a path to any file
-//   lm::TextSplits s = lm::split(c);                 // 90 / 5 / 5 % by contiguous ranges
-//   s.train.size();                                  // 3,868,415 bytes of the King James Bible
+//   corpora::Corpus c = corpora::load_corpus("kjv");  // or "fortunes", "gcide", or a path to any file
+//   corpora::TextSplits s = corpora::split(c.text);   // 90 / 5 / 5 % by contiguous ranges
+//   s.train.size();                                   // 3,868,415 bytes of the King James Bible
 //
 // Nothing is downloaded and no text is part of this project: the corpora come from Debian packages
 // (`make deps-text`, or `sh scripts/install-deps.sh --text`):
@@ -27,7 +28,7 @@
 #include <string>
 #include <vector>
 
-namespace lm {
+namespace corpora {
 
 struct Corpus {
   std::string name;    // "kjv", "fortunes", "gcide", or the path as given
@@ -55,4 +56,4 @@ struct TextSplits {
 TextSplits split(const std::string& text, double train_fraction = 0.90, double valid_fraction = 0.05,
                  int64_t min_bytes = 64);
 
-}  // namespace lm
+}  // namespace corpora

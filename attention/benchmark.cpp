@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "core/autograd.h"
+#include "core/csv.h"
 #include "core/error.h"
 #include "core/memory.h"
 #include "core/timing.h"
@@ -202,8 +203,8 @@ std::string write_benchmark_report(const std::vector<BenchPoint>& points, const 
     const bool ok = p.skipped.empty(), rate = ok && !std::isnan(p.gflop);
     csv << p.scheme << "," << p.n << "," << o.batch << "," << o.heads << "," << o.d_head << "," << o.causal << ","
         << (ok ? format_number("%.4f", p.seconds * 1e3) : "") << "," << (ok ? format_number("%.3f", p.peak_mib) : "") << ","
-        << (rate ? format_number("%.4f", p.gflop) : "") << "," << (rate ? format_number("%.2f", p.gflop / p.seconds) : "") << ",\""
-        << p.skipped << "\"\n";
+        << (rate ? format_number("%.4f", p.gflop) : "") << "," << (rate ? format_number("%.2f", p.gflop / p.seconds) : "") << ","
+        << core::csv_field(p.skipped) << "\n";
   }
 
   // One row per scheme: time and memory at each n, then the fitted exponents.
@@ -265,17 +266,8 @@ BenchReport read_benchmark_csv(const std::string& path) {
       continue;
     }
     if (line.empty()) continue;
-    std::vector<std::string> f;  // 10 plain fields, then the quoted reason a point was skipped
-    size_t start = 0;
-    for (int i = 0; i < 10; ++i) {
-      const size_t comma = line.find(',', start);
-      AZ_CHECK(comma != std::string::npos, "bench: ", path, ":", line_no, ": expected 11 comma-separated fields");
-      f.push_back(line.substr(start, comma - start));
-      start = comma + 1;
-    }
-    const std::string last = line.substr(start);
-    AZ_CHECK(last.size() >= 2 && last.front() == '"' && last.back() == '"', "bench: ", path, ":", line_no,
-             ": the last field (why a point was skipped) must be quoted");
+    const std::vector<std::string> f = core::csv_fields(line);  // the last: why a point was skipped, or empty
+    AZ_CHECK(f.size() == 11, "bench: ", path, ":", line_no, ": expected 11 comma-separated fields, got ", f.size());
     BenchPoint p;
     p.scheme = f[0];
     p.n = static_cast<int64_t>(number(f[1], "n"));
@@ -283,7 +275,7 @@ BenchReport read_benchmark_csv(const std::string& path) {
     r.options.heads = static_cast<int64_t>(number(f[3], "heads"));
     r.options.d_head = static_cast<int64_t>(number(f[4], "d_head"));
     r.options.causal = number(f[5], "causal") != 0;
-    p.skipped = last.substr(1, last.size() - 2);
+    p.skipped = f[10];
     if (p.skipped.empty()) {
       p.seconds = number(f[6], "fwd_bwd_ms") / 1e3;
       p.peak_mib = number(f[7], "peak_mib");

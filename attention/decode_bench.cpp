@@ -12,6 +12,7 @@
 #include "attention/decode.h"
 #include "core/atomic_file.h"
 #include "core/core.h"
+#include "core/csv.h"
 #include "core/timing.h"
 #include "plot/plot.h"
 
@@ -260,12 +261,10 @@ std::string write_decode_report(const std::vector<DecodePoint>& points, const De
   csv << "scheme,mode,t,heads,d_head,ms_per_token,mib,constant_state,skipped\n";
   for (const DecodePoint& p : points) {
     const bool ok = p.skipped.empty();
-    std::string why = p.skipped;
-    std::replace(why.begin(), why.end(), '"', '\'');
     csv << p.scheme << "," << (p.fallback ? "fallback" : p.mode) << "," << p.t << "," << o.heads << "," << o.d_head
         << ","
         << (ok ? format_number("%.6f", p.ms_per_token) : "") << "," << (ok ? format_number("%.4f", p.mib) : "") << ","
-        << (p.constant_state ? 1 : 0) << ",\"" << why << "\"\n";
+        << (p.constant_state ? 1 : 0) << "," << core::csv_field(p.skipped) << "\n";
   }
 
   std::vector<int64_t> all_t = o.ts;

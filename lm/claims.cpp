@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "attention/scheme.h"
+#include "core/csv.h"
 #include "core/error.h"
 #include "lra/suite.h"
 
@@ -16,22 +17,6 @@ namespace lm {
 namespace {
 
 using attention::ClaimTest;
-
-// One line of all_runs.csv, split on commas outside double quotes (the settings column is quoted).
-std::vector<std::string> split_csv_line(const std::string& line) {
-  std::vector<std::string> cells(1);
-  bool quoted = false;
-  for (char c : line) {
-    if (c == '"') {
-      quoted = !quoted;
-    } else if (c == ',' && !quoted) {
-      cells.emplace_back();
-    } else {
-      cells.back() += c;
-    }
-  }
-  return cells;
-}
 
 // The rows of out/lm/all_runs.csv that trained to the end: experiment, scheme, objective, context -> test bpc.
 struct LmRun {
@@ -45,13 +30,13 @@ std::vector<LmRun> read_lm_runs(const std::string& path) {
   std::vector<LmRun> runs;
   std::string line;
   if (!in || !std::getline(in, line)) return runs;
-  const std::vector<std::string> header = split_csv_line(line);
+  const std::vector<std::string> header = core::csv_fields(line);
   std::map<std::string, size_t> col;
   for (size_t i = 0; i < header.size(); ++i) col[header[i]] = i;
   for (const char* need : {"experiment", "scheme", "objective", "context", "ok", "test_bpc"})
     if (!col.count(need)) return runs;  // not the file we know: nothing measured
   while (std::getline(in, line)) {
-    const std::vector<std::string> c = split_csv_line(line);
+    const std::vector<std::string> c = core::csv_fields(line);
     if (c.size() != header.size() || c[col["ok"]] != "1") continue;
     try {
       runs.push_back({c[col["experiment"]], c[col["scheme"]], c[col["objective"]], std::stoll(c[col["context"]]),

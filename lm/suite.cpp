@@ -11,6 +11,7 @@
 
 #include "attention/scheme.h"
 #include "core/core.h"
+#include "core/csv.h"
 #include "lra/files.h"
 #include "plot/plot.h"
 
@@ -235,11 +236,13 @@ std::string results_csv(const SuiteResult& r) {
        "stopped_by_time_limit,parameters,error\n";
   for (const SuiteRow& row : r.rows) {
     const TrainResult& t = row.result;
-    s << row.experiment << "," << row.scheme << "," << row.objective << ",\"" << settings_text(row.settings) << "\","
-      << row.context << "," << (row.ok ? 1 : 0) << "," << (row.ok ? json_num(t.test_bpc) : "") << ","
+    s << row.experiment << "," << row.scheme << "," << row.objective << ","
+      << core::csv_field(settings_text(row.settings)) << "," << row.context << "," << (row.ok ? 1 : 0) << ","
+      << (row.ok ? json_num(t.test_bpc) : "") << ","
       << (row.ok ? json_num(t.valid_bpc) : "") << "," << (row.ok ? json_num(t.tokens_per_s) : "") << ","
       << (row.ok ? std::to_string(t.peak_bytes) : "") << "," << (row.ok ? std::to_string(t.steps) : "") << ","
-      << (t.stopped_by_time_limit ? 1 : 0) << "," << t.parameters << ",\"" << lra::files::clip(row.error) << "\"\n";
+      << (t.stopped_by_time_limit ? 1 : 0) << "," << t.parameters << ","
+      << core::csv_field(lra::files::clip(row.error)) << "\n";
   }
   for (const CompressorResult& c : r.compressors)
     s << "compressor," << c.name << ",," << c.setting << ",,1," << json_num(c.bits_per_byte) << ",,,,,,,\n";

@@ -19,6 +19,7 @@
 #include "attention/scheme.h"
 #include "lra/files.h"
 #include "core/core.h"
+#include "core/csv.h"
 
 namespace lra {
 
@@ -397,12 +398,6 @@ std::string fixed(double v, int digits) {
   return s.str();
 }
 
-std::string csv_field(std::string s) {
-  std::replace(s.begin(), s.end(), ',', ';');
-  std::replace(s.begin(), s.end(), '"', '\'');
-  return one_line(s);
-}
-
 std::string md_cell(std::string s) {
   std::string out;
   for (char c : one_line(s)) out += c == '|' ? std::string("\\|") : std::string(1, c);
@@ -548,7 +543,7 @@ std::string results_csv(const SuiteResult& r) {
   std::ostringstream s;
   s << "scheme,task,status,test_acc,best_val_acc,best_step,steps,steps_per_second,peak_step_mib,seconds\n";
   for (const SuiteRun& run : r.runs) {
-    s << run.scheme << "," << run.task << "," << csv_field(run.status);
+    s << run.scheme << "," << run.task << "," << core::csv_field(one_line(run.status));
     if (run.status == "ok") {
       const TrainResult& t = run.result;
       s << "," << fixed(100 * t.test_acc, 2) << "," << fixed(100 * t.best_val_acc, 2) << "," << t.best_step << ","
@@ -658,7 +653,7 @@ std::string efficiency_csv(const std::vector<EfficiencyPoint>& points) {
   std::ostringstream s;
   s << "scheme,n,status,steps_per_second,peak_mib\n";
   for (const EfficiencyPoint& p : points) {
-    s << p.scheme << "," << p.n << "," << csv_field(p.status) << ",";
+    s << p.scheme << "," << p.n << "," << core::csv_field(one_line(p.status)) << ",";
     if (p.status == "ok") s << fixed(p.steps_per_second, 4) << "," << fixed(p.peak_mib, 2);
     else s << ",";
     s << "\n";
@@ -892,7 +887,7 @@ std::vector<ResultRow> read_results_csv(const std::string& path) {
       continue;
     }
     if (line.empty()) continue;
-    const std::vector<std::string> f = files::split(line, ',');
+    const std::vector<std::string> f = core::csv_fields(line);
     AZ_CHECK(f.size() == 10, "lra: ", path, ":", line_no, ": expected 10 comma-separated fields, got ", f.size());
     ResultRow row;
     row.scheme = f[0];

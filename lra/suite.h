@@ -36,8 +36,9 @@
 //                          scheme,task,status,test_acc,best_val_acc,best_step,steps,steps_per_second,peak_step_mib,seconds
 //                        one row per (scheme, task); task is the SuiteTask's key: "listops", "text", "retrieval",
 //                        "image", "pathfinder16" (or "text@1024", "text+pretrained" for the experiments' variants);
-//                        accuracies are percentages with 2 decimals; status is "ok" or the reason the run failed (commas replaced by ';'); the
-//                        numbers are empty when status is not "ok". Read it with read_results_csv().
+//                        accuracies are percentages with 2 decimals; status is "ok" or the reason the run failed
+//                        (one line, quoted as core/csv.h does when it holds a comma); the numbers are empty when
+//                        status is not "ok". Read it with read_results_csv().
 //   DIR/results.json     {"suite": "...", "tasks": [...], "runs": [{"scheme", "task", "status", "test_acc", ...}],
 //                         "efficiency": [{"scheme", "n", "status", "steps_per_second", "peak_mib"}], "seconds": ...}
 //   DIR/efficiency.md    Table 2 style: steps/s and peak memory at 1K..4K, relative to full, with absolute values

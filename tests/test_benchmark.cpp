@@ -43,6 +43,13 @@ TEST_CASE("benchmark: the report's CSV reads back as the points that were measur
     CHECK(back.points[i].peak_mib == doctest::Approx(points[i].peak_mib).epsilon(1e-3));
     CHECK(back.points[i].seconds == doctest::Approx(points[i].seconds).epsilon(1e-3));
   }
+  // A skipped point's reason, commas and quotes included, reads back as it was (core/csv.h quotes it).
+  std::vector<BenchPoint> skipped = {points[0]};
+  skipped[0].skipped = "failed: \"out of memory\", at n = 32";
+  write_benchmark_report(skipped, o, dir.path.string());
+  const BenchReport again = read_benchmark_csv(dir / "attention.csv");
+  REQUIRE(again.points.size() == 1);
+  CHECK(again.points[0].skipped == skipped[0].skipped);
 }
 
 TEST_CASE("benchmark: a malformed attention.csv is a one-line error naming the file and the line") {

@@ -97,7 +97,8 @@ std::vector<BenchPoint> run_benchmark(const BenchOptions& o) {
         // The worst case the course meets is quadratic: predict with n², refuse before allocating.
         const double predicted = last_mib * (static_cast<double>(n) / last_n) * (static_cast<double>(n) / last_n);
         if (predicted > o.max_mib)
-          p.skipped = "would need ~" + format_number("%.0f", predicted) + " MiB (limit " + format_number("%.0f", o.max_mib) + ")";
+          p.skipped = "would need ~" + format_number("%.0f", predicted) + " MiB (limit " +
+                      format_number("%.0f", o.max_mib) + ")";
       }
       if (!p.skipped.empty()) {
         if (o.progress) o.progress(where + " skipped (" + p.skipped + ")");
@@ -129,7 +130,8 @@ std::vector<BenchPoint> run_benchmark(const BenchOptions& o) {
         last_mib = p.peak_mib;
         last_n = n;
         if (o.progress)
-          o.progress(where + "  " + format_number("%.2f", p.seconds * 1e3) + " ms  " + format_number("%.1f", p.peak_mib) + " MiB" +
+          o.progress(where + "  " + format_number("%.2f", p.seconds * 1e3) + " ms  " +
+                     format_number("%.1f", p.peak_mib) + " MiB" +
                      (std::isnan(p.gflop) ? "" : "  " + format_number("%.1f", p.gflop / p.seconds) + " GFLOP/s"));
       } catch (const core::Error& e) {
         p.skipped = e.what();
@@ -173,7 +175,8 @@ std::vector<plot::Series> cost_series(const std::vector<Scaling>& curves, bool m
   for (const Scaling& c : curves) {
     if (c.n.empty()) continue;
     const double e = memory ? c.memory_exponent : c.time_exponent;
-    const std::string name = exponent_in_name && !std::isnan(e) ? c.scheme + " (n^" + format_number("%.2f", e) + ")" : c.scheme;
+    const std::string name =
+        exponent_in_name && !std::isnan(e) ? c.scheme + " (n^" + format_number("%.2f", e) + ")" : c.scheme;
     series.push_back({name, c.n, memory ? c.mib : c.ms});
   }
   return series;
@@ -202,9 +205,9 @@ std::string write_benchmark_report(const std::vector<BenchPoint>& points, const 
   for (const BenchPoint& p : points) {
     const bool ok = p.skipped.empty(), rate = ok && !std::isnan(p.gflop);
     csv << p.scheme << "," << p.n << "," << o.batch << "," << o.heads << "," << o.d_head << "," << o.causal << ","
-        << (ok ? format_number("%.4f", p.seconds * 1e3) : "") << "," << (ok ? format_number("%.3f", p.peak_mib) : "") << ","
-        << (rate ? format_number("%.4f", p.gflop) : "") << "," << (rate ? format_number("%.2f", p.gflop / p.seconds) : "") << ","
-        << core::csv_field(p.skipped) << "\n";
+        << (ok ? format_number("%.4f", p.seconds * 1e3) : "") << "," << (ok ? format_number("%.3f", p.peak_mib) : "")
+        << "," << (rate ? format_number("%.4f", p.gflop) : "") << ","
+        << (rate ? format_number("%.2f", p.gflop / p.seconds) : "") << "," << core::csv_field(p.skipped) << "\n";
   }
 
   // One row per scheme: time and memory at each n, then the fitted exponents.

@@ -91,8 +91,8 @@ std::vector<DecodePoint> run_decode_benchmark(const DecodeBenchOptions& o) {
       }
       if (!cached_stopped && fallback && grown(last_mib, last_t, t) > o.max_mib) {
         cached_stopped = true;
-        cached_why = "a step (it recomputes) would need ~" + format_number("%.0f", grown(last_mib, last_t, t)) + " MiB (limit " +
-                     format_number("%.0f", o.max_mib) + ")";
+        cached_why = "a step (it recomputes) would need ~" + format_number("%.0f", grown(last_mib, last_t, t)) +
+                     " MiB (limit " + format_number("%.0f", o.max_mib) + ")";
       }
       if (cached_stopped) {
         c.skipped = cached_why;
@@ -138,10 +138,11 @@ std::vector<DecodePoint> run_decode_benchmark(const DecodeBenchOptions& o) {
       if (recompute_stopped) {
         r.skipped = recompute_why;
       } else if (predicted > o.max_mib) {
-        r.skipped = "would need ~" + format_number("%.0f", predicted) + " MiB (limit " + format_number("%.0f", o.max_mib) + ")";
+        r.skipped =
+            "would need ~" + format_number("%.0f", predicted) + " MiB (limit " + format_number("%.0f", o.max_mib) + ")";
       } else if (predicted_s > o.max_seconds_per_point) {
-        r.skipped = "would take ~" + format_number("%.0f", predicted_s) + " s (budget " + format_number("%.0f", o.max_seconds_per_point) +
-                    " s)";
+        r.skipped = "would take ~" + format_number("%.0f", predicted_s) + " s (budget " +
+                    format_number("%.0f", o.max_seconds_per_point) + " s)";
       } else {
         try {
           const Tensor qp = slice(q, 2, 0, t + 1), kp = slice(k, 2, 0, t + 1), vp = slice(v, 2, 0, t + 1);
@@ -158,7 +159,8 @@ std::vector<DecodePoint> run_decode_benchmark(const DecodeBenchOptions& o) {
           last_t = t;
           if (cost.seconds > o.max_seconds_per_point) {
             recompute_stopped = true;
-            recompute_why = "the recomputation at t=" + length_label(t) + " took " + format_number("%.0f", cost.seconds) + " s";
+            recompute_why =
+                "the recomputation at t=" + length_label(t) + " took " + format_number("%.0f", cost.seconds) + " s";
           }
           if (o.progress)
             o.progress(where + " recomputed  " + format_number("%9.4f", r.ms_per_token) + " ms/token  peak " +
@@ -291,7 +293,9 @@ std::string write_decode_report(const std::vector<DecodePoint>& points, const De
     for (int64_t t : all_t) {
       const double* ms = c.at(static_cast<double>(t), false);
       const double* mib = c.at(static_cast<double>(t), true);
-      md << (ms ? " " + format_number(*ms < 0.1 ? "%.4f" : "%.3f", *ms) + " ms, " + format_number("%.2f", *mib) + " MiB |" : " – |");
+      md << (ms ? " " + format_number(*ms < 0.1 ? "%.4f" : "%.3f", *ms) + " ms, " + format_number("%.2f", *mib) +
+                      " MiB |"
+                : " – |");
     }
     md << " " << exponent_cell(c.exponent(false, fit_from)) << " | " << exponent_cell(c.exponent(true, fit_from))
        << " |\n";
@@ -338,7 +342,8 @@ std::string write_decode_report(const std::vector<DecodePoint>& points, const De
     }
     md << "| " << c.scheme << " | "
        << (from > 0 ? "t = " + length_label(from) : last_t > 0 ? "not within t ≤ " + length_label(last_t) : "–")
-       << " | " << (last_t > 0 ? format_number("%.2f", last_ratio) + "× at t=" + length_label(last_t) : "–") << " |\n";
+       << " | " << (last_t > 0 ? format_number("%.2f", last_ratio) + "× at t=" + length_label(last_t) : "–")
+       << " |\n";
   }
 
   // The targets, checked on these measurements.
@@ -349,7 +354,8 @@ std::string write_decode_report(const std::vector<DecodePoint>& points, const De
     const double* x = a ? a->at(2048, false) : nullptr;
     const double* y = b ? b->at(2048, false) : nullptr;
     md << "- " << name << ": cached at t=2K at least 10× faster per token than recomputing: "
-       << (x && y ? format_number("%.1f", *y / *x) + "× — " + (*y / *x >= 10 ? "met" : "**not met**") : "not measured") << "\n";
+       << (x && y ? format_number("%.1f", *y / *x) + "× — " + (*y / *x >= 10 ? "met" : "**not met**") : "not measured")
+       << "\n";
   }
   for (const char* name : {"linear", "performer"}) {
     const Curve* a = find_curve(curves, name, "cached");

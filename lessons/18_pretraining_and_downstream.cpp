@@ -268,7 +268,8 @@ int main(int argc, char** argv) try {
   lm::TrainOptions pre = lm_run(z, L.seed());
   pre.out_dir = L.dir() + "/lm";
   pre.label = "LM flash c=" + std::to_string(z.context);
-  const corpora::Corpus own_corpus{"kjv-which-book-train", corpus.source + ", the train verses of which book?", own.train};
+  const corpora::Corpus own_corpus{"kjv-which-book-train", corpus.source + ", the train verses of which book?",
+                                   own.train};
   double before = 0;
   {
     lm::ByteLM fresh(pre.lm);  // the same config and seed, not trained

@@ -531,6 +531,43 @@ TEST_CASE("notebooks: a failing cell, a compile error and a malformed source mak
   fs::remove_all(dir);
 }
 
+TEST_CASE("notebooks: with --jobs 2, sources compile side by side and each still gets its own verdict") {
+  REQUIRE_MESSAGE(fs::is_regular_file(nbrun()), "build it: make " << nbrun());
+  const std::string dir = testing::temp_dir("nb_jobs");
+  // Three sources: the fixture (good), a copy with a compile error, and a second good copy under another name.
+  std::string text = slurp(fixture_path());
+  const std::string good = "  std::cout << \"first line\\n\";";
+  REQUIRE(text.find(good) != std::string::npos);
+  write_text(dir + "/second.cpp", text);
+  text.replace(text.find(good), good.size(), "  std::cout << no_such_name;");
+  write_text(dir + "/broken.cpp", text);
+  std::vector<std::string> args = {fixture_path(), dir + "/broken.cpp", dir + "/second.cpp"};
+  const auto flags = fixture_build_flags();
+  args.insert(args.end(), flags.begin(), flags.end());
+  for (const char* a : {"--jobs", "2", "--out-dir", ""}) args.push_back(a);
+  args.back() = dir + "/nb";
+  args.push_back("--");
+  args.push_back(dir);
+  const Proc p = run(nbrun(), args);
+  INFO("stdout:\n" << p.out << "\nstderr:\n" << p.err);
+  CHECK(p.status == 1);
+  CHECK(fs::is_regular_file(dir + "/nb/nb_tiny.ipynb"));
+  CHECK(fs::is_regular_file(dir + "/nb/second.ipynb"));
+  CHECK_FALSE(fs::exists(dir + "/nb/broken.ipynb"));
+  CHECK(p.err.find("broken.cpp: compile error in cell 5 (line 35):") != std::string::npos);
+  CHECK(p.out.find("2 of 3 notebooks written") != std::string::npos);
+  // The two good notebooks hold the same cells (only the source's name differs).
+  const json a = json::parse(slurp(dir + "/nb/nb_tiny.ipynb")), b = json::parse(slurp(dir + "/nb/second.ipynb"));
+  CHECK(a["cells"].size() == b["cells"].size());
+
+  for (const char* bad : {"0", "x", "65"}) {
+    const Proc usage = run(nbrun(), {fixture_path(), "--jobs", bad});
+    CHECK(usage.status == 2);
+    CHECK(usage.err == std::string("nbrun: --jobs wants a count from 1 to 64, got '") + bad + "'\n");
+  }
+  fs::remove_all(dir);
+}
+
 // ---- lessons, companions, gallery -----------------------------------------------------------------------------
 
 TEST_CASE("notebooks: every lesson and companion notebook is a percent source the runner accepts") {

@@ -35,6 +35,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -43,6 +44,9 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <memory>
+#include <mutex>
+#include <thread>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -64,6 +68,7 @@ const char* kUsage =
     "  --ldflags FLAGS    link flags (default: $LDFLAGS)\n"
     "  --ldlibs LIBS      libraries, e.g. the engine and BLAS (default: $LDLIBS)\n"
     "  --timeout SECONDS  longest a program may run (default 900)\n"
+    "  -j, --jobs N       compile N SOURCEs at a time (default 1); the programs still run one at a time\n"
     "  --echo             show the program's output while it runs\n"
     "  --keep-temp        keep the instrumented copy and its binary (their directory is printed)\n"
     "  --check            only read the SOURCEs and list their cells (no compile, no run)\n"
@@ -78,6 +83,7 @@ struct Options {
   std::string out_dir = "out/notebooks";
   std::string cxx, cxxflags, ldflags, ldlibs;
   double timeout = 900.0;
+  int jobs = 1;
   bool echo = false, keep_temp = false, check_only = false;
 };
 
@@ -135,6 +141,12 @@ Options parse_options(int argc, char** argv) {
       char* end = nullptr;
       o.timeout = std::strtod(s.c_str(), &end);
       if (s.empty() || *end != '\0' || !(o.timeout > 0)) throw UsageError("--timeout wants a number of seconds, got '" + s + "'");
+    } else if (arg == "--jobs" || arg == "-j") {
+      const std::string s = take();
+      char* end = nullptr;
+      const long n = std::strtol(s.c_str(), &end, 10);
+      if (s.empty() || *end != '\0' || n < 1 || n > 64) throw UsageError("--jobs wants a count from 1 to 64, got '" + s + "'");
+      o.jobs = static_cast<int>(n);
     } else if (arg == "--echo") {
       o.echo = true;
     } else if (arg == "--keep-temp") {
@@ -207,11 +219,17 @@ template <class OnOut, class OnErr>
 ProcessResult run_process(const std::vector<std::string>& argv, double timeout, OnOut on_out, OnErr on_err) {
   ProcessResult r;
   int out_pipe[2], err_pipe[2], exec_pipe[2];
-  if (pipe(out_pipe) != 0 || pipe(err_pipe) != 0 || pipe(exec_pipe) != 0) {
+  // O_CLOEXEC on every end: a child forked by another thread must not inherit this child's pipes (it would hold
+  // them open, and this reader would wait for that other program too); dup2 below clears it on fds 1 and 2.
+  if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0 || pipe2(exec_pipe, O_CLOEXEC) != 0) {
     r.start_error = std::string("pipe: ") + std::strerror(errno);
     return r;
   }
-  fcntl(exec_pipe[1], F_SETFD, FD_CLOEXEC);
+  // Everything the child needs is made before fork(): other threads may be compiling at the same time, and
+  // the child of a threaded program should only call async-signal-safe functions until execvp.
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
   const auto start = std::chrono::steady_clock::now();
   std::cout.flush();
   std::cerr.flush();
@@ -229,9 +247,6 @@ ProcessResult run_process(const std::vector<std::string>& argv, double timeout, 
     close(out_pipe[0]);
     close(err_pipe[0]);
     close(exec_pipe[0]);
-    std::vector<char*> args;
-    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
     execvp(args[0], args.data());
     const int e = errno;
     (void)!write(exec_pipe[1], &e, sizeof e);
@@ -346,73 +361,92 @@ std::string read_png(const std::string& path, std::string* bytes) {
   return "";
 }
 
-Result render(const std::string& source, const Options& opt) {
-  Result res;
+// One SOURCE on its way to a notebook: parsed, instrumented, compiled (phase 2, several at a time), run (phase 3,
+// one at a time, so that the timings the lessons print are not disturbed by a compiler on the other core).
+struct Job {
+  std::string source;
+  Result res;  // res.status != 0: failed at some phase, the later ones skip it
+  notebook::PercentSource src;
+  std::string tmp, abs_source, tag, binary, command, out_path;
+  bool keep_temp = false;
+  Job() = default;
+  Job(const Job&) = delete;
+  Job& operator=(const Job&) = delete;
+  ~Job() {  // the temporary directory of the instrumented copy and its binary
+    if (tmp.empty()) return;
+    std::error_code ec;
+    if (keep_temp) {
+      std::cerr << "nbrun: kept " << tmp << "\n";
+    } else {
+      fs::remove_all(tmp, ec);
+    }
+  }
+};
+
+// Phase 1: read and cut SOURCE into cells, write the instrumented copy into a fresh temporary directory.
+void prepare(Job& job, const Options& opt) {
+  const std::string& source = job.source;
+  Result& res = job.res;
   bool ok = false;
   const std::string text = read_text(source, &ok);
   if (!ok || fs::is_directory(source)) {
     res.status = 2;
     res.summary = source + ": cannot read the file";
-    return res;
+    return;
   }
-  notebook::PercentSource src;
+  notebook::PercentSource& src = job.src;
   try {
     src = notebook::parse_percent(text, source);
   } catch (const notebook::SourceError& e) {
     res.status = 2;
     res.summary = e.what();
-    return res;
+    return;
   }
   res.cells = static_cast<int>(src.cells.size());
   if (src.main_cell < 0) {
     res.status = 2;
     res.summary = source + ": no main() function: there is nothing to run";
-    return res;
+    return;
   }
   const std::string name = fs::path(source).stem().string();
-  const std::string out_path = opt.out_file.empty() ? (fs::path(opt.out_dir) / (name + ".ipynb")).string() : opt.out_file;
+  job.out_path = opt.out_file.empty() ? (fs::path(opt.out_dir) / (name + ".ipynb")).string() : opt.out_file;
 
-  // The instrumented copy and its binary live in a fresh temporary directory.
   std::string tmp_template = (fs::temp_directory_path() / ("attnzoo-nb-" + name + "-XXXXXX")).string();
   std::vector<char> tmp_buf(tmp_template.begin(), tmp_template.end());
   tmp_buf.push_back('\0');
   if (!mkdtemp(tmp_buf.data())) {
     res.status = 1;
     res.summary = source + ": cannot make a temporary directory: " + std::strerror(errno);
-    return res;
+    return;
   }
-  const std::string tmp = tmp_buf.data();
-  struct Cleanup {
-    std::string dir;
-    bool keep;
-    ~Cleanup() {
-      std::error_code ec;
-      if (keep) {
-        std::cerr << "nbrun: kept " << dir << "\n";
-      } else {
-        fs::remove_all(dir, ec);
-      }
-    }
-  } cleanup{tmp, opt.keep_temp};
+  job.tmp = tmp_buf.data();
+  job.keep_temp = opt.keep_temp;
 
-  const std::string tag = random_tag();
-  const std::string abs_source = fs::absolute(source).lexically_normal().string();
-  const std::string copy = tmp + "/" + name + ".nb.cpp";
-  const std::string binary = tmp + "/" + name;
+  job.tag = random_tag();
+  job.abs_source = fs::absolute(source).lexically_normal().string();
+  const std::string copy = job.tmp + "/" + name + ".nb.cpp";
+  job.binary = job.tmp + "/" + name;
   {
     std::ofstream out(copy, std::ios::binary);
-    out << notebook::instrument(src, tag, abs_source);
+    out << notebook::instrument(src, job.tag, job.abs_source);
     if (!out.good()) {
       res.status = 1;
       res.summary = source + ": cannot write " + copy;
-      return res;
+      return;
     }
   }
+  const std::string dir_of_source = fs::path(job.abs_source).parent_path().string();
+  job.command = opt.cxx + " " + without_dep_flags(opt.cxxflags) + " -iquote " + shell_quote(dir_of_source) + " " +
+                shell_quote(copy) + " -o " + shell_quote(job.binary) + " " + opt.ldflags + " " + opt.ldlibs;
+}
 
-  // Compile.
-  const std::string dir_of_source = fs::path(abs_source).parent_path().string();
-  const std::string command = opt.cxx + " " + without_dep_flags(opt.cxxflags) + " -iquote " + shell_quote(dir_of_source) +
-                              " " + shell_quote(copy) + " -o " + shell_quote(binary) + " " + opt.ldflags + " " + opt.ldlibs;
+// Phase 2: compile the instrumented copy (called from several threads at once, one job each).
+void compile(Job& job, const Options& opt) {
+  const std::string& source = job.source;
+  const std::string& abs_source = job.abs_source;
+  const std::string& command = job.command;
+  const notebook::PercentSource& src = job.src;
+  Result& res = job.res;
   std::string compiler_output;
   const ProcessResult compiled = run_process(
       {"/bin/sh", "-c", command}, opt.timeout, [&](const std::string& s) { compiler_output += s; },
@@ -431,9 +465,17 @@ Result render(const std::string& source, const Options& opt) {
     res.summary = source + ": compile error" + where + ":\n" +
                   (compiled.started ? indented_head(compiler_output, 30) : "  " + compiled.start_error + "\n") +
                   "  (command: " + command + ")";
-    return res;
   }
+}
 
+// Phase 3: run the binary, sort its output into cells, write the notebook.
+void run_and_write(Job& job, const Options& opt) {
+  const std::string& source = job.source;
+  const notebook::PercentSource& src = job.src;
+  const std::string& tag = job.tag;
+  const std::string& binary = job.binary;
+  const std::string& out_path = job.out_path;
+  Result& res = job.res;
   // Run.
   notebook::OutputSplitter splitter(tag, src.main_cell, read_png);
   if (opt.echo)
@@ -485,7 +527,7 @@ Result render(const std::string& source, const Options& opt) {
     res.status = 1;
     res.summary = source + ": " + failure + "\n" + indented_tail(error_text, 20);
     if (!res.summary.empty() && res.summary.back() == '\n') res.summary.pop_back();
-    return res;
+    return;
   }
 
   // Write the notebook (atomically: a reader never sees half a file).
@@ -506,14 +548,14 @@ Result render(const std::string& source, const Options& opt) {
     if (!out.good()) {
       res.status = 1;
       res.summary = source + ": cannot write " + partial;
-      return res;
+      return;
     }
   }
   fs::rename(partial, out_path, ec);
   if (ec) {
     res.status = 1;
     res.summary = source + ": cannot write " + out_path + ": " + ec.message();
-    return res;
+    return;
   }
   std::ostringstream s;
   s.setf(std::ios::fixed);
@@ -521,7 +563,6 @@ Result render(const std::string& source, const Options& opt) {
   s << "wrote " << out_path << ": " << res.cells << " cells, " << res.figures << " figures (compile "
     << res.compile_seconds << " s, run " << res.run_seconds << " s)";
   res.summary = s.str();
-  return res;
 }
 
 // --check: the cells of a source, one line each.
@@ -576,18 +617,47 @@ int main(int argc, char** argv) {
   }
   if (opt.check_only) return check(opt);
 
+  // Phase 1 for every SOURCE, phase 2 with --jobs compilers at a time, then phase 3 one SOURCE after another.
+  std::vector<std::unique_ptr<Job>> jobs;
+  for (const std::string& source : opt.sources) {
+    jobs.push_back(std::make_unique<Job>());
+    jobs.back()->source = source;
+    prepare(*jobs.back(), opt);
+  }
+  std::atomic<size_t> next{0};
+  std::mutex print;
+  auto compiler = [&] {
+    for (size_t i; (i = next++) < jobs.size();) {
+      Job& job = *jobs[i];
+      if (job.res.status != 0) continue;
+      compile(job, opt);
+      if (opt.sources.size() > 1 && job.res.status == 0) {
+        std::lock_guard<std::mutex> lock(print);
+        std::cout << "nbrun: compiled " << job.source << " (" << static_cast<int>(job.res.compile_seconds + 0.5)
+                  << " s)" << std::endl;
+      }
+    }
+  };
+  std::vector<std::thread> compilers;
+  for (int t = 1; t < std::min<int>(opt.jobs, static_cast<int>(jobs.size())); ++t) compilers.emplace_back(compiler);
+  compiler();
+  for (std::thread& t : compilers) t.join();
+
   int worst = 0;
   std::vector<std::pair<std::string, Result>> results;
-  for (const std::string& source : opt.sources) {
-    if (opt.sources.size() > 1) std::cout << "nbrun: " << source << " ..." << std::endl;
-    Result r = render(source, opt);
+  for (const std::unique_ptr<Job>& job : jobs) {
+    if (job->res.status == 0) {
+      if (opt.sources.size() > 1) std::cout << "nbrun: " << job->source << " ..." << std::endl;
+      run_and_write(*job, opt);
+    }
+    const Result& r = job->res;
     if (r.status == 0) {
       std::cout << "nbrun: " << r.summary << std::endl;
     } else {
       std::cerr << "nbrun: " << r.summary << std::endl;
     }
     worst = std::max(worst, r.status);
-    results.emplace_back(source, r);
+    results.emplace_back(job->source, r);
   }
   if (results.size() > 1) {
     int written = 0;

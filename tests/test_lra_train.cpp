@@ -8,11 +8,13 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <iomanip>
 #include <iterator>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "attention/scheme.h"
 #include "lra/lra.h"
 #include "lra/suite.h"
 #include "lra/train.h"
@@ -461,6 +463,34 @@ TEST_CASE("lra train: the suite loads every task's data before the first run and
   CHECK(error.find('\n') == std::string::npos);
   CHECK_FALSE(contains(log.str(), "[1/2]"));  // ListOps, first in line, was not trained
   CHECK_FALSE(fs::exists(dir / "lra/runs"));
+}
+
+TEST_CASE("lra train: the paper's table has one column per benchmark task, however many lengths of it ran") {
+  // text at two lengths (--seq-lens) stands in for the paper's one Text column: one column, not two copies
+  lra::SuiteResult r;
+  r.schemes = {"full"};
+  lra::SuiteTask a = tiny_listops_task();
+  lra::SuiteTask t256 = a, t512 = a;
+  t256.title = "Text 256 B";
+  t512.title = "Text 512 B";
+  t256.data.task = t512.data.task = "text";
+  t256.key = "text@256";
+  t512.key = "text@512";
+  r.tasks = {a, t256, t512};
+  const std::string md = lra::results_markdown(r);
+  const size_t from = md.find("The paper's numbers"), to = md.find("Training speed");
+  REQUIRE(from < to);
+  const std::string paper = md.substr(from, to - from);
+  const attention::PaperLraRow& row = attention::find_scheme("full").info().lra_paper;
+  auto two = [](double v) {
+    std::ostringstream s;
+    s << std::fixed << std::setprecision(2) << v;
+    return s.str();
+  };
+  CHECK(contains(paper, "| scheme | model | " + a.title + " | Text | Avg (their five tasks) |"));
+  CHECK(contains(paper, "| full | Transformer | " + two(row.listops) + " | " + two(row.text) + " | " +
+                            two(row.average) + " |\n"));
+  CHECK_FALSE(contains(paper, "Text 256 B"));
 }
 
 TEST_CASE("lra train: the suite writes both tables, the CSV lesson 15 reads, and the bubble chart") {

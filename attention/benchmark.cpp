@@ -127,12 +127,15 @@ std::vector<BenchPoint> run_benchmark(const BenchOptions& o) {
         p.seconds = cost.seconds;
         p.peak_mib = static_cast<double>(cost.peak_bytes) / (1024.0 * 1024.0);
         p.gflop = (c.backward && !c.kernel ? s.flops(shape, cfg) : std::numeric_limits<double>::quiet_NaN()) / 1e9;
+        p.gbyte = (c.backward && !c.kernel ? s.bytes(shape, cfg) : std::numeric_limits<double>::quiet_NaN()) / 1e9;
+        const double roofline = roofline_percent(p, o.machine);
         last_mib = p.peak_mib;
         last_n = n;
         if (o.progress)
           o.progress(where + "  " + format_number("%.2f", p.seconds * 1e3) + " ms  " +
                      format_number("%.1f", p.peak_mib) + " MiB" +
-                     (std::isnan(p.gflop) ? "" : "  " + format_number("%.1f", p.gflop / p.seconds) + " GFLOP/s"));
+                     (std::isnan(p.gflop) ? "" : "  " + format_number("%.1f", p.gflop / p.seconds) + " GFLOP/s") +
+                     (std::isnan(roofline) ? "" : "  " + format_number("%.0f", roofline) + "% of roofline"));
       } catch (const core::Error& e) {
         p.skipped = e.what();
         if (o.progress) o.progress(where + " failed: " + p.skipped);
@@ -197,17 +200,61 @@ plot::Image cost_figure(const std::vector<Scaling>& curves, const std::string& t
                            subtitle.empty() ? title : title + " (" + subtitle + ")");
 }
 
+// attention.csv's columns: the point, its traffic and roofline, this machine's limits (the same on every row),
+// and why a point was skipped (empty when measured) last.
+const char* const kBenchCsvHeader =
+    "scheme,n,batch,heads,d_head,causal,fwd_bwd_ms,peak_mib,useful_gflop,gflops,compulsory_gbyte,gbs,roofline_pct,"
+    "machine_peak_gflops,machine_gbs,skipped";
+
+double roofline_percent(const BenchPoint& p, const core::MachineLimits& machine) {
+  if (!p.skipped.empty() || !(p.seconds > 0)) return std::numeric_limits<double>::quiet_NaN();
+  return 100.0 * machine.roofline_seconds(p.gflop * 1e9, p.gbyte * 1e9) / p.seconds;
+}
+
+plot::Image roofline_figure(const std::vector<BenchPoint>& points, const core::MachineLimits& machine, int64_t n,
+                            double target) {
+  plot::ScatterOptions o;
+  o.title = "How close each kernel comes to this machine's limits, n = " + length_label(n);
+  o.subtitle = "roofline = max(FLOPs / " + format_number("%.0f", machine.peak_gflops) + " GFLOP/s, bytes / " +
+               format_number("%.1f", machine.bandwidth_gbs) + " GB/s); fwd + bwd, this machine";
+  o.xlabel = "log10 arithmetic intensity (useful FLOPs per compulsory byte)";
+  o.ylabel = "fraction of roofline";
+  o.tick = 0.25;
+  o.pad = 0.05;
+  o.x_lo = std::log10(machine.ridge()) - 0.5;
+  o.x_hi = std::log10(machine.ridge()) + 0.5;
+  o.y_lo = 0;
+  o.y_hi = 1;
+  o.guides = {{true, std::log10(machine.ridge()), "ridge"},
+              {false, target / 100, "target " + format_number("%.0f", target) + "%"}};
+  std::vector<plot::LabeledPoint> pts;
+  for (const BenchPoint& p : points) {
+    const double r = roofline_percent(p, machine);
+    if (p.n != n || std::isnan(r) || !(p.gbyte > 0)) continue;
+    const bool compute_bound = p.gflop / p.gbyte >= machine.ridge();
+    pts.push_back({p.scheme, std::log10(p.gflop / p.gbyte), r / 100, plot::categorical(compute_bound ? 0 : 1)});
+  }
+  o.legend = {{plot::categorical(0), "compute-bound"}, {plot::categorical(1), "memory-bound"}};
+  o.legend_title = "which limit binds";
+  return plot::labeled_scatter(pts, o);
+}
+
 std::string write_benchmark_report(const std::vector<BenchPoint>& points, const BenchOptions& o,
                                    const std::string& dir) {
   std::filesystem::create_directories(dir);
   std::ostringstream csv;
-  csv << "scheme,n,batch,heads,d_head,causal,fwd_bwd_ms,peak_mib,useful_gflop,gflops,skipped\n";
+  csv << kBenchCsvHeader << "\n";
+  const core::MachineLimits& m = o.machine;
+  auto maybe = [](bool known, const char* format, double v) { return known ? format_number(format, v) : ""; };
   for (const BenchPoint& p : points) {
-    const bool ok = p.skipped.empty(), rate = ok && !std::isnan(p.gflop);
+    const bool ok = p.skipped.empty(), rate = ok && !std::isnan(p.gflop), traffic = ok && !std::isnan(p.gbyte);
+    const double roofline = roofline_percent(p, m);
     csv << p.scheme << "," << p.n << "," << o.batch << "," << o.heads << "," << o.d_head << "," << o.causal << ","
-        << (ok ? format_number("%.4f", p.seconds * 1e3) : "") << "," << (ok ? format_number("%.3f", p.peak_mib) : "")
-        << "," << (rate ? format_number("%.4f", p.gflop) : "") << ","
-        << (rate ? format_number("%.2f", p.gflop / p.seconds) : "") << "," << core::csv_field(p.skipped) << "\n";
+        << maybe(ok, "%.4f", p.seconds * 1e3) << "," << maybe(ok, "%.3f", p.peak_mib) << ","
+        << maybe(rate, "%.4f", p.gflop) << "," << maybe(rate, "%.2f", p.gflop / p.seconds) << ","
+        << maybe(traffic, "%.6f", p.gbyte) << "," << maybe(traffic, "%.3f", p.gbyte / p.seconds) << ","
+        << maybe(!std::isnan(roofline), "%.2f", roofline) << "," << maybe(m.measured(), "%.2f", m.peak_gflops) << ","
+        << maybe(m.measured(), "%.3f", m.bandwidth_gbs) << "," << core::csv_field(p.skipped) << "\n";
   }
 
   // One row per scheme: time and memory at each n, then the fitted exponents.
@@ -235,6 +282,32 @@ std::string write_benchmark_report(const std::vector<BenchPoint>& points, const 
     md << " " << (std::isnan(c.time_exponent) ? "–" : format_number("%.2f", c.time_exponent)) << " | "
        << (std::isnan(c.memory_exponent) ? "–" : format_number("%.2f", c.memory_exponent)) << " |\n";
   }
+  if (m.measured()) {
+    // The same points against this machine's limits.
+    md << "\nAgainst this machine's limits (measured in this run, " << m.threads << " threads): sgemm peak "
+       << format_number("%.1f", m.peak_gflops) << " GFLOP/s, STREAM triad " << format_number("%.1f", m.bandwidth_gbs)
+       << " GB/s. Per n: % of roofline = max(FLOPs / peak, compulsory bytes / bandwidth) / time measured, and "
+       << "which limit binds for the scheme's algorithm (c: compute, m: memory); the achieved GB/s of its "
+       << "compulsory traffic beside it.\n\n| scheme |";
+    for (int64_t n : o.ns) md << " n=" << n << " |";
+    md << "\n|---|";
+    for (size_t i = 0; i < o.ns.size(); ++i) md << "---|";
+    md << "\n";
+    for (const Scaling& c : curves) {
+      md << "| " << c.scheme << " |";
+      for (const BenchPoint& p : points) {
+        if (p.scheme != c.scheme) continue;
+        const double r = roofline_percent(p, m);
+        if (std::isnan(r)) {
+          md << " – |";
+          continue;
+        }
+        md << " " << format_number("%.0f", r) << "% (" << (p.gflop / p.gbyte >= m.ridge() ? "c" : "m") << "), "
+           << format_number("%.1f", p.gbyte / p.seconds) << " GB/s |";
+      }
+      md << "\n";
+    }
+  }
   write_text(dir + "/attention.csv", csv.str());
   write_text(dir + "/attention.md", md.str());
 
@@ -245,13 +318,20 @@ std::string write_benchmark_report(const std::vector<BenchPoint>& points, const 
                                (all_backward ? ", forward + backward" : ", forward only or forward + backward") +
                                ", measured on this machine";
   plot::save_png(cost_figure(curves, "attention schemes: cost vs n", subtitle), dir + "/attention.png");
+  int64_t largest = 0;  // the largest n where some point has a roofline
+  for (const BenchPoint& p : points)
+    if (!std::isnan(roofline_percent(p, m))) largest = std::max(largest, p.n);
+  if (largest > 0) plot::save_png(roofline_figure(points, m, largest), dir + "/roofline.png");
   return md.str();
 }
 
 BenchReport read_benchmark_csv(const std::string& path) {
   std::ifstream in(path);
   AZ_CHECK(in.good(), "bench: cannot open ", path);
-  const std::string header = "scheme,n,batch,heads,d_head,causal,fwd_bwd_ms,peak_mib,useful_gflop,gflops,skipped";
+  // Files of earlier versions have no traffic, roofline or machine columns; they still read.
+  const std::string old_header = "scheme,n,batch,heads,d_head,causal,fwd_bwd_ms,peak_mib,useful_gflop,gflops,skipped";
+  const std::string header = kBenchCsvHeader;
+  size_t fields = 16;
   BenchReport r;
   r.options.ns.clear();
   std::string line;
@@ -265,12 +345,14 @@ BenchReport read_benchmark_csv(const std::string& path) {
   while (std::getline(in, line)) {
     ++line_no;
     if (line_no == 1) {
-      AZ_CHECK(line == header, "bench: ", path, ":1: expected the header '", header, "'");
+      AZ_CHECK(line == header || line == old_header, "bench: ", path, ":1: expected the header '", header, "'");
+      if (line == old_header) fields = 11;
       continue;
     }
     if (line.empty()) continue;
     const std::vector<std::string> f = core::csv_fields(line);  // the last: why a point was skipped, or empty
-    AZ_CHECK(f.size() == 11, "bench: ", path, ":", line_no, ": expected 11 comma-separated fields, got ", f.size());
+    AZ_CHECK(f.size() == fields, "bench: ", path, ":", line_no, ": expected ", fields, " comma-separated fields, got ",
+             f.size());
     BenchPoint p;
     p.scheme = f[0];
     p.n = static_cast<int64_t>(number(f[1], "n"));
@@ -278,11 +360,17 @@ BenchReport read_benchmark_csv(const std::string& path) {
     r.options.heads = static_cast<int64_t>(number(f[3], "heads"));
     r.options.d_head = static_cast<int64_t>(number(f[4], "d_head"));
     r.options.causal = number(f[5], "causal") != 0;
-    p.skipped = f[10];
+    p.skipped = f.back();
+    const double nan = std::numeric_limits<double>::quiet_NaN();
     if (p.skipped.empty()) {
       p.seconds = number(f[6], "fwd_bwd_ms") / 1e3;
       p.peak_mib = number(f[7], "peak_mib");
-      p.gflop = f[8].empty() ? std::numeric_limits<double>::quiet_NaN() : number(f[8], "useful_gflop");
+      p.gflop = f[8].empty() ? nan : number(f[8], "useful_gflop");
+      p.gbyte = fields < 16 || f[10].empty() ? nan : number(f[10], "compulsory_gbyte");
+    }
+    if (fields == 16 && !f[13].empty()) {
+      r.options.machine.peak_gflops = number(f[13], "machine_peak_gflops");
+      r.options.machine.bandwidth_gbs = number(f[14], "machine_gbs");
     }
     if (std::find(r.options.ns.begin(), r.options.ns.end(), p.n) == r.options.ns.end()) r.options.ns.push_back(p.n);
     r.points.push_back(p);

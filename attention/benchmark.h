@@ -7,7 +7,10 @@
 // activations and the gradients of q, k, v).
 // Growth is summarised by the exponent of a least-squares fit of log(cost) against log(n), and speed by the
 // achieved GFLOP/s of the scheme's own useful work (Scheme::flops), so that a slow kernel cannot hide behind a
-// good exponent.
+// good exponent; and how close each point comes to this machine's limits: the achieved GB/s of the scheme's
+// compulsory traffic (Scheme::bytes) and its % of roofline, max(FLOPs / peak, bytes / bandwidth) over the time
+// measured, with the peak and bandwidth of core::measure_machine (core/machine.h) when BenchOptions::machine
+// holds them.
 #pragma once
 
 #include <functional>
@@ -17,6 +20,7 @@
 #include <vector>
 
 #include "attention/scheme.h"
+#include "core/machine.h"
 #include "plot/plot.h"
 
 namespace attention {
@@ -50,6 +54,8 @@ struct BenchOptions {
   double max_mib = 6144;             // skip a point whose memory, extrapolated as n² from the scheme's last
                                      // measured point, would exceed this (e.g. dense attention at 16K)
   std::function<void(const std::string&)> progress;  // called with one line per configuration
+  core::MachineLimits machine;       // this machine's sgemm peak and triad bandwidth (measure_machine), for the
+                                     // % of roofline; not measured (NaN): the report leaves it out
 };
 
 struct BenchPoint {
@@ -58,14 +64,20 @@ struct BenchPoint {
   double seconds = 0;      // forward + backward, median
   double peak_mib = 0;     // activation memory, MiB
   double gflop = 0;        // the scheme's useful work (Scheme::flops), GFLOP; NaN if unknown
+  double gbyte = 0;        // its compulsory traffic (Scheme::bytes), GB (1e9 bytes); NaN if unknown
   std::string skipped;     // non-empty: why this point was not measured (e.g. causal unsupported)
 };
 
 std::vector<BenchPoint> run_benchmark(const BenchOptions& options);
 
-// What attention.csv holds: the points, and the shape they were measured at (batch, heads, d_head, causal).
+// roofline seconds / measured seconds, in %: 100 is as fast as this machine allows for the scheme's work and
+// traffic. NaN when the machine was not measured, the point was skipped or its FLOPs are unknown.
+double roofline_percent(const BenchPoint& p, const core::MachineLimits& machine);
+
+// What attention.csv holds: the points, and the shape they were measured at (batch, heads, d_head, causal),
+// and the machine's limits (files written before they were measured: NaN).
 struct BenchReport {
-  BenchOptions options;  // ns, batch, heads, d_head, causal as read; the other fields keep their defaults
+  BenchOptions options;  // ns, batch, heads, d_head, causal, machine as read; the other fields keep their defaults
   std::vector<BenchPoint> points;
 };
 // Reads DIR/attention.csv as write_benchmark_report writes it (lesson 15 uses `make bench`'s file when present).
@@ -103,8 +115,15 @@ std::vector<plot::Series> cost_series(const std::vector<Scaling>& curves, bool m
 plot::Image cost_figure(const std::vector<Scaling>& curves, const std::string& title, const std::string& subtitle,
                         const std::string& time_statistic = "median");
 
+// Each scheme at one n as a point: x = log10 of its arithmetic intensity (useful FLOPs per compulsory byte),
+// y = its % of roofline; guides at the machine's ridge point (left of it memory-bound, right compute-bound)
+// and at `target` percent. Points without FLOPs or skipped are left out.
+plot::Image roofline_figure(const std::vector<BenchPoint>& points, const core::MachineLimits& machine, int64_t n,
+                            double target = 35);
+
 // Writes DIR/attention.csv, DIR/attention.md (table + fitted exponents) and DIR/attention.png (log-log time
-// and memory vs n, one line per scheme). Returns the markdown text.
+// and memory vs n, one line per scheme); with options.machine measured, also DIR/roofline.png
+// (roofline_figure at the largest n with measured points). Returns the markdown text.
 std::string write_benchmark_report(const std::vector<BenchPoint>& points, const BenchOptions& options,
                                    const std::string& dir);
 

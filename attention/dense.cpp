@@ -160,6 +160,11 @@ class FullScheme : public Scheme {
     const int64_t n = q[2];
     return attention_flops(q, cfg.causal ? causal_pairs(n) : static_cast<double>(n) * n);
   }
+  // Full attention's algorithm keeps the probabilities P (B, H, n, n), masked entries included: written forward,
+  // read backward, on top of the inputs and outputs.
+  double bytes(const Shape& q, const Config&) const override {
+    return io_bytes(q) + 2.0 * 4.0 * static_cast<double>(q[0] * q[1]) * static_cast<double>(q[2] * q[2]);
+  }
 
   Tensor kernel(const Tensor& q, const Tensor& k, const Tensor& v, const Config& cfg) const override {
     check_qkv(q, k, v, "full");  // refusals name the scheme, as effective_attention's do

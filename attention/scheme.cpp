@@ -83,6 +83,13 @@ void Scheme::check_qkv(const Tensor& q, const Tensor& k, const Tensor& v, const 
 
 double Scheme::flops(const Shape&, const Config&) const { return std::numeric_limits<double>::quiet_NaN(); }
 
+double Scheme::bytes(const Shape& q, const Config&) const { return io_bytes(q); }
+
+double io_bytes(const Shape& q) {
+  AZ_CHECK(q.size() == 4, "io_bytes: q must be (B, H, n, d), got ", q);
+  return 8.0 * 4.0 * static_cast<double>(q[0] * q[1]) * static_cast<double>(q[2] * q[3]);
+}
+
 double attention_flops(const Shape& q, double pairs_per_head) {
   AZ_CHECK(q.size() == 4, "attention_flops: q must be (B, H, n, d), got ", q);
   return 12.0 * pairs_per_head * static_cast<double>(q[3]) * static_cast<double>(q[0] * q[1]);

@@ -225,6 +225,13 @@ class Scheme {
   // four gradients: 8·P·d). Shown as GFLOP/s in the efficiency table, so that a slow kernel cannot hide behind a
   // good exponent. NaN when not worked out.
   virtual double flops(const Shape& q_shape, const Config& cfg) const;
+  // Compulsory memory traffic of the kernel's forward + backward in bytes: what the scheme's algorithm must
+  // move at least, whatever the implementation (core/machine.h's roofline: max(flops / peak, bytes / bandwidth)).
+  // Default: its inputs and outputs once each, float32 — q, k, v read and out written forward; the gradient of
+  // out read and dq, dk, dv written backward: io_bytes(q_shape) = 8 · B·H·n·d · 4. An algorithm that must also
+  // store something between forward and backward adds it (full attention: the n×n probabilities, written
+  // forward and read backward); one that can recompute its state (flash) does not.
+  virtual double bytes(const Shape& q_shape, const Config& cfg) const;
 
   // ---- helpers for callers ----
   // Validates the settings and the causal flag against this scheme (one-line errors naming what is wrong).
@@ -291,6 +298,8 @@ void check_heads(const LayerConfig& cfg, const std::string& who);
 
 // 12·pairs·d·B·H: softmax attention over `pairs` (query, key) pairs per head, forward + backward.
 double attention_flops(const Shape& q_shape, double pairs_per_head);
+// 8 · B·H·n·d · 4: every attention kernel's inputs and outputs, forward + backward, float32 (Scheme::bytes).
+double io_bytes(const Shape& q_shape);
 // The number of (i, j) pairs with j <= i among n queries and keys: n(n+1)/2.
 double causal_pairs(int64_t n);
 

@@ -68,7 +68,8 @@ int cmd_bench(const std::vector<std::string>& words) {
                                 {"batch", true, false}, {"heads", true, false}, {"d", true, false},
                                 {"causal", false, false}, {"repeats", true, false}, {"seed", true, false},
                                 {"decode", false, false}, {"t", true, false}, {"long-t", true, false},
-                                {"steps", true, false}, {"no-recompute", false, false}});
+                                {"steps", true, false}, {"no-recompute", false, false},
+                                {"no-roofline", false, false}});
   AZ_CHECK(args.positional.empty(), "bench: unexpected argument '", args.positional.empty() ? "" : args.positional[0],
            "' (use --schemes a,b)");
   if (args.has("decode")) return bench_decode(args);
@@ -86,9 +87,18 @@ int cmd_bench(const std::vector<std::string>& words) {
   const std::string dir = args.get("out", "out/bench");
   check_output_dir(dir, "bench");
   o.progress = [](const std::string& line) { std::cout << line << std::endl; };
+  if (!args.has("no-roofline")) {
+    // The yardstick first, once per run (core/machine.h): ~2 s, 384 MiB for the triad's arrays.
+    std::cout << "measuring this machine: sgemm peak (2048 x 2048 x 2048) and STREAM triad bandwidth ..." << std::flush;
+    o.machine = core::measure_machine();
+    std::cout << " " << attention::format_number("%.1f", o.machine.peak_gflops) << " GFLOP/s, "
+              << attention::format_number("%.1f", o.machine.bandwidth_gbs) << " GB/s (" << o.machine.threads
+              << " threads)" << std::endl;
+  }
   const auto points = attention::run_benchmark(o);
   const std::string md = attention::write_benchmark_report(points, o, dir);
-  std::cout << "\n" << md << "\nwrote " << dir << "/attention.csv, attention.md, attention.png\n";
+  std::cout << "\n" << md << "\nwrote " << dir << "/attention.csv, attention.md, attention.png"
+            << (o.machine.measured() ? ", roofline.png" : "") << "\n";
   return kExitOk;
 }
 

@@ -74,6 +74,9 @@ usage:
       --causal         measure the causal variants (schemes without one are skipped)
       --repeats R      timed runs per point, median taken (default 3)
       --seed S         seed of q, k, v and of the schemes' random parts (default 0)
+      --no-roofline    skip measuring this machine first (sgemm peak, triad bandwidth: ~2 s); without it,
+                       attention.md also gives each point's % of roofline and DIR/roofline.png draws them
+                       (roofline = max(FLOPs / peak, compulsory bytes / bandwidth), core/machine.h)
 
   attnzoo bench --decode [--schemes a,b] [--t 256,1024] [--long-t 65536] [--out DIR] [options]
       what one generated token costs against the context length t, for every causal scheme: its

@@ -5,6 +5,7 @@
 
 #include "core/autograd.h"
 #include "core/error.h"
+#include "core/machine.h"
 #include "core/memory.h"
 #include "core/ops_elementwise.h"
 #include "core/ops_index.h"

@@ -2,6 +2,7 @@
 // and the report written by write_benchmark_report read back by read_benchmark_csv (lesson 15 reads `make bench`'s
 // file), with malformed files rejected naming the file and the line; and the decoding benchmark on a small run.
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 
 #include "attention/benchmark.h"
@@ -69,6 +70,13 @@ TEST_CASE("benchmark: a malformed attention.csv is a one-line error naming the f
   const BenchReport r = read_benchmark_csv(dir / "attention.csv");
   REQUIRE(r.points.size() == 1);
   CHECK(r.points[0].skipped == "would need ~20000 MiB (limit 8192)");
+  // That was the format before the roofline columns: a measured point reads too, with no traffic and no machine.
+  write(header + "full,1024,1,4,64,0,83.5,52.0,3.2,38.3,\n");
+  const BenchReport old = read_benchmark_csv(dir / "attention.csv");
+  REQUIRE(old.points.size() == 1);
+  CHECK(old.points[0].seconds == doctest::Approx(0.0835));
+  CHECK(std::isnan(old.points[0].gbyte));
+  CHECK_FALSE(old.options.machine.measured());
 }
 
 TEST_CASE("benchmark: cases carry settings, labels, a size limit and forward-only runs; memory is exact") {
@@ -184,4 +192,73 @@ TEST_CASE("decode benchmark: cached and recomputed points, the constant-state sc
   CHECK(lines == 1 + 20);
   CHECK(plot::load_png(dir + "/decode.png").width > 1000);
   std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("roofline: max(FLOPs / peak, bytes / bandwidth) over the time measured, per point and in the report") {
+  core::MachineLimits m;
+  CHECK_FALSE(m.measured());
+  CHECK(std::isnan(m.roofline_seconds(1e9, 1e9)));
+  m.peak_gflops = 100;
+  m.bandwidth_gbs = 10;
+  m.threads = 2;
+  CHECK(m.ridge() == doctest::Approx(10));
+  CHECK(m.roofline_seconds(2e9, 1e8) == doctest::Approx(0.02));  // compute-bound: 2 GFLOP at 100 GFLOP/s
+  CHECK(m.roofline_seconds(1e8, 1e9) == doctest::Approx(0.1));   // memory-bound: 1 GB at 10 GB/s
+  BenchPoint p;
+  p.scheme = "x";
+  p.n = 64;
+  p.seconds = 0.08;
+  p.gflop = 2;
+  p.gbyte = 0.1;
+  CHECK(roofline_percent(p, m) == doctest::Approx(25));  // 0.02 s allowed, 0.08 s taken
+  p.skipped = "no";
+  CHECK(std::isnan(roofline_percent(p, m)));
+
+  // Compulsory bytes: every scheme moves at least its inputs and outputs; full attention also its n×n P.
+  const Shape q{1, 4, 1024, 64};
+  const Config none = find_scheme("flash").configure({});
+  CHECK(io_bytes(q) == doctest::Approx(8.0 * 4 * 4 * 1024 * 64));
+  CHECK(find_scheme("flash").bytes(q, none) == doctest::Approx(io_bytes(q)));
+  CHECK(find_scheme("full").bytes(q, find_scheme("full").configure({})) ==
+        doctest::Approx(io_bytes(q) + 2.0 * 4 * 4 * 1024 * 1024));
+  for (const Scheme* s : all_schemes())
+    CHECK_MESSAGE(s->bytes(q, s->configure({})) >= io_bytes(q), s->info().name);
+
+  // A run with the machine's limits: the report gives the roofline table and figure, and the CSV keeps them.
+  BenchOptions o;
+  o.schemes = {"full", "linear"};
+  o.ns = {32, 64};
+  o.heads = 2;
+  o.d_head = 8;
+  o.repeats = 1;
+  o.machine = m;
+  const std::vector<BenchPoint> points = run_benchmark(o);
+  REQUIRE(points.size() == 4);
+  for (const BenchPoint& pt : points) CHECK(pt.gbyte > 0);
+  testing::TempDir dir("bench_roofline");
+  const std::string md = write_benchmark_report(points, o, dir.path.string());
+  CHECK(md.find("sgemm peak 100.0 GFLOP/s, STREAM triad 10.0 GB/s") != std::string::npos);
+  CHECK(md.find("% (m), ") != std::string::npos);  // d = 8: few FLOPs per byte, below this made-up ridge (10)
+  CHECK(plot::load_png(dir / "roofline.png").width > 800);
+  const BenchReport back = read_benchmark_csv(dir / "attention.csv");
+  CHECK(back.options.machine.peak_gflops == doctest::Approx(100));
+  CHECK(back.options.machine.bandwidth_gbs == doctest::Approx(10));
+  REQUIRE(back.points.size() == points.size());
+  for (size_t i = 0; i < points.size(); ++i)
+    CHECK(back.points[i].gbyte == doctest::Approx(points[i].gbyte).epsilon(1e-3));
+  // Without the machine: no roofline table, no figure.
+  o.machine = core::MachineLimits();
+  testing::TempDir plain("bench_no_roofline");
+  CHECK(write_benchmark_report(points, o, plain.path.string()).find("% (c)") == std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(plain / "roofline.png"));
+}
+
+TEST_CASE("machine: sgemm peak and triad bandwidth are measured, positive, and bad sizes are refused") {
+  CHECK(core::measure_sgemm_gflops(64, 2) > 0);
+  CHECK(core::measure_triad_gbs(int64_t{1} << 16, 2) > 0);
+  const core::MachineLimits m = core::measure_machine(64, int64_t{1} << 16, 1);
+  CHECK(m.measured());
+  CHECK(m.threads >= 1);
+  CHECK(testing::error_of([] { core::measure_sgemm_gflops(0, 1); }).find("measure_sgemm_gflops") != std::string::npos);
+  CHECK(testing::error_of([] { core::measure_triad_gbs(16, 0); }).find("measure_triad_gbs") != std::string::npos);
 }

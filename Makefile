@@ -6,7 +6,8 @@
 #   make sanitize   the suite under AddressSanitizer + UndefinedBehaviorSanitizer (build/asan/)
 #   make notebooks  every lesson and companion notebook as out/notebooks/NAME.ipynb, plus out/index.html
 #   make gallery-check  open out/index.html in headless Chromium: screenshot, fail on a missing/broken image
-#   make bench      op throughput (bench/ops.cpp), every scheme's time/memory vs n (attnzoo bench) and what one
+#   make bench      op throughput (bench/ops.cpp), every scheme's time/memory vs n and % of this machine's
+#                   roofline (attnzoo bench), its 1 vs all-thread speed-up at 4K (out/bench/threads/) and what one
 #                   generated token costs vs context, cached and recomputed (attnzoo bench --decode) -> out/bench/
 #   make bench-torch  the same attention, training-step, byte-LM-step and greedy-decoding timings in PyTorch, as
 #                   ratios (python3-torch)
@@ -144,6 +145,7 @@ bench: all
 	@mkdir -p $(OUT)/bench
 	$(BUILD)/bench/ops --out $(OUT)/bench
 	$(CLI) bench --n 1024,2048,4096,8192,16384 --out $(OUT)/bench
+	$(CLI) bench --n 4096 --thread-speedup --out $(OUT)/bench/threads
 	$(CLI) bench --decode --out $(OUT)/bench
 
 # out/claims.md: each paper's claim beside what make lm, make lra and make lra-pretrained measured (attnzoo claims).

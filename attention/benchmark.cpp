@@ -1,6 +1,8 @@
 // attention/benchmark.cpp — the efficiency table: time and activation memory of each scheme's kernel.
 #include "attention/benchmark.h"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -113,17 +115,27 @@ std::vector<BenchPoint> run_benchmark(const BenchOptions& o) {
         if (c.backward)
           for (Tensor* t : {&q, &k, &v}) t->set_requires_grad();
         auto kernel = [&]() { return c.kernel ? c.kernel(q, k, v, cfg) : s.kernel(q, k, v, cfg); };
-        const Cost cost = measure(
-            [&]() {
-              if (c.backward) {
-                kernel().backward(g);  // d(sum(out * G))/d(out) = G
-                for (Tensor* t : {&q, &k, &v}) t->zero_grad();  // every call starts from the same memory
-              } else {
-                NoGradGuard no_grad;
-                kernel();
-              }
-            },
-            o.repeats, o.max_seconds_per_point);
+        auto call = [&]() {
+          if (c.backward) {
+            kernel().backward(g);  // d(sum(out * G))/d(out) = G
+            for (Tensor* t : {&q, &k, &v}) t->zero_grad();  // every call starts from the same memory
+          } else {
+            NoGradGuard no_grad;
+            kernel();
+          }
+        };
+        p.threads = omp_get_max_threads();
+        if (o.thread_speedup) {
+          // 1 thread first, then all of them, back to back: the same load for both (OpenBLAS's OpenMP build
+          // follows omp_set_num_threads too). Restored even if the kernel throws.
+          struct Restore {
+            int threads;
+            ~Restore() { omp_set_num_threads(threads); }
+          } restore{p.threads};
+          omp_set_num_threads(1);
+          p.seconds_1thread = measure(call, o.repeats, o.max_seconds_per_point).seconds;
+        }
+        const Cost cost = measure(call, o.repeats, o.max_seconds_per_point);
         p.seconds = cost.seconds;
         p.peak_mib = static_cast<double>(cost.peak_bytes) / (1024.0 * 1024.0);
         p.gflop = (c.backward && !c.kernel ? s.flops(shape, cfg) : std::numeric_limits<double>::quiet_NaN()) / 1e9;
@@ -135,7 +147,9 @@ std::vector<BenchPoint> run_benchmark(const BenchOptions& o) {
           o.progress(where + "  " + format_number("%.2f", p.seconds * 1e3) + " ms  " +
                      format_number("%.1f", p.peak_mib) + " MiB" +
                      (std::isnan(p.gflop) ? "" : "  " + format_number("%.1f", p.gflop / p.seconds) + " GFLOP/s") +
-                     (std::isnan(roofline) ? "" : "  " + format_number("%.0f", roofline) + "% of roofline"));
+                     (std::isnan(roofline) ? "" : "  " + format_number("%.0f", roofline) + "% of roofline") +
+                     (std::isnan(p.seconds_1thread) ? "" : "  1 -> " + std::to_string(p.threads) + " threads " +
+                      format_number("%.2f", p.seconds_1thread / p.seconds) + "x"));
       } catch (const core::Error& e) {
         p.skipped = e.what();
         if (o.progress) o.progress(where + " failed: " + p.skipped);
@@ -204,7 +218,7 @@ plot::Image cost_figure(const std::vector<Scaling>& curves, const std::string& t
 // and why a point was skipped (empty when measured) last.
 const char* const kBenchCsvHeader =
     "scheme,n,batch,heads,d_head,causal,fwd_bwd_ms,peak_mib,useful_gflop,gflops,compulsory_gbyte,gbs,roofline_pct,"
-    "machine_peak_gflops,machine_gbs,skipped";
+    "machine_peak_gflops,machine_gbs,threads,fwd_bwd_ms_1thread,skipped";
 
 double roofline_percent(const BenchPoint& p, const core::MachineLimits& machine) {
   if (!p.skipped.empty() || !(p.seconds > 0)) return std::numeric_limits<double>::quiet_NaN();
@@ -254,7 +268,9 @@ std::string write_benchmark_report(const std::vector<BenchPoint>& points, const 
         << maybe(rate, "%.4f", p.gflop) << "," << maybe(rate, "%.2f", p.gflop / p.seconds) << ","
         << maybe(traffic, "%.6f", p.gbyte) << "," << maybe(traffic, "%.3f", p.gbyte / p.seconds) << ","
         << maybe(!std::isnan(roofline), "%.2f", roofline) << "," << maybe(m.measured(), "%.2f", m.peak_gflops) << ","
-        << maybe(m.measured(), "%.3f", m.bandwidth_gbs) << "," << core::csv_field(p.skipped) << "\n";
+        << maybe(m.measured(), "%.3f", m.bandwidth_gbs) << "," << (ok ? std::to_string(p.threads) : "") << ","
+        << maybe(ok && !std::isnan(p.seconds_1thread), "%.4f", p.seconds_1thread * 1e3) << ","
+        << core::csv_field(p.skipped) << "\n";
   }
 
   // One row per scheme: time and memory at each n, then the fitted exponents.
@@ -308,6 +324,32 @@ std::string write_benchmark_report(const std::vector<BenchPoint>& points, const 
       md << "\n";
     }
   }
+  const bool threads_measured =
+      std::any_of(points.begin(), points.end(), [](const BenchPoint& p) { return !std::isnan(p.seconds_1thread); });
+  if (threads_measured) {
+    // Every kernel with 1 thread and with all of them, in the same run: how well it uses the cores.
+    int threads = 0;
+    for (const BenchPoint& p : points) threads = std::max(threads, p.threads);
+    md << "\nThreads: the speed-up from 1 to " << threads << " OpenMP threads (time with 1 / time with " << threads
+       << "), each point timed both ways back to back; the time with 1 thread in brackets.\n\n| scheme |";
+    for (int64_t n : o.ns) md << " n=" << n << " |";
+    md << "\n|---|";
+    for (size_t i = 0; i < o.ns.size(); ++i) md << "---|";
+    md << "\n";
+    for (const Scaling& c : curves) {
+      md << "| " << c.scheme << " |";
+      for (const BenchPoint& p : points) {
+        if (p.scheme != c.scheme) continue;
+        if (!p.skipped.empty() || std::isnan(p.seconds_1thread)) {
+          md << " – |";
+          continue;
+        }
+        md << " " << format_number("%.2f", p.seconds_1thread / p.seconds) << "x ("
+           << format_number("%.1f", p.seconds_1thread * 1e3) << " ms) |";
+      }
+      md << "\n";
+    }
+  }
   write_text(dir + "/attention.csv", csv.str());
   write_text(dir + "/attention.md", md.str());
 
@@ -331,7 +373,7 @@ BenchReport read_benchmark_csv(const std::string& path) {
   // Files of earlier versions have no traffic, roofline or machine columns; they still read.
   const std::string old_header = "scheme,n,batch,heads,d_head,causal,fwd_bwd_ms,peak_mib,useful_gflop,gflops,skipped";
   const std::string header = kBenchCsvHeader;
-  size_t fields = 16;
+  size_t fields = 18;
   BenchReport r;
   r.options.ns.clear();
   std::string line;
@@ -366,9 +408,13 @@ BenchReport read_benchmark_csv(const std::string& path) {
       p.seconds = number(f[6], "fwd_bwd_ms") / 1e3;
       p.peak_mib = number(f[7], "peak_mib");
       p.gflop = f[8].empty() ? nan : number(f[8], "useful_gflop");
-      p.gbyte = fields < 16 || f[10].empty() ? nan : number(f[10], "compulsory_gbyte");
+      p.gbyte = fields < 18 || f[10].empty() ? nan : number(f[10], "compulsory_gbyte");
+      if (fields == 18) {
+        p.threads = static_cast<int>(number(f[15], "threads"));
+        p.seconds_1thread = f[16].empty() ? nan : number(f[16], "fwd_bwd_ms_1thread") / 1e3;
+      }
     }
-    if (fields == 16 && !f[13].empty()) {
+    if (fields == 18 && !f[13].empty()) {
       r.options.machine.peak_gflops = number(f[13], "machine_peak_gflops");
       r.options.machine.bandwidth_gbs = number(f[14], "machine_gbs");
     }

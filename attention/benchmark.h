@@ -56,6 +56,8 @@ struct BenchOptions {
   std::function<void(const std::string&)> progress;  // called with one line per configuration
   core::MachineLimits machine;       // this machine's sgemm peak and triad bandwidth (measure_machine), for the
                                      // % of roofline; not measured (NaN): the report leaves it out
+  bool thread_speedup = false;       // also time every point with 1 OpenMP thread, just before the timing with
+                                     // all of them (omp_get_max_threads): the report gives the speed-up
 };
 
 struct BenchPoint {
@@ -65,6 +67,8 @@ struct BenchPoint {
   double peak_mib = 0;     // activation memory, MiB
   double gflop = 0;        // the scheme's useful work (Scheme::flops), GFLOP; NaN if unknown
   double gbyte = 0;        // its compulsory traffic (Scheme::bytes), GB (1e9 bytes); NaN if unknown
+  double seconds_1thread = std::numeric_limits<double>::quiet_NaN();  // the same with 1 thread (thread_speedup)
+  int threads = 0;         // how many OpenMP threads `seconds` was measured with
   std::string skipped;     // non-empty: why this point was not measured (e.g. causal unsupported)
 };
 

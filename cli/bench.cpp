@@ -31,7 +31,7 @@ std::vector<std::string> scheme_list(const Args& args) {
 
 // attnzoo bench --decode: per-token time and state memory vs the context length t.
 int bench_decode(const Args& args) {
-  for (const char* other : {"n", "batch", "causal", "repeats"})
+  for (const char* other : {"n", "batch", "causal", "repeats", "no-roofline", "thread-speedup"})
     AZ_CHECK(!args.has(other), "bench --decode: --", other, " is for the training benchmark (--decode measures ",
              "batch 1, causal, at the lengths of --t)");
   attention::DecodeBenchOptions o;
@@ -69,7 +69,7 @@ int cmd_bench(const std::vector<std::string>& words) {
                                 {"causal", false, false}, {"repeats", true, false}, {"seed", true, false},
                                 {"decode", false, false}, {"t", true, false}, {"long-t", true, false},
                                 {"steps", true, false}, {"no-recompute", false, false},
-                                {"no-roofline", false, false}});
+                                {"no-roofline", false, false}, {"thread-speedup", false, false}});
   AZ_CHECK(args.positional.empty(), "bench: unexpected argument '", args.positional.empty() ? "" : args.positional[0],
            "' (use --schemes a,b)");
   if (args.has("decode")) return bench_decode(args);
@@ -83,6 +83,7 @@ int cmd_bench(const std::vector<std::string>& words) {
   o.d_head = parse_int(args, "d", 64, 1, 1024);
   o.repeats = static_cast<int>(parse_int(args, "repeats", 3, 1, 100));
   o.causal = args.flags.count("causal") > 0;
+  o.thread_speedup = args.has("thread-speedup");
   o.seed = parse_seed(args);
   const std::string dir = args.get("out", "out/bench");
   check_output_dir(dir, "bench");

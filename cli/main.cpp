@@ -77,6 +77,8 @@ usage:
       --no-roofline    skip measuring this machine first (sgemm peak, triad bandwidth: ~2 s); without it,
                        attention.md also gives each point's % of roofline and DIR/roofline.png draws them
                        (roofline = max(FLOPs / peak, compulsory bytes / bandwidth), core/machine.h)
+      --thread-speedup time every point with 1 thread too, just before the timing with all of them;
+                       attention.md gives each kernel's speed-up (1 thread / all threads)
 
   attnzoo bench --decode [--schemes a,b] [--t 256,1024] [--long-t 65536] [--out DIR] [options]
       what one generated token costs against the context length t, for every causal scheme: its

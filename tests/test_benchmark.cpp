@@ -1,6 +1,8 @@
 // tests/test_benchmark.cpp — attention/benchmark on its own: a small run, the exponent fit on exact power laws,
 // and the report written by write_benchmark_report read back by read_benchmark_csv (lesson 15 reads `make bench`'s
 // file), with malformed files rejected naming the file and the line; and the decoding benchmark on a small run.
+#include <omp.h>
+
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -246,6 +248,7 @@ TEST_CASE("roofline: max(FLOPs / peak, bytes / bandwidth) over the time measured
   REQUIRE(back.points.size() == points.size());
   for (size_t i = 0; i < points.size(); ++i)
     CHECK(back.points[i].gbyte == doctest::Approx(points[i].gbyte).epsilon(1e-3));
+  for (const BenchPoint& pt : back.points) CHECK(pt.threads == points[0].threads);
   // Without the machine: no roofline table, no figure.
   o.machine = core::MachineLimits();
   testing::TempDir plain("bench_no_roofline");
@@ -261,4 +264,30 @@ TEST_CASE("machine: sgemm peak and triad bandwidth are measured, positive, and b
   CHECK(m.threads >= 1);
   CHECK(testing::error_of([] { core::measure_sgemm_gflops(0, 1); }).find("measure_sgemm_gflops") != std::string::npos);
   CHECK(testing::error_of([] { core::measure_triad_gbs(16, 0); }).find("measure_triad_gbs") != std::string::npos);
+}
+
+TEST_CASE("benchmark: --thread-speedup times each point with 1 thread too, and the report gives the speed-up") {
+  BenchOptions o;
+  o.schemes = {"flash"};
+  o.ns = {64};
+  o.heads = 2;
+  o.d_head = 8;
+  o.repeats = 1;
+  o.thread_speedup = true;
+  const int threads_before = omp_get_max_threads();
+  const std::vector<BenchPoint> points = run_benchmark(o);
+  CHECK(omp_get_max_threads() == threads_before);  // restored
+  REQUIRE(points.size() == 1);
+  CHECK(points[0].seconds_1thread > 0);
+  CHECK(points[0].threads == threads_before);
+  testing::TempDir dir("bench_threads");
+  const std::string md = write_benchmark_report(points, o, dir.path.string());
+  CHECK(md.find("Threads: the speed-up from 1 to " + std::to_string(threads_before)) != std::string::npos);
+  const BenchReport back = read_benchmark_csv(dir / "attention.csv");
+  REQUIRE(back.points.size() == 1);
+  CHECK(back.points[0].seconds_1thread == doctest::Approx(points[0].seconds_1thread).epsilon(1e-3));
+  o.thread_speedup = false;
+  const std::vector<BenchPoint> once = run_benchmark(o);
+  CHECK(std::isnan(once[0].seconds_1thread));
+  CHECK(write_benchmark_report(once, o, dir.path.string()).find("Threads:") == std::string::npos);
 }

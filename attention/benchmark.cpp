@@ -253,6 +253,26 @@ plot::Image roofline_figure(const std::vector<BenchPoint>& points, const core::M
   return plot::labeled_scatter(pts, o);
 }
 
+// The rest of a markdown table whose header line was started with "| scheme |": one column per n, one row per
+// curve, each cell cell(point) ("" is shown as –).
+template <class Cell>
+void point_table(std::ostream& md, const std::vector<Scaling>& curves, const std::vector<BenchPoint>& points,
+                 const std::vector<int64_t>& ns, Cell cell) {
+  for (int64_t n : ns) md << " n=" << n << " |";
+  md << "\n|---|";
+  for (size_t i = 0; i < ns.size(); ++i) md << "---|";
+  md << "\n";
+  for (const Scaling& c : curves) {
+    md << "| " << c.scheme << " |";
+    for (const BenchPoint& p : points) {
+      if (p.scheme != c.scheme) continue;
+      const std::string text = cell(p);
+      md << " " << (text.empty() ? "–" : text) << " |";
+    }
+    md << "\n";
+  }
+}
+
 std::string write_benchmark_report(const std::vector<BenchPoint>& points, const BenchOptions& o,
                                    const std::string& dir) {
   std::filesystem::create_directories(dir);
@@ -305,24 +325,12 @@ std::string write_benchmark_report(const std::vector<BenchPoint>& points, const 
        << " GB/s. Per n: % of roofline = max(FLOPs / peak, compulsory bytes / bandwidth) / time measured, and "
        << "which limit binds for the scheme's algorithm (c: compute, m: memory); the achieved GB/s of its "
        << "compulsory traffic beside it.\n\n| scheme |";
-    for (int64_t n : o.ns) md << " n=" << n << " |";
-    md << "\n|---|";
-    for (size_t i = 0; i < o.ns.size(); ++i) md << "---|";
-    md << "\n";
-    for (const Scaling& c : curves) {
-      md << "| " << c.scheme << " |";
-      for (const BenchPoint& p : points) {
-        if (p.scheme != c.scheme) continue;
-        const double r = roofline_percent(p, m);
-        if (std::isnan(r)) {
-          md << " – |";
-          continue;
-        }
-        md << " " << format_number("%.0f", r) << "% (" << (p.gflop / p.gbyte >= m.ridge() ? "c" : "m") << "), "
-           << format_number("%.1f", p.gbyte / p.seconds) << " GB/s |";
-      }
-      md << "\n";
-    }
+    point_table(md, curves, points, o.ns, [&](const BenchPoint& p) -> std::string {
+      const double r = roofline_percent(p, m);
+      if (std::isnan(r)) return "";
+      return format_number("%.0f", r) + "% (" + (p.gflop / p.gbyte >= m.ridge() ? "c" : "m") + "), " +
+             format_number("%.1f", p.gbyte / p.seconds) + " GB/s";
+    });
   }
   const bool threads_measured =
       std::any_of(points.begin(), points.end(), [](const BenchPoint& p) { return !std::isnan(p.seconds_1thread); });
@@ -332,23 +340,11 @@ std::string write_benchmark_report(const std::vector<BenchPoint>& points, const 
     for (const BenchPoint& p : points) threads = std::max(threads, p.threads);
     md << "\nThreads: the speed-up from 1 to " << threads << " OpenMP threads (time with 1 / time with " << threads
        << "), each point timed both ways back to back; the time with 1 thread in brackets.\n\n| scheme |";
-    for (int64_t n : o.ns) md << " n=" << n << " |";
-    md << "\n|---|";
-    for (size_t i = 0; i < o.ns.size(); ++i) md << "---|";
-    md << "\n";
-    for (const Scaling& c : curves) {
-      md << "| " << c.scheme << " |";
-      for (const BenchPoint& p : points) {
-        if (p.scheme != c.scheme) continue;
-        if (!p.skipped.empty() || std::isnan(p.seconds_1thread)) {
-          md << " – |";
-          continue;
-        }
-        md << " " << format_number("%.2f", p.seconds_1thread / p.seconds) << "x ("
-           << format_number("%.1f", p.seconds_1thread * 1e3) << " ms) |";
-      }
-      md << "\n";
-    }
+    point_table(md, curves, points, o.ns, [&](const BenchPoint& p) -> std::string {
+      if (!p.skipped.empty() || std::isnan(p.seconds_1thread)) return "";
+      return format_number("%.2f", p.seconds_1thread / p.seconds) + "x (" +
+             format_number("%.1f", p.seconds_1thread * 1e3) + " ms)";
+    });
   }
   write_text(dir + "/attention.csv", csv.str());
   write_text(dir + "/attention.md", md.str());

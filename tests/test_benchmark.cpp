@@ -13,6 +13,21 @@
 
 using namespace attention;
 
+namespace {
+
+// A benchmark run small enough for a test: H = 2, d = 8, one timed run per point.
+BenchOptions small_run(std::vector<std::string> schemes, std::vector<int64_t> ns) {
+  BenchOptions o;
+  o.schemes = std::move(schemes);
+  o.ns = std::move(ns);
+  o.heads = 2;
+  o.d_head = 8;
+  o.repeats = 1;
+  return o;
+}
+
+}  // namespace
+
 TEST_CASE("benchmark: fit_exponent recovers exact power laws") {
   const std::vector<double> n = {1024, 2048, 4096, 8192};
   std::vector<double> lin, quad, n15;
@@ -24,12 +39,7 @@ TEST_CASE("benchmark: fit_exponent recovers exact power laws") {
 }
 
 TEST_CASE("benchmark: the report's CSV reads back as the points that were measured") {
-  BenchOptions o;
-  o.schemes = {"full", "linear"};
-  o.ns = {32, 64};
-  o.heads = 2;
-  o.d_head = 8;
-  o.repeats = 1;
+  BenchOptions o = small_run({"full", "linear"}, {32, 64});
   const std::vector<BenchPoint> points = run_benchmark(o);
   REQUIRE(points.size() == 4);
   testing::TempDir dir("bench_report");
@@ -227,12 +237,7 @@ TEST_CASE("roofline: max(FLOPs / peak, bytes / bandwidth) over the time measured
     CHECK_MESSAGE(s->bytes(q, s->configure({})) >= io_bytes(q), s->info().name);
 
   // A run with the machine's limits: the report gives the roofline table and figure, and the CSV keeps them.
-  BenchOptions o;
-  o.schemes = {"full", "linear"};
-  o.ns = {32, 64};
-  o.heads = 2;
-  o.d_head = 8;
-  o.repeats = 1;
+  BenchOptions o = small_run({"full", "linear"}, {32, 64});
   o.machine = m;
   const std::vector<BenchPoint> points = run_benchmark(o);
   REQUIRE(points.size() == 4);
@@ -267,12 +272,7 @@ TEST_CASE("machine: sgemm peak and triad bandwidth are measured, positive, and b
 }
 
 TEST_CASE("benchmark: --thread-speedup times each point with 1 thread too, and the report gives the speed-up") {
-  BenchOptions o;
-  o.schemes = {"flash"};
-  o.ns = {64};
-  o.heads = 2;
-  o.d_head = 8;
-  o.repeats = 1;
+  BenchOptions o = small_run({"flash"}, {64});
   o.thread_speedup = true;
   const int threads_before = omp_get_max_threads();
   const std::vector<BenchPoint> points = run_benchmark(o);

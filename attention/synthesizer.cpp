@@ -335,6 +335,10 @@ class SynthesizerScheme : public Scheme {
     const double pairs = static_cast<double>(q[2]) * q[2];
     return cfg.settings.get("mode") == "mixture" ? attention_flops(q, pairs) : attention_flops(q, pairs) / 3.0;
   }
+  // Beyond the inputs and outputs, the synthetic n×n weights of every head must be read at least once.
+  double bytes(const Shape& q, const Config&) const override {
+    return io_bytes(q) + 4.0 * static_cast<double>(q[1]) * static_cast<double>(q[2] * q[2]);
+  }
   Tensor kernel(const Tensor& q, const Tensor& k, const Tensor& v, const Config& cfg) const override {
     return synthesizer_attention(q, k, v, cfg);
   }

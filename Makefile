@@ -50,12 +50,17 @@ PKG_LIBS   = $(shell $(PKG) --libs openblas stb 2>/dev/null || echo -lopenblas -
              -Wl,-rpath,$(shell $(PKG) --variable=libdir openblas 2>/dev/null)
 
 # No -ffast-math anywhere: it breaks exp/erf edge cases and -inf masks.
+# -fno-trapping-math is not part of that: it changes no result (every operation still rounds as IEEE 754 says),
+# it only lets the compiler compute both sides of a select, since no program here reads the floating-point
+# exception flags. Without it GCC leaves loops with selects scalar on AVX2 (it cannot if-convert an operation that
+# might trap): gelu's x·Φ(x) ran 6× slower on a Zen 3 machine (76 ms vs 12 ms for 4M floats, one thread). Clang
+# assumes it by default.
 # The sanitizer build keeps line tables only (-g1): its stack traces still name file and line, and it compiles
 # a third faster than with full -g (lesson 15: 37 s instead of 54 s here), which is most of `make sanitize`.
 ifeq ($(SANITIZE),1)
-  OPT := -O1 -g1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+  OPT := -O1 -g1 -fno-trapping-math -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 else
-  OPT := -O3 -march=native -g1
+  OPT := -O3 -march=native -g1 -fno-trapping-math
 endif
 CXXFLAGS ?=
 CXXFLAGS += -std=c++17 $(OPT) -fopenmp -Wall -Wextra -Wno-unused-parameter -I. $(PKG_CFLAGS) -MMD -MP

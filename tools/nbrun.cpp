@@ -145,7 +145,8 @@ Options parse_options(int argc, char** argv) {
       const std::string s = take();
       char* end = nullptr;
       const long n = std::strtol(s.c_str(), &end, 10);
-      if (s.empty() || *end != '\0' || n < 1 || n > 64) throw UsageError("--jobs wants a count from 1 to 64, got '" + s + "'");
+      if (s.empty() || *end != '\0' || n < 1 || n > 64)
+        throw UsageError("--jobs wants a count from 1 to 64, got '" + s + "'");
       o.jobs = static_cast<int>(n);
     } else if (arg == "--echo") {
       o.echo = true;

@@ -245,8 +245,8 @@ plot::Image roofline_figure(const std::vector<BenchPoint>& points, const core::M
   for (const BenchPoint& p : points) {
     const double r = roofline_percent(p, machine);
     if (p.n != n || std::isnan(r) || !(p.gbyte > 0)) continue;
-    const bool compute_bound = p.gflop / p.gbyte >= machine.ridge();
-    pts.push_back({p.scheme, std::log10(p.gflop / p.gbyte), r / 100, plot::categorical(compute_bound ? 0 : 1)});
+    pts.push_back({p.scheme, std::log10(p.gflop / p.gbyte), r / 100,
+                   plot::categorical(machine.compute_bound(p.gflop, p.gbyte) ? 0 : 1)});
   }
   o.legend = {{plot::categorical(0), "compute-bound"}, {plot::categorical(1), "memory-bound"}};
   o.legend_title = "which limit binds";
@@ -328,7 +328,7 @@ std::string write_benchmark_report(const std::vector<BenchPoint>& points, const 
     point_table(md, curves, points, o.ns, [&](const BenchPoint& p) -> std::string {
       const double r = roofline_percent(p, m);
       if (std::isnan(r)) return "";
-      return format_number("%.0f", r) + "% (" + (p.gflop / p.gbyte >= m.ridge() ? "c" : "m") + "), " +
+      return format_number("%.0f", r) + "% (" + (m.compute_bound(p.gflop, p.gbyte) ? "c" : "m") + "), " +
              format_number("%.1f", p.gbyte / p.seconds) + " GB/s";
     });
   }

@@ -33,6 +33,9 @@ struct MachineLimits {
   double roofline_seconds(double flops, double bytes) const;
   // The arithmetic intensity (FLOP per byte) above which a kernel is compute-bound here: peak / bandwidth.
   double ridge() const { return peak_gflops / bandwidth_gbs; }
+  // Which limit binds for work of this many FLOPs over this many bytes: true for the peak (intensity at or
+  // right of the ridge), false for the bandwidth.
+  bool compute_bound(double flops, double bytes) const { return flops / bytes >= ridge(); }
 };
 
 // Measures both limits (about a second or two). sgemm_n: the matrices' side; triad_floats: each array's length.

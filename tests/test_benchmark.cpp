@@ -214,6 +214,8 @@ TEST_CASE("roofline: max(FLOPs / peak, bytes / bandwidth) over the time measured
   m.bandwidth_gbs = 10;
   m.threads = 2;
   CHECK(m.ridge() == doctest::Approx(10));
+  CHECK(m.compute_bound(2e9, 1e8));       // 20 FLOP/byte: right of the ridge
+  CHECK_FALSE(m.compute_bound(1e8, 1e9));  // 0.1 FLOP/byte
   CHECK(m.roofline_seconds(2e9, 1e8) == doctest::Approx(0.02));  // compute-bound: 2 GFLOP at 100 GFLOP/s
   CHECK(m.roofline_seconds(1e8, 1e9) == doctest::Approx(0.1));   // memory-bound: 1 GB at 10 GB/s
   BenchPoint p;

@@ -6,6 +6,7 @@
 #include <unordered_set>
 
 #include "core/ops_elementwise.h"
+#include "core/parallel.h"
 
 namespace core {
 
@@ -84,14 +85,19 @@ namespace {
 void accumulate_into_leaf(TensorImpl* leaf, const Tensor& g) {
   if (!leaf->grad) {
     Tensor copy = Tensor::empty(g.shape());
-    if (g.numel()) std::memcpy(copy.data(), g.data(), static_cast<size_t>(g.numel()) * sizeof(float));
+    float* dst = copy.data();
+    const float* src = g.data();
+    detail::parallel_chunks(g.numel(), [&](int64_t begin, int64_t end) {
+      if (end > begin) std::memcpy(dst + begin, src + begin, static_cast<size_t>(end - begin) * sizeof(float));
+    });
     leaf->grad = copy.impl_ptr();
     return;
   }
   float* dst = leaf->grad->storage->data;
   const float* src = g.data();
-  const int64_t n = g.numel();
-  for (int64_t k = 0; k < n; ++k) dst[k] += src[k];
+  detail::parallel_chunks(g.numel(), [&](int64_t begin, int64_t end) {
+    for (int64_t k = begin; k < end; ++k) dst[k] += src[k];
+  });
 }
 
 const char* freed_message() {

@@ -4,18 +4,23 @@
 // dozen primitive ops it is made of: faster, and far less memory.
 #include "core/ops_nn.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <vector>
 
 #include "core/autograd.h"
 #include "core/fast_exp.h"
 #include "core/parallel.h"
 #include "core/random.h"
+#include "core/row_sums.h"
 
 namespace core {
 
+using detail::lane_sum;
 using detail::parallel_rows;
+using detail::row_max;
 using detail::split_at;
 
 namespace {
@@ -34,9 +39,19 @@ Lines lines_of(const Shape& s, int64_t axis) {
 
 // The largest of len values `stride` apart (-inf when all are -inf: a fully masked line).
 float line_max(const float* x, int64_t len, int64_t stride) {
+  if (stride == 1) return row_max(x, len);
   float m = kNegInf;
   for (int64_t j = 0; j < len; ++j) m = x[j * stride] > m ? x[j * stride] : m;
   return m;
+}
+
+// Σ_j term(j) over a line: in 8 lanes when it is contiguous (core/row_sums.h), in one chain otherwise.
+template <class Term>
+double line_sum(int64_t len, int64_t stride, Term term) {
+  if (stride == 1) return lane_sum(len, term);
+  double total = 0.0;
+  for (int64_t j = 0; j < len; ++j) total += term(j);
+  return total;
 }
 }  // namespace
 
@@ -63,8 +78,7 @@ Tensor softmax(const Tensor& x, int64_t axis) {
     } else {
       for (int64_t j = 0; j < L.len; ++j) yr[j * s] = fast_exp(xr[j * s] - m);
     }
-    double total = 0.0;
-    for (int64_t j = 0; j < L.len; ++j) total += yr[j * s];
+    const double total = line_sum(L.len, s, [&](int64_t j) { return static_cast<double>(yr[j * s]); });
     const float inv = static_cast<float>(1.0 / total);
     for (int64_t j = 0; j < L.len; ++j) yr[j * s] *= inv;
   });
@@ -77,8 +91,8 @@ Tensor softmax(const Tensor& x, int64_t axis) {
     float* pgx = gx.data();
     parallel_rows(L.count, L.len, [&](int64_t r) {
       const int64_t b = L.base(r), s = L.stride;
-      double dot = 0.0;
-      for (int64_t j = 0; j < L.len; ++j) dot += static_cast<double>(pg[b + j * s]) * py[b + j * s];
+      const double dot =
+          line_sum(L.len, s, [&](int64_t j) { return static_cast<double>(pg[b + j * s]) * py[b + j * s]; });
       const float d = static_cast<float>(dot);
       for (int64_t j = 0; j < L.len; ++j) pgx[b + j * s] = py[b + j * s] * (pg[b + j * s] - d);
     });
@@ -101,8 +115,7 @@ Tensor log_softmax(const Tensor& x, int64_t axis) {
       for (int64_t j = 0; j < L.len; ++j) yr[j * s] = kNegInf;
       return;
     }
-    double total = 0.0;
-    for (int64_t j = 0; j < L.len; ++j) total += fast_exp(xr[j * s] - m);
+    const double total = line_sum(L.len, s, [&](int64_t j) { return static_cast<double>(fast_exp(xr[j * s] - m)); });
     const float lse = m + static_cast<float>(std::log(total));
     for (int64_t j = 0; j < L.len; ++j) yr[j * s] = xr[j * s] - lse;
   });
@@ -141,18 +154,18 @@ Tensor layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, floa
   Tensor out = Tensor::empty(x.shape());
   Tensor stats = Tensor::empty({rows, 2});  // per row: mean, rstd = 1/sqrt(var + eps)
   const float* px = x.data();
-  const float* pgm = gamma.defined() ? gamma.data() : nullptr;
-  const float* pbt = beta.defined() ? beta.data() : nullptr;
+  // No gamma: 1s, no beta: 0s, so that the row loops hold no branch and vectorise.
+  const std::vector<float> ones(gamma.defined() ? 0 : static_cast<size_t>(D), 1.0f);
+  const std::vector<float> zeros(beta.defined() ? 0 : static_cast<size_t>(D), 0.0f);
+  const float* pgm = gamma.defined() ? gamma.data() : ones.data();
+  const float* pbt = beta.defined() ? beta.data() : zeros.data();
   float* py = out.data();
   float* ps = stats.data();
   parallel_rows(rows, D, [&](int64_t r) {
     const float* xr = px + r * D;
-    double sum = 0.0;
-    for (int64_t j = 0; j < D; ++j) sum += xr[j];
-    const double mean = sum / static_cast<double>(D);
-    double var = 0.0;
-    for (int64_t j = 0; j < D; ++j) var += (xr[j] - mean) * (xr[j] - mean);
-    var /= static_cast<double>(D);  // biased variance, as in the paper and PyTorch
+    const double mean = lane_sum(D, [&](int64_t j) { return static_cast<double>(xr[j]); }) / static_cast<double>(D);
+    // biased variance, as in the paper and PyTorch
+    const double var = lane_sum(D, [&](int64_t j) { return (xr[j] - mean) * (xr[j] - mean); }) / static_cast<double>(D);
     const float rstd = static_cast<float>(1.0 / std::sqrt(var + eps));
     const float m = static_cast<float>(mean);
     ps[2 * r] = m;
@@ -160,7 +173,7 @@ Tensor layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, floa
     float* yr = py + r * D;
     for (int64_t j = 0; j < D; ++j) {
       const float xhat = (xr[j] - m) * rstd;
-      yr[j] = xhat * (pgm ? pgm[j] : 1.0f) + (pbt ? pbt[j] : 0.0f);
+      yr[j] = xhat * pgm[j] + pbt[j];
     }
   });
   return record(
@@ -174,7 +187,8 @@ Tensor layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, floa
         const float* px = x.data();
         const float* pg = c.grad_out.data();
         const float* ps = c.saved[0].data();
-        const float* pgm = gamma.defined() ? gamma.data() : nullptr;
+        const std::vector<float> ones(gamma.defined() ? 0 : static_cast<size_t>(D), 1.0f);
+        const float* pgm = gamma.defined() ? gamma.data() : ones.data();
         if (c.needs_grad(0)) {
           Tensor gx = Tensor::empty(x.shape());
           float* pgx = gx.data();
@@ -182,35 +196,45 @@ Tensor layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, floa
             const float m = ps[2 * r], rstd = ps[2 * r + 1];
             const float* xr = px + r * D;
             const float* gr = pg + r * D;
-            double mean_dxhat = 0.0, mean_dxhat_xhat = 0.0;
-            for (int64_t j = 0; j < D; ++j) {
-              const float dxhat = gr[j] * (pgm ? pgm[j] : 1.0f);
-              mean_dxhat += dxhat;
-              mean_dxhat_xhat += dxhat * (xr[j] - m) * rstd;
-            }
+            auto dxhat = [&](int64_t j) { return gr[j] * pgm[j]; };
+            const double mean_dxhat = lane_sum(D, [&](int64_t j) { return static_cast<double>(dxhat(j)); });
+            const double mean_dxhat_xhat =
+                lane_sum(D, [&](int64_t j) { return static_cast<double>(dxhat(j) * (xr[j] - m) * rstd); });
             const float a = static_cast<float>(mean_dxhat / D), b = static_cast<float>(mean_dxhat_xhat / D);
             for (int64_t j = 0; j < D; ++j) {
               const float xhat = (xr[j] - m) * rstd;
-              pgx[r * D + j] = rstd * (gr[j] * (pgm ? pgm[j] : 1.0f) - a - xhat * b);
+              pgx[r * D + j] = rstd * (gr[j] * pgm[j] - a - xhat * b);
             }
           });
           c.add_grad(0, gx);
         }
         if (c.needs_grad(1) || c.needs_grad(2)) {
-          // Serial over rows (they all add into the same D cells), vectorised over D.
-          std::vector<double> dgamma(static_cast<size_t>(D), 0.0), dbeta(static_cast<size_t>(D), 0.0);
-          for (int64_t r = 0; r < rows; ++r) {
-            const float m = ps[2 * r], rstd = ps[2 * r + 1];
-            for (int64_t j = 0; j < D; ++j) {
-              const float g = pg[r * D + j];
-              dgamma[static_cast<size_t>(j)] += g * ((px[r * D + j] - m) * rstd);
-              dbeta[static_cast<size_t>(j)] += g;
+          // Every row adds into the same D cells. The rows are cut into a fixed number of blocks (not one per
+          // thread: the summation order, and so every bit of the result, must not depend on the thread count);
+          // each block sums its rows into its own cells, vectorised over D, then the blocks are added in order.
+          const int64_t blocks = std::min<int64_t>(rows, 16);
+          std::vector<double> dgamma(static_cast<size_t>(blocks * D), 0.0), dbeta(static_cast<size_t>(blocks * D), 0.0);
+          parallel_rows(blocks, (rows / std::max<int64_t>(blocks, 1)) * D, [&](int64_t blk) {
+            double* dg = dgamma.data() + blk * D;
+            double* db = dbeta.data() + blk * D;
+            for (int64_t r = rows * blk / blocks; r < rows * (blk + 1) / blocks; ++r) {
+              const float m = ps[2 * r], rstd = ps[2 * r + 1];
+              for (int64_t j = 0; j < D; ++j) {
+                const float g = pg[r * D + j];
+                dg[j] += g * ((px[r * D + j] - m) * rstd);
+                db[j] += g;
+              }
             }
-          }
+          });
           Tensor tg = Tensor::empty({D}), tb = Tensor::empty({D});
           for (int64_t j = 0; j < D; ++j) {
-            tg.data()[j] = static_cast<float>(dgamma[static_cast<size_t>(j)]);
-            tb.data()[j] = static_cast<float>(dbeta[static_cast<size_t>(j)]);
+            double sg = 0.0, sb = 0.0;
+            for (int64_t blk = 0; blk < blocks; ++blk) {
+              sg += dgamma[static_cast<size_t>(blk * D + j)];
+              sb += dbeta[static_cast<size_t>(blk * D + j)];
+            }
+            tg.data()[j] = static_cast<float>(sg);
+            tb.data()[j] = static_cast<float>(sb);
           }
           c.add_grad(1, tg);
           c.add_grad(2, tb);
@@ -240,8 +264,7 @@ Tensor cross_entropy(const Tensor& logits, const IntTensor& targets, int64_t ign
     if (t == ignore_index) continue;
     const float* row = px + i * C;
     const float m = line_max(row, C, 1);
-    double s = 0.0;
-    for (int64_t j = 0; j < C; ++j) s += fast_exp(row[j] - m);
+    const double s = lane_sum(C, [&](int64_t j) { return static_cast<double>(fast_exp(row[j] - m)); });
     total += m + std::log(s) - row[t];  // -log softmax(row)[t] = logsumexp(row) - row[t]
   }
   Tensor out = Tensor::full({}, valid ? static_cast<float>(total / static_cast<double>(valid)) : 0.0f);
@@ -262,8 +285,7 @@ Tensor cross_entropy(const Tensor& logits, const IntTensor& targets, int64_t ign
       if (t == ignore_index) return;
       const float* row = px + i * C;
       const float m = line_max(row, C, 1);
-      double s = 0.0;
-      for (int64_t j = 0; j < C; ++j) s += fast_exp(row[j] - m);
+      const double s = lane_sum(C, [&](int64_t j) { return static_cast<double>(fast_exp(row[j] - m)); });
       for (int64_t j = 0; j < C; ++j)
         pgx[i * C + j] = scale * static_cast<float>(fast_exp(row[j] - m) / s);
       pgx[i * C + t] -= scale;

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "core/autograd.h"
+#include "core/parallel.h"
 
 namespace core {
 
@@ -31,7 +32,10 @@ int64_t numel_of(const Shape& shape) {
 }
 
 bool all_finite(const float* p, int64_t n) {
+  // One pass over the data, split across threads when it is large (the kernels check q, k, v with it on every
+  // call: O(n·d), but at the speed of memory only if every core reads).
   uint32_t bad = 0;
+#pragma omp parallel for schedule(static) reduction(| : bad) if (n >= detail::kParallelWork * 8 && !omp_in_parallel())
   for (int64_t i = 0; i < n; ++i) {
     uint32_t bits;
     std::memcpy(&bits, p + i, sizeof bits);

@@ -6,6 +6,7 @@
 
 #include "core/fast_erf.h"
 #include "core/fast_exp.h"
+#include "core/row_sums.h"
 #include "tests/helpers.h"
 
 using namespace core;
@@ -257,6 +258,48 @@ TEST_CASE("parallel: large ops give identical results with 1 and 2 threads") {
   const auto one = testing::with_threads(1, run);
   const auto two = testing::with_threads(2, run);
   for (size_t i = 0; i < one.size(); ++i) CHECK(testing::bit_equal(one[i], two[i]));
+}
+
+TEST_CASE("parallel: softmax and layer_norm gradients are identical with 1 and 2 threads") {
+  // layer_norm's dgamma, dbeta add every row into the same cells, in a fixed number of row blocks
+  const Tensor x0 = rand_tensor({300, 257}, 92), w = rand_tensor({300, 257}, 93);
+  auto run = [&] {
+    Tensor x = x0.detach(), gamma = rand_tensor({257}, 94), beta = rand_tensor({257}, 95);
+    for (Tensor* t : {&x, &gamma, &beta}) t->set_requires_grad();
+    sum((layer_norm(x, gamma, beta) + softmax(x, -1)) * w).backward();
+    return std::vector<Tensor>{x.grad(), gamma.grad(), beta.grad()};
+  };
+  const auto one = testing::with_threads(1, run);
+  const auto two = testing::with_threads(2, run);
+  for (size_t i = 0; i < one.size(); ++i) CHECK(testing::bit_equal(one[i], two[i]));
+}
+
+TEST_CASE("row sums: lane_sum and row_max agree with one plain loop, at every length and tail") {
+  using core::detail::lane_sum;
+  using core::detail::row_max;
+  constexpr float kInf = std::numeric_limits<float>::infinity();
+  const Tensor t = rand_tensor({67}, 96);
+  const float* x = t.data();
+  for (int64_t n = 0; n <= 67; ++n) {
+    double plain = 0.0, plain_dot = 0.0;
+    float plain_max = -kInf;
+    for (int64_t j = 0; j < n; ++j) {
+      plain += x[j];
+      plain_dot += static_cast<double>(x[j]) * x[j];
+      plain_max = std::max(plain_max, x[j]);
+    }
+    CHECK(lane_sum(n, [&](int64_t j) { return static_cast<double>(x[j]); }) == doctest::Approx(plain).epsilon(1e-12));
+    CHECK(lane_sum(n, [&](int64_t j) { return static_cast<double>(x[j]) * x[j]; }) ==
+          doctest::Approx(plain_dot).epsilon(1e-12));
+    CHECK(row_max(x, n) == plain_max);  // -inf for n = 0
+  }
+  // the largest element in the tail (past the last full group of 8), a NaN skipped, a row of -inf
+  std::vector<float> v(19, -1.0f);
+  v[18] = 5.0f;
+  v[3] = std::numeric_limits<float>::quiet_NaN();
+  CHECK(row_max(v.data(), 19) == 5.0f);
+  std::vector<float> masked(16, -kInf);
+  CHECK(row_max(masked.data(), 16) == -kInf);
 }
 
 TEST_CASE("fast_exp: within 2 ulp of std::exp over its range, and the special values") {

@@ -9,6 +9,7 @@
 #include "attention/decode.h"
 #include "attention/kernels/feature_attention.h"
 #include "core/autograd.h"
+#include "core/fast_exp.h"
 #include "core/ops_elementwise.h"
 #include "core/ops_shape.h"
 #include "core/parallel.h"
@@ -23,7 +24,7 @@ Tensor elu_feature_map(const Tensor& x) {
   const float* px = x.data();
   float* po = out.data();
   detail::parallel_chunks(x.numel(), [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) po[i] = px[i] > 0.0f ? px[i] + 1.0f : std::exp(px[i]);
+    for (int64_t i = begin; i < end; ++i) po[i] = px[i] > 0.0f ? px[i] + 1.0f : core::fast_exp(px[i]);
   });
   return record(out, "elu_feature_map", {x}, [](BackwardContext& c) {
     // forward: phi = x + 1 (x > 0), e^x (x <= 0)  =>  dphi/dx = 1 (x > 0), e^x = phi (x <= 0)

@@ -8,6 +8,7 @@
 #include "attention/decode.h"
 #include "attention/kernels/feature_attention.h"
 #include "core/autograd.h"
+#include "core/fast_exp.h"
 #include "core/ops_elementwise.h"
 #include "core/ops_linalg.h"
 #include "core/ops_reduce.h"
@@ -94,7 +95,7 @@ Stabilised stabilised_features(const Tensor& x, const Tensor& W, const char* wha
     for (int64_t l = 0; l < m; ++l) p_max = p[l] > p_max ? p[l] : p_max;
     // e_l - c = s (w_l·x - max_l' w_l'·x): the ‖x'‖²/2 of e_l and c cancels, so it is left out here (at large ‖x‖
     // it is far bigger than s w_l·x, and subtracting two rounded copies of it would lose the difference).
-    for (int64_t l = 0; l < m; ++l) pphi[r * m + l] = std::exp(s * (p[l] - p_max)) * inv;
+    for (int64_t l = 0; l < m; ++l) pphi[r * m + l] = core::fast_exp(s * (p[l] - p_max)) * inv;
     pc[r] = s * p_max - half_norm2;  // c = max_l e_l
   });
   // A non-finite c (‖x'‖² overflowed float, or the input holds inf/NaN) would read as "drop this key" (c = -inf)

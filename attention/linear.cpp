@@ -32,7 +32,11 @@ Tensor elu_feature_map(const Tensor& x) {
     const float *pg = c.grad_out.data(), *px = c.inputs[0].data(), *po = c.out.data();
     float* pd = g.data();
     detail::parallel_chunks(g.numel(), [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i) pd[i] = px[i] > 0.0f ? pg[i] : pg[i] * po[i];
+      // Local copies of the pointers: read through the captured references inside the threads' region, GCC
+      // reloaded them after every store to pd and left the loop scalar (a measured 13% of linear's kernel).
+      const float *g_in = pg, *x_in = px, *phi = po;
+      float* dx = pd;
+      for (int64_t i = begin; i < end; ++i) dx[i] = x_in[i] > 0.0f ? g_in[i] : g_in[i] * phi[i];
     });
     c.add_grad(0, g);
   });

@@ -15,6 +15,7 @@
 #include "core/ops_shape.h"
 #include "core/parallel.h"
 #include "core/random.h"
+#include "core/row_sums.h"
 
 namespace attention {
 
@@ -87,16 +88,20 @@ Stabilised stabilised_features(const Tensor& x, const Tensor& W, const char* wha
   const float *px = x.data(), *pp = proj.data();
   float *pphi = phi.data(), *pc = c.data();
   detail::parallel_rows(rows, m + d, [&](int64_t r) {
+    // Row pointers and factors in locals: read through the captured references, GCC could not keep them in
+    // registers across the stores and left the exp loop scalar ("control flow in loop").
+    const float* xr = px + r * d;  // (d)
+    const float* p = pp + r * m;   // (m) w_l·x
+    float* phi_r = pphi + r * m;   // (m)
+    const float s_r = s, inv_r = inv;
     float half_norm2 = 0.0f;  // ‖x'‖²/2
-    for (int64_t t = 0; t < d; ++t) half_norm2 += (s * px[r * d + t]) * (s * px[r * d + t]);
+    for (int64_t t = 0; t < d; ++t) half_norm2 += (s_r * xr[t]) * (s_r * xr[t]);
     half_norm2 *= 0.5f;
-    const float* p = pp + r * m;  // w_l·x
-    float p_max = -std::numeric_limits<float>::infinity();
-    for (int64_t l = 0; l < m; ++l) p_max = p[l] > p_max ? p[l] : p_max;
+    const float p_max = core::detail::row_max(p, m);
     // e_l - c = s (w_l·x - max_l' w_l'·x): the ‖x'‖²/2 of e_l and c cancels, so it is left out here (at large ‖x‖
     // it is far bigger than s w_l·x, and subtracting two rounded copies of it would lose the difference).
-    for (int64_t l = 0; l < m; ++l) pphi[r * m + l] = core::fast_exp(s * (p[l] - p_max)) * inv;
-    pc[r] = s * p_max - half_norm2;  // c = max_l e_l
+    for (int64_t l = 0; l < m; ++l) phi_r[l] = core::fast_exp(s_r * (p[l] - p_max)) * inv_r;
+    pc[r] = s_r * p_max - half_norm2;  // c = max_l e_l
   });
   // A non-finite c (‖x'‖² overflowed float, or the input holds inf/NaN) would read as "drop this key" (c = -inf)
   // or poison every row: refuse. Outside the parallel loop (an exception may not leave it).

@@ -285,7 +285,8 @@ Tensor sinkhorn_balance(const Tensor& logits, int64_t iters, bool causal) {
   const int64_t nb = logits.size(-1), M = logits.numel() / (nb * nb), steps = 2 * iters;
   Tensor P = Tensor::empty(logits.shape());
   const float* last = trace.data() + steps * M * nb * nb;
-  for (int64_t i = 0; i < P.numel(); ++i) P.data()[i] = core::fast_exp(last[i]);  // exp(-inf) = 0: masked stays 0
+  float* pP = P.data();
+  for (int64_t i = 0, count = P.numel(); i < count; ++i) pP[i] = core::fast_exp(last[i]);  // exp(-inf) = 0: masked stays 0
   if (!will_record({&logits})) return P;
   return record(
       P, "sinkhorn_balance", {logits},

@@ -13,10 +13,12 @@
 #include "core/ops_reduce.h"
 #include "core/ops_shape.h"
 #include "core/parallel.h"
+#include "core/row_sums.h"
 
 namespace attention {
 
 using namespace core;
+using detail::lane_sum;
 using detail::parallel_rows;
 
 // ---- the ring ---------------------------------------------------------------------------------------------
@@ -96,9 +98,8 @@ void satellite_forward(const Tensor& q, const Tensor& k_h, const Tensor& v_h, co
     // scores: s_c = q_i · key_c / √d, then a softmax over the 5 slots
     double score[kStarSlots], top = -1e300;
     for (int c = 0; c < kStarSlots; ++c) {
-      double dot = 0.0;
-      for (int64_t t = 0; t < d; ++t) dot += static_cast<double>(qi[t]) * key.at[c][t];
-      score[c] = dot * scale;
+      const float* kc = key.at[c];
+      score[c] = lane_sum(d, [&](int64_t t) { return static_cast<double>(qi[t]) * kc[t]; }) * scale;
       top = std::max(top, score[c]);
     }
     double total = 0.0;
@@ -166,8 +167,8 @@ Tensor star_satellite_attention(const Tensor& q, const Tensor& k_h, const Tensor
             // forward: out_i = Σ_c p_c value_c  =>  dp_c = g · value_c,  dvalue_c += p_c g
             double dp[kStarSlots], dot = 0.0;
             for (int s = 0; s < kStarSlots; ++s) {
-              double acc = 0.0;
-              for (int64_t t = 0; t < d; ++t) acc += static_cast<double>(g[t]) * val.at[s][t];
+              const float* vs = val.at[s];
+              const double acc = lane_sum(d, [&](int64_t t) { return static_cast<double>(g[t]) * vs[t]; });
               dp[s] = acc;
               dot += p[s] * acc;
               for (int64_t t = 0; t < d; ++t) dval[s][t] += p[s] * g[t];

@@ -239,6 +239,7 @@ plot::Image roofline_figure(const std::vector<BenchPoint>& points, const core::M
   o.x_hi = std::log10(machine.ridge()) + 0.5;
   o.y_lo = 0;
   o.y_hi = 1;
+  o.y_floor = 0;  // a fraction of the roofline: no negative axis below the slowest kernel
   o.guides = {{true, std::log10(machine.ridge()), "ridge"},
               {false, target / 100, "target " + format_number("%.0f", target) + "%"}};
   std::vector<plot::LabeledPoint> pts;

@@ -47,8 +47,11 @@ Frame frame_of(const std::vector<LabeledPoint>& points, const ScatterOptions& op
   for (const LabeledPoint& p : points) {
     if (std::isfinite(p.x))
       f.x_lo = std::min(f.x_lo, std::floor((p.x - opts.pad) / t) * t), f.x_hi = std::max(f.x_hi, std::ceil((p.x + opts.pad) / t) * t);
-    if (std::isfinite(p.y))
-      f.y_lo = std::min(f.y_lo, std::floor((p.y - opts.pad) / t) * t), f.y_hi = std::max(f.y_hi, std::ceil((p.y + opts.pad) / t) * t);
+    if (std::isfinite(p.y)) {
+      double lo = std::floor((p.y - opts.pad) / t) * t;
+      if (p.y >= opts.y_floor) lo = std::max(lo, opts.y_floor);  // pad down to the floor, not past it
+      f.y_lo = std::min(f.y_lo, lo), f.y_hi = std::max(f.y_hi, std::ceil((p.y + opts.pad) / t) * t);
+    }
   }
   return f;
 }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <array>
+#include <limits>
 #include <string>
 #include <utility>
 #include <vector>
@@ -34,6 +35,8 @@ struct ScatterOptions {
   double tick = 0.25;              // a grid line every `tick`, a tick label every 2 ticks (on both axes)
   double pad = 0.1;                // the axes reach at least `pad` beyond the data, then out to the next tick
   double x_lo = 0, x_hi = 1, y_lo = 0, y_hi = 1;  // the least each axis shows, whatever the data
+  double y_floor = -std::numeric_limits<double>::infinity();  // the padding never takes the y axis below this
+                                                              // (e.g. 0 for a fraction); points below it still show
   std::vector<Guide> guides;
   std::string legend_title;                          // above the legend, right of the plot area
   std::vector<std::pair<Color, std::string>> legend;  // one coloured square and its name per entry

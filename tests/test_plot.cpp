@@ -697,6 +697,20 @@ TEST_CASE("labeled_scatter: a NaN point is left out; bad options are named") {
   CHECK(contains(error_of([&] { labeled_scatter({}, bad); }), "tick must be positive"));
 }
 
+TEST_CASE("labeled_scatter: y_floor stops the padding, not the data") {
+  ScatterLayout L;
+  ScatterOptions o;  // the roofline figure's case: a fraction near 0
+  o.pad = 0.05;
+  labeled_scatter({{"slow", 1.0, 0.03, categorical(0)}}, o, &L);
+  CHECK(L.y_lo < 0.0);  // padded below the point, out to the next tick: -0.25
+  o.y_floor = 0;
+  labeled_scatter({{"slow", 1.0, 0.03, categorical(0)}}, o, &L);
+  CHECK(L.y_lo == 0.0);
+  labeled_scatter({{"slow", 1.0, 0.03, categorical(0)}, {"below", 1.0, -0.4, categorical(1)}}, o, &L);
+  CHECK(L.y_lo <= -0.4);  // a point below the floor still shows
+  CHECK(L.centres[1].second < L.plot.y + L.plot.h);
+}
+
 TEST_CASE("heatmap: a matrix with negative entries gets the diverging map centred on 0 by itself") {
   // lesson 10's custom.png with a wrong feature map: weights of both signs
   const std::vector<float> a = {-0.5f, 0.0f, 1.0f, 0.25f};

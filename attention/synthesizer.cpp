@@ -118,6 +118,7 @@ Tensor random_synthesizer_logits(const Tensor& R, int64_t n) {
   AZ_CHECK(R.defined() && R.dim() == 3 && R.size(1) == R.size(2), "synthesizer: R must be (H, L, L), got ",
            R.defined() ? R.shape() : Shape{});
   check_length(n, R.size(1), "R");
+  if (n == R.size(1)) return unsqueeze(R, 0);  // the whole of R: no copy (two slices copied H·n² floats twice)
   return unsqueeze(slice(slice(R, 1, 0, n), 2, 0, n), 0);  // (1, H, n, n): the top-left block
 }
 

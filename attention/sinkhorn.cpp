@@ -286,7 +286,8 @@ Tensor sinkhorn_balance(const Tensor& logits, int64_t iters, bool causal) {
   Tensor P = Tensor::empty(logits.shape());
   const float* last = trace.data() + steps * M * nb * nb;
   float* pP = P.data();
-  for (int64_t i = 0, count = P.numel(); i < count; ++i) pP[i] = core::fast_exp(last[i]);  // exp(-inf) = 0: masked stays 0
+  // exp(-inf) = 0: masked stays 0
+  for (int64_t i = 0, count = P.numel(); i < count; ++i) pP[i] = core::fast_exp(last[i]);
   if (!will_record({&logits})) return P;
   return record(
       P, "sinkhorn_balance", {logits},

@@ -14,6 +14,7 @@
 #include "core/ops_nn.h"
 #include "core/ops_shape.h"
 #include "core/parallel.h"
+#include "core/row_sums.h"
 
 namespace attention {
 
@@ -58,10 +59,10 @@ void softmax_row_in_place(float* s, int64_t m, float scale, int64_t visible, con
     for (int64_t j = 0; j < m; ++j) s[j] = 0.0f;
     return;
   }
-  // as core::softmax: exp(s - max) <= 1, summed in double, then one multiply by the reciprocal
+  // as core::softmax: exp(s - max) <= 1, summed in double (8 lanes, core/row_sums.h), then one multiply by the
+  // reciprocal
   for (int64_t j = 0; j < m; ++j) s[j] = fast_exp(s[j] - mx);
-  double total = 0.0;
-  for (int64_t j = 0; j < m; ++j) total += s[j];
+  const double total = detail::lane_sum(m, [&](int64_t j) { return static_cast<double>(s[j]); });
   const float inv = static_cast<float>(1.0 / total);
   for (int64_t j = 0; j < m; ++j) s[j] *= inv;
 }
@@ -106,9 +107,8 @@ Tensor attention_probabilities(const Tensor& q, const Tensor& k, float scale, co
     detail::parallel_rows(rows, m, [&](int64_t r) {
       const float* ar = pa + r * m;
       const float* gr = pg + r * m;
-      double dot = 0.0;
-      for (int64_t j = 0; j < m; ++j) dot += static_cast<double>(gr[j]) * ar[j];
-      const float d = static_cast<float>(dot);
+      const float d =
+          static_cast<float>(detail::lane_sum(m, [&](int64_t j) { return static_cast<double>(gr[j]) * ar[j]; }));
       for (int64_t j = 0; j < m; ++j) pgs[r * m + j] = ar[j] * (gr[j] - d) * scale;
     });
     // forward: S = scale · q kᵀ  =>  dq = dS k (B, H, n, d),  dk = dSᵀ q (B, H, m, d)  (scale is already in dS)

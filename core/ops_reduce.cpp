@@ -1,6 +1,7 @@
 // core/ops_reduce.cpp — sum, mean and max, over everything or along one axis.
 //
-// Sums accumulate in double and in one fixed order, so results do not depend on the thread count.
+// Sums accumulate in double and in one fixed order (a contiguous row in 8 lanes, core/row_sums.h), so results do
+// not depend on the thread count.
 #include "core/ops_reduce.h"
 
 #include <cmath>
@@ -10,6 +11,7 @@
 #include "core/ops_elementwise.h"
 #include "core/ops_shape.h"
 #include "core/parallel.h"
+#include "core/row_sums.h"
 
 namespace core {
 
@@ -34,8 +36,7 @@ Tensor sum_axis_raw(const Tensor& x, int64_t axis, bool keepdim, double scale) {
   if (sp.inner == 1) {
     parallel_rows(sp.outer, sp.len, [&](int64_t o) {
       const float* row = px + o * sp.len;
-      double acc = 0.0;
-      for (int64_t l = 0; l < sp.len; ++l) acc += row[l];
+      const double acc = detail::lane_sum(sp.len, [&](int64_t l) { return static_cast<double>(row[l]); });
       po[o] = static_cast<float>(acc * scale);
     });
     return out;

@@ -8,8 +8,9 @@
 // thread count (a row is always summed by one thread), and the 8 lanes fit in two AVX2 registers of doubles.
 // Accumulating in double keeps the sums as accurate as the one-chain double sums they replace.
 //
-// softmax, log_softmax, layer_norm and cross_entropy (core/ops_nn.cpp) use them on their contiguous rows, and so
-// do kernels above core (Star's satellite scores, Performer's feature maxima).
+// sum and mean along a contiguous axis (core/ops_reduce.cpp), softmax, log_softmax, layer_norm and cross_entropy
+// (core/ops_nn.cpp) use them on their rows, and so do kernels above core (dense attention's softmax, Star's
+// satellite scores, Performer's feature maxima).
 #pragma once
 
 #include <cstdint>

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <utility>
 
@@ -37,6 +38,58 @@ inline float dot(const float* a, const float* b, int64_t d) {
   float tail = 0.0f;
   for (; t < d; ++t) tail += a[t] * b[t];
   return ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7])) + tail;
+}
+
+// S = A B for the small blocks of this kernel: A[r][t] = A[r·ar + t·at] (so A may be read transposed), B (inner,
+// cols) with row stride ldb, S (rows, cols) with row stride lds, overwritten. Each S[r][c] is summed over t in order.
+// Blocks of 4 rows × 16 columns stay in registers for the whole t loop (the column lanes vectorise; nothing is reassociated): a plain r, t, c loop
+// stored and reloaded S at every t. The last cols % 16 columns take a plain loop in the same order.
+typedef float Vec8 __attribute__((vector_size(32)));  // 8 floats: one AVX register (GCC vector extensions)
+
+template <int Rows>
+inline void product_block(const float* __restrict A, int64_t ar, int64_t at, const float* __restrict B, int64_t ldb,
+                          int64_t inner, float* __restrict S, int64_t lds) {
+  Vec8 acc[Rows][2] = {};  // 16 columns of each of the Rows rows
+  for (int64_t t = 0; t < inner; ++t) {
+    Vec8 b0, b1;
+    std::memcpy(&b0, B + t * ldb, sizeof b0);
+    std::memcpy(&b1, B + t * ldb + 8, sizeof b1);
+    for (int r = 0; r < Rows; ++r) {
+      const float x = A[r * ar + t * at];
+      acc[r][0] += x * b0;
+      acc[r][1] += x * b1;
+    }
+  }
+  for (int r = 0; r < Rows; ++r) std::memcpy(S + r * lds, &acc[r][0], sizeof acc[r]);
+}
+
+void small_gemm(const float* A, int64_t ar, int64_t at, const float* B, int64_t ldb, int64_t rows, int64_t cols,
+                int64_t inner, float* S, int64_t lds) {
+  int64_t c = 0;
+  for (; c + 16 <= cols; c += 16) {
+    int64_t r = 0;
+    for (; r + 4 <= rows; r += 4) product_block<4>(A + r * ar, ar, at, B + c, ldb, inner, S + r * lds + c, lds);
+    for (; r < rows; ++r) product_block<1>(A + r * ar, ar, at, B + c, ldb, inner, S + r * lds + c, lds);
+  }
+  for (; c < cols; ++c)
+    for (int64_t r = 0; r < rows; ++r) {
+      float s = 0.0f;
+      for (int64_t t = 0; t < inner; ++t) s += A[r * ar + t * at] * B[t * ldb + c];
+      S[r * lds + c] = s;
+    }
+}
+
+// S = A Bᵀ: A (rows, d), Bt (d, ld) = B transposed with its columns padded to ld (a multiple of 16), S (rows, ld).
+inline void chunk_product(const float* A, const float* Bt, int64_t rows, int64_t ld, int64_t d, float* S) {
+  small_gemm(A, d, 1, Bt, ld, rows, ld, d, S, ld);
+}
+
+// Rounds a key count up to chunk_product's column blocks.
+inline int64_t padded(int64_t cols) { return (cols + 15) / 16 * 16; }
+
+// dst[0, d) = src[0, d), inline (a library memmove per row of 64 floats costs more than the copy).
+inline void copy_row(float* __restrict dst, const float* __restrict src, int64_t d) {
+  for (int64_t t = 0; t < d; ++t) dst[t] = src[t];
 }
 
 }  // namespace
@@ -120,25 +173,26 @@ IntTensor lsh_buckets(const Tensor& q, const LSHOptions& o) {
     const int64_t r = row % R, bh = row / R, h = bh % H, b = bh / H;
     const float* Rm = prot + (h * R + r) * d * half;  // (d, nb/2)
     int64_t* ids = out.data.data() + row * n;
-    std::vector<float> proj(static_cast<size_t>(half));
-    for (int64_t i = 0; i < n; ++i) {
-      if (pad && pad[b * n + i] == 0.0f) {
-        ids[i] = nb;  // padding: its own id, after every real bucket
-        continue;
+    constexpr int64_t kRows = 64;  // positions projected per block: x R for kRows rows of x at once
+    std::vector<float> block(static_cast<size_t>(kRows * half));
+    for (int64_t i0 = 0; i0 < n; i0 += kRows) {
+      const int64_t rows = std::min(kRows, n - i0);
+      small_gemm(pq + (bh * n + i0) * d, d, 1, Rm, half, rows, half, d, block.data(), half);  // x R: (rows, nb/2)
+      for (int64_t i = i0; i < i0 + rows; ++i) {
+        if (pad && pad[b * n + i] == 0.0f) {
+          ids[i] = nb;  // padding: its own id, after every real bucket
+          continue;
+        }
+        const float* proj = block.data() + (i - i0) * half;
+        // argmax over [x R; -x R]: ids 0..nb/2-1 are +x R, nb/2..nb-1 are -x R; the first maximum wins
+        int64_t best = 0;
+        float top = proj[0];
+        for (int64_t c = 1; c < half; ++c)
+          if (proj[c] > top) top = proj[c], best = c;
+        for (int64_t c = 0; c < half; ++c)
+          if (-proj[c] > top) top = -proj[c], best = half + c;
+        ids[i] = best;
       }
-      const float* x = pq + (bh * n + i) * d;
-      // x R: (d) @ (d, nb/2)
-      for (int64_t c = 0; c < half; ++c) proj[c] = 0.0f;
-      for (int64_t t = 0; t < d; ++t)
-        for (int64_t c = 0; c < half; ++c) proj[c] += x[t] * Rm[t * half + c];
-      // argmax over [x R; -x R]: ids 0..nb/2-1 are +x R, nb/2..nb-1 are -x R; the first maximum wins
-      int64_t best = 0;
-      float top = proj[0];
-      for (int64_t c = 1; c < half; ++c)
-        if (proj[c] > top) top = proj[c], best = c;
-      for (int64_t c = 0; c < half; ++c)
-        if (-proj[c] > top) top = -proj[c], best = half + c;
-      ids[i] = best;
     }
   });
   return out;
@@ -218,8 +272,9 @@ LSHLayout lsh_layout(const IntTensor& buckets, const LSHOptions& o) {
 // ---- the kernel -----------------------------------------------------------------------------------------------
 namespace {
 
-// Everything one call needs, with the candidate enumeration shared by the forward, both backward passes, the
-// effective matrix and the counts — so that all of them see exactly the same pairs and the same scores.
+// Everything one call needs. The forward, the backward, the effective matrix and the counts all walk it chunk by
+// chunk through load_chunk below, so all of them see exactly the same pairs and the same score bits (at inputs of
+// 1e19 one rounding apart is e^(1e12): the effective matrix must not recompute a score another way).
 struct LSHContext {
   int64_t B, H, R, n, d, m;
   bool causal;
@@ -232,53 +287,8 @@ struct LSHContext {
   bool blocked(int64_t b, int64_t i, int64_t j) const {
     return (causal && j > i) || (pad && pad[b * n + j] == 0.0f);
   }
-  // score(i, j) = q_i · k_j / sqrt(d); a token's score for itself is the constant kSelfScore.
-  float score(int64_t bh, int64_t i, int64_t j) const {
-    if (i == j) return kSelfScore;
-    return dot(q + (bh * n + i) * d, k + (bh * n + j) * d, d) * scale;
-  }
   const int64_t* row(const IntTensor& t, int64_t bh, int64_t r, int64_t width) const {
     return t.data.data() + (bh * R + r) * width;
-  }
-
-  // f(j, score) for every (round, key) occurrence among query i's unmasked candidates: the previous chunk's
-  // slots, then its own chunk's, round after round.
-  template <class F>
-  void for_each_key(int64_t bh, int64_t i, F&& f) const {
-    const int64_t b = bh / H;
-    for (int64_t r = 0; r < R; ++r) {
-      const int64_t* perm = row(L->perm, bh, r, n);
-      const int64_t* start = row(L->chunk_start, bh, r, n + 1);
-      const int64_t c = row(L->chunk_of, bh, r, n)[row(L->slot, bh, r, n)[i]];
-      const int64_t p = row(L->prev, bh, r, n)[c];
-      for (const int64_t cc : {p, c}) {
-        if (cc < 0) continue;
-        for (int64_t s = start[cc]; s < start[cc + 1]; ++s) {
-          const int64_t j = perm[s];
-          if (!blocked(b, i, j)) f(j, score(bh, i, j));
-        }
-      }
-    }
-  }
-
-  // f(i, score) for every (round, query) occurrence that has key j among its unmasked candidates: the queries
-  // of j's own chunk and of the chunk that looks back at it.
-  template <class F>
-  void for_each_query(int64_t bh, int64_t j, F&& f) const {
-    const int64_t b = bh / H;
-    for (int64_t r = 0; r < R; ++r) {
-      const int64_t* perm = row(L->perm, bh, r, n);
-      const int64_t* start = row(L->chunk_start, bh, r, n + 1);
-      const int64_t c = row(L->chunk_of, bh, r, n)[row(L->slot, bh, r, n)[j]];
-      const int64_t nx = row(L->next, bh, r, n)[c];
-      for (const int64_t cc : {c, nx}) {
-        if (cc < 0) continue;  // (nx != c always: a single chunk has neither prev nor next)
-        for (int64_t s = start[cc]; s < start[cc + 1]; ++s) {
-          const int64_t i = perm[s];
-          if (!blocked(b, i, j)) f(i, score(bh, i, j));
-        }
-      }
-    }
   }
 };
 
@@ -337,41 +347,239 @@ struct Prepared {
   LSHContext ctx;
 };
 
+// ---- one chunk at a time ----------------------------------------------------------------------------------------
+// The paper's layout: in one round, chunk c's nq queries (its slots) attend to nk keys, the slots of the previous
+// chunk p = prev(c) and then its own. Their rows are gathered once into small contiguous blocks, so the scores
+// are an nq × nk matrix product (nq <= m, nk <= 2m) rather than nq·nk dot products of rows fetched from wherever
+// the tokens sat before sorting — which past the caches made every pair wait on memory.
+struct Chunk {
+  int64_t nq = 0, nk = 0, n_prev = 0;  // keys [0, n_prev) are the previous chunk's slots, [n_prev, nk) its own
+  int64_t ld = 0;                      // padded(nk): the row stride of every (nq, ·) matrix and of Kt
+  std::vector<int64_t> qpos, kpos;     // (nq), (nk): the original positions of the chunk's queries and keys
+  std::vector<float> Q, K, Kt;         // (nq, d), (nk, d), (d, ld) with zeros in the padding columns
+  std::vector<float> S;                // (nq, ld) scores with the masks applied (self: kSelfScore; blocked: -inf)
+};
+
+// Gathers rows (n, d) of a (bh) slice at positions pos into out (count, d), or transposed into (d, padded(count))
+// with zeros in the padding columns (chunk_product's layout).
+void gather_rows(const float* x, const std::vector<int64_t>& pos, int64_t d, std::vector<float>& out) {
+  const int64_t count = static_cast<int64_t>(pos.size());
+  out.resize(static_cast<size_t>(count * d));
+  for (int64_t i = 0; i < count; ++i) copy_row(out.data() + i * d, x + pos[i] * d, d);
+}
+void gather_columns(const float* x, const std::vector<int64_t>& pos, int64_t d, std::vector<float>& out) {
+  const int64_t count = static_cast<int64_t>(pos.size()), ld = padded(count);
+  out.assign(static_cast<size_t>(d * ld), 0.0f);
+  for (int64_t j = 0; j < count; ++j)
+    for (int64_t t = 0; t < d; ++t) out[t * ld + j] = x[pos[j] * d + t];
+}
+
+// Which positions chunk c of round r of slice bh holds, and its masked scores S.
+void load_chunk(const LSHContext& cx, int64_t bh, int64_t r, int64_t c, Chunk& w) {
+  const int64_t* perm = cx.row(cx.L->perm, bh, r, cx.n);
+  const int64_t* start = cx.row(cx.L->chunk_start, bh, r, cx.n + 1);
+  const int64_t p = cx.row(cx.L->prev, bh, r, cx.n)[c];
+  w.qpos.assign(perm + start[c], perm + start[c + 1]);
+  w.kpos.clear();
+  if (p >= 0) w.kpos.assign(perm + start[p], perm + start[p + 1]);
+  w.n_prev = static_cast<int64_t>(w.kpos.size());
+  w.kpos.insert(w.kpos.end(), w.qpos.begin(), w.qpos.end());
+  const int64_t nq = w.nq = static_cast<int64_t>(w.qpos.size()), nk = w.nk = static_cast<int64_t>(w.kpos.size());
+  const int64_t d = cx.d, ld = w.ld = padded(nk);
+  w.Q.resize(static_cast<size_t>(nq * d));
+  w.K.resize(static_cast<size_t>(nk * d));
+  w.S.resize(static_cast<size_t>(nq * ld));
+  const float* q = cx.q + bh * cx.n * d;
+  const float* k = cx.k + bh * cx.n * d;
+  for (int64_t i = 0; i < nq; ++i) copy_row(w.Q.data() + i * d, q + w.qpos[i] * d, d);
+  gather_rows(k, w.kpos, d, w.K);
+  gather_columns(k, w.kpos, d, w.Kt);
+  chunk_product(w.Q.data(), w.Kt.data(), nq, ld, d, w.S.data());
+  const int64_t b = bh / cx.H;
+  for (int64_t i = 0; i < nq; ++i)
+    for (int64_t j = 0; j < nk; ++j) {
+      float& s = w.S[i * ld + j];
+      const int64_t qi = w.qpos[i], kj = w.kpos[j];
+      s = cx.blocked(b, qi, kj) ? kNegInf : qi == kj ? kSelfScore : s * cx.scale;
+    }
+}
+
+// out[i, :] = Σ_j w[i, j] rows[j, :] — w (nq, ld), rows (nk, d), out (nq, d), overwritten; j in order.
+inline void weighted_rows(const float* w, int64_t ld, const float* rows, int64_t nq, int64_t nk, int64_t d, float* out) {
+  small_gemm(w, ld, 1, rows, d, nq, d, nk, out, d);
+}
+
+// out[j, :] = Σ_i w[i, j] rows[i, :] — the transposed product: w (nq, ld), rows (nq, d), out (nk, d); i in order.
+inline void weighted_rows_t(const float* w, int64_t ld, const float* rows, int64_t nq, int64_t nk, int64_t d,
+                            float* out) {
+  small_gemm(w, 1, ld, rows, d, nk, d, nq, out, d);
+}
+
+// Round buffers of one (bh) slice, indexed by position: what one round's chunks write (each position is a query
+// in exactly one chunk and a key of its own chunk and of the chunk after it), merged into the totals in round
+// order after the round — so every sum has one fixed order, whatever the number of threads.
 Forward lsh_forward(const Prepared& p, const Tensor& v) {
   const LSHContext& cx = p.ctx;
   const int64_t BH = cx.B * cx.H, n = cx.n, d = cx.d;
-  Forward f{Tensor::empty({cx.B, cx.H, n, d}), Tensor::empty({cx.B, cx.H, n, 2})};
-  const float* pv = v.data();
-  float* po = f.out.data();
-  float* pl = f.stats.data();
-  parallel_rows(BH * n, cx.R * 2 * cx.m * d, [&](int64_t row) {
-    const int64_t bh = row / n, i = row % n;
-    thread_local std::vector<std::pair<int64_t, float>> cand;  // (key, score): at most R·2m
-    cand.clear();
-    cx.for_each_key(bh, i, [&](int64_t j, float s) { cand.emplace_back(j, s); });
-    float* o = po + row * d;
-    for (int64_t t = 0; t < d; ++t) o[t] = 0.0f;
-    if (cand.empty()) {  // every candidate masked (e.g. a padding chunk): output 0, not NaN
-      pl[2 * row] = kNegInf;
-      pl[2 * row + 1] = 0.0f;
-      return;
+  Forward f{Tensor::zeros({cx.B, cx.H, n, d}), Tensor::empty({cx.B, cx.H, n, 2})};
+  std::vector<float> round_top(static_cast<size_t>(n)), round_out(static_cast<size_t>(n * d));
+  std::vector<double> round_sum(static_cast<size_t>(n)), total(static_cast<size_t>(n));
+  std::vector<float> top(static_cast<size_t>(n));
+  for (int64_t bh = 0; bh < BH; ++bh) {
+    float* out = f.out.data() + bh * n * d;  // Σ_rounds exp(top_r - top) o_r, normalised at the end
+    const float* vs = v.data() + bh * n * d;
+    std::fill(top.begin(), top.end(), kNegInf);
+    std::fill(total.begin(), total.end(), 0.0);
+    for (int64_t r = 0; r < cx.R; ++r) {
+      const int64_t chunks = cx.L->n_chunks.data[static_cast<size_t>(bh * cx.R + r)];
+      float* rtop = round_top.data();
+      float* rout = round_out.data();
+      double* rsum = round_sum.data();
+      // Round r, chunk by chunk: for each query i, top_r = max_j s_ij, sum_r = Σ_j exp(s_ij - top_r),
+      // o_r = Σ_j exp(s_ij - top_r) v_j over its candidates j of this round.
+      parallel_rows(chunks, 4 * cx.m * cx.m * d, [&, rtop, rout, rsum, vs](int64_t c) {
+        thread_local Chunk w;
+        thread_local std::vector<float> V, E;
+        load_chunk(cx, bh, r, c, w);
+        gather_rows(vs, w.kpos, d, V);
+        const int64_t nq = w.nq, nk = w.nk, ld = w.ld;
+        E.resize(static_cast<size_t>(nq * ld));
+        for (int64_t i = 0; i < nq; ++i) {
+          const float* s = w.S.data() + i * ld;
+          float* e = E.data() + i * ld;
+          float mx = kNegInf;
+          for (int64_t j = 0; j < nk; ++j) mx = std::max(mx, s[j]);
+          const int64_t pos = w.qpos[i];
+          rtop[pos] = mx;
+          if (mx == kNegInf) {  // every candidate of this round masked
+            for (int64_t j = 0; j < nk; ++j) e[j] = 0.0f;
+            rsum[pos] = 0.0;
+            continue;
+          }
+          for (int64_t j = 0; j < nk; ++j) e[j] = core::fast_exp(s[j] - mx);
+          double sum = 0.0;
+          for (int64_t j = 0; j < nk; ++j) sum += e[j];
+          rsum[pos] = sum;
+        }
+        thread_local std::vector<float> O;
+        O.resize(static_cast<size_t>(nq * d));
+        weighted_rows(E.data(), ld, V.data(), nq, nk, d, O.data());
+        for (int64_t i = 0; i < nq; ++i) copy_row(rout + w.qpos[i] * d, O.data() + i * d, d);
+      });
+      // Merge round r into the totals, position by position: rescale both to the larger top.
+      float* ptop = top.data();
+      double* ptotal = total.data();
+      parallel_rows(n, d, [=](int64_t i) {
+        if (rtop[i] == kNegInf) return;
+        const float t = std::max(ptop[i], rtop[i]);
+        const float a = ptop[i] == kNegInf ? 0.0f : std::exp(ptop[i] - t), b = std::exp(rtop[i] - t);
+        float* o = out + i * d;
+        const float* ro = rout + i * d;
+        for (int64_t u = 0; u < d; ++u) o[u] = a * o[u] + b * ro[u];
+        ptotal[i] = ptotal[i] * a + rsum[i] * b;
+        ptop[i] = t;
+      });
     }
-    float top = kNegInf;
-    for (const auto& c : cand) top = std::max(top, c.second);
-    double total = 0.0;
-    // forward: out_i = Σ_(r,j) exp(s_ij - L_i) v_j,  L_i = top + log Σ exp(s_ij - top)
-    for (const auto& c : cand) {
-      const float e = core::fast_exp(c.second - top);
-      total += e;
-      const float* vj = pv + (bh * n + c.first) * d;
-      for (int64_t t = 0; t < d; ++t) o[t] += e * vj[t];
-    }
-    const float inv = static_cast<float>(1.0 / total);
-    for (int64_t t = 0; t < d; ++t) o[t] *= inv;
-    pl[2 * row] = top;
-    pl[2 * row + 1] = static_cast<float>(std::log(total));
-  });
+    // out_i = Σ_(r,j) exp(s_ij - L_i) v_j,  L_i = top_i + log total_i
+    float* st = f.stats.data() + bh * n * 2;
+    const float* ptop = top.data();
+    const double* ptotal = total.data();
+    parallel_rows(n, d, [=](int64_t i) {
+      st[2 * i] = ptop[i];
+      if (ptop[i] == kNegInf) {  // every candidate masked in every round (e.g. a padding chunk): 0, not NaN
+        st[2 * i + 1] = 0.0f;
+        return;
+      }
+      const float inv = static_cast<float>(1.0 / ptotal[i]);
+      float* o = out + i * d;
+      for (int64_t u = 0; u < d; ++u) o[u] *= inv;
+      st[2 * i + 1] = static_cast<float>(std::log(ptotal[i]));
+    });
+  }
   return f;
+}
+
+// The backward of one (bh) slice, chunk by chunk (the forward's scores recomputed, nothing n × n saved):
+//   forward: out_i = Σ P_ij v_j, P_ij = exp(s_ij - L_i), s_ij = q_i·k_j/√d
+//   =>  ds_ij = P_ij (do_i·v_j - D_i), D_i = do_i·out_i   (s_ii is a constant: no gradient)
+//       dq_i += Σ_j ds_ij k_j / √d,   dk_j += Σ_i ds_ij q_i / √d,   dv_j += Σ_i P_ij do_i
+//   k_j = q_j r_j, r_j = (|q_j|² + eps)^(-1/2)  =>  dq_j += r_j dk_j - r_j³ (q_j·dk_j) q_j
+// A key's gradient comes from two chunks per round (its own, and the chunk after it, which looks back at it):
+// each writes its own buffer (own / from_next), so no two threads write one row, and the sums have one order.
+void lsh_backward_slice(const Prepared& p, int64_t bh, const float* vs, const float* gs, const float* stats,
+                        const float* D, float* dq, float* dv) {
+  const LSHContext& cx = p.ctx;
+  const int64_t n = cx.n, d = cx.d;
+  const size_t nd = static_cast<size_t>(n * d);
+  std::vector<float> dk(nd, 0.0f), dq_r(nd), dk_own(nd), dv_own(nd), dk_next(nd), dv_next(nd);
+  std::fill(dq, dq + n * d, 0.0f);
+  std::fill(dv, dv + n * d, 0.0f);
+  float *pdq_r = dq_r.data(), *pdk_own = dk_own.data(), *pdv_own = dv_own.data(), *pdk_next = dk_next.data(),
+        *pdv_next = dv_next.data(), *pdk = dk.data();
+  const float scale = cx.scale;
+  for (int64_t r = 0; r < cx.R; ++r) {
+    const int64_t chunks = cx.L->n_chunks.data[static_cast<size_t>(bh * cx.R + r)];
+    const int64_t* next = cx.row(cx.L->next, bh, r, n);
+    parallel_rows(chunks, 8 * cx.m * cx.m * d, [&, pdq_r, pdk_own, pdv_own, pdk_next, pdv_next](int64_t c) {
+      thread_local Chunk w;
+      thread_local std::vector<float> G, Vt, P, dS, dQ, dK, dV;
+      load_chunk(cx, bh, r, c, w);
+      const int64_t nq = w.nq, nk = w.nk, ld = w.ld;
+      gather_rows(gs, w.qpos, d, G);
+      gather_columns(vs, w.kpos, d, Vt);
+      P.resize(static_cast<size_t>(nq * ld));
+      dS.resize(static_cast<size_t>(nq * ld));
+      chunk_product(G.data(), Vt.data(), nq, ld, d, dS.data());  // do_i · v_j
+      for (int64_t i = 0; i < nq; ++i) {
+        const float* st = stats + 2 * w.qpos[i];
+        const float Di = D[w.qpos[i]];
+        const float* s = w.S.data() + i * ld;
+        float* pr = P.data() + i * ld;
+        float* ds = dS.data() + i * ld;
+        for (int64_t j = 0; j < nk; ++j) {
+          const float P_ij = st[0] == kNegInf || s[j] == kNegInf ? 0.0f : prob(st, s[j]);
+          pr[j] = P_ij;
+          ds[j] = w.qpos[i] == w.kpos[j] ? 0.0f : P_ij * (ds[j] - Di) * scale;
+        }
+      }
+      dQ.resize(static_cast<size_t>(nq * d));
+      dK.resize(static_cast<size_t>(nk * d));
+      dV.resize(static_cast<size_t>(nk * d));
+      weighted_rows(dS.data(), ld, w.K.data(), nq, nk, d, dQ.data());
+      weighted_rows_t(dS.data(), ld, w.Q.data(), nq, nk, d, dK.data());
+      weighted_rows_t(P.data(), ld, G.data(), nq, nk, d, dV.data());
+      for (int64_t i = 0; i < nq; ++i) copy_row(pdq_r + w.qpos[i] * d, dQ.data() + i * d, d);
+      for (int64_t j = 0; j < nk; ++j) {
+        const bool own = j >= w.n_prev;
+        float* to_k = (own ? pdk_own : pdk_next) + w.kpos[j] * d;
+        float* to_v = (own ? pdv_own : pdv_next) + w.kpos[j] * d;
+        copy_row(to_k, dK.data() + j * d, d);
+        copy_row(to_v, dV.data() + j * d, d);
+      }
+      if (next[c] < 0)  // no chunk looks back at this one: its keys get nothing from a next chunk
+        for (int64_t i = 0; i < nq; ++i) {
+          std::fill(pdk_next + w.qpos[i] * d, pdk_next + (w.qpos[i] + 1) * d, 0.0f);
+          std::fill(pdv_next + w.qpos[i] * d, pdv_next + (w.qpos[i] + 1) * d, 0.0f);
+        }
+    });
+    parallel_rows(n, d, [=](int64_t i) {
+      for (int64_t u = i * d; u < (i + 1) * d; ++u) {
+        dq[u] += pdq_r[u];
+        pdk[u] += pdk_own[u] + pdk_next[u];
+        dv[u] += pdv_own[u] + pdv_next[u];
+      }
+    });
+  }
+  const float* qs = cx.q + bh * n * d;
+  const float* rn = p.rnorm.data() + bh * n;
+  parallel_rows(n, d, [=](int64_t j) {
+    const float r = rn[j];
+    const float* qj = qs + j * d;
+    const float* dkj = pdk + j * d;
+    const float qdk = dot(qj, dkj, d);
+    float* dqj = dq + j * d;
+    for (int64_t t = 0; t < d; ++t) dqj[t] += r * dkj[t] - r * r * r * qdk * qj[t];
+  });
 }
 
 }  // namespace
@@ -394,61 +602,15 @@ Tensor lsh_attention(const Tensor& q, const Tensor& v, const LSHOptions& o, cons
         const Prepared p(q, opts, *ids);
         const LSHContext& cx = p.ctx;
         const int64_t BH = cx.B * cx.H, n = cx.n, d = cx.d;
-        const float *pq = q.data(), *pv = v.data(), *po = out.data(), *pg = g.data(), *pl = stats.data(),
-                    *pk = p.k.data(), *pr = p.rnorm.data();
+        const float *pv = v.data(), *po = out.data(), *pg = g.data(), *pl = stats.data();
         // D_i = do_i · out_i = Σ_j P_ij (do_i · v_j)   (the softmax backward's row term)
         Tensor D = Tensor::empty({BH * n});
         float* pD = D.data();
-        parallel_rows(BH * n, d, [&](int64_t row) { pD[row] = dot(pg + row * d, po + row * d, d); });
+        parallel_rows(BH * n, d, [=](int64_t row) { pD[row] = dot(pg + row * d, po + row * d, d); });
         Tensor dq = Tensor::empty(q.shape()), dv = Tensor::empty(v.shape());
-        float *pdq = dq.data(), *pdv = dv.data();
-        const int64_t work = cx.R * 2 * cx.m * d;
-        // Pass 1, by query i:
-        //   forward: out_i = Σ P_ij v_j, P_ij = exp(s_ij - L_i), s_ij = q_i·k_j/√d
-        //   =>  ds_ij = P_ij (do_i·v_j - D_i),  dq_i += ds_ij k_j / √d   (s_ii is a constant: no gradient)
-        parallel_rows(BH * n, work, [&](int64_t row) {
-          const int64_t bh = row / n, i = row % n;
-          float* dqi = pdq + row * d;
-          for (int64_t t = 0; t < d; ++t) dqi[t] = 0.0f;
-          const float* st = pl + 2 * row;
-          if (st[0] == kNegInf) return;
-          const float* gi = pg + row * d;
-          cx.for_each_key(bh, i, [&](int64_t j, float s) {
-            if (j == i) return;
-            const float P = prob(st, s);
-            const float ds = P * (dot(gi, pv + (bh * n + j) * d, d) - pD[row]) * cx.scale;
-            const float* kj = pk + (bh * n + j) * d;
-            for (int64_t t = 0; t < d; ++t) dqi[t] += ds * kj[t];
-          });
-        });
-        // Pass 2, by key j (each row written by one thread: deterministic, no atomics):
-        //   dv_j += P_ij do_i;   dk_j += ds_ij q_i / √d
-        //   k_j = q_j r_j, r_j = (|q_j|² + eps)^(-1/2)  =>  dq_j += r_j dk_j - r_j³ (q_j·dk_j) q_j
-        parallel_rows(BH * n, work, [&](int64_t row) {
-          const int64_t bh = row / n, j = row % n;
-          float* dvj = pdv + row * d;
-          for (int64_t t = 0; t < d; ++t) dvj[t] = 0.0f;
-          thread_local std::vector<float> dk;
-          dk.assign(static_cast<size_t>(d), 0.0f);
-          const float* vj = pv + row * d;
-          cx.for_each_query(bh, j, [&](int64_t i, float s) {
-            const int64_t qi_row = bh * n + i;
-            const float* st = pl + 2 * qi_row;
-            if (st[0] == kNegInf) return;
-            const float P = prob(st, s);
-            const float* gi = pg + qi_row * d;
-            for (int64_t t = 0; t < d; ++t) dvj[t] += P * gi[t];
-            if (i == j) return;
-            const float ds = P * (dot(gi, vj, d) - pD[qi_row]) * cx.scale;
-            const float* qi = pq + qi_row * d;
-            for (int64_t t = 0; t < d; ++t) dk[t] += ds * qi[t];
-          });
-          const float r = pr[row];
-          const float* qj = pq + row * d;
-          const float qdk = dot(qj, dk.data(), d);
-          float* dqj = pdq + row * d;
-          for (int64_t t = 0; t < d; ++t) dqj[t] += r * dk[t] - r * r * r * qdk * qj[t];
-        });
+        for (int64_t bh = 0; bh < BH; ++bh)
+          lsh_backward_slice(p, bh, pv + bh * n * d, pg + bh * n * d, pl + bh * n * 2, pD + bh * n,
+                             dq.data() + bh * n * d, dv.data() + bh * n * d);
         c.add_grad(0, dq);
         c.add_grad(1, dv);
       },
@@ -470,12 +632,23 @@ Tensor pair_matrix(const Tensor& q, const LSHOptions& o, const IntTensor* bucket
   Tensor A = Tensor::zeros({cx.B, cx.H, n, n});
   float* pa = A.data();
   const float* pl = need_lse ? stats.data() : nullptr;
-  parallel_rows(BH * n, cx.R * 2 * cx.m * cx.d, [&](int64_t row) {
-    const int64_t bh = row / n, i = row % n;
-    const float* st = pl ? pl + 2 * row : nullptr;
-    float* a = pa + row * n;
-    cx.for_each_key(bh, i, [&](int64_t j, float s) { a[j] += value(st, s); });
-  });
+  // Round after round (a query's row gets one chunk's keys per round), the chunks of a round in parallel.
+  for (int64_t bh = 0; bh < BH; ++bh)
+    for (int64_t r = 0; r < cx.R; ++r) {
+      const int64_t chunks = cx.L->n_chunks.data[static_cast<size_t>(bh * cx.R + r)];
+      parallel_rows(chunks, 4 * cx.m * cx.m * cx.d, [&](int64_t c) {
+        thread_local Chunk w;
+        load_chunk(cx, bh, r, c, w);
+        for (int64_t i = 0; i < w.nq; ++i) {
+          const int64_t row = bh * n + w.qpos[i];
+          const float* st = pl ? pl + 2 * row : nullptr;
+          for (int64_t j = 0; j < w.nk; ++j) {
+            const float s = w.S[i * w.ld + j];
+            if (s != kNegInf) pa[row * n + w.kpos[j]] += value(st, s);
+          }
+        }
+      });
+    }
   return A;
 }
 }  // namespace

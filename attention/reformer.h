@@ -30,8 +30,13 @@
 // tokens share its bucket, so query i's candidates are the up to 2m - 1 most recent earlier tokens of its
 // bucket — a function of tokens 0..i only. Outputs up to t are bit-identical whatever follows t.
 //
+// The kernel follows the paper's layout: in each round, chunk by chunk, it gathers the chunk's queries and its
+// candidate keys (the previous chunk's and its own, at most 2m) into small contiguous blocks and computes the
+// m × 2m scores as one block product (forward and backward alike), instead of one dot product per (query, key) of
+// rows fetched from their unsorted positions. Rounds are merged by their log-sum-exp, in round order.
 // Memory: the kernel saves the inputs, the output, a log-sum-exp per query (B, H, n, 2) and the bucket ids
-// (B, H, R, n); scores live only in a per-thread buffer of R·2m floats. Never n × n. Time O(B·H·R·n·m·d).
+// (B, H, R, n); scores live only in per-thread chunk buffers (m × 2m floats), and one (batch, head) slice at a time
+// keeps a few n × d round buffers. Never n × n. Time O(B·H·R·n·m·d), plus the hashing's O(B·H·R·n·d·nb).
 #pragma once
 
 #include <cstdint>

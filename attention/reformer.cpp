@@ -7,10 +7,10 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <limits>
 #include <utility>
 
+#include "attention/kernels/small_gemm.h"
 #include "core/fast_exp.h"
 #include "core/autograd.h"
 #include "core/ops_elementwise.h"
@@ -23,6 +23,7 @@ namespace attention {
 
 using namespace core;
 using core::detail::parallel_rows;
+using namespace attention::blocks;
 
 namespace {
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
@@ -38,58 +39,6 @@ inline float dot(const float* a, const float* b, int64_t d) {
   float tail = 0.0f;
   for (; t < d; ++t) tail += a[t] * b[t];
   return ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7])) + tail;
-}
-
-// S = A B for the small blocks of this kernel: A[r][t] = A[r·ar + t·at] (so A may be read transposed), B (inner,
-// cols) with row stride ldb, S (rows, cols) with row stride lds, overwritten. Each S[r][c] is summed over t in order.
-// Blocks of 4 rows × 16 columns stay in registers for the whole t loop (the column lanes vectorise; nothing is reassociated): a plain r, t, c loop
-// stored and reloaded S at every t. The last cols % 16 columns take a plain loop in the same order.
-typedef float Vec8 __attribute__((vector_size(32)));  // 8 floats: one AVX register (GCC vector extensions)
-
-template <int Rows>
-inline void product_block(const float* __restrict A, int64_t ar, int64_t at, const float* __restrict B, int64_t ldb,
-                          int64_t inner, float* __restrict S, int64_t lds) {
-  Vec8 acc[Rows][2] = {};  // 16 columns of each of the Rows rows
-  for (int64_t t = 0; t < inner; ++t) {
-    Vec8 b0, b1;
-    std::memcpy(&b0, B + t * ldb, sizeof b0);
-    std::memcpy(&b1, B + t * ldb + 8, sizeof b1);
-    for (int r = 0; r < Rows; ++r) {
-      const float x = A[r * ar + t * at];
-      acc[r][0] += x * b0;
-      acc[r][1] += x * b1;
-    }
-  }
-  for (int r = 0; r < Rows; ++r) std::memcpy(S + r * lds, &acc[r][0], sizeof acc[r]);
-}
-
-void small_gemm(const float* A, int64_t ar, int64_t at, const float* B, int64_t ldb, int64_t rows, int64_t cols,
-                int64_t inner, float* S, int64_t lds) {
-  int64_t c = 0;
-  for (; c + 16 <= cols; c += 16) {
-    int64_t r = 0;
-    for (; r + 4 <= rows; r += 4) product_block<4>(A + r * ar, ar, at, B + c, ldb, inner, S + r * lds + c, lds);
-    for (; r < rows; ++r) product_block<1>(A + r * ar, ar, at, B + c, ldb, inner, S + r * lds + c, lds);
-  }
-  for (; c < cols; ++c)
-    for (int64_t r = 0; r < rows; ++r) {
-      float s = 0.0f;
-      for (int64_t t = 0; t < inner; ++t) s += A[r * ar + t * at] * B[t * ldb + c];
-      S[r * lds + c] = s;
-    }
-}
-
-// S = A Bᵀ: A (rows, d), Bt (d, ld) = B transposed with its columns padded to ld (a multiple of 16), S (rows, ld).
-inline void chunk_product(const float* A, const float* Bt, int64_t rows, int64_t ld, int64_t d, float* S) {
-  small_gemm(A, d, 1, Bt, ld, rows, ld, d, S, ld);
-}
-
-// Rounds a key count up to chunk_product's column blocks.
-inline int64_t padded(int64_t cols) { return (cols + 15) / 16 * 16; }
-
-// dst[0, d) = src[0, d), inline (a library memmove per row of 64 floats costs more than the copy).
-inline void copy_row(float* __restrict dst, const float* __restrict src, int64_t d) {
-  for (int64_t t = 0; t < d; ++t) dst[t] = src[t];
 }
 
 }  // namespace
@@ -360,20 +309,6 @@ struct Chunk {
   std::vector<float> S;                // (nq, ld) scores with the masks applied (self: kSelfScore; blocked: -inf)
 };
 
-// Gathers rows (n, d) of a (bh) slice at positions pos into out (count, d), or transposed into (d, padded(count))
-// with zeros in the padding columns (chunk_product's layout).
-void gather_rows(const float* x, const std::vector<int64_t>& pos, int64_t d, std::vector<float>& out) {
-  const int64_t count = static_cast<int64_t>(pos.size());
-  out.resize(static_cast<size_t>(count * d));
-  for (int64_t i = 0; i < count; ++i) copy_row(out.data() + i * d, x + pos[i] * d, d);
-}
-void gather_columns(const float* x, const std::vector<int64_t>& pos, int64_t d, std::vector<float>& out) {
-  const int64_t count = static_cast<int64_t>(pos.size()), ld = padded(count);
-  out.assign(static_cast<size_t>(d * ld), 0.0f);
-  for (int64_t j = 0; j < count; ++j)
-    for (int64_t t = 0; t < d; ++t) out[t * ld + j] = x[pos[j] * d + t];
-}
-
 // Which positions chunk c of round r of slice bh holds, and its masked scores S.
 void load_chunk(const LSHContext& cx, int64_t bh, int64_t r, int64_t c, Chunk& w) {
   const int64_t* perm = cx.row(cx.L->perm, bh, r, cx.n);
@@ -392,9 +327,9 @@ void load_chunk(const LSHContext& cx, int64_t bh, int64_t r, int64_t c, Chunk& w
   const float* q = cx.q + bh * cx.n * d;
   const float* k = cx.k + bh * cx.n * d;
   for (int64_t i = 0; i < nq; ++i) copy_row(w.Q.data() + i * d, q + w.qpos[i] * d, d);
-  gather_rows(k, w.kpos, d, w.K);
-  gather_columns(k, w.kpos, d, w.Kt);
-  chunk_product(w.Q.data(), w.Kt.data(), nq, ld, d, w.S.data());
+  gather_rows(k, w.kpos.data(), nk, d, w.K);
+  gather_columns(k, w.kpos.data(), nk, d, w.Kt);
+  scores(w.Q.data(), w.Kt.data(), nq, ld, d, w.S.data());
   const int64_t b = bh / cx.H;
   for (int64_t i = 0; i < nq; ++i)
     for (int64_t j = 0; j < nk; ++j) {
@@ -402,17 +337,6 @@ void load_chunk(const LSHContext& cx, int64_t bh, int64_t r, int64_t c, Chunk& w
       const int64_t qi = w.qpos[i], kj = w.kpos[j];
       s = cx.blocked(b, qi, kj) ? kNegInf : qi == kj ? kSelfScore : s * cx.scale;
     }
-}
-
-// out[i, :] = Σ_j w[i, j] rows[j, :] — w (nq, ld), rows (nk, d), out (nq, d), overwritten; j in order.
-inline void weighted_rows(const float* w, int64_t ld, const float* rows, int64_t nq, int64_t nk, int64_t d, float* out) {
-  small_gemm(w, ld, 1, rows, d, nq, d, nk, out, d);
-}
-
-// out[j, :] = Σ_i w[i, j] rows[i, :] — the transposed product: w (nq, ld), rows (nq, d), out (nk, d); i in order.
-inline void weighted_rows_t(const float* w, int64_t ld, const float* rows, int64_t nq, int64_t nk, int64_t d,
-                            float* out) {
-  small_gemm(w, 1, ld, rows, d, nk, d, nq, out, d);
 }
 
 // Round buffers of one (bh) slice, indexed by position: what one round's chunks write (each position is a query
@@ -441,7 +365,7 @@ Forward lsh_forward(const Prepared& p, const Tensor& v) {
         thread_local Chunk w;
         thread_local std::vector<float> V, E;
         load_chunk(cx, bh, r, c, w);
-        gather_rows(vs, w.kpos, d, V);
+        gather_rows(vs, w.kpos.data(), w.nk, d, V);
         const int64_t nq = w.nq, nk = w.nk, ld = w.ld;
         E.resize(static_cast<size_t>(nq * ld));
         for (int64_t i = 0; i < nq; ++i) {
@@ -525,11 +449,11 @@ void lsh_backward_slice(const Prepared& p, int64_t bh, const float* vs, const fl
       thread_local std::vector<float> G, Vt, P, dS, dQ, dK, dV;
       load_chunk(cx, bh, r, c, w);
       const int64_t nq = w.nq, nk = w.nk, ld = w.ld;
-      gather_rows(gs, w.qpos, d, G);
-      gather_columns(vs, w.kpos, d, Vt);
+      gather_rows(gs, w.qpos.data(), nq, d, G);
+      gather_columns(vs, w.kpos.data(), nk, d, Vt);
       P.resize(static_cast<size_t>(nq * ld));
       dS.resize(static_cast<size_t>(nq * ld));
-      chunk_product(G.data(), Vt.data(), nq, ld, d, dS.data());  // do_i · v_j
+      scores(G.data(), Vt.data(), nq, ld, d, dS.data());  // do_i · v_j
       for (int64_t i = 0; i < nq; ++i) {
         const float* st = stats + 2 * w.qpos[i];
         const float Di = D[w.qpos[i]];

@@ -12,6 +12,7 @@
 #include <limits>
 #include <numeric>
 
+#include "attention/kernels/small_gemm.h"
 #include "core/fast_exp.h"
 #include "core/autograd.h"
 #include "core/ops_linalg.h"
@@ -23,6 +24,7 @@ namespace attention {
 
 using namespace core;
 using core::detail::parallel_rows;
+using namespace attention::blocks;
 
 namespace {
 
@@ -383,37 +385,61 @@ std::vector<int64_t> prob_offsets(const Routing& r) {
   return off;
 }
 
+// One cluster's rows gathered into small contiguous blocks (attention/kernels/small_gemm.h): its nq queries and
+// nk keys, so that its scores, outputs and gradients are block products rather than one dot product per pair.
+struct ClusterBlock {
+  const int64_t* qpos = nullptr;  // (nq) query positions, ascending
+  const int64_t* keys = nullptr;  // (nk) key positions, ascending
+  int64_t nq = 0, nk = 0, ld = 0;  // ld = padded(nk), the row stride of S
+  std::vector<float> Q, Kt, S;     // (nq, d), (d, ld), (nq, ld) = Q Kᵀ before scaling
+};
+
+void load_cluster(const Routing& r, int64_t g, const float* q, const float* k, int64_t d, ClusterBlock& w) {
+  w.qpos = r.query_pos.data.data() + r.query_start.data[g];
+  w.keys = r.key_pos.data.data() + r.key_start.data[g];
+  w.nq = r.query_start.data[g + 1] - r.query_start.data[g];
+  w.nk = r.key_start.data[g + 1] - r.key_start.data[g];
+  w.ld = padded(w.nk);
+  gather_rows(q, w.qpos, w.nq, d, w.Q);
+  gather_columns(k, w.keys, w.nk, d, w.Kt);
+  w.S.resize(static_cast<size_t>(w.nq * w.ld));
+  scores(w.Q.data(), w.Kt.data(), w.nq, w.ld, d, w.S.data());
+}
+
 // The forward of one sequence-head: fills probs (the cluster blocks of bh) and out rows (n, d) of bh.
 // forward: s_u = q_i·k_u/√d over admissible keys u;  p = softmax(s);  out_i += (1/count_i) Σ_u p_u v_u
 void forward_one(const Routing& r, int64_t bh, bool causal, const float* q, const float* k, const float* v,
                  int64_t d, float scale, const std::vector<int64_t>& off, float* probs, float* out) {
   const std::vector<int64_t> count = query_counts(r, bh, causal);
-  std::vector<float> s;
+  ClusterBlock w;
+  std::vector<float> V, O;
   for (int64_t c = 0; c < r.clusters; ++c) {
     const int64_t g = bh * r.clusters + c;
-    const int64_t* keys = r.key_pos.data.data() + r.key_start.data[g];
-    const int64_t nk = r.key_start.data[g + 1] - r.key_start.data[g];
-    const int64_t q0 = r.query_start.data[g];
-    s.resize(static_cast<size_t>(nk));
-    for (int64_t a = q0; a < r.query_start.data[g + 1]; ++a) {
-      const int64_t i = r.query_pos.data[a];
-      float* p = probs + off[g] + (a - q0) * nk;  // (nk)
+    load_cluster(r, g, q, k, d, w);
+    const int64_t nq = w.nq, nk = w.nk;
+    float* P = probs + off[g];  // (nq, nk)
+    for (int64_t a = 0; a < nq; ++a) {
+      const int64_t i = w.qpos[a];
+      float* p = P + a * nk;
       std::fill(p, p + nk, 0.0f);
-      const int64_t lim = admissible(keys, nk, i, causal);
+      const int64_t lim = admissible(w.keys, nk, i, causal);
       if (lim == 0) continue;  // no key to look at: contributes nothing, and is not counted
-      const float* qi = q + i * d;
+      const float* s = w.S.data() + a * w.ld;
       float m = kNegInf;
-      for (int64_t u = 0; u < lim; ++u) {
-        s[u] = dot(qi, k + keys[u] * d, d) * scale;
-        m = std::max(m, s[u]);
-      }
+      for (int64_t u = 0; u < lim; ++u) m = std::max(m, s[u] * scale);
       double total = 0.0;
-      for (int64_t u = 0; u < lim; ++u) total += (p[u] = core::fast_exp(s[u] - m));
+      for (int64_t u = 0; u < lim; ++u) total += (p[u] = core::fast_exp(s[u] * scale - m));
       const float inv = static_cast<float>(1.0 / total);
       for (int64_t u = 0; u < lim; ++u) p[u] *= inv;
-      const float share = 1.0f / static_cast<float>(count[i]);
-      float* oi = out + i * d;
-      for (int64_t u = 0; u < lim; ++u) axpy(share * p[u], v + keys[u] * d, oi, d);
+    }
+    // out_i += share_i (P V)_i
+    gather_rows(v, w.keys, nk, d, V);
+    O.resize(static_cast<size_t>(nq * d));
+    weighted_rows(P, nk, V.data(), nq, nk, d, O.data());
+    for (int64_t a = 0; a < nq; ++a) {
+      const int64_t i = w.qpos[a];
+      if (count[i] == 0 || admissible(w.keys, nk, i, causal) == 0) continue;
+      axpy(1.0f / static_cast<float>(count[i]), O.data() + a * d, out + i * d, d);
     }
   }
 }
@@ -452,33 +478,43 @@ Tensor routing_attention(const Tensor& q, const Tensor& k, const Tensor& v, cons
           float* dkb = dk.data() + bh * n * d;
           float* dvb = dv.data() + bh * n * d;
           const std::vector<int64_t> count = query_counts(*r, bh, causal);
-          std::vector<float> dp, go(static_cast<size_t>(d));
+          ClusterBlock w;
+          std::vector<float> Go, Vt, dS, K, dQ, dK, dV;
           for (int64_t cl = 0; cl < r->clusters; ++cl) {
             const int64_t g = bh * r->clusters + cl;
-            const int64_t* keys = r->key_pos.data.data() + r->key_start.data[g];
-            const int64_t nk = r->key_start.data[g + 1] - r->key_start.data[g];
-            const int64_t q0 = r->query_start.data[g];
-            dp.resize(static_cast<size_t>(nk));
-            for (int64_t a = q0; a < r->query_start.data[g + 1]; ++a) {
-              const int64_t i = r->query_pos.data[a];
-              const int64_t lim = admissible(keys, nk, i, causal);
-              if (lim == 0) continue;
-              const float* p = probs + (*off)[g] + (a - q0) * nk;
-              // forward: out_i += share Σ_u p_u v_u  =>  dv_u += share p_u g_i,  dp_u = share g_i·v_u
+            load_cluster(*r, g, qb, kb, d, w);
+            const int64_t nq = w.nq, nk = w.nk, ld = w.ld;
+            const float* P = probs + (*off)[g];  // (nq, nk)
+            // forward: out_i += share_i Σ_u p_u v_u  =>  dv_u += Σ_i p_iu go_i,  dp_iu = go_i·v_u,  go_i = share_i g_i
+            Go.assign(static_cast<size_t>(nq * d), 0.0f);
+            for (int64_t a = 0; a < nq; ++a) {
+              const int64_t i = w.qpos[a];
+              if (count[i] == 0) continue;
               const float share = 1.0f / static_cast<float>(count[i]);
-              for (int64_t t = 0; t < d; ++t) go[t] = share * gb[i * d + t];
+              for (int64_t t = 0; t < d; ++t) Go[a * d + t] = share * gb[i * d + t];
+            }
+            gather_columns(vb, w.keys, nk, d, Vt);
+            dS.resize(static_cast<size_t>(nq * ld));
+            scores(Go.data(), Vt.data(), nq, ld, d, dS.data());  // dp (nq, ld)
+            // forward: p = softmax(s)  =>  ds_u = p_u (dp_u - Σ p dp);  s_u = q_i·k_u·scale
+            for (int64_t a = 0; a < nq; ++a) {
+              const float* p = P + a * nk;
+              float* ds = dS.data() + a * ld;
               double pdp = 0.0;
-              for (int64_t u = 0; u < lim; ++u) {
-                dp[u] = dot(go.data(), vb + keys[u] * d, d);
-                axpy(p[u], go.data(), dvb + keys[u] * d, d);
-                pdp += static_cast<double>(p[u]) * dp[u];
-              }
-              // forward: p = softmax(s)  =>  ds_u = p_u (dp_u - Σ p dp);  s_u = q_i·k_u·scale
-              for (int64_t u = 0; u < lim; ++u) {
-                const float ds = p[u] * (dp[u] - static_cast<float>(pdp)) * scale;
-                axpy(ds, kb + keys[u] * d, dqb + i * d, d);
-                axpy(ds, qb + i * d, dkb + keys[u] * d, d);
-              }
+              for (int64_t u = 0; u < nk; ++u) pdp += static_cast<double>(p[u]) * ds[u];
+              for (int64_t u = 0; u < nk; ++u) ds[u] = p[u] * (ds[u] - static_cast<float>(pdp)) * scale;
+            }
+            gather_rows(kb, w.keys, nk, d, K);
+            dQ.resize(static_cast<size_t>(nq * d));
+            dK.resize(static_cast<size_t>(nk * d));
+            dV.resize(static_cast<size_t>(nk * d));
+            weighted_rows(dS.data(), ld, K.data(), nq, nk, d, dQ.data());      // dq_i += Σ_u ds_iu k_u
+            weighted_rows_t(dS.data(), ld, w.Q.data(), nq, nk, d, dK.data());  // dk_u += Σ_i ds_iu q_i
+            weighted_rows_t(P, nk, Go.data(), nq, nk, d, dV.data());          // dv_u += Σ_i p_iu go_i
+            for (int64_t a = 0; a < nq; ++a) axpy(1.0f, dQ.data() + a * d, dqb + w.qpos[a] * d, d);
+            for (int64_t u = 0; u < nk; ++u) {
+              axpy(1.0f, dK.data() + u * d, dkb + w.keys[u] * d, d);
+              axpy(1.0f, dV.data() + u * d, dvb + w.keys[u] * d, d);
             }
           }
         });

@@ -78,6 +78,11 @@ Tensor sparse_pattern(const SparseOptions& o, int64_t n, int64_t H, int parts = 
 // The kernel: q, k, v (B, H, n, d) -> (B, H, n, d) through sparse_pattern_attention. O(n·K·d), no n×n matrix.
 Tensor sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v, const SparseOptions& o,
                         const Tensor& key_padding_mask = Tensor());
+// The strided pattern with merged heads (what sparse_attention runs for it) in dense blocks: the band A1 in query
+// tiles, A2 as one dense block per residue class mod l, merged by log-sum-exp (sparse.cpp explains). The same
+// function as sparse_pattern_attention on sparse_index; O(n·(l + n/l)·d) time, O(n·d) memory.
+Tensor sparse_strided_attention(const Tensor& q, const Tensor& k, const Tensor& v, const SparseOptions& o,
+                                const Tensor& key_padding_mask = Tensor());
 // The same attention with a dense (1, H', n, n) mask over materialised n×n scores: O(n²) time and memory.
 Tensor sparse_dense_mask_attention(const Tensor& q, const Tensor& k, const Tensor& v, const SparseOptions& o,
                                    const Tensor& key_padding_mask = Tensor());

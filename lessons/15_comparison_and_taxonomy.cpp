@@ -798,7 +798,8 @@ int main(int argc, char** argv) try {
     L.show(exponent_scatter(pts, sub, legend), "exponents.png",
            "each scheme at (time exponent, memory exponent) — bottom-left is O(n) in both (kernels, low rank, "
            "windows, hashing); full and synthesizer sit top-right at (2, 2); flash sits bottom-right: quadratic time, "
-           "linear memory; sparse sits between at about n*sqrt(n). Time exponents move from run to run (measured)",
+           "linear memory; sparse and routing take n*sqrt(n) time (exponent 1.5) in linear memory. Time exponents "
+           "move from run to run (measured)",
            lesson::Figure::timing);
   }
   L.say("Reading the picture: the survey's families differ in *how* they save, and the map shows it. Pattern schemes");

@@ -181,3 +181,50 @@ TEST_CASE("sparse: its cross-key rule (summary <= stride) and keys as long as th
   CHECK_THROWS_WITH_AS(s.kernel(q, testing::rand_tensor({1, 1, 8, 4}, 61), testing::rand_tensor({1, 1, 8, 4}, 62), s.configure({})),
                        doctest::Contains("as many positions as q"), core::Error);
 }
+
+TEST_CASE("sparse: the strided block kernel equals the key-list kernel (odd n, padding, causal), any thread count") {
+  // The strided pattern runs on dense blocks (band tiles + one block per residue class, merged by log-sum-exp);
+  // the per-pair kernel on its key lists is the independent reference here, at sizes where several band tiles
+  // and classes of unequal length exist.
+  const int64_t B = 2, H = 3, d = 24;
+  for (int64_t n : {1, 17, 301})
+    for (bool causal : {false, true})
+      for (bool padded : {false, true}) {
+        CAPTURE(n);
+        CAPTURE(causal);
+        CAPTURE(padded);
+        SparseOptions o = options(SparseMode::strided, 0, 2, causal);
+        Tensor pad;
+        if (padded) {
+          pad = Tensor::ones({B, n});
+          for (int64_t j = n / 2; j < n; j += 3) pad.at({1, j}) = 0.0f;
+          pad.at({0, 0}) = 0.0f;
+        }
+        const Tensor q = testing::rand_tensor({B, H, n, d}, 5 + n), k = testing::rand_tensor({B, H, n, d}, 6 + n),
+                     v = testing::rand_tensor({B, H, n, d}, 7 + n), g = testing::rand_tensor({B, H, n, d}, 8 + n);
+        const auto blocks = [&](const Tensor& a, const Tensor& b, const Tensor& c) {
+          return attention::sparse_strided_attention(a, b, c, o, pad);
+        };
+        const auto index = std::make_shared<const IntTensor>(attention::sparse_index(o, n, H));
+        attention::IndexAttentionOptions io;
+        io.key_padding_mask = pad;
+        const Grads mine = with_grads(blocks, q, k, v, g);
+        const Grads ref = with_grads(
+            [&](const Tensor& a, const Tensor& b, const Tensor& c) { return attention::index_attention(a, b, c, index, io); },
+            q, k, v, g);
+        CHECK_CLOSE(mine.out, ref.out, 1e-4, 1e-5);
+        CHECK_CLOSE(mine.dq, ref.dq, 1e-4, 1e-5);
+        CHECK_CLOSE(mine.dk, ref.dk, 1e-4, 1e-5);
+        CHECK_CLOSE(mine.dv, ref.dv, 1e-4, 1e-5);
+        CHECK(testing::bit_equal(attention::sparse_attention(q, k, v, o, pad), mine.out));  // what the scheme runs
+        const Grads one = testing::with_threads(1, [&] { return with_grads(blocks, q, k, v, g); });
+        CHECK(testing::bit_equal(one.out, mine.out));
+        CHECK(testing::bit_equal(one.dq, mine.dq));
+        CHECK(testing::bit_equal(one.dk, mine.dk));
+        CHECK(testing::bit_equal(one.dv, mine.dv));
+        if (n <= 17) {  // the effective matrix is the one applied
+          const Tensor A = attention::sparse_effective_attention(q, k, v, o, pad);
+          CHECK_CLOSE(matmul(A, v), mine.out, 1e-4, 1e-5);
+        }
+      }
+}

@@ -569,8 +569,8 @@ SchemeInfo sparse_info() {
   SchemeInfo i;
   i.name = "sparse";
   i.summary =
-      "Sparse Transformer: factorised strided/fixed patterns A1 ∪ A2 on per-query key lists, exact, O(n·√n·d) with "
-      "stride ≈ √n";
+      "Sparse Transformer: factorised strided/fixed patterns A1 ∪ A2 (strided: band tiles + one dense block per "
+      "residue class; fixed: per-query key lists), exact, O(n·√n·d) with stride ≈ √n";
   i.paper = "Child, Gray, Radford, Sutskever 2019, Generating Long Sequences with Sparse Transformers";
   i.lecture = 3;
   i.use(sparse_params());

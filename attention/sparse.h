@@ -24,10 +24,14 @@
 // With fixed mode and heads=split, an odd head's query before the first summary cell has no key: its output is
 // 0 (a fully masked row).
 //
-// The kernel (sparse_attention) lists each query's keys — (1, 1 or H, n, K) int64 — and runs the shared
-// kernel sparse_pattern_attention (block_sparse.h: flash-style tiles where the pattern fills them, else
-// index_attention — the strided stripes run on index_attention): O(n·K·d) time, O(n·K) memory, no n×n matrix. sparse_dense_mask_attention computes
-// the same thing the O(n²) way (dense scores, blocked entries set to -inf) for comparison.
+// The kernel (sparse_attention), two ways, both O(n·K·d) time and no n×n matrix:
+//   strided, merged heads (the default): sparse_strided_attention, the paper's own layout — the band A1 in tiles
+//       and A2 as one dense block per residue class mod l, merged by log-sum-exp; O(n) memory (sparse.cpp);
+//   fixed, or split heads: each query's keys listed — (1, 1 or H, n, K) int64 — and the shared kernel
+//       sparse_pattern_attention (block_sparse.h: flash-style tiles where the pattern fills them, else
+//       index_attention); O(n·K) memory.
+// sparse_dense_mask_attention computes the same thing the O(n²) way (dense scores, blocked entries set to -inf)
+// for comparison.
 #pragma once
 
 #include <vector>

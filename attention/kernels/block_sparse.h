@@ -65,6 +65,7 @@ Tensor block_sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v,
 // stripes (i − j ≡ 0 mod l) touch every key of a tile's neighbourhood — nor for a band much narrower than a tile.
 // Measured on 2 cores (n = 4096, H = 4, d = 64, forward + backward, tiled vs index_attention): BigBird b = 64
 // 2.9× faster, Longformer w = 256 4.2×, a w = 8 band 0.6× (tiles 4.7× larger than the band), strided 0.25×.
+// (The strided pattern now has a kernel of its own in the paper's layout: sparse_strided_attention, sparse.h.)
 // Rule: 64×64 tiles if they compute at most 1.25× the pattern's entries, else 32×32 tiles if at most 2×, else
 // index_attention.
 struct SparseKernelChoice {

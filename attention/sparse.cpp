@@ -177,7 +177,7 @@ namespace {
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 constexpr int64_t kBandTile = 32;  // query (or key) rows per band tile (16, 32, 64 measured at 4K: 32 fastest)
 
-// One block: query positions against key positions, with a mask; which of the two parts it belongs to.
+// One (batch, head) slice: its sizes, and which keys a query sees in each of the two parts.
 struct StridedShape {
   int64_t n, d, l;
   bool causal;
@@ -474,6 +474,7 @@ Tensor sparse_strided_attention(const Tensor& q, const Tensor& k, const Tensor& 
       {L});
 }
 
+namespace {
 // The probabilities the strided block kernel applied, as (B, H, n, n): p = e^(s - L) per block, scattered.
 Tensor sparse_strided_effective_attention(const Tensor& q, const Tensor& k, const SparseOptions& o,
                                           const Tensor& key_padding_mask) {
@@ -511,6 +512,7 @@ Tensor sparse_strided_effective_attention(const Tensor& q, const Tensor& k, cons
   }
   return A;
 }
+}  // namespace
 
 Tensor sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v, const SparseOptions& o,
                         const Tensor& key_padding_mask) {

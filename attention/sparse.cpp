@@ -175,6 +175,7 @@ void check_self_attention(const Tensor& q, const Tensor& k, const Tensor& v) {
 namespace {
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 constexpr int64_t kBandTile = 32;  // query (or key) rows per band tile (16, 32, 64 measured at 4K: 32 fastest)
 
 // One (batch, head) slice: its sizes, and which keys a query sees in each of the two parts.
@@ -230,10 +231,12 @@ void block_scores(const StridedShape& s, float scale, const float* a, const std:
     blocks::gather_columns(b, cols.data(), nc, s.d, Bt);
     blocks::scores(A.data(), Bt.data(), nr, ld, s.d, S.data());
   }
+  // A visible entry that is not finite (q·k overflowed float32) becomes NaN, never -inf: -inf would read as
+  // "masked", and a row whose every score overflowed downwards would return 0 instead of being refused.
   for (int64_t x = 0; x < nr; ++x)
     for (int64_t y = 0; y < nc; ++y) {
       float& e = S[x * ld + y];
-      e = visible(rows[x], cols[y]) ? e * scale : kNegInf;
+      e = visible(rows[x], cols[y]) ? (std::isfinite(e * scale) ? e * scale : kNaN) : kNegInf;
     }
 }
 
@@ -250,9 +253,13 @@ void forward_block(const StridedShape& s, const float* q, const float* k, const 
   for (int64_t x = 0; x < nr; ++x) {
     float* e = S.data() + x * ld;
     float mx = kNegInf;
-    for (int64_t y = 0; y < nc; ++y) mx = std::max(mx, e[y]);
+    bool overflow = false;
+    for (int64_t y = 0; y < nc; ++y) mx = std::max(mx, e[y]), overflow = overflow || std::isnan(e[y]);
     double total = 0.0;
-    if (mx == kNegInf) {
+    if (overflow) {  // the whole row becomes NaN: the caller refuses the input
+      mx = kNaN;
+      for (int64_t y = 0; y < nc; ++y) e[y] = kNaN;
+    } else if (mx == kNegInf) {
       for (int64_t y = 0; y < nc; ++y) e[y] = 0.0f;
     } else {
       for (int64_t y = 0; y < nc; ++y) e[y] = core::fast_exp(e[y] - mx);
@@ -381,6 +388,11 @@ void strided_forward(const StridedCall& c, const float* q, const float* k, const
     parallel_rows(n, d, [&](int64_t i) {
       const float M = std::max(mb[i], ms[i]);
       float* oi = o + i * d;
+      if (std::isnan(mb[i]) || std::isnan(ms[i])) {  // a score overflowed: NaN, refused below
+        for (int64_t e = 0; e < d; ++e) oi[e] = kNaN;
+        lse[i] = kNaN;
+        return;
+      }
       if (M == kNegInf) {  // no usable key in either part: output 0, never NaN
         for (int64_t e = 0; e < d; ++e) oi[e] = 0.0f;
         lse[i] = kNegInf;

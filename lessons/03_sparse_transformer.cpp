@@ -334,8 +334,9 @@ int main(int argc, char** argv) try {
   // %% [markdown]
   // ## Step 8 · your own pattern
   // Change the options below, rebuild, rerun. The self-check verifies that the scheme's kernel (key lists, or dense
-  // blocks for the strided pattern with merged heads) still equals the dense-mask attention for your pattern (so any pattern the options can express is exact), and reports
-  // how many keys each query reads and whether two hops still reach every earlier position.
+  // blocks for the strided pattern with merged heads) still equals the dense-mask attention for your pattern (so
+  // any pattern the options can express is exact), and reports how many keys each query reads and whether two hops
+  // still reach every earlier position.
   // %%
   L.step("Step 8 · your own pattern");
   // EXERCISE ---------------------------------------------------------------------------------------------------
@@ -362,7 +363,8 @@ int main(int argc, char** argv) try {
     L.say("your pattern at n = ", en, ": stride l = ", attention::sparse_stride(mine_options, en), ", key lists ", my_index.shape,
           " -> at most ", my_index.shape[3], " keys per query (", lesson::fixed(100.0 * my_index.shape[3] / en, 1),
           " % of n)");
-    L.check_close("your pattern: the sparse kernel equals the dense-mask version", attention::sparse_attention(q, k, v, mine_options),
+    L.check_close("your pattern: the sparse kernel equals the dense-mask version",
+                  attention::sparse_attention(q, k, v, mine_options),
                   attention::sparse_dense_mask_attention(q, k, v, mine_options), 1e-4f);
     const Tensor P = attention::sparse_pattern(mine_options, en, H);  // (1, H, n, n)
     bool two_hops = true;

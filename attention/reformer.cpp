@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <limits>
 #include <utility>
 
@@ -19,6 +18,7 @@
 #include "core/ops_shape.h"
 #include "core/parallel.h"
 #include "core/random.h"
+#include "core/row_sums.h"
 
 namespace attention {
 
@@ -40,23 +40,6 @@ inline float dot(const float* a, const float* b, int64_t d) {
   float tail = 0.0f;
   for (; t < d; ++t) tail += a[t] * b[t];
   return ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7])) + tail;
-}
-
-// The smallest and the largest of x[0, n), in 8 vector lanes (a running max does not vectorise without
-// -ffast-math; min and max are exact, so the lanes' order changes nothing).
-inline void min_max(const float* x, int64_t n, float& lo, float& hi) {
-  Vec8 vlo, vhi;
-  for (int l = 0; l < 8; ++l) vlo[l] = std::numeric_limits<float>::infinity(), vhi[l] = kNegInf;
-  int64_t c = 0;
-  for (; c + 8 <= n; c += 8) {
-    Vec8 v;
-    std::memcpy(&v, x + c, sizeof v);
-    vlo = v < vlo ? v : vlo;
-    vhi = v > vhi ? v : vhi;
-  }
-  lo = vlo[0], hi = vhi[0];
-  for (int l = 1; l < 8; ++l) lo = std::min(lo, vlo[l]), hi = std::max(hi, vhi[l]);
-  for (; c < n; ++c) lo = std::min(lo, x[c]), hi = std::max(hi, x[c]);
 }
 
 }  // namespace
@@ -152,10 +135,9 @@ IntTensor lsh_buckets(const Tensor& q, const LSHOptions& o) {
         }
         const float* proj = block.data() + (i - i0) * half;
         // argmax over [x R; -x R]: ids 0..nb/2-1 are +x R, nb/2..nb-1 are -x R; the first maximum wins. So: the
-        // largest hi and smallest lo of x R (in vector lanes: max and min are exact in any order), then the first
+        // largest hi and smallest lo of x R (core/row_sums.h: exact in any order), then the first
         // position holding hi (when hi >= -lo: the +x R half comes first and wins a tie) or else lo.
-        float lo, hi;
-        min_max(proj, half, lo, hi);
+        const float lo = detail::row_min(proj, half), hi = detail::row_max(proj, half);
         const bool plus = hi >= -lo;
         const float target = plus ? hi : lo;
         int64_t best = 0;
@@ -401,9 +383,7 @@ Forward lsh_forward(const Prepared& p, const Tensor& v) {
             continue;
           }
           for (int64_t j = 0; j < nk; ++j) e[j] = core::fast_exp(s[j] - mx);
-          double sum = 0.0;
-          for (int64_t j = 0; j < nk; ++j) sum += e[j];
-          rsum[pos] = sum;
+          rsum[pos] = detail::lane_sum(nk, [e](int64_t j) { return static_cast<double>(e[j]); });
         }
         thread_local std::vector<float> O;
         O.resize(static_cast<size_t>(nq * d));

@@ -15,6 +15,7 @@
 #include "core/autograd.h"
 #include "core/fast_exp.h"
 #include "core/parallel.h"
+#include "core/row_sums.h"
 #include "core/ops_elementwise.h"
 #include "core/ops_index.h"
 #include "core/ops_linalg.h"
@@ -252,9 +253,9 @@ void forward_block(const StridedShape& s, const float* q, const float* k, const 
   const int64_t ld = blocks::padded(nc), d = s.d;
   for (int64_t x = 0; x < nr; ++x) {
     float* e = S.data() + x * ld;
-    float mx = kNegInf;
+    float mx = detail::row_max(e, nc);
     bool overflow = false;
-    for (int64_t y = 0; y < nc; ++y) mx = std::max(mx, e[y]), overflow = overflow || std::isnan(e[y]);
+    for (int64_t y = 0; y < nc; ++y) overflow = overflow || std::isnan(e[y]);
     double total = 0.0;
     if (overflow) {  // the whole row becomes NaN: the caller refuses the input
       mx = kNaN;
@@ -263,7 +264,7 @@ void forward_block(const StridedShape& s, const float* q, const float* k, const 
       for (int64_t y = 0; y < nc; ++y) e[y] = 0.0f;
     } else {
       for (int64_t y = 0; y < nc; ++y) e[y] = core::fast_exp(e[y] - mx);
-      for (int64_t y = 0; y < nc; ++y) total += e[y];
+      total = detail::lane_sum(nc, [e](int64_t y) { return static_cast<double>(e[y]); });
     }
     m[rows[x]] = mx;
     z[rows[x]] = total;
@@ -323,10 +324,6 @@ void backward_block(const StridedShape& s, bool rows_are_queries, const float* q
     for (int64_t x = 0; x < nr; ++x) blocks::copy_row(dv + rows[x] * d, Out.data() + x * d, d);
   }
 }
-
-}  // namespace
-
-namespace {
 
 // x (n, d) transposed into xt (d, ldt), ldt = n + 16, zeros past n (small_gemm may read up to 15 columns past a
 // range's end).
@@ -442,9 +439,9 @@ Tensor sparse_strided_attention(const Tensor& q, const Tensor& k, const Tensor& 
           float *dqb = dq.data() + off, *dkb = dk.data() + off, *dvb = dv.data() + off;
           // D_i = do_i · out_i   (the softmax backward's row term)
           parallel_rows(n, d, [&](int64_t i) {
-            double t = 0.0;
-            for (int64_t e = 0; e < d; ++e) t += double(gb[i * d + e]) * po[off + i * d + e];
-            D[i] = static_cast<float>(t);
+            const float *g = gb + i * d, *o = po + off + i * d;
+            D[i] = static_cast<float>(
+                detail::lane_sum(d, [g, o](int64_t e) { return static_cast<double>(g[e]) * o[e]; }));
           });
           const auto band = [&s](int64_t i, int64_t j) { return s.band(i, j); };
           const auto stride = [&s](int64_t i, int64_t j) { return s.stride(i, j); };

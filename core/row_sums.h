@@ -10,7 +10,7 @@
 //
 // sum and mean along a contiguous axis (core/ops_reduce.cpp), softmax, log_softmax, layer_norm and cross_entropy
 // (core/ops_nn.cpp) use them on their rows, and so do kernels above core (dense attention's softmax, Star's
-// satellite scores, Performer's feature maxima).
+// satellite scores, Performer's feature maxima, Reformer's hash argmax and softmax sums, Sparse's strided blocks).
 #pragma once
 
 #include <cstdint>
@@ -49,6 +49,19 @@ inline float row_max(const float* x, int64_t n) {
   float m = kNegInf;
   for (int u = 0; u < kRowLanes; ++u) m = lane[u] > m ? lane[u] : m;
   for (; j < n; ++j) m = x[j] > m ? x[j] : m;
+  return m;
+}
+
+// min_j x[j]; +inf for an empty row. NaNs are skipped, as in row_max.
+inline float row_min(const float* x, int64_t n) {
+  constexpr float kInf = std::numeric_limits<float>::infinity();
+  float lane[kRowLanes] = {kInf, kInf, kInf, kInf, kInf, kInf, kInf, kInf};
+  int64_t j = 0;
+  for (; j + kRowLanes <= n; j += kRowLanes)
+    for (int u = 0; u < kRowLanes; ++u) lane[u] = x[j + u] < lane[u] ? x[j + u] : lane[u];
+  float m = kInf;
+  for (int u = 0; u < kRowLanes; ++u) m = lane[u] < m ? lane[u] : m;
+  for (; j < n; ++j) m = x[j] < m ? x[j] : m;
   return m;
 }
 

@@ -274,30 +274,35 @@ TEST_CASE("parallel: softmax and layer_norm gradients are identical with 1 and 2
   for (size_t i = 0; i < one.size(); ++i) CHECK(testing::bit_equal(one[i], two[i]));
 }
 
-TEST_CASE("row sums: lane_sum and row_max agree with one plain loop, at every length and tail") {
+TEST_CASE("row sums: lane_sum, row_max and row_min agree with one plain loop, at every length and tail") {
   using core::detail::lane_sum;
   using core::detail::row_max;
+  using core::detail::row_min;
   constexpr float kInf = std::numeric_limits<float>::infinity();
   const Tensor t = rand_tensor({67}, 96);
   const float* x = t.data();
   for (int64_t n = 0; n <= 67; ++n) {
     double plain = 0.0, plain_dot = 0.0;
-    float plain_max = -kInf;
+    float plain_max = -kInf, plain_min = kInf;
     for (int64_t j = 0; j < n; ++j) {
       plain += x[j];
       plain_dot += static_cast<double>(x[j]) * x[j];
       plain_max = std::max(plain_max, x[j]);
+      plain_min = std::min(plain_min, x[j]);
     }
     CHECK(lane_sum(n, [&](int64_t j) { return static_cast<double>(x[j]); }) == doctest::Approx(plain).epsilon(1e-12));
     CHECK(lane_sum(n, [&](int64_t j) { return static_cast<double>(x[j]) * x[j]; }) ==
           doctest::Approx(plain_dot).epsilon(1e-12));
     CHECK(row_max(x, n) == plain_max);  // -inf for n = 0
+    CHECK(row_min(x, n) == plain_min);  // +inf for n = 0
   }
   // the largest element in the tail (past the last full group of 8), a NaN skipped, a row of -inf
   std::vector<float> v(19, -1.0f);
   v[18] = 5.0f;
   v[3] = std::numeric_limits<float>::quiet_NaN();
   CHECK(row_max(v.data(), 19) == 5.0f);
+  v[17] = -7.0f;
+  CHECK(row_min(v.data(), 19) == -7.0f);
   std::vector<float> masked(16, -kInf);
   CHECK(row_max(masked.data(), 16) == -kInf);
 }
